@@ -1,0 +1,1 @@
+"""The electric twin: pandapower network, power flow, and (later) QSTS, losses, N-1."""

@@ -1,0 +1,1 @@
+"""The water twin: WNTR network, EPANET hydraulics, DMAs and (later) balance and leaks."""
