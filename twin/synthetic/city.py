@@ -87,16 +87,31 @@ def build_city(recipe: CityRecipe, folder: str | Path) -> dict[str, int]:
     customers = _customers(net, wn, zones, recipe, rng)
     assets = _assets(net, wn, pumps, meters, customers, rng)
 
+    _sort_columns(net)
     pp.to_json(net, str(folder / FILES["electric"]))
-    wntr.network.write_inpfile(wn, str(folder / FILES["water"]), units="LPS")
+    _write_inp(wn, folder / FILES["water"])
     zones.reset_index().to_csv(folder / FILES["dmas"], index=False)
     meters.to_csv(folder / FILES["dma_meters"], index=False)
-    pumps.round(6).to_csv(folder / FILES["pumps"], index=False)
+    pumps.to_csv(folder / FILES["pumps"], index=False)
     schemas.validate("assets", assets).to_csv(folder / FILES["assets"], index=False)
     schemas.validate("customers", customers).to_csv(folder / FILES["customers"], index=False)
     (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(), sort_keys=False))
     return {"buses": len(net.bus), "junctions": wn.num_junctions, "customers": len(customers),
             "assets": len(assets)}
+
+
+def _write_inp(wn: wntr.network.WaterNetworkModel, path: Path) -> None:
+    """Write an EPANET file in L/s without WNTR's file-name and clock-time header lines."""
+    wntr.network.write_inpfile(wn, str(path), units="LPS")
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(x for x in lines if not x.startswith(("; Filename:", "; Created:"))))
+
+
+def _sort_columns(net: pp.pandapowerNet) -> None:
+    """Order every table's columns by name, in place: SimBench's order varies between runs."""
+    for key in list(net.keys()):
+        if isinstance(net[key], pd.DataFrame) and len(net[key].columns):
+            net[key] = net[key][sorted(net[key].columns)]
 
 
 def _water_network(name: str, folder: Path) -> wntr.network.WaterNetworkModel:

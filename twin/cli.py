@@ -1,0 +1,210 @@
+"""The ``twin`` command: parses arguments, calls the library, prints. Nothing is computed here."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from twin import config
+
+app = typer.Typer(
+    help="CityTwin: the digital twin of the city's electricity and water networks.\n\n"
+    "Example: twin info; twin simulate --at '2016-07-14 18:00'; twin serve",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+city_app = typer.Typer(help="The sample city's definition (data/city/).", no_args_is_help=True)
+data_app = typer.Typer(help="The sample city's measurements (the data directory).",
+                       no_args_is_help=True)
+app.add_typer(city_app, name="city")
+app.add_typer(data_app, name="data")
+console = Console()
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a user error in one clear line and exit, without a traceback."""
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _city():
+    from twin.city import load_city
+
+    try:
+        return load_city()
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+                    "{task.total}"), TimeElapsedColumn(), console=console)
+
+
+@app.command()
+def info() -> None:
+    """Show what the city holds: networks, DMAs, customers, assets.
+
+    Example: twin info
+    """
+    city = _city()
+    table = Table(title=f"{city.name} ({city.timezone})")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for name, count in city.figures().items():
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+    classes = city.customers.customer_class.value_counts()
+    console.print("customers by class: " + ", ".join(f"{k} {v:,}" for k, v in classes.items()))
+    console.print(f"electric grid: SimBench {city.recipe.electric_grid}; water network: "
+                  f"EPANET {city.recipe.water_network}; data directory: {config.data_dir()}")
+
+
+@app.command()
+def simulate(
+    at: Annotated[str, typer.Option(help="City time, e.g. '2016-07-14 18:00'.")] = (
+        "2016-07-14 18:00"),
+    min_pressure_m: Annotated[float, typer.Option(help="Minimum service pressure [m].")] = 20.0,
+    v_min_pu: Annotated[float, typer.Option(help="Lower voltage limit [p.u.].")] = 0.90,
+    v_max_pu: Annotated[float, typer.Option(help="Upper voltage limit [p.u.].")] = 1.10,
+) -> None:
+    """Solve one power flow and one hydraulic snapshot at a time, and list violations.
+
+    Example: twin simulate --at "2016-07-14 18:00"
+    """
+    from twin.electric.powerflow import PowerFlowError
+    from twin.scenario import snapshot
+    from twin.timeutil import TimeError
+    from twin.water.hydraulics import HydraulicsError
+
+    if not v_min_pu < v_max_pu:
+        fail(f"--v-min-pu {v_min_pu} must be below --v-max-pu {v_max_pu}")
+    city = _city()
+    start = time.perf_counter()
+    with console.status("solving the grid and the water network…"):
+        try:
+            snap = snapshot(city, at, min_pressure_m, (v_min_pu, v_max_pu))
+        except TimeError as exc:
+            fail(str(exc))
+        except (PowerFlowError, HydraulicsError) as exc:
+            fail(str(exc), code=1)
+    s = snap.summary
+    table = Table(title=f"{city.name} at {snap.at_local:%Y-%m-%d %H:%M %Z} "
+                        f"(solved in {time.perf_counter() - start:.1f} s)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("load", f"{s['load_mw']:.2f} MW"), ("generation (PV, hydro)", f"{s['generation_mw']:.2f} MW"),
+        ("grid import", f"{s['grid_import_mw']:.2f} MW"), ("losses", f"{s['losses_mw'] * 1000:.0f} kW"),
+        ("voltage min / max", f"{s['vm_min_pu']:.4f} / {s['vm_max_pu']:.4f} p.u."),
+        ("max line loading", f"{s['line_loading_max_percent']:.1f} %"),
+        ("max transformer loading", f"{s['trafo_loading_max_percent']:.1f} %"),
+        ("water demand", f"{s['demand_l_s']:.0f} L/s"),
+        ("pressure min / mean", f"{s['pressure_min_m']:.1f} / {s['pressure_mean_m']:.1f} m"),
+        ("pump power", f"{s['pump_kw']:.0f} kW"),
+        ("violations", str(s["violations"])),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    if len(snap.violations):
+        console.print(snap.violations.to_string(index=False))
+    else:
+        console.print(f"no violations (voltage {v_min_pu}–{v_max_pu} p.u., loading ≤ 100 %, "
+                      f"pressure ≥ {min_pressure_m} m)")
+
+
+@city_app.command("build")
+def city_build(
+    recipe: Annotated[Path | None, typer.Option(help="Recipe YAML; default data/city.yaml.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder to write; default data/city.")] = None,
+) -> None:
+    """Build the city's definition files from its recipe (deterministic for a seed).
+
+    Example: twin city build
+    """
+    from twin.city import read_recipe
+    from twin.synthetic.city import build_city
+
+    try:
+        r = read_recipe(recipe)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    with console.status("building the city…"):
+        counts = build_city(r, out or config.city_dir())
+    console.print(f"built {r.name}: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+
+
+@data_app.command("build")
+def data_build(
+    if_missing: Annotated[bool, typer.Option("--if-missing",
+                                             help="Do nothing if the data is already built.")] = False,
+    days: Annotated[int | None, typer.Option(help="Only the first N days (for a quick look).")] = None,
+) -> None:
+    """Generate the sample city's year of measurements as raw utility files (seeded).
+
+    Writes MDM CSV exports, SCADA CSV, PV inverter CSV, water meter reads, Green Button XML
+    and a ground-truth file of injected faults into <data directory>/raw.
+
+    Example: twin data build
+    """
+    from twin.scenario import profiles_of
+    from twin.synthetic.measurements import build_measurements
+
+    out = config.data_dir() / "raw"
+    if if_missing and (out / "manifest.json").exists():
+        console.print(f"measurements already built in {out}")
+        return
+    city = _city()
+    start = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task("profiles (SimBench, pvlib)", total=1)
+        profiles_of(city)
+        bar.update(task, completed=1)
+        tasks: dict[str, int] = {}
+
+        def progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        summary = build_measurements(city, out, days=days, progress=progress)
+    console.print(f"measurements written to {out} in {time.perf_counter() - start:.0f} s")
+    for key, value in summary.items():
+        console.print(f"  {key}: {value}")
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 5006,
+    address: Annotated[str, typer.Option(help="Address to bind.")] = "localhost",
+    show: Annotated[bool, typer.Option(help="Open a browser.")] = False,
+) -> None:
+    """Serve the dashboard with `panel serve` at http://localhost:5006.
+
+    Example: twin serve --port 5006
+    """
+    app_path = config.project_root() / "apps" / "dashboard.py"
+    if not app_path.exists():
+        fail(f"{app_path}: dashboard app missing")
+    cmd = [sys.executable, "-m", "panel", "serve", str(app_path), "--port", str(port),
+           "--address", address, "--allow-websocket-origin", f"{address}:{port}",
+           "--allow-websocket-origin", f"127.0.0.1:{port}", "--liveness"]
+    if show:
+        cmd.append("--show")
+    console.print(f"serving the dashboard at http://{address}:{port}/dashboard (Ctrl-C stops)")
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    raise typer.Exit(subprocess.call(cmd, cwd=config.project_root(), env=env))
+
+
+if __name__ == "__main__":
+    app()
