@@ -39,7 +39,7 @@ def test_power_flow_matches_plain_pandapower(city, snap):
         net[table].loc[row.index, column] = row.to_numpy()
     for pump, kw in snap.pumps.power_kw.items():
         idx = net.load.index[net.load.name == f"pump {pump}"][0]
-        net.load.loc[idx, ["p_mw", "q_mvar"]] = [kw / 1000, kw / 1000 * 0.484]
+        net.load.loc[idx, ["p_mw", "q_mvar"]] = [kw / 1000, kw / 1000 * np.tan(np.arccos(0.9))]
     pp.runpp(net, numba=False)
     vm = snap.electric.vm_pu.to_series()
     np.testing.assert_allclose(vm, net.res_bus.vm_pu.loc[vm.index], atol=1e-9)

@@ -16,6 +16,8 @@ WATER_DENSITY_KG_M3 = 1000.0
 GRAVITY_M_S2 = 9.80665
 #: ``net.load.profile`` of the loads that stand for pumps.
 PUMP_LOAD_PROFILE = "pump"
+#: Power factor of pump motors [-].
+PUMP_POWER_FACTOR = 0.9
 
 
 def pump_power_kw(flow_m3s, head_m, efficiency):
@@ -103,7 +105,12 @@ def assign_pumps(
     )
 
 
-def add_pump_loads(net: pp.pandapowerNet, pumps: pd.DataFrame, power_factor: float = 0.9) -> pd.Series:
+def pump_q_mvar(p_mw):
+    """Reactive power of a pump motor at :data:`PUMP_POWER_FACTOR` [Mvar] for ``p_mw`` [MW]."""
+    return np.asarray(p_mw) * np.tan(np.arccos(PUMP_POWER_FACTOR))
+
+
+def add_pump_loads(net: pp.pandapowerNet, pumps: pd.DataFrame) -> pd.Series:
     """Add one load per pump at its bus, at rated power, in place.
 
     Returns
@@ -111,16 +118,23 @@ def add_pump_loads(net: pp.pandapowerNet, pumps: pd.DataFrame, power_factor: flo
     Series
         The new load index per pump name.
     """
-    tan_phi = np.tan(np.arccos(power_factor))
     index = {}
     for row in pumps.itertuples():
         p_mw = row.rated_kw / 1000.0
         index[row.pump] = pp.create_load(
-            net, bus=row.bus, p_mw=p_mw, q_mvar=p_mw * tan_phi, name=f"pump {row.pump}",
+            net, bus=row.bus, p_mw=p_mw, q_mvar=float(pump_q_mvar(p_mw)), name=f"pump {row.pump}",
             type="pump",
         )
         net.load.loc[index[row.pump], "profile"] = PUMP_LOAD_PROFILE
     return pd.Series(index, name="load")
+
+
+def set_pump_power(net: pp.pandapowerNet, power_kw: pd.Series) -> None:
+    """Set the pumps' loads to their electrical power [kW], indexed by pump name, in place."""
+    loads = pump_loads(net).loc[power_kw.index]
+    p_mw = power_kw.to_numpy() / 1000.0
+    net.load.loc[loads.to_numpy(), "p_mw"] = p_mw
+    net.load.loc[loads.to_numpy(), "q_mvar"] = pump_q_mvar(p_mw)
 
 
 def pump_loads(net: pp.pandapowerNet) -> pd.Series:

@@ -13,7 +13,7 @@ import pandas as pd
 import xarray as xr
 
 from twin.city import City
-from twin.coupling import pump_loads, pump_power_kw
+from twin.coupling import pump_power_kw, set_pump_power
 from twin.electric import powerflow
 from twin.electric.profiles import STEP, city_profiles
 from twin.timeutil import TimeError, parse_local_time
@@ -81,9 +81,7 @@ def snapshot(
 
     net = city.electric_copy()
     powerflow.apply_profiles(net, profiles, at_utc)
-    loads = pump_loads(net)
-    for pump, kw in pumps["power_kw"].items():
-        net.load.loc[loads[pump], ["p_mw", "q_mvar"]] = [kw / 1000, kw / 1000 * 0.484]
+    set_pump_power(net, pumps["power_kw"])
     powerflow.solve(net)
     electric = powerflow.results_dataset(net)
 
