@@ -7,6 +7,7 @@ flow of the grid.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -33,21 +34,28 @@ class Snapshot:
     summary: dict = field(default_factory=dict)
 
 
-_PROFILES: dict[int, dict] = {}
+#: Limits a snapshot is checked against by default, re-exported for apps and scripts.
+VOLTAGE_BAND_PU = powerflow.VOLTAGE_BAND_PU
+MAX_LOADING_PERCENT = powerflow.MAX_LOADING_PERCENT
+MIN_SERVICE_PRESSURE_M = hydraulics.MIN_SERVICE_PRESSURE_M
+
+_PROFILES: dict[int, tuple[City, dict]] = {}
+_PROFILES_LOCK = threading.Lock()
 
 
 def profiles_of(city: City) -> dict:
-    """The city's year of profiles, read once per process and shared read-only."""
-    if id(city) not in _PROFILES:
-        _PROFILES[id(city)] = city_profiles(city)
-    return _PROFILES[id(city)]
+    """The city's year of profiles, read once per process and shared read-only (thread-safe)."""
+    with _PROFILES_LOCK:
+        if id(city) not in _PROFILES:  # the city is kept alive with its profiles: ids stay unique
+            _PROFILES[id(city)] = (city, city_profiles(city))
+        return _PROFILES[id(city)][1]
 
 
 def snapshot(
     city: City,
     at: str | pd.Timestamp,
-    min_pressure_m: float = hydraulics.MIN_SERVICE_PRESSURE_M,
-    voltage_band_pu: tuple[float, float] = powerflow.VOLTAGE_BAND_PU,
+    min_pressure_m: float = MIN_SERVICE_PRESSURE_M,
+    voltage_band_pu: tuple[float, float] = VOLTAGE_BAND_PU,
 ) -> Snapshot:
     """Solve both networks at one moment of the city's year.
 
@@ -106,8 +114,9 @@ def pump_state(city: City, water: xr.Dataset) -> pd.DataFrame:
     flows = water["flow_m3s"].to_series()
     for p in city.pumps.itertuples():
         link = city.wn.get_link(p.pump)
-        head = heads[link.end_node_name] - heads[link.start_node_name]
         flow = flows[p.pump]
+        # a stopped pump adds no head; the difference across it is the closed valve's
+        head = heads[link.end_node_name] - heads[link.start_node_name] if flow > 0 else 0.0
         rows[p.pump] = (flow, head, float(pump_power_kw(flow, head, p.efficiency)), p.bus)
     return pd.DataFrame.from_dict(rows, orient="index",
                                   columns=["flow_m3s", "head_m", "power_kw", "bus"])

@@ -1,0 +1,4 @@
+"""Panel apps of the twin. They call the library (``twin.scenario``) and compute nothing themselves.
+
+Run the dashboard with ``panel serve apps/dashboard.py``.
+"""

@@ -1,0 +1,73 @@
+"""Per-session state of the dashboard: the chosen time and the latest snapshot.
+
+One :class:`SnapshotView` exists per browser session. Solving runs in the shared solver
+threads of :mod:`apps.state`; the session's event loop only awaits it, so other sessions and
+this page's widgets stay responsive. When the time changes again before a solve finishes,
+only the newest result is shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import param
+
+from apps import state
+from twin.scenario import Snapshot
+from twin.timeutil import TimeError
+
+log = logging.getLogger(__name__)
+
+#: The time a session opens at, in the city's clock.
+DEFAULT_AT = "2016-07-14 18:00"
+
+
+class SnapshotView(param.Parameterized):
+    """The state of both networks at one chosen city time, for one session."""
+
+    at = param.String(default=DEFAULT_AT, doc="City time to show, e.g. '2016-07-14 18:00'.")
+    snapshot = param.ClassSelector(class_=Snapshot, default=None, allow_None=True,
+                                   doc="The latest solved snapshot.")
+    busy = param.Boolean(default=False, doc="A solve is under way.")
+    status = param.String(default="", doc="What the view is doing, for the page.")
+    error = param.String(default="", doc="Why the chosen time could not be shown.")
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        self.city = None
+        self._ticket = 0
+
+    @param.depends("at", watch=True)
+    async def _at_changed(self):
+        await self.refresh()
+
+    async def refresh(self) -> None:
+        """Solve at :attr:`at` off the event loop and publish the result or the error."""
+        self._ticket += 1
+        ticket = self._ticket
+        at = self.at
+        self.busy = True
+        try:
+            if self.city is None:
+                if not state.city_is_ready():
+                    self.status = ("Loading the city and its year of load and PV profiles "
+                                   "(the first start on a machine builds them, about 10 s)…")
+                self.city = await asyncio.wrap_future(state.city_future())
+            self.status = f"Solving both networks at {at}…"
+            snap = await asyncio.wrap_future(state.solve(self.city, at))
+        except TimeError as exc:
+            if ticket == self._ticket:
+                self.error = str(exc)
+        except Exception as exc:  # show it on the page; the server log keeps the traceback
+            log.exception("dashboard: solving at %s failed", at)
+            if ticket == self._ticket:
+                self.error = f"Could not solve the networks at {at}: {exc}"
+        else:
+            if ticket == self._ticket:
+                self.error = ""
+                self.snapshot = snap
+        finally:
+            if ticket == self._ticket:
+                self.busy = False
+                self.status = ""
