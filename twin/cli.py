@@ -184,6 +184,48 @@ def data_build(
 
 
 @app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    kind: Annotated[str | None, typer.Option(help="Measurement kind, if not detected.")] = None,
+    format: Annotated[str | None, typer.Option(
+        "--format", help="mdm_csv, greenbutton_xml or greenbutton_csv, if not detected.")] = None,
+    store: Annotated[Path | None, typer.Option(
+        help="Measurement store root; default <data directory>/store.")] = None,
+) -> None:
+    """Read meter, SCADA and PV files into the measurement store, with VEE and a quarantine.
+
+    Example: twin ingest data/generated/raw/mdm data/generated/raw/greenbutton
+    """
+    from twin.ingest.pipeline import ingest_paths
+    from twin.ingest.store import MeasurementStore
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        fail(f"no such file or folder: {', '.join(missing)}")
+    target = MeasurementStore(str(store or config.data_dir() / "store"))
+    with _progress() as bar:
+        task = bar.add_task("ingesting", total=None)
+
+        def progress(done: int, total: int, report) -> None:
+            bar.update(task, completed=done, total=total,
+                       description=f"ingesting {Path(report.file).name}")
+
+        reports = ingest_paths(target, [str(p) for p in paths], progress=progress,
+                               kind=kind, format=format)
+    table = Table(title=f"ingested into {target.root if hasattr(target, 'root') else store}")
+    for col in ["file", "rows read", "accepted", "estimated", "quarantined", "duplicates",
+                "note"]:
+        table.add_column(col, justify="left" if col in ("file", "note") else "right")
+    for r in reports:
+        note = r.error or ("already ingested" if r.skipped else "")
+        table.add_row(Path(r.file).name, f"{r.rows_read:,}", f"{r.accepted:,}",
+                      f"{r.estimated:,}", f"{r.quarantined:,}", f"{r.duplicates:,}", note)
+    console.print(table)
+    if any(r.error for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command()
 def serve(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 5006,
     address: Annotated[str, typer.Option(help="Address to bind.")] = "localhost",

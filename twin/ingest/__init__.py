@@ -1,0 +1,14 @@
+"""Ingestion of what the city measures into the measurement store.
+
+Modules (import the one you need; nothing heavy is imported here):
+
+- :mod:`twin.ingest.schema`      the long measurement schema and quarantine schema, with units
+- :mod:`twin.ingest.store`       ``MeasurementStore``: partitioned Parquet, atomic appends
+- :mod:`twin.ingest.vee`         validation, estimation and editing rules
+- :mod:`twin.ingest.mdm_csv`     MDM CSV exports (wide/long), AMR water registers, SCADA CSV
+- :mod:`twin.ingest.greenbutton` Green Button ESPI XML and Green Button CSV
+- :mod:`twin.ingest.pv_portal`   inverter-portal PV exports (wide by time, power [W])
+- :mod:`twin.ingest.pipeline`    ``ingest_file`` / ``ingest_paths``: detect, read, VEE, write
+- :mod:`twin.ingest.batch`       ``ReadBatch`` and ``IngestReport``
+- :mod:`twin.ingest.examples`    example MDM files for tests and throughput benchmarks
+"""

@@ -1,0 +1,194 @@
+"""Green Button readers: the real ESPI feed, namespace prefixes, registers, errors, CSV."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from twin.ingest.greenbutton import (
+    GreenButtonError,
+    read_greenbutton_csv,
+    read_greenbutton_xml,
+)
+
+REAL_FEED = Path("/work/shared/data/greenbutton/"
+                 "Coastal_Multi_Family_Daily_Jan_1_2011_to_Jan_1_2012_RetailCustomer_4.xml")
+
+
+@pytest.fixture(scope="module")
+def real_feed():
+    if not REAL_FEED.exists():
+        pytest.skip(f"the real Green Button feed is not here ({REAL_FEED}); "
+                    "it lives in the shared data folder next to the checkout")
+    return REAL_FEED, read_greenbutton_xml(REAL_FEED)
+
+
+def test_real_feed_units_times_and_count(real_feed):
+    path, batch = real_feed
+    raw = path.read_text()
+    # independent reading of the raw XML by regex
+    readings = re.findall(
+        r"<IntervalReading>\s*<timePeriod>\s*<duration>(\d+)</duration>\s*"
+        r"<start>(\d+)</start>\s*</timePeriod>\s*<value>(-?\d+)</value>", raw)
+    mult = int(re.search(r"<ReadingType[^>]*>.*?<powerOfTenMultiplier>(-?\d+)<", raw,
+                         re.S).group(1))
+    uom = int(re.search(r"<ReadingType[^>]*>.*?<uom>(\d+)<", raw, re.S).group(1))
+    assert uom == 72  # Wh
+    assert len(readings) == 8760
+    assert batch.rows_read == batch.rows_accepted == len(batch.readings) == 8760
+    assert batch.quarantine.empty and batch.duplicates == 0
+    assert batch.kind == "electric_interval"
+    r = batch.readings.sort_values("time_utc").reset_index(drop=True)
+    assert (r["unit"] == "kWh").all()
+    for i in (0, 1234, 8759):
+        dur, start, value = map(int, readings[i])
+        t = pd.Timestamp(start, unit="s", tz="UTC")
+        row = r[r["time_utc"] == t].iloc[0]
+        assert row["value"] == pytest.approx(value * 10.0 ** mult / 1000.0)  # Wh -> kWh
+        assert dur == 3600
+    # the first reading: 1293868800 = 2011-01-01 08:00 UTC = midnight PST (tzOffset -28800)
+    assert r["time_utc"].iloc[0] == pd.Timestamp("2011-01-01 08:00", tz="UTC")
+    assert r["value"].iloc[0] == pytest.approx(0.450)
+    assert r["time_utc"].diff().dropna().eq(pd.Timedelta("1h")).all()
+    total_wh = sum(int(v) for _, _, v in readings) * 10.0 ** mult
+    assert r["value"].sum() == pytest.approx(total_wh / 1000.0)
+    lt = batch.meta["local_time"]
+    assert lt["tzOffset"] == "-28800" and lt["dstOffset"] == "3600"
+    assert r["series_id"].unique().tolist() == ["RetailCustomer/4/UsagePoint/1/MeterReading/01"]
+
+
+FEED = """<?xml version="1.0"?>
+<{p}feed xmlns{c}="http://www.w3.org/2005/Atom" xmlns:ns3="http://naesb.org/espi">
+ <{p}entry>
+  <{p}link rel="self" href="https://x/espi/1_1/resource/ReadingType/9"/>
+  <{p}content><ns3:ReadingType>
+   <ns3:accumulationBehaviour>{acc}</ns3:accumulationBehaviour>
+   <ns3:intervalLength>900</ns3:intervalLength>
+   <ns3:powerOfTenMultiplier>-3</ns3:powerOfTenMultiplier>
+   <ns3:uom>72</ns3:uom>
+  </ns3:ReadingType></{p}content>
+ </{p}entry>
+ <{p}entry>
+  <{p}link rel="self" href="https://x/espi/1_1/resource/UsagePoint/7/MeterReading/2"/>
+  <{p}link rel="related" href="https://x/espi/1_1/resource/ReadingType/9"/>
+  <{p}content><ns3:MeterReading/></{p}content>
+ </{p}entry>
+ <{p}entry>
+  <{p}link rel="up" href="https://x/espi/1_1/resource/UsagePoint/7/MeterReading/2/IntervalBlock"/>
+  <{p}content><ns3:IntervalBlock>
+   {readings}
+  </ns3:IntervalBlock></{p}content>
+ </{p}entry>
+</{p}feed>
+"""
+
+
+def reading(start, value, quality=None):
+    q = (f"<ns3:ReadingQuality><ns3:quality>{quality}</ns3:quality></ns3:ReadingQuality>"
+         if quality is not None else "")
+    return (f"<ns3:IntervalReading>{q}<ns3:timePeriod><ns3:duration>900</ns3:duration>"
+            f"<ns3:start>{start}</ns3:start></ns3:timePeriod><ns3:value>{value}</ns3:value>"
+            "</ns3:IntervalReading>")
+
+
+@pytest.mark.parametrize("prefix", ["", "atom:"])
+def test_any_namespace_prefix_and_reading_quality(tmp_path, prefix):
+    body = "".join([reading(1451606400, 1500), reading(1451607300, 2500, quality=8),
+                    reading(1451608200, 3500, quality=7)])
+    text = FEED.format(p=prefix, c=":atom" if prefix else "", acc=4, readings=body)
+    p = tmp_path / "feed.xml"
+    p.write_text(text)
+    b = read_greenbutton_xml(p)
+    r = b.readings
+    assert r["series_id"].iloc[0] == "UsagePoint/7/MeterReading/2"
+    np.testing.assert_allclose(r["value"], [1.5e-3, 2.5e-3, 3.5e-3])  # mWh*1e-3 Wh -> kWh
+    assert r["quality_flag"].tolist() == ["valid", "estimated", "edited"]
+    assert r["vee_rule"].tolist() == ["", "source_quality_8", "source_quality_7"]
+    assert r["time_utc"].iloc[0] == pd.Timestamp("2016-01-01", tz="UTC")
+
+
+def test_register_reads_become_interval_deltas(tmp_path):
+    body = "".join(reading(1451606400 + 900 * k, v) for k, v in
+                   enumerate([10_000, 10_400, 11_000, 11_100]))
+    p = tmp_path / "register.xml"
+    p.write_text(FEED.format(p="", c="", acc=1, readings=body))
+    b = read_greenbutton_xml(p)
+    np.testing.assert_allclose(b.readings["value"], [0.4e-3, 0.6e-3, 0.1e-3])
+    assert len(b.quarantine) == 1 and "no following read" in b.quarantine["reason"].iloc[0]
+    assert b.rows_accepted + len(b.quarantine) + b.duplicates == b.rows_read == 4
+
+
+def test_bare_interval_block_needs_a_reading_type(tmp_path):
+    p = tmp_path / "bare.xml"
+    p.write_text('<espi:IntervalBlock xmlns:espi="http://naesb.org/espi">'
+                 + reading(1451606400, 1000).replace("ns3:", "espi:")
+                 + "</espi:IntervalBlock>")
+    with pytest.raises(GreenButtonError, match=r"bare.xml: IntervalBlock .* no ReadingType"):
+        read_greenbutton_xml(p)
+    b = read_greenbutton_xml(p, reading_type={"uom": 72}, series_id="m1")
+    assert b.readings["value"].tolist() == [1.0] and b.readings["series_id"].iloc[0] == "m1"
+
+
+def test_meter_reading_without_its_reading_type_names_the_file(tmp_path):
+    body = reading(1451606400, 1)
+    text = FEED.format(p="", c="", acc=4, readings=body)
+    text = re.sub(r"<entry>\s*<link rel=\"self\" href=\"[^\"]*ReadingType/9\"/>.*?</entry>", "",
+                  text, count=1, flags=re.S)
+    p = tmp_path / "noreadingtype.xml"
+    p.write_text(text)
+    with pytest.raises(GreenButtonError,
+                       match=r"noreadingtype.xml: MeterReading UsagePoint/7/MeterReading/2 "
+                             r"has no ReadingType"):
+        read_greenbutton_xml(p)
+
+
+def test_not_xml_is_a_clear_error(tmp_path):
+    p = tmp_path / "broken.xml"
+    p.write_text("<feed><entry>")
+    with pytest.raises(GreenButtonError, match="broken.xml: not well-formed XML"):
+        read_greenbutton_xml(p)
+
+
+def test_green_button_csv(tmp_path):
+    p = tmp_path / "gb.csv"
+    p.write_text("Name,JOHN DOE\nAddress,1 MAIN ST\n\n"
+                 "TYPE,DATE,START TIME,END TIME,USAGE,UNITS,COST\n"
+                 "Electric usage,2016-03-13,01:00,01:59,0.50,kWh,$0.05\n"
+                 "Electric usage,2016-03-13,02:00,02:59,0.50,kWh,$0.05\n"  # skipped by DST
+                 "Electric usage,2016-03-13,03:00,03:59,600,Wh,$0.05\n"
+                 "Electric usage,2016-03-13,04:00,04:59,0.2,kW,$0.05\n"
+                 "Electric usage,2016-03-13,05:00,05:59,x,kWh,$0.05\n")
+    b = read_greenbutton_csv(p, "America/New_York")
+    assert b.readings["time_utc"].dt.strftime("%H:%M").tolist() == ["06:00", "07:00", "08:00"]
+    np.testing.assert_allclose(b.readings["value"], [0.5, 0.6, 0.2])
+    assert sorted(b.quarantine["line"]) == [6, 9]
+    assert b.rows_accepted + len(b.quarantine) == b.rows_read == 5
+
+
+def test_feed_with_self_links_only(tmp_path):
+    """As the city's generator writes them (data/RAW-FORMATS.md §5): no up/related links."""
+    base = "https://u.example/DataCustodian/espi/1_1/resource/RetailCustomer/C1/UsagePoint/1"
+    body = "".join(reading(1451624400 + 900 * k, 100 + k).replace("ns3:", "espi:")
+                   for k in range(3))
+    text = f"""<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:espi="http://naesb.org/espi">
+  <entry><link rel="self" href="{base}/MeterReading/1"/>
+    <content><espi:MeterReading/></content></entry>
+  <entry><link rel="self" href="https://u.example/DataCustodian/espi/1_1/resource/ReadingType/1"/>
+    <content><espi:ReadingType><espi:accumulationBehaviour>4</espi:accumulationBehaviour>
+      <espi:intervalLength>900</espi:intervalLength><espi:uom>72</espi:uom>
+      <espi:powerOfTenMultiplier>0</espi:powerOfTenMultiplier></espi:ReadingType></content>
+  </entry>
+  <entry><link rel="self" href="{base}/MeterReading/1/IntervalBlock/1"/>
+    <content><espi:IntervalBlock>{body}</espi:IntervalBlock></content></entry>
+</feed>"""
+    p = tmp_path / "greenbutton_C1.xml"
+    p.write_text(text)
+    b = read_greenbutton_xml(p)
+    assert b.readings["series_id"].iloc[0] == "RetailCustomer/C1/UsagePoint/1/MeterReading/1"
+    np.testing.assert_allclose(b.readings["value"], [0.1, 0.101, 0.102])
+    assert b.readings["time_utc"].iloc[0] == pd.Timestamp("2016-01-01 05:00", tz="UTC")

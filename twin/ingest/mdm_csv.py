@@ -1,0 +1,618 @@
+"""Reader for the sample city's MDM (meter data management) CSV exports and their kin.
+
+Reads the city's files as ``data/RAW-FORMATS.md`` specifies them: MDM wide (§1a) and long
+(§1b) interval exports, AMR water register reads (§2) and the SCADA historian export (§4);
+their column names map onto this module's own spec below (:data:`ALIASES`).
+
+Format
+------
+Plain text, UTF-8/ASCII, one header line, one record per line, no quoted delimiters.
+The delimiter is sniffed from the header: ``,`` (decimal point ``.``), or ``;`` (decimal
+comma ``,``, the European export), or TAB / ``|``.
+
+Wide layout (one meter-day per line)::
+
+    meter_id,date,unit,interval_minutes[,interval_count],i001,i002,...,iNNN
+    E000123,2016-03-13,kWh,15,92,0.21,0.19,...,,,,,,,,
+
+The generator's names are accepted as aliases (:data:`ALIASES`): ``read_date``, ``uom``,
+``interval_min``, and ``interval_start`` for the long layout's ``timestamp_local``.
+``interval_count`` (optional) must equal the local day's number of intervals, else the line
+is quarantined (an export that wrote a DST day as 96 slots).
+
+- ``date`` is the LOCAL calendar day ``YYYY-MM-DD`` in the city's time zone; value ``k``
+  (1-based) is the interval starting ``(k-1) * interval_minutes`` after local midnight, in
+  absolute time. So a spring DST day has 92 quarter-hours (23 h), an autumn day 100 (25 h),
+  other days 96. The header has as many value columns as the longest day
+  (100 for 15 min); shorter days leave the extra fields empty.
+- An empty field inside the day is a missing reading (VEE sees a gap). A value beyond the
+  day's length, a day whose date does not exist, or an interval that does not divide a day
+  quarantines the line.
+
+Long layout (one reading per line)::
+
+    meter_id,timestamp_local,value,unit[,quality][,interval_minutes]
+    E000123,2016-11-06T01:45:00-04:00,0.18,kWh,valid
+
+- ``timestamp_local`` is ISO 8601 local time WITH its UTC offset (``-05:00``/``Z``); that
+  offset tells the two 01:xx hours of an autumn day apart. Without an offset the line is
+  quarantined. ``timestamp`` is accepted as the column name too.
+- ``quality`` (optional): ``valid``/``A``/actual, ``estimated``/``E``, ``edited``, ``failed``;
+  empty means valid.
+
+Register layout (AMR water meters, one meter-day per line)::
+
+    meter_id,read_date,uom,read_count,h01,...,h25
+    WM00000001,2016-03-13,m3,23,101.234,...
+
+``hNN`` is the cumulative register [m3] read at local midnight plus NN elapsed hours (the END
+of the NN-th hour); ``read_count`` is 24, 23 or 25. Reads become hourly volumes by
+:func:`register_deltas` (kind ``water_read``).
+
+Units: ``kWh``, ``Wh``, ``MWh`` (energy per interval), ``kW``, ``W`` (mean demand over the
+interval, converted to kWh with ``interval_minutes``; in the long layout ``kW`` needs the
+``interval_minutes`` column). Anything else is quarantined.
+
+Robustness
+----------
+The file is streamed in byte chunks (``chunk_bytes``). Per chunk, lines are split and
+counted with numpy (exact physical line numbers), lines with the wrong number of fields
+(wrong delimiter, a decimal comma in a comma file, garbage), non-ASCII or control bytes
+are quarantined with line and reason; the rest is parsed by ``pyarrow.csv``. Cells that are
+not numbers, impossible dates and unknown units quarantine their line. Identical repeated
+lines (wide: same meter, date and values; long: same meter, time and value) are counted as
+duplicates. For every file: ``accepted + quarantined + duplicates == rows_read``.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import re
+from dataclasses import dataclass
+
+import fsspec
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from twin.ingest import schema
+from twin.ingest.batch import ReadBatch, quarantine_frame
+
+DELIMITERS = (",", ";", "\t", "|")
+WIDE_KEYS = ("meter_id", "date", "unit", "interval_minutes")
+LONG_KEYS = ("meter_id", "timestamp_local", "value", "unit")
+#: Column names of other exports that mean ours (the generator's ``data/RAW-FORMATS.md``
+#: names: ``read_date``, ``uom``, ``interval_min``, ``interval_start``).
+ALIASES = {"read_date": "date", "uom": "unit", "interval_min": "interval_minutes",
+           "interval_start": "timestamp_local", "timestamp": "timestamp_local",
+           "timestamp_utc": "timestamp_local", "tag": "meter_id",
+           "read_count": "interval_count"}
+QUALITY_WORDS = {
+    "": "valid", "valid": "valid", "a": "valid", "actual": "valid",
+    "estimated": "estimated", "e": "estimated", "edited": "edited", "failed": "failed",
+    "good": "valid", "bad": "failed",
+}
+_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_INTERVALS = (1, 5, 10, 15, 30, 60)
+
+
+class MdmCsvError(ValueError):
+    """An MDM CSV file that cannot be read at all (the header); the message names the file."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the header says: layout, delimiter, column names."""
+
+    name: str  # "wide" or "long"
+    delimiter: str
+    columns: tuple[str, ...]
+    kind: str = "electric_interval"  # what the header suggests (``tag`` -> scada)
+
+    @property
+    def n_fields(self) -> int:
+        return len(self.columns)
+
+    @property
+    def value_columns(self) -> tuple[str, ...]:
+        if self.name == "long":
+            return ("value",)
+        pattern = r"h\d+" if self.name == "register" else r"i\d+"
+        return tuple(c for c in self.columns[3:] if re.fullmatch(pattern, c))
+
+
+def sniff_layout(header: str, file: str = "") -> Layout:
+    """Detect delimiter and layout from a header line.
+
+    Raises
+    ------
+    MdmCsvError
+        When the header is neither the wide nor the long layout.
+    """
+    header = header.strip().lstrip("\ufeff")
+    delim = max(DELIMITERS, key=header.count)
+    cols = tuple(c.strip().strip('"').lower() for c in header.split(delim))
+    kind = "scada" if "tag" in cols else "electric_interval"
+    cols = tuple(ALIASES.get(c, c) for c in cols)
+    if cols[:4] == WIDE_KEYS and len(cols) > 4:
+        return Layout("wide", delim, cols)
+    if cols[:3] == WIDE_KEYS[:3] and any(re.fullmatch(r"h\d+", c) for c in cols):
+        return Layout("register", delim, cols, "water_read")
+    if set(LONG_KEYS) <= set(cols):
+        return Layout("long", delim, cols, kind)
+    raise MdmCsvError(
+        f"{file}: line 1 is not an MDM CSV header; expected "
+        f"'{','.join(WIDE_KEYS)},i001,...' (wide) or '{','.join(LONG_KEYS)}[,quality]' (long), "
+        f"found {header[:120]!r}")
+
+
+def split_lines(buf: np.ndarray, delimiter: str) -> tuple[np.ndarray, ...]:
+    """Split a chunk of bytes into lines and check each line's field count (vectorised).
+
+    Parameters
+    ----------
+    buf : ndarray of uint8
+        Whole lines, each ending with ``\\n``.
+
+    Returns
+    -------
+    starts, ends : ndarray of int64
+        Byte offsets of each line (end excludes the newline and a ``\\r``).
+    fields : ndarray of int64
+        Fields per line.
+    clean : ndarray of bool
+        The line holds only printable ASCII (and TAB).
+    """
+    nl = np.flatnonzero(buf == 10)
+    starts = np.concatenate([[0], nl[:-1] + 1]).astype(np.int64)
+    ends = nl.astype(np.int64)
+    has_cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
+    ends = ends - has_cr
+    delim_pos = np.flatnonzero(buf == ord(delimiter))
+    fields = np.bincount(np.searchsorted(nl, delim_pos), minlength=len(nl))[: len(nl)] + 1
+    bad_byte = (buf > 126) | ((buf < 32) & (buf != 9) & (buf != 10) & (buf != 13))
+    bad_pos = np.flatnonzero(bad_byte)
+    clean = np.bincount(np.searchsorted(nl, bad_pos), minlength=len(nl))[: len(nl)] == 0
+    return starts, ends, fields, clean
+
+
+def _take_lines(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                keep: np.ndarray) -> bytes:
+    """Return the kept lines joined by newlines (vectorised byte mask)."""
+    lengths = ends - starts + 1  # include the newline slot
+    full = np.diff(np.concatenate([starts, [len(buf)]]))
+    mask = np.repeat(np.where(keep, 1, 0).astype(bool), full)
+    within = np.arange(len(buf)) - np.repeat(starts, full)
+    mask &= within < np.repeat(lengths, full)
+    out = buf[mask].copy()
+    # lines end where their (possibly \r) newline slot is: force a newline there
+    line_end = np.cumsum(lengths[keep]) - 1
+    out[line_end] = 10
+    return out.tobytes()
+
+
+def _line_texts(buf: np.ndarray, starts, ends, idx) -> list[str]:
+    return [bytes(buf[starts[i]:min(ends[i], starts[i] + 300)]).decode("utf-8", "replace")
+            for i in idx]
+
+
+def _numeric_or_null(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Return float values (NaN for empty) and a mask of cells that are not numbers."""
+    col = pc.utf8_trim_whitespace(col)
+    empty = pc.fill_null(pc.equal(col, ""), True)
+    ok = pc.or_(empty, pc.fill_null(pc.match_substring_regex(col, _NUMBER), False))
+    bad = ~np.asarray(ok.to_numpy(zero_copy_only=False), bool)
+    cleaned = pc.if_else(ok, pc.if_else(empty, pa.scalar(None, pa.string()), col),
+                         pa.scalar(None, pa.string()))
+    vals = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
+    return np.asarray(vals, float), bad
+
+
+def _valid_dates(col: pa.ChunkedArray) -> np.ndarray:
+    """Parse ``YYYY-MM-DD`` to datetime64[D]; NaT for impossible dates (round-trip check)."""
+    col = pc.utf8_trim_whitespace(col)
+    parsed = pc.strptime(col, format="%Y-%m-%d", unit="s", error_is_null=True)
+    back = pc.strftime(parsed, format="%Y-%m-%d")
+    same = pc.fill_null(pc.equal(back, col), False)
+    out = parsed.to_numpy(zero_copy_only=False).astype("datetime64[D]")
+    out[~np.asarray(same.to_numpy(zero_copy_only=False), bool)] = np.datetime64("NaT")
+    return out
+
+
+def _valid_timestamps(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Parse ISO 8601 with offset to UTC [ns]; returns times and reason codes (0 ok)."""
+    col = pc.utf8_trim_whitespace(col)
+    col = pc.replace_substring_regex(col, r"^(\d{4}-\d\d-\d\d) ", r"\1T")
+    col = pc.replace_substring_regex(col, r"Z$", "+00:00")
+    naive_txt = pc.utf8_slice_codeunits(col, 0, 19)
+    naive = pc.strptime(naive_txt, format="%Y-%m-%dT%H:%M:%S", unit="s", error_is_null=True)
+    real = pc.fill_null(pc.equal(pc.strftime(naive, format="%Y-%m-%dT%H:%M:%S"), naive_txt),
+                        False)
+    aware = pc.strptime(col, format="%Y-%m-%dT%H:%M:%S%z", unit="s", error_is_null=True)
+    t = aware.to_numpy(zero_copy_only=False).astype("datetime64[ns]").view(np.int64)
+    real = np.asarray(real.to_numpy(zero_copy_only=False), bool)
+    has = ~np.asarray(pc.is_null(aware).to_numpy(zero_copy_only=False), bool)
+    reason = np.where(~real, 1, np.where(~has, 2, 0))
+    return t, reason
+
+
+def _unit_factors(units: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Factor to kWh/m3 and whether each unit is a power; NaN factor for unknown units."""
+    uniq, inv = np.unique(units, return_inverse=True)
+    f = np.array([schema.UNIT_FACTORS.get(u, ("", np.nan))[1] for u in uniq])
+    p = np.array([u in schema.POWER_UNITS for u in uniq], bool)
+    canon = np.array([schema.UNIT_FACTORS.get(u, ("?",))[0] for u in uniq], dtype=object)
+    inv = inv.reshape(-1)
+    return f[inv], p[inv], canon[inv]
+
+
+def _day_starts(dates: np.ndarray, timezone: str) -> tuple[np.ndarray, np.ndarray]:
+    """UTC start [ns] and length [ns] of each local calendar day (computed per unique day)."""
+    uniq, inv = np.unique(dates, return_inverse=True)
+    both = np.concatenate([uniq, uniq + np.timedelta64(1, "D")])
+    local = pd.DatetimeIndex(both.astype("datetime64[ns]")).tz_localize(
+        timezone, ambiguous=False, nonexistent="shift_forward")
+    ns = local.tz_convert("UTC").tz_localize(None).asi8
+    start, end = ns[: len(uniq)], ns[len(uniq):]
+    inv = inv.reshape(-1)
+    return start[inv], (end - start)[inv]
+
+
+class _Collector:
+    """Accumulates readings, quarantine rows and duplicate keys over chunks.
+
+    Series and units are kept per chunk as integer codes into a small per-chunk dictionary,
+    so no string is repeated per reading.
+    """
+
+    def __init__(self):
+        self.series, self.unit = [], []  # per chunk: (codes per reading, dictionary)
+        self.t, self.v, self.flag, self.line = [], [], [], []
+        self.q_lines, self.q_reasons, self.q_texts = [], [], []
+        self.keys = []  # per accepted line: (line, key...) for duplicate detection
+
+    def quarantine(self, lines, reasons, texts):
+        self.q_lines.extend(int(x) for x in lines)
+        self.q_reasons.extend(reasons)
+        self.q_texts.extend(texts)
+
+    def add(self, series, units, t, v, flag, line):
+        """Add readings; ``series`` and ``units`` are object arrays (factorised here)."""
+        for target, values in ((self.series, series), (self.unit, units)):
+            codes, uniques = pd.factorize(values)
+            target.append((codes.astype(np.int32), np.asarray(uniques, dtype=object)))
+        self.t.append(t)
+        self.v.append(v)
+        self.flag.append(flag)
+        self.line.append(line)
+
+    def add_coded(self, series_codes, series_dict, unit_codes, unit_dict, t, v, flag, line):
+        """Add readings whose series and units are already codes into small dictionaries."""
+        self.series.append((series_codes.astype(np.int32), np.asarray(series_dict, object)))
+        self.unit.append((unit_codes.astype(np.int32), np.asarray(unit_dict, object)))
+        self.t.append(t)
+        self.v.append(v)
+        self.flag.append(flag)
+        self.line.append(line)
+
+
+def _unify(parts: list[tuple[np.ndarray, np.ndarray]]) -> pd.Categorical:
+    """Join per-chunk (codes, dictionary) pairs into one Categorical."""
+    if not parts:
+        return pd.Categorical([])
+    cats = pd.Index(np.concatenate([d for _, d in parts])).unique()
+    codes = np.concatenate([cats.get_indexer(d)[c] if len(c) else c for c, d in parts])
+    return pd.Categorical.from_codes(codes, categories=cats)
+
+
+def _read_wide(table, lay, line_no, buf, starts, ends, good_idx, timezone, col):
+    n = table.num_rows
+    reasons = np.full(n, "", dtype=object)
+    meter = np.asarray(pc.utf8_trim_whitespace(table["meter_id"]).to_numpy(
+        zero_copy_only=False), dtype=object)
+    dates = _valid_dates(table["date"])
+    units = np.asarray(pc.utf8_trim_whitespace(table["unit"]).to_numpy(zero_copy_only=False),
+                       dtype=object)
+    units = np.where(pd.isna(units), "", units).astype(str)
+    factor, power, canon = _unit_factors(units)
+    if "interval_minutes" in lay.columns:
+        minutes, bad_min = _numeric_or_null(table["interval_minutes"])
+    else:  # hourly register reads
+        minutes, bad_min = np.full(n, 60.0), np.zeros(n, bool)
+    vcols = lay.value_columns
+    values = np.empty((n, len(vcols)))
+    bad_cell = np.zeros(n, bool)
+    first_bad = np.full(n, -1)
+    for j, c in enumerate(vcols):  # a loop over columns, not readings
+        arr = table[c]
+        if pa.types.is_floating(arr.type) or pa.types.is_null(arr.type):
+            values[:, j] = np.asarray(arr.to_numpy(zero_copy_only=False), float)
+        else:
+            values[:, j], bad = _numeric_or_null(arr)
+            first_bad = np.where(bad & (first_bad < 0), j, first_bad)
+            bad_cell |= bad
+    ok_min = np.isin(minutes, _INTERVALS)
+    day_start = np.zeros(n, np.int64)
+    day_len = np.zeros(n, np.int64)
+    has_date = ~np.isnat(dates)
+    if has_date.any():
+        day_start[has_date], day_len[has_date] = _day_starts(dates[has_date], timezone)
+    step = np.where(ok_min, minutes, 1).astype(np.int64) * 60_000_000_000
+    expected = np.where(has_date & ok_min, day_len // step, 0)
+    pos = np.arange(len(vcols))
+    present = ~np.isnan(values)
+    beyond = (present & (pos[None, :] >= expected[:, None])).any(axis=1)
+    npresent = present.sum(axis=1)
+    if "interval_count" in lay.columns:
+        declared, _ = _numeric_or_null(table["interval_count"])
+        miscount = ~np.isnan(declared) & (declared != expected) & has_date & ok_min
+    else:
+        declared, miscount = np.zeros(n), np.zeros(n, bool)
+    texts_date = np.asarray(table["date"].to_numpy(zero_copy_only=False), dtype=object)
+    reasons = np.select(
+        [pd.isna(meter) | (meter == ""), ~has_date, np.isnan(factor), ~ok_min | bad_min,
+         bad_cell, beyond, miscount],
+        [np.full(n, "empty meter_id"),
+         np.char.add("impossible date ", texts_date.astype(str)),
+         np.char.add("unknown unit ", units.astype(str)),
+         np.full(n, f"interval_minutes must be one of {_INTERVALS}"),
+         np.char.add("a value is not a number, column ",
+                     np.asarray(vcols + ("",), dtype=str)[first_bad]),
+         np.char.add(np.char.add(npresent.astype(str), " values for a day of "),
+                     expected.astype(str)).astype(object) + " intervals (DST?)",
+         np.char.add(np.char.add("interval_count ", declared.astype(int).astype(str)),
+                     np.char.add(" for a day of ", expected.astype(str))).astype(object)
+         + " intervals (DST export fault?)"],
+        "")
+    bad = reasons != ""
+    col.quarantine(line_no[bad], list(reasons[bad]),
+                   _line_texts(buf, starts, ends, good_idx[bad]))
+    ok = ~bad
+    rows = np.flatnonzero(ok)
+    vals = values[rows]
+    mask = ~np.isnan(vals) & (pos[None, :] < expected[rows, None])
+    r_i, p_i = np.nonzero(mask)
+    row = rows[r_i]
+    scale = factor[row] * np.where(power[row], minutes[row] / 60.0, 1.0)
+    m_codes, m_dict = pd.factorize(meter[rows])  # per line, small
+    u_codes, u_dict = pd.factorize(canon[rows])
+    # interval values are stamped at the slot's start; register reads at its end
+    offset = 1 if lay.name == "register" else 0
+    col.add_coded(m_codes[r_i], m_dict, u_codes[r_i], u_dict,
+                  day_start[row] + (p_i + offset) * step[row],
+                  vals[r_i, p_i] * scale,
+                  np.zeros(len(row), np.int8) + schema.QUALITY_FLAGS.index("valid"),
+                  line_no[row])
+    h = np.nansum(np.nan_to_num(vals, nan=-1.2345) * (pos[None, :] + 1.0), axis=1)
+    col.keys.append(pd.DataFrame({"line": line_no[rows], "a": meter[rows],
+                                  "b": dates[rows].astype("int64"), "c": h}))
+
+
+def _read_long(table, lay, line_no, buf, starts, ends, good_idx, col, kind):
+    n = table.num_rows
+    meter = np.asarray(pc.utf8_trim_whitespace(table["meter_id"]).to_numpy(
+        zero_copy_only=False), dtype=object)
+    t, t_reason = _valid_timestamps(table["timestamp_local"])
+    if pa.types.is_floating(table["value"].type):
+        value = np.asarray(table["value"].to_numpy(zero_copy_only=False), float)
+        bad_v = np.isnan(value)
+    else:
+        value, bad_v = _numeric_or_null(table["value"])
+        bad_v |= np.isnan(value)
+    units = np.asarray(pc.utf8_trim_whitespace(table["unit"]).to_numpy(zero_copy_only=False),
+                       dtype=object)
+    units = np.where(pd.isna(units), "", units).astype(str)
+    factor, power, canon = _unit_factors(units)
+    if not schema.KINDS[kind].unit:  # units as read (MW, kV, L/s, degC): no conversion
+        factor = np.where(units != "", 1.0, np.nan)
+        power = np.zeros(n, bool)
+        canon = units.astype(object)
+    if "interval_minutes" in lay.columns:
+        minutes, _ = _numeric_or_null(table["interval_minutes"])
+    else:
+        minutes = np.full(n, np.nan)
+    if "quality" in lay.columns:
+        qtxt = np.asarray(pc.utf8_lower(pc.utf8_trim_whitespace(table["quality"])).to_numpy(
+            zero_copy_only=False), dtype=object)
+        qtxt = np.where(pd.isna(qtxt), "", qtxt).astype(str)
+        qflag = np.array([QUALITY_WORDS.get(q, "?") for q in np.unique(qtxt)], dtype=object)[
+            np.unique(qtxt, return_inverse=True)[1].reshape(-1)]
+    else:
+        qtxt = np.full(n, "", dtype=object)
+        qflag = np.full(n, "valid", dtype=object)
+    raw_v = np.asarray(table["value"].to_numpy(zero_copy_only=False), dtype=object).astype(str)
+    reasons = np.select(
+        [pd.isna(meter) | (meter == ""), t_reason == 1, t_reason == 2, bad_v, np.isnan(factor),
+         power & np.isnan(minutes), qflag == "?"],
+        [np.full(n, "empty meter_id"), np.full(n, "impossible timestamp"),
+         np.full(n, "timestamp without UTC offset (write e.g. 2016-11-06T01:30:00-05:00)"),
+         np.char.add("value is not a number: ", raw_v),
+         np.char.add("unknown unit ", units.astype(str)),
+         np.full(n, "unit kW needs an interval_minutes column"),
+         np.char.add("unknown quality ", qtxt.astype(str))], "")
+    bad = reasons != ""
+    col.quarantine(line_no[bad], list(reasons[bad]),
+                   _line_texts(buf, starts, ends, good_idx[bad]))
+    rows = np.flatnonzero(~bad)
+    scale = factor[rows] * np.where(power[rows], minutes[rows] / 60.0, 1.0)
+    fcodes = pd.Categorical(qflag[rows], categories=list(schema.QUALITY_FLAGS)).codes
+    col.add(meter[rows], canon[rows], t[rows], value[rows] * scale, fcodes.astype(np.int8),
+            line_no[rows])
+    col.keys.append(pd.DataFrame({"line": line_no[rows], "a": meter[rows], "b": t[rows],
+                                  "c": value[rows]}))
+
+
+def read_mdm_csv(path, timezone: str, *, kind: str | None = None,
+                 chunk_bytes: int = 32 << 20) -> ReadBatch:
+    """Read an MDM CSV export (wide or long layout, see module docstring), streamed in chunks.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Local path or fsspec URL.
+    timezone : str
+        The city's IANA zone; the wide layout's dates are local days in it.
+    kind : str, optional
+        Measurement kind the readings belong to; default what the header suggests
+        (``scada`` for a ``tag`` column, else ``electric_interval``). Kinds without a
+        canonical unit (scada, weather) keep each reading's unit as read.
+    chunk_bytes : int
+        Bytes read per chunk [B].
+
+    Returns
+    -------
+    ReadBatch
+        Readings in canonical units (kWh), UTC; quarantined lines with reasons.
+
+    Raises
+    ------
+    MdmCsvError
+        Only when the header cannot be read; every later problem is quarantined per line.
+    """
+    name = posixpath.basename(str(path))
+    col = _Collector()
+    rows_read = 0
+    with fsspec.open(str(path), "rb") as f:
+        header = f.readline()
+        try:
+            lay = sniff_layout(header.decode("utf-8"), name)
+        except UnicodeDecodeError:
+            raise MdmCsvError(f"{name}: line 1 is not text; is it a CSV file?") from None
+        header_bytes = lay.delimiter.join(lay.columns).encode() + b"\n"
+        line_base = 1  # lines before the chunk
+        rest = b""
+        while True:
+            block = f.read(chunk_bytes)
+            data = rest + block
+            if not block:
+                if not data:
+                    break
+                if not data.endswith(b"\n"):
+                    data += b"\n"
+                rest = b""
+            else:
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    rest = data
+                    continue
+                data, rest = data[: cut + 1], data[cut + 1:]
+            buf = np.frombuffer(data, np.uint8)
+            starts, ends, fields, clean = split_lines(buf, lay.delimiter)
+            line_no = line_base + 1 + np.arange(len(starts))
+            line_base += len(starts)
+            rows_read += len(starts)
+            empty = ends == starts
+            good = clean & (fields == lay.n_fields) & ~empty
+            bad_idx = np.flatnonzero(~good)
+            why = np.where(empty[bad_idx], "empty line", np.where(
+                ~clean[bad_idx], "non-ASCII or control characters", np.char.add(
+                    np.char.add(fields[bad_idx].astype(str), " fields, expected "),
+                    f"{lay.n_fields} (wrong delimiter, decimal comma or a broken line?)")))
+            col.quarantine(line_no[bad_idx], list(why),
+                           _line_texts(buf, starts, ends, bad_idx))
+            good_idx = np.flatnonzero(good)
+            if len(good_idx):
+                body = _take_lines(buf, starts, ends, good)
+                if lay.delimiter == ";":
+                    body = body.replace(b",", b".")
+                table = _parse(header_bytes + body, lay)
+                args = (table, lay, line_no[good_idx], buf, starts, ends, good_idx)
+                if lay.name in ("wide", "register"):
+                    _read_wide(*args, timezone, col)
+                else:
+                    _read_long(*args, col, kind or lay.kind)
+            if not block:
+                break
+    return _finish(col, name, kind or lay.kind, rows_read, lay)
+
+
+def _parse(body: bytes, lay: Layout) -> pa.Table:
+    """Parse clean lines; value columns as float64 when they all are, else as strings."""
+    read = pacsv.ReadOptions(use_threads=True, block_size=8 << 20)
+    parse = pacsv.ParseOptions(delimiter=lay.delimiter, newlines_in_values=False)
+    strings = {c: pa.string() for c in lay.columns if c not in lay.value_columns}
+    try:
+        types = {**strings, **{c: pa.float64() for c in lay.value_columns}}
+        return pacsv.read_csv(io.BytesIO(body), read, parse, pacsv.ConvertOptions(
+            column_types=types, strings_can_be_null=False))
+    except pa.ArrowInvalid:
+        types = {c: pa.string() for c in lay.columns}
+        return pacsv.read_csv(io.BytesIO(body), read, parse, pacsv.ConvertOptions(
+            column_types=types, strings_can_be_null=False))
+
+
+def register_deltas(reads: pd.DataFrame, step: pd.Timedelta | None = None) -> pd.DataFrame:
+    """Turn cumulative register reads into volumes per interval (vectorised).
+
+    The volume between consecutive reads of a meter belongs to the intervals between them,
+    stamped at their start. When reads are missing the span covers several intervals: its
+    volume is split evenly over them, flagged ``estimated`` with rule ``register_split``.
+    The first read of each meter has no predecessor and yields no volume.
+
+    Parameters
+    ----------
+    reads : DataFrame
+        ``series_id, time_utc`` (time of the read), ``value`` register [unit], ...
+    step : Timedelta, optional
+        Interval of the reads [h]; default 1 h.
+    """
+    step = pd.Timedelta("1h") if step is None else pd.Timedelta(step)
+    reads = reads.sort_values(["series_id", "time_utc"], kind="stable").reset_index(drop=True)
+    codes = reads["series_id"].cat.codes.to_numpy()
+    t = schema.time_ns(reads["time_utc"])
+    v = reads["value"].to_numpy()
+    has_prev = np.zeros(len(v), bool)
+    has_prev[1:] = codes[1:] == codes[:-1]
+    idx = np.flatnonzero(has_prev)
+    span = t[idx] - t[idx - 1]
+    k = np.maximum(span // int(step.value), 1)
+    delta = v[idx] - v[idx - 1]
+    rows = np.repeat(idx, k)
+    j = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
+    t_new = np.repeat(t[idx - 1], k) + j * int(step.value)
+    v_new = np.repeat(delta / k, k)
+    split = np.repeat(k > 1, k)
+    out = reads.iloc[rows].reset_index(drop=True)
+    out["time_utc"] = pd.DatetimeIndex(t_new.view("datetime64[ns]")).tz_localize("UTC")
+    out["value"] = v_new
+    out["raw_value"] = v_new
+    flags = out["quality_flag"].astype(str).to_numpy(dtype=object)
+    flags[split] = "estimated"
+    out["quality_flag"] = pd.Categorical(flags, categories=list(schema.QUALITY_FLAGS))
+    out["vee_rule"] = pd.Categorical(np.where(split, "register_split", ""))
+    return out
+
+
+def _finish(col: _Collector, name: str, kind: str, rows_read: int, lay: Layout) -> ReadBatch:
+    keys = pd.concat(col.keys, ignore_index=True) if col.keys else pd.DataFrame(
+        {"line": [], "a": [], "b": [], "c": []})
+    dup_lines = keys.loc[keys.duplicated(["a", "b", "c"]), "line"].to_numpy()
+    line = np.concatenate(col.line) if col.line else np.empty(0, np.int64)
+    keep = ~np.isin(line, dup_lines) if len(dup_lines) else np.ones(len(line), bool)
+    t = np.concatenate(col.t) if col.t else np.empty(0, np.int64)
+    v = np.concatenate(col.v) if col.v else np.empty(0)
+    flag = np.concatenate(col.flag) if col.flag else np.empty(0, np.int8)
+    series, unit = _unify(col.series), _unify(col.unit)
+    if not keep.all():
+        series, unit, t, v, flag = series[keep], unit[keep], t[keep], v[keep], flag[keep]
+    readings = pd.DataFrame({
+        "series_id": series,
+        "time_utc": pd.DatetimeIndex(t.view("datetime64[ns]")).tz_localize("UTC"),
+        "value": v,
+        "unit": unit,
+        "quality_flag": pd.Categorical.from_codes(flag, categories=list(schema.QUALITY_FLAGS)),
+        "vee_rule": pd.Categorical.from_codes(np.zeros(len(v), np.int8), categories=[""]),
+        "raw_value": v,
+    })
+    if lay.name == "register":
+        readings = register_deltas(readings)
+    quarantine = quarantine_frame(kind, name, col.q_lines, col.q_reasons, col.q_texts)
+    n_dup = len(dup_lines)
+    return ReadBatch(
+        kind=kind, readings=readings, quarantine=quarantine, rows_read=rows_read,
+        rows_accepted=rows_read - len(quarantine) - n_dup, duplicates=n_dup,
+        meta={"format": f"mdm_csv_{lay.name}", "delimiter": lay.delimiter},
+    )
