@@ -25,6 +25,7 @@ if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `apps` importabl
 from apps import state  # noqa: E402
 from apps.network_map import NetworkMap  # noqa: E402
 from apps.snapshot_view import DEFAULT_AT, SnapshotView  # noqa: E402
+from twin.city import read_recipe  # noqa: E402
 from twin.scenario import (  # noqa: E402
     MAX_LOADING_PERCENT,
     MIN_SERVICE_PRESSURE_M,
@@ -68,7 +69,8 @@ def _date_and_clock(at: str):
 
 
 view = SnapshotView()
-year = date.fromisoformat(DEFAULT_AT[:10]).year
+recipe = read_recipe()  # the city's year and clock; a small YAML read, per session
+year = recipe.year
 first_day, clock0 = _date_and_clock(DEFAULT_AT)
 
 # --- time picker ---------------------------------------------------------------------------
@@ -206,7 +208,7 @@ if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
 
 # --- page ----------------------------------------------------------------------------------
 sidebar = [
-    pn.pane.Markdown("### Time\nCity time (America/New_York) of the year the twin holds.",
+    pn.pane.Markdown(f"### Time\nCity time ({recipe.timezone}) of the year the twin holds.",
                      sizing_mode="stretch_width"),
     date_picker,
     clock_picker,

@@ -212,7 +212,7 @@ def ingest(
 
         reports = ingest_paths(target, [str(p) for p in paths], progress=progress,
                                kind=kind, format=format)
-    table = Table(title=f"ingested into {target.root if hasattr(target, 'root') else store}")
+    table = Table(title=f"ingested into {target.url}")
     for col in ["file", "rows read", "accepted", "estimated", "quarantined", "duplicates",
                 "note"]:
         table.add_column(col, justify="left" if col in ("file", "note") else "right")

@@ -1,15 +1,11 @@
 """Small example MDM CSV files in the documented format, for tests and throughput benchmarks.
 
 Not the city's data generator (that is :mod:`twin.synthetic`): these files exercise the
-reader, including DST days, and time it. Run as a script to write a big file and time its
-ingestion end to end (read, VEE, Parquet write, archive) into a fresh store::
-
-    python -m twin.ingest.examples /tmp/mdm_5M.csv --readings 5000000 --ingest
+reader, including DST days. ``benchmarks/bench_ingest.py`` writes a big one and times it.
 """
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 
@@ -78,16 +74,3 @@ def time_ingest(path, timezone: str = "America/New_York") -> dict:
             "reads_per_s": report.readings_written / total, "read_s": t_read, "vee_s": t_vee,
             "balanced": report.balanced}
 
-
-if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("path")
-    ap.add_argument("--readings", type=int, default=5_000_000)
-    ap.add_argument("--ingest", action="store_true", help="time ingest_file into a temp store")
-    a = ap.parse_args()
-    print(write_wide(a.path, a.readings), "readings written to", a.path)
-    if a.ingest:
-        r = time_ingest(a.path)
-        print(f"ingested {r['readings']:,} readings in {r['seconds']:.2f} s = "
-              f"{r['reads_per_s']:,.0f} reads/s end to end (read alone {r['read_s']:.2f} s, "
-              f"VEE alone {r['vee_s']:.2f} s); counts balanced: {r['balanced']}")

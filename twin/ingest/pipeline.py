@@ -18,9 +18,8 @@ from pathlib import Path
 import fsspec
 import numpy as np
 import pandas as pd
-import yaml
 
-from twin import config
+from twin.city import read_recipe
 from twin.ingest import schema, vee
 from twin.ingest.batch import IngestReport, ReadBatch
 from twin.ingest.greenbutton import (
@@ -45,11 +44,7 @@ class IngestError(ValueError):
 
 def city_timezone() -> str:
     """Return the sample city's time zone from its recipe (``data/city.yaml``)."""
-    try:
-        recipe = yaml.safe_load(config.recipe_path().read_text()) or {}
-    except OSError:
-        recipe = {}
-    return recipe.get("timezone", "America/New_York")
+    return read_recipe().timezone
 
 
 def detect_format(path) -> str:
