@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from twin import config
+from twin.cli.common import console, fail, load_city_or_fail, progress_bar
+from twin.cli.electric import app as electric_app
+from twin.cli.forecast import app as forecast_app
+from twin.cli.water import app as water_app
 
 app = typer.Typer(
     help="CityTwin: the digital twin of the city's electricity and water networks.\n\n"
@@ -27,27 +29,9 @@ data_app = typer.Typer(help="The sample city's measurements (the data directory)
                        no_args_is_help=True)
 app.add_typer(city_app, name="city")
 app.add_typer(data_app, name="data")
-console = Console()
-
-
-def fail(message: str, code: int = 2) -> None:
-    """Print a user error in one clear line and exit, without a traceback."""
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code)
-
-
-def _city():
-    from twin.city import load_city
-
-    try:
-        return load_city()
-    except (FileNotFoundError, ValueError) as exc:
-        fail(str(exc))
-
-
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
-                    "{task.total}"), TimeElapsedColumn(), console=console)
+app.add_typer(electric_app, name="electric")
+app.add_typer(water_app, name="water")
+app.add_typer(forecast_app, name="forecast")
 
 
 @app.command()
@@ -56,7 +40,7 @@ def info() -> None:
 
     Example: twin info
     """
-    city = _city()
+    city = load_city_or_fail()
     table = Table(title=f"{city.name} ({city.timezone})")
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -88,7 +72,7 @@ def simulate(
 
     if not v_min_pu < v_max_pu:
         fail(f"--v-min-pu {v_min_pu} must be below --v-max-pu {v_max_pu}")
-    city = _city()
+    city = load_city_or_fail()
     start = time.perf_counter()
     with console.status("solving the grid and the water network…"):
         try:
@@ -164,9 +148,9 @@ def data_build(
     if if_missing and (out / "manifest.json").exists():
         console.print(f"measurements already built in {out}")
         return
-    city = _city()
+    city = load_city_or_fail()
     start = time.perf_counter()
-    with _progress() as bar:
+    with progress_bar() as bar:
         task = bar.add_task("profiles (SimBench, pvlib)", total=1)
         profiles_of(city)
         bar.update(task, completed=1)
@@ -203,7 +187,7 @@ def ingest(
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
     target = MeasurementStore(str(store or config.data_dir() / "store"))
-    with _progress() as bar:
+    with progress_bar() as bar:
         task = bar.add_task("ingesting", total=None)
 
         def progress(done: int, total: int, report) -> None:

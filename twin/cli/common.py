@@ -1,0 +1,31 @@
+"""What every ``twin`` subcommand shares: the console, one-line errors, the city, progress bars."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console()
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a user error in one clear line and exit, without a traceback."""
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def load_city_or_fail():
+    """Return the sample city, or exit with one line saying what is wrong with its files."""
+    from twin.city import load_city
+
+    try:
+        return load_city()
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+
+
+def progress_bar() -> Progress:
+    """Return a rich progress bar with a description, a bar, counts and elapsed time."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+                    "{task.total}"), TimeElapsedColumn(), console=console)
