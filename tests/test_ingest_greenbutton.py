@@ -192,3 +192,48 @@ def test_feed_with_self_links_only(tmp_path):
     assert b.readings["series_id"].iloc[0] == "RetailCustomer/C1/UsagePoint/1/MeterReading/1"
     np.testing.assert_allclose(b.readings["value"], [0.1, 0.101, 0.102])
     assert b.readings["time_utc"].iloc[0] == pd.Timestamp("2016-01-01 05:00", tz="UTC")
+
+
+USAGE_POINT = """ <{p}entry>
+  <{p}link rel="self" href="https://x/espi/1_1/resource/UsagePoint/7"/>
+  <{p}title>Service point EM00000042</{p}title>
+  <{p}content><ns3:UsagePoint><ns3:ServiceCategory><ns3:kind>0</ns3:kind>
+  </ns3:ServiceCategory></ns3:UsagePoint></{p}content>
+ </{p}entry>
+"""
+
+
+def feed_with_usage_point(readings: str) -> str:
+    text = FEED.format(p="", c="", acc=4, readings=readings)
+    return text.replace(" <entry>", USAGE_POINT.format(p="") + " <entry>", 1)
+
+
+def test_series_is_the_meter_id_of_the_usage_point(tmp_path):
+    p = tmp_path / "feed.xml"
+    p.write_text(feed_with_usage_point(reading(1451606400, 1500)))
+    assert read_greenbutton_xml(p).readings["series_id"].tolist() == ["EM00000042"]
+
+
+def test_green_button_and_mdm_of_one_meter_merge_mdm_first(tmp_path):
+    """Same meter, same interval in both sources: the MDM export wins whatever the order."""
+    from twin.ingest.pipeline import ingest_file
+    from twin.ingest.store import MeasurementStore
+
+    t0 = pd.Timestamp("2016-01-01", tz="UTC")
+    gb = tmp_path / "feed.xml"  # 1.5 Wh at 00:00 and 2.5 Wh at 00:15 (only in the feed)
+    gb.write_text(feed_with_usage_point(reading(1451606400, 1500000)
+                                        + reading(1451607300, 2500000)))
+    mdm = tmp_path / "mdm.csv"
+    mdm.write_text("meter_id,timestamp_local,value,unit\n"
+                   "EM00000042,2015-12-31T19:00:00-05:00,1.400,kWh\n")
+    for order in ([mdm, gb], [gb, mdm]):
+        store = MeasurementStore(tmp_path / f"store-{order[0].name}")
+        for f in order:
+            rep = ingest_file(store, f, timezone="America/New_York", now=t0 + pd.Timedelta(
+                "365D"), use_history=False)
+            assert rep.balanced and not rep.error
+        df = store.read("electric_interval").set_index("time_utc")
+        assert df["series_id"].astype(str).unique().tolist() == ["EM00000042"]
+        assert df.loc[t0, "value"] == pytest.approx(1.4)  # MDM over Green Button
+        assert df.loc[t0 + pd.Timedelta("15min"), "value"] == pytest.approx(2.5)
+        assert "Green Button" in store.manifest()[0]["precedence"]

@@ -232,3 +232,71 @@ def test_amr_register_reads_become_hourly_volumes(tmp_path):
     np.testing.assert_allclose(split["value"], 0.01, atol=1e-9)
     np.testing.assert_allclose(r["value"].iloc[-23:], 0.02, atol=1e-9)
     assert r["value"].sum() == pytest.approx(float(day2[23]) - float(day1[0]))
+
+
+def generator_wide(rows: list[tuple[str, str, list[str]]]) -> list[str]:
+    """Lines in the generator's wide layout (read_date, uom, interval_min, interval_count)."""
+    head = ["meter_id", "read_date", "uom", "interval_min", "interval_count"]
+    out = [",".join(head + [f"i{k:03d}" for k in range(1, 101)])]
+    for meter, day, vals in rows:
+        out.append(",".join([meter, day, "kWh", "15", "96", *vals, *[""] * (100 - len(vals))]))
+    return out
+
+
+def test_dst_spring_96_slots_drop_the_missing_hour_and_map_the_rest(tmp_path):
+    """2016-03-13 exported as 96 wall-clock slots, i009-i012 = 0 (02:00-02:45 EST->EDT)."""
+    vals = [f"{k / 100:.2f}" for k in range(1, 97)]
+    vals[8:12] = ["0"] * 4
+    b = read_mdm_csv(write(tmp_path, generator_wide([("EM1", "2016-03-13", vals)])), TZ)
+    r = b.readings.set_index("time_utc")["value"]
+    assert len(r) == 92 and b.rows_accepted == 1 and b.rows_read == 1  # the line is kept
+    # local midnight EST = 05:00 UTC; i008 (01:45 EST) = 06:45 UTC; i013 (03:00 EDT) = 07:00
+    assert r[pd.Timestamp("2016-03-13 05:00", tz="UTC")] == pytest.approx(0.01)
+    assert r[pd.Timestamp("2016-03-13 06:45", tz="UTC")] == pytest.approx(0.08)
+    assert r[pd.Timestamp("2016-03-13 07:00", tz="UTC")] == pytest.approx(0.13)
+    assert r.index[-1] == pd.Timestamp("2016-03-14 03:45", tz="UTC")  # 23:45 EDT
+    assert r.iloc[-1] == pytest.approx(0.96)
+    q = b.quarantine
+    assert len(q) == 1 and q["line"].tolist() == [2] and "i009-i012" in q["reason"].iloc[0]
+    assert q["raw_text"].iloc[0] == "i009-i012=0,0,0,0"
+    assert b.meta["slots_quarantined"] == 1 and b.meta["repaired"] == {"dst_spring_96": 1}
+    assert b.rows_accepted + (len(q) - b.meta["slots_quarantined"]) == b.rows_read
+
+
+def test_dst_autumn_summed_hour_is_split_into_both_hours_and_flagged_edited(tmp_path):
+    """2016-11-06 exported as 96 slots: i005-i008 hold 01:xx EDT + 01:xx EST."""
+    vals = ["0.10"] * 96
+    vals[4:8] = ["0.40", "0.60", "0.80", "1.00"]
+    b = read_mdm_csv(write(tmp_path, generator_wide([("EM1", "2016-11-06", vals)])), TZ)
+    r = b.readings.set_index("time_utc")
+    assert len(r) == 100 and b.quarantine.empty and b.meta["repaired"] == {
+        "dst_autumn_split": 1}
+    edt = pd.date_range("2016-11-06 05:00", periods=4, freq="15min", tz="UTC")  # 01:xx EDT
+    est = edt + pd.Timedelta("1h")  # 01:xx EST
+    for t1, t2, summed in zip(edt, est, [0.4, 0.6, 0.8, 1.0], strict=True):
+        for t in (t1, t2):
+            assert r.loc[t, "value"] == pytest.approx(summed / 2)
+            assert r.loc[t, "raw_value"] == pytest.approx(summed)
+            assert r.loc[t, "quality_flag"] == "edited"
+            assert r.loc[t, "vee_rule"] == "dst_autumn_split"
+    # 02:00 EST (i009) = 07:00 UTC; the day ends 23:45 EST = 2016-11-07 04:45 UTC
+    assert r.loc[pd.Timestamp("2016-11-06 07:00", tz="UTC"), "quality_flag"] == "valid"
+    assert r.index[-1] == pd.Timestamp("2016-11-07 04:45", tz="UTC")
+    assert r["value"].sum() == pytest.approx(0.1 * 92 + 2.8)  # energy kept
+
+
+def test_chunks_give_the_same_readings_and_counts(tmp_path):
+    """Streaming in tiny chunks: same readings, same counts, repeats found across chunks."""
+    lines = wide(pd.date_range("2016-07-01", periods=4), meters=["E1", "E2", "E3"],
+                 gap_share=0.05)
+    lines += [lines[2], "garbage"]  # a repeat of line 3 and a broken line, at the end
+    path = write(tmp_path, lines)
+    whole = read_mdm_csv(path, TZ)
+    small = read_mdm_csv(path, TZ, chunk_bytes=1500)  # a few lines per chunk
+    assert (small.rows_read, small.rows_accepted, small.duplicates) == (
+        whole.rows_read, whole.rows_accepted, whole.duplicates) == (14, 12, 1)
+    key = ["series_id", "time_utc"]
+    a = whole.readings.astype({"series_id": str}).sort_values(key).reset_index(drop=True)
+    b = small.readings.astype({"series_id": str}).sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_categorical=False)
+    assert small.quarantine["line"].tolist() == [15]

@@ -87,7 +87,9 @@ def test_unreadable_files_do_not_stop_the_run(tmp_path, store):
                            timezone=TZ, now=NOW)
     by_file = {r.file: r for r in reports}
     assert set(by_file) == {"good.csv", "weird.csv", "broken.xml"}
-    assert "weird.csv: not a known meter data format" in by_file["weird.csv"].error
+    weird = by_file["weird.csv"]  # found in a folder: not a measurement file, said so
+    assert weird.skipped and not weird.error and weird.rows_read == 0
+    assert weird.skipped_reason.startswith("not a measurement file: weird.csv: not a known")
     assert "broken.xml: not well-formed XML" in by_file["broken.xml"].error
     assert by_file["good.csv"].readings_written == 2 * 96 and not by_file["good.csv"].error
     assert seen == [(1, 3), (2, 3), (3, 3)]
@@ -154,3 +156,113 @@ def test_the_city_generator_files_ingest_balanced(tmp_path_factory):
     spring = store.read("electric_interval", start="2016-03-13 05:00", end="2016-03-14 04:00")
     per_meter = spring.groupby(spring["series_id"].astype(str)).size()
     assert (per_meter == 92).all()  # a 23-hour day, whatever file a meter came from
+
+
+def head_end_export(path, n_readings=30_000, **kw):
+    """A realistic export (gaps, spikes, re-sent meter-days at the end), as benchmarked."""
+    return examples.write_wide(path, n_readings, TZ, start="2016-06-01", n_days=5,
+                               **{"resent_share": 0.03, "gap_share": 0.01, **kw})
+
+
+def test_chunked_ingest_equals_whole_file_ingest(tmp_path):
+    """VEE at chunk borders (gaps, spikes, re-sent rows of earlier chunks) as if unchunked."""
+    src = tmp_path / "export.csv"
+    head_end_export(src)
+    out = []
+    for chunk in (20_000, 64 << 20):  # ~40 chunks / one chunk
+        store = MeasurementStore(tmp_path / f"store{chunk}")
+        rep = ingest_file(store, src, timezone=TZ, now=NOW, chunk_bytes=chunk)
+        assert rep.balanced and not rep.error
+        out.append((rep, store.read("electric_interval").drop(columns="source")))
+    (r1, a), (r2, b) = out
+    pd.testing.assert_frame_equal(a, b, check_categorical=False)
+    assert r1.vee == r2.vee and r1.readings_written == r2.readings_written == len(a)
+    assert r1.vee["by_rule"]["duplicate_disagree"] > 0 and r1.vee["gaps_inserted"] > 0
+    assert r1.vee["by_rule"]["spike"] > 0
+
+
+def test_killed_mid_ingest_leaves_the_store_as_before(tmp_path):
+    """A real SIGKILL while chunks are being staged: readers see the store as before."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    store = MeasurementStore(tmp_path / "store")
+    first = write_wide(tmp_path / "first.csv", ["2016-07-14"])
+    ingest_file(store, first, timezone=TZ, now=NOW)
+    before = store.read("electric_interval")
+    src = tmp_path / "big.csv"
+    head_end_export(src, 50_000)
+    code = ("import sys; from twin.ingest.pipeline import ingest_file; "
+            "from twin.ingest.store import MeasurementStore; "
+            f"ingest_file(MeasurementStore(sys.argv[1]), sys.argv[2], timezone='{TZ}', "
+            "chunk_bytes=4_000)")
+    child = subprocess.Popen([sys.executable, "-c", code, str(store.root), str(src)])
+    staging = Path(store.root) / "_staging"
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(staging.rglob("*.parquet")):
+        time.sleep(0.01)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert list(staging.rglob("*.parquet")), "the child was killed before staging anything"
+    assert len(store.manifest()) == 1
+    pd.testing.assert_frame_equal(store.read("electric_interval"), before)
+    assert store.vacuum() and not staging.exists()
+    rep = ingest_file(store, src, timezone=TZ, now=NOW)  # and it can be ingested again
+    assert rep.balanced and not rep.skipped and len(store.manifest()) == 2
+
+
+def test_file_in_wh_labelled_kwh_is_scaled_with_history_and_without(tmp_path):
+    lines = examples.wide_lines([f"E{i}" for i in range(5)],
+                                pd.DatetimeIndex(pd.date_range("2016-06-01", periods=14)), TZ,
+                                np.random.default_rng(5))
+    june = tmp_path / "june.csv"
+    june.write_text("\n".join(lines[:1 + 5 * 7]) + "\n")  # first week of each meter
+    header, rows = lines[0], lines[1:]
+    week2 = [r for i, r in enumerate(rows) if i % 14 >= 7]
+    wh = [",".join(f[:4] + [f"{float(x) * 1000:.0f}" if x else "" for x in f[4:]])
+          for f in (r.split(",") for r in week2)]
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("\n".join([header, *wh]) + "\n")
+    truth = read_kwh(tmp_path, header, week2)
+    for name, history in (("with", True), ("without", False)):
+        store = MeasurementStore(tmp_path / f"store-{name}")
+        if history:
+            ingest_file(store, june, timezone=TZ, now=NOW)
+        rep = ingest_file(store, wrong, timezone=TZ, now=NOW, use_history=history)
+        assert rep.unit_scale == pytest.approx(1e-3) and rep.balanced
+        assert "unit_scale" in rep.notes[0] and ("history" in rep.notes[0]) == history
+        df = store.read("electric_interval", start="2016-06-08 04:00")
+        df = df[df["raw_value"].notna()].set_index(["series_id", "time_utc"])
+        got = df["raw_value"].reindex(truth.index)
+        np.testing.assert_allclose(got, truth, atol=6e-4)  # Wh rounded to whole numbers
+        assert (df["quality_flag"].isin(["edited", "failed"])).all()
+        assert df["vee_rule"].astype(str).str.contains("unit_scale").all()
+
+
+def read_kwh(tmp_path, header, rows):
+    ref = tmp_path / "ref.csv"
+    ref.write_text("\n".join([header, *rows]) + "\n")
+    from twin.ingest.mdm_csv import read_mdm_csv
+    r = read_mdm_csv(ref, TZ).readings.astype({"series_id": str})
+    return r.set_index(["series_id", "time_utc"])["value"]
+
+
+def test_raw_root_files_that_are_no_measurements_are_reported_skipped(tmp_path, store):
+    root = tmp_path / "raw"
+    (root / "mdm").mkdir(parents=True)
+    (root / "truth").mkdir()
+    write_wide(root / "mdm" / "interval_wide_2016-07_part1.csv", ["2016-07-14"])
+    (root / "truth" / "faults.csv").write_text(
+        "fault_id,kind,system,series_id,start_utc,end_utc,size,size_unit,file,details\n"
+        'FLT-00001,spike,electricity,E1,2016-07-14T05:00:00Z,2016-07-14T05:15:00Z,4.0,x,,"{}"\n')
+    (root / "manifest.json").write_text('{"files": []}')
+    reports = {r.file: r for r in ingest_paths(store, [root], timezone=TZ, now=NOW)}
+    assert set(reports) == {"interval_wide_2016-07_part1.csv", "faults.csv", "manifest.json"}
+    for name in ("faults.csv", "manifest.json"):
+        r = reports[name]
+        assert r.skipped and not r.error and r.skipped_reason.startswith(
+            "not a measurement file")
+    assert reports["interval_wide_2016-07_part1.csv"].readings_written == 2 * 96

@@ -47,7 +47,8 @@ def test_schema_is_declared_once_with_units():
     assert list(desc[desc.table == "measurement"].column) == [
         "series_id", "time_utc", "value", "unit", "quality_flag", "vee_rule", "raw_value",
         "source"]
-    assert set(schema.KINDS) == {"electric_interval", "water_read", "scada", "pv", "weather"}
+    assert set(schema.KINDS) == {"electric_interval", "water_read", "scada", "pv", "weather",
+                                 "electric_register"}
     assert schema.arrow_schema().field("time_utc").type.tz == "UTC"
     assert "[ns" in desc.set_index("column").loc["time_utc", "description"]
     with pytest.raises(ValueError, match="unknown quality flags"):

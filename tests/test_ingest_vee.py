@@ -177,3 +177,36 @@ def test_a_resent_estimate_does_not_replace_the_actual_read():
     assert o["value"] == df["value"].iloc[30] and o["quality_flag"] == "valid"
     assert o["vee_rule"] == "duplicate_superseded"
     assert summary.duplicates_dropped == 1
+
+
+def test_sum_check_pairs_interval_reads_with_the_meters_register_reads(tmp_path):
+    """A hand-made register export and an interval export of one meter and day: the one hour
+    whose register delta disagrees with its four intervals is flagged, nothing else."""
+    from twin.ingest.pipeline import ingest_file
+    from twin.ingest.store import MeasurementStore
+
+    tz = "America/New_York"
+    vals = [0.2 + 0.01 * (k % 4) for k in range(96)]  # 0.86 kWh per hour
+    hourly = np.add.reduceat(vals, np.arange(0, 96, 4))
+    reg = 100.0 + np.cumsum(hourly)  # read at the END of each local hour (h01..h24)
+    reg[4:] += 0.5  # the register advanced 0.5 kWh more in 04:00-05:00 than the intervals
+    regs = tmp_path / "registers.csv"
+    regs.write_text(
+        "meter_id,read_date,uom,read_count," + ",".join(f"h{k:02d}" for k in range(1, 26))
+        + "\nEM1,2016-07-14,kWh,24," + ",".join(f"{x:.3f}" for x in reg) + ",\n")
+    ints = tmp_path / "intervals.csv"
+    ints.write_text("meter_id,date,unit,interval_minutes," + ",".join(
+        f"i{k:03d}" for k in range(1, 101)) + "\nEM1,2016-07-14,kWh,15,"
+        + ",".join(f"{v:.3f}" for v in vals) + ",,,,\n")
+    store = MeasurementStore(tmp_path / "store")
+    now = pd.Timestamp("2017-01-01", tz="UTC")
+    r1 = ingest_file(store, regs, kind="electric_register", timezone=tz, now=now)
+    assert r1.balanced and r1.readings_written == 24
+    r2 = ingest_file(store, ints, timezone=tz, now=now)
+    assert r2.balanced and r2.vee["by_rule"]["sum_check"] == 4
+    df = store.read("electric_interval")
+    hit = df[df["vee_rule"].astype(str).str.contains("sum_check")]
+    # local 04:00-04:45 EDT = 08:00-08:45 UTC
+    assert hit["time_utc"].tolist() == list(pd.date_range("2016-07-14 08:00", periods=4,
+                                                          freq="15min", tz="UTC"))
+    assert (hit["quality_flag"] == "valid").all()  # a warning: the values are kept

@@ -156,3 +156,105 @@ def test_net_is_not_changed(city, profiles):
     before = city.net.load.p_mw.copy()
     qsts.run_qsts(city.net, profiles, times=profiles["load_p_mw"].index[:2])
     pd.testing.assert_series_equal(city.net.load.p_mw, before)
+
+
+# --------------------------------------------------------------------------------------------
+# streaming, chunked profiles, Dask, islands
+
+
+def test_netcdf_stream_equals_memory_run(city, profiles, tmp_path):
+    block = {k: v.iloc[5000:5100] for k, v in profiles.items()}
+    mem = qsts.run_qsts(city.net, block, chunk_steps=30)
+    path = tmp_path / "qsts.nc"
+    disk = qsts.run_qsts(city.net, block, chunk_steps=30, out=path)
+    assert path.exists() and not path.with_suffix(".nc.part").exists()
+    for name in mem.data_vars:
+        np.testing.assert_array_equal(disk[name].values, mem[name].values, err_msg=name)
+        assert disk[name].attrs["units"] == mem[name].attrs["units"]
+    np.testing.assert_array_equal(disk.time.values, mem.time.values)
+    disk.close()
+    small = qsts.run_qsts(city.net, block, out=tmp_path / "small.nc", dtype=np.float32,
+                          variables=["vm_pu", "line_loading_percent"])
+    assert set(small.data_vars) == {"vm_pu", "line_loading_percent", "converged", "bus_supplied"}
+    assert small.vm_pu.dtype == np.float32
+    np.testing.assert_allclose(small.vm_pu.values, mem.vm_pu.values, rtol=1e-6)
+    small.close()
+
+
+@pytest.fixture(scope="module")
+def simbench_net(city):
+    from twin.electric.network import simbench_grid
+
+    return simbench_grid(city.recipe.electric_grid)
+
+
+def test_simbench_profile_source_equals_simbench_absolute_values(simbench_net):
+    import simbench
+
+    from twin.electric.profiles import SimbenchProfileSource
+
+    source = SimbenchProfileSource(simbench_net, year=2016, timezone="UTC")
+    absolute = simbench.get_absolute_values(simbench_net, profiles_instead_of_study_cases=True)
+    picks = np.array([0, 1, 777, 20_000, 35_135])
+    for name, key in (("load_p_mw", ("load", "p_mw")), ("load_q_mvar", ("load", "q_mvar")),
+                      ("sgen_p_mw", ("sgen", "p_mw"))):
+        ref = absolute[key]
+        assert source.elements(name).equals(pd.Index(ref.columns))
+        np.testing.assert_allclose(source.chunk(name, picks), ref.to_numpy()[picks], rtol=1e-12)
+    # the engine gives the same answer from the source as from the tables
+    tables = {name: source.table(name, slice(100, 110)) for name in source.names}
+    from_tables = qsts.run_qsts(simbench_net, tables)
+    from_source = qsts.run_qsts(simbench_net, source, times=source.index[100:110])
+    np.testing.assert_array_equal(from_source.vm_pu.values, from_tables.vm_pu.values)
+
+
+def test_profile_source_of_another_net_is_refused(simbench_net):
+    from twin.electric.profiles import SimbenchProfileSource
+
+    other = copy.deepcopy(simbench_net)
+    other.load.index = other.load.index + 100_000
+    with pytest.raises(qsts.QstsError, match=r"load_p_mw.*load \[100000.*not in the net"):
+        qsts.run_qsts(simbench_net, SimbenchProfileSource(other))
+    broken = copy.deepcopy(simbench_net)
+    column = f"{broken.load.profile.iloc[0]}_pload"
+    broken.profiles["load"].loc[5, column] = np.nan
+    with pytest.raises(ValueError, match=rf"profile type {column} has NaN"):
+        SimbenchProfileSource(broken)
+
+
+def test_dask_split_by_time_chunk_equals_serial_run(city, profiles):
+    from twin.parallel import dask_client
+
+    block = {k: v.iloc[12000:12160] for k, v in profiles.items()}
+    serial = qsts.run_qsts(city.net, block, chunk_steps=40)
+    seen = []
+    with dask_client(n_workers=2) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        split = qsts.run_qsts(city.net, block, chunk_steps=40, client=client,
+                              progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (160, 160) and len(seen) == 4
+    for name in serial.data_vars:
+        np.testing.assert_array_equal(split[name].values, serial[name].values, err_msg=name)
+    with pytest.raises(qsts.QstsError, match="cannot be split over Dask"):
+        qsts.run_qsts(city.net, block, tap_control=True, tap_band_pu=(0.95, 1.05),
+                      client=object())
+
+
+def test_island_is_flagged_unsupplied(city, profiles):
+    net = city.electric_copy()
+    line = net.line.index[5]
+    net.line.loc[line, "in_service"] = False
+    block = {k: v.iloc[[20000, 20001]] for k, v in profiles.items()}
+    ds = qsts.run_qsts(net, block)
+    ref = _runpp(net, block, 0)
+    cut = ref.res_bus.vm_pu.isna().to_numpy()
+    assert cut.sum() >= 1, "the outage must cut buses off"
+    np.testing.assert_array_equal(ds.bus_supplied.values, ~cut)
+    assert ds.converged.all()
+    assert np.isnan(ds.vm_pu.values[:, cut]).all() and np.isfinite(ds.vm_pu.values[:, ~cut]).all()
+
+
+def test_unknown_variable_is_refused(city, profiles):
+    block = {k: v.iloc[:2] for k, v in profiles.items()}
+    with pytest.raises(qsts.QstsError, match=r"variables \['vm'\] unknown"):
+        qsts.run_qsts(city.net, block, variables=["vm"])

@@ -141,3 +141,209 @@ def pump_loads(net: pp.pandapowerNet) -> pd.Series:
     """Return the load index of every pump, by pump name."""
     pumps = net.load[net.load.profile == PUMP_LOAD_PROFILE]
     return pd.Series(pumps.index, index=pumps["name"].str.removeprefix("pump "), name="load")
+
+
+# ----------------------------------------------------------------------- coupling over time
+
+def pump_power_series_kw(
+    wn: wntr.network.WaterNetworkModel, ds, pumps: pd.DataFrame
+) -> pd.DataFrame:
+    """Electrical power of every pump at every step of an EPS [kW] (time × pump).
+
+    P = ρ·g·Q·H/η with Q the pump's flow [m³/s] and H the head it adds (head at its end node
+    minus head at its start node) [m], from a :func:`twin.water.hydraulics.results_dataset`;
+    η is the pump's ``efficiency`` in ``pumps`` (``city.pumps``). A stopped pump draws 0.
+    """
+    out = {}
+    for row in pumps.itertuples():
+        link = wn.get_link(str(row.pump))
+        head = (ds["head_m"].sel(node=link.end_node_name)
+                - ds["head_m"].sel(node=link.start_node_name)).to_numpy()
+        flow = ds["flow_m3s"].sel(link=str(row.pump)).to_numpy()
+        out[str(row.pump)] = pump_power_kw(flow, head, row.efficiency)
+    return pd.DataFrame(out, index=pd.Index(ds["time"].to_numpy(), name="time"))
+
+
+def pump_load_profiles(net: pp.pandapowerNet, power_kw: pd.DataFrame) -> dict:
+    """Pump power over time as QSTS profiles of the pumps' loads.
+
+    Parameters
+    ----------
+    net : pandapowerNet
+        A net with pump loads (:func:`add_pump_loads`, as ``city.net`` has).
+    power_kw : DataFrame
+        time × pump name, electrical power [kW] (:func:`pump_power_series_kw`), indexed by the
+        times the QSTS should solve.
+
+    Returns
+    -------
+    dict
+        ``load_p_mw`` [MW] and ``load_q_mvar`` [Mvar] (at :data:`PUMP_POWER_FACTOR`), time ×
+        load index, for :func:`twin.electric.qsts.run_qsts`.
+    """
+    loads = pump_loads(net)
+    missing = sorted(set(power_kw.columns) - set(loads.index))
+    if missing:
+        raise ValueError(f"pumps {missing} have no load in the electric net; "
+                         "add them with twin.coupling.add_pump_loads")
+    p_mw = power_kw / 1000.0
+    p_mw.columns = loads.loc[power_kw.columns].to_numpy()
+    q_mvar = pd.DataFrame(pump_q_mvar(p_mw.to_numpy()), index=p_mw.index, columns=p_mw.columns)
+    return {"load_p_mw": p_mw, "load_q_mvar": q_mvar}
+
+
+def pumps_fed_by(net: pp.pandapowerNet, pumps: pd.DataFrame, feeders=(), buses=()) -> list[str]:
+    """Pumps whose bus lies on one of ``feeders`` (``net.bus.feeder``) or is one of ``buses``.
+
+    Raises
+    ------
+    ValueError
+        For a feeder or bus the net does not have.
+    """
+    known = set(net.bus.feeder.astype(str))
+    bad = sorted(set(map(str, feeders)) - known)
+    if bad:
+        raise ValueError(f"no feeder {bad} in the electric net; feeders are "
+                         f"{sorted(f for f in known if f.startswith('F'))}")
+    bad = sorted(set(map(int, buses)) - set(net.bus.index))
+    if bad:
+        raise ValueError(f"no bus {bad} in the electric net")
+    out = set(map(int, buses)) | set(net.bus.index[net.bus.feeder.astype(str).isin(
+        list(map(str, feeders)))])
+    return [str(p.pump) for p in pumps.itertuples() if int(p.bus) in out]
+
+
+def _shifted_network(wn: wntr.network.WaterNetworkModel, offset_s: int):
+    """Copy of ``wn`` whose clock and demand patterns start ``offset_s`` later."""
+    import copy
+
+    wn = copy.deepcopy(wn)
+    step = int(wn.options.time.pattern_timestep)
+    for name in wn.pattern_name_list:
+        pat = wn.get_pattern(name)
+        mult = list(pat.multipliers)
+        k = (offset_s // step) % len(mult) if mult else 0
+        pat.multipliers = mult[k:] + mult[:k]
+    wn.options.time.start_clocktime = (int(wn.options.time.start_clocktime) + offset_s) % 86400
+    return wn
+
+
+def _continue_from(wn, ds, pumps_status: dict) -> None:
+    """Start ``wn`` (in place) where a run ended: tank levels and link statuses."""
+    from wntr.network.base import LinkStatus
+
+    for tank in wn.tank_name_list:
+        t = wn.get_node(tank)
+        t.init_level = float(np.clip(ds["pressure_m"].sel(node=tank).to_numpy()[-1],
+                                     t.min_level, t.max_level))
+    for name, on in pumps_status.items():
+        wn.get_link(name).initial_status = LinkStatus.Open if on else LinkStatus.Closed
+
+
+def pump_outage_hydraulics(
+    wn: wntr.network.WaterNetworkModel,
+    pumps_out: list[str],
+    start_h: int,
+    hours: int,
+    duration_h: int,
+    step_s: int = 3600,
+):
+    """EPS with some pumps stopped over a window, as when their electric supply is lost.
+
+    The run is cut in three: before the window (the model as it is), the window (the pumps
+    closed and their controls removed) and after (the model again). Each part starts from
+    the tank levels where the previous one ended, its clock and demand patterns continuing;
+    pumps restart after the window in the state the model's own controls give them then.
+
+    Parameters
+    ----------
+    pumps_out : list of str
+        Pumps without supply.
+    start_h, hours : int
+        Window start after the model's start [h] and its length [h].
+    duration_h : int
+        Length of the whole run [h].
+
+    Returns
+    -------
+    base, outage : Dataset
+        :func:`twin.water.hydraulics.results_dataset` of the run without and with the outage,
+        ``time`` in seconds from the start.
+    """
+    import xarray as xr
+
+    from twin.water.hydraulics import results_dataset, run_epanet
+
+    bad = sorted(set(pumps_out) - set(wn.pump_name_list))
+    if bad:
+        raise ValueError(f"no pump {bad} in the water network")
+    if not (0 <= start_h and start_h + hours <= duration_h and hours > 0):
+        raise ValueError(f"the outage window {start_h} h + {hours} h must lie inside the "
+                         f"{duration_h} h run and last at least 1 h")
+    base = results_dataset(run_epanet(wn, duration_h * 3600, step_s))
+    parts = []
+    cuts = [(0, start_h, False), (start_h, start_h + hours, True),
+            (start_h + hours, duration_h, False)]
+    prev = None
+    for a, b, down in cuts:
+        if b <= a:
+            continue
+        seg = _shifted_network(wn, a * 3600)
+        if prev is not None:
+            status = {}
+            for p in seg.pump_name_list:
+                status[p] = bool(base["status"].sel(link=p).sel(time=a * 3600).item())
+            _continue_from(seg, prev, status)
+        if down:
+            for name, control in list(seg.controls()):
+                if any(act.target()[0].name in pumps_out for act in control.actions()):
+                    seg.remove_control(name)
+            from wntr.network.base import LinkStatus
+
+            for p in pumps_out:
+                seg.get_link(p).initial_status = LinkStatus.Closed
+        last = b == duration_h
+        prev = results_dataset(run_epanet(seg, (b - a) * 3600, step_s))
+        keep = prev.time.values <= (b - a) * 3600 if last else prev.time.values < (b - a) * 3600
+        ds = prev.isel(time=np.flatnonzero(keep))
+        parts.append(ds.assign_coords(time=ds.time.values + a * 3600))
+    outage = xr.concat(parts, dim="time")
+    outage["time"].attrs["units"] = "s"
+    return base, outage
+
+
+def pressure_loss_by_dma(
+    base, outage, dmas: pd.Series, junctions: list[str], min_pressure_m: float,
+    step_s: int = 3600,
+) -> pd.DataFrame:
+    """Which DMAs lose service pressure in an outage run, and for how long.
+
+    A junction-step counts when the outage run's pressure is below ``min_pressure_m`` [m]
+    and the base run's is not.
+
+    Returns
+    -------
+    DataFrame
+        One row per DMA: ``junctions`` (count), ``junctions_low`` (ever below because of the
+        outage), ``hours_low`` [h] (steps with any such junction × step), ``first_low_h``,
+        ``last_low_h`` [h from the start] and ``min_pressure_m`` [m] in the outage run, and
+        ``base_min_pressure_m`` [m].
+    """
+    p_out = outage["pressure_m"].sel(node=junctions).to_pandas()
+    p_base = base["pressure_m"].sel(node=junctions).to_pandas().reindex(p_out.index)
+    low = (p_out < min_pressure_m) & ~(p_base < min_pressure_m)
+    rows = []
+    zone = dmas.reindex(junctions)
+    for dma in sorted(z for z in zone.unique() if str(z).startswith("DMA")):
+        cols = zone.index[zone == dma]
+        any_low = low[cols].any(axis=1)
+        hours = np.asarray(p_out.index, dtype=float)[any_low.to_numpy()] / 3600
+        rows.append({
+            "dma": dma, "junctions": len(cols), "junctions_low": int(low[cols].any().sum()),
+            "hours_low": float(any_low.sum() * step_s / 3600),
+            "first_low_h": float(hours.min()) if len(hours) else np.nan,
+            "last_low_h": float(hours.max()) if len(hours) else np.nan,
+            "min_pressure_m": float(p_out[cols].min().min()),
+            "base_min_pressure_m": float(p_base[cols].min().min()),
+        })
+    return pd.DataFrame(rows)

@@ -128,26 +128,43 @@ def city_build(
     console.print(f"built {r.name}: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
 
 
+#: Raw folders of the sample city that hold measurements (``truth/`` is not one).
+RAW_MEASUREMENT_FOLDERS = ("mdm", "amr", "pv", "scada", "greenbutton")
+
+
 @data_app.command("build")
 def data_build(
     if_missing: Annotated[bool, typer.Option("--if-missing",
                                              help="Do nothing if the data is already built.")] = False,
     days: Annotated[int | None, typer.Option(help="Only the first N days (for a quick look).")] = None,
 ) -> None:
-    """Generate the sample city's year of measurements as raw utility files (seeded).
+    """Generate the sample city's year of measurements as raw utility files, and ingest them.
 
     Writes MDM CSV exports, SCADA CSV, PV inverter CSV, water meter reads, Green Button XML
-    and a ground-truth file of injected faults into <data directory>/raw.
+    and a ground-truth file of injected faults into <data directory>/raw, then ingests the
+    measurement folders into the store <data directory>/store (VEE, quarantine).
+    With --if-missing, a part that is already there (raw manifest, committed store) is kept.
 
-    Example: twin data build
+    Example: twin data build --if-missing
     """
+    out = config.data_dir() / "raw"
+    store_root = config.data_dir() / "store"
+    raw_done = (out / "manifest.json").exists()
+    store_done = store_root.is_dir() and any((store_root / "_manifest").glob("*.json"))
+    if if_missing and raw_done and store_done:
+        console.print(f"measurements already built in {out} and ingested into {store_root}")
+        return
+    if not (if_missing and raw_done):
+        _build_raw(out, days)
+    _ingest_with_summary(str(store_root), [out / f for f in RAW_MEASUREMENT_FOLDERS
+                                           if (out / f).is_dir()])
+
+
+def _build_raw(out: Path, days: int | None) -> None:
+    """Generate the raw measurement files with a progress bar (see ``data_build``)."""
     from twin.scenario import profiles_of
     from twin.synthetic.measurements import build_measurements
 
-    out = config.data_dir() / "raw"
-    if if_missing and (out / "manifest.json").exists():
-        console.print(f"measurements already built in {out}")
-        return
     city = load_city_or_fail()
     start = time.perf_counter()
     with progress_bar() as bar:
@@ -167,6 +184,90 @@ def data_build(
         console.print(f"  {key}: {value}")
 
 
+def _ingest_with_summary(store_url: str, paths: list, **kwargs) -> list:
+    """Ingest files and folders with a progress bar, print the per-file summary table and
+    return the reports (shared by ``twin ingest`` and ``twin data build``)."""
+    from twin.ingest.pipeline import ingest_paths
+    from twin.ingest.store import MeasurementStore
+
+    target = MeasurementStore(store_url)
+    with progress_bar() as bar:
+        task = bar.add_task("ingesting", total=None)
+
+        def progress(done: int, total: int, report) -> None:
+            bar.update(task, completed=done, total=total,
+                       description=f"ingesting {Path(report.file).name}")
+
+        reports = ingest_paths(target, [str(p) for p in paths], progress=progress, **kwargs)
+    table = Table(title=f"ingested into {target.url}")
+    for col in ["file", "rows read", "accepted", "estimated", "quarantined", "duplicates",
+                "note"]:
+        table.add_column(col, justify="left" if col in ("file", "note") else "right")
+    for r in reports:
+        note = r.error or ((r.skipped_reason or "already ingested") if r.skipped else "")
+        table.add_row(Path(r.file).name, f"{r.rows_read:,}", f"{r.accepted:,}",
+                      f"{r.estimated:,}", f"{r.quarantined:,}", f"{r.duplicates:,}", note)
+    console.print(table)
+    return reports
+
+
+def _percent(share: float) -> str:
+    """A share [-] as a percentage, ``n/a`` for NaN."""
+    return "n/a" if share != share else f"{share:.1%}"
+
+
+@data_app.command("audit")
+def data_audit(
+    raw: Annotated[Path | None, typer.Option(
+        help="Raw build with truth/faults.csv; default <data directory>/raw.")] = None,
+    store: Annotated[Path | None, typer.Option(
+        help="Measurement store root; default <data directory>/store.")] = None,
+) -> None:
+    """Score VEE against the generator's ground truth: share of faults found per kind.
+
+    A fault is found when at least half of its affected readings are flagged (not valid, a
+    VEE rule recorded, quarantined, or counted as a duplicate); theft and drift are
+    invisible to VEE by design. Also prints the false-flag rate on fault-free readings.
+
+    Example: twin data audit
+    """
+    from twin.city import read_recipe
+    from twin.ingest.audit import FOUND_SHARE, AuditError, audit_build
+    from twin.ingest.store import MeasurementStore
+
+    raw = raw or config.data_dir() / "raw"
+    root = store or config.data_dir() / "store"
+    if not (Path(root) / "_manifest").is_dir():
+        fail(f"{root}: no measurement store; run 'twin data build' (or twin ingest) first")
+    with progress_bar() as bar:
+        task = bar.add_task("reading the store", total=None)
+
+        def progress(done: int, total: int, label: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"auditing {label}")
+
+        try:
+            result = audit_build(raw, MeasurementStore(str(root)), read_recipe().timezone,
+                                 progress)
+        except AuditError as exc:
+            fail(str(exc))
+    table = Table(title=f"VEE against {Path(raw) / 'truth' / 'faults.csv'} (found: at least "
+                        f"{FOUND_SHARE:.0%} of a fault's readings flagged)")
+    for col in ["kind", "system", "faults", "found", "share found", "readings", "flagged",
+                "share flagged", "note"]:
+        table.add_column(col, justify="left" if col in ("kind", "system", "note") else "right")
+    for r in result.by_kind.itertuples():
+        note = "VEE cannot see it by design" if r.by_design else ""
+        table.add_row(r.kind, r.system, f"{r.faults:,}", f"{r.found:,}", _percent(r.share_found),
+                      f"{r.readings:,}", f"{r.flagged:,}", _percent(r.share_flagged), note)
+    console.print(table)
+    for r in result.false_flags.itertuples():
+        top = ", ".join(f"{k} {v:,}" for k, v in list(r.rules.items())[:3])
+        console.print(f"false flags, {r.kind}: {r.flagged:,} of {r.readings:,} fault-free "
+                      f"readings ({r.rate:.3%}){': ' + top if top else ''}")
+    for note in result.notes:
+        console.print(f"note: {note}")
+
+
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
@@ -180,31 +281,11 @@ def ingest(
 
     Example: twin ingest data/generated/raw/mdm data/generated/raw/greenbutton
     """
-    from twin.ingest.pipeline import ingest_paths
-    from twin.ingest.store import MeasurementStore
-
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
-    target = MeasurementStore(str(store or config.data_dir() / "store"))
-    with progress_bar() as bar:
-        task = bar.add_task("ingesting", total=None)
-
-        def progress(done: int, total: int, report) -> None:
-            bar.update(task, completed=done, total=total,
-                       description=f"ingesting {Path(report.file).name}")
-
-        reports = ingest_paths(target, [str(p) for p in paths], progress=progress,
-                               kind=kind, format=format)
-    table = Table(title=f"ingested into {target.url}")
-    for col in ["file", "rows read", "accepted", "estimated", "quarantined", "duplicates",
-                "note"]:
-        table.add_column(col, justify="left" if col in ("file", "note") else "right")
-    for r in reports:
-        note = r.error or ("already ingested" if r.skipped else "")
-        table.add_row(Path(r.file).name, f"{r.rows_read:,}", f"{r.accepted:,}",
-                      f"{r.estimated:,}", f"{r.quarantined:,}", f"{r.duplicates:,}", note)
-    console.print(table)
+    reports = _ingest_with_summary(str(store or config.data_dir() / "store"), paths,
+                                   kind=kind, format=format)
     if any(r.error for r in reports):
         raise typer.Exit(1)
 

@@ -2,6 +2,397 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(help="The water network: hydraulics, water balance, night flow, leaks.\n\nExample: twin water simulate", no_args_is_help=True)
+
+
+@app.command("leaks")
+def leaks(
+    start: Annotated[str, typer.Option(help="First local day of the period, e.g. 2016-07-04.")],
+    days: Annotated[int, typer.Option(help="Days in the period (at least 2).")] = 21,
+    store: Annotated[str | None, typer.Option(
+        help="Measurement store; default <data dir>/store.")] = None,
+    top: Annotated[int, typer.Option(help="Candidate junctions listed per alarm.")] = 5,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler for the sensitivity runs (default: this process).")] = None,
+) -> None:
+    """Detect leaks from SCADA against the twin's expectation, and locate them.
+
+    Alarms come from a CUSUM on each DMA's consumption residual; candidates are ranked by how
+    well a leak there explains the change in logger pressures and DMA consumption.
+
+    Example: twin water leaks --start 2016-07-04 --days 21
+    """
+    import contextlib
+
+    import pandas as pd
+    from rich.table import Table
+
+    from twin import config
+    from twin.cli.common import console, fail, load_city_or_fail, progress_bar
+    from twin.ingest.store import MeasurementStore
+    from twin.timeutil import TimeError, parse_local_time
+    from twin.water.hydraulics import HydraulicsError
+    from twin.water.leak_detection import LeakDetectionError
+    from twin.water.leak_location import LeakLocationError
+    from twin.water.leaks import find_leaks
+
+    if days < 2:
+        fail(f"--days {days}: give at least 2 days")
+    city = load_city_or_fail()
+    try:
+        t0 = parse_local_time(start, city.timezone)
+    except TimeError as exc:
+        fail(str(exc))
+    t0 = t0.tz_convert(city.timezone)
+    t0_utc = t0.tz_convert("UTC")
+    t1_utc = (t0.tz_localize(None) + pd.Timedelta(days=days)).tz_localize(
+        city.timezone).tz_convert("UTC")
+    root = store or str(config.data_dir() / "store")
+    try:
+        ms = MeasurementStore(root)
+    except Exception as exc:  # the store names what is wrong
+        fail(f"{root}: cannot open the measurement store: {exc}")
+    if scheduler:
+        from twin.parallel import dask_client
+        client_cm = dask_client(scheduler)
+    else:
+        client_cm = contextlib.nullcontext(None)
+    with progress_bar() as bar, client_cm as client:
+        tasks = {}
+
+        def tick(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=max(total, 1))
+            bar.update(tasks[step], completed=done, total=max(total, 1))
+
+        try:
+            report = find_leaks(city, ms, t0_utc, t1_utc, client=client, top=top,
+                                progress=tick)
+        except (LeakDetectionError, LeakLocationError) as exc:
+            fail(str(exc))
+        except HydraulicsError as exc:
+            fail(str(exc), code=1)
+    tz = city.timezone
+    table = Table(title=f"Leak alarms {t0:%Y-%m-%d} + {days} days ({len(report.alarms)})")
+    for col in ("#", "DMA", "alarm (local)", "change since", "step L/s", "best junction",
+                "leak L/s"):
+        table.add_column(col, justify="right" if col != "DMA" else "left")
+    for i, a in enumerate(report.alarms.itertuples()):
+        table.add_row(str(i), a.dma, f"{a.alarm_utc.tz_convert(tz):%Y-%m-%d %H:%M}",
+                      f"{a.change_utc.tz_convert(tz):%Y-%m-%d %H:%M}", f"{a.step_l_s:.2f}",
+                      str(a.junction), f"{a.leak_l_s:.2f}")
+    console.print(table)
+    if len(report.candidates):
+        cand = Table(title=f"Top {top} candidate junctions per alarm")
+        for col in ("#", "rank", "junction", "DMA", "leak L/s", "misfit", "distance m"):
+            cand.add_column(col, justify="right")
+        for c in report.candidates.itertuples():
+            cand.add_row(str(c.alarm), str(c.rank), str(c.junction), c.dma,
+                         f"{c.leak_l_s:.2f}", f"{c.misfit:.1f}", f"{c.distance_m:.0f}")
+        console.print(cand)
+    console.print(f"{len(report.alarms)} alarm(s) in {len(report.residuals.time)} hours; "
+                  f"distances are from each alarm's best candidate.")
+    for note in report.notes:
+        console.print(f"note: {note}")
+
+
+@app.command("outage")
+def outage(
+    feeder: Annotated[list[str] | None, typer.Option(
+        help="Feeder that trips (repeat for more).")] = None,
+    bus: Annotated[list[int] | None, typer.Option(
+        help="Bus that loses supply (repeat for more).")] = None,
+    start: Annotated[str, typer.Option(help="City time the supply is lost.")] = (
+        "2016-07-14 20:00"),
+    hours: Annotated[int, typer.Option(help="Hours without supply.")] = 6,
+    min_pressure_m: Annotated[float | None, typer.Option(
+        help="Minimum service pressure \\[m]; default the twin's.")] = None,
+) -> None:
+    """What-if: a feeder or bus trips, its pumps stop — which DMAs lose pressure, how long?
+
+    The water network runs from the local midnight before --start to a day after the
+    supply returns; pumps fed from the lost feeders or buses are closed in the window.
+
+    Example: twin water outage --feeder F83 --start "2016-07-14 20:00" --hours 6
+    """
+    import numpy as np
+    import pandas as pd
+    from rich.table import Table
+
+    from twin.cli.common import console, fail, load_city_or_fail
+    from twin.coupling import pressure_loss_by_dma, pump_outage_hydraulics, pumps_fed_by
+    from twin.timeutil import TimeError, parse_local_time
+    from twin.water.hydraulics import MIN_SERVICE_PRESSURE_M, HydraulicsError
+    from twin.water.night_flow import model_hour
+
+    if not feeder and not bus:
+        fail("name the lost supply: --feeder F… or --bus N")
+    if hours < 1:
+        fail(f"--hours {hours}: give at least 1 hour")
+    city = load_city_or_fail()
+    try:
+        at = parse_local_time(start, city.timezone).tz_convert(city.timezone)
+        pumps = pumps_fed_by(city.net, city.pumps, feeder or (), bus or ())
+    except (TimeError, ValueError) as exc:
+        fail(str(exc))
+    if not pumps:
+        fail(f"no pump is fed from {', '.join(map(str, (feeder or []) + (bus or [])))}; "
+             f"pumps are on buses {city.pumps.bus.tolist()}")
+    start_h = int(model_hour(pd.DatetimeIndex([at.tz_convert("UTC")]), city.timezone)[0])
+    duration_h = start_h + hours + 24
+    limit = MIN_SERVICE_PRESSURE_M if min_pressure_m is None else min_pressure_m
+    with console.status(f"simulating {duration_h} h with pumps {', '.join(pumps)} stopped…"):
+        try:
+            base, out = pump_outage_hydraulics(city.wn, pumps, start_h, hours, duration_h)
+        except HydraulicsError as exc:
+            fail(str(exc), code=1)
+    table_df = pressure_loss_by_dma(base, out, city.dmas, city.wn.junction_name_list, limit)
+    midnight = at - pd.Timedelta(hours=start_h, minutes=at.minute)
+    table = Table(title=f"Pumps {', '.join(pumps)} off from {at:%Y-%m-%d %H:%M} for {hours} h: "
+                        f"pressure below {limit:g} m")
+    for col in ("DMA", "junctions", "low", "hours low", "first low", "last low",
+                "min pressure m", "base min m"):
+        table.add_column(col, justify="left" if col == "DMA" else "right")
+    for r in table_df.itertuples():
+        first = "" if np.isnan(r.first_low_h) else (
+            f"{midnight + pd.Timedelta(hours=r.first_low_h):%m-%d %H:%M}")
+        last = "" if np.isnan(r.last_low_h) else (
+            f"{midnight + pd.Timedelta(hours=r.last_low_h):%m-%d %H:%M}")
+        table.add_row(r.dma, str(r.junctions), str(r.junctions_low), f"{r.hours_low:g}", first,
+                      last, f"{r.min_pressure_m:.1f}", f"{r.base_min_pressure_m:.1f}")
+    console.print(table)
+    hit = table_df[table_df.junctions_low > 0]
+    console.print(f"{len(hit)} of {len(table_df)} DMAs lose service pressure"
+                  + (f": {', '.join(hit.dma)}" if len(hit) else ""))
+
+
+def _local_period(city, start: str, days: int):
+    """(local start, UTC start, UTC end) of ``days`` local days from ``start``; fails cleanly."""
+    import pandas as pd
+
+    from twin.cli.common import fail
+    from twin.timeutil import TimeError, parse_local_time
+
+    if days < 1:
+        fail(f"--days {days}: give at least 1 day")
+    try:
+        t0 = parse_local_time(start, city.timezone).tz_convert(city.timezone)
+    except TimeError as exc:
+        fail(str(exc))
+    t1 = (t0.tz_localize(None) + pd.Timedelta(days=days)).tz_localize(city.timezone)
+    return t0, t0.tz_convert("UTC"), t1.tz_convert("UTC")
+
+
+def _open_store(store: str | None):
+    from twin import config
+    from twin.cli.common import fail
+    from twin.ingest.store import MeasurementStore
+
+    root = store or str(config.data_dir() / "store")
+    try:
+        ms = MeasurementStore(root)
+    except Exception as exc:  # the store names what is wrong
+        fail(f"{root}: cannot open the measurement store: {exc}")
+    if "scada" not in ms.kinds() or "water_read" not in ms.kinds():
+        fail(f"{root}: the store holds no SCADA or water reads; ingest them with `twin ingest`")
+    return ms
+
+
+@app.command("simulate")
+def simulate_cmd(
+    days: Annotated[float, typer.Option(help="Simulated days.")] = 7.0,
+    step_min: Annotated[int, typer.Option(help="Hydraulic and report step [min].")] = 60,
+    pda: Annotated[bool, typer.Option("--pda", help="Pressure-driven demands (PDA).")] = False,
+    required_pressure_m: Annotated[float, typer.Option(
+        help="PDA: pressure for the full demand \\[m]; also the low-pressure limit.")] = 20.0,
+    demand_multiplier: Annotated[float, typer.Option(
+        help="Scenario: scale every junction's demand by this factor.")] = 1.0,
+    inp: Annotated[str | None, typer.Option(
+        help="EPANET .inp to run instead of the city's network.")] = None,
+    out: Annotated[str | None, typer.Option(help="NetCDF file for the results.")] = None,
+) -> None:
+    """Run an extended-period hydraulic simulation (EPANET) and summarise pressures.
+
+    Results (time × node pressure, head, demand; time × link flow, velocity, status) are
+    saved as NetCDF with units. Junctions below the required pressure are listed.
+
+    Example: twin water simulate --days 7 --pda --out week.nc
+    """
+    import time
+
+    from rich.table import Table
+
+    from twin.cli.common import console, fail, load_city_or_fail
+    from twin.water.hydraulics import HydraulicsError, scale_demands, simulate
+    from twin.water.network import NetworkFileError, read_inp, unreachable_nodes
+
+    if days <= 0 or step_min <= 0:
+        fail(f"--days {days} and --step-min {step_min} must be positive")
+    if demand_multiplier < 0:
+        fail(f"--demand-multiplier {demand_multiplier} must not be negative")
+    if inp:
+        try:
+            wn = read_inp(inp)
+        except NetworkFileError as exc:
+            fail(str(exc))
+        name = inp
+    else:
+        wn, name = load_city_or_fail().wn, "the city's water network"
+    lost = unreachable_nodes(wn)
+    if lost:
+        fail(f"{name}: {len(lost)} nodes cannot be reached from any reservoir or tank "
+             f"({', '.join(lost[:8])}{' …' if len(lost) > 8 else ''}); connect or remove them")
+    if demand_multiplier != 1.0:
+        wn = scale_demands(wn, demand_multiplier)
+    t = time.perf_counter()
+    with console.status(f"simulating {days:g} days at {step_min}-min steps…"):
+        try:
+            ds = simulate(wn, int(days * 86400), step_min * 60, pressure_driven=pda,
+                          required_pressure_m=required_pressure_m)
+        except HydraulicsError as exc:
+            fail(str(exc), code=1)
+    seconds = time.perf_counter() - t
+    junctions = [n for n in wn.junction_name_list if n in set(ds.node.values)]
+    demand_j = [n for n in junctions if wn.get_node(n).base_demand > 0]
+    p = ds["pressure_m"].sel(node=demand_j)
+    low = (p < required_pressure_m).sum("time").to_series()
+    low = low[low > 0].sort_values(ascending=False)
+    if out:
+        ds.attrs.update({"network": name, "pressure_driven": int(pda),
+                         "demand_multiplier": demand_multiplier})
+        ds.to_netcdf(out)
+    table = Table(title=f"{name}: {days:g} days, {ds.attrs['demand_model']} "
+                        f"(solved in {seconds:.2f} s)")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    q = ds["demand_m3s"].sel(node=demand_j).sum("node") * 1000
+    for row in (("junctions / links", f"{len(junctions)} / {ds.sizes['link']}"),
+                ("reporting steps", str(ds.sizes["time"])),
+                ("demand mean / max", f"{float(q.mean()):.1f} / {float(q.max()):.1f} L/s"),
+                ("pressure min / mean (consumers)",
+                 f"{float(p.min()):.1f} / {float(p.mean()):.1f} m"),
+                (f"consumer junctions below {required_pressure_m:g} m", str(len(low))),
+                ("EPANET warnings", "yes, see its report" if ds.attrs["epanet_warning"]
+                 else "none"),
+                ("saved", out or "not saved (use --out)")):
+        table.add_row(*row)
+    console.print(table)
+    if len(low):
+        worst = ", ".join(f"{n} ({int(k)} steps, min {float(p.sel(node=n).min()):.1f} m)"
+                          for n, k in low.head(8).items())
+        console.print(f"low pressure at: {worst}")
+
+
+def _period_title(t0, days: int) -> str:
+    return f"{t0:%Y-%m-%d} + {days} days"
+
+
+@app.command("balance")
+def balance_cmd(
+    start: Annotated[str, typer.Option(help="First local day, e.g. 2016-07-04.")],
+    days: Annotated[int, typer.Option(help="Days in the period.")] = 7,
+    store: Annotated[str | None, typer.Option(
+        help="Measurement store; default <data dir>/store.")] = None,
+    measured_only: Annotated[bool, typer.Option(
+        "--measured-only", help="No default estimates of unbilled use and apparent losses.")]
+    = False,
+    csv: Annotated[str | None, typer.Option(help="Also write the table to this CSV.")] = None,
+) -> None:
+    """IWA/AWWA water balance per DMA and for the city, with CARL, UARL and ILI.
+
+    System input from the DMA boundary meters (SCADA) less storage; billed metered from the
+    AMR reads; unbilled and apparent losses from AWWA default shares (see
+    twin.water.balance.BalanceParameters) unless --measured-only.
+
+    Example: twin water balance --start 2016-07-04 --days 21
+    """
+    from rich.table import Table
+
+    from twin.cli.common import console, fail, load_city_or_fail
+    from twin.water.balance import (
+        MEASURED_ONLY,
+        BalanceError,
+        BalanceParameters,
+        balance_from_store,
+    )
+    from twin.water.hydraulics import HydraulicsError
+
+    city = load_city_or_fail()
+    t0, a, b = _local_period(city, start, days)
+    ms = _open_store(store)
+    params = MEASURED_ONLY if measured_only else BalanceParameters()
+    with console.status("reading SCADA and meter reads, balancing…"):
+        try:
+            t = balance_from_store(ms, city, a, b, params)
+        except (BalanceError, KeyError) as exc:
+            fail(str(exc))
+        except HydraulicsError as exc:
+            fail(str(exc), code=1)
+    if csv:
+        t.to_csv(csv)
+    table = Table(title=f"Water balance {_period_title(t0, days)} ({t.attrs['days']:.2f} days "
+                        "measured), volumes in 1000 m³")
+    cols = [("SIV", "siv_m3", "{:.1f}", 1e-3), ("billed", "billed_metered_m3", "{:.1f}", 1e-3),
+            ("apparent", "apparent_losses_m3", "{:.2f}", 1e-3),
+            ("real", "real_losses_m3", "{:.2f}", 1e-3), ("NRW %", "nrw_percent", "{:.2f}", 1),
+            ("CARL L/c/d", "carl_l_conn_day", "{:.0f}", 1),
+            ("UARL m³/d", "uarl_l_day", "{:.1f}", 1e-3), ("ILI", "ili", "{:.2f}", 1)]
+    table.add_column("zone")
+    for head, *_ in cols:
+        table.add_column(head, justify="right")
+    for zone, r in t.iterrows():
+        cells = [fmt.format(r[col] * k) for _, col, fmt, k in cols]
+        cells[-1] += " *" if r["ili_indicative"] else ""
+        table.add_row(str(zone), *cells)
+    console.print(table)
+    est = int(t.loc["city", "connections_estimated"])
+    console.print(f"* ILI indicative: fewer than 3000 connections or under 25 m (Lambert 2001). "
+                  f"{est} connections without reads were estimated; "
+                  f"{t.attrs['scada_hours_filled']} SCADA hours interpolated.")
+
+
+@app.command("night-flow")
+def night_flow_cmd(
+    start: Annotated[str, typer.Option(help="First local day, e.g. 2016-07-04.")],
+    days: Annotated[int, typer.Option(help="Days in the period.")] = 21,
+    store: Annotated[str | None, typer.Option(
+        help="Measurement store; default <data dir>/store.")] = None,
+    n1: Annotated[float, typer.Option(help="FAVAD leakage exponent N1 for the NDF.")] = 1.0,
+    csv: Annotated[str | None, typer.Option(help="Write the nightly table to this CSV.")] = None,
+) -> None:
+    """Minimum and net night flow (02–04 h) per DMA, its trend, and leakage from it.
+
+    Example: twin water night-flow --start 2016-07-04 --days 21
+    """
+    from rich.table import Table
+
+    from twin.cli.common import console, fail, load_city_or_fail
+    from twin.water.balance import BalanceError
+    from twin.water.night_flow import night_flow_from_store
+
+    city = load_city_or_fail()
+    t0, a, b = _local_period(city, start, days)
+    ms = _open_store(store)
+    with console.status("reading SCADA and meter reads…"):
+        try:
+            n = night_flow_from_store(ms, city, a, b, n1=n1)
+        except (BalanceError, KeyError) as exc:
+            fail(str(exc))
+    if csv:
+        n.to_csv(csv, index=False)
+    table = Table(title=f"Night flow {_period_title(t0, days)} [L/s]")
+    for col in ("DMA", "nights", "MNF mean", "night use", "NNF first 7", "NNF last 7",
+                "NNF max", "leakage m³/d (last 7)", "logger"):
+        table.add_column(col, justify="left" if col == "DMA" else "right")
+    for dma, g in n.groupby("dma"):
+        table.add_row(dma, str(len(g)), f"{g.mnf_l_s.mean():.1f}", f"{g.night_use_l_s.mean():.1f}",
+                      f"{g.nnf_l_s.head(7).median():.2f}", f"{g.nnf_l_s.tail(7).median():.2f}",
+                      f"{g.nnf_l_s.max():.2f}", f"{g.leakage_m3_day.tail(7).median():.0f}",
+                      g.pressure_logger.iloc[0] or "none (NDF 24 h)")
+    console.print(table)
+    console.print("NNF = MNF − legitimate night use (customers' reads); medians of nights. "
+                  "DMAs with tanks are noisier: SCADA gives instantaneous hourly values.")

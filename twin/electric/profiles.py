@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from twin import config
@@ -77,6 +78,84 @@ def simbench_profiles(code: str, year: int, timezone: str, refresh: bool = False
         tmp.replace(paths[name])
         out[name] = _read(paths[name])
     return out
+
+
+class SimbenchProfileSource:
+    """A SimBench grid's year of profiles, built chunk by chunk from its profile types.
+
+    SimBench stores relative profiles per profile type (a few dozen columns) and each element's
+    peak value; the absolute table of a city-scale grid (11,542 loads × 35,136 steps, about
+    6.7 GB in float64) is never built: :meth:`chunk` multiplies the rows asked for by the
+    elements' peaks (as ``simbench.get_absolute_values`` does, a missing profile counting as 1).
+
+    Parameters
+    ----------
+    net : pandapowerNet
+        A SimBench grid with ``net.profiles`` (from :func:`twin.electric.network.simbench_grid`).
+    year : int
+        Year the profiles are placed in (SimBench's is 2016).
+    timezone : str
+        SimBench's clock is read as this zone's local standard time; times are UTC.
+    dtype : numpy dtype
+        Float type of the profile types held in memory (``np.float32`` halves them).
+
+    Raises
+    ------
+    ValueError
+        Naming the table and profile type for a type the elements use but ``net.profiles``
+        lacks, or a type with NaN values.
+    """
+
+    #: Profile table -> (element table, peak column, net.profiles table, type suffix)
+    SPEC = {
+        "load_p_mw": ("load", "p_mw", ("load",), "_pload"),
+        "load_q_mvar": ("load", "q_mvar", ("load",), "_qload"),
+        "sgen_p_mw": ("sgen", "p_mw", ("powerplants", "renewables"), ""),
+    }
+
+    def __init__(self, net, year: int = 2016, timezone: str = "UTC", dtype=np.float64):
+        self.names = tuple(name for name, (table, *_) in self.SPEC.items() if len(net[table]))
+        self._types, self._column, self._peak, self._elements = {}, {}, {}, {}
+        steps = None
+        for name in self.names:
+            table, column, sources, suffix = self.SPEC[name]
+            elements = net[table]
+            frames = [net.profiles[s] for s in sources if s in net.profiles]
+            relative = pd.concat([f.drop(columns="time", errors="ignore") for f in frames],
+                                 axis=1) if frames else pd.DataFrame()
+            wanted = elements["profile"] + suffix if "profile" in elements else \
+                pd.Series(np.nan, index=elements.index)
+            used = pd.Index(wanted.dropna().unique())
+            missing = used.difference(relative.columns)
+            if len(missing):
+                raise ValueError(f"{table} profile types {list(missing[:5])} are not in "
+                                 f"net.profiles {list(sources)}; use the grid's own profiles")
+            types = relative[used].to_numpy(dtype=dtype)
+            if not np.isfinite(types).all():
+                col = used[int(np.argmax(~np.isfinite(types).all(axis=0)))]
+                raise ValueError(f"{table} profile type {col} has NaN values; fill them")
+            # column per element; the extra last column of ones stands for "no profile"
+            self._types[name] = np.hstack([types, np.ones((len(types), 1), dtype=dtype)])
+            self._column[name] = np.where(wanted.isna(), len(used),
+                                          used.get_indexer(wanted.fillna(""))).astype(np.int64)
+            self._peak[name] = elements[column].to_numpy(dtype=dtype)
+            self._elements[name] = pd.Index(elements.index)
+            steps = len(types) if steps is None else steps
+        self.index = profile_index(year, timezone, steps or 0)
+
+    def elements(self, name: str) -> pd.Index:
+        """Element index of the profile table ``name``."""
+        return self._elements[name]
+
+    def chunk(self, name: str, positions: np.ndarray) -> np.ndarray:
+        """Absolute values [MW] or [Mvar], ``len(positions)`` steps × elements."""
+        return self._types[name][positions][:, self._column[name]] * self._peak[name]
+
+    def table(self, name: str, positions: np.ndarray | slice = slice(None)) -> pd.DataFrame:
+        """The same as a DataFrame (time × element) for a few steps."""
+        positions = np.arange(len(self.index))[positions]
+        return pd.DataFrame(self.chunk(name, positions), index=self.index[positions],
+                            columns=self._elements[name])
 
 
 def _read(path: Path) -> pd.DataFrame:

@@ -4,8 +4,10 @@ Modules (import the one you need; nothing heavy is imported here):
 
 - :mod:`twin.ingest.schema`      the long measurement schema and quarantine schema, with units
 - :mod:`twin.ingest.store`       ``MeasurementStore``: partitioned Parquet, atomic appends
+                                  (``begin``/``StagedBatch`` for files written in parts)
 - :mod:`twin.ingest.vee`         validation, estimation and editing rules
-- :mod:`twin.ingest.mdm_csv`     MDM CSV exports (wide/long), AMR water registers, SCADA CSV
+- :mod:`twin.ingest.mdm_csv`     MDM CSV exports (wide/long), AMR water registers, SCADA CSV;
+                                  ``iter_mdm_csv`` streams chunks, DST export faults repaired
 - :mod:`twin.ingest.greenbutton` Green Button ESPI XML and Green Button CSV
 - :mod:`twin.ingest.pv_portal`   inverter-portal PV exports (wide by time, power [W])
 - :mod:`twin.ingest.pipeline`    ``ingest_file`` / ``ingest_paths``: detect, read, VEE, write

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from twin.ingest import schema
 
@@ -63,11 +64,36 @@ class IngestReport:
     skipped: bool = False  # the same file (checksum) was ingested before
     error: str = ""  # why the whole file could not be read, if so
     vee: dict = field(default_factory=dict)
+    #: Quarantine entries for parts of accepted rows (DST slots that do not exist) [-].
+    slots_quarantined: int = 0
+    #: Factor the file's values were multiplied by to fix a wrong unit label [-] (1 = none).
+    unit_scale: float = 1.0
+    #: Rows repaired by the reader, per rule (``dst_autumn_split``, ``dst_spring_96``).
+    repaired: dict = field(default_factory=dict)
+    #: Why the file was not ingested although it was found (e.g. not a measurement file).
+    skipped_reason: str = ""
+    #: What was noticed and done to the file as a whole, in words.
+    notes: list = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
         """True when every row read is accounted for."""
         return self.accepted + self.quarantined + self.duplicates == self.rows_read
+
+
+def concat_readings(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate reading frames; categorical columns stay categorical (categories unioned)."""
+    frames = [f for f in frames if len(f)] or frames[:1]
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True)
+    out = {}
+    for c in frames[0].columns:
+        cols = [f[c] for f in frames]
+        if all(isinstance(x.dtype, pd.CategoricalDtype) for x in cols):
+            out[c] = union_categoricals([x.astype(x.dtype) for x in cols], ignore_order=True)
+        else:
+            out[c] = pd.concat(cols, ignore_index=True)
+    return pd.DataFrame(out)
 
 
 def quarantine_frame(kind: str, file: str, lines, reasons, texts) -> pd.DataFrame:

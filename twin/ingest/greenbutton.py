@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import posixpath
+import re
 import xml.etree.ElementTree as ET
 
 import fsspec
@@ -117,6 +118,21 @@ def _resource_id(href: str) -> str:
     return href.split("/resource/", 1)[-1] if href else ""
 
 
+def service_point_id(title: str) -> str:
+    """The meter id in a UsagePoint entry title ``Service point <meter id>`` ("" if none)."""
+    m = re.match(r"\s*service\s+point\s+(\S+)\s*$", title or "", re.IGNORECASE)
+    return m.group(1) if m else ""
+
+
+def _meter_of(meter_reading: str, usage_points: dict[str, str]) -> str:
+    """The electric meter id of a MeterReading: that of the UsagePoint it lies under, or of
+    the feed's only UsagePoint; "" when unknown."""
+    for up, meter_id in usage_points.items():
+        if up and meter_reading.startswith(up.rstrip("/") + "/"):
+            return meter_id
+    return next(iter(usage_points.values())) if len(usage_points) == 1 else ""
+
+
 def read_greenbutton_xml(
     path,
     *,
@@ -130,7 +146,9 @@ def read_greenbutton_xml(
     path : str or path-like
         Local path or fsspec URL of the XML file.
     series_id : str, optional
-        Series id for every reading; default the MeterReading's resource path, e.g.
+        Series id for every reading; default the customer's electric meter id from the
+        UsagePoint entry title ``Service point <meter id>`` (so the reads merge with the MDM
+        reads of the same meter), else the MeterReading's resource path, e.g.
         ``RetailCustomer/4/UsagePoint/1/MeterReading/01``, or the file name for bare blocks.
     reading_type : dict, optional
         ``uom``, ``powerOfTenMultiplier``, ``accumulationBehaviour``, ``intervalLength`` for
@@ -154,6 +172,7 @@ def read_greenbutton_xml(
     blocks: list[tuple[str, tuple]] = []  # (meter reading id, parsed IntervalBlock)
     local_time: dict = {}
     usage_kind = None
+    usage_points: dict[str, str] = {}  # UsagePoint resource id -> electric meter id
     depth_entry = 0
     try:
         for event, el in ET.iterparse(io.BytesIO(data), events=("start", "end")):
@@ -186,6 +205,9 @@ def read_greenbutton_xml(
                         local_time = {_local(c.tag): (c.text or "").strip() for c in res}
                     elif kind == "UsagePoint":
                         usage_kind = _text(_child(res, "ServiceCategory"), "kind")
+                        meter_id = service_point_id(_text(el, "title", ""))
+                        if meter_id:
+                            usage_points[self_id] = meter_id
                 el.clear()
             elif tag == "IntervalBlock" and depth_entry == 0:
                 blocks.append(("", parse_interval_block(el)))
@@ -261,7 +283,8 @@ def read_greenbutton_xml(
                 ["register read with no following read: no interval delta"] * int(last.sum()),
                 frame.loc[last, "text"].tolist()))
             frame = frame.assign(v=delta, dur=dur_next)[~last]
-        sid = series_id or meter or posixpath.splitext(name)[0]
+        sid = series_id or _meter_of(meter, usage_points) or meter or posixpath.splitext(
+            name)[0]
         q = frame["q"].to_numpy()
         flags = [QUALITY_CODES.get(int(c), "valid") for c in q]
         rules = ["" if int(c) in _PLAIN_QUALITY else f"source_quality_{int(c)}" for c in q]

@@ -18,7 +18,16 @@ Wide layout (one meter-day per line)::
 The generator's names are accepted as aliases (:data:`ALIASES`): ``read_date``, ``uom``,
 ``interval_min``, and ``interval_start`` for the long layout's ``timestamp_local``.
 ``interval_count`` (optional) must equal the local day's number of intervals, else the line
-is quarantined (an export that wrote a DST day as 96 slots).
+is quarantined, except for the two head-end faults of DST days that are repaired:
+
+- a spring day (92 intervals) written as 96 wall-clock slots, the slots of the hour that
+  does not exist (``i009``-``i012``, 02:00-02:45) holding 0 or anything: those slots go to
+  the quarantine (one entry per line, counted in ``meta["slots_quarantined"]``, not as a
+  quarantined row) and the other 92 are mapped to their real times (``dst_spring_96``);
+- an autumn day (100 intervals) written as 96 wall-clock slots whose repeated-hour slots
+  (``i005``-``i008``, 01:00-01:45) hold the sum of both 01:xx hours: each sum is split evenly
+  into the EDT and the EST interval, flagged ``edited`` with rule ``dst_autumn_split``
+  (``raw_value`` keeps the sum as read).
 
 - ``date`` is the LOCAL calendar day ``YYYY-MM-DD`` in the city's time zone; value ``k``
   (1-based) is the interval starting ``(k-1) * interval_minutes`` after local midnight, in
@@ -55,7 +64,8 @@ interval, converted to kWh with ``interval_minutes``; in the long layout ``kW`` 
 
 Robustness
 ----------
-The file is streamed in byte chunks (``chunk_bytes``). Per chunk, lines are split and
+The file is streamed in byte chunks (``chunk_bytes``, :func:`iter_mdm_csv`); chunks are
+series-complete (the meter a chunk ends with is held back for the next). Per chunk, lines are split and
 counted with numpy (exact physical line numbers), lines with the wrong number of fields
 (wrong delimiter, a decimal comma in a comma file, garbage), non-ASCII or control bytes
 are quarantined with line and reason; the rest is parsed by ``pyarrow.csv``. Cells that are
@@ -66,9 +76,10 @@ duplicates. For every file: ``accepted + quarantined + duplicates == rows_read``
 
 from __future__ import annotations
 
-import io
+import functools
 import posixpath
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import fsspec
@@ -77,9 +88,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from pandas.api.types import union_categoricals
 
 from twin.ingest import schema
-from twin.ingest.batch import ReadBatch, quarantine_frame
+from twin.ingest.batch import ReadBatch, concat_readings, quarantine_frame
 
 DELIMITERS = (",", ";", "\t", "|")
 WIDE_KEYS = ("meter_id", "date", "unit", "interval_minutes")
@@ -97,6 +109,13 @@ QUALITY_WORDS = {
 }
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _INTERVALS = (1, 5, 10, 15, 30, 60)
+#: Bytes that are not printable ASCII, TAB, CR or LF: their line is quarantined.
+_BAD_LOOKUP = np.ones(256, bool)
+_BAD_LOOKUP[32:127] = False
+_BAD_LOOKUP[[9, 10, 13]] = False
+_BAD_BYTES = np.flatnonzero(_BAD_LOOKUP)
+#: Rules a reader records on readings it repaired (``vee_rule``), code 0 = none.
+READER_RULES = ("", "dst_autumn_split", "dst_spring_96")
 
 
 class MdmCsvError(ValueError):
@@ -118,10 +137,15 @@ class Layout:
 
     @property
     def value_columns(self) -> tuple[str, ...]:
-        if self.name == "long":
-            return ("value",)
-        pattern = r"h\d+" if self.name == "register" else r"i\d+"
-        return tuple(c for c in self.columns[3:] if re.fullmatch(pattern, c))
+        return _value_columns(self.name, self.columns)
+
+
+@functools.lru_cache(maxsize=64)
+def _value_columns(layout: str, columns: tuple[str, ...]) -> tuple[str, ...]:
+    if layout == "long":
+        return ("value",)
+    pattern = r"h\d+" if layout == "register" else r"i\d+"
+    return tuple(c for c in columns[3:] if re.fullmatch(pattern, c))
 
 
 def sniff_layout(header: str, file: str = "") -> Layout:
@@ -171,11 +195,16 @@ def split_lines(buf: np.ndarray, delimiter: str) -> tuple[np.ndarray, ...]:
     ends = nl.astype(np.int64)
     has_cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
     ends = ends - has_cr
-    delim_pos = np.flatnonzero(buf == ord(delimiter))
-    fields = np.bincount(np.searchsorted(nl, delim_pos), minlength=len(nl))[: len(nl)] + 1
-    bad_byte = (buf > 126) | ((buf < 32) & (buf != 9) & (buf != 10) & (buf != 13))
-    bad_pos = np.flatnonzero(bad_byte)
-    clean = np.bincount(np.searchsorted(nl, bad_pos), minlength=len(nl))[: len(nl)] == 0
+    # delimiters before each newline (few queries into the delimiter positions)
+    before = np.searchsorted(np.flatnonzero(buf == ord(delimiter)), nl)
+    fields = np.diff(before, prepend=0) + 1
+    counts = np.bincount(buf, minlength=256)  # one pass: most chunks hold no bad byte
+    if counts[_BAD_BYTES].any():
+        bad_pos = np.flatnonzero(_BAD_LOOKUP[buf])
+        before_bad = np.searchsorted(bad_pos, nl)
+        clean = np.diff(before_bad, prepend=0) == 0
+    else:
+        clean = np.ones(len(nl), bool)
     return starts, ends, fields, clean
 
 
@@ -262,17 +291,19 @@ def _day_starts(dates: np.ndarray, timezone: str) -> tuple[np.ndarray, np.ndarra
 
 
 class _Collector:
-    """Accumulates readings, quarantine rows and duplicate keys over chunks.
+    """Accumulates the readings and quarantine rows of one chunk, and duplicate keys.
 
-    Series and units are kept per chunk as integer codes into a small per-chunk dictionary,
-    so no string is repeated per reading.
+    Series and units are kept as integer codes into a small per-line dictionary, so no
+    string is repeated per reading.
     """
 
     def __init__(self):
-        self.series, self.unit = [], []  # per chunk: (codes per reading, dictionary)
-        self.t, self.v, self.flag, self.line = [], [], [], []
+        self.series, self.unit = [], []  # per part: (codes per reading, dictionary)
+        self.t, self.v, self.raw, self.flag, self.rule, self.line = [], [], [], [], [], []
         self.q_lines, self.q_reasons, self.q_texts = [], [], []
-        self.keys = []  # per accepted line: (line, key...) for duplicate detection
+        self.keys = []  # per accepted line: (line, key hash) for duplicate detection
+        self.slots_quarantined = 0  # quarantine entries of accepted lines (dropped slots)
+        self.repaired = {}  # repair rule -> lines repaired
 
     def quarantine(self, lines, reasons, texts):
         self.q_lines.extend(int(x) for x in lines)
@@ -281,36 +312,99 @@ class _Collector:
 
     def add(self, series, units, t, v, flag, line):
         """Add readings; ``series`` and ``units`` are object arrays (factorised here)."""
-        for target, values in ((self.series, series), (self.unit, units)):
-            codes, uniques = pd.factorize(values)
-            target.append((codes.astype(np.int32), np.asarray(uniques, dtype=object)))
-        self.t.append(t)
-        self.v.append(v)
-        self.flag.append(flag)
-        self.line.append(line)
+        s_codes, s_dict = pd.factorize(series)
+        u_codes, u_dict = pd.factorize(units)
+        self.add_coded(s_codes, s_dict, u_codes, u_dict, t, v, flag, line)
 
-    def add_coded(self, series_codes, series_dict, unit_codes, unit_dict, t, v, flag, line):
+    def add_coded(self, series_codes, series_dict, unit_codes, unit_dict, t, v, flag, line,
+                  raw=None, rule=None):
         """Add readings whose series and units are already codes into small dictionaries."""
         self.series.append((series_codes.astype(np.int32), np.asarray(series_dict, object)))
         self.unit.append((unit_codes.astype(np.int32), np.asarray(unit_dict, object)))
         self.t.append(t)
         self.v.append(v)
+        self.raw.append(v if raw is None else raw)
         self.flag.append(flag)
+        self.rule.append(np.zeros(len(v), np.int8) if rule is None else rule)
         self.line.append(line)
 
 
 def _unify(parts: list[tuple[np.ndarray, np.ndarray]]) -> pd.Categorical:
-    """Join per-chunk (codes, dictionary) pairs into one Categorical."""
+    """Join per-part (codes, dictionary) pairs into one Categorical."""
     if not parts:
         return pd.Categorical([])
+    if len(parts) == 1:
+        codes, d = parts[0]
+        inv, cats = pd.factorize(d)  # dictionaries are unique already; keep it exact
+        return pd.Categorical.from_codes(inv[codes] if len(codes) else codes,
+                                         categories=pd.Index(cats, dtype=object))
     cats = pd.Index(np.concatenate([d for _, d in parts])).unique()
     codes = np.concatenate([cats.get_indexer(d)[c] if len(c) else c for c, d in parts])
     return pd.Categorical.from_codes(codes, categories=cats)
 
 
+def _hash_keys(meter: np.ndarray, *numbers: np.ndarray) -> np.ndarray:
+    """A 64-bit key per line from its meter id and numbers (dates, times, value sums)."""
+    k = pd.util.hash_array(np.asarray(meter, dtype=object))
+    for x in numbers:
+        x = np.ascontiguousarray(x)
+        bits = x.astype(np.float64).view(np.uint64) if x.dtype.kind == "f" else x.astype(
+            np.int64).view(np.uint64)
+        k = (k * np.uint64(0x9E3779B97F4A7C15)) ^ pd.util.hash_array(bits)
+    return k
+
+
+@functools.lru_cache(maxsize=256)
+def _dst_slot(day_start_ns: int, step_ns: int, timezone: str) -> int:
+    """Elapsed interval index at which a DST day's UTC offset changes [-]."""
+    hours = pd.date_range(pd.Timestamp(day_start_ns, tz="UTC"), periods=27, freq="h")
+    offsets = np.array([t.utcoffset().total_seconds() for t in hours.tz_convert(timezone)])
+    change = np.flatnonzero(offsets != offsets[0])
+    return int(change[0] * 3_600_000_000_000 // step_ns) if len(change) else 0
+
+
+def _repair_dst_rows(values, rows, expected, wall, day_start, step, timezone):
+    """Map DST days exported as ``wall`` wall-clock slots onto the day's real intervals.
+
+    Spring (``expected < wall``): the slots of the hour that does not exist are removed
+    (returned for the quarantine). Autumn (``expected > wall``): each slot of the repeated
+    hour holds both hours' sum; it is split evenly into the two real intervals.
+
+    Returns
+    -------
+    new_values : ndarray (len(rows), width)
+        The day's values in elapsed order [unit as read].
+    raw : ndarray (len(rows), width)
+        The value as read for each new slot (the summed value for split slots).
+    split : ndarray of bool (len(rows), width)
+        Slots that hold half of a summed value.
+    dropped : list of (row, first wall slot index, values)
+        Spring slots that do not exist, per row.
+    """
+    width = values.shape[1]
+    new = np.full((len(rows), width), np.nan)
+    split = np.zeros((len(rows), width), bool)
+    dropped = []
+    for i, r in enumerate(rows):  # a loop over DST-day lines (one per meter), not readings
+        c = _dst_slot(int(day_start[r]), int(step[r]), timezone)
+        w, e = int(wall[r]), int(expected[r])
+        v = values[r, :w]
+        if e < w:
+            d = w - e
+            new[i, :e] = np.concatenate([v[:c], v[c + d:]])
+            dropped.append((i, c, v[c:c + d]))
+        else:
+            d = e - w
+            half = v[c - d:c] / 2.0
+            new[i, :e] = np.concatenate([v[:c - d], half, half, v[c:]])
+            split[i, c - d:c + d] = True
+    raw = new.copy()
+    raw[split] = 2.0 * new[split]
+    return new, raw, split, dropped
+
+
 def _read_wide(table, lay, line_no, buf, starts, ends, good_idx, timezone, col):
     n = table.num_rows
-    reasons = np.full(n, "", dtype=object)
     meter = np.asarray(pc.utf8_trim_whitespace(table["meter_id"]).to_numpy(
         zero_copy_only=False), dtype=object)
     dates = _valid_dates(table["date"])
@@ -342,53 +436,108 @@ def _read_wide(table, lay, line_no, buf, starts, ends, good_idx, timezone, col):
         day_start[has_date], day_len[has_date] = _day_starts(dates[has_date], timezone)
     step = np.where(ok_min, minutes, 1).astype(np.int64) * 60_000_000_000
     expected = np.where(has_date & ok_min, day_len // step, 0)
+    wall = np.where(ok_min, 1440 // np.where(ok_min, minutes, 1).astype(np.int64), 0)
     pos = np.arange(len(vcols))
     present = ~np.isnan(values)
-    beyond = (present & (pos[None, :] >= expected[:, None])).any(axis=1)
-    npresent = present.sum(axis=1)
     if "interval_count" in lay.columns:
         declared, _ = _numeric_or_null(table["interval_count"])
-        miscount = ~np.isnan(declared) & (declared != expected) & has_date & ok_min
     else:
-        declared, miscount = np.zeros(n), np.zeros(n, bool)
+        declared = np.full(n, np.nan)
+    # a DST day exported as a plain day's wall-clock slots (interval_count says so)
+    # (spring: values run on past the day's real intervals; autumn: none past the wall slots)
+    dst_wall = (has_date & ok_min & (expected != wall) & (declared == wall)
+                & (wall <= len(vcols)) & (lay.name == "wide"))
+    if dst_wall.any():
+        last = np.where(present.any(axis=1), len(vcols) - 1 - np.argmax(present[:, ::-1], axis=1),
+                        -1)
+        dst_wall &= np.where(expected < wall, last >= expected, last < wall)
+    beyond = (present & (pos[None, :] >= np.where(dst_wall, wall, expected)[:, None])).any(
+        axis=1)
+    npresent = present.sum(axis=1)
+    miscount = ~np.isnan(declared) & (declared != expected) & has_date & ok_min & ~dst_wall
     texts_date = np.asarray(table["date"].to_numpy(zero_copy_only=False), dtype=object)
-    reasons = np.select(
-        [pd.isna(meter) | (meter == ""), ~has_date, np.isnan(factor), ~ok_min | bad_min,
-         bad_cell, beyond, miscount],
-        [np.full(n, "empty meter_id"),
-         np.char.add("impossible date ", texts_date.astype(str)),
-         np.char.add("unknown unit ", units.astype(str)),
-         np.full(n, f"interval_minutes must be one of {_INTERVALS}"),
-         np.char.add("a value is not a number, column ",
-                     np.asarray(vcols + ("",), dtype=str)[first_bad]),
-         np.char.add(np.char.add(npresent.astype(str), " values for a day of "),
-                     expected.astype(str)).astype(object) + " intervals (DST?)",
-         np.char.add(np.char.add("interval_count ", declared.astype(int).astype(str)),
-                     np.char.add(" for a day of ", expected.astype(str))).astype(object)
-         + " intervals (DST export fault?)"],
-        "")
-    bad = reasons != ""
-    col.quarantine(line_no[bad], list(reasons[bad]),
-                   _line_texts(buf, starts, ends, good_idx[bad]))
+    conds = [pd.isna(meter) | (meter == ""), ~has_date, np.isnan(factor), ~ok_min | bad_min,
+             bad_cell, beyond, miscount]
+    bad = np.logical_or.reduce(conds)
+    if bad.any():  # words only for the lines that need them
+        b = np.flatnonzero(bad)
+        reasons = np.select(
+            [c[b] for c in conds],
+            [np.full(len(b), "empty meter_id"),
+             np.char.add("impossible date ", texts_date[b].astype(str)),
+             np.char.add("unknown unit ", units[b].astype(str)),
+             np.full(len(b), f"interval_minutes must be one of {_INTERVALS}"),
+             np.char.add("a value is not a number, column ",
+                         np.asarray(vcols + ("",), dtype=str)[first_bad[b]]),
+             np.char.add(np.char.add(npresent[b].astype(str), " values for a day of "),
+                         expected[b].astype(str)).astype(object) + " intervals (DST?)",
+             np.char.add(np.char.add("interval_count ",
+                                     np.nan_to_num(declared[b]).astype(int).astype(str)),
+                         np.char.add(" for a day of ", expected[b].astype(str))).astype(object)
+             + " intervals (DST export fault?)"], "")
+        col.quarantine(line_no[b], list(reasons), _line_texts(buf, starts, ends, good_idx[b]))
     ok = ~bad
     rows = np.flatnonzero(ok)
-    vals = values[rows]
+    vsel = values[rows] if bad.any() else values
+    vals, raw_vals, split_cells = vsel, vsel, None
+    fix = np.flatnonzero(dst_wall[rows])
+    if len(fix):
+        vals = vals.copy()
+        new, raw_new, split, dropped = _repair_dst_rows(values, rows[fix], expected, wall,
+                                                        day_start, step, timezone)
+        vals[fix] = new
+        raw_vals = vals.copy()
+        raw_vals[fix] = raw_new
+        split_cells = np.zeros(vals.shape, bool)
+        split_cells[fix] = split
+        _quarantine_dropped_slots(col, dropped, rows[fix], line_no, texts_date, vcols)
+        n_split = int(split.any(axis=1).sum())
+        if n_split:
+            col.repaired["dst_autumn_split"] = col.repaired.get("dst_autumn_split", 0) + n_split
+        if dropped:
+            col.repaired["dst_spring_96"] = col.repaired.get("dst_spring_96", 0) + len(dropped)
     mask = ~np.isnan(vals) & (pos[None, :] < expected[rows, None])
-    r_i, p_i = np.nonzero(mask)
-    row = rows[r_i]
-    scale = factor[row] * np.where(power[row], minutes[row] / 60.0, 1.0)
+    per_row = mask.sum(axis=1)
+    row = np.repeat(rows, per_row)
+    p_i = np.nonzero(mask)[1]
+    scale_row = factor[rows] * np.where(power[rows], minutes[rows] / 60.0, 1.0)
     m_codes, m_dict = pd.factorize(meter[rows])  # per line, small
     u_codes, u_dict = pd.factorize(canon[rows])
     # interval values are stamped at the slot's start; register reads at its end
     offset = 1 if lay.name == "register" else 0
-    col.add_coded(m_codes[r_i], m_dict, u_codes[r_i], u_dict,
-                  day_start[row] + (p_i + offset) * step[row],
-                  vals[r_i, p_i] * scale,
-                  np.zeros(len(row), np.int8) + schema.QUALITY_FLAGS.index("valid"),
-                  line_no[row])
-    h = np.nansum(np.nan_to_num(vals, nan=-1.2345) * (pos[None, :] + 1.0), axis=1)
-    col.keys.append(pd.DataFrame({"line": line_no[rows], "a": meter[rows],
-                                  "b": dates[rows].astype("int64"), "c": h}))
+    v = vals[mask]
+    if not (scale_row == 1.0).all():
+        v *= np.repeat(scale_row, per_row)
+    raw = v
+    flag = np.full(len(v), schema.QUALITY_FLAGS.index("valid"), np.int8)
+    rule = None
+    if split_cells is not None:
+        sc = split_cells[mask]
+        raw = raw_vals[mask] * np.repeat(scale_row, per_row)
+        flag[sc] = schema.QUALITY_FLAGS.index("edited")
+        rule = np.where(sc, READER_RULES.index("dst_autumn_split"), 0).astype(np.int8)
+    col.add_coded(np.repeat(m_codes, per_row), m_dict, np.repeat(u_codes, per_row), u_dict,
+                  day_start[row] + (p_i + offset) * step[row], v, flag, line_no[row],
+                  raw=raw, rule=rule)
+    # a weighted row sum (same per-row reduction for equal rows: exact for repeated lines)
+    h = (np.nan_to_num(vsel, nan=-1.2345) * (pos + 1.0)).sum(axis=1)
+    col.keys.append((line_no[rows], _hash_keys(meter[rows], dates[rows].astype("int64"), h)))
+
+
+def _quarantine_dropped_slots(col, dropped, rows, line_no, texts_date, vcols):
+    """Quarantine the slots of a spring DST day's hour that does not exist (one entry a line).
+
+    These lines are accepted (their other slots are readings): the entries are counted in
+    ``slots_quarantined``, not as quarantined rows.
+    """
+    for i, c, v in dropped:
+        r = rows[i]
+        names = f"{vcols[c]}-{vcols[c + len(v) - 1]}"
+        col.quarantine([line_no[r]], [
+            f"DST spring day {texts_date[r]} exported as wall-clock slots: {names} are a "
+            f"local hour that does not exist; dropped, the rest mapped to their real times"],
+            [f"{names}=" + ",".join(f"{x:g}" for x in v)])
+        col.slots_quarantined += 1
 
 
 def _read_long(table, lay, line_no, buf, starts, ends, good_idx, col, kind):
@@ -441,13 +590,15 @@ def _read_long(table, lay, line_no, buf, starts, ends, good_idx, col, kind):
     fcodes = pd.Categorical(qflag[rows], categories=list(schema.QUALITY_FLAGS)).codes
     col.add(meter[rows], canon[rows], t[rows], value[rows] * scale, fcodes.astype(np.int8),
             line_no[rows])
-    col.keys.append(pd.DataFrame({"line": line_no[rows], "a": meter[rows], "b": t[rows],
-                                  "c": value[rows]}))
+    col.keys.append((line_no[rows], _hash_keys(meter[rows], t[rows], value[rows])))
 
 
 def read_mdm_csv(path, timezone: str, *, kind: str | None = None,
                  chunk_bytes: int = 32 << 20) -> ReadBatch:
-    """Read an MDM CSV export (wide or long layout, see module docstring), streamed in chunks.
+    """Read a whole MDM CSV export (wide or long layout, see module docstring).
+
+    The file is streamed in chunks (:func:`iter_mdm_csv`) and the chunks joined; use
+    :func:`iter_mdm_csv` directly to hold one chunk in memory at a time.
 
     Parameters
     ----------
@@ -472,16 +623,59 @@ def read_mdm_csv(path, timezone: str, *, kind: str | None = None,
     MdmCsvError
         Only when the header cannot be read; every later problem is quarantined per line.
     """
+    return join_batches(list(iter_mdm_csv(path, timezone, kind=kind,
+                                          chunk_bytes=chunk_bytes)))
+
+
+def join_batches(batches: list[ReadBatch]) -> ReadBatch:
+    """Join the chunk batches of one file into one batch (counts added, meta merged)."""
+    first = batches[0]
+    meta = dict(first.meta)
+    for b in batches[1:]:
+        meta["slots_quarantined"] += b.meta["slots_quarantined"]
+        for k, v in b.meta["repaired"].items():
+            meta["repaired"][k] = meta["repaired"].get(k, 0) + v
+    quarantine = pd.concat([b.quarantine for b in batches], ignore_index=True) if len(
+        batches) > 1 else first.quarantine
+    return ReadBatch(
+        kind=first.kind, readings=concat_readings([b.readings for b in batches]),
+        quarantine=quarantine if len(quarantine) else schema.empty_quarantine(),
+        rows_read=sum(b.rows_read for b in batches),
+        rows_accepted=sum(b.rows_accepted for b in batches),
+        duplicates=sum(b.duplicates for b in batches), meta=meta)
+
+
+def iter_mdm_csv(path, timezone: str, *, kind: str | None = None,
+                 chunk_bytes: int = 32 << 20) -> Iterator[ReadBatch]:
+    """Stream an MDM CSV export as one :class:`ReadBatch` per chunk of ``chunk_bytes``.
+
+    Chunks are series-complete for files sorted by meter (as MDM exports are): the
+    readings of the meter the chunk ends with are held back and yielded with the next
+    chunk, so VEE of a chunk sees each meter's whole run. Rows of a meter that come back
+    later in the file (re-sent rows at the end) are yielded with the chunk they are in.
+    Counts (``rows_read``, ``rows_accepted``, ``duplicates``, quarantine) are per chunk
+    and add up to the file's; a line repeated anywhere in the file is a duplicate.
+
+    Parameters and errors as :func:`read_mdm_csv`. ``meta`` holds ``slots_quarantined``
+    (quarantine entries of accepted lines: DST slots that do not exist) and ``repaired``
+    (lines repaired per rule).
+    """
     name = posixpath.basename(str(path))
-    col = _Collector()
-    rows_read = 0
-    with fsspec.open(str(path), "rb") as f:
+    with fsspec.open(str(path), "rb") as f:  # the header is checked now, not at first next()
         header = f.readline()
-        try:
-            lay = sniff_layout(header.decode("utf-8"), name)
-        except UnicodeDecodeError:
-            raise MdmCsvError(f"{name}: line 1 is not text; is it a CSV file?") from None
-        header_bytes = lay.delimiter.join(lay.columns).encode() + b"\n"
+    try:
+        lay = sniff_layout(header.decode("utf-8"), name)
+    except UnicodeDecodeError:
+        raise MdmCsvError(f"{name}: line 1 is not text; is it a CSV file?") from None
+    return _iter_chunks(path, name, lay, timezone, kind or lay.kind, chunk_bytes)
+
+
+def _iter_chunks(path, name: str, lay: Layout, timezone: str, kind: str,
+                 chunk_bytes: int) -> Iterator[ReadBatch]:
+    seen = _SeenKeys()
+    carry, yielded = None, False
+    with fsspec.open(str(path), "rb") as f:
+        f.readline()
         line_base = 1  # lines before the chunk
         rest = b""
         while True:
@@ -499,48 +693,78 @@ def read_mdm_csv(path, timezone: str, *, kind: str | None = None,
                     rest = data
                     continue
                 data, rest = data[: cut + 1], data[cut + 1:]
-            buf = np.frombuffer(data, np.uint8)
-            starts, ends, fields, clean = split_lines(buf, lay.delimiter)
-            line_no = line_base + 1 + np.arange(len(starts))
-            line_base += len(starts)
-            rows_read += len(starts)
-            empty = ends == starts
-            good = clean & (fields == lay.n_fields) & ~empty
-            bad_idx = np.flatnonzero(~good)
-            why = np.where(empty[bad_idx], "empty line", np.where(
-                ~clean[bad_idx], "non-ASCII or control characters", np.char.add(
-                    np.char.add(fields[bad_idx].astype(str), " fields, expected "),
-                    f"{lay.n_fields} (wrong delimiter, decimal comma or a broken line?)")))
-            col.quarantine(line_no[bad_idx], list(why),
-                           _line_texts(buf, starts, ends, bad_idx))
-            good_idx = np.flatnonzero(good)
-            if len(good_idx):
-                body = _take_lines(buf, starts, ends, good)
-                if lay.delimiter == ";":
-                    body = body.replace(b",", b".")
-                table = _parse(header_bytes + body, lay)
-                args = (table, lay, line_no[good_idx], buf, starts, ends, good_idx)
-                if lay.name in ("wide", "register"):
-                    _read_wide(*args, timezone, col)
-                else:
-                    _read_long(*args, col, kind or lay.kind)
+            col = _Collector()
+            n_lines = _read_chunk(data, lay, line_base, timezone, kind, col)
+            line_base += n_lines
+            batch, carry = _chunk_batch(col, name, kind, n_lines, lay, seen, carry,
+                                        last=not block)
+            yielded = True
+            yield batch
             if not block:
                 break
-    return _finish(col, name, kind or lay.kind, rows_read, lay)
+    if carry is not None or not yielded:  # what was held back; or a file with no rows
+        yield _chunk_batch(_Collector(), name, kind, 0, lay, seen, carry, last=True)[0]
+
+
+def _read_chunk(data: bytes, lay: Layout, line_base: int, timezone: str, kind: str,
+                col: _Collector) -> int:
+    """Split, check and parse one chunk of whole lines into ``col``; return its lines."""
+    buf = np.frombuffer(data, np.uint8)
+    starts, ends, fields, clean = split_lines(buf, lay.delimiter)
+    line_no = line_base + 1 + np.arange(len(starts))
+    empty = ends == starts
+    good = clean & (fields == lay.n_fields) & ~empty
+    bad_idx = np.flatnonzero(~good)
+    if len(bad_idx):
+        why = np.where(empty[bad_idx], "empty line", np.where(
+            ~clean[bad_idx], "non-ASCII or control characters", np.char.add(
+                np.char.add(fields[bad_idx].astype(str), " fields, expected "),
+                f"{lay.n_fields} (wrong delimiter, decimal comma or a broken line?)")))
+        col.quarantine(line_no[bad_idx], list(why), _line_texts(buf, starts, ends, bad_idx))
+    good_idx = np.flatnonzero(good)
+    if len(good_idx):
+        body = data if len(bad_idx) == 0 else _take_lines(buf, starts, ends, good)
+        if lay.delimiter == ";":
+            body = body.replace(b",", b".")
+        table = _parse(body, lay)
+        args = (table, lay, line_no[good_idx], buf, starts, ends, good_idx)
+        if lay.name in ("wide", "register"):
+            _read_wide(*args, timezone, col)
+        else:
+            _read_long(*args, col, kind)
+    return len(starts)
+
+
+class _SeenKeys:
+    """Keys of the lines accepted so far in a file, to find repeated lines across chunks."""
+
+    def __init__(self):
+        self.keys = np.empty(0, np.uint64)
+
+    def duplicates(self, lines: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Return the lines whose key was seen before (earlier in the file); remember the rest."""
+        order = np.argsort(lines, kind="stable")
+        lines, keys = lines[order], keys[order]
+        dup = pd.Series(keys).duplicated().to_numpy()
+        if len(self.keys):
+            pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+            dup |= self.keys[pos] == keys
+        self.keys = np.union1d(self.keys, keys[~dup])
+        return lines[dup]
 
 
 def _parse(body: bytes, lay: Layout) -> pa.Table:
-    """Parse clean lines; value columns as float64 when they all are, else as strings."""
-    read = pacsv.ReadOptions(use_threads=True, block_size=8 << 20)
+    """Parse clean lines (no header); value columns as float64 when they all are, else text."""
+    read = pacsv.ReadOptions(use_threads=True, block_size=4 << 20, column_names=lay.columns)
     parse = pacsv.ParseOptions(delimiter=lay.delimiter, newlines_in_values=False)
     strings = {c: pa.string() for c in lay.columns if c not in lay.value_columns}
     try:
         types = {**strings, **{c: pa.float64() for c in lay.value_columns}}
-        return pacsv.read_csv(io.BytesIO(body), read, parse, pacsv.ConvertOptions(
+        return pacsv.read_csv(pa.BufferReader(body), read, parse, pacsv.ConvertOptions(
             column_types=types, strings_can_be_null=False))
     except pa.ArrowInvalid:
         types = {c: pa.string() for c in lay.columns}
-        return pacsv.read_csv(io.BytesIO(body), read, parse, pacsv.ConvertOptions(
+        return pacsv.read_csv(pa.BufferReader(body), read, parse, pacsv.ConvertOptions(
             column_types=types, strings_can_be_null=False))
 
 
@@ -586,33 +810,63 @@ def register_deltas(reads: pd.DataFrame, step: pd.Timedelta | None = None) -> pd
     return out
 
 
-def _finish(col: _Collector, name: str, kind: str, rows_read: int, lay: Layout) -> ReadBatch:
-    keys = pd.concat(col.keys, ignore_index=True) if col.keys else pd.DataFrame(
-        {"line": [], "a": [], "b": [], "c": []})
-    dup_lines = keys.loc[keys.duplicated(["a", "b", "c"]), "line"].to_numpy()
+def _chunk_batch(col: _Collector, name: str, kind: str, rows_read: int, lay: Layout,
+                 seen: _SeenKeys, carry: dict | None,
+                 last: bool) -> tuple[ReadBatch, dict | None]:
+    """Turn one chunk's collected readings into a batch; hold back the last meter's run."""
+    if col.keys:
+        dup_lines = seen.duplicates(np.concatenate([k[0] for k in col.keys]),
+                                    np.concatenate([k[1] for k in col.keys]))
+    else:
+        dup_lines = np.empty(0, np.int64)
     line = np.concatenate(col.line) if col.line else np.empty(0, np.int64)
-    keep = ~np.isin(line, dup_lines) if len(dup_lines) else np.ones(len(line), bool)
     t = np.concatenate(col.t) if col.t else np.empty(0, np.int64)
     v = np.concatenate(col.v) if col.v else np.empty(0)
+    raw = np.concatenate(col.raw) if col.raw else np.empty(0)
     flag = np.concatenate(col.flag) if col.flag else np.empty(0, np.int8)
+    rule = np.concatenate(col.rule) if col.rule else np.empty(0, np.int8)
     series, unit = _unify(col.series), _unify(col.unit)
-    if not keep.all():
-        series, unit, t, v, flag = series[keep], unit[keep], t[keep], v[keep], flag[keep]
+    cols = {"series_id": series, "time_utc": t, "value": v, "unit": unit, "flag": flag,
+            "rule": rule, "raw_value": raw, "line": line}
+    if len(dup_lines):
+        keep = ~np.isin(line, dup_lines)
+        cols = {k: x[keep] for k, x in cols.items()}
+    held = None
+    if not last and len(cols["line"]):
+        # the meter of the chunk's last line may go on in the next chunk: hold it back
+        codes = cols["series_id"].codes
+        tail = codes == codes[np.argmax(cols["line"])]
+        first = len(tail) - int(tail.sum())
+        if tail[first:].all():  # the usual case: the run is the chunk's end (views)
+            held = {k: x[first:] for k, x in cols.items()}
+            cols = {k: x[:first] for k, x in cols.items()}
+        else:
+            held = {k: x[tail] for k, x in cols.items()}
+            cols = {k: x[~tail] for k, x in cols.items()}
+    if carry is not None and len(carry["line"]):
+        cols = {k: (union_categoricals([carry[k], x]) if isinstance(x, pd.Categorical)
+                    else np.concatenate([carry[k], x])) for k, x in cols.items()}
+    used = np.unique(cols["rule"]) if cols["rule"].any() else np.zeros(1, np.int8)
     readings = pd.DataFrame({
-        "series_id": series,
-        "time_utc": pd.DatetimeIndex(t.view("datetime64[ns]")).tz_localize("UTC"),
-        "value": v,
-        "unit": unit,
-        "quality_flag": pd.Categorical.from_codes(flag, categories=list(schema.QUALITY_FLAGS)),
-        "vee_rule": pd.Categorical.from_codes(np.zeros(len(v), np.int8), categories=[""]),
-        "raw_value": v,
+        "series_id": cols["series_id"],
+        "time_utc": schema.utc_times(cols["time_utc"]),
+        "value": cols["value"],
+        "unit": cols["unit"],
+        "quality_flag": pd.Categorical.from_codes(cols["flag"],
+                                                  categories=list(schema.QUALITY_FLAGS)),
+        "vee_rule": pd.Categorical.from_codes(
+            np.searchsorted(used, cols["rule"]).astype(np.int8) if len(used) else cols["rule"],
+            categories=[READER_RULES[u] for u in used] if len(used) else [""]),
+        "raw_value": cols["raw_value"],
     })
-    if lay.name == "register":
-        readings = register_deltas(readings)
+    if lay.name == "register" and kind != "electric_register" and len(readings):
+        readings = register_deltas(readings)  # registers kept as such only when asked
     quarantine = quarantine_frame(kind, name, col.q_lines, col.q_reasons, col.q_texts)
     n_dup = len(dup_lines)
+    n_q = len(quarantine) - col.slots_quarantined
     return ReadBatch(
-        kind=kind, readings=readings, quarantine=quarantine, rows_read=rows_read,
-        rows_accepted=rows_read - len(quarantine) - n_dup, duplicates=n_dup,
-        meta={"format": f"mdm_csv_{lay.name}", "delimiter": lay.delimiter},
-    )
+        kind=kind, readings=readings.reset_index(drop=True), quarantine=quarantine,
+        rows_read=rows_read, rows_accepted=rows_read - n_q - n_dup, duplicates=n_dup,
+        meta={"format": f"mdm_csv_{lay.name}", "delimiter": lay.delimiter,
+              "slots_quarantined": col.slots_quarantined, "repaired": dict(col.repaired)},
+    ), held

@@ -93,6 +93,8 @@ KINDS: dict[str, Kind] = {
         Kind("water_read", "m3", "water meter interval volume [m3 per interval]", False),
         Kind("scada", "", "SCADA analog points, unit per point (MW, kV, m, m3/s, ...)", True),
         Kind("pv", "kWh", "rooftop PV generation per interval [kWh per interval]", False),
+        Kind("electric_register", "kWh",
+             "electricity meter register, cumulative energy at the read time [kWh]", False),
         Kind("weather", "", "weather station values, unit per variable (degC, W/m2, m/s)",
              True),
     )
@@ -226,3 +228,10 @@ def quality_rank(flags: pd.Series) -> np.ndarray:
 def time_ns(times: pd.Series) -> np.ndarray:
     """Return UTC times as int64 nanoseconds since 1970 [ns] (no copy when possible)."""
     return pd.DatetimeIndex(times).asi8
+
+
+def utc_times(t_ns: np.ndarray) -> pd.DatetimeIndex:
+    """Return UTC times from int64 nanoseconds since 1970 [ns], without a copy."""
+    t_ns = np.ascontiguousarray(t_ns, dtype=np.int64)
+    return pd.DatetimeIndex(pd.arrays.DatetimeArray._simple_new(
+        t_ns.view("M8[ns]"), dtype=pd.DatetimeTZDtype("ns", "UTC")))

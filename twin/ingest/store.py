@@ -10,7 +10,8 @@ Layout under the store's root (a local folder or any fsspec URL, e.g. ``s3://buc
     archive/<sha256[:2]>/<sha256>-<file name>   every raw file ingested, as read
 
 Atomic appends
-    A batch is written completely under ``_staging/<batch>/``, its files are then moved to
+    A batch (one source file) is written completely under ``_staging/<batch>/``, in as many
+    parts as the ingest streams (:class:`StagedBatch`), its files are then moved to
     their partitions, and finally its manifest entry is moved into ``_manifest/``. Readers
     only read files named by a manifest entry, so the move of the entry is the commit: a
     crash at any earlier point leaves the store reading back exactly as before (the
@@ -23,8 +24,9 @@ Re-ingest
 Overlaps (precedence rule)
     When several committed batches hold a reading with the same ``(series_id, time_utc)``,
     readers return ONE: the one with the highest quality rank
-    (``edited`` > ``valid`` > ``estimated`` > ``failed``); among equal ranks the batch
-    committed later wins. So a later valid read replaces an earlier estimate, a later file
+    (``edited`` > ``valid`` > ``estimated`` > ``failed``); among equal ranks the source's
+    precedence (:data:`FORMAT_PRECEDENCE`: the MDM export over a Green Button download of the
+    same meter), then the batch committed later wins. So a later valid read replaces an earlier estimate, a later file
     replaces an earlier one of the same quality, and nothing replaces a manual edit but a
     later edit. Merging happens on read, per month partition, so it streams.
 """
@@ -37,13 +39,13 @@ import posixpath
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
@@ -53,8 +55,15 @@ from twin.ingest import schema
 BATCH_COLUMN = "batch_ns"
 QUARANTINE = "quarantine"
 #: The overlap rule, recorded in every manifest entry (see the module docstring).
-PRECEDENCE_RULE = "highest quality rank (edited > valid > estimated > failed), then latest batch"
+PRECEDENCE_RULE = ("highest quality rank (edited > valid > estimated > failed), then source "
+                   "(meter data management export over Green Button), then latest batch")
+#: Source precedence of each reader format [-], higher wins among equal quality: the
+#: utility's MDM export is the system of record, a customer's Green Button download a copy.
+FORMAT_PRECEDENCE = {"greenbutton_xml": 0, "greenbutton_csv": 0}
+_DEFAULT_FORMAT_RANK = 1
 _CHUNK = 1 << 20
+#: Parquet compression of the readings (measured: see benchmarks/bench_ingest.py).
+COMPRESSION = "snappy"
 
 
 class StoreError(ValueError):
@@ -108,26 +117,36 @@ def month_slices(times: pd.Series, max_rows: int = 2_000_000) -> list[tuple[str,
     -------
     list of (month name, row indices)
     """
-    months = month_index(times)
-    if len(months) == 0:
+    t = schema.time_ns(times)
+    if len(t) == 0:
         return []
-    lo, hi = int(months.min()), int(months.max())
+    lo_hi = np.array([t.min(), t.max()]).view("datetime64[ns]").astype("datetime64[M]")
+    lo, hi = (int(x) for x in lo_hi.view(np.int64))
+    if lo == hi:  # the common case: no per-row month needed
+        months = None
+    else:
+        bounds = np.arange(lo, hi + 2).astype("datetime64[M]").astype("datetime64[ns]").view(
+            np.int64)
+        months = np.searchsorted(bounds, t, side="right") - 1 + lo
     out = []
     for m in range(lo, hi + 1):  # a loop over months, not rows
-        rows = np.arange(len(months)) if lo == hi else np.flatnonzero(months == m)
+        rows = np.arange(len(t)) if months is None else np.flatnonzero(months == m)
         for i in range(0, len(rows), max_rows):
             if len(rows[i:i + max_rows]):
                 out.append((month_name(m), rows[i:i + max_rows]))
     return out
 
 
-def merge_overlaps(table: pa.Table) -> pd.DataFrame:
+def merge_overlaps(table: pa.Table, source_rank: dict[int, int] | None = None) -> pd.DataFrame:
     """Resolve readings that several batches hold, by the store's precedence rule.
 
     Parameters
     ----------
     table : pyarrow.Table
         Stored rows with ``batch_ns``.
+    source_rank : dict, optional
+        Source precedence of each batch (``batch_ns`` -> rank, see
+        :data:`FORMAT_PRECEDENCE`); batches not in it rank as an MDM export.
 
     Returns
     -------
@@ -143,7 +162,10 @@ def merge_overlaps(table: pa.Table) -> pd.DataFrame:
     t = schema.time_ns(df["time_utc"])
     rank = schema.quality_rank(df["quality_flag"])
     batch = df[BATCH_COLUMN].to_numpy()
-    order = np.lexsort((batch, rank, t, codes))  # last key is primary
+    inv, batches = pd.factorize(batch)  # a few batches: rank per batch, not per row
+    src = np.array([(source_rank or {}).get(int(b), _DEFAULT_FORMAT_RANK) for b in batches],
+                   np.int8)[inv]
+    order = np.lexsort((batch, src, rank, t, codes))  # last key is primary
     c, tt = codes[order], t[order]
     last = np.ones(len(order), bool)
     last[:-1] = (c[1:] != c[:-1]) | (tt[1:] != tt[:-1])
@@ -235,53 +257,24 @@ class MeasurementStore:
         sha256 = sha256 or file_sha256(source_file)
         if sha256 in self.checksums():
             return WriteResult("", 0, 0, True)
-        batch_ns = time.time_ns()
-        batch = f"{batch_ns:020d}-{uuid.uuid4().hex[:8]}"
-        staging = self._path("_staging", batch)
-        moves: list[tuple[str, str]] = []
+        staged = self.begin(kind, source_file, sha256)
+        try:
+            staged.add(df)
+            return staged.commit(quarantine=quarantine, report=report)
+        except BaseException:
+            staged.abort()
+            raise
 
-        df = schema.conform(df)
-        if len(df):
-            table = pa.Table.from_pandas(df, schema=schema.arrow_schema(), preserve_index=False)
-            table = table.append_column(
-                BATCH_COLUMN, pa.array(np.full(len(df), batch_ns, np.int64)))
-            parts = month_slices(df["time_utc"])
-            rels = [posixpath.join(kind, f"month={m}", f"part-{batch}-{i:03d}.parquet")
-                    for i, (m, _) in enumerate(parts)]
-            with ThreadPoolExecutor(max_workers=2) as pool:  # pyarrow releases the GIL
-                list(pool.map(lambda a: self._write_parquet(table.take(a[0][1]), a[1]),
-                              zip(parts, [posixpath.join(staging, r) for r in rels],
-                                  strict=True)))
-            moves += [(posixpath.join(staging, r), self._path(r)) for r in rels]
-        nq = 0
-        if quarantine is not None and len(quarantine):
-            q = quarantine[[c.name for c in schema.QUARANTINE_COLUMNS]]
-            qt = pa.Table.from_pandas(q, schema=schema.quarantine_arrow_schema(),
-                                      preserve_index=False)
-            rel = posixpath.join(QUARANTINE, f"part-{batch}.parquet")
-            self._write_parquet(qt, posixpath.join(staging, rel))
-            moves.append((posixpath.join(staging, rel), self._path(rel)))
-            nq = len(q)
-        entry = {
-            "batch": batch, "batch_ns": batch_ns, "kind": kind,
-            "source": source_label(source_file, sha256), "source_path": str(source_file),
-            "sha256": sha256, "rows": len(df), "quarantined": nq,
-            "files": [posixpath.relpath(dst, self.root) for _, dst in moves],
-            "committed_utc": pd.Timestamp.now(tz="UTC").isoformat(),
-            "precedence": PRECEDENCE_RULE,
-            "report": report or {},
-        }
-        staged_entry = posixpath.join(staging, "manifest.json")
-        with self.fs.open(staged_entry, "wb") as f:
-            f.write(json.dumps(entry, indent=1).encode())
-        self._publish(moves, staged_entry, self._path("_manifest", f"{batch}.json"))
-        self.fs.rm(staging, recursive=True)
-        return WriteResult(batch, len(df), nq, False)
+    def begin(self, kind: str, source_file: str, sha256: str) -> StagedBatch:
+        """Start a batch written in parts (:meth:`StagedBatch.add`), visible at its commit."""
+        if kind not in schema.KINDS:
+            raise StoreError(f"unknown kind {kind!r}; known: {', '.join(schema.KINDS)}")
+        return StagedBatch(self, kind, str(source_file), sha256)
 
     def _write_parquet(self, table: pa.Table, path: str) -> None:
         self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
         with self.fs.open(path, "wb") as f:
-            pq.write_table(table, f, compression="snappy")
+            pq.write_table(table, f, compression=COMPRESSION)
 
     def _publish(self, moves: Sequence[tuple[str, str]], staged_entry: str, entry: str) -> None:
         """Move staged files to their partitions, then commit by moving the manifest entry."""
@@ -346,7 +339,13 @@ class MeasurementStore:
         dataset = ds.dataset(files, schema=storage_schema(), format="parquet",
                              filesystem=self.fs)
         table = dataset.to_table(filter=_filter(series, start, end))
-        return merge_overlaps(table)
+        return merge_overlaps(table, self.source_ranks())
+
+    def source_ranks(self) -> dict[int, int]:
+        """Source precedence of each committed batch (``batch_ns`` -> rank) by its format."""
+        return {e["batch_ns"]: FORMAT_PRECEDENCE.get(e.get("report", {}).get("format", ""),
+                                                     _DEFAULT_FORMAT_RANK)
+                for e in self.manifest()}
 
     def read(self, kind: str, series: Iterable[str] | str | None = None, start=None,
              end=None) -> pd.DataFrame:
@@ -370,6 +369,21 @@ class MeasurementStore:
         if not files:
             return schema.empty_measurements()
         return self._read_files(files, series, start, end)
+
+    def read_columns(self, kind: str, columns: Sequence[str], series=None, start=None,
+                     end=None) -> pd.DataFrame:
+        """Read some columns of the stored rows as they are, overlaps NOT resolved.
+
+        For statistics over many rows (history of a meter), where reading and merging
+        every column would cost more than it tells.
+        """
+        files = [f for fs_ in self._files_by_month(kind, start, end).values() for f in fs_]
+        if not files:
+            return pd.DataFrame({c: [] for c in columns})
+        dataset = ds.dataset(files, schema=storage_schema(), format="parquet",
+                             filesystem=self.fs)
+        return dataset.to_table(columns=list(columns),
+                                filter=_filter(series, start, end)).to_pandas()
 
     def read_quarantine(self, kind: str | None = None) -> pd.DataFrame:
         """Read the quarantined input, optionally of one kind only."""
@@ -435,6 +449,116 @@ class MeasurementStore:
             return dd.from_pandas(meta, npartitions=1)
         return dd.from_map(_MonthReader(self, series, start, end), groups, meta=meta,
                            enforce_metadata=False)
+
+
+class StagedBatch:
+    """A batch of one source file written in parts under ``_staging/<batch>/``.
+
+    Nothing is visible to readers until :meth:`commit` moves the parts to their partitions
+    and then the manifest entry into ``_manifest/`` (the commit point); a crash before that
+    leaves the store reading back as before. Parts may be added from a writer thread while
+    the next part is being validated.
+    """
+
+    def __init__(self, store: MeasurementStore, kind: str, source_file: str, sha256: str):
+        self.store, self.kind, self.source_file, self.sha256 = store, kind, source_file, sha256
+        self.batch_ns = time.time_ns()
+        self.batch = f"{self.batch_ns:020d}-{uuid.uuid4().hex[:8]}"
+        self.staging = store._path("_staging", self.batch)
+        self.parts: list[str] = []  # relative paths of the staged reading parts
+        self.series: list[set] = []  # series ids of each part
+        self.rows = 0
+
+    def add(self, df: pd.DataFrame) -> int:
+        """Stage readings (measurement schema); return the rows staged."""
+        df = schema.conform(df)
+        if not len(df):
+            return 0
+        table = pa.Table.from_pandas(df, schema=schema.arrow_schema(), preserve_index=False)
+        table = table.append_column(
+            BATCH_COLUMN, pa.array(np.full(len(df), self.batch_ns, np.int64)))
+        sid = df["series_id"].cat
+        for m, rows in month_slices(df["time_utc"]):
+            rel = posixpath.join(self.kind, f"month={m}",
+                                 f"part-{self.batch}-{len(self.parts):04d}.parquet")
+            part = table if len(rows) == len(df) else table.take(rows)
+            self.store._write_parquet(part, posixpath.join(self.staging, rel))
+            used = np.unique(sid.codes.to_numpy()[rows])
+            self.parts.append(rel)
+            self.series.append(set(sid.categories[used[used >= 0]].astype(str)))
+        self.rows += len(df)
+        return len(df)
+
+    def _parts_with(self, names: set) -> list[int]:
+        return [i for i, s in enumerate(self.series) if s & names]
+
+    def read_series(self, names: Iterable[str]) -> pd.DataFrame:
+        """Read the staged readings of these series back (measurement schema)."""
+        names = set(names)
+        files = [posixpath.join(self.staging, self.parts[i]) for i in self._parts_with(names)]
+        if not files:
+            return schema.empty_measurements()
+        table = ds.dataset(files, schema=storage_schema(), format="parquet",
+                           filesystem=self.store.fs).to_table(
+            filter=ds.field("series_id").isin(sorted(names)))
+        return schema.conform(table.drop([BATCH_COLUMN]).to_pandas())
+
+    def drop_series(self, names: Iterable[str]) -> int:
+        """Remove the staged readings of these series (to stage them anew); return rows."""
+        names = set(names)
+        dropped = 0
+        for i in self._parts_with(names):
+            path = posixpath.join(self.staging, self.parts[i])
+            with self.store.fs.open(path, "rb") as f:
+                table = pq.read_table(f)
+            keep = pc.invert(pc.is_in(pc.cast(table["series_id"], pa.string()),
+                                      pa.array(sorted(names))))
+            kept = table.filter(keep)
+            dropped += table.num_rows - kept.num_rows
+            self.store._write_parquet(kept, path)
+            self.series[i] -= names
+        self.rows -= dropped
+        return dropped
+
+    def commit(self, quarantine: pd.DataFrame | None = None,
+               report: dict | None = None) -> WriteResult:
+        """Commit the staged parts and quarantine atomically (see the class docstring)."""
+        store = self.store
+        if self.sha256 in store.checksums():  # committed meanwhile by another writer
+            self.abort()
+            return WriteResult("", 0, 0, True)
+        moves = [(posixpath.join(self.staging, r), store._path(r)) for r in self.parts]
+        nq = 0
+        if quarantine is not None and len(quarantine):
+            q = quarantine[[c.name for c in schema.QUARANTINE_COLUMNS]]
+            qt = pa.Table.from_pandas(q, schema=schema.quarantine_arrow_schema(),
+                                      preserve_index=False)
+            rel = posixpath.join(QUARANTINE, f"part-{self.batch}.parquet")
+            store._write_parquet(qt, posixpath.join(self.staging, rel))
+            moves.append((posixpath.join(self.staging, rel), store._path(rel)))
+            nq = len(q)
+        entry = {
+            "batch": self.batch, "batch_ns": self.batch_ns, "kind": self.kind,
+            "source": source_label(self.source_file, self.sha256),
+            "source_path": self.source_file, "sha256": self.sha256, "rows": self.rows,
+            "quarantined": nq,
+            "files": [posixpath.relpath(dst, store.root) for _, dst in moves],
+            "committed_utc": pd.Timestamp.now(tz="UTC").isoformat(),
+            "precedence": PRECEDENCE_RULE,
+            "report": report or {},
+        }
+        staged_entry = posixpath.join(self.staging, "manifest.json")
+        store.fs.makedirs(self.staging, exist_ok=True)  # a file with no rows staged nothing yet
+        with store.fs.open(staged_entry, "wb") as f:
+            f.write(json.dumps(entry, indent=1).encode())
+        store._publish(moves, staged_entry, store._path("_manifest", f"{self.batch}.json"))
+        store.fs.rm(self.staging, recursive=True)
+        return WriteResult(self.batch, self.rows, nq, False)
+
+    def abort(self) -> None:
+        """Remove what was staged; the store stays as it was."""
+        if self.store.fs.exists(self.staging):
+            self.store.fs.rm(self.staging, recursive=True)
 
 
 @dataclass(frozen=True)

@@ -232,24 +232,45 @@ class VeeSummary:
 
 # ------------------------------------------------------------------------ building blocks
 def series_stats(df: pd.DataFrame) -> pd.DataFrame:
-    """Return each series' median and robust scale (1.4826 MAD) [unit] of valid readings.
+    """Return each series' median, robust scale (1.4826 MAD) and 1st/99th percentiles [unit]
+    of its valid readings (a regular subsample of each series, see :func:`_series_sample`).
 
     Use on a meter's stored history and pass to :func:`run_vee` as ``history``.
     """
-    ok = df["quality_flag"].astype(str).isin(["valid", "edited"]) & df["value"].notna()
-    d = df.loc[ok, ["series_id", "value"]]
-    d = d.assign(series_id=d["series_id"].astype(str))
-    med = d.groupby("series_id")["value"].median()
-    dev = (d["value"] - d["series_id"].map(med)).abs()
-    mad = dev.groupby(d["series_id"]).median()
-    g = d.groupby("series_id")["value"]
-    return pd.DataFrame({"median": med, "scale": 1.4826 * mad, "q01": g.quantile(0.01),
-                         "q99": g.quantile(0.99)})
+    flags = df["quality_flag"].astype("category")
+    good = np.isin(np.asarray(flags.cat.categories.astype(str)), ["valid", "edited"])
+    fc = flags.cat.codes.to_numpy()
+    ok = (fc >= 0) & np.append(good, False)[fc] & df["value"].notna().to_numpy()
+    codes, names = pd.factorize(df["series_id"].to_numpy()[ok] if not isinstance(
+        df["series_id"].dtype, pd.CategoricalDtype) else df["series_id"].array[ok])
+    order = np.argsort(codes, kind="stable")
+    c, v = codes[order], df["value"].to_numpy()[ok][order]
+    med, scale, q01, q99 = _group_stat(c, v, len(names), _series_sample(c))
+    return pd.DataFrame({"median": med, "scale": scale, "q01": q01, "q99": q99},
+                        index=pd.Index(np.asarray(names, dtype=object).astype(str),
+                                       name="series_id"))
 
 
-def _group_stat(codes: np.ndarray, v: np.ndarray, n_groups: int) -> tuple[np.ndarray, ...]:
-    step = len(v) // 1_000_000 + 1  # a regular subsample is plenty for a median
-    codes, v = codes[::step], v[::step]
+def _series_sample(codes: np.ndarray, per_series: int = 256, every: int = 8) -> np.ndarray:
+    """A regular subsample of each series, counted from its first reading [mask].
+
+    Every k-th reading, k = len(series) // ``per_series`` clipped to 1..``every``: plenty
+    for medians and percentiles. Counting within each series makes a series' statistics the
+    same whether it is validated alone or in a bigger batch (chunks give equal results).
+    """
+    n = len(codes)
+    first = np.ones(n, bool)
+    first[1:] = codes[1:] != codes[:-1]
+    starts = np.flatnonzero(first)
+    lengths = np.diff(np.append(starts, n))
+    k = np.clip(lengths // per_series, 1, every)
+    pos = np.arange(n) - np.repeat(starts, lengths)
+    return pos % np.repeat(k, lengths) == 0
+
+
+def _group_stat(codes: np.ndarray, v: np.ndarray, n_groups: int,
+                sample: np.ndarray) -> tuple[np.ndarray, ...]:
+    codes, v = codes[sample], v[sample]
     g = pd.Series(v).groupby(codes)
     med = g.median().reindex(range(n_groups)).to_numpy()
     dev = np.abs(v - med[codes])
@@ -260,14 +281,12 @@ def _group_stat(codes: np.ndarray, v: np.ndarray, n_groups: int) -> tuple[np.nda
 
 
 def _series_interval(codes: np.ndarray, t: np.ndarray, first: np.ndarray, n: int,
-                     settings: VeeSettings) -> np.ndarray:
+                     settings: VeeSettings, sample: np.ndarray) -> np.ndarray:
     if settings.interval is not None:
         return np.full(n, int(pd.Timedelta(settings.interval).value), np.int64)
     step = np.diff(t, prepend=t[:1])
     step[first] = 0
-    ok = step > 0
-    sub = len(t) // 1_000_000 + 1  # a regular subsample is plenty for a median
-    ok[np.arange(len(t)) % sub != 0] = False
+    ok = (step > 0) & sample
     per = pd.Series(step[ok]).groupby(codes[ok]).median()
     per = per.reindex(range(codes.max() + 1 if len(codes) else 0)).fillna(0)
     return per.to_numpy().astype(np.int64)[codes]
@@ -425,14 +444,128 @@ def _rule_strings(bits: np.ndarray, existing: pd.Series | None) -> pd.Categorica
     rules = pd.Categorical.from_codes(inv.reshape(-1), categories=names)
     if existing is None:
         return rules
-    existing = existing.astype("category")
+    existing = pd.Series(existing, copy=False).astype("category")
     if not any(str(c) for c in existing.cat.categories):
         return rules
-    ex = existing.astype(str).to_numpy(dtype=object)
-    new = np.asarray(rules, dtype=object)
-    has = ex != ""
-    joined = np.where(has & (new != ""), ex + ";" + new, np.where(has, ex, new))
-    return pd.Categorical(joined)
+    # join per distinct (existing, new) pair, not per reading (dense lookup, no sort)
+    ex_names = [""] + [str(c) for c in existing.cat.categories]
+    key = (existing.cat.codes.to_numpy().astype(np.int64) + 1) * len(names) + inv
+    used = np.flatnonzero(np.bincount(key, minlength=len(ex_names) * len(names)))
+    joined = [";".join(x for x in (ex_names[u // len(names)], names[u % len(names)]) if x)
+              for u in used]  # a loop over distinct pairs (a handful)
+    cats, code = np.unique(np.asarray(joined, dtype=object), return_inverse=True)
+    lookup = np.zeros(len(ex_names) * len(names), np.int64)
+    lookup[used] = code.reshape(-1)
+    return pd.Categorical.from_codes(lookup[key], categories=cats)
+
+
+def _blank_where(rules: pd.Series, mask: np.ndarray) -> pd.Categorical:
+    """The rules with no rule (missing) where ``mask`` is set."""
+    cat = rules.astype("category")
+    codes = cat.cat.codes.to_numpy().copy()
+    codes[mask] = -1
+    return pd.Categorical.from_codes(codes, categories=cat.cat.categories)
+
+
+# ------------------------------------------------------------------------ file-level repair
+#: A meter's median demand above this is impossible for one customer [kW]: the file's
+#: kWh values are Wh.
+IMPOSSIBLE_MEDIAN_KW = 1000.0
+#: Ratio of a file's values to the same meters' history that means Wh labelled kWh [-].
+WH_RATIO_RANGE = (300.0, 3000.0)
+
+
+def unit_scale(readings: pd.DataFrame, history: pd.DataFrame | None = None
+               ) -> tuple[float, str]:
+    """Detect energy values written in Wh under a kWh label (a whole file).
+
+    With history (per series ``median`` from :func:`series_stats`) for at least 3 of the
+    file's meters: the median ratio of the file's per-meter medians to their history medians
+    lies in :data:`WH_RATIO_RANGE`. Without: the median over meters of their median demand
+    exceeds :data:`IMPOSSIBLE_MEDIAN_KW` (no customer meter draws a megawatt as a rule).
+
+    Returns
+    -------
+    factor : float
+        ``1e-3`` when the values are Wh, else ``1.0`` [-].
+    why : str
+        The evidence, in words ("" when the factor is 1).
+    """
+    d = readings.iloc[:500_000]  # plenty of meters to judge a file by
+    d = d.loc[d["value"].notna() & (d["value"] > 0), ["series_id", "time_utc", "value"]]
+    if d.empty:
+        return 1.0, ""
+    codes, names = pd.factorize(d["series_id"])
+    med = d["value"].groupby(codes).median()
+    med.index = pd.Index(np.asarray(names, dtype=object)[med.index].astype(str))
+    if history is not None and len(history) and "median" in history:
+        h = history["median"].reindex(med.index)
+        both = h.notna() & (h > 0)
+        if both.sum() >= 3:
+            ratio = float((med[both] / h[both]).median())
+            lo, hi = WH_RATIO_RANGE
+            if lo <= ratio <= hi:
+                return 1e-3, (f"values are {ratio:.0f} times the same {int(both.sum())} "
+                              "meters' stored history: Wh labelled kWh")
+            return 1.0, ""
+    t = schema.time_ns(d["time_utc"])
+    step = np.diff(t)[np.diff(codes) == 0]
+    step = step[step > 0]
+    hours = float(np.median(step)) / 3.6e12 if len(step) else 0.25
+    demand_kw = float(med.median()) / hours
+    if demand_kw > IMPOSSIBLE_MEDIAN_KW:
+        return 1e-3, (f"median meter demand {demand_kw:,.0f} kW is impossible for a customer "
+                      "meter: Wh labelled kWh")
+    return 1.0, ""
+
+
+def apply_unit_scale(readings: pd.DataFrame, factor: float) -> pd.DataFrame:
+    """Multiply ``value`` and ``raw_value`` by ``factor``; flag ``edited``, rule ``unit_scale``."""
+    if factor == 1.0 or readings.empty:
+        return readings
+    out = readings.copy()
+    out["value"] = out["value"] * factor
+    out["raw_value"] = out["raw_value"] * factor
+    out["quality_flag"] = pd.Categorical.from_codes(
+        np.full(len(out), _Q["edited"], np.int8), categories=list(schema.QUALITY_FLAGS))
+    rules = pd.Series(out["vee_rule"], copy=False).astype("category")
+    names = np.array([";".join(x for x in (str(c), "unit_scale") if x)
+                      for c in rules.cat.categories] + ["unit_scale"], dtype=object)
+    codes = rules.cat.codes.to_numpy()
+    codes = np.where(codes < 0, len(names) - 1, codes)
+    uniq, inv = np.unique(names, return_inverse=True)
+    out["vee_rule"] = pd.Categorical.from_codes(inv.reshape(-1)[codes], categories=uniq)
+    return out
+
+
+def as_read(validated: pd.DataFrame) -> pd.DataFrame:
+    """Return validated readings as they were before VEE (to validate them again).
+
+    Inserted gaps (no ``raw_value``) are removed, ``value`` is ``raw_value`` again, and
+    ``vee_rule`` keeps only the rules the reader recorded. The reader's flag comes back as
+    ``edited`` when a reader rule is left, ``estimated`` when the reading was estimated
+    without a VEE estimation rule (the source estimated it), else ``valid``.
+    """
+    d = validated[validated["raw_value"].notna()].reset_index(drop=True)
+    rules = pd.Series(d["vee_rule"], copy=False).astype("category")
+    vee_names = set(RULE_NAMES)
+    cats = [str(c) for c in rules.cat.categories]
+    reader = [";".join(x for x in c.split(";") if x and x not in vee_names) for c in cats]
+    estimated_by_vee = np.array([("estimate_linear" in c) or ("estimate_like_day" in c)
+                                 for c in cats] + [False])
+    has_reader = np.array([bool(r) for r in reader] + [False])
+    codes = rules.cat.codes.to_numpy()
+    codes = np.where(codes < 0, len(cats), codes)
+    flag = d["quality_flag"].astype(str).to_numpy()
+    q = np.where(has_reader[codes], _Q["edited"], np.where(
+        (flag == "estimated") & ~estimated_by_vee[codes], _Q["estimated"], _Q["valid"]))
+    uniq, inv = np.unique(np.asarray(reader + [""], dtype=object), return_inverse=True)
+    out = d.copy()
+    out["value"] = d["raw_value"]
+    out["quality_flag"] = pd.Categorical.from_codes(q.astype(np.int8),
+                                                    categories=list(schema.QUALITY_FLAGS))
+    out["vee_rule"] = pd.Categorical.from_codes(inv.reshape(-1)[codes], categories=uniq)
+    return out
 
 
 # ------------------------------------------------------------------------ orchestration
@@ -518,7 +651,7 @@ def run_vee(
 
     first0 = np.ones(n0, bool)
     first0[1:] = codes0[1:] != codes0[:-1]
-    interval0 = _series_interval(codes0, t0, first0, n0, s)
+    interval0 = _series_interval(codes0, t0, first0, n0, s, _series_sample(codes0))
     new_pos, gap_t = insert_gaps(codes0, t0, interval0, first0, int(s.max_gap_fill.value))
     n = n0 + len(gap_t)
     summary.gaps_inserted = len(gap_t)
@@ -550,7 +683,7 @@ def run_vee(
 
     n_groups = int(codes.max()) + 1
     vv = v  # gap rows hold NaN already
-    med, scale, q01, q99 = _group_stat(codes, vv, n_groups)
+    med, scale, q01, q99 = _group_stat(codes, vv, n_groups, _series_sample(codes))
     if history is not None and len(history):
         names = np.asarray(sid.cat.categories.astype(str))
         h = history.reindex(names)
@@ -608,12 +741,12 @@ def run_vee(
 
     out = pd.DataFrame({
         "series_id": pd.Categorical.from_codes(codes, categories=sid.cat.categories),
-        "time_utc": pd.DatetimeIndex(t.view("datetime64[ns]")).tz_localize("UTC"),
+        "time_utc": schema.utc_times(t),
         "value": value,
         "unit": carry("unit"),
         "quality_flag": pd.Categorical.from_codes(flags, categories=list(schema.QUALITY_FLAGS)),
         "vee_rule": _rule_strings(bits, df["vee_rule"] if from_row is None else
-                                  carry("vee_rule").where(~pd.Series(is_gap), "")),
+                                  _blank_where(carry("vee_rule"), is_gap)),
         "source": carry("source"),
     })
     out.insert(6, "raw_value", raw)  # inserting, not constructing, skips a block copy

@@ -232,24 +232,13 @@ def add_leaks(wn: wntr.network.WaterNetworkModel, leaks: pd.DataFrame,
     hour_offset : int
         Simulation hour of the period's first hour (leak ``first``/``stop`` are relative to it).
     """
-    from wntr.network.base import LinkStatus
-    from wntr.network.controls import Control, ControlAction, SimTimeCondition
+    from twin.water.hydraulics import add_leak_emitters
 
-    for f in leaks.itertuples():
-        j = wn.get_node(f.series_id)
-        name = leak_node(f.series_id)
-        wn.add_junction(name, base_demand=0.0, elevation=j.elevation, coordinates=j.coordinates)
-        wn.get_node(name).emitter_coefficient = f.size
-        pipe = f"{name}-P"
-        wn.add_pipe(pipe, f.series_id, name, length=1.0, diameter=0.5, roughness=140,
-                    initial_status="CLOSED")
-        link = wn.get_link(pipe)
-        start_s = (f.first + hour_offset) * 3600
-        wn.add_control(f"{pipe}-open", Control(
-            SimTimeCondition(wn, "=", start_s), ControlAction(link, "status", LinkStatus.Open)))
-        stop_s = (f.stop + hour_offset) * 3600
-        wn.add_control(f"{pipe}-close", Control(
-            SimTimeCondition(wn, "=", stop_s), ControlAction(link, "status", LinkStatus.Closed)))
+    if not len(leaks):
+        return
+    add_leak_emitters(wn, leaks.series_id.tolist(), leaks["size"].tolist(),
+                      ((leaks["first"] + hour_offset) * 3600).tolist(),
+                      ((leaks["stop"] + hour_offset) * 3600).tolist())
 
 
 def draw_series_gaps(rng: np.random.Generator, series_ids: list[str], steps: int, system: str,

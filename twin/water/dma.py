@@ -73,3 +73,155 @@ def boundary_meters(wn: wntr.network.WaterNetworkModel, zones: pd.Series) -> pd.
     df = pd.DataFrame(rows, columns=["link", "link_type", "from_zone", "to_zone"])
     df.insert(0, "meter_id", [f"FM-{i + 1:02d}" for i in range(len(df))])
     return df
+
+
+#: Link types that hold a downstream pressure zone apart (pressure reducing, sustaining,
+#: breaker valves).
+PRESSURE_VALVES = ("PRV", "PSV", "PBV")
+
+
+def dma_names(zones: pd.Series) -> list[str]:
+    """The DMAs of a zoning, sorted (the ``source`` zone is not a DMA)."""
+    return sorted(z for z in set(zones) if z != SOURCE_ZONE)
+
+
+def mains_length_km(wn: wntr.network.WaterNetworkModel, zones: pd.Series) -> pd.Series:
+    """Length of mains per zone [km]: pipes inside it, plus half of each pipe on its boundary.
+
+    Pipes to nodes outside ``zones`` (e.g. a leak's emitter pipe) are not mains and are left
+    out.
+    """
+    km: dict[str, float] = {}
+    for _, pipe in wn.pipes():
+        a, b = zones.get(pipe.start_node_name), zones.get(pipe.end_node_name)
+        if a is None or b is None:
+            continue
+        for z in {a, b}:
+            km[z] = km.get(z, 0.0) + pipe.length / 1000.0 / (1 if a == b else 2)
+    return pd.Series(km, name="mains_km").rename_axis("dma")
+
+
+def connections(customers: pd.DataFrame, zones: pd.Series) -> pd.Series:
+    """Service connections (customers) per zone [-], by each customer's junction.
+
+    Raises
+    ------
+    KeyError
+        A customer's junction is not a node of the zoning.
+    """
+    junction = customers["junction"].astype(str)
+    unknown = sorted(set(junction) - set(zones.index))
+    if unknown:
+        raise KeyError(f"customers at junctions not in the network: {unknown[:5]}; fix "
+                       "customers.csv")
+    return junction.map(zones).value_counts().rename("connections").rename_axis("dma")
+
+
+def average_zone_pressure(
+    pressure_m: pd.DataFrame, zones: pd.Series, customers: pd.DataFrame
+) -> pd.Series:
+    """Average zone pressure per zone [m]: mean over time of the connection-weighted mean
+    pressure of the zone's junctions (junctions without customers count once).
+
+    This is the pressure P of the UARL formula (Lambert et al. 1999): the average
+    pressure at the customers' connections while the system is pressurised.
+
+    Parameters
+    ----------
+    pressure_m : DataFrame
+        Times × node pressure [m] (e.g. ``simulate(...)["pressure_m"].to_pandas()``).
+    """
+    weight = customers["junction"].astype(str).value_counts()
+    junctions = [n for n in pressure_m.columns if n in zones.index and zones[n] != SOURCE_ZONE
+                 and not str(n).startswith("LEAK-")]
+    w = weight.reindex(junctions).fillna(0).to_numpy() + 1e-9
+    mean_p = pressure_m[junctions].mean().to_numpy()
+    df = pd.DataFrame({"zone": zones[junctions].to_numpy(), "wp": w * mean_p, "w": w})
+    g = df.groupby("zone")[["wp", "w"]].sum()
+    return (g["wp"] / g["w"]).rename("pressure_m").rename_axis("dma")
+
+
+def dma_table(
+    wn: wntr.network.WaterNetworkModel,
+    zones: pd.Series,
+    customers: pd.DataFrame,
+    meters: pd.DataFrame,
+    pressure_m: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """What the water balance needs of each DMA.
+
+    Returns
+    -------
+    DataFrame
+        Index ``dma``; ``junctions`` (count), ``junction_names`` (comma separated),
+        ``mains_km`` [km], ``connections`` [-], ``boundary_meters`` (ids), and
+        ``pressure_m`` [m] (average zone pressure) when ``pressure_m`` is given.
+    """
+    names = dma_names(zones)
+    junctions = {d: sorted(n for n in wn.junction_name_list if zones.get(n) == d) for d in names}
+    out = pd.DataFrame(index=pd.Index(names, name="dma"))
+    out["junctions"] = [len(junctions[d]) for d in names]
+    out["junction_names"] = [",".join(junctions[d]) for d in names]
+    out["mains_km"] = mains_length_km(wn, zones).reindex(names).fillna(0.0)
+    out["connections"] = connections(customers, zones).reindex(names).fillna(0).astype(int)
+    out["boundary_meters"] = [",".join(meters.meter_id[(meters.from_zone == d)
+                                                      | (meters.to_zone == d)]) for d in names]
+    if pressure_m is not None:
+        out["pressure_m"] = average_zone_pressure(pressure_m, zones, customers).reindex(names)
+    return out
+
+
+def pressure_zones(wn: wntr.network.WaterNetworkModel) -> tuple[pd.Series, int]:
+    """Pressure zones: parts of the network held apart by pressure-control valves.
+
+    The pipe graph is cut at every PRV, PSV and PBV; each connected part is a zone
+    (``PZ-1``… by decreasing size). A network without such valves (Net3 has none) is a
+    single pressure zone per connected part.
+
+    Returns
+    -------
+    (Series, int)
+        Zone per node name; the number of pressure-control valves found.
+    """
+    graph = nx.Graph()
+    graph.add_nodes_from(wn.node_name_list)
+    valves = 0
+    for _, link in wn.links():
+        if link.link_type == "Valve" and link.valve_type in PRESSURE_VALVES:
+            valves += 1
+            continue
+        graph.add_edge(link.start_node_name, link.end_node_name)
+    parts = sorted(nx.connected_components(graph), key=lambda c: (-len(c), min(c)))
+    zone = {n: f"PZ-{i + 1}" for i, part in enumerate(parts) for n in part}
+    return pd.Series(zone, name="pressure_zone").rename_axis("node").loc[
+        wn.node_name_list], valves
+
+
+def net_inflow_l_s(flows_l_s: pd.DataFrame, meters: pd.DataFrame) -> pd.DataFrame:
+    """Net inflow of each zone from its boundary meters' signed flows [L/s].
+
+    A meter's flow is positive from its ``from_zone`` into its ``to_zone``: it adds to the
+    ``to_zone`` and subtracts from the ``from_zone``.
+
+    Parameters
+    ----------
+    flows_l_s : DataFrame
+        Times × meter id, flow [L/s].
+    meters : DataFrame
+        ``meter_id``, ``from_zone``, ``to_zone`` (``city.dma_meters``).
+
+    Returns
+    -------
+    DataFrame
+        Times × zone (every zone named by a meter, ``source`` included) [L/s].
+    """
+    missing = sorted(set(meters.meter_id) - set(flows_l_s.columns))
+    if missing:
+        raise KeyError(f"no flow series for boundary meters {missing}")
+    zones = sorted(set(meters.from_zone) | set(meters.to_zone))
+    out = pd.DataFrame(0.0, index=flows_l_s.index, columns=zones)
+    for m in meters.itertuples():
+        q = flows_l_s[m.meter_id]
+        out[m.to_zone] += q
+        out[m.from_zone] -= q
+    return out

@@ -45,9 +45,26 @@ def read_inp(path: str | Path) -> wntr.network.WaterNetworkModel:
     try:
         return wntr.network.WaterNetworkModel(str(path))
     except Exception as exc:  # WNTR raises several types for malformed input
-        line = getattr(exc, "line_num", None)
+        line, text = getattr(exc, "line_num", None), None
+        if line is None:
+            line, text = _failing_line(exc)
         where = f"{path}, line {line}" if line else str(path)
-        raise NetworkFileError(f"{where}: cannot read EPANET network: {exc}") from exc
+        quoted = f" ({text.strip()!r})" if text else ""
+        raise NetworkFileError(f"{where}{quoted}: cannot read EPANET network: {exc!r}; fix "
+                               "that line") from exc
+
+
+def _failing_line(exc: BaseException) -> tuple[int | None, str | None]:
+    """The ``.inp`` line WNTR's reader was parsing when it failed (its ``lnum``/``line``
+    locals, innermost frame first), or ``(None, None)``."""
+    tb, found = exc.__traceback__, (None, None)
+    while tb is not None:
+        local = tb.tb_frame.f_locals
+        if "lnum" in local and isinstance(local.get("lnum"), int):
+            text = local.get("line")
+            found = (local["lnum"], text if isinstance(text, str) else None)
+        tb = tb.tb_next
+    return found
 
 
 def node_xy(wn: wntr.network.WaterNetworkModel) -> pd.DataFrame:
@@ -118,3 +135,22 @@ def _hours(text: str) -> float:
         parts = [float(p) for p in text.split(":")]
         return parts[0] + parts[1] / 60 + (parts[2] / 3600 if len(parts) > 2 else 0)
     return float(text)
+
+
+def unreachable_nodes(wn: wntr.network.WaterNetworkModel) -> list[str]:
+    """Nodes with no path through pipes, pumps or valves to a reservoir or tank.
+
+    EPANET cannot give such nodes a head (it reports them as disconnected and stops); a
+    model with them needs a link added or the nodes removed.
+    """
+    import networkx as nx
+
+    graph = nx.Graph()
+    graph.add_nodes_from(wn.node_name_list)
+    graph.add_edges_from((link.start_node_name, link.end_node_name) for _, link in wn.links())
+    sources = set(wn.reservoir_name_list) | set(wn.tank_name_list)
+    reached = set()
+    for part in nx.connected_components(graph):
+        if part & sources:
+            reached |= part
+    return sorted(set(wn.node_name_list) - reached)

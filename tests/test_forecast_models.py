@@ -1,0 +1,178 @@
+"""Forecast models on synthetic series with known seasonality, and their bad-input errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecasts import features, metrics
+from forecasts.models import (
+    MODELS,
+    ForecastError,
+    day_ahead_origin,
+    day_ahead_window,
+    forecast,
+    horizon_plan,
+)
+
+TZ = "America/New_York"
+HOUR = pd.Timedelta("1h")
+
+
+def hourly(n_days: int, start: str = "2016-05-02") -> pd.DatetimeIndex:
+    return pd.date_range(start, periods=24 * n_days, freq="h", tz="UTC", name="time_utc")
+
+
+def seasonal(idx: pd.DatetimeIndex) -> np.ndarray:
+    """Daily sine plus a weekly weekend dip [MW]."""
+    t = np.arange(len(idx))
+    return 10 + 3 * np.sin(2 * np.pi * t / 24) + 1.5 * np.cos(2 * np.pi * t / 168)
+
+
+def test_perfect_daily_sine_seasonal_naive_is_exact():
+    idx = hourly(21)
+    truth = pd.Series(5 + 2 * np.sin(2 * np.pi * np.arange(len(idx) + 48) / 24))
+    y = pd.Series(truth.iloc[:len(idx)].to_numpy(), index=idx, name="sine")
+    fc = forecast(y, 48, "seasonal_naive_daily")
+    assert list(fc.columns) == ["mean", 0.1, 0.5, 0.9]
+    assert fc.index[0] == idx[-1] + HOUR and len(fc) == 48
+    future = truth.iloc[len(idx):].to_numpy()
+    scale = metrics.seasonal_naive_scale(y.to_numpy(), m=12)  # half-day naive: non-zero scale
+    assert metrics.mase(future, fc["mean"], scale=scale) == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(fc[0.1], fc[0.9], atol=1e-12)  # no past error, no width
+
+
+def test_weekly_naive_intervals_cover_gaussian_noise_at_nominal_rate():
+    rng = np.random.default_rng(7)
+    idx = hourly(7 * 16)
+    y = pd.Series(seasonal(idx) + rng.normal(0, 1.0, len(idx)), index=idx, name="noisy")
+    inside, n = 0, 0
+    for origin in range(24 * 7 * 8, len(idx) - 24, 24 * 3):
+        fc = forecast(y.iloc[:origin], 24, "seasonal_naive_weekly", quantiles=(0.1, 0.9))
+        actual = y.iloc[origin:origin + 24].to_numpy()
+        inside += int(((actual >= fc[0.1]) & (actual <= fc[0.9])).sum())
+        n += 24
+    assert 0.72 <= inside / n <= 0.88  # nominal 0.80, n ≈ 430 correlated values
+
+
+def test_mstl_ets_beats_weekly_naive_on_seasonal_noise():
+    rng = np.random.default_rng(3)
+    idx = hourly(7 * 6 + 4)
+    y = pd.Series(seasonal(idx) + rng.normal(0, 0.5, len(idx)), index=idx, name="feeder")
+    model_err, naive_err, inside = [], [], []
+    for end in (len(idx) - 96, len(idx) - 48):
+        hist, future = y.iloc[:end], y.iloc[end:end + 48].to_numpy()
+        fc = forecast(hist, 48, "mstl_ets")
+        naive = forecast(hist, 48, "seasonal_naive_weekly")
+        model_err.append(np.abs(future - fc["mean"]))
+        naive_err.append(np.abs(future - naive["mean"]))
+        inside.append((future >= fc[0.1]) & (future <= fc[0.9]))
+        assert (fc[0.9] > fc[0.1]).all()
+    # weekly naive error sd is sqrt(2)·σ; a model that knows the seasons approaches σ
+    assert np.mean(model_err) < 0.9 * np.mean(naive_err)
+    assert 0.6 <= np.mean(inside) <= 0.95
+
+
+def test_stl_arima_and_regression_follow_the_profile():
+    rng = np.random.default_rng(5)
+    idx = hourly(7 * 4 + 2, "2016-04-04")  # no federal holiday inside: MSTL knows none
+    day_off = features.day_type(idx, TZ) > 0
+    hour = features.calendar_features(idx, TZ)["hour"].to_numpy()
+    truth = 10 + 3 * np.sin(2 * np.pi * hour / 24) - 2.0 * day_off
+    y = pd.Series(truth + rng.normal(0, 0.3, len(idx)), index=idx, name="f")
+    parts = []
+    for model in ("stl_arima", "regression_profile"):
+        fc = forecast(y.iloc[:-24], 24, model)
+        assert np.mean(np.abs(fc["mean"] - truth[-24:])) < 0.4, model
+        parts.append(fc)
+    combined = forecast(y.iloc[:-24], 24, "combination")
+    pd.testing.assert_frame_equal(combined, (parts[0] + parts[1]) / 2, check_freq=False,
+                                  rtol=1e-6)
+
+
+def test_sarimax_fourier_learns_cooling_response():
+    idx = hourly(17, "2016-07-01")
+    full = idx.append(pd.date_range(idx[-1] + HOUR, periods=24, freq="h", tz="UTC"))
+    temp = features.city_temperature(full)
+    cdd = features.degree_hours(temp)["cdd"].to_numpy()
+    rng = np.random.default_rng(1)
+    load = 5 + 0.4 * cdd + np.sin(2 * np.pi * np.arange(len(full)) / 24)
+    load = load + rng.normal(0, 0.05, len(full))
+    y = pd.Series(load[:len(idx)], index=idx, name="f")
+    exog = temp.to_frame()
+    fc = forecast(y, 24, "sarimax_fourier", exog=exog, exog_future=exog)
+    assert np.mean(np.abs(fc["mean"].to_numpy() - load[len(idx):])) < 0.3
+    with pytest.raises(ForecastError, match="needs exog"):
+        forecast(y, 24, "sarimax_fourier")
+    with pytest.raises(ForecastError, match="no \\['temp_air'\\]"):
+        forecast(y, 24, "sarimax_fourier", exog=exog, exog_future=exog.iloc[:-5])
+
+
+def test_pv_models_on_a_steady_clear_sky_index():
+    idx = pd.date_range("2016-06-01", periods=24 * 4 * 10, freq="15min", tz="UTC")
+    cs = features.clear_sky_reference(idx.append(
+        pd.date_range(idx[-1] + pd.Timedelta("15min"), periods=96, freq="15min", tz="UTC")))
+    pv = 0.004 * cs * 0.7  # kW, steady clear-sky index 0.7
+    y = pd.Series(pv.iloc[:len(idx)].to_numpy(), index=idx, name="pv")
+    truth = pv.iloc[len(idx):].to_numpy()
+    for model in ("pv_smart_persistence", "pv_climatology", "pv_csi_statsmodels"):
+        fc = forecast(y, 96, model)
+        assert MODELS[model].kind == "pv"
+        assert (fc.to_numpy() >= 0).all(), model
+        assert np.abs(fc["mean"].to_numpy() - truth).max() < 0.03 * truth.max(), model
+        night = truth == 0
+        assert (fc.loc[night, "mean"] == 0).all(), model
+
+
+def test_bad_input_raises_clear_forecast_errors():
+    idx = hourly(21)
+    y = pd.Series(seasonal(idx), index=idx, name="f9")
+    with pytest.raises(ForecastError, match="too short for seasonal_naive_weekly"):
+        forecast(y.iloc[:24 * 5], 24, "seasonal_naive_weekly")
+    with pytest.raises(ForecastError, match="all NaN"):
+        forecast(y * np.nan, 24, "seasonal_naive_daily")
+    const = pd.Series(4.0, index=idx, name="flat")
+    with pytest.raises(ForecastError, match="constant"):
+        forecast(const, 24, "mstl_ets")
+    assert (forecast(const, 24, "seasonal_naive_daily")["mean"] == 4.0).all()
+    with pytest.raises(ForecastError, match="unknown model"):
+        forecast(y, 24, "prophet")
+    with pytest.raises(ForecastError, match="horizon"):
+        forecast(y, 0, "seasonal_naive_daily")
+    with pytest.raises(ForecastError, match="strictly between"):
+        forecast(y, 24, "seasonal_naive_daily", quantiles=(0.1, 1.5))
+    with pytest.raises(ForecastError, match="time-zone aware"):
+        forecast(y.tz_localize(None), 24, "seasonal_naive_daily")
+    holey = y.copy()
+    holey.iloc[100:140] = np.nan
+    fc = forecast(holey.dropna(), 24, "seasonal_naive_daily")
+    assert fc.attrs["filled"] == 40
+    holey.iloc[:200] = np.nan
+    holey.iloc[0] = 1.0
+    with pytest.raises(ForecastError, match="missing"):
+        forecast(holey, 24, "seasonal_naive_daily")
+
+
+def test_day_ahead_horizons_across_daylight_saving():
+    # autumn change: 6 November 2016 has 25 local hours
+    start, end = day_ahead_window("2016-11-06", TZ)
+    assert (end - start) == pd.Timedelta("25h")
+    assert day_ahead_origin("2016-11-06", TZ) == pd.Timestamp("2016-11-05T14:00Z")  # 10:00 EDT
+    plan = horizon_plan("day-ahead", HOUR, TZ, target_day="2016-11-06")
+    assert plan.horizon == 14 + 25  # 10:00 to midnight EDT, then the 25-hour day
+    spring = horizon_plan("day-ahead", pd.Timedelta("15min"), TZ, target_day="2016-03-13")
+    assert spring.end - spring.start == pd.Timedelta("23h")
+    assert spring.horizon == (14 + 23) * 4
+    intra = horizon_plan("intraday", HOUR, TZ, origin=pd.Timestamp("2016-07-01T08:00Z"), hours=6)
+    assert intra.horizon == 6 and intra.end == pd.Timestamp("2016-07-01T14:00Z")
+    with pytest.raises(ForecastError, match="1–6 h"):
+        horizon_plan("intraday", HOUR, TZ, origin=pd.Timestamp("2016-07-01T08:00Z"), hours=9)
+
+
+def test_registry_metadata():
+    assert {"seasonal_naive_daily", "seasonal_naive_weekly", "mstl_ets", "stl_arima",
+            "sarimax_fourier", "pv_smart_persistence", "pv_climatology",
+            "pv_csi_statsmodels"} <= set(MODELS)
+    assert MODELS["sarimax_fourier"].needs_exog == ("temp_air",)
+    assert MODELS["seasonal_naive_weekly"].min_history >= pd.Timedelta("7D")

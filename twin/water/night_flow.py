@@ -1,0 +1,253 @@
+"""Minimum night flow per DMA, net night flow, its trend, and leakage estimated from it.
+
+At night (02:00–04:00 local) customers use least and pressure is highest, so most of a
+DMA's inflow is leakage. The method (UKWIR / WRc 1994, *Managing Leakage*, Reports E and F;
+Lambert 2001; AWWA M36 ch. 5)::
+
+    MNF  = water used in the DMA over the night window / its length [L/s]
+           (∫ net boundary inflow − increase of water in the DMA's tanks)
+    NNF  = MNF − legitimate night use [L/s]
+    daily leakage [m³/day] = NNF · NDF · 3.6,  NDF = Σ_h (P_h / P_night)^N1  [h/day]
+
+Legitimate night use is what the customers' own AMR reads show over the window; connections
+without reads get the read connections' use scaled by the model's demand allocation (as in
+:func:`twin.water.balance.billed_metered_m3`), or, in a DMA without any reads, the
+city's read connections scaled the same way; only with no reads at all the per-connection
+allowance :data:`NIGHT_USE_L_CONN_H`. NDF, the night-day factor (FAVAD,
+May 1994; Lambert 2001), turns the night leakage rate into a daily volume with the pressure
+over the day measured by the DMA's pressure loggers; N1 = 1.0 is the usual default for a
+mix of leak types (Thornton & Lambert 2005), 0.5 for fixed-area holes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from twin.water.balance import flow_tag, level_tag, scada_hourly, tank_volume_m3
+from twin.water.dma import SOURCE_ZONE, dma_names, net_inflow_l_s
+
+#: Night window, local clock hours [start, end) [h].
+NIGHT_HOURS = (2, 4)
+#: Legitimate night use per connection where no reads exist [L/connection/h]:
+#: UKWIR/WRc *Managing Leakage* Report E (1994) household night use, 1.7 L/property/h.
+NIGHT_USE_L_CONN_H = 1.7
+#: FAVAD leakage exponent N1 used for the night-day factor [-] (Thornton & Lambert 2005).
+FAVAD_N1 = 1.0
+#: Nights of the rolling trend [-].
+TREND_NIGHTS = 7
+
+
+def zone_storage_m3(levels_m: pd.DataFrame, wn, zones: pd.Series) -> pd.DataFrame:
+    """Water stored in each zone's tanks at each time [m³] (times × zone)."""
+    out = pd.DataFrame(index=levels_m.index)
+    for tank in levels_m.columns:
+        v = tank_volume_m3(wn, tank, levels_m[tank].to_numpy())
+        z = zones[tank]
+        out[z] = out[z] + v if z in out else v
+    return out
+
+
+def minimum_night_flow(inflow_l_s: pd.DataFrame, stored_m3: pd.DataFrame, timezone: str,
+                       hours: tuple[int, int] = NIGHT_HOURS) -> pd.DataFrame:
+    """Minimum night flow per local night and zone [L/s]: water used in the night window.
+
+    Used = ∫ net inflow dt (trapezoidal rule over the hourly instantaneous values from the
+    window's start to its end) − the increase of water stored in the zone's tanks over the
+    window, divided by the window's length. Nights without every hourly value are left out.
+
+    Parameters
+    ----------
+    inflow_l_s : DataFrame
+        Hourly net inflow per zone [L/s] (:func:`twin.water.dma.net_inflow_l_s`), UTC index.
+    stored_m3 : DataFrame
+        Stored volume per zone with tanks [m³] on the same times.
+    """
+    local = inflow_l_s.index.tz_convert(timezone)
+    width = hours[1] - hours[0]
+    rows = {}
+    for night in sorted(set(local.date)):
+        t0 = pd.Timestamp(night).tz_localize(timezone) + pd.Timedelta(hours=hours[0])
+        times = [t0 + pd.Timedelta(hours=k) for k in range(width + 1)]
+        if not all(t in inflow_l_s.index for t in times):
+            continue
+        q = inflow_l_s.loc[times]
+        volume_l = (q.sum() - (q.iloc[0] + q.iloc[-1]) / 2) * 3600.0
+        for zone in stored_m3.columns:
+            volume_l[zone] -= (stored_m3.loc[times[-1], zone] - stored_m3.loc[times[0], zone]) * 1e3
+        rows[night] = volume_l / (width * 3600.0)
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("night")
+
+
+def night_mean(series: pd.DataFrame, timezone: str,
+               hours: tuple[int, int] = NIGHT_HOURS) -> pd.DataFrame:
+    """Mean of hourly values whose local hour is in ``hours`` = [start, end), per local night.
+
+    The index is the local date of the night (02:00 of that date).
+    """
+    local = series.index.tz_convert(timezone)
+    mask = (local.hour >= hours[0]) & (local.hour < hours[1])
+    night = series[mask]
+    return night.groupby(local[mask].date).mean().rename_axis("night")
+
+
+def hourly_model_demand_m3s(wn) -> pd.DataFrame:
+    """Each junction's model demand at each hour of the pattern day (0–23) [m³/s]."""
+    default = wn.options.hydraulic.pattern
+    step_h = max(1, int(wn.options.time.pattern_timestep // 3600))
+    hours = np.arange(24)
+    out = {}
+    for name, j in wn.junctions():
+        q = np.zeros(24)
+        for d in j.demand_timeseries_list:
+            pat = d.pattern if d.pattern is not None else (
+                wn.get_pattern(default) if default in wn.pattern_name_list else None)
+            if pat is None:
+                q += d.base_value
+            else:
+                m = np.asarray(pat.multipliers, dtype=float)
+                q += d.base_value * m[(hours // step_h) % len(m)]
+        out[name] = q
+    return pd.DataFrame(out, index=pd.Index(hours, name="hour"))
+
+
+def model_hour(times_utc: pd.DatetimeIndex, timezone: str) -> np.ndarray:
+    """Hour of the model's pattern day: the local standard-time hour (patterns start at local
+    standard midnight and do not follow daylight saving time)."""
+    standard = pd.Timestamp("2001-01-15", tz=timezone).utcoffset()
+    return np.asarray((times_utc + standard).hour)
+
+
+def night_use_l_s(reads: pd.DataFrame, customers: pd.DataFrame, zones: pd.Series,
+                  model_demand: pd.DataFrame, timezone: str,
+                  hours: tuple[int, int] = NIGHT_HOURS) -> pd.DataFrame:
+    """Legitimate night use per night and DMA [L/s] from the customers' hourly reads.
+
+    Read connections count what they recorded in the window. Unread connections of a DMA
+    with reads get the read use scaled, hour by hour, by the model's demand allocation at
+    that hour: use × Σ_unread w(h) / Σ_read w(h), w(h) = ``water_share`` × junction demand
+    at model hour h (:func:`hourly_model_demand_m3s`). A DMA without reads takes the city's
+    read use per unit of w(h); with no reads at all, the allowance
+    :data:`NIGHT_USE_L_CONN_H` per connection.
+    """
+    reg = customers.assign(water_meter_id=customers.water_meter_id.astype(str),
+                           junction=customers.junction.astype(str)).reset_index(drop=True)
+    reg["zone"] = reg.junction.map(zones)
+    share = reg["water_share"].to_numpy(float) if "water_share" in reg else np.ones(len(reg))
+    r = reads.assign(series_id=reads.series_id.astype(str))
+    times = pd.DatetimeIndex(r.time_utc)
+    local = times.tz_convert(timezone)
+    mask = np.asarray((local.hour >= hours[0]) & (local.hour < hours[1]))
+    r = r[mask].assign(night=local[mask].date, mhour=model_hour(times[mask], timezone))
+    r["zone"] = r.series_id.map(reg.set_index("water_meter_id").zone)
+    reg["is_read"] = reg.water_meter_id.isin(set(r.series_id))
+    # weight of each customer at each model hour, summed per zone and read/unread
+    w = model_demand.reindex(columns=reg.junction).to_numpy() * share[None, :]  # hour × cust
+    zone_list = dma_names(zones)
+    w_read = {z: w[:, ((reg.zone == z) & reg.is_read).to_numpy()].sum(axis=1) for z in zone_list}
+    w_all = {z: w[:, (reg.zone == z).to_numpy()].sum(axis=1) for z in zone_list}
+    hourly = r.groupby(["night", "mhour", "zone"])["value"].sum().unstack("zone")
+    nights = sorted(set(r.night))
+    city_read = w[:, reg.is_read.to_numpy()].sum(axis=1)
+    scale = 1000 / (3600 * (hours[1] - hours[0]))  # m³ over the window → L/s
+    out = pd.DataFrame(index=pd.Index(nights, name="night"))
+    if not len(hourly):
+        for z in zone_list:
+            out[z] = NIGHT_USE_L_CONN_H * int((reg.zone == z).sum()) / 3600.0
+        return out
+    mh = hourly.index.get_level_values("mhour").to_numpy()
+    city_use = hourly.sum(axis=1).to_numpy()
+    for z in zone_list:
+        if w_read[z].sum() > 0 and z in hourly:
+            f = w_all[z][mh] / np.where(w_read[z][mh] > 0, w_read[z][mh], np.nan)
+            v = hourly[z].fillna(0.0).to_numpy() * f
+        else:
+            v = city_use * w_all[z][mh] / np.where(city_read[mh] > 0, city_read[mh], np.nan)
+        per = pd.Series(v, index=hourly.index).groupby(level="night").sum() * scale
+        out[z] = per.reindex(nights)
+    return out
+
+
+def night_day_factor(pressure_m: pd.Series, timezone: str, n1: float = FAVAD_N1,
+                     hours: tuple[int, int] = NIGHT_HOURS) -> pd.Series:
+    """Night-day factor per local day [h/day]: Σ over the day's hours of (P_h / P_night)^N1.
+
+    Parameters
+    ----------
+    pressure_m : Series
+        Hourly pressure at the DMA's average-zone-pressure point (a logger) [m].
+    """
+    p_night = night_mean(pressure_m.to_frame("p"), timezone, hours)["p"]
+    local = pressure_m.index.tz_convert(timezone)
+    day = pd.Series(local.date, index=pressure_m.index)
+    ratio = pressure_m / day.map(p_night).to_numpy()
+    return (ratio.clip(lower=0) ** n1).groupby(day.to_numpy()).sum().rename_axis("night")
+
+
+def night_flow_from_store(store, city, start, end, n1: float = FAVAD_N1) -> pd.DataFrame:
+    """Minimum and net night flow per DMA and night over [start, end) (UTC), with leakage.
+
+    Returns
+    -------
+    DataFrame
+        Long table, one row per DMA and night: ``dma``, ``night`` (local date), ``mnf_l_s``,
+        ``night_use_l_s``, ``nnf_l_s`` [L/s], ``nnf_trend_l_s`` (rolling median over
+        :data:`TREND_NIGHTS` nights) [L/s], ``ndf_h`` [h/day], ``leakage_m3_day`` [m³/day]
+        and ``pressure_logger`` (the junction whose pressure gave the NDF, empty when none:
+        then NDF = 24 h).
+    """
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    meters, wn, zones, tz = city.dma_meters, city.wn, city.dmas, city.timezone
+    ftags = [flow_tag(m) for m in meters.meter_id]
+    ltags = [level_tag(t) for t in wn.tank_name_list]
+    values, _ = scada_hourly(store, ftags + ltags, start, end)
+    flows = values[ftags].set_axis(list(meters.meter_id), axis=1)
+    levels = values[ltags].set_axis(list(wn.tank_name_list), axis=1)
+    inflow = net_inflow_l_s(flows, meters).drop(columns=SOURCE_ZONE, errors="ignore")
+    mnf = minimum_night_flow(inflow, zone_storage_m3(levels, wn, zones), tz)
+    reads = store.read("water_read", start=start, end=end)
+    legit = night_use_l_s(reads, city.customers, zones, hourly_model_demand_m3s(wn), tz)
+    loggers = _pressure_loggers(store, zones, start, end)
+    rows = []
+    for dma in dma_names(zones):
+        nnf = (mnf[dma] - legit[dma].reindex(mnf.index)).rename("nnf")
+        logger = loggers.get(dma)
+        if logger is not None:
+            ndf = night_day_factor(logger[1], tz, n1).reindex(mnf.index)
+        else:
+            ndf = pd.Series(24.0, index=mnf.index)
+        trend = nnf.rolling(TREND_NIGHTS, min_periods=1).median()
+        rows.append(pd.DataFrame({
+            "dma": dma, "night": mnf.index, "mnf_l_s": mnf[dma].to_numpy(),
+            "night_use_l_s": legit[dma].reindex(mnf.index).to_numpy(),
+            "nnf_l_s": nnf.to_numpy(), "nnf_trend_l_s": trend.to_numpy(),
+            "ndf_h": ndf.to_numpy(), "leakage_m3_day": (nnf * ndf * 3.6).to_numpy(),
+            "pressure_logger": logger[0] if logger is not None else ""}))
+    out = pd.concat(rows, ignore_index=True)
+    return out.dropna(subset=["mnf_l_s", "night_use_l_s"]).reset_index(drop=True)
+
+
+def _pressure_loggers(store, zones: pd.Series, start, end) -> dict:
+    """The first pressure logger of each DMA: {dma: (junction, hourly pressure [m])}."""
+    df = store.read("scada", start=start, end=end)
+    tags = sorted({t for t in df.series_id.astype(str).unique()
+                   if t.startswith("WATER.J-") and t.endswith(".PRESSURE")})
+    out = {}
+    for tag in tags:
+        junction = tag[len("WATER.J-"):-len(".PRESSURE")]
+        dma = zones.get(junction)
+        if dma is None or dma == SOURCE_ZONE or dma in out:
+            continue
+        s = df[df.series_id.astype(str) == tag].set_index("time_utc")["value"].sort_index()
+        out[dma] = (junction, s)
+    return out
+
+
+def leak_step_l_s(night: pd.DataFrame, dma: str, at, nights: int = 3) -> float:
+    """Change of NNF in ``dma`` across a date ``at`` [L/s]: median of the ``nights`` nights
+    after it minus median of the ``nights`` nights before it (the night of ``at`` excluded)."""
+    d = night[night.dma == dma].set_index("night")["nnf_l_s"]
+    at = pd.Timestamp(at).date()
+    before = d[[n < at for n in d.index]].tail(nights)
+    after = d[[n > at for n in d.index]].head(nights)
+    return float(after.median() - before.median())
