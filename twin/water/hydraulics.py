@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import struct
 import tempfile
 import time
@@ -337,15 +338,22 @@ def simulate(
     return ds
 
 
+#: Free space ``/dev/shm`` must have to hold EPANET's scratch files [bytes].
+SCRATCH_MIN_FREE_BYTES = 2 * 1024**3
+
+
 def _scratch_dir() -> str | None:
     """Folder for a run's EPANET files: memory-backed ``/dev/shm`` where there is one.
 
     A week at 15-min steps on ky10 writes ~40 MB of binary output that is read once and
     deleted; on tmpfs that never reaches a disk. ``None`` (the system's temporary folder)
-    elsewhere.
+    elsewhere, and where ``/dev/shm`` has less than :data:`SCRATCH_MIN_FREE_BYTES` free (a
+    container's default 64 MB would overflow with a few runs in parallel).
     """
     shm = "/dev/shm"
-    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    if not (os.path.isdir(shm) and os.access(shm, os.W_OK)):
+        return None
+    return shm if shutil.disk_usage(shm).free >= SCRATCH_MIN_FREE_BYTES else None
 
 
 def _pressure_scale(units: str) -> float:
