@@ -61,10 +61,17 @@ def main() -> None:
     print(f"{args.series} series × {len(history)} hourly steps ({len(history) / 168:.1f} weeks);"
           f" model {args.model}, horizon {horizon} h, quantiles 0.1/0.5/0.9")
 
+    from twin.parallel import dask_client
+
     t0 = time.perf_counter()
-    ds = runner.run_forecasts(history, [origin], horizon, args.model, batch_size=args.batch_size,
-                              n_workers=args.workers)
+    with dask_client(None, args.workers) as client:
+        t1 = time.perf_counter()
+        ds = runner.run_forecasts(history, [origin], horizon, args.model,
+                                  batch_size=args.batch_size, client=client)
+        t2 = time.perf_counter()
     dask_s = time.perf_counter() - t0
+    parts = (f"cluster start {t1 - t0:.1f} s, forecasts {t2 - t1:.1f} s, "
+             f"shutdown {dask_s - (t2 - t0):.1f} s")
     n_ok = int((ds["model_used"] == args.model).sum())
 
     sub = history.iloc[:, : args.serial]
@@ -79,10 +86,12 @@ def main() -> None:
     print(f"{'Dask, ' + str(args.workers) + '-worker LocalCluster, end to end':34s}"
           f"{dask_s:10.1f}   ({n_ok} of {args.series} by {args.model}, "
           f"{ds.attrs['batches']} batches of {args.batch_size})")
+    print(f"{'':34s}{'':10s}   ({parts})")
     print(f"{'serial loop, this process':34s}{serial_s:10.1f}   (measured on {args.serial} "
           f"series: {serial_sub_s:.1f} s, scaled ×{args.series / args.serial:.0f})")
     print(f"speed-up {serial_s / dask_s:.2f}×; target < 90 s: "
           f"{'met' if dask_s < 90 else 'NOT met'}; same forecasts as the serial loop: {same}")
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()} on {os.cpu_count()} cores")
     obs = values.loc[values.index >= origin].iloc[:horizon]
     cover = ((obs.to_numpy().T >= ds["forecast"].isel(issue_time=0, quantile=0).values)
              & (obs.to_numpy().T <= ds["forecast"].isel(issue_time=0, quantile=-1).values))

@@ -32,6 +32,9 @@ from forecasts.models import (
 BASELINES = ("seasonal_naive_weekly", "seasonal_naive_daily")
 #: History each fit sees, counted back from the origin [weeks].
 HISTORY_WEEKS = 8
+#: Score columns of :func:`score_one`, present even when no forecast was scored.
+SCORE_COLUMNS = ("mape_percent", "mase", "pinball", "pinball_scaled", "coverage", "nominal",
+                 "n_origins", "n_values", "seconds_per_fit")
 
 
 def as_series_dict(series: dict[str, pd.Series] | pd.DataFrame | pd.Series) -> dict[str, pd.Series]:
@@ -223,8 +226,10 @@ def score(
         rec = {"series": name, "model": model, **score_one(group, scales[name], quantiles)}
         records.append(rec)
     per_series = pd.DataFrame(records)
-    if per_series.empty:
-        per_series = pd.DataFrame(columns=["series", "model"])
+    if per_series.empty:  # nothing scored: the same columns, all NaN, and a note saying why
+        per_series = pd.DataFrame({"series": pd.Series(dtype=object),
+                                   "model": pd.Series(dtype=object),
+                                   **{c: pd.Series(dtype=float) for c in SCORE_COLUMNS}})
     fail_counts = failures.groupby(["series", "model"]).size().rename("failed")
     per_series = per_series.merge(fail_counts.reset_index(), how="outer",
                                   on=["series", "model"])
@@ -232,7 +237,7 @@ def score(
     first = failures.groupby(["series", "model"])["error"].first().rename("first_error")
     per_series = per_series.merge(first.reset_index(), how="left", on=["series", "model"])
     if levels is None:
-        return per_series.set_index(["series", "model"]).sort_index()
+        return _noted(per_series.set_index(["series", "model"]).sort_index(), records, failures)
     per_series["level"] = per_series["series"].map(levels)
     missing = per_series.loc[per_series["level"].isna(), "series"].unique().tolist()
     if missing:
@@ -243,13 +248,26 @@ def score(
         n_origins=("n_origins", "sum"), failed=("failed", "sum"),
         seconds_per_fit=("seconds_per_fit", "mean"),
     )
-    if "coverage" in table.columns or len(quantiles) >= 2:
+    if len(quantiles) >= 2:
         lo, hi = min(quantiles), max(quantiles)
-        pooled = table.assign(level=table["series"].map(levels)).groupby(["level", "model"])
-        agg["coverage"] = pooled.apply(
-            lambda g: metrics.interval_coverage(g["actual"], g[lo], g[hi]))
+        agg["coverage"] = np.nan
+        if len(table):
+            pooled = table.assign(level=table["series"].map(levels)).groupby(["level", "model"])
+            agg["coverage"] = pooled.apply(
+                lambda g: metrics.interval_coverage(g["actual"], g[lo], g[hi]))
         agg["nominal"] = hi - lo
-    return agg.sort_index()
+    return _noted(agg.sort_index(), records, failures)
+
+
+def _noted(result: pd.DataFrame, records: list, failures: pd.DataFrame) -> pd.DataFrame:
+    """Set ``result.attrs["note"]`` when no forecast was scored (``""`` otherwise)."""
+    note = ""
+    if not records:
+        note = ("no forecast was scored: "
+                + (f"all {len(failures)} fits failed (see columns failed and first_error)"
+                   if len(failures) else "no series and model to backtest were given"))
+    result.attrs["note"] = note
+    return result
 
 
 def backtest(

@@ -109,3 +109,29 @@ def test_backtest_rejects_short_series_and_unknown_models():
         backtest({"F": y}, ["nope"])
     with pytest.raises(ForecastError, match="too short for 4 test weeks"):
         origins(y.index, "day-ahead", 4, TZ, pd.Timedelta("1h"))
+
+
+def test_backtest_with_nothing_scored_returns_the_columns_and_a_note():
+    # two flat series: no MASE scale, so no forecast of any model is scored
+    idx = _daily_sine_with_noise(8, 0.5).index
+    series = {"flat_a": pd.Series(3.0, index=idx), "flat_b": pd.Series(5.0, index=idx)}
+    levels = {"flat_a": "feeder", "flat_b": "feeder"}
+    by_level = backtest(series, ["mstl_ets"], weeks=4, levels=levels)
+    for col in ("mape_percent", "mase", "pinball_scaled", "coverage"):
+        assert col in by_level.columns and by_level[col].isna().all()
+    assert (by_level["n_origins"] == 0).all() and (by_level["n_series"] == 0).all()
+    # every failed fit is still counted: 2 series × (2 baselines + mstl_ets)
+    assert by_level["failed"].sum() == 6
+    assert set(by_level.index.get_level_values("model")) == {"mstl_ets", *BASELINES}
+    assert by_level.attrs["note"].startswith("no forecast was scored: all 6 fits failed")
+    per_series = backtest(series, ["mstl_ets"], weeks=4)
+    assert {"mape_percent", "mase", "coverage", "failed", "first_error"} <= set(per_series.columns)
+    assert per_series["first_error"].str.contains("repeats exactly").all()
+    assert "no forecast was scored" in per_series.attrs["note"]
+    # and when something is scored there is no note
+    scored = backtest({"F": _daily_sine_with_noise(8, 0.5, 3)}, [], weeks=1)
+    assert scored.attrs["note"] == "" and scored["mase"].notna().all()
+    # no series at all: the table is empty but has its columns
+    empty, table, fails = backtest({}, ["mstl_ets"], weeks=4, return_forecasts=True)
+    assert empty.empty and "mase" in empty.columns and table.empty and fails.empty
+    assert "no series and model" in empty.attrs["note"]
