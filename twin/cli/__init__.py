@@ -21,12 +21,12 @@ from twin.cli.water import app as water_app
 app = typer.Typer(
     help="CityTwin: the digital twin of the city's electricity and water networks.\n\n"
     "Example: twin info; twin simulate --at '2016-07-14 18:00'; twin serve",
-    no_args_is_help=True,
+    no_args_is_help=True, rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-city_app = typer.Typer(help="The sample city's definition (data/city/).", no_args_is_help=True)
+city_app = typer.Typer(help="The sample city's definition (data/city/).", no_args_is_help=True, rich_markup_mode=None)
 data_app = typer.Typer(help="The sample city's measurements (the data directory).",
-                       no_args_is_help=True)
+                       no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(city_app, name="city")
 app.add_typer(data_app, name="data")
 app.add_typer(electric_app, name="electric")

@@ -11,7 +11,7 @@ from rich.table import Table
 from twin import config
 from twin.cli.common import console, fail, load_city_or_fail, progress_bar
 
-app = typer.Typer(help="The electricity network: year-long QSTS, violations, losses, hosting capacity, N-1.\n\nExample: twin electric qsts", no_args_is_help=True)
+app = typer.Typer(help="The electricity network: year-long QSTS, violations, losses, hosting capacity, N-1.\n\nExample: twin electric qsts", no_args_is_help=True, rich_markup_mode=None)
 
 
 # ------------------------------------------------------------------ qsts, violations, losses
@@ -333,7 +333,7 @@ def hosting_capacity_command(
     top: Annotated[int, typer.Option(min=1, help="Buses to list (least capacity first).")] = 15,
     out: Annotated[Path | None, typer.Option(help="CSV file for every bus's result.")] = None,
 ) -> None:
-    """Extra rooftop PV [kW] each bus can take before a voltage or thermal limit breaks.
+    """Extra rooftop PV (kW) each bus can take before a voltage or thermal limit breaks.
 
     Example: twin electric hosting-capacity --hours 6 --out hosting_capacity.csv
     """

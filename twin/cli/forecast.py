@@ -15,7 +15,7 @@ from twin import config
 from twin.cli.common import console, fail, load_city_or_fail, progress_bar
 
 app = typer.Typer(help="Load and solar forecasts: run, backtest, look ahead.\n\nExample: twin "
-                  "forecast run --level feeder --horizon day-ahead", no_args_is_help=True)
+                  "forecast run --level feeder --horizon day-ahead", no_args_is_help=True, rich_markup_mode=None)
 
 StoreOpt = Annotated[Path | None, typer.Option(
     help="Measurement store root; default <data directory>/store.")]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="The water network: hydraulics, water balance, night flow, leaks.\n\nExample: twin water simulate", no_args_is_help=True)
+app = typer.Typer(help="The water network: hydraulics, water balance, night flow, leaks.\n\nExample: twin water simulate", no_args_is_help=True, rich_markup_mode=None)
 
 
 @app.command("leaks")
@@ -110,7 +110,7 @@ def outage(
         "2016-07-14 20:00"),
     hours: Annotated[int, typer.Option(help="Hours without supply.")] = 6,
     min_pressure_m: Annotated[float | None, typer.Option(
-        help="Minimum service pressure \\[m]; default the twin's.")] = None,
+        help="Minimum service pressure [m]; default the twin's.")] = None,
 ) -> None:
     """What-if: a feeder or bus trips, its pumps stop — which DMAs lose pressure, how long?
 
@@ -208,7 +208,7 @@ def simulate_cmd(
     step_min: Annotated[int, typer.Option(help="Hydraulic and report step [min].")] = 60,
     pda: Annotated[bool, typer.Option("--pda", help="Pressure-driven demands (PDA).")] = False,
     required_pressure_m: Annotated[float, typer.Option(
-        help="PDA: pressure for the full demand \\[m]; also the low-pressure limit.")] = 20.0,
+        help="PDA: pressure for the full demand [m]; also the low-pressure limit.")] = 20.0,
     demand_multiplier: Annotated[float, typer.Option(
         help="Scenario: scale every junction's demand by this factor.")] = 1.0,
     inp: Annotated[str | None, typer.Option(
