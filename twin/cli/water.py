@@ -71,7 +71,8 @@ def leaks(
 
         try:
             report = find_leaks(city, ms, t0_utc, t1_utc, client=client, top=top,
-                                progress=tick)
+                                progress=tick,
+                                cache_dir=config.data_dir() / "cache" / "leak-sensitivity")
         except (LeakDetectionError, LeakLocationError) as exc:
             fail(str(exc))
         except HydraulicsError as exc:

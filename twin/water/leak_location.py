@@ -46,7 +46,8 @@ RANK_KINDS = ("pressure", "flow", "consumption")
 BATCH_SIZE = 24
 #: Version of the cached matrices' layout; part of the cache key.
 CACHE_FORMAT = 2
-#: Default cache folder of sensitivity matrices.
+#: Default cache folder of sensitivity matrices for library calls (the ``twin`` command keeps
+#: them under the data directory instead).
 CACHE_DIR = Path(tempfile.gettempdir()) / "citytwin-leak-sensitivity"
 
 _EN_PRESSURE, _EN_EMITTER, _EN_FLOW = 11, 3, 8
