@@ -277,10 +277,10 @@ def estimate_state(
     Notes
     -----
     A measurement whose removal would leave part of the grid unobservable is kept (bad data
-    detected but not identified). A measurement whose error can be explained equally well by others (a critical set, e.g. a
-    feeder-head flow and the pseudo-injections that sum to it, with nothing else on that
-    feeder) gets the same normalised residual as they do: bad data there is detected by the chi²
-    test but cannot be told apart without more redundancy.
+    detected but not identified). A measurement whose error can be explained equally well by
+    others (a critical set, e.g. a feeder-head flow and the pseudo-injections that sum to it,
+    with nothing else on that feeder) gets the same normalised residual as they do: bad data
+    there is detected but cannot be told apart without more redundancy.
     """
     missing = set(MEASUREMENT_COLUMNS) - set(measurements.columns)
     if missing:
