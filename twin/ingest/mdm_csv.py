@@ -645,6 +645,75 @@ def join_batches(batches: list[ReadBatch]) -> ReadBatch:
         duplicates=sum(b.duplicates for b in batches), meta=meta)
 
 
+class MeterRuns:
+    """Meters whose lines come in more than one run in a file (re-sent rows), found from
+    the file's bytes as they stream past (:meth:`feed`, e.g. while its checksum is taken).
+
+    Only the first field of each line is looked at (the ``meter_id`` of wide and register
+    layouts), cut to ``width`` bytes. The answer is a hint for holding those meters back
+    from chunk-by-chunk VEE: a meter missed (a garbage line, a cut name) is still handled
+    as a late series, one found wrongly is only held back.
+    """
+
+    def __init__(self, delimiter: str, width: int = 32):
+        self.delimiter, self.width = ord(delimiter), width
+        self.rest, self.header, self.last = b"", True, None
+        self.run_keys: list[np.ndarray] = []
+
+    def feed(self, block: bytes) -> None:
+        """Take the next bytes of the file (any cut)."""
+        data = self.rest + block if self.rest else block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            self.rest = data
+            return
+        self.rest = data[cut + 1:]
+        self._lines(np.frombuffer(data, np.uint8, count=cut + 1))
+
+    def _lines(self, buf: np.ndarray) -> None:
+        nl = np.flatnonzero(buf == 10)
+        starts = np.concatenate([[0], nl[:-1] + 1])
+        if self.header:  # line 1 is the header
+            starts, nl, self.header = starts[1:], nl[1:], False
+        if not len(starts):
+            return
+        delims = np.append(np.flatnonzero(buf == self.delimiter), len(buf))
+        end = np.minimum(delims[np.searchsorted(delims, starts)], nl)
+        j = np.arange(self.width)
+        idx = np.minimum(starts[:, None] + j, len(buf) - 1)
+        keys = np.where(j < (end - starts)[:, None], buf[idx], 0).astype(np.uint8)
+        keys = np.ascontiguousarray(keys).view(np.uint64)  # (lines, width / 8)
+        new = np.ones(len(keys), bool)
+        new[1:] = (keys[1:] != keys[:-1]).any(axis=1)
+        if self.last is not None and (keys[0] == self.last).all():
+            new[0] = False
+        self.run_keys.append(keys[new])
+        self.last = keys[-1]
+
+    def returning(self) -> set[str]:
+        """Return the meter ids (as the reader trims them) seen in more than one run."""
+        if self.rest:
+            self._lines(np.frombuffer(self.rest + b"\n", np.uint8))
+            self.rest = b""
+        if not self.run_keys:
+            return set()
+        keys, n = np.unique(np.concatenate(self.run_keys), axis=0, return_counts=True)
+        return {k.tobytes().rstrip(b"\0").decode("utf-8", "replace").strip()
+                for k in keys[n > 1]}
+
+
+def meter_runs(path) -> MeterRuns | None:
+    """A :class:`MeterRuns` for an MDM CSV file whose first column is ``meter_id``; None
+    for other layouts (or a header that is not one)."""
+    with fsspec.open(str(path), "rb") as f:
+        header = f.readline()
+    try:
+        lay = sniff_layout(header.decode("utf-8"), posixpath.basename(str(path)))
+    except (MdmCsvError, UnicodeDecodeError):
+        return None
+    return MeterRuns(lay.delimiter) if lay.columns[0] == "meter_id" else None
+
+
 def iter_mdm_csv(path, timezone: str, *, kind: str | None = None,
                  chunk_bytes: int = 32 << 20) -> Iterator[ReadBatch]:
     """Stream an MDM CSV export as one :class:`ReadBatch` per chunk of ``chunk_bytes``.

@@ -41,7 +41,13 @@ from twin.ingest.greenbutton import (
     read_greenbutton_csv,
     read_greenbutton_xml,
 )
-from twin.ingest.mdm_csv import MdmCsvError, iter_mdm_csv, read_mdm_csv, sniff_layout
+from twin.ingest.mdm_csv import (
+    MdmCsvError,
+    iter_mdm_csv,
+    meter_runs,
+    read_mdm_csv,
+    sniff_layout,
+)
 from twin.ingest.pv_portal import PvPortalError, is_pv_portal_header, read_pv_portal
 from twin.ingest.store import MeasurementStore, file_sha256, source_label
 
@@ -224,13 +230,17 @@ def ingest_file(
     report = IngestReport(file=posixpath.basename(path))
     if _input_bytes([path]) > BIG_RUN_BYTES:
         _return_big_arrays_to_os()
+    hold: set[str] = set()
     try:
-        report.sha256 = file_sha256(path)
+        runs = meter_runs(path) if (format or _format_or_none(path)) == "mdm_csv" else None
+        report.sha256 = file_sha256(path, on_block=runs.feed if runs else None)
         if report.sha256 in store.checksums():
             report.skipped = True
             report.skipped_reason = "already ingested (same sha256)"
             return report
         report.format = format or detect_format(path)
+        if runs is not None:
+            hold = runs.returning()
         if report.format == "mdm_csv":
             batches = iter_mdm_csv(path, timezone or city_timezone(), kind=kind,
                                    chunk_bytes=chunk_bytes)
@@ -239,16 +249,36 @@ def ingest_file(
     except _USER_ERRORS as exc:
         report.error = str(exc)
         return report
-    return _ingest_batches(store, path, report, batches, settings, now, use_history)
+    return _ingest_batches(store, path, report, batches, settings, now, use_history, hold)
+
+
+def _format_or_none(path) -> str | None:
+    """:func:`detect_format`, None when the format is unknown."""
+    try:
+        return detect_format(path)
+    except IngestError:
+        return None
+
+
+#: Rows [-] of series held back (they come back later in the file) kept in memory at most;
+#: beyond, they are validated and staged, and revalidated with their late rows at the end.
+HOLD_MAX_ROWS = 4_000_000
 
 
 def _ingest_batches(store: MeasurementStore, path: str, report: IngestReport,
-                    batches: Iterator[ReadBatch], settings, now, use_history) -> IngestReport:
+                    batches: Iterator[ReadBatch], settings, now, use_history,
+                    hold: set[str] = frozenset()) -> IngestReport:
     """Validate and stage each batch of a file while the next one is read and the previous
-    one written (threads: parsing, numpy and Parquet release the GIL), then commit once."""
+    one written (threads: parsing, numpy and Parquet release the GIL), then commit once.
+
+    Series in ``hold`` (they come back later in the file, :class:`~twin.ingest.mdm_csv.
+    MeterRuns`) are kept back and validated once, at the end, with all their rows, instead
+    of being staged, read back and staged again."""
     staged = None
     emitted: set[str] = set()  # series validated so far
     late: list[pd.DataFrame] = []  # rows of series that come back later in the file
+    held: list[pd.DataFrame] = []  # rows of series in ``hold``
+    n_held = 0
     quarantines = []
     vee_sum = vee.VeeSummary()
     meta: dict = {}
@@ -271,15 +301,25 @@ def _ingest_batches(store: MeasurementStore, path: str, report: IngestReport,
                 sid = df["series_id"].cat
                 names = np.asarray(sid.categories.astype(str), dtype=object)
                 codes = sid.codes.to_numpy()
-                is_late = np.isin(names, list(emitted))[codes] if emitted else np.zeros(
-                    len(df), bool)
+                is_late = _member(names, emitted)[codes]
+                is_held = _member(names, hold)[codes]
                 if is_late.any():
                     late.append(df[is_late])
-                    df = df[~is_late].reset_index(drop=True)
+                if is_held.any():
+                    held.append(df[is_held])
+                    n_held += int(is_held.sum())
+                if is_late.any() or is_held.any():
+                    keep = ~(is_late | is_held)
+                    df = df[keep].reset_index(drop=True)
+                if n_held > HOLD_MAX_ROWS:  # too many to keep: validate them now, in order
+                    df = concat_readings([*held, df])
+                    hold, held, n_held = set(), [], 0
                 if not len(df):
                     continue
                 out = _validate(store, report, path, df, settings, now, use_history, vee_sum)
-                emitted.update(names[np.unique(codes[~is_late])])
+                sid = df["series_id"].cat
+                used = np.bincount(sid.codes.to_numpy(), minlength=len(sid.categories)) > 0
+                emitted.update(sid.categories[used].astype(str))
                 if pending is not None:
                     pending.result()
                 pending = writer.submit(staged.add, out)
@@ -287,9 +327,9 @@ def _ingest_batches(store: MeasurementStore, path: str, report: IngestReport,
                 pending.result()
             if staged is None:  # a reader that yields nothing (cannot happen for files)
                 return report
-            if late:
-                _revalidate_late(store, report, path, staged, concat_readings(late), settings,
-                                 now, use_history, vee_sum)
+            if late or held:
+                _revalidate_late(store, report, path, staged, concat_readings(held + late),
+                                 settings, now, use_history, vee_sum)
             report.vee = dataclasses.asdict(vee_sum)
             report.estimated, report.failed = vee_sum.estimated, vee_sum.failed
             store.archive(path, report.sha256)
@@ -309,6 +349,11 @@ def _ingest_batches(store: MeasurementStore, path: str, report: IngestReport,
     report.skipped = result.skipped
     pa.default_memory_pool().release_unused()
     return report
+
+
+def _member(names: np.ndarray, among: set[str]) -> np.ndarray:
+    """Return which of a batch's series names are in ``among`` (a set look-up per name)."""
+    return np.fromiter((n in among for n in names), bool, len(names))
 
 
 def _count(report: IngestReport, batch: ReadBatch) -> None:
@@ -357,13 +402,15 @@ def _revalidate_late(store, report, path, staged, late, settings, now, use_histo
                      vee_sum) -> None:
     """Validate series that came back later in the file together with their staged rows.
 
-    Their staged rows are read back as they were read (``raw_value``, reader flags and
-    rules), removed from the staging area, and validated again with the late rows, so the
+    Their staged rows are taken back out of the staging area (one pass) as they were read
+    (``raw_value``, reader flags and rules), and validated again with the late rows, so the
     result equals validating the whole file at once.
     """
     names = set(late["series_id"].astype(str).unique())
-    prior = staged.read_series(names)
-    staged.drop_series(names)
+    prior = staged.take_series(names)
+    if not len(prior):  # held back: never staged
+        staged.add(_validate(store, report, path, late, settings, now, use_history, vee_sum))
+        return
     # the staged rows are counted again below: take their first counts back
     vee_sum.readings_in -= int(prior["raw_value"].notna().sum())
     vee_sum.gaps_inserted -= int(prior["raw_value"].isna().sum())

@@ -123,6 +123,30 @@ def arrow_schema() -> pa.Schema:
                       for c in COLUMNS])
 
 
+def arrow_table(df: pd.DataFrame) -> pa.Table:
+    """Return a conformed measurement frame as an Arrow table of :func:`arrow_schema`.
+
+    Built from the frame's arrays (categorical codes become dictionary indices, NaN
+    values nulls), as ``pa.Table.from_pandas`` would, without its per-column machinery.
+    """
+    df = conform(df)
+    sch = arrow_schema()
+    arrays = []
+    for field in sch:
+        col = df[field.name]
+        if pa.types.is_dictionary(field.type):
+            codes = col.cat.codes.to_numpy()
+            mask = codes < 0
+            arrays.append(pa.DictionaryArray.from_arrays(
+                pa.array(codes.astype(np.int32), mask=mask if mask.any() else None),
+                pa.array(np.asarray(col.cat.categories, dtype=object), pa.string())))
+        elif field.name == "time_utc":
+            arrays.append(pa.array(time_ns(col), field.type))
+        else:
+            arrays.append(pa.array(col.to_numpy(), field.type, from_pandas=True))
+    return pa.Table.from_arrays(arrays, schema=sch)
+
+
 def quarantine_arrow_schema() -> pa.Schema:
     """Return the Arrow schema of the quarantine table."""
     return pa.schema([pa.field(c.name, c.arrow_type) for c in QUARANTINE_COLUMNS])

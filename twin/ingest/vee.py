@@ -275,8 +275,8 @@ def _group_stat(codes: np.ndarray, v: np.ndarray, n_groups: int,
     med = g.median().reindex(range(n_groups)).to_numpy()
     dev = np.abs(v - med[codes])
     mad = pd.Series(dev).groupby(codes).median().reindex(range(n_groups)).to_numpy()
-    q01 = g.quantile(0.01).reindex(range(n_groups)).to_numpy()
-    q99 = g.quantile(0.99).reindex(range(n_groups)).to_numpy()
+    q = g.quantile([0.01, 0.99]).unstack().reindex(range(n_groups))  # one sort for both
+    q01, q99 = q[0.01].to_numpy(), q[0.99].to_numpy()
     return med, 1.4826 * mad, q01, q99
 
 
@@ -608,8 +608,12 @@ def run_vee(
         return df, summary
     sid = df["series_id"]
     raw_codes = sid.cat.codes.to_numpy()
-    if not (np.bincount(raw_codes[raw_codes >= 0], minlength=len(sid.cat.categories)) > 0).all():
-        sid = sid.cat.remove_unused_categories()
+    used = np.bincount(raw_codes[raw_codes >= 0], minlength=len(sid.cat.categories)) > 0
+    if not used.all():  # drop unused categories by a remap of the codes (no sort)
+        remap = np.append(np.cumsum(used) - 1, -1)  # code -1 (missing) stays -1
+        sid = pd.Series(pd.Categorical.from_codes(remap[raw_codes].astype(raw_codes.dtype),
+                                                  categories=sid.cat.categories[used]),
+                        copy=False)
     codes0 = sid.cat.codes.to_numpy().astype(np.int64)
     t0 = schema.time_ns(df["time_utc"])
     dc = np.diff(codes0)
