@@ -10,9 +10,16 @@ In the same run, for comparison per step: lightsim2grid ``TimeSeriesCPP`` on a f
 steps and pandapower ``runpp`` on a few steps (both scaled to the year), and the twin's
 voltages against ``runpp`` on sampled steps.
 
+Then N-1 on the same grid: every in-service line and transformer (about 10,000 outages) at the
+two study hours (peak load, peak PV export), by :func:`twin.electric.contingency.n_minus_1`,
+beside lightsim2grid ``ContingencyAnalysisCPP`` (all N-1 at the same hours; it solves only the
+outages that leave the grid connected) and pandapower ``runpp`` per outage (sampled, scaled),
+and the twin's figures for sampled outages against ``runpp``'s.
+
 Usage::
 
     .venv/bin/python benchmarks/bench_qsts_city.py [--steps 35136] [--anchor-steps 480]
+        [--n1-samples 8] [--skip-n1]
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import pandapower as pp
+import pandas as pd
 
 CODE = "1-MVLV-urban-all-0-sw"
 YEAR_STEPS = 35_136
@@ -115,12 +123,106 @@ def runpp_per_step(net, source, picks) -> tuple[float, list[np.ndarray]]:
     return elapsed / len(picks), vms
 
 
+def set_hour(net, source, k: int) -> None:
+    """Put the profiles' values of step ``k`` into the net's loads and sgens."""
+    for name, table, column in (("load_p_mw", "load", "p_mw"), ("load_q_mvar", "load", "q_mvar"),
+                                ("sgen_p_mw", "sgen", "p_mw")):
+        net[table].loc[source.elements(name), column] = source.chunk(name, [k])[0]
+
+
+def n1_twin(net, source) -> tuple[pd.Index, float, float, object]:
+    """The twin's N-1 of every line and transformer: (study hours, seconds to find them,
+    seconds for the outages, result table)."""
+    from twin.electric.contingency import n_minus_1, outage_list, study_hours
+
+    t0 = time.perf_counter()
+    hours = study_hours(source)
+    t_hours = time.perf_counter() - t0
+    outages = outage_list(net)
+    n_minus_1(net, source, times=hours, outages=outages.iloc[:8])  # compiled code loaded
+    t0 = time.perf_counter()
+    res = n_minus_1(net, source, times=hours, outages=outages)
+    return hours, t_hours, time.perf_counter() - t0, res
+
+
+def n1_runpp(net, source, hours, res, samples: int) -> tuple[float, dict]:
+    """pandapower runpp per outage and hour (seconds, warm) on sampled outages, and the largest
+    differences of the twin's figures from runpp's on them."""
+    from twin.electric.hosting_capacity import DISTRIBUTION_MAX_KV
+
+    rng = np.random.default_rng(1)
+    picks = res.iloc[np.sort(rng.choice(len(res), samples, replace=False))]
+    worst = {"vm_min_pu": 0.0, "vm_max_pu": 0.0, "max_line_loading_percent": 0.0,
+             "max_trafo_loading_percent": 0.0, "buses_unsupplied": 0.0}
+    work = copy.deepcopy(net)
+    pp.runpp(work, numba=True, calculate_voltage_angles=True)  # compile, not timed
+    dist = work.bus.index[work.bus.vn_kv <= DISTRIBUTION_MAX_KV]
+    elapsed, runs = 0.0, 0
+    for row in picks.itertuples():
+        vm, lines, trafos = [], [], []
+        work[row.element_type].at[row.element, "in_service"] = False
+        for k in source.index.get_indexer(hours):
+            set_hour(work, source, k)
+            t0 = time.perf_counter()
+            pp.runpp(work, numba=True, calculate_voltage_angles=True, tolerance_mva=1e-10)
+            elapsed += time.perf_counter() - t0
+            runs += 1
+            vm.append(work.res_bus.vm_pu.reindex(dist).to_numpy())
+            lines.append(work.res_line.loading_percent.to_numpy())
+            trafos.append(work.res_trafo.loading_percent.to_numpy())
+        work[row.element_type].at[row.element, "in_service"] = True
+        ref = {"vm_min_pu": np.nanmin(vm), "vm_max_pu": np.nanmax(vm),
+               "max_line_loading_percent": np.nanmax(lines),
+               "max_trafo_loading_percent": np.nanmax(trafos),
+               "buses_unsupplied": int(np.isnan(work.res_bus.vm_pu).sum())}
+        for key, value in ref.items():
+            worst[key] = max(worst[key], abs(getattr(row, key) - value))
+    return elapsed / runs, worst
+
+
+def n1_lightsim(net, source, hours) -> tuple[float | None, str]:
+    """lightsim2grid ContingencyAnalysisCPP, all N-1 at each study hour: total seconds."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        from bench_qsts import lightsim_net
+        from lightsim2grid.contingencyAnalysis import ContingencyAnalysisCPP
+        from lightsim2grid.network import init_from_pandapower
+    except ImportError as exc:
+        return None, f"lightsim2grid not importable: {exc}"
+    total, solved = 0.0, []
+    try:
+        for k in source.index.get_indexer(hours):
+            work = copy.deepcopy(net)
+            set_hour(work, source, k)
+            lnet = lightsim_net(work)
+            pp.runpp(lnet, numba=True, calculate_voltage_angles=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = init_from_pandapower(lnet)
+            v_init = lnet.res_bus.vm_pu.to_numpy() * np.exp(
+                1j * np.deg2rad(lnet.res_bus.va_degree.to_numpy()))
+            computer = ContingencyAnalysisCPP(model)
+            computer.add_all_n1()
+            t0 = time.perf_counter()
+            computer.compute(v_init, 10, 1e-8)
+            computer.compute_flows()
+            total += time.perf_counter() - t0
+            solved.append(computer.nb_solved())
+        return total, (f"{len(model.get_lines()) + len(model.get_trafos())} outages a hour; "
+                       f"power flows solved {solved} (the others cut the grid)")
+    except Exception as exc:  # report why the anchor could not run
+        return None, f"{type(exc).__name__}: {exc}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=YEAR_STEPS, help="steps the twin solves")
     parser.add_argument("--anchor-steps", type=int, default=480,
                         help="steps lightsim2grid solves (scaled to the year)")
     parser.add_argument("--samples", type=int, default=5, help="steps checked against runpp")
+    parser.add_argument("--n1-samples", type=int, default=8,
+                        help="outages checked against runpp")
+    parser.add_argument("--skip-n1", action="store_true", help="no N-1 part")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -153,6 +255,10 @@ def main() -> None:
             dvm = max(float(np.nanmax(np.abs(ds.vm_pu.isel(time=int(k)).values - vm)))
                       for k, vm in zip(picks, vms, strict=True))
         t_ls, ls_note = lightsim_per_step(net, source, args.anchor_steps)
+    if not args.skip_n1:
+        hours, t_hours, t_n1, n1 = n1_twin(net, source)
+        t_pp1, n1_diff = n1_runpp(net, source, hours, n1, args.n1_samples)
+        t_ls1, ls1_note = n1_lightsim(net, source, hours)
 
     scale = YEAR_STEPS / args.steps
     run_year = twin["run_s"] * scale
@@ -181,6 +287,27 @@ def main() -> None:
           f"{os.cpu_count()} cores)")
     print(f"agreement with pp.runpp on {len(picks)} sampled steps: max |Δvm| = {dvm:.2e} p.u. "
           "(results stored as float32)")
+    if args.skip_n1:
+        return
+    n_cases = len(n1) * len(hours)
+    print()
+    print(f"N-1: {len(n1)} outages (every in-service line and transformer) at "
+          f"{', '.join(f'{h:%Y-%m-%d %H:%M}' for h in hours)}"
+          f" (the hours of peak load and of peak export; found "
+          f"in {t_hours:.1f} s)")
+    print(f"{'engine':<48}{'all outages [s]':>16}  note")
+    print("-" * 110)
+    print(f"{'twin n_minus_1 (compensated Z-bus, topology)':<48}{t_n1:16.1f}  "
+          f"{int(n1.converged.sum())} of {len(n1)} converged; "
+          f"{int((n1.buses_unsupplied > 0).sum())} cut buses off")
+    if t_ls1 is not None:
+        print(f"{'lightsim2grid ContingencyAnalysisCPP':<48}{t_ls1:16.1f}  {ls1_note}")
+    else:
+        print(f"{'lightsim2grid ContingencyAnalysisCPP':<48}{'n/a':>16}  {ls1_note}")
+    print(f"{'pandapower runpp per outage (warm, scaled)':<48}{t_pp1 * n_cases:16.1f}  "
+          f"{t_pp1 * 1e3:.0f} ms per outage and hour, {args.n1_samples} outages timed")
+    print(f"target: under 60 s -> {t_n1:.1f} s; agreement with runpp on {args.n1_samples} sampled "
+          "outages, max |Δ|: " + ", ".join(f"{k} {v:.1e}" for k, v in n1_diff.items()))
 
 
 if __name__ == "__main__":

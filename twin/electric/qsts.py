@@ -138,6 +138,7 @@ class AdmittanceModel:
     shunt_bus: np.ndarray
     shunt_p_mw: np.ndarray
     shunt_q_mvar: np.ndarray
+    branch_ends: np.ndarray  # (internal branch × 2) ppci buses at the from and to ends
 
 
 def build_model(net: pp.pandapowerNet) -> AdmittanceModel:
@@ -251,6 +252,7 @@ def build_model(net: pp.pandapowerNet) -> AdmittanceModel:
         static_p_mw=static_p, static_q_mvar=static_q,
         ext_grid_bus=eg_bus, ext_grid_ppci=eg_ppci,
         shunt_bus=sh_bus, shunt_p_mw=sh_p, shunt_q_mvar=sh_q,
+        branch_ends=br[:, [F_BUS, T_BUS]].real.astype(np.int64),
     )
 
 
@@ -847,16 +849,7 @@ def _fixed_point_steps(l_ptr, l_idx, l_val, l_diag, u_ptr, u_idx, u_val, u_diag,
                 # conj(S / V) = conj(S) V / |V|^2
                 b[perm_r[i]] = (si.conjugate() * vi) / (vi.real * vi.real + vi.imag * vi.imag) \
                     - i_ref[i]
-            for j in range(n):  # L y = b (column oriented)
-                bj = b[j] * l_inv[j]
-                b[j] = bj
-                for k in range(l_ptr[j], l_ptr[j + 1]):
-                    b[l_idx[k]] -= l_val[k] * bj
-            for j in range(n - 1, -1, -1):  # U x = y
-                bj = b[j] * u_inv[j]
-                b[j] = bj
-                for k in range(u_ptr[j], u_ptr[j + 1]):
-                    b[u_idx[k]] -= u_val[k] * bj
+            triangular_solves(l_ptr, l_idx, l_val, l_inv, u_ptr, u_idx, u_val, u_inv, b)
             worst = 0.0
             for i in range(n):
                 xi = b[perm_c[i]]
@@ -881,6 +874,25 @@ def _fixed_point_steps(l_ptr, l_idx, l_val, l_diag, u_ptr, u_idx, u_val, u_diag,
         if not converged:
             for i in range(n):
                 v[i] = v_start[i]
+
+
+@numba.njit(cache=True)
+def triangular_solves(l_ptr, l_idx, l_val, l_inv, u_ptr, u_idx, u_val, u_inv,
+                      b):  # pragma: no cover
+    """Solve ``L U x = b`` in place (``b`` row-permuted in, ``x`` column-permuted out), with
+    the off-diagonal factors column-oriented and the inverse diagonals, as from
+    :func:`_lu_factors`."""
+    n = len(b)
+    for j in range(n):  # L y = b (column oriented)
+        bj = b[j] * l_inv[j]
+        b[j] = bj
+        for k in range(l_ptr[j], l_ptr[j + 1]):
+            b[l_idx[k]] -= l_val[k] * bj
+    for j in range(n - 1, -1, -1):  # U x = y
+        bj = b[j] * u_inv[j]
+        b[j] = bj
+        for k in range(u_ptr[j], u_ptr[j + 1]):
+            b[u_idx[k]] -= u_val[k] * bj
 
 
 def newton_raphson(model: AdmittanceModel, s_pu: np.ndarray, v_start: np.ndarray,
@@ -1043,6 +1055,7 @@ class _Branches:
     scale_t: np.ndarray
     live: np.ndarray
     dead_nan: np.ndarray  # out of service with an unsupplied end: NaN loading, as runpp
+    row: np.ndarray  # internal (ppci) branch row of each element, -1 if not in service
 
 
 def _branches(ppci_rows, dead_nan, yf, yt, branch, base_kv, scale_f,
@@ -1061,7 +1074,7 @@ def _branches(ppci_rows, dead_nan, yf, yt, branch, base_kv, scale_f,
     return _Branches(f, t, entries(yf, f), entries(yf, t), entries(yt, f), entries(yt, t),
                      base_kv[f].astype(float), base_kv[t].astype(float),
                      np.asarray(scale_f, dtype=float), np.asarray(scale_t, dtype=float), live,
-                     dead_nan)
+                     dead_nan, np.asarray(ppci_rows, dtype=np.int64))
 
 
 def _branch_results(v, ok, f, t, yff, yft, ytf, ytt, kv_f, kv_t, scale_f, scale_t, live,
