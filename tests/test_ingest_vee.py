@@ -35,7 +35,7 @@ def rules_of(out, t, series="m1") -> set[str]:
 def test_rules_are_declared_data():
     names = [r.name for r in vee.RULES]
     assert names == ["future_timestamp", "negative_value", "spike", "frozen_register",
-                     "high_low"]
+                     "zero_run", "high_low"]
     assert all(r.severity in ("fail", "warn") for r in vee.RULES)
     assert all(callable(r.check) and r.description for r in vee.RULES)
 
@@ -92,6 +92,25 @@ def test_injected_faults_are_flagged_estimated_and_raw_kept():
             if ts - pd.Timedelta(weeks=w) in o.index]
     assert o.loc[ts, "value"] == pytest.approx(np.mean(prev))
     assert (out["quality_flag"].astype(str) != "failed").all()
+
+
+def test_a_day_of_zeros_warns_six_hours_do_not():
+    """A meter that reads 0 for 30 h is flagged (value kept, valid); 6 h of zeros and a meter
+    that never records anything are not."""
+    df = pd.concat([daily_profile("m1"), daily_profile("m2", seed=1).assign(value=0.0)])
+    df = df.reset_index(drop=True)
+    df.loc[200:319, "value"] = 0.0  # 30 h
+    df.loc[1000:1023, "value"] = 0.0  # 6 h
+    settings = vee.VeeSettings(zero_min_span=pd.Timedelta("1D"))
+    out, summary = vee.run_vee(df, settings, now=NOW)
+    m1 = by_time(out)
+    hit = m1["vee_rule"].astype(str) == "zero_run"
+    assert hit.sum() == 120 and summary.by_rule["zero_run"] == 120
+    assert (m1.index[hit] == df["time_utc"][200:320].to_numpy()).all()
+    assert (m1["quality_flag"].astype(str) == "valid").all() and (m1["value"][hit] == 0).all()
+    assert (by_time(out, "m2")["vee_rule"].astype(str) == "").all()
+    off, _ = vee.run_vee(df, now=NOW)  # the rule is off by default
+    assert (off["vee_rule"].astype(str) == "").all()
 
 
 def test_future_timestamps_fail_and_are_not_estimated():

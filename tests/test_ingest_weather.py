@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pandas as pd
 import pvlib
 import pytest
 
+from twin.ingest.pipeline import detect_format, ingest_paths
 from twin.ingest.store import MeasurementStore
 from twin.ingest.weather import (
     WeatherError,
@@ -71,6 +73,23 @@ def test_tmy3_into_the_store_in_one_calendar_year(tmp_path):
     assert noon == 261.0
     again = ingest_weather(store, TMY3, year=2016, now=NOW)
     assert again.skipped and len(store.read("weather", series="WX.723170.ghi")) == 8760
+
+
+def test_twin_ingest_takes_weather_files_beside_meter_files(tmp_path):
+    """A folder with a TMY3 file and an EPW file: detected, in the store as kind weather."""
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    shutil.copy(TMY3, folder / "723170TYA.CSV")
+    (folder / "site.epw").write_text("\n".join([*EPW_HEADER, *(
+        epw_line(h, 20.0, 0.0, 2.0, 101_000) for h in range(1, 25))]) + "\n")
+    assert detect_format(folder / "723170TYA.CSV") == "tmy3"
+    assert detect_format(folder / "site.epw") == "epw"
+    store = MeasurementStore(tmp_path / "store")
+    reports = ingest_paths(store, [folder], now=NOW)
+    assert [r.format for r in reports] == ["tmy3", "epw"]
+    assert all(r.balanced and not r.error and r.kind == "weather" for r in reports)
+    stations = set(store.read("weather")["series_id"].astype(str).str.split(".").str[1])
+    assert stations == {"723170", "999999"}
 
 
 EPW_HEADER = [

@@ -273,7 +273,8 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
     kind: Annotated[str | None, typer.Option(help="Measurement kind, if not detected.")] = None,
     format: Annotated[str | None, typer.Option(
-        "--format", help="mdm_csv, greenbutton_xml or greenbutton_csv, if not detected.")] = None,
+        "--format", help="If not detected: mdm_csv, greenbutton_xml, greenbutton_csv, "
+        "pv_portal_csv, or a weather file: tmy3, epw, psm, pvgis_tmy, pvgis_hourly.")] = None,
     store: Annotated[Path | None, typer.Option(
         help="Measurement store root; default <data directory>/store.")] = None,
 ) -> None:

@@ -50,11 +50,15 @@ from twin.ingest.mdm_csv import (
 )
 from twin.ingest.pv_portal import PvPortalError, is_pv_portal_header, read_pv_portal
 from twin.ingest.store import MeasurementStore, file_sha256, source_label
+from twin.ingest.weather import SOURCES as WEATHER_FORMATS
+from twin.ingest.weather import WeatherError, detect_weather_format, ingest_weather
 
-#: Formats ``ingest_file`` can read.
-FORMATS = ("mdm_csv", "greenbutton_xml", "greenbutton_csv", "pv_portal_csv")
-#: File extensions ``ingest_paths`` picks up in folders.
-EXTENSIONS = (".csv", ".txt", ".xml")
+#: Formats ``ingest_file`` can read: meter, SCADA and PV files, then weather files
+#: (:mod:`twin.ingest.weather`, kind ``weather``).
+FORMATS = ("mdm_csv", "greenbutton_xml", "greenbutton_csv", "pv_portal_csv",
+           *WEATHER_FORMATS)
+#: File extensions ``ingest_paths`` picks up in folders (PVGIS JSON only when named).
+EXTENSIONS = (".csv", ".txt", ".xml", ".epw")
 _USER_ERRORS = (GreenButtonError, MdmCsvError, PvPortalError, ValueError, OSError, UnicodeDecodeError)
 
 
@@ -84,6 +88,10 @@ def detect_format(path) -> str:
     lines = text.splitlines()
     if any(line.upper().replace(" ", "").startswith("TYPE,DATE,STARTTIME") for line in lines):
         return "greenbutton_csv"
+    try:  # weather files carry their own markers (EPW LOCATION, TMY3 and PSM headers)
+        return detect_weather_format(path)
+    except (WeatherError, OSError):
+        pass
     if lines and is_pv_portal_header(lines[0]):
         return "pv_portal_csv"
     if lines:
@@ -122,7 +130,10 @@ def settings_for(kind: str, settings: vee.VeeSettings | None = None) -> vee.VeeS
     if settings is None and kind in ("scada", "weather"):  # steady pumps, full tanks
         s = dataclasses.replace(s, frozen_min_run=48)
     if settings is None and kind == "water_read":  # hourly use is spiky and steady at night
-        s = dataclasses.replace(s, spike_ratio=float("inf"), frozen_min_run=24)
+        s = dataclasses.replace(s, spike_ratio=float("inf"), frozen_min_run=24,
+                                zero_min_span=pd.Timedelta("3D"))  # longer than a weekend away
+    if settings is None and kind == "electric_interval":  # standby load never reads 0 for a day
+        s = dataclasses.replace(s, zero_min_span=pd.Timedelta("1D"))
     return dataclasses.replace(s, allow_negative=schema.KINDS[kind].allow_negative)
 
 
@@ -227,6 +238,8 @@ def ingest_file(
         ``error`` when the file could not be read (nothing committed).
     """
     path = os.fspath(path)
+    if (format or _format_or_none(path)) in WEATHER_FORMATS:
+        return ingest_weather(store, path, format, now=now)
     report = IngestReport(file=posixpath.basename(path))
     if _input_bytes([path]) > BIG_RUN_BYTES:
         _return_big_arrays_to_os()

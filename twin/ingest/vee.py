@@ -58,6 +58,9 @@ class VeeSettings:
         ... and by this many robust scales (1.4826 MAD) of its series [-].
     frozen_min_run : int
         This many identical non-zero consecutive readings are a frozen register [-].
+    zero_min_span : Timedelta, optional
+        Zero readings in a row lasting this long, in a series whose own 99th percentile is
+        positive, are a stopped or cut-off meter (warn) [h]; None switches the rule off.
     high_low_ranges : float
         A reading beyond the series' 1st-99th percentile range by this many times the
         range is high/low [-] (warn).
@@ -76,6 +79,7 @@ class VeeSettings:
     spike_ratio: float = 5.0
     spike_scales: float = 10.0
     frozen_min_run: int = 8
+    zero_min_span: pd.Timedelta | None = None
     high_low_ranges: float = 3.0
     future_tolerance: pd.Timedelta = pd.Timedelta("1h")
     allow_negative: bool = False
@@ -167,6 +171,19 @@ def frozen_register(r: Readings, s: VeeSettings) -> np.ndarray:
     return (length >= s.frozen_min_run) & ~change & (r.v != 0) & ~np.isnan(r.v)
 
 
+def zero_run(r: Readings, s: VeeSettings) -> np.ndarray:
+    """Runs of zero readings lasting at least ``zero_min_span`` in a series that does record
+    consumption (its 99th percentile is positive): a stopped register, a meter that stopped
+    counting or a premise cut off. Vacant premises read zero too, so this only warns."""
+    if s.zero_min_span is None:
+        return np.zeros(len(r.v), bool)
+    zero = r.v == 0
+    change = r.first | (zero != r.prev(zero, fill=False))
+    run = np.cumsum(change) - 1
+    span = np.bincount(run)[run] * r.interval  # [ns]
+    return zero & (span >= s.zero_min_span.value) & (r.q99 > 0)
+
+
 def high_low(r: Readings, s: VeeSettings) -> np.ndarray:
     """Readings outside the meter's own range: beyond its 1st-99th percentiles by more than
     ``high_low_ranges`` times their distance (a kWh file written in Wh, a stuck-high sensor)."""
@@ -196,6 +213,7 @@ RULES: tuple[Rule, ...] = (
     Rule("negative_value", negative_value, "fail", "negative where the kind allows none"),
     Rule("spike", spike, "fail", "single reading far above both neighbours"),
     Rule("frozen_register", frozen_register, "fail", "identical non-zero readings in a row"),
+    Rule("zero_run", zero_run, "warn", "zero readings for a long time where use is normal"),
     Rule("high_low", high_low, "warn", "far from the meter's own history"),
 )
 
