@@ -53,6 +53,21 @@ def test_balance_by_hand():
         water_balance(siv, billed, zone, days=0)
 
 
+def test_default_shares_above_the_measured_nrw_are_flagged_not_an_ili():
+    """1 % NRW measured, 4.25 % of SIV in AWWA default unmeasured terms: real losses would be
+    negative, so the balance says it is inconsistent and gives no ILI."""
+    siv = pd.Series({"A": 10_000.0, CITY: 10_000.0})
+    billed = pd.DataFrame({"billed_metered_m3": [9_900.0, 9_900.0],
+                           "billed_estimated_m3": [0.0, 0.0]}, index=["A", CITY])
+    zone = pd.DataFrame({"mains_km": [10.0, 10.0], "connections": [5000, 5000],
+                         "pressure_m": [40.0, 40.0]}, index=["A", CITY])
+    t = water_balance(siv, billed, zone, days=10.0).loc["A"]
+    assert t.real_losses_m3 < 0 and not t.consistent and pd.isna(t.ili)
+    ok = water_balance(siv, billed, zone, days=10.0, params=MEASURED_ONLY).loc["A"]
+    assert ok.consistent and ok.real_losses_m3 == pytest.approx(100.0)
+    assert ok.ili == pytest.approx(100_000 / 10 / ((18 * 10 + 0.8 * 5000) * 40))
+
+
 def test_signed_boundary_flows_and_dma_table(city):
     flows = pd.DataFrame({m: [1.0] for m in city.dma_meters.meter_id})
     q = net_inflow_l_s(flows, city.dma_meters).iloc[0]

@@ -347,9 +347,19 @@ def balance_cmd(
         table.add_column(head, justify="right")
     for zone, r in t.iterrows():
         cells = [fmt.format(r[col] * k) for _, col, fmt, k in cols]
-        cells[-1] += " *" if r["ili_indicative"] else ""
+        cells[-1] = "n/a !" if not r["consistent"] else cells[-1] + (
+            " *" if r["ili_indicative"] else "")
         table.add_row(str(zone), *cells)
     console.print(table)
+    bad = t.index[~t["consistent"]]
+    if len(bad):
+        unmeasured = t.loc["city", ["unbilled_authorised_m3", "apparent_losses_m3"]].sum()
+        console.print(
+            f"! real losses come out negative in {', '.join(map(str, bad))}: the unmeasured "
+            f"terms ({100 * unmeasured / t.loc['city', 'siv_m3']:.2f} % of the city's SIV) "
+            f"exceed the measured NRW ({t.loc['city', 'nrw_percent']:.2f} %), so the ILI is "
+            "left out. Put the utility's own estimates in BalanceParameters, or use "
+            "--measured-only.")
     est = int(t.loc["city", "connections_estimated"])
     console.print(f"* ILI indicative: fewer than 3000 connections or under 25 m (Lambert 2001). "
                   f"{est} connections without reads were estimated; "

@@ -271,7 +271,9 @@ def water_balance(
         ``apparent_losses_m3``, ``real_losses_m3``, ``water_losses_m3``, ``nrw_m3``;
         ``nrw_percent`` [%], ``real_losses_l_s`` [L/s], ``carl_l_conn_day``
         [L/connection/day], ``uarl_l_day`` and ``carl_l_day`` [L/day], ``ili`` [-],
-        ``ili_indicative`` (True where the UARL formula is outside its range).
+        ``ili_indicative`` (True where the UARL formula is outside its range),
+        ``consistent`` (False where the unmeasured terms exceed the measured NRW, so real
+        losses come out negative: a balance to revise, whose ILI is left NaN).
 
     Notes
     -----
@@ -313,8 +315,9 @@ def water_balance(
         "real_losses_m3": real, "water_losses_m3": apparent + real, "nrw_m3": nrw,
         "nrw_percent": 100 * nrw / siv, "real_losses_l_s": real * 1000 / (days * 86400),
         "carl_l_conn_day": carl / nc.where(nc > 0), "carl_l_day": carl,
-        "uarl_l_day": uarl, "ili": carl / uarl.where(uarl > 0),
+        "uarl_l_day": uarl, "ili": (carl / uarl.where(uarl > 0)).where(real >= 0),
         "ili_indicative": (nc < UARL_MIN_CONNECTIONS) | (t["pressure_m"] < UARL_MIN_PRESSURE_M),
+        "consistent": real >= 0,
         "mains_km": t["mains_km"], "connections": nc.astype(int), "pressure_m": t["pressure_m"],
     }, index=pd.Index(idx, name="zone"))
     out.attrs["days"] = days
