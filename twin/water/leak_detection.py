@@ -457,7 +457,7 @@ def detect_leaks(
     -------
     DataFrame
         One row per alarm: ``dma``, ``alarm_utc`` (when the CUSUM crossed ``h``),
-        ``change_utc`` (the estimated start), ``step_l_s`` (mean inflow residual over
+        ``change_utc`` (the estimated start), ``step_l_s`` (median inflow residual over
         :data:`CHANGE_WINDOW_H` hours after minus before the change) [L/s], ``sigma_l_s``.
     """
     rows = []
@@ -491,10 +491,12 @@ def merge_events(alarms: pd.DataFrame, merge_h: float = MERGE_H) -> pd.DataFrame
 
 
 def change_step(x: np.ndarray, change: int, window: int = CHANGE_WINDOW_H) -> float:
-    """Mean of ``x`` over ``window`` steps from ``change`` minus the ``window`` steps before."""
+    """Median of ``x`` over ``window`` steps from ``change`` minus the median of the
+    ``window`` steps before: a level shift, which an hour or two of outliers on either side
+    (a tank level glitch, a burst of demand) does not move."""
     after = x[change: change + window]
     before = x[max(0, change - window): change]
     if not np.isfinite(after).any():
         return float("nan")
-    base = float(np.nanmean(before)) if np.isfinite(before).any() else 0.0
-    return float(np.nanmean(after)) - base
+    base = float(np.nanmedian(before)) if np.isfinite(before).any() else 0.0
+    return float(np.nanmedian(after)) - base
