@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
-from statsmodels.regression.linear_model import OLS
+from statsmodels.regression.linear_model import OLS, WLS
 from statsmodels.tsa.arima.model import ARIMA
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from statsmodels.tsa.seasonal import MSTL
@@ -396,12 +396,38 @@ def seasonal_ahead(seasonal: pd.DataFrame, step: pd.Timedelta, horizon: int,
     return total
 
 
-def _mstl_remainder(y, horizon, quantiles, step, fit_adjusted):
+def irradiance_effect(y, horizon, exog, exog_future, step, tz) -> tuple[np.ndarray, np.ndarray]:
+    """Part of ``y`` that follows the irradiance ``ghi`` in ``exog``, over history and horizon.
+
+    The ``ghi`` terms of the :func:`profile_design` regression fitted on ``y`` times their
+    coefficients (for a feeder with rooftop PV, minus the PV output the irradiance explains),
+    in the unit of ``y``; zeros when ``exog`` carries no ``ghi``.
+    """
+    if exog is None or exog_future is None or "ghi" not in exog.columns:
+        return np.zeros(len(y)), np.zeros(horizon)
+    fut = future_index(y, step, horizon)
+    x = profile_design(y, fut, exog, exog_future, step, tz)
+    keep = x.columns[(x.iloc[: len(y)] != 0).any()]
+    beta = pd.Series(OLS(y.to_numpy(), x.iloc[: len(y)][keep].to_numpy()).fit().params,
+                     index=keep)
+    ghi = [c for c in keep if c.startswith("ghi_") and c != "ghi_clear"]
+    effect = x[ghi].to_numpy() @ beta[ghi].to_numpy()
+    return effect[: len(y)], effect[len(y):]
+
+
+def _mstl_remainder(y, horizon, quantiles, step, fit_adjusted, exog=None, exog_future=None,
+                    tz=CITY_TIMEZONE):
+    """MSTL, a model of the seasonally adjusted series, seasons carried forward.
+
+    With ``ghi`` in ``exog``, the irradiance effect (:func:`irradiance_effect`) is taken
+    out before the decomposition and added back to the forecast.
+    """
     require_variation(y, "an MSTL model")
-    adjusted, seasonal = mstl_decompose(y, step)
+    effect_hist, effect_fut = irradiance_effect(y, horizon, exog, exog_future, step, tz)
+    adjusted, seasonal = mstl_decompose(y - effect_hist, step)
     mean_adj, var_adj = fit_adjusted(adjusted.to_numpy(), horizon)
     season = seasonal_ahead(seasonal, step, horizon)
-    mean = mean_adj + season
+    mean = mean_adj + season + effect_fut
     return frame(future_index(y, step, horizon), mean,
                  gaussian_quantiles(mean, var_adj, quantiles))
 
@@ -424,19 +450,34 @@ def _ets_ahead(values: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray
     return np.asarray(pred.predicted_mean), np.asarray(pred.var_pred_mean)
 
 
+#: Largest modulus of an inverse AR root of the ARIMA(2,0,1) fit that is used [-]; beyond
+#: it the fit sits on the unit circle and an AR(1) is fitted instead.
+MAX_AR_INVERSE_ROOT = 0.99
+
+
 def _arima_ahead(values: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """ARIMA(2,0,1) with a constant: mean and variance h steps ahead."""
+    """ARIMA(2,0,1) with a constant: mean and variance h steps ahead.
+
+    A fit with an AR root on the unit circle (inverse root modulus above
+    :data:`MAX_AR_INVERSE_ROOT`; the likelihood search keeps it just inside) is not used:
+    an AR(2) of (0, 1) with an MA root of −1 was seen on the sample city's total, a
+    forecast alternating hour by hour between the level and four times the level. An AR(1)
+    with a constant is fitted instead.
+    """
     res = ARIMA(values, order=(2, 0, 1), trend="c").fit()
+    roots = np.asarray(res.arroots)
+    if roots.size and np.max(1.0 / np.abs(roots)) > MAX_AR_INVERSE_ROOT:
+        res = ARIMA(values, order=(1, 0, 0), trend="c").fit()
     fc = res.get_forecast(horizon)
     return np.asarray(fc.predicted_mean), np.asarray(fc.var_pred_mean)
 
 
 def _mstl_ets(y, horizon, quantiles, exog, exog_future, step, tz):
-    return _mstl_remainder(y, horizon, quantiles, step, _ets_ahead)
+    return _mstl_remainder(y, horizon, quantiles, step, _ets_ahead, exog, exog_future, tz)
 
 
 def _stl_arima(y, horizon, quantiles, exog, exog_future, step, tz):
-    return _mstl_remainder(y, horizon, quantiles, step, _arima_ahead)
+    return _mstl_remainder(y, horizon, quantiles, step, _arima_ahead, exog, exog_future, tz)
 
 
 def _sarimax_fourier(y, horizon, quantiles, exog, exog_future, step, tz):
@@ -460,10 +501,15 @@ def _sarimax_fourier(y, horizon, quantiles, exog, exog_future, step, tz):
     return frame(fut, mean, gaussian_quantiles(mean, var, quantiles))
 
 
-def _regression_profile(y, horizon, quantiles, exog, exog_future, step, tz):
-    """OLS on day-type profiles, clear-sky GHI, degree hours and a trend; AR(1) residuals."""
-    require_variation(y, "a regression")
-    fut = future_index(y, step, horizon)
+def profile_design(y: pd.Series, fut: pd.DatetimeIndex, exog, exog_future, step, tz) -> pd.DataFrame:
+    """Regressors of :func:`_regression_profile` over history and horizon.
+
+    Day-type × time-of-day dummies; clear-sky GHI [kW/m²] (``ghi_clear`` from ``exog``,
+    else the city's for a series in the city's clock); when ``exog`` carries ``ghi``
+    [W/m²] (measured or forecast irradiance), its parts by time of day
+    (:func:`_ghi_regressors`); heating and cooling degrees [°C] when it carries
+    ``temp_air``; a linear trend.
+    """
     both = pd.date_range(y.index[0], fut[-1], freq=step, name=y.index.name)
     x = features.profile_dummies(both, tz, step)
     # rooftop PV behind the meter: clear-sky GHI from exog, else the city's for a series in
@@ -474,6 +520,11 @@ def _regression_profile(y, horizon, quantiles, exog, exog_future, step, tz):
         x["ghi_clear"] = ghi.to_numpy() / 1000.0
     elif tz == CITY_TIMEZONE:
         x["ghi_clear"] = features.clear_sky_reference(both).to_numpy() / 1000.0
+    if exog is not None and exog_future is not None and "ghi" in exog.columns:
+        ghi = pd.concat([exog["ghi"].reindex(y.index), exog_future["ghi"].reindex(fut)])
+        if ghi.isna().any():
+            raise ForecastError("ghi in exog/exog_future does not cover history and horizon")
+        x = x.join(_ghi_regressors(pd.Series(ghi.to_numpy(), index=both), tz))
     if exog is not None and exog_future is not None and "temp_air" in exog.columns:
         temp = pd.concat([exog["temp_air"].reindex(y.index),
                           exog_future["temp_air"].reindex(fut)])
@@ -481,36 +532,123 @@ def _regression_profile(y, horizon, quantiles, exog, exog_future, step, tz):
             raise ForecastError("temp_air in exog/exog_future does not cover history and horizon")
         x = x.join(features.degree_hours(pd.Series(temp.to_numpy(), index=both)))
     x["trend"] = np.arange(len(both)) / len(y)
+    return x
+
+
+#: Half-life of the observation weights of :func:`_regression_profile`: a day this long
+#: before the origin weighs half as much as the last [Timedelta]. Chosen among 7, 10, 14
+#: and 21 days and equal weights on the 4 weeks before the benchmark's test weeks
+#: (day-ahead, sample city, 2016-09-05 – 10-02): feeder MASE 0.786, 0.770, 0.769, 0.775,
+#: 0.810 (``benchmarks/bench_forecast_accuracy.py`` docstring).
+REGRESSION_HALF_LIFE = pd.Timedelta("14D")
+
+
+def deleted_block_residuals(x: np.ndarray, resid: np.ndarray, weights: np.ndarray,
+                            blocks: np.ndarray) -> np.ndarray:
+    """Residuals of a weighted least-squares fit with each block (e.g. a day) left out.
+
+    For block b, ``e_b = (I − H_bb)⁻¹ r_b`` in the weighted space (rows scaled by
+    sqrt(weight)), with H the hat matrix of the full fit: exactly the errors of refitting
+    without the block and predicting it (the case-deletion identity of least squares,
+    Cook & Weisberg 1982, *Residuals and Influence in Regression*), at the cost of one
+    small solve a block. A block without which the fit is not identified (a regressor
+    non-zero in that block only) keeps its ordinary residuals.
+
+    Parameters
+    ----------
+    x : ndarray
+        Design matrix, n × p.
+    resid : ndarray
+        Residuals of the weighted fit, in the unit of the series.
+    weights : ndarray
+        Observation weights (> 0) of the fit.
+    blocks : ndarray
+        Block label of each row.
+
+    Returns
+    -------
+    ndarray
+        Deleted residuals in the unit of the series, one per row.
+    """
+    sw = np.sqrt(weights)
+    xw = x * sw[:, None]
+    gram_inv = np.linalg.pinv(xw.T @ xw)
+    out = np.empty(len(resid))
+    for b in np.unique(blocks):
+        rows = np.flatnonzero(blocks == b)
+        xb = xw[rows]
+        h = xb @ gram_inv @ xb.T
+        a = np.eye(len(rows)) - h
+        if np.linalg.cond(a) > 1e8:  # the fit without this block is not identified
+            out[rows] = resid[rows]
+            continue
+        out[rows] = np.linalg.solve(a, resid[rows] * sw[rows]) / sw[rows]
+    return out
+
+
+def _regression_profile(y, horizon, quantiles, exog, exog_future, step, tz):
+    """Weighted least squares on :func:`profile_design`; AR(1) residuals.
+
+    Observations are weighted by age (half-life :data:`REGRESSION_HALF_LIFE`); the interval
+    quantiles come from the leave-one-day-out errors (:func:`deleted_block_residuals`) of
+    the same local time slot.
+    """
+    require_variation(y, "a regression")
+    fut = future_index(y, step, horizon)
+    x = profile_design(y, fut, exog, exog_future, step, tz)
     x_hist, x_fut = x.iloc[: len(y)], x.iloc[len(y):]
     keep = x_hist.columns[(x_hist != 0).any()]
-    res = OLS(y.to_numpy(), x_hist[keep].to_numpy()).fit()
+    weights = 0.5 ** np.asarray((y.index[-1] - y.index) / REGRESSION_HALF_LIFE)
+    res = WLS(y.to_numpy(), x_hist[keep].to_numpy(), weights=weights).fit()
     resid = y.to_numpy() - res.fittedvalues
     # AR(1) on the residuals: the forecast decays from the last residual
     phi = float(np.clip(np.corrcoef(resid[1:], resid[:-1])[0, 1], 0.0, 0.99))
     lead = np.arange(1, horizon + 1)
     mean = x_fut[keep].to_numpy() @ res.params + resid[-1] * phi**lead
-    # intervals: empirical quantiles of the residuals of the same local time slot
+    # intervals: empirical quantiles, per local time slot, of the errors the fit makes on a
+    # day it did not see (in-sample residuals understate them: the day's own dummies and
+    # trend absorb part of its error)
+    days = np.asarray(features.local_times(y.index, tz).tz_localize(None).normalize().asi8)
+    errors = deleted_block_residuals(x_hist[keep].to_numpy(), resid, weights, days)
     slot_hist = _slot(y.index, step, tz)
     slot_fut = _slot(fut, step, tz)
-    # in-sample residuals understate errors by the parameters fitted: inflate by sqrt(n/(n-p))
-    inflate = np.sqrt(len(resid) / max(len(resid) - len(keep) - 1, 1))
     q = {level: np.empty(horizon) for level in quantiles}
     for s_ in np.unique(slot_fut):
-        r = inflate * resid[slot_hist == s_]
+        r = errors[slot_hist == s_]
         sel = slot_fut == s_
         for level in quantiles:
             q[level][sel] = mean[sel] + np.quantile(r, level)
     return frame(fut, mean, q)
 
 
+#: Local hours splitting the irradiance response of net load into parts [h]: rooftops
+#: facing east and west weigh differently in the morning and the afternoon.
+GHI_PARTS_LOCAL_HOURS = (12,)
+
+
+def _ghi_regressors(ghi: pd.Series, tz: str) -> pd.DataFrame:
+    """GHI [kW/m²] split by local time of day at :data:`GHI_PARTS_LOCAL_HOURS`."""
+    hour = np.asarray(features.local_times(ghi.index, tz).hour)
+    part = np.searchsorted(np.asarray(GHI_PARTS_LOCAL_HOURS), hour, side="right")
+    values = ghi.to_numpy() / 1000.0
+    return pd.DataFrame({f"ghi_{k}": np.where(part == k, values, 0.0)
+                         for k in range(len(GHI_PARTS_LOCAL_HOURS) + 1)}, index=ghi.index)
+
+
 def _combination(y, horizon, quantiles, exog, exog_future, step, tz):
     """Equal-weight combination of ``stl_arima`` and ``regression_profile``.
 
     Means and quantiles are averaged level by level (quantile averaging, Vincentization).
+    When the ARIMA fit fails numerically (a singular matrix in its likelihood search), the
+    regression alone is returned and ``attrs["fallback"]`` says so.
     """
-    parts = [_stl_arima(y, horizon, quantiles, exog, exog_future, step, tz),
-             _regression_profile(y, horizon, quantiles, exog, exog_future, step, tz)]
-    return (parts[0] + parts[1]) / 2.0
+    regression = _regression_profile(y, horizon, quantiles, exog, exog_future, step, tz)
+    try:
+        arima = _stl_arima(y, horizon, quantiles, exog, exog_future, step, tz)
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        regression.attrs["fallback"] = f"regression_profile only: stl_arima failed ({exc})"
+        return regression
+    return (arima + regression) / 2.0
 
 
 def _slot(index: pd.DatetimeIndex, step: pd.Timedelta, tz: str) -> np.ndarray:
@@ -636,11 +774,13 @@ MODELS: dict[str, ModelSpec] = {
     ),
     "mstl_ets": ModelSpec(
         "mstl_ets", _mstl_ets, "load", pd.Timedelta("14D"),
-        description="MSTL daily+weekly; damped-trend ETS on the seasonally adjusted series",
+        description="MSTL daily+weekly; damped-trend ETS on the seasonally adjusted series"
+                    " (GHI effect removed first if GHI is given)",
     ),
     "stl_arima": ModelSpec(
         "stl_arima", _stl_arima, "load", pd.Timedelta("14D"),
-        description="MSTL daily+weekly; ARIMA(2,0,1) on the seasonally adjusted series",
+        description="MSTL daily+weekly; ARIMA(2,0,1) on the seasonally adjusted series"
+                    " (GHI effect removed first if GHI is given)",
     ),
     "sarimax_fourier": ModelSpec(
         "sarimax_fourier", _sarimax_fourier, "load", pd.Timedelta("14D"), ("temp_air",),
@@ -648,7 +788,8 @@ MODELS: dict[str, ModelSpec] = {
     ),
     "regression_profile": ModelSpec(
         "regression_profile", _regression_profile, "load", pd.Timedelta("14D"),
-        description="OLS on day-type profiles, clear-sky GHI, HDD/CDD, trend; AR(1) residuals",
+        description="WLS on day-type profiles, clear-sky GHI, GHI if given, HDD/CDD, trend;"
+                    " AR(1) residuals",
     ),
     "combination": ModelSpec(
         "combination", _combination, "load", pd.Timedelta("14D"),

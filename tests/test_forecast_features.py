@@ -104,3 +104,42 @@ def test_load_features_columns():
     x = features.load_features(idx, TZ, pd.Series(20.0, index=idx))
     assert {"daily_sin4", "weekly_cos3", "is_day_off", "hdd", "cdd"} <= set(x.columns)
     assert x["cdd"].iloc[0] == pytest.approx(1.7)
+
+
+def test_city_irradiance_is_the_tmy3_ghi_of_each_hour():
+    weather, _ = reference_weather(2016)
+    tmy = weather["ghi"].iloc[4000:4048]  # two days, stamped at the half hour
+    idx = tmy.index - pd.Timedelta("30min")  # hourly means labelled by their start
+    clear = features.clear_sky_reference(idx).to_numpy()
+    ghi = features.city_irradiance(idx).to_numpy()
+    lit = clear >= features.MIN_CLEAR_GHI_W_M2
+    assert lit.sum() > 15
+    np.testing.assert_allclose(ghi[lit], tmy.to_numpy()[lit], atol=1e-6)
+    # a quarter-hour inside an hour carries that hour's clear-sky index
+    quarters = pd.date_range(idx[lit][3], periods=4, freq="15min")
+    kt = tmy.to_numpy()[lit][3] / clear[lit][3]
+    np.testing.assert_allclose(features.city_irradiance(quarters),
+                               kt * features.clear_sky_reference(quarters))
+
+
+def test_ar1_noise_has_unit_variance_and_its_lag_one_correlation():
+    e = features.ar1_noise(np.random.default_rng(1), 200_000, 0.8)
+    assert e.var() == pytest.approx(1.0, abs=0.03)
+    assert np.corrcoef(e[1:], e[:-1])[0, 1] == pytest.approx(0.8, abs=0.01)
+
+
+def test_irradiance_forecast_error_is_sized_by_its_skill_over_persistence():
+    idx = pd.date_range("2016-01-01", "2016-12-31 23:00", freq="h", tz="UTC")
+    measured = features.city_irradiance(idx).to_numpy()
+    forecast = features.city_irradiance_forecast(idx).to_numpy()
+    clear = features.clear_sky_reference(idx).to_numpy()
+    lit = clear >= features.MIN_CLEAR_GHI_W_M2
+    kt = np.divide(measured, clear, out=np.zeros_like(clear), where=lit)
+    persistence = np.r_[kt[:24], kt[:-24]] * clear  # yesterday's clear-sky index, today's sun
+    rmse_fc = np.sqrt(np.mean((forecast - measured)[lit] ** 2))
+    rmse_p = np.sqrt(np.mean((persistence - measured)[lit] ** 2))
+    assert 1 - rmse_fc / rmse_p == pytest.approx(features.NWP_GHI_SKILL, abs=0.02)
+    # one archived forecast per hour: the same hour asked in another window is the same
+    part = idx[5000:5100]
+    np.testing.assert_allclose(features.city_irradiance_forecast(part), forecast[5000:5100])
+    assert (forecast >= 0).all() and (forecast[~lit] <= 3 * features.MIN_CLEAR_GHI_W_M2).all()

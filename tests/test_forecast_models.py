@@ -12,6 +12,7 @@ from forecasts.models import (
     ForecastError,
     day_ahead_origin,
     day_ahead_window,
+    deleted_block_residuals,
     forecast,
     horizon_plan,
 )
@@ -176,3 +177,56 @@ def test_registry_metadata():
             "pv_csi_statsmodels"} <= set(MODELS)
     assert MODELS["sarimax_fourier"].needs_exog == ("temp_air",)
     assert MODELS["seasonal_naive_weekly"].min_history >= pd.Timedelta("7D")
+
+
+def test_deleted_block_residuals_equal_refits_without_the_block():
+    rng = np.random.default_rng(11)
+    n, p = 96, 5
+    x = np.column_stack([np.ones(n), rng.normal(size=(n, p - 1))])
+    y = x @ rng.normal(size=p) + rng.normal(0, 0.5, n)
+    w = 0.5 ** (np.arange(n)[::-1] / 40.0)
+    blocks = np.repeat(np.arange(n // 24), 24)
+    sw = np.sqrt(w)
+    beta = np.linalg.lstsq(x * sw[:, None], y * sw, rcond=None)[0]
+    fast = deleted_block_residuals(x, y - x @ beta, w, blocks)
+    for b in np.unique(blocks):
+        out = blocks == b
+        # the reference: weighted least squares refitted on the other blocks only
+        beta_b = np.linalg.lstsq(x[~out] * sw[~out, None], y[~out] * sw[~out], rcond=None)[0]
+        np.testing.assert_allclose(fast[out], y[out] - x[out] @ beta_b, atol=1e-9)
+
+
+def test_load_models_learn_net_load_response_to_irradiance():
+    """Net load = profile − PV ∝ GHI: with the GHI given, the cloudy day is forecast."""
+    rng = np.random.default_rng(8)
+    idx = hourly(7 * 5 + 1, "2016-06-06")
+    clear = features.clear_sky_reference(idx).to_numpy()
+    kt = np.repeat(rng.uniform(0.2, 1.0, len(idx) // 24), 24)  # one cloudiness a day
+    kt[-24:] = 0.25  # the day forecast is cloudy
+    ghi = pd.Series(kt * clear, index=idx, name="ghi")
+    hour = features.calendar_features(idx, TZ)["hour"].to_numpy()
+    truth = 3 + np.sin(2 * np.pi * hour / 24) - 0.002 * ghi.to_numpy()  # 2 MW per kW/m²
+    y = pd.Series(truth + rng.normal(0, 0.05, len(idx)), index=idx, name="feeder")
+    exog = ghi.to_frame()
+    for model in ("regression_profile", "stl_arima", "combination"):
+        blind = forecast(y.iloc[:-24], 24, model)
+        told = forecast(y.iloc[:-24], 24, model, exog=exog, exog_future=exog)
+        err_blind = np.mean(np.abs(blind["mean"] - truth[-24:]))
+        err_told = np.mean(np.abs(told["mean"] - truth[-24:]))
+        assert err_told < 0.1 and err_told < 0.3 * err_blind, (model, err_told, err_blind)
+
+
+def test_deleted_block_residuals_keep_a_block_the_fit_cannot_do_without():
+    rng = np.random.default_rng(12)
+    blocks = np.repeat(np.arange(4), 6)
+    only_in_block_0 = (blocks == 0).astype(float)
+    x = np.column_stack([np.ones(24), rng.normal(size=24), only_in_block_0])
+    y = x @ np.array([1.0, 2.0, 3.0]) + rng.normal(0, 0.1, 24)
+    beta = np.linalg.lstsq(x, y, rcond=None)[0]
+    resid = y - x @ beta
+    out = deleted_block_residuals(x, resid, np.ones(24), blocks)
+    np.testing.assert_allclose(out[blocks == 0], resid[blocks == 0])
+    for b in (1, 2, 3):  # the other blocks: the errors of the refit without them
+        out_b = blocks == b
+        beta_b = np.linalg.lstsq(x[~out_b], y[~out_b], rcond=None)[0]
+        np.testing.assert_allclose(out[out_b], y[out_b] - x[out_b] @ beta_b, atol=1e-9)
