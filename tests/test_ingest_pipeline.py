@@ -164,11 +164,15 @@ def head_end_export(path, n_readings=30_000, **kw):
                                **{"resent_share": 0.03, "gap_share": 0.01, **kw})
 
 
-@pytest.mark.parametrize("hold_max_rows", [pipeline.HOLD_MAX_ROWS, 500])
-def test_chunked_ingest_equals_whole_file_ingest(tmp_path, monkeypatch, hold_max_rows):
+@pytest.mark.parametrize(("hold_max_rows", "revalidate_rows"),
+                         [(pipeline.HOLD_MAX_ROWS, pipeline.REVALIDATE_ROWS), (500, 2_000)])
+def test_chunked_ingest_equals_whole_file_ingest(tmp_path, monkeypatch, hold_max_rows,
+                                                 revalidate_rows):
     """VEE at chunk borders (gaps, spikes, re-sent rows of earlier chunks) as if unchunked,
-    also when the re-sent meters held back overflow and are staged, then revalidated."""
+    also when the re-sent meters held back overflow and are staged, then revalidated in
+    groups of series."""
     monkeypatch.setattr(pipeline, "HOLD_MAX_ROWS", hold_max_rows)
+    monkeypatch.setattr(pipeline, "REVALIDATE_ROWS", revalidate_rows)
     src = tmp_path / "export.csv"
     head_end_export(src)
     out = []

@@ -68,6 +68,9 @@ def test_write_read_round_trip_across_months(store, tmp_path):
     part = store.read("electric_interval", series="m1", start="2016-02-01",
                       end="2016-02-01 01:00")
     assert part["value"].tolist() == [4.0, 5.0]
+    # the latest reading, from the last month's files only
+    assert store.last_time("electric_interval") == pd.Timestamp("2016-02-01 03:30", tz="UTC")
+    assert store.last_time("water_read") is None
 
 
 def test_reingesting_the_same_file_adds_nothing(store, tmp_path):

@@ -137,9 +137,15 @@ def settings_for(kind: str, settings: vee.VeeSettings | None = None) -> vee.VeeS
     return dataclasses.replace(s, allow_negative=schema.KINDS[kind].allow_negative)
 
 
+#: History rows kept for the statistics: every this-many-th stored reading [-] (8 weeks of
+#: 15-min reads leave ~1,300 per series, where the statistics take 256).
+HISTORY_EVERY = 4
+
+
 def history_stats(store: MeasurementStore, kind: str, readings: pd.DataFrame,
                   weeks: int = 8) -> pd.DataFrame:
-    """Median and scale of the stored readings of the batch's series, ``weeks`` before it."""
+    """Median, scale and percentiles of the stored readings of the batch's series, over the
+    ``weeks`` before it (a regular subsample, read batch by batch: memory stays small)."""
     if readings.empty or not store.manifest():
         return pd.DataFrame(columns=["median", "scale"])
     start = readings["time_utc"].min() - pd.Timedelta(weeks=weeks)
@@ -147,9 +153,12 @@ def history_stats(store: MeasurementStore, kind: str, readings: pd.DataFrame,
     series = (list(sid.cat.categories.astype(str)) if isinstance(sid.dtype, pd.CategoricalDtype)
               else sid.astype(str).unique().tolist())
     # statistics need no overlap resolution: read the few columns, unmerged
-    stored = store.read_columns(kind, ["series_id", "value", "quality_flag"], series=series,
-                                start=start, end=readings["time_utc"].min())
-    return vee.series_stats(stored) if len(stored) else pd.DataFrame(columns=["median", "scale"])
+    parts = [df.iloc[::HISTORY_EVERY] for df in store.iter_columns(
+        kind, ["series_id", "value", "quality_flag"], series=series, start=start,
+        end=readings["time_utc"].min())]
+    if not parts:
+        return pd.DataFrame(columns=["median", "scale"])
+    return vee.series_stats(pd.concat(parts, ignore_index=True))
 
 
 #: Runs reading more than this [B] return freed chunk arrays to the system (bounded memory
@@ -275,7 +284,7 @@ def _format_or_none(path) -> str | None:
 
 #: Rows [-] of series held back (they come back later in the file) kept in memory at most;
 #: beyond, they are validated and staged, and revalidated with their late rows at the end.
-HOLD_MAX_ROWS = 4_000_000
+HOLD_MAX_ROWS = 1_000_000
 
 
 def _ingest_batches(store: MeasurementStore, path: str, report: IngestReport,
@@ -411,15 +420,33 @@ def _validate(store, report, path, df, settings, now, use_history, vee_sum) -> p
     return out
 
 
+#: Rows [-] revalidated together at most when series come back later in a file: more late
+#: series are taken in groups (series are validated independently), which bounds memory.
+REVALIDATE_ROWS = 2_000_000
+
+
 def _revalidate_late(store, report, path, staged, late, settings, now, use_history,
                      vee_sum) -> None:
     """Validate series that came back later in the file together with their staged rows.
 
-    Their staged rows are taken back out of the staging area (one pass) as they were read
-    (``raw_value``, reader flags and rules), and validated again with the late rows, so the
-    result equals validating the whole file at once.
+    Their staged rows are taken back out of the staging area (one pass per group of series)
+    as they were read (``raw_value``, reader flags and rules), and validated again with the
+    late rows, so the result equals validating the whole file at once.
     """
-    names = set(late["series_id"].astype(str).unique())
+    sid = late["series_id"].astype(str)
+    names = np.unique(sid.to_numpy())
+    staged_series = len(set().union(*staged.series)) if staged.series else 0
+    rows = len(late) + staged.rows * len(names) / max(1, staged_series)  # estimate
+    groups = np.array_split(names, max(1, int(np.ceil(rows / REVALIDATE_ROWS))))
+    for group in groups:
+        part = late[sid.isin(group).to_numpy()] if len(groups) > 1 else late
+        _revalidate_group(store, report, path, staged, part, set(group), settings, now,
+                          use_history, vee_sum)
+
+
+def _revalidate_group(store, report, path, staged, late, names, settings, now, use_history,
+                      vee_sum) -> None:
+    """:func:`_revalidate_late` for the series ``names`` (their late rows ``late``)."""
     prior = staged.take_series(names)
     if not len(prior):  # held back: never staged
         staged.add(_validate(store, report, path, late, settings, now, use_history, vee_sum))

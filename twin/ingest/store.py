@@ -38,7 +38,7 @@ import json
 import posixpath
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -394,6 +394,32 @@ class MeasurementStore:
                              filesystem=self.fs)
         return dataset.to_table(columns=list(columns),
                                 filter=_filter(series, start, end)).to_pandas()
+
+    def iter_columns(self, kind: str, columns: Sequence[str], series=None, start=None,
+                     end=None) -> Iterator[pd.DataFrame]:
+        """Like :meth:`read_columns`, one record batch at a time (memory stays small), each
+        in stored order (series, then time)."""
+        files = [f for fs_ in self._files_by_month(kind, start, end).values() for f in fs_]
+        if not files:
+            return
+        dataset = ds.dataset(files, schema=storage_schema(), format="parquet",
+                             filesystem=self.fs)
+        for batch in dataset.to_batches(columns=list(columns),
+                                        filter=_filter(series, start, end)):
+            if batch.num_rows:
+                yield batch.to_pandas()
+
+    def last_time(self, kind: str) -> pd.Timestamp | None:
+        """Start (UTC) of the latest stored reading of a kind, from its last month's files
+        (one column read); None when the kind has none."""
+        months = self._files_by_month(kind)
+        if not months:
+            return None
+        files = months[max(months)]
+        table = ds.dataset(files, schema=storage_schema(), format="parquet",
+                           filesystem=self.fs).to_table(columns=["time_utc"])
+        last = pc.max(table["time_utc"]).as_py()
+        return None if last is None else _utc(last)
 
     def read_quarantine(self, kind: str | None = None) -> pd.DataFrame:
         """Read the quarantined input, optionally of one kind only."""

@@ -175,13 +175,16 @@ def zero_run(r: Readings, s: VeeSettings) -> np.ndarray:
     """Runs of zero readings lasting at least ``zero_min_span`` in a series that does record
     consumption (its 99th percentile is positive): a stopped register, a meter that stopped
     counting or a premise cut off. Vacant premises read zero too, so this only warns."""
-    if s.zero_min_span is None:
-        return np.zeros(len(r.v), bool)
-    zero = r.v == 0
-    change = r.first | (zero != r.prev(zero, fill=False))
-    run = np.cumsum(change) - 1
-    span = np.bincount(run)[run] * r.interval  # [ns]
-    return zero & (span >= s.zero_min_span.value) & (r.q99 > 0)
+    out = np.zeros(len(r.v), bool)
+    idx = np.flatnonzero(r.v == 0)  # work on the zeros only: few, and memory stays small
+    if s.zero_min_span is None or not len(idx):
+        return out
+    new = np.ones(len(idx), bool)
+    new[1:] = (np.diff(idx) != 1) | r.first[idx[1:]]
+    run = np.cumsum(new) - 1
+    span = np.bincount(run)[run] * r.interval[idx]  # [ns]
+    out[idx[(span >= s.zero_min_span.value) & (r.q99[idx] > 0)]] = True
+    return out
 
 
 def high_low(r: Readings, s: VeeSettings) -> np.ndarray:
