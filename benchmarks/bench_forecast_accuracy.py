@@ -107,26 +107,6 @@ def feeder_power(raw_dir: Path, timezone: str) -> pd.DataFrame:
     return wide.resample("1h").mean()
 
 
-#: Weather set-ups of the sample city's tables (``--irradiance``).
-IRRADIANCE = {
-    "forecast": "day-ahead GHI forecast (emulated NWP, skill {skill:.1f}) + TMY3 temperature",
-    "measured": "measured TMY3 GHI (ex-post) + TMY3 temperature (ex-post)",
-    "none": "clear-sky GHI only, no temperature",
-}
-
-
-def city_weather(index: pd.DatetimeIndex, irradiance: str) -> pd.DataFrame | None:
-    """Weather the sample city's models get: ``temp_air`` [°C] and ``ghi`` [W/m²] by time.
-
-    ``irradiance`` is a key of :data:`IRRADIANCE`; ``"none"`` gives no weather at all.
-    """
-    if irradiance == "none":
-        return None
-    ghi = {"forecast": features.city_irradiance_forecast,
-           "measured": features.city_irradiance}[irradiance](index)
-    return pd.DataFrame({"temp_air": features.city_temperature(index), "ghi": ghi})
-
-
 def taylor_demand() -> pd.Series:
     """pmdarima's real half-hourly demand of England and Wales from Monday 5 June 2000 [MW]."""
     from pmdarima.datasets import load_taylor
@@ -187,13 +167,13 @@ def main() -> None:
     parser.add_argument("--skip-real", action="store_true")
     parser.add_argument("--irradiance", default="forecast,measured",
                         help=f"comma-separated weather set-ups of the sample city, of "
-                             f"{sorted(IRRADIANCE)}")
+                             f"{sorted(features.WEATHER_SETUPS)}")
     args = parser.parse_args()
     models = args.models.split(",")
     setups = args.irradiance.split(",")
-    unknown = [k for k in setups if k not in IRRADIANCE]
+    unknown = [k for k in setups if k not in features.WEATHER_SETUPS]
     if unknown:
-        parser.error(f"--irradiance {unknown}: choose from {sorted(IRRADIANCE)}")
+        parser.error(f"--irradiance {unknown}: choose from {sorted(features.WEATHER_SETUPS)}")
     warnings.simplefilter("ignore")
     recipe = read_recipe()
 
@@ -216,9 +196,9 @@ def main() -> None:
         for setup in setups:
             t0 = time.perf_counter()
             table, _, failures = backtest(series, models, weeks=args.weeks, levels=levels,
-                                          exog=city_weather(weather_index, setup),
+                                          exog=features.city_weather(weather_index, setup),
                                           timezone=recipe.timezone, return_forecasts=True)
-            title = IRRADIANCE[setup].format(skill=features.NWP_GHI_SKILL)
+            title = features.WEATHER_SETUPS[setup].format(skill=features.NWP_GHI_SKILL)
             show(f"Sample city, day-ahead, {args.weeks} weeks to {args.end}, hourly MW; "
                  f"weather: {title}", table, time.perf_counter() - t0)
             for (name, error), rows in failures.groupby(["series", "error"]):

@@ -440,3 +440,27 @@ def irradiance_forecast_rmse(year: int, skill: float = NWP_GHI_SKILL) -> dict[st
         "persistence": _rmse_daylight(np.r_[k[:24], k[:-24]], k, clear),
         "mean_ghi": float(np.mean((k * clear)[lit])),
     }
+
+
+#: Weather set-ups the twin's load forecasts can be given (see :func:`city_weather`).
+WEATHER_SETUPS = {
+    "forecast": "day-ahead GHI forecast (emulated NWP, skill {skill:.1f}) + TMY3 temperature",
+    "measured": "measured TMY3 GHI (ex-post) + TMY3 temperature (ex-post)",
+    "none": "clear-sky GHI only, no temperature",
+}
+
+
+def city_weather(index: pd.DatetimeIndex, setup: str = "forecast") -> pd.DataFrame | None:
+    """Weather for the city's load forecasts: ``temp_air`` [°C] and ``ghi`` [W/m²] by time.
+
+    ``setup`` is a key of :data:`WEATHER_SETUPS`: ``forecast`` the emulated day-ahead GHI
+    forecast (:func:`city_irradiance_forecast`), ``measured`` the TMY3 GHI as it turned out
+    (ex-post), both with the TMY3 temperature standing in for its forecast; ``none`` gives
+    no weather at all (None).
+    """
+    if setup not in WEATHER_SETUPS:
+        raise ValueError(f"weather {setup!r}: choose from {sorted(WEATHER_SETUPS)}")
+    if setup == "none":
+        return None
+    ghi = {"forecast": city_irradiance_forecast, "measured": city_irradiance}[setup](index)
+    return pd.DataFrame({"temp_air": city_temperature(index), "ghi": ghi})

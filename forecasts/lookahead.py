@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from forecasts import data, runner
+from forecasts import data, features, runner
 
 #: Hours a look-ahead covers [h].
 LOOKAHEAD_HOURS = 48
@@ -61,10 +61,10 @@ class LookaheadForecasts:
 
 def default_issue_time(store) -> pd.Timestamp:
     """The hour after the store's last electricity reading (UTC)."""
-    df = data.read_wide(store, data.STORE_KIND["electric"])
-    if df.empty:
+    last = store.last_time(data.STORE_KIND["electric"])
+    if last is None:
         raise LookaheadError("the store holds no electricity readings; ingest meter data first")
-    return (df.index.max() + pd.Timedelta("15min")).ceil(STEP)
+    return (last + pd.Timedelta("15min")).ceil(STEP)
 
 
 def element_ids(nodes, level: str) -> list[int]:
@@ -111,12 +111,16 @@ def lookahead_forecasts(store, city, profiles: dict, issue_time=None,
         "water": data.water_series(store, city, STEP, start, issue),
     }
     level = {"electric": "load", "pv": "sgen", "water": "dma"}
+    # loads net of rooftop PV follow the day-ahead irradiance and temperature forecasts
+    weather = features.city_weather(
+        pd.date_range(start, issue + pd.Timedelta(hours=hours), freq=STEP), "forecast")
 
     def run(name, c):
         values = series[name].level(level[name])
         tick = (lambda d, t: progress(name, d, t)) if progress else None
         return runner.run_forecasts(values, [issue], hours, chosen[name],
-                                    unit=series[name].units_label, client=c, progress=tick)
+                                    unit=series[name].units_label, client=c, progress=tick,
+                                    exog=weather if name == "electric" else None)
 
     if client is None:
         from twin.parallel import dask_client

@@ -53,7 +53,8 @@ class ForecastRunError(RuntimeError):
 
 def forecast_one(y: pd.Series, issue_time: pd.Timestamp, horizon: int, step: pd.Timedelta,
                  model: str, quantiles: Sequence[float],
-                 fallbacks: Sequence[str] = FALLBACKS) -> tuple[np.ndarray, str, str]:
+                 fallbacks: Sequence[str] = FALLBACKS,
+                 exog: pd.DataFrame | None = None) -> tuple[np.ndarray, str, str]:
     """Forecast the ``horizon`` steps from ``issue_time`` of one series, falling back if needed.
 
     Parameters
@@ -62,6 +63,9 @@ def forecast_one(y: pd.Series, issue_time: pd.Timestamp, horizon: int, step: pd.
         History (UTC index); only the times before ``issue_time`` are used.
     issue_time : Timestamp
         Issue time (UTC); the first forecast step starts there.
+    exog : DataFrame, optional
+        Weather by time over history and horizon (``temp_air`` [°C], ``ghi`` [W/m²]; values
+        over the horizon are forecasts), for models that take it.
 
     Returns
     -------
@@ -82,7 +86,8 @@ def forecast_one(y: pd.Series, issue_time: pd.Timestamp, horizon: int, step: pd.
             if last is None:
                 raise models.ForecastError(f"series {y.name!r} has no values before {issue_time}")
             gap = int(round((issue_time - step - last) / step))  # steps missing at the end
-            out = models.forecast(history.loc[:last], horizon + gap, name, quantiles)
+            out = models.forecast(history.loc[:last], horizon + gap, name, quantiles,
+                                  exog, exog)
             values = out.reindex(target).to_numpy(float)
             if not np.isfinite(values).all():
                 raise models.ForecastError(f"{name} gave no value for some target times")
@@ -94,8 +99,10 @@ def forecast_one(y: pd.Series, issue_time: pd.Timestamp, horizon: int, step: pd.
 
 
 def fit_batch(history: pd.DataFrame, issue_times: Sequence[pd.Timestamp], horizon: int,
-              step: pd.Timedelta, model: str, quantiles: Sequence[float]) -> list[tuple]:
-    """Forecast every series (column) of a batch at every issue time.
+              step: pd.Timedelta, model: str, quantiles: Sequence[float],
+              exog: pd.DataFrame | None = None) -> list[tuple]:
+    """Forecast every series (column) of a batch at every issue time (``exog``: weather for
+    all of them, see :func:`forecast_one`).
 
     Returns
     -------
@@ -106,7 +113,8 @@ def fit_batch(history: pd.DataFrame, issue_times: Sequence[pd.Timestamp], horizo
     for sid in history.columns:
         y = history[sid]
         for issue in issue_times:
-            values, used, reason = forecast_one(y, issue, horizon, step, model, quantiles)
+            values, used, reason = forecast_one(y, issue, horizon, step, model, quantiles,
+                                                exog=exog)
             out.append((str(sid), pd.Timestamp(issue), values, used, reason))
     return out
 
@@ -182,13 +190,14 @@ def assemble(records: dict, series: Sequence[str], issues: pd.DatetimeIndex, hor
 
 def run_serial(values: pd.DataFrame, issue_times, horizon: int, model: str = "mstl_ets",
                quantiles: Sequence[float] = models.DEFAULT_QUANTILES, unit: str = "",
-               progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
+               progress: Callable[[int, int], None] | None = None,
+               exog: pd.DataFrame | None = None) -> xr.Dataset:
     """The same work as :func:`run_forecasts` in a loop in this process (the anchor)."""
     step, issues, levels = _check_input(values, issue_times, horizon, quantiles)
     records = {}
     series = [str(c) for c in values.columns]
     for k, sid in enumerate(values.columns):
-        for r in fit_batch(values[[sid]], issues, horizon, step, model, levels):
+        for r in fit_batch(values[[sid]], issues, horizon, step, model, levels, exog):
             records[(r[0], r[1])] = r[2:]
         if progress:
             progress(k + 1, len(series))
@@ -209,6 +218,7 @@ def run_forecasts(
     progress: Callable[[int, int], None] | None = None,
     max_rounds: int = 3,
     on_running: Callable[[], None] | None = None,
+    exog: pd.DataFrame | None = None,
 ) -> xr.Dataset:
     """Forecast every series (column) of ``values`` at every issue time, on Dask.
 
@@ -238,6 +248,9 @@ def run_forecasts(
         Times a batch is resubmitted when its task fails or its answers are missing.
     on_running : callable, optional
         Called once, when the first batch is done (tests use it to kill a worker).
+    exog : DataFrame, optional
+        Weather by time (UTC) over history and horizon, the same for every series
+        (:func:`forecasts.features.city_weather`); models that do not use it ignore it.
 
     Returns
     -------
@@ -252,7 +265,7 @@ def run_forecasts(
         with dask_client(scheduler, n_workers) as c:
             return run_forecasts(values, issues, horizon, model, levels, unit, batch_size,
                                  client=c, progress=progress, max_rounds=max_rounds,
-                                 on_running=on_running)
+                                 on_running=on_running, exog=exog)
     from distributed import as_completed
 
     series = [str(c) for c in values.columns]
@@ -263,12 +276,13 @@ def run_forecasts(
     counts = {"resubmitted": 0, "duplicates_ignored": 0}
     tries = dict.fromkeys(range(len(groups)), 0)
     run_id = uuid.uuid4().hex[:8]
+    weather = client.scatter(exog, broadcast=True) if exog is not None else None
 
     def submit(i: int):
         tries[i] += 1
         return client.submit(fit_batch, frame[groups[i]], list(issues), int(horizon), step,
-                             model, levels, key=f"forecast-{run_id}-{i}-try{tries[i]}",
-                             pure=False)
+                             model, levels, weather,
+                             key=f"forecast-{run_id}-{i}-try{tries[i]}", pure=False)
 
     futures = {submit(i): i for i in range(len(groups))}
     done_series = 0

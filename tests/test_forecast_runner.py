@@ -62,6 +62,26 @@ def test_bad_series_fall_back_and_never_fail_the_batch(client, feeders, plan):
     assert ds.valid_time.values[0, 0] == np.datetime64(plan.origin.tz_localize(None))
 
 
+def test_weather_reaches_the_models_on_the_workers(client, feeders, plan):
+    """With the day-ahead weather, a worker's forecast equals the model given the same
+    weather here, and differs from the forecast without it."""
+    from forecasts import features
+
+    values = feeders.level("feeder").iloc[:, :2]
+    index = pd.date_range(values.index[0], plan.origin + plan.horizon * pd.Timedelta("1h"),
+                          freq="1h")
+    weather = features.city_weather(index, "forecast")
+    ds = runner.run_forecasts(values, [plan.origin], plan.horizon, "regression_profile",
+                              batch_size=1, client=client, exog=weather)
+    first = values.columns[0]
+    hist = values[first][values.index < plan.origin]
+    direct = models.forecast(hist, plan.horizon, "regression_profile", exog=weather,
+                             exog_future=weather)
+    blind = models.forecast(hist, plan.horizon, "regression_profile")
+    np.testing.assert_allclose(ds["mean"].sel(series=first).values[0], direct["mean"], rtol=1e-9)
+    assert np.abs(direct["mean"].to_numpy() - blind["mean"].to_numpy()).max() > 1e-3
+
+
 def test_killed_worker_loses_and_duplicates_nothing(client, feeders, plan):
     values = feeders.level("load").iloc[:, :12]
     pids = client.run(os.getpid)

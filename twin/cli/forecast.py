@@ -21,6 +21,9 @@ StoreOpt = Annotated[Path | None, typer.Option(
     help="Measurement store root; default <data directory>/store.")]
 SchedulerOpt = Annotated[str | None, typer.Option(
     help="Dask scheduler address (tcp://…); default a local cluster or $TWIN_DASK_SCHEDULER.")]
+WeatherOpt = Annotated[str, typer.Option(
+    help="Weather for the electric hierarchy's models: forecast (day-ahead irradiance forecast, "
+         "emulated for the sample city, and temperature), measured (ex-post), or none.")]
 
 
 def _store(store: Path | None):
@@ -32,17 +35,39 @@ def _store(store: Path | None):
     return MeasurementStore(str(root))
 
 
-def _series(level: str, hierarchy: str | None, store, city, step: str):
+def _hierarchy(level: str, hierarchy: str | None) -> str:
+    """The hierarchy a level is forecast in (checked)."""
     from forecasts import data
-    from twin.scenario import profiles_of
 
     try:
         name = hierarchy or data.hierarchy_of_level(level)
-        if level not in data.LEVELS.get(name, ()):
-            fail(f"level {level!r} is not in the {name} hierarchy "
-                 f"({', '.join(data.LEVELS.get(name, ()))})")
+    except data.ForecastDataError as exc:
+        fail(str(exc))
+    if level not in data.LEVELS.get(name, ()):
+        fail(f"level {level!r} is not in the {name} hierarchy "
+             f"({', '.join(data.LEVELS.get(name, ()))})")
+    return name
+
+
+def _history_start(store, name: str, weeks: float, until=None) -> pd.Timestamp | None:
+    """UTC start of the readings to read: ``weeks`` (plus two days) before ``until`` or the
+    store's last reading of the hierarchy's kind, so a year of meter data is never loaded
+    whole; None (everything) when the store has none."""
+    from forecasts import data
+
+    last = store.last_time(data.STORE_KIND[name]) if until is None else until
+    return None if last is None else last - pd.Timedelta(weeks=weeks) - pd.Timedelta("2D")
+
+
+def _series(level: str, hierarchy: str | None, store, city, step: str, start=None, end=None):
+    from forecasts import data
+    from twin.scenario import profiles_of
+
+    name = _hierarchy(level, hierarchy)
+    try:
         profiles = profiles_of(city) if name != "water" else None
-        return data.hierarchical_series(name, store, city, profiles, step)
+        return data.hierarchical_series(name, store, city, profiles, step, start=start,
+                                        end=end)
     except data.ForecastDataError as exc:
         fail(str(exc))
 
@@ -78,6 +103,7 @@ def run(
         help="none, bottom_up, ols, wls_struct, wls_var or mint_shrink (forecasts every node "
              "of the hierarchy).")] = "none",
     step: Annotated[str, typer.Option(help="1h or 15min.")] = "1h",
+    weather: WeatherOpt = "forecast",
     batch_size: Annotated[int, typer.Option(help="Series per Dask task.")] = 50,
     workers: Annotated[int | None, typer.Option(help="Local workers; default one per core.")] = (
         None),
@@ -88,22 +114,33 @@ def run(
 
     Example: twin forecast run --level feeder --horizon day-ahead
     """
+    from forecasts import features, models, runner
     from forecasts import hierarchy as hier
-    from forecasts import models, runner
 
+    if weather not in features.WEATHER_SETUPS:
+        fail(f"--weather {weather!r}: use one of {', '.join(features.WEATHER_SETUPS)}")
     if horizon not in ("day-ahead", "intraday"):
         fail(f"--horizon {horizon!r}: use day-ahead or intraday")
     if model not in models.MODELS:
         fail(f"--model {model!r}: choose one of {', '.join(sorted(models.MODELS))}")
     if reconcile != "none" and reconcile not in hier.METHODS:
         fail(f"--reconcile {reconcile!r}: use none or one of {', '.join(hier.METHODS)}")
+    from forecasts.backtest import HISTORY_WEEKS
+
     city = load_city_or_fail()
     st = _store(store)
+    until = (pd.Timestamp(target_day, tz=city.timezone).tz_convert("UTC")
+             if target_day else None)
+    start = _history_start(st, _hierarchy(level, hierarchy), HISTORY_WEEKS, until)
     with console.status("reading the series…"):
-        hs = _series(level, hierarchy, st, city, step)
+        hs = _series(level, hierarchy, st, city, step, start,
+                     until + pd.Timedelta("1D") if until is not None else None)
     plan = _plan(horizon, target_day, hs, city.timezone)
     history = hs.all_levels() if reconcile != "none" else hs.level(level)
     history = history[history.index < plan.origin]
+    last = plan.origin + plan.horizon * hs.step
+    exog = (features.city_weather(pd.date_range(history.index[0], last, freq=hs.step), weather)
+            if hs.name == "electric" else None)
     start = time.perf_counter()
     with progress_bar() as bar:
         task = bar.add_task(f"{model}: {history.shape[1]} series", total=history.shape[1])
@@ -111,7 +148,8 @@ def run(
             ds = runner.run_forecasts(history, [plan.origin], plan.horizon, model,
                                       unit=hs.units_label, batch_size=batch_size,
                                       scheduler=scheduler, n_workers=workers,
-                                      progress=lambda d, t: bar.update(task, completed=d))
+                                      progress=lambda d, t: bar.update(task, completed=d),
+                                      exog=exog)
         except (runner.ForecastRunError, models.ForecastError) as exc:
             fail(str(exc), code=1)
     if reconcile != "none":
@@ -163,6 +201,7 @@ def backtest(
     horizon: Annotated[str, typer.Option(help="day-ahead or intraday.")] = "day-ahead",
     weeks: Annotated[int, typer.Option(help="Test weeks at the end of the data.")] = 1,
     hierarchy: Annotated[str | None, typer.Option(help="electric, pv or water.")] = None,
+    weather: WeatherOpt = "forecast",
     store: StoreOpt = None,
 ) -> None:
     """Rolling-origin backtest of models against the seasonal naive baselines at one level.
@@ -173,10 +212,16 @@ def backtest(
         from forecasts.backtest import backtest as run_backtest
     except ImportError:
         fail("forecasts.backtest is not available in this installation")
+    from forecasts import features
+    from forecasts.backtest import HISTORY_WEEKS
+
+    if weather not in features.WEATHER_SETUPS:
+        fail(f"--weather {weather!r}: use one of {', '.join(features.WEATHER_SETUPS)}")
     city = load_city_or_fail()
     st = _store(store)
+    start = _history_start(st, _hierarchy(level, hierarchy), HISTORY_WEEKS + weeks)
     with console.status("reading the series…"):
-        hs = _series(level, hierarchy, st, city, "1h")
+        hs = _series(level, hierarchy, st, city, "1h", start)
         values = hs.level(level)
     span = values.index[-1] + hs.step - values.index[0]
     span_weeks = int(round(span / pd.Timedelta("7D")))
@@ -186,15 +231,19 @@ def backtest(
              "week(s) after at least 2 weeks of history; use fewer --weeks or more data")
     with console.status(f"backtesting {len(values.columns)} series over {weeks} week(s)…"):
         try:
+            exog = (features.city_weather(
+                pd.date_range(values.index[0], values.index[-1] + pd.Timedelta("2D"),
+                              freq=hs.step), weather) if hs.name == "electric" else None)
             table = run_backtest(values, models_, horizon, weeks, timezone=city.timezone,
                                  levels=dict.fromkeys(values.columns, level),
-                                 history_weeks=history_weeks)
+                                 history_weeks=history_weeks, exog=exog)
         except ValueError as exc:
             fail(str(exc))
         except KeyError as exc:  # forecasts.backtest scoring a run without any forecast
             fail(f"the backtest scored no forecast ({exc}); give more history (--weeks fewer)",
                  code=1)
     out = Table(title=f"backtest at {level} level, {horizon}, {weeks} week(s)")
+    table = table.reset_index() if table.index.names[0] is not None else table
     for col in table.columns:
         out.add_column(str(col))
     for row in table.itertuples(index=False):
