@@ -19,18 +19,24 @@ from collections.abc import Iterator, Sequence
 #: Environment variable naming the scheduler of a running Dask cluster.
 SCHEDULER_ENV = "TWIN_DASK_SCHEDULER"
 
-#: Thread pools pinned to one thread in every worker (and in the CLI process).
-SINGLE_THREAD_ENV = {
+#: BLAS / OpenMP thread pools pinned to one thread in every worker and in this process.
+BLAS_SINGLE_THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
-    "NUMBA_NUM_THREADS": "1",
 }
+#: The environment of every worker: BLAS pinned, and numba's pool of one thread.
+SINGLE_THREAD_ENV = {**BLAS_SINGLE_THREAD_ENV, "NUMBA_NUM_THREADS": "1"}
 
 
 def pin_threads() -> None:
-    """Pin BLAS / OpenMP thread pools of this process to one thread (unless already set)."""
-    for key, value in SINGLE_THREAD_ENV.items():
+    """Pin BLAS / OpenMP thread pools of this process to one thread (unless already set).
+
+    Numba's pool is left alone here: numba re-reads ``NUMBA_NUM_THREADS`` whenever it
+    compiles, and refuses a new value once its threads run (the QSTS and N-1 kernels of this
+    process use them).
+    """
+    for key, value in BLAS_SINGLE_THREAD_ENV.items():
         os.environ.setdefault(key, value)
 
 

@@ -172,7 +172,7 @@ def _print_run(ds, plan, timezone: str, hs, seconds: float) -> None:
     issued = plan.origin.tz_convert(timezone)
     begin, end = plan.start.tz_convert(timezone), plan.end.tz_convert(timezone)
     table = Table(title=f"{len(ds.series)} forecasts issued {issued:%Y-%m-%d %H:%M %Z} for "
-                        f"{begin:%Y-%m-%d %H:%M} – {end:%H:%M} ({seconds:.0f} s)")
+                        f"{begin:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} ({seconds:.0f} s)")
     unit = hs.unit
     for col in ["series", f"total ({unit})", f"10–90 % of the peak step ({unit})", "model",
                 "fallback"]:

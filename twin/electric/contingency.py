@@ -45,12 +45,11 @@ from twin.electric.qsts import (
     FIXED_POINT_ITERATIONS,
     TOLERANCE_PU,
     AdmittanceModel,
-    _chunk_injections,
-    _injection_maps,
-    _positions,
     as_profile_source,
     build_model,
+    bus_injections,
     solve_chunk,
+    step_positions,
     triangular_solves,
 )
 
@@ -308,10 +307,9 @@ def n_minus_1(
         if table not in OUTAGE_TABLES or element not in net[table].index:
             raise ContingencyError(f"{table} {element} is not in the grid; outages are lines "
                                    "and transformers of the net")
-    positions = _positions(source.index, times)
+    positions = step_positions(source.index, times)
     model = build_model(net)
-    s_pu, _, _ = _chunk_injections(_injection_maps(net, source), model, source, positions,
-                                   len(net.bus))
+    s_pu = bus_injections(net, model, source, positions)
     v_base, ok = solve_chunk(model, s_pu)
     if not ok.all():
         raise ContingencyError(

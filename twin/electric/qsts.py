@@ -375,7 +375,7 @@ def run_qsts(
     """
     source = as_profile_source(net, profiles)
     index = source.index
-    positions = _positions(index, times)
+    positions = step_positions(index, times)
     keep = _variables(variables)
     model = build_model(net)
     n_ppci = model.ybus.shape[0]
@@ -429,7 +429,14 @@ def run_qsts(
     return writer.finish(times_out, net, model)
 
 
-def _positions(index: pd.Index, times) -> np.ndarray:
+def step_positions(index: pd.Index, times) -> np.ndarray:
+    """Positions of ``times`` in the profiles' ``index`` (all of them when None).
+
+    Raises
+    ------
+    QstsError
+        For times that are not in the profiles.
+    """
     if times is None:
         return np.arange(len(index))
     wanted = pd.Index(times)
@@ -728,6 +735,14 @@ def _injection_maps(net, source) -> list[_Injection]:
             name, elements[column].to_numpy(dtype=float),
             bus_pos.get_indexer(elements.bus).astype(np.int64), factor, column == "q_mvar"))
     return maps
+
+
+def bus_injections(net: pp.pandapowerNet, model: AdmittanceModel, source,
+                   positions: np.ndarray) -> np.ndarray:
+    """Complex bus injections [p.u.] (step × ppci bus) of the profile steps ``positions``,
+    for :func:`solve_chunk` on ``model`` (built from ``net``)."""
+    return _chunk_injections(_injection_maps(net, source), model, source, positions,
+                             len(net.bus))[0]
 
 
 def _chunk_injections(injections, model: AdmittanceModel, source, sel: np.ndarray, n_bus: int):
