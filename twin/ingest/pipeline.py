@@ -214,7 +214,7 @@ def ingest_file(
     settings: vee.VeeSettings | None = None,
     now: pd.Timestamp | None = None,
     use_history: bool = True,
-    chunk_bytes: int = 8 << 20,
+    chunk_bytes: int = 4 << 20,
 ) -> IngestReport:
     """Ingest one raw file into the store.
 
@@ -238,7 +238,9 @@ def ingest_file(
         Validate high/low against the stored history of each series.
     chunk_bytes : int
         MDM CSV files are streamed in chunks of this many bytes [B]; each chunk is
-        validated and staged while the next is read, and the file commits once.
+        validated and staged while the next is read, and the file commits once. 4 MiB:
+        measured 20 % faster end to end than 8 MiB on 5 M reads (the first read and the
+        last write, which nothing overlaps, are shorter).
 
     Returns
     -------
