@@ -19,22 +19,24 @@ from collections.abc import Iterator, Sequence
 #: Environment variable naming the scheduler of a running Dask cluster.
 SCHEDULER_ENV = "TWIN_DASK_SCHEDULER"
 
-#: BLAS / OpenMP thread pools pinned to one thread in every worker and in this process.
+#: BLAS / OpenMP thread pools pinned to one thread in every worker and in this process. They
+#: are read when numpy loads, so workers get them before they start (Dask's nanny sets them
+#: in this process's environment to spawn a worker, harmless here).
 BLAS_SINGLE_THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
 }
-#: The environment of every worker: BLAS pinned, and numba's pool of one thread.
-SINGLE_THREAD_ENV = {**BLAS_SINGLE_THREAD_ENV, "NUMBA_NUM_THREADS": "1"}
+#: Set in each worker once it runs (numba is imported later, by the tasks): one numba
+#: thread per worker. Never in this process: numba re-reads the variable whenever it compiles
+#: and refuses a new value once its threads run.
+WORKER_ENV = {"NUMBA_NUM_THREADS": "1"}
 
 
 def pin_threads() -> None:
     """Pin BLAS / OpenMP thread pools of this process to one thread (unless already set).
 
-    Numba's pool is left alone here: numba re-reads ``NUMBA_NUM_THREADS`` whenever it
-    compiles, and refuses a new value once its threads run (the QSTS and N-1 kernels of this
-    process use them).
+    Numba's pool is left alone here (see :data:`WORKER_ENV`).
     """
     for key, value in BLAS_SINGLE_THREAD_ENV.items():
         os.environ.setdefault(key, value)
@@ -86,10 +88,10 @@ def dask_client(
     import dask
 
     workers = n_workers or os.cpu_count() or 1
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": dict(SINGLE_THREAD_ENV)}):
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": dict(BLAS_SINGLE_THREAD_ENV)}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
                                processes=True, memory_limit=memory_limit,
-                               dashboard_address=None)
+                               dashboard_address=None, env=dict(WORKER_ENV))
     client = Client(cluster)
     try:
         yield client
