@@ -106,28 +106,25 @@ def lightsim_per_step(net, source, steps: int) -> tuple[float | None, str]:
         return None, f"{type(exc).__name__}: {exc}"
 
 
+def set_hour(net, source, k: int) -> None:
+    """Put the profiles' values of step ``k`` into the net's loads and sgens."""
+    for name, table, column in (("load_p_mw", "load", "p_mw"), ("load_q_mvar", "load", "q_mvar"),
+                                ("sgen_p_mw", "sgen", "p_mw")):
+        net[table].loc[source.elements(name), column] = source.chunk(name, [k])[0]
+
+
 def runpp_per_step(net, source, picks) -> tuple[float, list[np.ndarray]]:
     """pandapower runpp seconds per step (warm) and its vm_pu at the picked steps."""
     work = copy.deepcopy(net)
     pp.runpp(work, numba=True, calculate_voltage_angles=True)  # compile, not timed
     vms, elapsed = [], 0.0
     for k in picks:
-        for name, table, column in (("load_p_mw", "load", "p_mw"),
-                                    ("load_q_mvar", "load", "q_mvar"),
-                                    ("sgen_p_mw", "sgen", "p_mw")):
-            work[table].loc[source.elements(name), column] = source.chunk(name, [k])[0]
+        set_hour(work, source, k)
         t0 = time.perf_counter()
         pp.runpp(work, numba=True, calculate_voltage_angles=True, tolerance_mva=1e-10)
         elapsed += time.perf_counter() - t0
         vms.append(work.res_bus.vm_pu.to_numpy().copy())
     return elapsed / len(picks), vms
-
-
-def set_hour(net, source, k: int) -> None:
-    """Put the profiles' values of step ``k`` into the net's loads and sgens."""
-    for name, table, column in (("load_p_mw", "load", "p_mw"), ("load_q_mvar", "load", "q_mvar"),
-                                ("sgen_p_mw", "sgen", "p_mw")):
-        net[table].loc[source.elements(name), column] = source.chunk(name, [k])[0]
 
 
 def n1_twin(net, source) -> tuple[pd.Index, float, float, object]:

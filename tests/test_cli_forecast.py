@@ -31,6 +31,8 @@ def test_forecast_errors_are_one_line(sample_store, tmp_path):
         (["--level", "street"], "unknown level"),
         (["--model", "crystal_ball"], "--model"),
         (["--horizon", "next-year"], "--horizon"),
+        (["--weather", "foggy"], "--weather"),
+        (["--target-day", "2016-13-45"], "YYYY-MM-DD"),
     ]:
         result = runner.invoke(app, ["forecast", "run", *args, "--store", sample_store.url])
         assert result.exit_code == 2, result.output

@@ -59,6 +59,24 @@ def _history_start(store, name: str, weeks: float, until=None) -> pd.Timestamp |
     return None if last is None else last - pd.Timedelta(weeks=weeks) - pd.Timedelta("2D")
 
 
+def _check_weather(setup: str) -> None:
+    """Refuse an unknown ``--weather``."""
+    from forecasts import features
+
+    if setup not in features.WEATHER_SETUPS:
+        fail(f"--weather {setup!r}: use one of {', '.join(features.WEATHER_SETUPS)}")
+
+
+def _weather(hs, setup: str, first, last) -> pd.DataFrame | None:
+    """Weather by time from ``first`` to ``last`` for the electric hierarchy's models (none
+    for the others)."""
+    from forecasts import features
+
+    if hs.name != "electric":
+        return None
+    return features.city_weather(pd.date_range(first, last, freq=hs.step), setup)
+
+
 def _series(level: str, hierarchy: str | None, store, city, step: str, start=None, end=None):
     from forecasts import data
     from twin.scenario import profiles_of
@@ -114,23 +132,24 @@ def run(
 
     Example: twin forecast run --level feeder --horizon day-ahead
     """
-    from forecasts import features, models, runner
     from forecasts import hierarchy as hier
+    from forecasts import models, runner
+    from forecasts.backtest import HISTORY_WEEKS
 
-    if weather not in features.WEATHER_SETUPS:
-        fail(f"--weather {weather!r}: use one of {', '.join(features.WEATHER_SETUPS)}")
+    _check_weather(weather)
     if horizon not in ("day-ahead", "intraday"):
         fail(f"--horizon {horizon!r}: use day-ahead or intraday")
     if model not in models.MODELS:
         fail(f"--model {model!r}: choose one of {', '.join(sorted(models.MODELS))}")
     if reconcile != "none" and reconcile not in hier.METHODS:
         fail(f"--reconcile {reconcile!r}: use none or one of {', '.join(hier.METHODS)}")
-    from forecasts.backtest import HISTORY_WEEKS
-
     city = load_city_or_fail()
     st = _store(store)
-    until = (pd.Timestamp(target_day, tz=city.timezone).tz_convert("UTC")
-             if target_day else None)
+    try:
+        until = (pd.Timestamp(target_day, tz=city.timezone).tz_convert("UTC")
+                 if target_day else None)
+    except ValueError:
+        fail(f"--target-day {target_day!r}: not a day; give it as YYYY-MM-DD")
     start = _history_start(st, _hierarchy(level, hierarchy), HISTORY_WEEKS, until)
     with console.status("reading the series…"):
         hs = _series(level, hierarchy, st, city, step, start,
@@ -138,9 +157,7 @@ def run(
     plan = _plan(horizon, target_day, hs, city.timezone)
     history = hs.all_levels() if reconcile != "none" else hs.level(level)
     history = history[history.index < plan.origin]
-    last = plan.origin + plan.horizon * hs.step
-    exog = (features.city_weather(pd.date_range(history.index[0], last, freq=hs.step), weather)
-            if hs.name == "electric" else None)
+    exog = _weather(hs, weather, history.index[0], plan.origin + plan.horizon * hs.step)
     start = time.perf_counter()
     with progress_bar() as bar:
         task = bar.add_task(f"{model}: {history.shape[1]} series", total=history.shape[1])
@@ -212,11 +229,9 @@ def backtest(
         from forecasts.backtest import backtest as run_backtest
     except ImportError:
         fail("forecasts.backtest is not available in this installation")
-    from forecasts import features
     from forecasts.backtest import HISTORY_WEEKS
 
-    if weather not in features.WEATHER_SETUPS:
-        fail(f"--weather {weather!r}: use one of {', '.join(features.WEATHER_SETUPS)}")
+    _check_weather(weather)
     city = load_city_or_fail()
     st = _store(store)
     start = _history_start(st, _hierarchy(level, hierarchy), HISTORY_WEEKS + weeks)
@@ -231,9 +246,7 @@ def backtest(
              "week(s) after at least 2 weeks of history; use fewer --weeks or more data")
     with console.status(f"backtesting {len(values.columns)} series over {weeks} week(s)…"):
         try:
-            exog = (features.city_weather(
-                pd.date_range(values.index[0], values.index[-1] + pd.Timedelta("2D"),
-                              freq=hs.step), weather) if hs.name == "electric" else None)
+            exog = _weather(hs, weather, values.index[0], values.index[-1] + pd.Timedelta("2D"))
             table = run_backtest(values, models_, horizon, weeks, timezone=city.timezone,
                                  levels=dict.fromkeys(values.columns, level),
                                  history_weeks=history_weeks, exog=exog)

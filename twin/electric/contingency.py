@@ -48,6 +48,10 @@ from twin.electric.qsts import (
     as_profile_source,
     build_model,
     bus_injections,
+    end_loading,
+    injected_current,
+    mismatch_excess,
+    percent_per_pu,
     solve_chunk,
     step_positions,
     triangular_solves,
@@ -449,8 +453,8 @@ def _outage_flows(net, model: AdmittanceModel, s_pu, v_base, elem_pos, is_trafo,
 
 
 def _all_branches(model: AdmittanceModel, n_lines: int, n_trafos: int) -> tuple:
-    """Lines then transformers as flat arrays: ends, admittances, kA per p.u. [kA], live."""
-    sq3 = np.sqrt(3.0)
+    """Lines then transformers as flat arrays: ends, admittances, loading [%] per p.u. of
+    current at each end (:func:`~twin.electric.qsts.percent_per_pu`), live."""
     dtypes = {"f": np.int64, "t": np.int64, "yff": complex, "yft": complex, "ytf": complex,
               "ytt": complex, "ka_f": float, "ka_t": float, "live": bool}
     cols = {k: [] for k in dtypes}
@@ -461,9 +465,8 @@ def _all_branches(model: AdmittanceModel, n_lines: int, n_trafos: int) -> tuple:
             continue
         for k in ("f", "t", "yff", "yft", "ytf", "ytt", "live"):
             cols[k].append(getattr(br, k))
-        with np.errstate(invalid="ignore"):
-            cols["ka_f"].append(model.base_mva / (br.kv_f * sq3) * br.scale_f * 100.0)
-            cols["ka_t"].append(model.base_mva / (br.kv_t * sq3) * br.scale_t * 100.0)
+        cols["ka_f"].append(percent_per_pu(model.base_mva, br.kv_f, br.scale_f))
+        cols["ka_t"].append(percent_per_pu(model.base_mva, br.kv_t, br.scale_t))
     return tuple(np.ascontiguousarray(np.concatenate(cols[k])) for k in cols)
 
 
@@ -574,13 +577,8 @@ def _solve_outages(l_ptr, l_idx, l_val, l_diag, u_ptr, u_idx, u_val, u_diag, per
             settled = False
             for _ in range(max_iter):
                 for i in range(n):
-                    if isl[pq[i]]:
-                        b[perm_r[i]] = 0.0
-                        continue
-                    vi = v[i]
-                    si = s[h, pq[i]]
-                    b[perm_r[i]] = (si.conjugate() * vi) / (vi.real * vi.real
-                                                           + vi.imag * vi.imag) - i_ref[i]
+                    b[perm_r[i]] = 0.0 if isl[pq[i]] else \
+                        injected_current(s[h, pq[i]], v[i]) - i_ref[i]
                 for a in range(k_p):
                     if not isl[pq[p[a]]]:
                         b[perm_r[p[a]]] += d_ref[a]
@@ -594,12 +592,7 @@ def _solve_outages(l_ptr, l_idx, l_val, l_diag, u_ptr, u_idx, u_val, u_diag, per
                     xi = b[perm_c[i]]
                     for a in range(k_p):
                         xi += mm[i, a] * zp[a]
-                    vi = v[i]
-                    si = s[h, pq[i]]
-                    d = xi - vi
-                    m2 = (si.real * si.real + si.imag * si.imag) * (d.real * d.real
-                                                                    + d.imag * d.imag) \
-                        - tol2 * (vi.real * vi.real + vi.imag * vi.imag)
+                    m2 = mismatch_excess(s[h, pq[i]], xi - v[i], v[i], tol2)
                     if not m2 <= worst:
                         worst = m2 if m2 == m2 else np.inf
                     v[i] = xi
@@ -629,13 +622,10 @@ def _solve_outages(l_ptr, l_idx, l_val, l_diag, u_ptr, u_idx, u_val, u_diag, per
                     continue
                 if not blive[j] or isl[bf[j]] or isl[bt[j]]:
                     continue
-                if np.isinf(ka_f[j]):
-                    load = np.inf
-                else:
-                    vf = vfull[bf[j]]
-                    vt = vfull[bt[j]]
-                    load = max(abs(byff[j] * vf + byft[j] * vt) * ka_f[j],
-                               abs(bytf[j] * vf + bytt[j] * vt) * ka_t[j])
+                vf = vfull[bf[j]]
+                vt = vfull[bt[j]]
+                load = end_loading(byff[j] * vf + byft[j] * vt, bytf[j] * vf + bytt[j] * vt,
+                                   ka_f[j], ka_t[j])
                 if load > bmax[j]:
                     bmax[j] = load
         converged[o] = ok_all

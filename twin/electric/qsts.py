@@ -859,20 +859,12 @@ def _fixed_point_steps(l_ptr, l_idx, l_val, l_diag, u_ptr, u_idx, u_val, u_diag,
         converged = False
         for _ in range(max_iter):
             for i in range(n):
-                vi = v[i]
-                si = s_pq[i]
-                # conj(S / V) = conj(S) V / |V|^2
-                b[perm_r[i]] = (si.conjugate() * vi) / (vi.real * vi.real + vi.imag * vi.imag) \
-                    - i_ref[i]
+                b[perm_r[i]] = injected_current(s_pq[i], v[i]) - i_ref[i]
             triangular_solves(l_ptr, l_idx, l_val, l_inv, u_ptr, u_idx, u_val, u_inv, b)
             worst = 0.0
             for i in range(n):
                 xi = b[perm_c[i]]
-                vi = v[i]
-                si = s_pq[i]
-                d = xi - vi
-                m = (si.real * si.real + si.imag * si.imag) * (d.real * d.real + d.imag * d.imag) \
-                    - tol2 * (vi.real * vi.real + vi.imag * vi.imag)
+                m = mismatch_excess(s_pq[i], xi - v[i], v[i], tol2)
                 if not m <= worst:  # larger, or NaN
                     worst = m if m == m else np.inf
                 v[i] = xi
@@ -889,6 +881,42 @@ def _fixed_point_steps(l_ptr, l_idx, l_val, l_diag, u_ptr, u_idx, u_val, u_diag,
         if not converged:
             for i in range(n):
                 v[i] = v_start[i]
+
+
+@numba.njit(cache=True, inline="always")
+def injected_current(s, v):  # pragma: no cover
+    """Current a constant-power injection ``s`` draws at voltage ``v``, ``conj(s / v)``
+    [p.u.], computed as ``conj(s) v / |v|^2``."""
+    return (s.conjugate() * v) / (v.real * v.real + v.imag * v.imag)
+
+
+@numba.njit(cache=True, inline="always")
+def mismatch_excess(s, dv, v, tol2):  # pragma: no cover
+    """``|s|^2 |dv|^2 - tol^2 |v|^2``: positive when the power mismatch ``|s| |dv| / |v|`` left
+    by a fixed-point update ``dv`` of ``v`` exceeds the tolerance (``tol2`` = tol^2)."""
+    return (s.real * s.real + s.imag * s.imag) * (dv.real * dv.real + dv.imag * dv.imag) \
+        - tol2 * (v.real * v.real + v.imag * v.imag)
+
+
+@numba.njit(cache=True, inline="always")
+def end_loading(i_f, i_t, ka_f, ka_t):  # pragma: no cover
+    """Loading [%] of a branch from its end currents [p.u.] and each end's percent of rating
+    per p.u. of current (:func:`percent_per_pu`): the larger end; inf for a branch rated 0."""
+    if np.isinf(ka_f):
+        return np.inf
+    a = np.sqrt(i_f.real * i_f.real + i_f.imag * i_f.imag) * ka_f
+    b = np.sqrt(i_t.real * i_t.real + i_t.imag * i_t.imag) * ka_t
+    return a if a > b else b
+
+
+@numba.njit(cache=True)
+def percent_per_pu(base_mva, kv, scale):  # pragma: no cover
+    """Loading [%] per p.u. of branch current at ends of voltage ``kv`` [kV], with ``scale``
+    the loading [1] per kA (1 / rated kA): base current [kA] × scale × 100."""
+    out = np.empty(len(kv))
+    for j in range(len(kv)):
+        out[j] = base_mva / (kv[j] * np.sqrt(3.0)) * scale[j] * 100.0
+    return out
 
 
 @numba.njit(cache=True)
@@ -1118,12 +1146,8 @@ def _branch_results_parallel(v, ok, f, t, yff, yft, ytf, ytt, kv_f, kv_t, scale_
 def _branch_rows(v, ok, f, t, yff, yft, ytf, ytt, kv_f, kv_t, scale_f, scale_t, live,
                  dead_nan, base_mva, loading, pl, p_from, q_from, first,
                  stop):  # pragma: no cover
-    sq3 = np.sqrt(3.0)
-    ka_f = np.empty(len(f))  # kA per p.u. of current at each end
-    ka_t = np.empty(len(f))
-    for j in range(len(f)):
-        ka_f[j] = base_mva / (kv_f[j] * sq3) * scale_f[j] * 100.0
-        ka_t[j] = base_mva / (kv_t[j] * sq3) * scale_t[j] * 100.0
+    ka_f = percent_per_pu(base_mva, kv_f, scale_f)  # loading [%] per p.u. of current
+    ka_t = percent_per_pu(base_mva, kv_t, scale_t)
     for r in range(first, stop):
         for j in range(len(f)):
             if not ok[r]:
@@ -1144,12 +1168,7 @@ def _branch_rows(v, ok, f, t, yff, yft, ytf, ytt, kv_f, kv_t, scale_f, scale_t, 
             i_t = ytf[j] * vf + ytt[j] * vt
             sf = vf * i_f.conjugate()
             st = vt * i_t.conjugate()
-            if np.isinf(scale_f[j]):
-                loading[r, j] = np.inf
-            else:
-                a = np.sqrt(i_f.real * i_f.real + i_f.imag * i_f.imag) * ka_f[j]
-                b = np.sqrt(i_t.real * i_t.real + i_t.imag * i_t.imag) * ka_t[j]
-                loading[r, j] = a if a > b else b
+            loading[r, j] = end_loading(i_f, i_t, ka_f[j], ka_t[j])
             pl[r, j] = (sf.real + st.real) * base_mva
             p_from[r, j] = sf.real * base_mva
             q_from[r, j] = sf.imag * base_mva

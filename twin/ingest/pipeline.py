@@ -249,20 +249,21 @@ def ingest_file(
         ``error`` when the file could not be read (nothing committed).
     """
     path = os.fspath(path)
-    if (format or _format_or_none(path)) in WEATHER_FORMATS:
-        return ingest_weather(store, path, format, now=now)
+    detected = format or _format_or_none(path)
+    if detected in WEATHER_FORMATS:
+        return ingest_weather(store, path, detected, now=now)
     report = IngestReport(file=posixpath.basename(path))
     if _input_bytes([path]) > BIG_RUN_BYTES:
         _return_big_arrays_to_os()
     hold: set[str] = set()
     try:
-        runs = meter_runs(path) if (format or _format_or_none(path)) == "mdm_csv" else None
+        runs = meter_runs(path) if detected == "mdm_csv" else None
         report.sha256 = file_sha256(path, on_block=runs.feed if runs else None)
         if report.sha256 in store.checksums():
             report.skipped = True
             report.skipped_reason = "already ingested (same sha256)"
             return report
-        report.format = format or detect_format(path)
+        report.format = detected or detect_format(path)  # unknown: detect_format says why
         if runs is not None:
             hold = runs.returning()
         if report.format == "mdm_csv":
@@ -277,10 +278,11 @@ def ingest_file(
 
 
 def _format_or_none(path) -> str | None:
-    """:func:`detect_format`, None when the format is unknown."""
+    """:func:`detect_format`, None when the format is unknown or the file cannot be read
+    (the caller's own read then reports why)."""
     try:
         return detect_format(path)
-    except IngestError:
+    except (IngestError, OSError, UnicodeDecodeError):
         return None
 
 

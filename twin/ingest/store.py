@@ -345,10 +345,12 @@ class MeasurementStore:
                 groups.setdefault(m, []).append(self._path(rel))
         return dict(sorted(groups.items()))
 
+    def _dataset(self, files: list[str]) -> ds.Dataset:
+        """The stored Parquet files as one Arrow dataset of :func:`storage_schema`."""
+        return ds.dataset(files, schema=storage_schema(), format="parquet", filesystem=self.fs)
+
     def _read_files(self, files: list[str], series=None, start=None, end=None) -> pd.DataFrame:
-        dataset = ds.dataset(files, schema=storage_schema(), format="parquet",
-                             filesystem=self.fs)
-        table = dataset.to_table(filter=_filter(series, start, end))
+        table = self._dataset(files).to_table(filter=_filter(series, start, end))
         return merge_overlaps(table, self.source_ranks())
 
     def source_ranks(self) -> dict[int, int]:
@@ -380,32 +382,19 @@ class MeasurementStore:
             return schema.empty_measurements()
         return self._read_files(files, series, start, end)
 
-    def read_columns(self, kind: str, columns: Sequence[str], series=None, start=None,
-                     end=None) -> pd.DataFrame:
-        """Read some columns of the stored rows as they are, overlaps NOT resolved.
+    def iter_columns(self, kind: str, columns: Sequence[str], series=None, start=None,
+                     end=None) -> Iterator[pd.DataFrame]:
+        """Read some columns of the stored rows as they are (overlaps NOT resolved), one
+        record batch at a time, each in stored order (series, then time).
 
-        For statistics over many rows (history of a meter), where reading and merging
-        every column would cost more than it tells.
+        For statistics over many rows (history of a meter), where reading and merging every
+        column would cost more than it tells; memory stays small.
         """
         files = [f for fs_ in self._files_by_month(kind, start, end).values() for f in fs_]
         if not files:
-            return pd.DataFrame({c: [] for c in columns})
-        dataset = ds.dataset(files, schema=storage_schema(), format="parquet",
-                             filesystem=self.fs)
-        return dataset.to_table(columns=list(columns),
-                                filter=_filter(series, start, end)).to_pandas()
-
-    def iter_columns(self, kind: str, columns: Sequence[str], series=None, start=None,
-                     end=None) -> Iterator[pd.DataFrame]:
-        """Like :meth:`read_columns`, one record batch at a time (memory stays small), each
-        in stored order (series, then time)."""
-        files = [f for fs_ in self._files_by_month(kind, start, end).values() for f in fs_]
-        if not files:
             return
-        dataset = ds.dataset(files, schema=storage_schema(), format="parquet",
-                             filesystem=self.fs)
-        for batch in dataset.to_batches(columns=list(columns),
-                                        filter=_filter(series, start, end)):
+        for batch in self._dataset(files).to_batches(columns=list(columns),
+                                                     filter=_filter(series, start, end)):
             if batch.num_rows:
                 yield batch.to_pandas()
 
@@ -416,8 +405,7 @@ class MeasurementStore:
         if not months:
             return None
         files = months[max(months)]
-        table = ds.dataset(files, schema=storage_schema(), format="parquet",
-                           filesystem=self.fs).to_table(columns=["time_utc"])
+        table = self._dataset(files).to_table(columns=["time_utc"])
         last = pc.max(table["time_utc"]).as_py()
         return None if last is None else _utc(last)
 
