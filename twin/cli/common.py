@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -15,12 +18,20 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def load_city_or_fail():
-    """Return the sample city, or exit with one line saying what is wrong with its files."""
+#: The ``--city`` option every command that needs a city takes (``$TWIN_CITY``; the sample
+#: city ``data/city`` of the checkout is only the default).
+CityDir = Annotated[Path | None, typer.Option(
+    "--city", envvar="TWIN_CITY",
+    help="City folder (see data/CITY-FOLDER.md); default the sample city data/city.")]
+
+
+def load_city_or_fail(folder: Path | None = None):
+    """Return the city in ``folder`` (default: the sample city), or exit with one line saying
+    what is wrong with its files."""
     from twin.city import load_city
 
     try:
-        return load_city()
+        return load_city(str(folder) if folder else None)
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
 
