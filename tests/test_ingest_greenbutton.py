@@ -58,7 +58,10 @@ def test_real_feed_units_times_and_count(real_feed):
     assert r["value"].sum() == pytest.approx(total_wh / 1000.0)
     lt = batch.meta["local_time"]
     assert lt["tzOffset"] == "-28800" and lt["dstOffset"] == "3600"
-    assert r["series_id"].unique().tolist() == ["RetailCustomer/4/UsagePoint/1/MeterReading/01"]
+    # the utility's identity: its host and the MeterReading's resource path
+    assert r["series_id"].unique().tolist() == [
+        "services.greenbuttondata.org:RetailCustomer/4/UsagePoint/1/MeterReading/01"]
+    assert (r["interval_s"] == 3600).all()
 
 
 FEED = """<?xml version="1.0"?>
@@ -104,7 +107,7 @@ def test_any_namespace_prefix_and_reading_quality(tmp_path, prefix):
     p.write_text(text)
     b = read_greenbutton_xml(p)
     r = b.readings
-    assert r["series_id"].iloc[0] == "UsagePoint/7/MeterReading/2"
+    assert r["series_id"].iloc[0] == "x:UsagePoint/7/MeterReading/2"
     np.testing.assert_allclose(r["value"], [1.5e-3, 2.5e-3, 3.5e-3])  # mWh*1e-3 Wh -> kWh
     assert r["quality_flag"].tolist() == ["valid", "estimated", "edited"]
     assert r["vee_rule"].tolist() == ["", "source_quality_8", "source_quality_7"]
@@ -141,8 +144,8 @@ def test_meter_reading_without_its_reading_type_names_the_file(tmp_path):
     p = tmp_path / "noreadingtype.xml"
     p.write_text(text)
     with pytest.raises(GreenButtonError,
-                       match=r"noreadingtype.xml: MeterReading UsagePoint/7/MeterReading/2 "
-                             r"has no ReadingType"):
+                       match=r"noreadingtype.xml: MeterReading x:UsagePoint/7/MeterReading/2 "
+                             r"declares ReadingType x:ReadingType/9, which is in no file"):
         read_greenbutton_xml(p)
 
 
@@ -189,7 +192,8 @@ def test_feed_with_self_links_only(tmp_path):
     p = tmp_path / "greenbutton_C1.xml"
     p.write_text(text)
     b = read_greenbutton_xml(p)
-    assert b.readings["series_id"].iloc[0] == "RetailCustomer/C1/UsagePoint/1/MeterReading/1"
+    assert b.readings["series_id"].iloc[0] == (
+        "u.example:RetailCustomer/C1/UsagePoint/1/MeterReading/1")
     np.testing.assert_allclose(b.readings["value"], [0.1, 0.101, 0.102])
     assert b.readings["time_utc"].iloc[0] == pd.Timestamp("2016-01-01 05:00", tz="UTC")
 
