@@ -100,7 +100,10 @@ def read_header(path) -> list[str]:
 
 
 def _excel_rows(path, limit: int | None = None):
-    """Yield ``(row number, [cell values as text or datetime])`` of the first sheet."""
+    """Yield ``(row number, [cell values])`` of the first sheet from its header on.
+
+    The header is the first row (of the first 50) naming a time column; title rows above it
+    are a preamble. Without such a row, the first non-empty row is the header."""
     from openpyxl import load_workbook
 
     with fsspec.open(str(path), "rb") as f:
@@ -110,20 +113,19 @@ def _excel_rows(path, limit: int | None = None):
     except Exception as exc:  # openpyxl raises zipfile/KeyError/InvalidFileException
         raise HistorianError(f"{posixpath.basename(str(path))}: not a readable Excel workbook "
                              f"({exc.__class__.__name__}); save it as .xlsx") from None
-    ws = wb.worksheets[0]
-    header_seen = False
-    for i, row in enumerate(ws.iter_rows(values_only=True), 1):
+    rows = []
+    for i, row in enumerate(wb.worksheets[0].iter_rows(values_only=True), 1):
         if limit is not None and i > limit:
             break
-        cells = ["" if v is None else v for v in row]
-        if not header_seen:
-            if not any(str(c).strip() for c in cells):
-                continue
-            header_seen = True
-            yield i, [str(c).strip() for c in cells]
-            continue
-        yield i, cells
+        rows.append((i, ["" if v is None else v for v in row]))
     wb.close()
+    texts = [[str(c).strip() for c in r] for _, r in rows[:50]]
+    head = next((k for k, r in enumerate(texts) if _find(r, TIME_NAMES) is not None), None)
+    if head is None:
+        head = next((k for k, r in enumerate(texts) if any(r)), len(rows))
+    if head < len(rows):
+        yield rows[head][0], texts[head]
+    yield from rows[head + 1:]
 
 
 def _load(path) -> tuple[list[str], pd.DataFrame, np.ndarray, str]:
@@ -134,6 +136,8 @@ def _load(path) -> tuple[list[str], pd.DataFrame, np.ndarray, str]:
         if not rows:
             raise HistorianError(f"{name}: the first sheet is empty")
         header = rows[0][1]
+        while header and not header[-1]:
+            header = header[:-1]
         width = len(header)
         body = [r + [""] * (width - len(r)) if len(r) < width else r[:width]
                 for _, r in rows[1:]]

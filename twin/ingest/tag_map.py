@@ -32,6 +32,8 @@ import fsspec
 import numpy as np
 import pandas as pd
 
+#: The tag map's file name in a city folder (``twin ingest --city DIR`` reads it there).
+CITY_FILE = "scada_tags.csv"
 #: Density of water times gravity [Pa per m of head] (1000 kg/m3 x 9.80665 m/s2).
 RHO_G_PA_PER_M = 1000.0 * 9.80665
 #: One US gallon [L].
@@ -182,6 +184,14 @@ class CityElements:
 
     names: dict[str, frozenset] = field(default_factory=dict)
     tank_max_level_m: dict[str, float] = field(default_factory=dict)
+
+
+def city_tag_map_path(folder) -> str | None:
+    """The tag map file of a city folder (:data:`CITY_FILE`), None when it has none."""
+    import os
+
+    path = os.path.join(os.fspath(folder), CITY_FILE)
+    return path if os.path.isfile(path) else None
 
 
 def city_elements(city) -> CityElements:
