@@ -286,3 +286,30 @@ def test_cli_ingests_a_foreign_export_and_refuses_a_bad_tag_map(names, tag_map_f
     assert "bad.csv line 2, column element: 'J-does-not-exist'" in out.stdout
     out = twin_cli("ingest", "--kind", "bogus", str(src))
     assert out.returncode == 2 and "--kind bogus" in out.stdout
+
+
+def test_a_big_export_is_read_in_chunks_of_whole_series(names, tag_map_file, city, tmp_path):
+    """Rows sorted by time (tags interleaved) read 7 rows at a time, spilled to buckets by
+    tag: the same readings and counts as one read, each batch holding whole series."""
+    from twin.ingest.historian import iter_historian, read_historian
+
+    tm = read_tag_map(tag_map_file, city_elements(city))
+    src = write_long(tmp_path / "by_time.csv")
+    with src.open("a") as f:
+        f.write("PT-101.PV,11/06/2016 02:05:00,,Good\n")  # a value missing: quarantined
+    whole = read_historian(src, TZ, tag_map=tm)
+    batches = list(iter_historian(src, TZ, tag_map=tm, chunk_rows=7))
+    assert len(batches) > 1
+    seen = [set(b.readings["series_id"].astype(str)) for b in batches]
+    assert all(not (a & b) for i, a in enumerate(seen) for b in seen[i + 1:])  # whole series
+    joined = pd.concat([b.readings for b in batches]).astype({"series_id": str, "unit": str})
+    key = ["series_id", "time_utc"]
+    pd.testing.assert_frame_equal(
+        joined.sort_values(key).reset_index(drop=True)[["series_id", "time_utc", "value"]],
+        whole.readings.astype({"series_id": str}).sort_values(key).reset_index(drop=True)[
+            ["series_id", "time_utc", "value"]])
+    assert sum(b.rows_read for b in batches) == whole.rows_read == len(FOLD_WALL) * 5 + 1
+    assert sum(b.rows_accepted for b in batches) == whole.rows_accepted == len(FOLD_WALL) * 5
+    assert sum(len(b.quarantine) for b in batches) == 1
+    got = whole.readings.astype({"series_id": str}).set_index(key).sort_index()
+    np.testing.assert_allclose(got["value"], expected(names)["value"], rtol=1e-12)

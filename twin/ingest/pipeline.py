@@ -47,6 +47,7 @@ from twin.ingest.historian import (
     EXCEL_SUFFIXES,
     HistorianError,
     is_historian_header,
+    iter_historian,
     read_header,
     read_historian,
 )
@@ -317,6 +318,8 @@ def ingest_file(
         if report.format == "mdm_csv":
             tz = _need_timezone(timezone, report.file, "its days and times are local")
             batches = iter_mdm_csv(path, tz, kind=kind, chunk_bytes=chunk_bytes)
+        elif report.format == "historian":  # parsed now; batches of whole series
+            batches = iter_historian(path, timezone, tag_map=tag_map)
         else:
             batches = iter([read_file(path, report.format, kind=kind, timezone=timezone,
                                       tag_map=tag_map, reading_type=reading_type, unit=unit,
