@@ -34,7 +34,6 @@ from __future__ import annotations
 import io
 import os
 import posixpath
-import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -47,7 +46,7 @@ import pyarrow.parquet as pq
 
 from twin.ingest import schema
 from twin.ingest.batch import ReadBatch, concat_readings, quarantine_frame
-from twin.ingest.tag_map import QUANTITIES, STATUS_WORDS, TagMap, normalise_unit
+from twin.ingest.tag_map import QUANTITIES, STATUS_WORDS, TagMap
 
 #: Header names of the columns with a role (lower case); the first match wins.
 TIME_NAMES = ("timestamp", "timestamp_utc", "timestamp_local", "time", "datetime",
@@ -64,7 +63,16 @@ QUALITY_WORDS = {"": "valid", "good": "valid", "ok": "valid", "valid": "valid", 
                  "substituted": "estimated", "manual": "edited", "edited": "edited",
                  "bad": "failed", "failed": "failed", "0": "failed"}
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
-_OFFSET = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
+_OFFSET = r"(?:Z|[+-]\d\d:?\d\d)$"
+#: Text columns as Arrow strings: their string operations run in Arrow, not per Python object.
+TEXT = "string[pyarrow]"
+
+
+def _str(col: pd.Series) -> pd.Series:
+    """A column as trimmed Arrow text."""
+    if col.dtype != TEXT:
+        col = col.astype(str).astype(TEXT)
+    return col.str.strip()
 
 
 class HistorianError(ValueError):
@@ -165,7 +173,7 @@ def _chunks(path, chunk_rows: int):
     base = 2  # data lines start after the header line
     with fsspec.open(str(path), "rb") as f:
         try:
-            reader = pd.read_csv(f, sep=delim, dtype=str, keep_default_na=False,
+            reader = pd.read_csv(f, sep=delim, dtype=TEXT, keep_default_na=False,
                                  skip_blank_lines=False, header=0, index_col=False,
                                  quotechar='"', on_bad_lines="skip", encoding="utf-8-sig",
                                  chunksize=chunk_rows,
@@ -209,12 +217,12 @@ def localise(text: pd.Series, timezone: str | None,
     why : ndarray of object
         "" or the reason the time cannot be used.
     """
-    s = text.astype(str).str.strip()
+    s = _str(text)
     n = len(s)
     t_dst = np.zeros(n, np.int64)
     t_std = np.zeros(n, np.int64)
     why = np.full(n, "", dtype=object)
-    has_off = s.str.contains(_OFFSET, regex=True).to_numpy()
+    has_off = s.str.contains(_OFFSET, regex=True).to_numpy(dtype=bool, na_value=False)
     if has_off.any():
         aware = pd.to_datetime(s[has_off], utc=True, errors="coerce", format="ISO8601")
         bad = aware.isna().to_numpy()
@@ -246,14 +254,17 @@ def localise(text: pd.Series, timezone: str | None,
 
 def _numbers(text: pd.Series, decimal: str, status: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Parse values; status words (on/off) where ``status``; reasons for the rest."""
-    s = text.astype(str).str.strip()
+    s = _str(text)
     if decimal == ",":
         s = s.str.replace(",", ".", regex=False)
-    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
-    words = s.str.lower().map(STATUS_WORDS).to_numpy(dtype=float)
-    v = np.where(status & np.isnan(v), words, v)
+    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    words = status & np.isnan(v)
+    if words.any():
+        v[words] = s[words].str.lower().map(STATUS_WORDS).to_numpy(dtype=float,
+                                                                     na_value=np.nan)
     why = np.full(len(s), "", dtype=object)
-    why[np.isnan(v)] = "value is not a number: " + s[np.isnan(v)].str.slice(0, 40)
+    nan = np.isnan(v)
+    why[nan] = ("value is not a number: " + s[nan].str.slice(0, 40)).to_numpy(dtype=object)
     why[np.isinf(v)] = "value is not finite"
     bad_status = status & ~np.isnan(v) & ~np.isin(v, (0.0, 1.0))
     why[bad_status] = "pump status must be 0/1 or on/off"
@@ -301,13 +312,12 @@ _PARSED = ("tag", "t_dst", "t_std", "ambiguous", "value", "unit", "flag", "line"
 def _parse_chunk(header, df, lines, decimal, roles: _Roles, timezone, tag_map, name):
     """Parse one chunk: the rows that read (``_PARSED`` columns) and the quarantine."""
     if roles.layout == "long":
-        tags, time_txt, val_txt = df[roles.tag].astype(str).str.strip(), df[roles.time], \
-            df[roles.value]
+        tags, time_txt, val_txt = _str(df[roles.tag]), df[roles.time], df[roles.value]
         unit_txt = df[roles.unit] if roles.unit is not None else None
         qual_txt = df[roles.quality] if roles.quality is not None else None
         line = lines
         where = np.full(len(df), "", dtype=object)
-        raw_text = df.astype(str).agg(",".join, axis=1).str.slice(0, 300).to_numpy()
+        raw_text = None  # made for the rejected rows only (below)
     else:
         cols = [c for c in roles.tag_columns if c in df.columns]
         n = len(df)
@@ -317,11 +327,11 @@ def _parse_chunk(header, df, lines, decimal, roles: _Roles, timezone, tag_map, n
         unit_txt = qual_txt = None
         line = np.tile(lines, len(cols))
         where = np.repeat([f"column {str(header[i]).strip()!r}" for i in cols], n).astype(object)
-        raw_text = (where + "=" + val_txt.astype(str).str.slice(0, 100).to_numpy()).astype(object)
-        present = (val_txt.astype(str).str.strip() != "").to_numpy()  # empty cell: no reading
+        raw_text = None
+        present = (_str(val_txt) != "").to_numpy(dtype=bool, na_value=False)  # empty: none
         tags, time_txt, val_txt = (x[present].reset_index(drop=True)
                                    for x in (tags, time_txt, val_txt))
-        line, where, raw_text = line[present], where[present], raw_text[present]
+        line, where = line[present], where[present]
     n = len(tags)
     tags = tags.reset_index(drop=True)
     why = np.full(n, "", dtype=object)
@@ -329,15 +339,16 @@ def _parse_chunk(header, df, lines, decimal, roles: _Roles, timezone, tag_map, n
         fr = tag_map.frame
         known = tags.isin(fr.index).to_numpy()
         why[~known] = ("tag " + tags[~known] + f" is not in the tag map {tag_map.source}; add "
-                       "a row (tag,element,quantity,unit) or leave it out of the export")
-        ktags = tags.where(known, fr.index[0])
+                       "a row (tag,element,quantity,unit) or leave it out of the export"
+                       ).to_numpy(dtype=object)
+        ktags = tags.where(known, fr.index[0]).to_numpy(dtype=object)
         quantity = fr.loc[ktags, "quantity"].to_numpy()
         factor = fr.loc[ktags, "factor"].to_numpy(dtype=float)
         offset = fr.loc[ktags, "offset"].to_numpy(dtype=float)
         unit_out = fr.loc[ktags, "store_unit"].to_numpy(dtype=object)
         declared = fr.loc[ktags, "unit"].to_numpy(dtype=object)
         if unit_txt is not None and n:
-            written = unit_txt.astype(str).map(normalise_unit).to_numpy(dtype=object)
+            written = _str(unit_txt).str.replace("³", "3").to_numpy(dtype=object)
             pairs = pd.DataFrame({"w": written, "q": quantity, "d": declared})
             codes, uniq = pd.factorize(pd.MultiIndex.from_frame(pairs))
             agree = np.array([w == "" or QUANTITIES[q].unit(w) is QUANTITIES[q].unit(d)
@@ -348,7 +359,7 @@ def _parse_chunk(header, df, lines, decimal, roles: _Roles, timezone, tag_map, n
                                             str))
         status = quantity == "pump_status"
     else:
-        written = unit_txt.astype(str).map(normalise_unit).to_numpy(dtype=object)
+        written = _str(unit_txt).str.replace("³", "3").to_numpy(dtype=object)
         known_units = {u.name: u.name for q in QUANTITIES.values() for u in q.units if u.name}
         unit_out = np.array([known_units.get(w, "") for w in written], dtype=object)
         bad_unit = unit_out == ""
@@ -359,10 +370,12 @@ def _parse_chunk(header, df, lines, decimal, roles: _Roles, timezone, tag_map, n
     value, why_v = _numbers(val_txt, decimal, status)
     t_dst, t_std, ambiguous, why_t = localise(time_txt, timezone, name)
     if qual_txt is not None:
-        qtxt = qual_txt.astype(str).str.strip().str.lower()
-        flags = qtxt.map(QUALITY_WORDS)
-        why_q = np.where(flags.isna(), "unknown quality " + qtxt, "").astype(object)
-        flags = flags.fillna("valid").to_numpy(dtype=object)
+        qtxt = _str(qual_txt).str.lower().to_numpy(dtype=object)
+        words, inv = np.unique(qtxt, return_inverse=True)
+        flags = np.array([QUALITY_WORDS.get(w, "") for w in words], dtype=object)[
+            inv.reshape(-1)]
+        why_q = np.where(flags == "", "unknown quality " + qtxt.astype(str), "").astype(object)
+        flags = np.where(flags == "", "valid", flags)
     else:
         flags = np.full(n, "valid", dtype=object)
         why_q = np.full(n, "", dtype=object)
@@ -370,6 +383,12 @@ def _parse_chunk(header, df, lines, decimal, roles: _Roles, timezone, tag_map, n
         why = np.where(why == "", extra, why)
     bad = why != ""
     reasons = np.where(where[bad] != "", where[bad] + ": " + why[bad].astype(str), why[bad])
+    raw_text = np.full(n, "", dtype=object)  # the rejected rows (cells) as read
+    if bad.any() and roles.layout == "long":
+        raw_text[bad] = df[bad].astype(str).agg(",".join, axis=1).str.slice(0, 300)
+    elif bad.any():
+        raw_text[bad] = where[bad] + "=" + _str(val_txt[bad]).str.slice(0, 100).to_numpy(
+            dtype=object)
     quarantine = quarantine_frame("scada", name, line[bad], list(reasons), list(raw_text[bad]))
     ok = ~bad
     parsed = pd.DataFrame({
@@ -408,7 +427,10 @@ def _readings(parsed: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 #: Rows [-] parsed at a time; a file with more is spilled to per-tag-group Parquet buckets
 #: so that each batch holds whole series and memory stays bounded by a chunk or a bucket.
-CHUNK_ROWS = 1_000_000
+CHUNK_ROWS = 500_000
+#: The shortest row of a long export [B] (``tag,time,value``), to size the buckets so that
+#: none holds much more than ``chunk_rows`` rows.
+ROW_BYTES = 30
 
 
 def iter_historian(path, timezone: str | None, *, tag_map: TagMap | None = None,
@@ -436,7 +458,7 @@ def iter_historian(path, timezone: str | None, *, tag_map: TagMap | None = None,
             first = parsed
             continue
         if spill is None:
-            spill = _Buckets(max(2, int(np.ceil(_size(path) / (64 << 20)))))
+            spill = _Buckets(max(2, int(np.ceil(_size(path) / (chunk_rows * ROW_BYTES)))))
             spill.add(first)
             first = None
         spill.add(parsed)
