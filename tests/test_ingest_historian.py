@@ -286,6 +286,14 @@ def test_cli_ingests_a_foreign_export_and_refuses_a_bad_tag_map(names, tag_map_f
     assert "bad.csv line 2, column element: 'J-does-not-exist'" in out.stdout
     out = twin_cli("ingest", "--kind", "bogus", str(src))
     assert out.returncode == 2 and "--kind bogus" in out.stdout
+    espi = Path("/work/shared/data/greenbutton/espi")
+    if espi.exists():  # a folder of Green Button resources: one file read, the rest skipped
+        out = twin_cli("ingest", "--store", str(tmp_path / "gb"), str(espi))
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert out.stdout.count("no IntervalReading") == 12 and "444" in out.stdout
+        assert "guessed" in out.stdout
+        out = twin_cli("ingest", "--unit", "furlongs", str(espi))
+        assert out.returncode == 2 and "--unit furlongs" in out.stdout
 
 
 def test_a_big_export_is_read_in_chunks_of_whole_series(names, tag_map_file, city, tmp_path):

@@ -46,7 +46,7 @@ import pyarrow.parquet as pq
 
 from twin.ingest import schema
 from twin.ingest.batch import ReadBatch, concat_readings, quarantine_frame
-from twin.ingest.tag_map import QUANTITIES, STATUS_WORDS, TagMap
+from twin.ingest.tag_map import QUANTITIES, STATUS_WORDS, TagMap, normalise_unit
 
 #: Header names of the columns with a role (lower case); the first match wins.
 TIME_NAMES = ("timestamp", "timestamp_utc", "timestamp_local", "time", "datetime",
@@ -66,6 +66,13 @@ EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 _OFFSET = r"(?:Z|[+-]\d\d:?\d\d)$"
 #: Text columns as Arrow strings: their string operations run in Arrow, not per Python object.
 TEXT = "string[pyarrow]"
+
+
+def _units(col: pd.Series) -> np.ndarray:
+    """Units as written, normalised (:func:`~twin.ingest.tag_map.normalise_unit`) once per
+    distinct spelling."""
+    codes, uniq = pd.factorize(_str(col).to_numpy(dtype=object, na_value=""))
+    return np.array([normalise_unit(u) for u in uniq] + [""], dtype=object)[codes]
 
 
 def _str(col: pd.Series) -> pd.Series:
@@ -348,7 +355,7 @@ def _parse_chunk(header, df, lines, decimal, roles: _Roles, timezone, tag_map, n
         unit_out = fr.loc[ktags, "store_unit"].to_numpy(dtype=object)
         declared = fr.loc[ktags, "unit"].to_numpy(dtype=object)
         if unit_txt is not None and n:
-            written = _str(unit_txt).str.replace("³", "3").to_numpy(dtype=object)
+            written = _units(unit_txt)
             pairs = pd.DataFrame({"w": written, "q": quantity, "d": declared})
             codes, uniq = pd.factorize(pd.MultiIndex.from_frame(pairs))
             agree = np.array([w == "" or QUANTITIES[q].unit(w) is QUANTITIES[q].unit(d)
@@ -359,7 +366,7 @@ def _parse_chunk(header, df, lines, decimal, roles: _Roles, timezone, tag_map, n
                                             str))
         status = quantity == "pump_status"
     else:
-        written = _str(unit_txt).str.replace("³", "3").to_numpy(dtype=object)
+        written = _units(unit_txt)
         known_units = {u.name: u.name for q in QUANTITIES.values() for u in q.units if u.name}
         unit_out = np.array([known_units.get(w, "") for w in written], dtype=object)
         bad_unit = unit_out == ""
