@@ -169,18 +169,29 @@ def test_local_times_need_the_city_zone_and_spring_gap_is_quarantined(tag_map_fi
     assert list(t.strftime("%H:%M")) == ["06:55", "07:00", "07:05"]
 
 
-def test_unit_column_disagreeing_with_the_map_is_quarantined(tag_map_file, city, tmp_path):
+def test_unit_column_of_the_quantity_converts_others_are_quarantined(tag_map_file, city,
+                                                                      tmp_path):
+    """A row whose unit column names another unit of the tag's quantity is converted by that
+    unit (the map says psi, the row says bar); a unit that is no unit of the quantity is
+    quarantined with the reason (issue 16)."""
     tm = read_tag_map(tag_map_file, city_elements(city))
     src = tmp_path / "units.csv"
     src.write_text("tag,timestamp,value,unit\n"
                    "PT-101.PV,2016-07-04T00:00:00-04:00,50,PSI\n"
                    "PT-101.PV,2016-07-04T00:05:00-04:00,3.4,bar\n"
+                   "PT-101.PV,2016-07-04T00:10:00-04:00,3.4,MWx\n"
                    "FIT_8,2016-07-04T00:00:00-04:00,36,m3/h\n")
     store = MeasurementStore(tmp_path / "store")
     rep = ingest_file(store, src, timezone=TZ, tag_map=tm, now=NOW)
-    assert rep.balanced and rep.accepted == 2 and rep.quarantined == 1
+    assert rep.balanced and rep.accepted == 3 and rep.quarantined == 1
     reason = store.read_quarantine()["reason"].iloc[0]
-    assert "unit bar but the tag map declares psi" in reason
+    assert "unit MWx is no unit of pressure (the tag map declares psi" in reason
+    got = store.read("scada").set_index(["series_id", "time_utc"])["raw_value"]
+    t0 = pd.Timestamp("2016-07-04T04:00:00Z")
+    # by hand: 1 psi = 6894.757 Pa, 1 bar = 1e5 Pa, 1 m of water = 9806.65 Pa; 1 m3/h = 1/3.6 L/s
+    assert got[("PT-101.PV", t0)] == pytest.approx(50 * 6894.757 / 9806.65, rel=1e-6)
+    assert got[("PT-101.PV", t0 + pd.Timedelta("5min"))] == pytest.approx(3.4e5 / 9806.65)
+    assert got[("FIT_8", t0)] == pytest.approx(10.0)
 
 
 def test_without_a_tag_map_unknown_units_are_quarantined(tmp_path):
@@ -288,7 +299,14 @@ def test_cli_ingests_a_foreign_export_and_refuses_a_bad_tag_map(names, tag_map_f
     assert out.returncode == 2 and "--kind bogus" in out.stdout
     espi = Path("/work/shared/data/greenbutton/espi")
     if espi.exists():  # a folder of Green Button resources: one file read, the rest skipped
-        out = twin_cli("ingest", "--store", str(tmp_path / "gb"), str(espi))
+        # its meter is none of the sample city's: quarantined, a failed file (issue 16) ...
+        out = twin_cli("ingest", "--store", str(tmp_path / "gb0"), str(espi))
+        assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
+        assert "every one of its 444 rows was rejected" in out.stdout
+        assert "--allow-unknown-ids" in out.stdout
+        # ... unless unknown ids are allowed explicitly
+        out = twin_cli("ingest", "--allow-unknown-ids", "--store", str(tmp_path / "gb"),
+                       str(espi))
         assert out.returncode == 0, out.stdout + out.stderr
         assert out.stdout.count("no IntervalReading") == 12 and "444" in out.stdout
         assert "guessed" in out.stdout

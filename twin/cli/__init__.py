@@ -185,7 +185,8 @@ def _build_raw(out: Path, days: int | None) -> None:
 
 
 def _ingest_with_summary(store_url: str, paths: list, city: Path | None = None,
-                         tag_map: Path | None = None, **kwargs) -> list:
+                         tag_map: Path | None = None, allow_unknown_ids: bool = False,
+                         **kwargs) -> list:
     """Ingest files and folders with a progress bar, print the per-file summary table and
     return the reports (shared by ``twin ingest`` and ``twin data build``).
 
@@ -195,6 +196,7 @@ def _ingest_with_summary(store_url: str, paths: list, city: Path | None = None,
     from twin import config as _config
     from twin.ingest.greenbutton import GreenButtonError
     from twin.ingest.pipeline import IngestError, ingest_paths
+    from twin.ingest.plausible import Checks, known_series
     from twin.ingest.store import MeasurementStore
     from twin.ingest.tag_map import TagMapError, city_elements, city_tag_map_path
 
@@ -216,7 +218,9 @@ def _ingest_with_summary(store_url: str, paths: list, city: Path | None = None,
             reports = ingest_paths(target, [str(p) for p in paths], progress=progress,
                                    timezone=the_city.timezone,
                                    elements=city_elements(the_city),
-                                   tag_map=str(tag_map) if tag_map else None, **kwargs)
+                                   tag_map=str(tag_map) if tag_map else None,
+                                   checks=Checks(known_series(the_city), allow_unknown_ids),
+                                   **kwargs)
         except (TagMapError, GreenButtonError, IngestError) as exc:
             fail(str(exc))
     table = Table(title=f"ingested into {target.url}")
@@ -309,11 +313,17 @@ def ingest(
     unit: Annotated[str | None, typer.Option(
         help="Green Button: the unit the values are written in (Wh, kWh, MWh, W, kW, m3, "
         "gal), replacing the declared one.")] = None,
+    allow_unknown_ids: Annotated[bool, typer.Option(
+        "--allow-unknown-ids", help="Store readings of meters the city's registers do not "
+        "list (by default they are quarantined, with the reason).")] = False,
 ) -> None:
     """Read meter, SCADA and PV files into the measurement store, with VEE and a quarantine.
 
     Local times are read in the city's time zone (--city); SCADA exports (long or wide, CSV
-    or Excel) through the tag map, units converted to the store's.
+    or Excel) through the tag map, units converted to the store's. Readings that cannot be
+    true (times outside 1970-2200 or off their series' grid, values not finite or beyond
+    their kind's bounds, meters the city does not list) are quarantined with the reason; a
+    file whose every row is rejected fails (exit 1, nothing stored).
 
     Example: twin ingest --city data/city data/generated/raw/scada data/generated/raw/mdm
     Example: twin ingest --tag-map tags.csv historian_2024-05.xlsx
@@ -336,7 +346,7 @@ def ingest(
                                ("unit", unit)) if v is not None}
     reports = _ingest_with_summary(str(store or config.data_dir() / "store"), paths,
                                    city=city, tag_map=tag_map, kind=kind, format=format,
-                                   **extra)
+                                   allow_unknown_ids=allow_unknown_ids, **extra)
     if any(r.error for r in reports):
         raise typer.Exit(1)
 

@@ -56,6 +56,7 @@ from lxml import etree
 
 from twin.ingest import schema
 from twin.ingest.batch import ReadBatch, quarantine_frame
+from twin.ingest.plausible import TIME_RANGE_S, time_range_words
 
 #: ESPI ``uom`` code -> (unit as read, canonical unit, factor to canonical [-], is power).
 UOM = {
@@ -415,6 +416,62 @@ def _local_time(up, pool: GreenButtonResources, own: list[Resource]) -> dict:
     return ltp[0].fields if ltp else {}
 
 
+#: ESPI ``flowDirection`` values that are consumption (1 forward, delivered to the
+#: customer; 0 none given). 19 (reverse: received from the customer) and 4 (net) are not.
+CONSUMPTION_FLOW = (0, 1)
+#: ESPI ``commodity`` values of electricity (1 secondary, 2 primary metered) and of water
+#: (9 potable); ``UsagePoint/ServiceCategory/kind`` 0 is electricity, 2 water.
+ELECTRICITY_COMMODITY, WATER_COMMODITY = (1, 2), (9,)
+ELECTRICITY_SERVICE, WATER_SERVICE = "0", "2"
+#: The longest interval a reading may cover [s] (a billing period of a year).
+MAX_DURATION_S = 366 * 86400
+#: Epoch seconds a reading may start at: :data:`twin.ingest.plausible.TIME_RANGE`.
+_START_RANGE_S = TIME_RANGE_S
+
+
+def reading_problems(start: pd.Series, dur: pd.Series, raw: pd.Series, qual: pd.Series,
+                     rt: dict, service_kind: str | None) -> np.ndarray:
+    """Why each IntervalReading of one MeterReading cannot be stored ("" where it can).
+
+    A reading without a numeric start or value; a start outside the plausible time range
+    (:data:`twin.ingest.plausible.TIME_RANGE`) or a duration that is not positive; a quality
+    code ESPI does not define (:data:`QUALITY_CODES`); and, for all of them, a ReadingType
+    that is not consumption (``flowDirection``, :data:`CONSUMPTION_FLOW`) or whose ``uom`` is
+    not the commodity's (an electricity feed in m3, a water feed in Wh).
+    """
+    n = len(start)
+    why = np.full(n, "", dtype=object)
+
+    def put(mask, words):
+        mask = np.asarray(mask, bool) & (why == "")
+        why[mask] = words[mask] if isinstance(words, np.ndarray) else words
+
+    put(start.isna(), "IntervalReading without a numeric start")
+    put(raw.isna(), "IntervalReading without a numeric value")
+    lo, hi = _START_RANGE_S
+    put((start < lo) | (start >= hi), "start outside the plausible time range "
+        f"{time_range_words()}")
+    put(dur.notna() & ~((dur > 0) & (dur <= MAX_DURATION_S)),
+        f"duration is not between 1 s and {MAX_DURATION_S // 86400} days")
+    known_q = qual.isin(list(QUALITY_CODES)).to_numpy()
+    put(~known_q, "ReadingQuality code " + qual.astype(str).to_numpy(dtype=object)
+        + " is no ESPI quality code; ask the utility what it means")
+    flow = rt.get("flowDirection", 1)
+    put(np.full(n, flow not in CONSUMPTION_FLOW),
+        f"ReadingType flowDirection {flow} is not consumption (19 = energy the customer "
+        "sends to the grid, 4 = net); the twin stores delivered energy (flowDirection 1)")
+    uom, commodity = rt.get("uom"), rt.get("commodity", 0)
+    volume = uom in (42, 128)
+    electric = commodity in ELECTRICITY_COMMODITY or service_kind == ELECTRICITY_SERVICE
+    water = commodity in WATER_COMMODITY or service_kind == WATER_SERVICE
+    if (volume and electric) or (not volume and water):
+        what = "electricity" if electric else "water"
+        put(np.ones(n, bool), f"ReadingType uom {uom} ({UOM.get(uom, ('?',))[0]}) is no unit "
+            f"of {what} (commodity {commodity}, service kind {service_kind}); pass --unit "
+            "if the unit is wrong")
+    return why
+
+
 def read_greenbutton_xml(
     path,
     *,
@@ -488,11 +545,12 @@ def read_greenbutton_xml(
         start = pd.to_numeric(pd.Series(cols[0], dtype=object), errors="coerce")
         dur = pd.to_numeric(pd.Series(cols[1], dtype=object), errors="coerce")
         raw = pd.to_numeric(pd.Series(cols[2], dtype=object), errors="coerce")
-        qual = pd.to_numeric(pd.Series(cols[3], dtype=object), errors="coerce").fillna(0)
+        qual = pd.to_numeric(pd.Series(cols[3], dtype=object), errors="coerce")
         lines = np.asarray(cols[4], np.int64)
         texts = np.asarray(cols[5], dtype=object)
         rows_read += len(start)
-        mode = int(dur.mode().iloc[0]) if dur.notna().any() else 0
+        sane = dur[(dur > 0) & (dur <= MAX_DURATION_S)]
+        mode = int(sane.mode().iloc[0]) if len(sane) else 0
         rt, how = resolve_reading_type(meter, mode, pool, own, given, name)
         rt = dict(rt)
         if how.startswith("guessed"):
@@ -512,12 +570,13 @@ def read_greenbutton_xml(
             raise GreenButtonError(
                 f"{name}: accumulationBehaviour {rt['accumulationBehaviour']} is not supported "
                 "(4 = interval delta, 1/3 = register)")
-        bad = start.isna() | raw.isna()
+        up = _usage_point(meter, pool, own)
+        why = reading_problems(start, dur, raw, qual, rt, up.fields.get("kind") if up else None)
+        bad = pd.Series(why != "", index=start.index)
         if bad.any():
             quarantined.append(quarantine_frame(
-                "electric_interval", name, lines[bad.to_numpy()],
-                np.where(start[bad].isna(), "IntervalReading without a numeric start",
-                         "IntervalReading without a numeric value"), texts[bad.to_numpy()]))
+                "electric_interval", name, lines[bad.to_numpy()], why[bad.to_numpy()],
+                texts[bad.to_numpy()]))
         keep = ~bad
         start, dur, raw, qual = start[keep], dur[keep], raw[keep], qual[keep]
         unit_in, unit_out, factor, is_power = UOM[rt["uom"]]
@@ -541,7 +600,6 @@ def read_greenbutton_xml(
                 ["register read with no following read: no interval delta"] * int(last.sum()),
                 frame.loc[last, "text"].tolist()))
             frame = frame.assign(v=delta, dur=dur_next)[~last]
-        up = _usage_point(meter, pool, own)
         local_time = local_time or _local_time(up, pool, own)
         usage_kind = usage_kind or (up.fields.get("kind") if up is not None else None)
         sid = (series_id or (service_point_id(up.title) if up is not None else "") or meter
@@ -558,16 +616,17 @@ def read_greenbutton_xml(
                          for c in q],
             "raw_value": frame["v"].to_numpy(),
             "interval_s": frame["dur"].to_numpy(dtype=np.int64),
+            "line": frame["line"].to_numpy(dtype=np.int64),
         }))
     readings = pd.concat(frames, ignore_index=True)
-    kind = "water_read" if readings["unit"].iloc[0] == "m3" else "electric_interval"
+    kind = "water_read" if unit_out == "m3" else "electric_interval"
     quarantine = (pd.concat(quarantined, ignore_index=True) if quarantined
                   else schema.empty_quarantine())
     quarantine["kind"] = kind
     return ReadBatch(
         kind=kind, readings=readings, quarantine=quarantine, rows_read=rows_read,
         rows_accepted=rows_read - len(quarantine) - duplicates, duplicates=duplicates,
-        meta={"format": "greenbutton_xml", "local_time": local_time,
+        meta={"format": "greenbutton_xml", "local_time": local_time, "row_per_reading": True,
               "service_kind": usage_kind, "reading_types": used, "notes": notes},
     )
 

@@ -358,12 +358,18 @@ def _parse_chunk(header, df, lines, decimal, roles: _Roles, timezone, tag_map, n
             written = _units(unit_txt)
             pairs = pd.DataFrame({"w": written, "q": quantity, "d": declared})
             codes, uniq = pd.factorize(pd.MultiIndex.from_frame(pairs))
-            agree = np.array([w == "" or QUANTITIES[q].unit(w) is QUANTITIES[q].unit(d)
-                              for w, q, d in uniq], bool)  # per distinct (unit, tag kind)
-            clash = known & ~agree[codes]
-            why[clash & (why == "")] = ("unit " + written[clash].astype(str)
-                                        + " but the tag map declares " + declared[clash].astype(
-                                            str))
+            # per distinct (unit written, quantity, unit declared): the written unit, when it
+            # is one of the quantity's, converts the value (a feeder head in kW under a map
+            # in MW); one that is not (MWx, mw) or needs the element (%) quarantines the row
+            conv = [_written_unit(w, q, d) for w, q, d in uniq]
+            f_w = np.array([c[0] for c in conv], float)[codes]
+            o_w = np.array([c[1] for c in conv], float)[codes]
+            clash_why = np.array([c[2] for c in conv], dtype=object)[codes]
+            use = known & ~np.isnan(f_w)
+            factor = np.where(use, f_w, factor)
+            offset = np.where(use, o_w, offset)
+            clash = known & (clash_why != "")
+            why[clash & (why == "")] = clash_why[clash & (why == "")]
         status = quantity == "pump_status"
     else:
         written = _units(unit_txt)
@@ -375,6 +381,18 @@ def _parse_chunk(header, df, lines, decimal, roles: _Roles, timezone, tag_map, n
         factor, offset = np.ones(n), np.zeros(n)
         status = np.zeros(n, bool)
     value, why_v = _numbers(val_txt, decimal, status)
+    if tag_map is not None and n:  # plausible bounds of each tag's quantity (store unit)
+        lo = np.array([QUANTITIES[q].plausible[0] for q in quantity], float)
+        hi = np.array([QUANTITIES[q].plausible[1] for q in quantity], float)
+        store = value * factor + offset
+        with np.errstate(invalid="ignore"):
+            beyond = known & ((store < lo) | (store > hi)) & (why_v == "")
+        if beyond.any():
+            why_v = why_v.copy()
+            why_v[beyond] = [f"value {x:g} {u} beyond the plausible range of {q} [{a:g}, {b:g}] "
+                             f"{u} (wrong unit?)" for x, u, q, a, b in zip(
+                                 store[beyond], unit_out[beyond], quantity[beyond], lo[beyond],
+                                 hi[beyond], strict=True)]
     t_dst, t_std, ambiguous, why_t = localise(time_txt, timezone, name)
     if qual_txt is not None:
         qtxt = _str(qual_txt).str.lower().to_numpy(dtype=object)
@@ -406,6 +424,23 @@ def _parse_chunk(header, df, lines, decimal, roles: _Roles, timezone, tag_map, n
     return parsed, quarantine, n
 
 
+def _written_unit(written: str, quantity: str, declared: str) -> tuple[float, float, str]:
+    """How a value written in ``written`` becomes ``quantity``'s store unit when the tag map
+    declares ``declared``: ``(factor, offset, "")``; NaN factor to keep the map's conversion
+    (same unit, or none written); or ``(nan, nan, why)`` when the row must be quarantined."""
+    q = QUANTITIES[quantity]
+    if written == "" or q.unit(written) is q.unit(declared):
+        return np.nan, np.nan, ""
+    u = q.unit(written)
+    if u is None:
+        return np.nan, np.nan, (f"unit {written} is no unit of {quantity} (the tag map declares "
+                                f"{declared}; known: {', '.join(x.name for x in q.units if x.name)})")
+    if u.per_element:
+        return np.nan, np.nan, (f"unit {written} needs the element's {u.per_element} but the "
+                                f"tag map declares {declared}; fix the tag map")
+    return u.factor, u.offset, ""
+
+
 def _readings(parsed: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Readings of parsed rows holding whole series: the repeated hour resolved in file order
     (a tag's first reading of a wall time is daylight time, its second standard time), exact
@@ -428,6 +463,7 @@ def _readings(parsed: pd.DataFrame) -> tuple[pd.DataFrame, int]:
         "quality_flag": pd.Categorical(parsed["flag"].to_numpy()[keep],
                                        categories=list(schema.QUALITY_FLAGS)),
         "raw_value": parsed["value"].to_numpy(float)[keep],
+        "line": parsed["line"].to_numpy(np.int64)[keep],
     })
     return readings, int(dup.sum())
 
@@ -476,6 +512,7 @@ def iter_historian(path, timezone: str | None, *, tag_map: TagMap | None = None,
     quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else \
         schema.empty_quarantine()
     meta = {"format": "historian", "layout": roles.layout if roles else "",
+            "row_per_reading": True,
             "timezone": timezone or "", "tag_map": tag_map.source if tag_map else ""}
     groups = spill.groups() if spill is not None else iter([first if first is not None
                                                             else pd.DataFrame(

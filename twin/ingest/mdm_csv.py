@@ -82,7 +82,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -92,6 +91,15 @@ from pandas.api.types import union_categoricals
 
 from twin.ingest import schema
 from twin.ingest.batch import ReadBatch, concat_readings, quarantine_frame
+from twin.ingest.csvlines import (
+    line_texts,
+    numeric_or_null,
+    open_lines,
+    split_lines,
+    take_lines,
+    unquote_lines,
+)
+from twin.ingest.plausible import time_in_range_s, time_range_words
 
 DELIMITERS = (",", ";", "\t", "|")
 WIDE_KEYS = ("meter_id", "date", "unit", "interval_minutes")
@@ -107,13 +115,7 @@ QUALITY_WORDS = {
     "estimated": "estimated", "e": "estimated", "edited": "edited", "failed": "failed",
     "good": "valid", "bad": "failed",
 }
-_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 _INTERVALS = (1, 5, 10, 15, 30, 60)
-#: Bytes that are not printable ASCII, TAB, CR or LF: their line is quarantined.
-_BAD_LOOKUP = np.ones(256, bool)
-_BAD_LOOKUP[32:127] = False
-_BAD_LOOKUP[[9, 10, 13]] = False
-_BAD_BYTES = np.flatnonzero(_BAD_LOOKUP)
 #: Rules a reader records on readings it repaired (``vee_rule``), code 0 = none.
 READER_RULES = ("", "dst_autumn_split", "dst_spring_96")
 
@@ -148,6 +150,25 @@ def _value_columns(layout: str, columns: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(c for c in columns[3:] if re.fullmatch(pattern, c))
 
 
+def _check_value_columns(cols: tuple[str, ...], prefix: str, file: str) -> None:
+    """The value columns of a wide header run ``<prefix>001, <prefix>002, ...`` in order to
+    the end (a value's column is its interval: a column missing or renamed would shift every
+    later value to another time).
+
+    Raises
+    ------
+    MdmCsvError
+        Naming the first column out of order.
+    """
+    first = next(i for i, c in enumerate(cols) if re.fullmatch(prefix + r"\d+", c))
+    for k, c in enumerate(cols[first:]):
+        m = re.fullmatch(prefix + r"(\d+)", c)
+        if m is None or int(m.group(1)) != k + 1:
+            raise MdmCsvError(
+                f"{file} line 1, column {first + k + 1}: {c!r} where {prefix}{k + 1:03d} is "
+                f"expected; value columns must run {prefix}001, {prefix}002, ... in order")
+
+
 def sniff_layout(header: str, file: str = "") -> Layout:
     """Detect delimiter and layout from a header line.
 
@@ -162,8 +183,10 @@ def sniff_layout(header: str, file: str = "") -> Layout:
     kind = "scada" if "tag" in cols else "electric_interval"
     cols = tuple(ALIASES.get(c, c) for c in cols)
     if cols[:4] == WIDE_KEYS and len(cols) > 4:
+        _check_value_columns(cols, "i", file)
         return Layout("wide", delim, cols)
     if cols[:3] == WIDE_KEYS[:3] and any(re.fullmatch(r"h\d+", c) for c in cols):
+        _check_value_columns(cols, "h", file)
         return Layout("register", delim, cols, "water_read")
     if set(LONG_KEYS) <= set(cols):
         return Layout("long", delim, cols, kind)
@@ -173,81 +196,17 @@ def sniff_layout(header: str, file: str = "") -> Layout:
         f"found {header[:120]!r}")
 
 
-def split_lines(buf: np.ndarray, delimiter: str) -> tuple[np.ndarray, ...]:
-    """Split a chunk of bytes into lines and check each line's field count (vectorised).
-
-    Parameters
-    ----------
-    buf : ndarray of uint8
-        Whole lines, each ending with ``\\n``.
-
-    Returns
-    -------
-    starts, ends : ndarray of int64
-        Byte offsets of each line (end excludes the newline and a ``\\r``).
-    fields : ndarray of int64
-        Fields per line.
-    clean : ndarray of bool
-        The line holds only printable ASCII (and TAB).
-    """
-    nl = np.flatnonzero(buf == 10)
-    starts = np.concatenate([[0], nl[:-1] + 1]).astype(np.int64)
-    ends = nl.astype(np.int64)
-    has_cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
-    ends = ends - has_cr
-    # delimiters before each newline (few queries into the delimiter positions)
-    before = np.searchsorted(np.flatnonzero(buf == ord(delimiter)), nl)
-    fields = np.diff(before, prepend=0) + 1
-    counts = np.bincount(buf, minlength=256)  # one pass: most chunks hold no bad byte
-    if counts[_BAD_BYTES].any():
-        bad_pos = np.flatnonzero(_BAD_LOOKUP[buf])
-        before_bad = np.searchsorted(bad_pos, nl)
-        clean = np.diff(before_bad, prepend=0) == 0
-    else:
-        clean = np.ones(len(nl), bool)
-    return starts, ends, fields, clean
-
-
-def _take_lines(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                keep: np.ndarray) -> bytes:
-    """Return the kept lines joined by newlines (vectorised byte mask)."""
-    lengths = ends - starts + 1  # include the newline slot
-    full = np.diff(np.concatenate([starts, [len(buf)]]))
-    mask = np.repeat(np.where(keep, 1, 0).astype(bool), full)
-    within = np.arange(len(buf)) - np.repeat(starts, full)
-    mask &= within < np.repeat(lengths, full)
-    out = buf[mask].copy()
-    # lines end where their (possibly \r) newline slot is: force a newline there
-    line_end = np.cumsum(lengths[keep]) - 1
-    out[line_end] = 10
-    return out.tobytes()
-
-
-def _line_texts(buf: np.ndarray, starts, ends, idx) -> list[str]:
-    return [bytes(buf[starts[i]:min(ends[i], starts[i] + 300)]).decode("utf-8", "replace")
-            for i in idx]
-
-
-def _numeric_or_null(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Return float values (NaN for empty) and a mask of cells that are not numbers."""
-    col = pc.utf8_trim_whitespace(col)
-    empty = pc.fill_null(pc.equal(col, ""), True)
-    ok = pc.or_(empty, pc.fill_null(pc.match_substring_regex(col, _NUMBER), False))
-    bad = ~np.asarray(ok.to_numpy(zero_copy_only=False), bool)
-    cleaned = pc.if_else(ok, pc.if_else(empty, pa.scalar(None, pa.string()), col),
-                         pa.scalar(None, pa.string()))
-    vals = pc.cast(cleaned, pa.float64()).to_numpy(zero_copy_only=False)
-    return np.asarray(vals, float), bad
-
-
 def _valid_dates(col: pa.ChunkedArray) -> np.ndarray:
     """Parse ``YYYY-MM-DD`` to datetime64[D]; NaT for impossible dates (round-trip check)."""
     col = pc.utf8_trim_whitespace(col)
     parsed = pc.strptime(col, format="%Y-%m-%d", unit="s", error_is_null=True)
     back = pc.strftime(parsed, format="%Y-%m-%d")
     same = pc.fill_null(pc.equal(back, col), False)
-    out = parsed.to_numpy(zero_copy_only=False).astype("datetime64[D]")
-    out[~np.asarray(same.to_numpy(zero_copy_only=False), bool)] = np.datetime64("NaT")
+    secs = parsed.to_numpy(zero_copy_only=False).astype("datetime64[s]")
+    ok = np.asarray(same.to_numpy(zero_copy_only=False), bool)
+    ok &= time_in_range_s(np.where(np.isnat(secs), 0, secs.astype(np.int64)))
+    out = secs.astype("datetime64[D]")
+    out[~ok] = np.datetime64("NaT")
     return out
 
 
@@ -261,8 +220,10 @@ def _valid_timestamps(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     real = pc.fill_null(pc.equal(pc.strftime(naive, format="%Y-%m-%dT%H:%M:%S"), naive_txt),
                         False)
     aware = pc.strptime(col, format="%Y-%m-%dT%H:%M:%S%z", unit="s", error_is_null=True)
-    t = aware.to_numpy(zero_copy_only=False).astype("datetime64[ns]").view(np.int64)
-    real = np.asarray(real.to_numpy(zero_copy_only=False), bool)
+    secs = aware.to_numpy(zero_copy_only=False).astype("datetime64[s]")
+    in_range = time_in_range_s(np.where(np.isnat(secs), 0, secs.astype(np.int64)))
+    t = np.where(in_range, secs, np.datetime64(0, "s")).astype("datetime64[ns]").view(np.int64)
+    real = np.asarray(real.to_numpy(zero_copy_only=False), bool) & in_range
     has = ~np.asarray(pc.is_null(aware).to_numpy(zero_copy_only=False), bool)
     reason = np.where(~real, 1, np.where(~has, 2, 0))
     return t, reason
@@ -403,7 +364,7 @@ def _repair_dst_rows(values, rows, expected, wall, day_start, step, timezone):
     return new, raw, split, dropped
 
 
-def _read_wide(table, lay, line_no, buf, starts, ends, good_idx, timezone, col):
+def _read_wide(table, lay, line_no, buf, starts, ends, good_idx, timezone, col, kind):
     n = table.num_rows
     meter = np.asarray(pc.utf8_trim_whitespace(table["meter_id"]).to_numpy(
         zero_copy_only=False), dtype=object)
@@ -413,7 +374,7 @@ def _read_wide(table, lay, line_no, buf, starts, ends, good_idx, timezone, col):
     units = np.where(pd.isna(units), "", units).astype(str)
     factor, power, canon = _unit_factors(units)
     if "interval_minutes" in lay.columns:
-        minutes, bad_min = _numeric_or_null(table["interval_minutes"])
+        minutes, bad_min = numeric_or_null(table["interval_minutes"])
     else:  # hourly register reads
         minutes, bad_min = np.full(n, 60.0), np.zeros(n, bool)
     vcols = lay.value_columns
@@ -425,7 +386,7 @@ def _read_wide(table, lay, line_no, buf, starts, ends, good_idx, timezone, col):
         if pa.types.is_floating(arr.type) or pa.types.is_null(arr.type):
             values[:, j] = np.asarray(arr.to_numpy(zero_copy_only=False), float)
         else:
-            values[:, j], bad = _numeric_or_null(arr)
+            values[:, j], bad = numeric_or_null(arr)
             first_bad = np.where(bad & (first_bad < 0), j, first_bad)
             bad_cell |= bad
     ok_min = np.isin(minutes, _INTERVALS)
@@ -440,7 +401,7 @@ def _read_wide(table, lay, line_no, buf, starts, ends, good_idx, timezone, col):
     pos = np.arange(len(vcols))
     present = ~np.isnan(values)
     if "interval_count" in lay.columns:
-        declared, _ = _numeric_or_null(table["interval_count"])
+        declared, _ = numeric_or_null(table["interval_count"])
     else:
         declared = np.full(n, np.nan)
     # a DST day exported as a plain day's wall-clock slots (interval_count says so)
@@ -456,6 +417,9 @@ def _read_wide(table, lay, line_no, buf, starts, ends, good_idx, timezone, col):
     npresent = present.sum(axis=1)
     miscount = ~np.isnan(declared) & (declared != expected) & has_date & ok_min & ~dst_wall
     texts_date = np.asarray(table["date"].to_numpy(zero_copy_only=False), dtype=object)
+    kind_unit = schema.KINDS[kind].unit if kind in schema.KINDS else ""
+    not_kind = ~np.isnan(factor) & (canon != kind_unit) if kind_unit else np.zeros(n, bool)
+    factor = np.where(not_kind, np.nan, factor)  # a register's reads in one unit only
     conds = [pd.isna(meter) | (meter == ""), ~has_date, np.isnan(factor), ~ok_min | bad_min,
              bad_cell, beyond, miscount]
     bad = np.logical_or.reduce(conds)
@@ -464,8 +428,11 @@ def _read_wide(table, lay, line_no, buf, starts, ends, good_idx, timezone, col):
         reasons = np.select(
             [c[b] for c in conds],
             [np.full(len(b), "empty meter_id"),
-             np.char.add("impossible date ", texts_date[b].astype(str)),
-             np.char.add("unknown unit ", units[b].astype(str)),
+             np.char.add("impossible date, or outside " + time_range_words() + ": ",
+                         texts_date[b].astype(str)),
+             np.where(not_kind[b], np.char.add(np.char.add("unit ", units[b].astype(str)),
+                                               f" is not a {kind} unit ({kind_unit})"),
+                      np.char.add("unknown unit ", units[b].astype(str))),
              np.full(len(b), f"interval_minutes must be one of {_INTERVALS}"),
              np.char.add("a value is not a number, column ",
                          np.asarray(vcols + ("",), dtype=str)[first_bad[b]]),
@@ -475,7 +442,7 @@ def _read_wide(table, lay, line_no, buf, starts, ends, good_idx, timezone, col):
                                      np.nan_to_num(declared[b]).astype(int).astype(str)),
                          np.char.add(" for a day of ", expected[b].astype(str))).astype(object)
              + " intervals (DST export fault?)"], "")
-        col.quarantine(line_no[b], list(reasons), _line_texts(buf, starts, ends, good_idx[b]))
+        col.quarantine(line_no[b], list(reasons), line_texts(buf, starts, ends, good_idx[b]))
     ok = ~bad
     rows = np.flatnonzero(ok)
     vsel = values[rows] if bad.any() else values
@@ -549,7 +516,7 @@ def _read_long(table, lay, line_no, buf, starts, ends, good_idx, col, kind):
         value = np.asarray(table["value"].to_numpy(zero_copy_only=False), float)
         bad_v = np.isnan(value)
     else:
-        value, bad_v = _numeric_or_null(table["value"])
+        value, bad_v = numeric_or_null(table["value"])
         bad_v |= np.isnan(value)
     units = np.asarray(pc.utf8_trim_whitespace(table["unit"]).to_numpy(zero_copy_only=False),
                        dtype=object)
@@ -560,7 +527,7 @@ def _read_long(table, lay, line_no, buf, starts, ends, good_idx, col, kind):
         power = np.zeros(n, bool)
         canon = units.astype(object)
     if "interval_minutes" in lay.columns:
-        minutes, _ = _numeric_or_null(table["interval_minutes"])
+        minutes, _ = numeric_or_null(table["interval_minutes"])
     else:
         minutes = np.full(n, np.nan)
     if "quality" in lay.columns:
@@ -576,7 +543,7 @@ def _read_long(table, lay, line_no, buf, starts, ends, good_idx, col, kind):
     reasons = np.select(
         [pd.isna(meter) | (meter == ""), t_reason == 1, t_reason == 2, bad_v, np.isnan(factor),
          power & np.isnan(minutes), qflag == "?"],
-        [np.full(n, "empty meter_id"), np.full(n, "impossible timestamp"),
+        [np.full(n, "empty meter_id"), np.full(n, f"impossible timestamp, or outside {time_range_words()}"),
          np.full(n, "timestamp without UTC offset (write e.g. 2016-11-06T01:30:00-05:00)"),
          np.char.add("value is not a number: ", raw_v),
          np.char.add("unknown unit ", units.astype(str)),
@@ -584,7 +551,7 @@ def _read_long(table, lay, line_no, buf, starts, ends, good_idx, col, kind):
          np.char.add("unknown quality ", qtxt.astype(str))], "")
     bad = reasons != ""
     col.quarantine(line_no[bad], list(reasons[bad]),
-                   _line_texts(buf, starts, ends, good_idx[bad]))
+                   line_texts(buf, starts, ends, good_idx[bad]))
     rows = np.flatnonzero(~bad)
     scale = factor[rows] * np.where(power[rows], minutes[rows] / 60.0, 1.0)
     fcodes = pd.Categorical(qflag[rows], categories=list(schema.QUALITY_FLAGS)).codes
@@ -705,7 +672,7 @@ class MeterRuns:
 def meter_runs(path) -> MeterRuns | None:
     """A :class:`MeterRuns` for an MDM CSV file whose first column is ``meter_id``; None
     for other layouts (or a header that is not one)."""
-    with fsspec.open(str(path), "rb") as f:
+    with open_lines(path) as f:
         header = f.readline()
     try:
         lay = sniff_layout(header.decode("utf-8"), posixpath.basename(str(path)))
@@ -730,7 +697,7 @@ def iter_mdm_csv(path, timezone: str, *, kind: str | None = None,
     (lines repaired per rule).
     """
     name = posixpath.basename(str(path))
-    with fsspec.open(str(path), "rb") as f:  # the header is checked now, not at first next()
+    with open_lines(path) as f:  # the header is checked now, not at first next()
         header = f.readline()
     try:
         lay = sniff_layout(header.decode("utf-8"), name)
@@ -743,7 +710,7 @@ def _iter_chunks(path, name: str, lay: Layout, timezone: str, kind: str,
                  chunk_bytes: int) -> Iterator[ReadBatch]:
     seen = _SeenKeys()
     carry, yielded = None, False
-    with fsspec.open(str(path), "rb") as f:
+    with open_lines(path) as f:
         f.readline()
         line_base = 1  # lines before the chunk
         rest = b""
@@ -775,6 +742,13 @@ def _iter_chunks(path, name: str, lay: Layout, timezone: str, kind: str,
         yield _chunk_batch(_Collector(), name, kind, 0, lay, seen, carry, last=True)[0]
 
 
+def _mask(n: int, idx) -> np.ndarray:
+    """A boolean mask of length ``n`` set at ``idx``."""
+    out = np.zeros(n, bool)
+    out[list(idx)] = True
+    return out
+
+
 def _read_chunk(data: bytes, lay: Layout, line_base: int, timezone: str, kind: str,
                 col: _Collector) -> int:
     """Split, check and parse one chunk of whole lines into ``col``; return its lines."""
@@ -782,23 +756,35 @@ def _read_chunk(data: bytes, lay: Layout, line_base: int, timezone: str, kind: s
     starts, ends, fields, clean = split_lines(buf, lay.delimiter)
     line_no = line_base + 1 + np.arange(len(starts))
     empty = ends == starts
-    good = clean & (fields == lay.n_fields) & ~empty
+    quoted, fixed, why_quote = unquote_lines(buf, starts, ends, lay.delimiter, lay.n_fields)
+    if len(fixed):  # a quoted line that reads has the right number of fields once unquoted
+        fields = fields.copy()
+        fields[list(fixed)] = lay.n_fields
+    good = clean & (fields == lay.n_fields) & ~empty & ~(quoted & ~_mask(len(starts), fixed))
     bad_idx = np.flatnonzero(~good)
     if len(bad_idx):
         why = np.where(empty[bad_idx], "empty line", np.where(
             ~clean[bad_idx], "non-ASCII or control characters", np.char.add(
                 np.char.add(fields[bad_idx].astype(str), " fields, expected "),
-                f"{lay.n_fields} (wrong delimiter, decimal comma or a broken line?)")))
-        col.quarantine(line_no[bad_idx], list(why), _line_texts(buf, starts, ends, bad_idx))
+                f"{lay.n_fields} (wrong delimiter, decimal comma or a broken line?)"))
+        ).astype(object)
+        for k, i in enumerate(bad_idx):  # quoted lines that cannot be read (a few)
+            if int(i) in why_quote and clean[i] and not empty[i]:
+                why[k] = why_quote[int(i)]
+        col.quarantine(line_no[bad_idx], list(why), line_texts(buf, starts, ends, bad_idx))
     good_idx = np.flatnonzero(good)
     if len(good_idx):
-        body = data if len(bad_idx) == 0 else _take_lines(buf, starts, ends, good)
+        if len(fixed):
+            body = b"\n".join(fixed.get(int(i), bytes(buf[starts[i]:ends[i]]))
+                               for i in good_idx) + b"\n"
+        else:
+            body = data if len(bad_idx) == 0 else take_lines(buf, starts, ends, good)
         if lay.delimiter == ";":
             body = body.replace(b",", b".")
         table = _parse(body, lay)
         args = (table, lay, line_no[good_idx], buf, starts, ends, good_idx)
         if lay.name in ("wide", "register"):
-            _read_wide(*args, timezone, col)
+            _read_wide(*args, timezone, col, kind)
         else:
             _read_long(*args, col, kind)
     return len(starts)
@@ -825,7 +811,8 @@ class _SeenKeys:
 def _parse(body: bytes, lay: Layout) -> pa.Table:
     """Parse clean lines (no header); value columns as float64 when they all are, else text."""
     read = pacsv.ReadOptions(use_threads=True, block_size=4 << 20, column_names=lay.columns)
-    parse = pacsv.ParseOptions(delimiter=lay.delimiter, newlines_in_values=False)
+    parse = pacsv.ParseOptions(delimiter=lay.delimiter, newlines_in_values=False,
+                               quote_char=False)  # quoted lines are unquoted before
     strings = {c: pa.string() for c in lay.columns if c not in lay.value_columns}
     try:
         types = {**strings, **{c: pa.float64() for c in lay.value_columns}}
@@ -837,7 +824,28 @@ def _parse(body: bytes, lay: Layout) -> pa.Table:
             column_types=types, strings_can_be_null=False))
 
 
-def register_deltas(reads: pd.DataFrame, step: pd.Timedelta | None = None) -> pd.DataFrame:
+#: A register rolls over when its read before was at least this share of its capacity
+#: (the next power of ten) and the span's volume after the wrap is below ``1 -`` it [-].
+ROLLOVER_SHARE = 0.9
+
+
+def register_glitches(codes: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Register reads that cannot be: negative or not finite, or a read out of line with
+    both neighbours of its meter (below the read before it or above the read after it, when
+    those two are in order): a single glitch that would make one huge interval volume."""
+    bad = ~np.isfinite(v) | (v < 0)
+    prev = np.r_[np.nan, v[:-1]]
+    nxt = np.r_[v[1:], np.nan]
+    same_prev = np.r_[False, codes[1:] == codes[:-1]]
+    same_next = np.r_[codes[1:] == codes[:-1], False]
+    with np.errstate(invalid="ignore"):
+        inner = same_prev & same_next & (prev <= nxt)
+        bad |= inner & ((v < prev) | (v > nxt))
+    return bad
+
+
+def register_deltas(reads: pd.DataFrame, step: pd.Timedelta | None = None, *,
+                    with_dropped: bool = False):
     """Turn cumulative register reads into volumes per interval (vectorised).
 
     The volume between consecutive reads of a meter belongs to the intervals between them,
@@ -845,24 +853,50 @@ def register_deltas(reads: pd.DataFrame, step: pd.Timedelta | None = None) -> pd
     volume is split evenly over them, flagged ``estimated`` with rule ``register_split``.
     The first read of each meter has no predecessor and yields no volume.
 
+    A register only counts up: reads that cannot be (:func:`register_glitches`) are left
+    out, so the span around them is split like a missing read; a register that went back
+    from near its capacity (a power of ten, :data:`ROLLOVER_SHARE`) rolled over, and its
+    volume is the wrap-corrected one (``edited``, rule ``register_rollover``); any other
+    step back (a meter replaced, a reset) gives no volume (``failed``, value NaN, rule
+    ``register_reset``; ``raw_value`` keeps the negative difference).
+
     Parameters
     ----------
     reads : DataFrame
         ``series_id, time_utc`` (time of the read), ``value`` register [unit], ...
     step : Timedelta, optional
         Interval of the reads [h]; default 1 h.
+    with_dropped : bool
+        Also return the reads left out, with a ``reason`` column.
     """
     step = pd.Timedelta("1h") if step is None else pd.Timedelta(step)
     reads = reads.sort_values(["series_id", "time_utc"], kind="stable").reset_index(drop=True)
+    glitch = register_glitches(reads["series_id"].cat.codes.to_numpy(),
+                               reads["value"].to_numpy(dtype=float))
+    dropped = reads[glitch].assign(reason=np.where(
+        reads.loc[glitch, "value"].to_numpy() < 0, "negative register read",
+        "register read out of line with the reads around it (a glitch)")
+        + ": left out, the span's volume split over its hours")
+    if glitch.any():
+        reads = reads[~glitch].reset_index(drop=True)
     codes = reads["series_id"].cat.codes.to_numpy()
     t = schema.time_ns(reads["time_utc"])
-    v = reads["value"].to_numpy()
+    v = reads["value"].to_numpy(dtype=float)
     has_prev = np.zeros(len(v), bool)
     has_prev[1:] = codes[1:] == codes[:-1]
     idx = np.flatnonzero(has_prev)
     span = t[idx] - t[idx - 1]
     k = np.maximum(span // int(step.value), 1)
     delta = v[idx] - v[idx - 1]
+    back = delta < 0
+    rolled = np.zeros(len(idx), bool)
+    if back.any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cap = 10.0 ** np.ceil(np.log10(np.maximum(v[idx - 1], 1.0)))
+        rolled = back & (v[idx - 1] >= ROLLOVER_SHARE * cap) & (
+            delta + cap < (1 - ROLLOVER_SHARE) * cap)
+        delta = np.where(rolled, delta + cap, delta)
+    reset = delta < 0
     rows = np.repeat(idx, k)
     j = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
     t_new = np.repeat(t[idx - 1], k) + j * int(step.value)
@@ -870,13 +904,18 @@ def register_deltas(reads: pd.DataFrame, step: pd.Timedelta | None = None) -> pd
     split = np.repeat(k > 1, k)
     out = reads.iloc[rows].reset_index(drop=True)
     out["time_utc"] = pd.DatetimeIndex(t_new.view("datetime64[ns]")).tz_localize("UTC")
-    out["value"] = v_new
     out["raw_value"] = v_new
+    out["value"] = np.where(np.repeat(reset, k), np.nan, v_new)
     flags = out["quality_flag"].astype(str).to_numpy(dtype=object)
     flags[split] = "estimated"
+    flags[np.repeat(rolled, k)] = "edited"
+    flags[np.repeat(reset, k)] = "failed"
     out["quality_flag"] = pd.Categorical(flags, categories=list(schema.QUALITY_FLAGS))
-    out["vee_rule"] = pd.Categorical(np.where(split, "register_split", ""))
-    return out
+    rule = np.where(split, "register_split", "").astype(object)
+    rule[np.repeat(rolled, k)] = "register_rollover"
+    rule[np.repeat(reset, k)] = "register_reset"
+    out["vee_rule"] = pd.Categorical(rule)
+    return (out, dropped) if with_dropped else out
 
 
 def _chunk_batch(col: _Collector, name: str, kind: str, rows_read: int, lay: Layout,
@@ -927,9 +966,14 @@ def _chunk_batch(col: _Collector, name: str, kind: str, rows_read: int, lay: Lay
             np.searchsorted(used, cols["rule"]).astype(np.int8) if len(used) else cols["rule"],
             categories=[READER_RULES[u] for u in used] if len(used) else [""]),
         "raw_value": cols["raw_value"],
+        "line": cols["line"],
     })
     if lay.name == "register" and kind != "electric_register" and len(readings):
-        readings = register_deltas(readings)  # registers kept as such only when asked
+        readings, dropped = register_deltas(readings, with_dropped=True)
+        for r in dropped.itertuples():  # register reads left out (a glitch): slot entries
+            col.quarantine([r.line], [r.reason], [f"{r.series_id},{r.time_utc:%Y-%m-%dT%H:%MZ},"
+                                                  f"{r.raw_value:g}"])
+            col.slots_quarantined += 1
     quarantine = quarantine_frame(kind, name, col.q_lines, col.q_reasons, col.q_texts)
     n_dup = len(dup_lines)
     n_q = len(quarantine) - col.slots_quarantined
@@ -937,5 +981,6 @@ def _chunk_batch(col: _Collector, name: str, kind: str, rows_read: int, lay: Lay
         kind=kind, readings=readings.reset_index(drop=True), quarantine=quarantine,
         rows_read=rows_read, rows_accepted=rows_read - n_q - n_dup, duplicates=n_dup,
         meta={"format": f"mdm_csv_{lay.name}", "delimiter": lay.delimiter,
+              "row_per_reading": lay.name == "long",
               "slots_quarantined": col.slots_quarantined, "repaired": dict(col.repaired)},
     ), held

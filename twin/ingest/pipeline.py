@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from twin.ingest import schema, vee
+from twin.ingest import plausible, schema, vee
 from twin.ingest.batch import IngestReport, ReadBatch, concat_readings
 from twin.ingest.greenbutton import (
     GreenButtonError,
@@ -71,7 +71,7 @@ FORMATS = ("mdm_csv", "historian", "greenbutton_xml", "greenbutton_csv", "pv_por
 #: File extensions ``ingest_paths`` picks up in folders (PVGIS JSON only when named).
 EXTENSIONS = (".csv", ".txt", ".xml", ".epw", *EXCEL_SUFFIXES)
 _USER_ERRORS = (GreenButtonError, MdmCsvError, PvPortalError, HistorianError, TagMapError,
-                ValueError, OSError, UnicodeDecodeError)
+                ValueError, OSError, UnicodeDecodeError, pa.ArrowInvalid)
 
 
 class IngestError(ValueError):
@@ -253,6 +253,7 @@ def ingest_file(
     reading_type=None,
     unit: str | None = None,
     resources: GreenButtonResources | None = None,
+    checks: plausible.Checks | None = None,
 ) -> IngestReport:
     """Ingest one raw file into the store.
 
@@ -289,11 +290,16 @@ def ingest_file(
         Green Button: the unit of the values as written, replacing the declared one.
     resources : GreenButtonResources, optional
         Green Button: the other resources of the folder or feed (linked by href).
+    checks : plausible.Checks, optional
+        The city's series ids (readings of other ids are quarantined unless
+        ``allow_unknown_ids``); time range, value bounds, time grid and unit against the
+        kind are checked whatever is given (:func:`twin.ingest.plausible.screen`).
 
     Returns
     -------
     IngestReport
-        Counts per file; ``skipped`` when the same file (sha256) is already in the store or
+        Counts per file; a file whose every row is rejected is a failed file (``error``,
+        nothing committed, so it can be ingested again once the city or the file is fixed); ``skipped`` when the same file (sha256) is already in the store or
         holds no readings (a Green Button resource), ``error`` when the file could not be
         read (nothing committed).
     """
@@ -331,7 +337,12 @@ def ingest_file(
     except _USER_ERRORS as exc:
         report.error = str(exc)
         return report
-    return _ingest_batches(store, path, report, batches, settings, now, use_history, hold)
+    try:
+        return _ingest_batches(store, path, report, batches, settings, now, use_history, hold,
+                               checks)
+    except _USER_ERRORS as exc:  # found while streaming: nothing was committed
+        report.error = str(exc) if report.file in str(exc) else f"{report.file}: {exc}"
+        return report
 
 
 def _format_or_none(path, tag_map: TagMap | None = None) -> str | None:
@@ -350,7 +361,8 @@ HOLD_MAX_ROWS = 1_000_000
 
 def _ingest_batches(store: MeasurementStore, path: str, report: IngestReport,
                     batches: Iterator[ReadBatch], settings, now, use_history,
-                    hold: set[str] = frozenset()) -> IngestReport:
+                    hold: set[str] = frozenset(),
+                    checks: plausible.Checks | None = None) -> IngestReport:
     """Validate and stage each batch of a file while the next one is read and the previous
     one written (threads: parsing, numpy and Parquet release the GIL), then commit once.
 
@@ -370,6 +382,7 @@ def _ingest_batches(store: MeasurementStore, path: str, report: IngestReport,
         pending = None
         try:
             for batch in _prefetch(batches):
+                batch, _, _ = plausible.screen(batch, checks, report.file)
                 if staged is None:
                     staged = store.begin(batch.kind, path, report.sha256)
                     report.kind, meta = batch.kind, batch.meta
@@ -411,6 +424,10 @@ def _ingest_batches(store: MeasurementStore, path: str, report: IngestReport,
                 pending.result()
             if staged is None:  # a reader that yields nothing (cannot happen for files)
                 return report
+            if report.rows_read and not report.accepted and report.quarantined:
+                report.error = _all_rejected(report, quarantines)
+                staged.abort()
+                return report
             if late or held:
                 _revalidate_late(store, report, path, staged, concat_readings(held + late),
                                  settings, now, use_history, vee_sum)
@@ -433,6 +450,17 @@ def _ingest_batches(store: MeasurementStore, path: str, report: IngestReport,
     report.skipped = result.skipped
     pa.default_memory_pool().release_unused()
     return report
+
+
+def _all_rejected(report: IngestReport, quarantines: list[pd.DataFrame]) -> str:
+    """The error of a file whose every row was rejected: how many, and the main reasons."""
+    q = pd.concat(quarantines, ignore_index=True)
+    top = q["reason"].astype(str).str.slice(0, 300).value_counts().head(2)
+    first = q.sort_values("line").iloc[0] if len(q) else None
+    where = f" (first on line {int(first['line'])})" if first is not None else ""
+    return (f"{report.file}: every one of its {report.rows_read:,} rows was rejected{where}: "
+            + "; ".join(f"{r} ({n:,})" for r, n in top.items())
+            + "; nothing stored, fix the file or the city and ingest it again")
 
 
 def _member(names: np.ndarray, among: set[str]) -> np.ndarray:
@@ -632,10 +660,27 @@ def ingest_paths(
             reports.append(IngestReport(file=posixpath.basename(f), skipped=True,
                                         skipped_reason=f"not a measurement file: {why}"))
         else:
-            reports.append(ingest_file(store, f, **kwargs))
+            reports.append(_ingest_one(store, f, kwargs))
         if progress is not None:
             progress(i, len(found), reports[-1])
     return reports
+
+
+def _ingest_one(store: MeasurementStore, path: str, kwargs: dict) -> IngestReport:
+    """:func:`ingest_file`; an unexpected failure of one file becomes its report's error (the
+    trace written to a log file), so later files of a folder are still ingested."""
+    try:
+        return ingest_file(store, path, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - a bug must not stop the other files
+        import tempfile
+        import traceback
+
+        with tempfile.NamedTemporaryFile("w", prefix="twin-ingest-", suffix=".log",
+                                         delete=False) as log:
+            traceback.print_exc(file=log)
+        return IngestReport(file=posixpath.basename(path), error=(
+            f"internal error {exc.__class__.__name__} reading this file (please report it; "
+            f"trace in {log.name}); nothing stored from it"))
 
 
 def expand_paths(paths: Iterable) -> Iterable[str]:

@@ -30,13 +30,8 @@ import pyarrow.csv as pacsv
 
 from twin.ingest import schema
 from twin.ingest.batch import ReadBatch, quarantine_frame
-from twin.ingest.mdm_csv import (
-    _line_texts,
-    _numeric_or_null,
-    _take_lines,
-    _valid_timestamps,
-    split_lines,
-)
+from twin.ingest.csvlines import line_texts, numeric_or_null, split_lines, take_lines
+from twin.ingest.mdm_csv import _valid_timestamps
 
 
 class PvPortalError(ValueError):
@@ -85,11 +80,11 @@ def read_pv_portal(path, *, interval: pd.Timedelta | None = None) -> ReadBatch:
     q_reasons = [("empty line" if empty[i] else "non-ASCII or control characters"
                   if not clean[i] else f"{fields[i]} fields, expected {len(columns)}")
                  for i in bad_idx]
-    q_texts = _line_texts(buf, starts, ends, bad_idx)
+    q_texts = line_texts(buf, starts, ends, bad_idx)
     good_idx = np.flatnonzero(good)
     names = [f"c{k}" for k in range(len(columns))]
     table = pacsv.read_csv(
-        io.BytesIO(",".join(names).encode() + b"\n" + _take_lines(buf, starts, ends, good)),
+        io.BytesIO(",".join(names).encode() + b"\n" + take_lines(buf, starts, ends, good)),
         convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
                                              strings_can_be_null=False),
     ) if len(good_idx) else None
@@ -99,14 +94,14 @@ def read_pv_portal(path, *, interval: pd.Timedelta | None = None) -> ReadBatch:
         values = np.empty((table.num_rows, len(columns) - 1))
         bad_col = np.full(table.num_rows, -1)
         for j in range(1, len(columns)):  # a loop over inverters, not readings
-            values[:, j - 1], bad = _numeric_or_null(table[f"c{j}"])
+            values[:, j - 1], bad = numeric_or_null(table[f"c{j}"])
             bad_col = np.where(bad & (bad_col < 0), j, bad_col)
         bad = (t_reason > 0) | (bad_col >= 0)
         for i in np.flatnonzero(bad):
             q_lines.append(line_no[good_idx[i]])
             q_reasons.append("timestamp_utc is not a UTC time" if t_reason[i] else
                              f"{columns[bad_col[i]]} is not a number")
-        q_texts += _line_texts(buf, starts, ends, good_idx[bad])
+        q_texts += line_texts(buf, starts, ends, good_idx[bad])
         ok = ~bad
         t_end, values = t_end[ok], values[ok]
         if interval is None:

@@ -66,6 +66,8 @@ class Quantity:
     units: tuple[Unit, ...]
     elements: tuple[str, ...]  # element kinds of :class:`CityElements` it may name
     description: str
+    #: Values a reading may have, in the store unit (low, high); beyond is quarantined.
+    plausible: tuple[float, float] = (-1e9, 1e9)
 
     def unit(self, text: str) -> Unit | None:
         """The unit spelled ``text`` (case and ``³`` forgiven where unambiguous), or None."""
@@ -89,7 +91,8 @@ QUANTITIES: dict[str, Quantity] = {q.name: q for q in (
         Unit("psi", PSI_PA / RHO_G_PA_PER_M, ("PSI", "psig", "PSIG")),
         Unit("bar", 1e5 / RHO_G_PA_PER_M, ("BAR",)),
         Unit("kPa", 1e3 / RHO_G_PA_PER_M, ("KPA", "kpa")),
-    ), ("node",), "pressure head at a node [m] (1 psi = 0.70307 m, 1 bar = 10.197 m)"),
+    ), ("node",), "pressure head at a node [m] (1 psi = 0.70307 m, 1 bar = 10.197 m)",
+        (-50.0, 1000.0)),  # a vacuum to 100 bar
     Quantity("flow", "L/s", (
         Unit("L/s", 1.0, ("l/s", "lps", "LPS")),
         Unit("m3/h", 1.0 / 3.6, ("m3/hr", "cmh", "CMH")),
@@ -98,37 +101,41 @@ QUANTITIES: dict[str, Quantity] = {q.name: q for q in (
         Unit("MGD", US_GALLON_L * 1e6 / 86400.0, ("mgd",)),
     ), ("link", "flow_meter"),
         "flow through a link or DMA boundary meter [L/s], positive in its direction "
-        "(1 GPM = 0.0630902 L/s, 1 MGD = 43.8126 L/s US)"),
+        "(1 GPM = 0.0630902 L/s, 1 MGD = 43.8126 L/s US)", (-1e5, 1e5)),  # 100 m3/s
     Quantity("level", "m", (
         _M,
         Unit("ft", 0.3048, ("FT", "feet")),
         Unit("%", 0.01, ("pct", "percent"), per_element="tank_max_level"),
-    ), ("tank",), "water level above the tank bottom [m]; % is of the tank's maximum level"),
+    ), ("tank",), "water level above the tank bottom [m]; % is of the tank's maximum level",
+        (-5.0, 200.0)),
     Quantity("pump_status", "-", (
         Unit("-", 1.0, ("on/off", "0/1", "bool", "")),
-    ), ("pump",), "pump running (1) or stopped (0) [-]; on/off, run/stop, true/false read"),
+    ), ("pump",), "pump running (1) or stopped (0) [-]; on/off, run/stop, true/false read",
+        (0.0, 1.0)),
     Quantity("pump_speed", "-", (
         Unit("-", 1.0, ("p.u.", "pu", "fraction")),
         Unit("%", 0.01, ("pct", "percent")),
-    ), ("pump",), "pump relative speed, 1 = nominal [-]"),
+    ), ("pump",), "pump relative speed, 1 = nominal [-]", (0.0, 2.0)),
     Quantity("pump_power", "kW", (
         Unit("kW", 1.0),
         Unit("W", 1e-3),
         Unit("MW", 1e3),
-    ), ("pump",), "electrical input power of a pump [kW]"),
+    ), ("pump",), "electrical input power of a pump [kW]", (-100.0, 1e5)),
     Quantity("active_power", "MW", (
         Unit("MW", 1.0),
         Unit("kW", 1e-3),
         Unit("W", 1e-6),
-    ), ("feeder", "bus"), "active power into a feeder at its head, or at a bus [MW]"),
+    ), ("feeder", "bus"), "active power into a feeder at its head, or at a bus [MW]",
+        (-500.0, 500.0)),  # a 110 kV substation; a feeder in kW under an MW label is beyond
     Quantity("reactive_power", "Mvar", (
         Unit("Mvar", 1.0, ("MVAr", "MVAR", "MVar")),
         Unit("kvar", 1e-3, ("kVAr", "kVAR", "kVar")),
-    ), ("feeder", "bus"), "reactive power into a feeder at its head, or at a bus [Mvar]"),
+    ), ("feeder", "bus"), "reactive power into a feeder at its head, or at a bus [Mvar]",
+        (-500.0, 500.0)),
     Quantity("voltage", "kV", (
         Unit("kV", 1.0),
         Unit("V", 1e-3),
-    ), ("bus", "feeder"), "line-to-line voltage magnitude [kV]"),
+    ), ("bus", "feeder"), "line-to-line voltage magnitude [kV]", (0.0, 1200.0)),
 )}
 
 #: Words a historian writes for a pump's state, and the status they mean [-].
@@ -161,7 +168,8 @@ def describe() -> pd.DataFrame:
     return pd.DataFrame([
         {"quantity": q.name, "store_unit": q.store_unit,
          "units": ", ".join(u.name for u in q.units if u.name),
-         "elements": ", ".join(q.elements), "description": q.description}
+         "elements": ", ".join(q.elements), "plausible": f"{q.plausible[0]:g} to {q.plausible[1]:g}",
+         "description": q.description}
         for q in QUANTITIES.values()])
 
 
