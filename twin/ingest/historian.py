@@ -34,7 +34,9 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import re
 import tempfile
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -46,6 +48,7 @@ import pyarrow.parquet as pq
 
 from twin.ingest import schema
 from twin.ingest.batch import ReadBatch, concat_readings, quarantine_frame
+from twin.ingest.csvlines import is_cr_only
 from twin.ingest.tag_map import QUANTITIES, STATUS_WORDS, TagMap, normalise_unit
 
 #: Header names of the columns with a role (lower case); the first match wins.
@@ -166,10 +169,10 @@ def _chunks(path, chunk_rows: int):
         for item in rows:
             buf.append(item)
             if len(buf) >= chunk_rows:
-                yield header, *_excel_frame(buf, width), "."
+                yield header, *_excel_frame(buf, width), ".", []
                 buf = []
         if buf:
-            yield header, *_excel_frame(buf, width), "."
+            yield header, *_excel_frame(buf, width), ".", []
         return
     header = read_header(path)
     with fsspec.open(str(path), "rb") as f:
@@ -178,23 +181,45 @@ def _chunks(path, chunk_rows: int):
     delim = max((",", ";", "\t", "|"), key=first.count)
     decimal = "," if delim == ";" else "."
     base = 2  # data lines start after the header line
+    c_engine = delim != "|"
+    # a CR inside a line of an LF file is text, not a line end (lines stay the file's lines)
+    ends = {"lineterminator": "\r" if is_cr_only(path) else "\n"} if c_engine else {}
     with fsspec.open(str(path), "rb") as f:
         try:
-            reader = pd.read_csv(f, sep=delim, dtype=TEXT, keep_default_na=False,
-                                 skip_blank_lines=False, header=0, index_col=False,
-                                 quotechar='"', on_bad_lines="skip", encoding="utf-8-sig",
-                                 chunksize=chunk_rows,
-                                 engine="python" if delim == "|" else "c")
-            for df in reader:
+            reader = iter(pd.read_csv(f, sep=delim, dtype=TEXT, keep_default_na=False,
+                                      skip_blank_lines=False, header=0, index_col=False,
+                                      quotechar='"', on_bad_lines="warn", encoding="utf-8-sig",
+                                      chunksize=chunk_rows,
+                                      engine="c" if c_engine else "python", **ends))
+            while True:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", pd.errors.ParserWarning)
+                    df = next(reader, None)
+                skipped = _skipped_lines(caught)
+                if df is None:
+                    if skipped:
+                        yield header, pd.DataFrame(), np.empty(0, np.int64), decimal, skipped
+                    break
                 df.columns = range(df.shape[1])
-                lines = np.arange(len(df), dtype=np.int64) + base
-                base += len(df)
+                span = np.arange(base, base + len(df) + len(skipped), dtype=np.int64)
+                lines = span[~np.isin(span, [x for x, _ in skipped])][:len(df)]
+                base = int(span[-1]) + 1 if len(span) else base
                 keep = (df != "").any(axis=1).to_numpy()
-                yield header, df[keep].reset_index(drop=True), lines[keep], decimal
+                yield header, df[keep].reset_index(drop=True), lines[keep], decimal, skipped
         except UnicodeDecodeError:
             raise HistorianError(f"{name}: not UTF-8 text; is it a CSV export?") from None
         except pd.errors.ParserError as exc:
             raise HistorianError(f"{name}: not a readable CSV export ({exc})") from None
+
+
+def _skipped_lines(caught) -> list[tuple[int, str]]:
+    """Lines pandas skipped (a wrong number of fields), from its warnings: (line, why)."""
+    out = []
+    for w in caught:
+        m = re.search(r"[Ss]kipping line (\d+): (.*)", str(w.message))
+        if m:
+            out.append((int(m.group(1)), m.group(2).strip().replace("Expected", "expected")))
+    return out
 
 
 def _excel_frame(rows: list, width: int) -> tuple[pd.DataFrame, np.ndarray]:
@@ -490,9 +515,17 @@ def iter_historian(path, timezone: str | None, *, tag_map: TagMap | None = None,
     name = posixpath.basename(str(path))
     roles, spill, first = None, None, None
     quarantines, rows_read = [], 0
-    for header, df, lines, decimal in _chunks(path, chunk_rows):
+    for header, df, lines, decimal, skipped in _chunks(path, chunk_rows):
         if roles is None:
             roles = _roles(header, name, tag_map)
+        if skipped:  # lines with the wrong number of fields: rows, quarantined
+            rows_read += len(skipped)
+            quarantines.append(quarantine_frame(
+                "scada", name, [x for x, _ in skipped],
+                [f"{why} (wrong delimiter, decimal comma or a broken line?)" for _, why in skipped],
+                ["" for _ in skipped]))
+            if not len(df):
+                continue
         parsed, q, n = _parse_chunk(header, df, lines, decimal, roles, timezone, tag_map,
                                     name)
         rows_read += n

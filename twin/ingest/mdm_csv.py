@@ -389,6 +389,12 @@ def _read_wide(table, lay, line_no, buf, starts, ends, good_idx, timezone, col, 
             values[:, j], bad = numeric_or_null(arr)
             first_bad = np.where(bad & (first_bad < 0), j, first_bad)
             bad_cell |= bad
+    huge = np.isinf(values)  # inf, 1e400 or a 5,000-digit number read as a float
+    if huge.any():
+        rows_huge = huge.any(axis=1)
+        first_bad = np.where(rows_huge & (first_bad < 0), np.argmax(huge, axis=1), first_bad)
+        bad_cell |= rows_huge
+        values[huge] = np.nan
     ok_min = np.isin(minutes, _INTERVALS)
     day_start = np.zeros(n, np.int64)
     day_len = np.zeros(n, np.int64)
