@@ -121,6 +121,8 @@ CASES = [
      1, "is not a water_read unit"),
     ("every row quarantined", "all_bad.csv", long_rows(T4, V4, unit="kWx"), [], 1,
      "every one of its 4 rows was rejected"),
+    ("water register drops to 3 m3", "register_drop.csv", register_rows("3.000"), [], 0,
+     (1, 1, 0)),
 ]
 
 
@@ -167,6 +169,12 @@ def test_the_bad_files_in_one_folder(tmp_path):
     for _, name, _, options, _, expected in CASES:
         if not options:
             check_row(out.stdout, name, expected, tmp_path / "store")
+    store = MeasurementStore(str(tmp_path / "store"))
+    water = store.read("water_read")["value"]  # the steady 0.06 m3/h, no 1,000 m3 hour
+    assert len(water) == 23 and water.max() == pytest.approx(0.06, abs=1e-9)
+    scada = store.read("scada")  # 0.8 MW, and 800 kW stored as 0.8 MW
+    assert scada["unit"].astype(str).unique().tolist() == ["MW"]
+    assert scada["raw_value"].round(9).tolist() == [0.8, 0.8]
 
 
 @pytest.mark.slow  # a process per case, each loading the city (5-10 s on a loaded machine)
@@ -183,6 +191,7 @@ def test_bad_file_through_twin_ingest(case, tmp_path):
     check_row(out.stdout, name, expected, tmp_path / "store")
 
 
+@pytest.mark.slow  # a process loading the city (5-30 s)
 def test_scada_kw_row_is_converted_to_mw(tmp_path):
     """A feeder head written in kW (the row says so) is stored in MW, 800 kW = 0.8 MW."""
     path = tmp_path / "kw.csv"
@@ -194,6 +203,7 @@ def test_scada_kw_row_is_converted_to_mw(tmp_path):
     assert sorted(got["raw_value"].round(6)) == [0.8, 0.8, 0.8125]
 
 
+@pytest.mark.slow  # two processes loading the city
 def test_water_register_drop_is_no_huge_volume(tmp_path):
     """A register read that drops to 3 m3 (and one that goes negative) is left out: the
     hourly volumes stay those of the register's steady 0.06 m3/h, none of 1,000 m3."""
@@ -207,6 +217,7 @@ def test_water_register_drop_is_no_huge_volume(tmp_path):
         assert len(v) == 23 and v.max() == pytest.approx(0.06, abs=1e-9)
 
 
+@pytest.mark.slow  # a process loading the city
 def test_a_bad_file_does_not_stop_the_folder(tmp_path):
     """A folder whose first file fails: exit 1, and the next file is still ingested."""
     folder = tmp_path / "in"
