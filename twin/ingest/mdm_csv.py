@@ -987,6 +987,6 @@ def _chunk_batch(col: _Collector, name: str, kind: str, rows_read: int, lay: Lay
         kind=kind, readings=readings.reset_index(drop=True), quarantine=quarantine,
         rows_read=rows_read, rows_accepted=rows_read - n_q - n_dup, duplicates=n_dup,
         meta={"format": f"mdm_csv_{lay.name}", "delimiter": lay.delimiter,
-              "row_per_reading": lay.name == "long",
+              "row_per_reading": lay.name == "long", "on_grid": lay.name != "long",
               "slots_quarantined": col.slots_quarantined, "repaired": dict(col.repaired)},
     ), held

@@ -383,6 +383,8 @@ def _ingest_batches(store: MeasurementStore, path: str, report: IngestReport,
         try:
             for batch in _prefetch(batches):
                 batch, _, _ = plausible.screen(batch, checks, report.file)
+                if "line" in batch.readings:  # for the screen's quarantine only
+                    del batch.readings["line"]
                 if staged is None:
                     staged = store.begin(batch.kind, path, report.sha256)
                     report.kind, meta = batch.kind, batch.meta

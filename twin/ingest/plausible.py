@@ -187,10 +187,10 @@ def screen(batch: ReadBatch, checks: Checks | None = None,
     df = batch.readings
     if df is None or not len(df):
         return batch, 0, 0
-    reasons = reasons_of(df, batch.kind, checks)
-    bad = reasons != ""
-    if not bad.any():
+    reasons = reasons_of(df, batch.kind, checks, on_grid=batch.meta.get("on_grid", False))
+    if reasons is None:
         return batch, 0, 0
+    bad = reasons != ""
     line = (df["line"].to_numpy(np.int64) if "line" in df else np.zeros(len(df), np.int64))
     texts = (df["series_id"].astype(str).to_numpy(dtype=object)[bad] + ","
              + pd.DatetimeIndex(df["time_utc"]).strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(
@@ -221,50 +221,75 @@ def screen(batch: ReadBatch, checks: Checks | None = None,
     return out, rows_lost, n_slots
 
 
-def reasons_of(df: pd.DataFrame, kind: str, checks: Checks | None = None) -> np.ndarray:
-    """Why each reading cannot be true ("" where it can), first reason only."""
+def reasons_of(df: pd.DataFrame, kind: str, checks: Checks | None = None,
+               on_grid: bool = False) -> np.ndarray:
+    """Why each reading cannot be true ("" where it can), first reason only; None when
+    every reading can.
+
+    ``on_grid``: the reader placed the times on their grid itself (a wide layout's slots),
+    so the grid is not checked. Each check first asks whether any reading fails it (one
+    vectorised pass), and builds words only then: a clean chunk costs a few passes."""
     n = len(df)
-    why = np.full(n, "", dtype=object)
+    why = None  # made at the first reading that fails a check
 
     def put(mask, words):
-        mask = np.asarray(mask, bool) & (why == "")
-        if mask.any():
-            why[mask] = words[mask] if isinstance(words, np.ndarray) else words
+        nonlocal why
+        mask = np.asarray(mask, bool)
+        if not mask.any():
+            return
+        if why is None:
+            why = np.full(n, "", dtype=object)
+        mask &= why == ""
+        why[mask] = words[mask] if isinstance(words, np.ndarray) else words
 
     t = schema.time_ns(df["time_utc"])
-    put(~time_in_range_s(t // 1_000_000_000),
-        f"time outside the plausible range {time_range_words()} (year typed wrong?)")
+    lo_s, hi_s = TIME_RANGE_S
+    if t.min() < lo_s * 1_000_000_000 or t.max() >= hi_s * 1_000_000_000:
+        put(~time_in_range_s(t // 1_000_000_000),
+            f"time outside the plausible range {time_range_words()} (year typed wrong?)")
     v = df["value"].to_numpy(dtype=float)
-    put(np.isinf(v), "value is not finite")
     lo, hi = KIND_BOUNDS.get(kind, (-np.inf, np.inf))
     with np.errstate(invalid="ignore"):
-        beyond = (v < lo) | (v > hi)
-    unit = schema.KINDS[kind].unit if kind in schema.KINDS else ""
-    put(beyond, f"value beyond the plausible range of {kind} [{lo:g}, {hi:g}] {unit}".rstrip()
-        + " (wrong unit or a broken register?)")
+        beyond = (v < lo) | (v > hi)  # inf too; NaN (a gap) is no value to judge
+    if beyond.any():
+        put(np.isinf(v), "value is not finite")
+        put(beyond, f"value beyond the plausible range of {kind} [{lo:g}, {hi:g}] "
+            f"{_kind_unit(kind)}".rstrip() + " (wrong unit or a broken register?)")
+    unit = _kind_unit(kind)
     if unit and "unit" in df:
-        units = df["unit"].astype(str).to_numpy(dtype=object)
-        wrong = units != unit
-        if wrong.any():
-            put(wrong, "unit " + units.astype(str) + f" is not a {kind} unit ({unit}); "
+        u = df["unit"]
+        cats = [str(c) for c in (u.cat.categories if isinstance(u.dtype, pd.CategoricalDtype)
+                                 else pd.unique(u.astype(str)))]
+        if any(c != unit for c in cats):
+            units = u.astype(str).to_numpy(dtype=object)
+            put(units != unit, "unit " + units.astype(str) + f" is not a {kind} unit ({unit}); "
                 "is --kind right?")
+    ids = None
+    if checks is not None and checks.known is not None and not checks.allow_unknown_ids:
+        ids = checks.known.ids.get(kind)
+    if ids is None and on_grid:
+        return why
     sid = df["series_id"]
     codes, names = pd.factorize(sid.astype(str) if not isinstance(
         sid.dtype, pd.CategoricalDtype) else sid)
     names = [str(x) for x in names]
-    if checks is not None and checks.known is not None and not checks.allow_unknown_ids:
-        ids = checks.known.ids.get(kind)
-        if ids is not None:
-            unknown = np.array([x not in ids for x in names], bool)
-            if unknown.any():
-                words = np.array([f"series {x!r} is not one of {checks.known.where[kind]}; "
-                                  "check the id, or pass --allow-unknown-ids" for x in names],
-                                 dtype=object)
-                put(unknown[codes], words[codes])
-    interval = df["interval_s"].to_numpy() if "interval_s" in df else None
-    off, step = off_grid(codes.astype(np.int64), t, interval)
-    if off.any():
-        local = pd.DatetimeIndex(df["time_utc"]).strftime("%H:%M:%S").to_numpy(dtype=object)
-        put(off, "time " + local + " UTC is off its series' "
-            + (step // 60).astype(str) + "-min grid")
+    if ids is not None:
+        unknown = np.array([x not in ids for x in names], bool)
+        if unknown.any():
+            words = np.array([f"series {x!r} is not one of {checks.known.where[kind]}; "
+                              "check the id, or pass --allow-unknown-ids" for x in names],
+                             dtype=object)
+            put(unknown[codes], words[codes])
+    if not on_grid:
+        interval = df["interval_s"].to_numpy() if "interval_s" in df else None
+        off, step = off_grid(codes.astype(np.int64), t, interval)
+        if off.any():
+            local = pd.DatetimeIndex(df["time_utc"]).strftime("%H:%M:%S").to_numpy(
+                dtype=object)
+            put(off, "time " + local + " UTC is off its series' "
+                + (step // 60).astype(str) + "-min grid")
     return why
+
+
+def _kind_unit(kind: str) -> str:
+    return schema.KINDS[kind].unit if kind in schema.KINDS else ""
