@@ -265,8 +265,8 @@ def _csv_rows(text: str) -> tuple[list[str], str, list[list[str]]]:
         line = line.rstrip("\r")
         try:
             rows.append(next(csv.reader([line], delimiter=delim)) if line else [])
-        except (csv.Error, StopIteration):
-            rows.append([])
+        except (csv.Error, StopIteration):  # a row all the same (a CR inside it, a quote)
+            rows.append([line])
     return [h.strip().lower() for h in header.rstrip("\r").split(delim)], delim, rows
 
 
@@ -347,7 +347,7 @@ def _reference_xml(data: bytes) -> Reference:
     scale = factor * 10.0 ** int(mult[0]) if factor is not None and mult else None
     readings: dict = {}
     for m in re.finditer(r"<espi:duration>(\d+)</espi:duration><espi:start>(\d+)</espi:start>"
-                         r"\s*</espi:timePeriod>\s*<espi:value>(-?\d+)</espi:value>", text):
+                         r"\s*</espi:timePeriod>[^<]*<espi:value>(-?\d+)</espi:value>", text):
         d, t, v = int(m.group(1)), int(m.group(2)), float(m.group(3))
         if scale is not None and YEARS[0] <= 1970 + t / 31_557_600 < YEARS[1] and \
                 math.isfinite(v):

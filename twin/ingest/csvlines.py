@@ -99,7 +99,7 @@ def numeric_or_null(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     huge = np.isinf(vals)  # 1e400, a 5,000-digit number: no finite float
     if huge.any():
         bad |= huge
-        vals[huge] = np.nan
+        vals = np.where(huge, np.nan, vals)  # (Arrow's array may be read-only)
     return vals, bad
 
 

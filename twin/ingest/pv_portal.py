@@ -118,6 +118,7 @@ def read_pv_portal(path, *, interval: pd.Timedelta | None = None) -> ReadBatch:
             "unit": "kWh",
         })
         readings["raw_value"] = readings["value"]
+        readings["line"] = np.asarray(line_no[good_idx[ok]], np.int64)[r_i]  # for the screen
     quarantine = quarantine_frame("pv", name, q_lines, q_reasons, q_texts)
     readings = readings.sort_values(["series_id", "time_utc"]).reset_index(drop=True)
     return ReadBatch("pv", readings if len(readings) else schema.empty_measurements()[
