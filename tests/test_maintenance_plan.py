@@ -73,9 +73,9 @@ def test_register_flags_future_years_and_unmapped_assets(city):
     a.loc[1, "element"] = "999999"
     reg = check_register(a, city.net, city.wn, 2025)
     assert len(reg) == len(a)  # nothing dropped
-    assert "after 2025" in reg.flags.iat[0] and reg.age_years.iat[0] == 0
-    assert "no network element" in reg.flags.iat[1] and not reg.mapped.iat[1]
-    assert (reg.flags.iloc[2:] == "").sum() > 0.95 * (len(a) - 2)
+    assert "after 2025" in reg["flag"].iat[0] and reg.age_years.iat[0] == 0
+    assert "no network element" in reg["flag"].iat[1] and not reg.mapped.iat[1]
+    assert (reg["flag"].iloc[2:] == "").sum() > 0.95 * (len(a) - 2)
 
 
 def test_history_errors(city, tmp_path):

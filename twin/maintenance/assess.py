@@ -34,7 +34,7 @@ MAX_MODEL_LOAD_PU = 2.0
 RANKING_COLUMNS = ["rank", "asset_id", "asset_class", "network", "element", "age_years",
                    "health_index", "health_band", "pof_per_year", "cof_money",
                    "risk_money_per_year", "criticality_band", "action", "action_cost",
-                   "evidence", "flags"]
+                   "evidence", "flag"]
 
 
 @dataclass
@@ -142,7 +142,7 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
     say("consequence of failure (N-1, EPANET)")
     cof = _consequences(city, reg, profiles, ev, say)
     ranking = reg[["asset_id", "asset_class", "network", "element", "age_years", "length_m",
-                   "k_percent", "flags"]].copy()
+                   "k_percent", "flag"]].copy()
     ranking["health_index"] = health
     ranking["health_band"] = cnaim.health_band(health)
     ranking["pof_per_year"] = pof

@@ -1,7 +1,7 @@
 """The asset register, checked for what the maintenance models need.
 
 Unknown classes, missing or future install years, duplicate ids and assets that map to no
-network element are not dropped: each asset gets a ``flags`` text naming the problem; rows
+network element are not dropped: each asset gets a ``flag`` text naming the problem; rows
 that cannot be ranked at all (unknown class, no install year) are listed with their row and
 column in :class:`RegisterError` when ``strict``.
 """
@@ -19,7 +19,7 @@ class RegisterError(ValueError):
 
 
 def check_register(assets: pd.DataFrame, net, wn, as_of_year: int) -> pd.DataFrame:
-    """Return the register with ``age_years`` and ``flags`` (``""`` when nothing is wrong).
+    """Return the register with ``age_years`` and ``flag`` (``""`` when nothing is wrong).
 
     Raises
     ------
@@ -56,7 +56,7 @@ def check_register(assets: pd.DataFrame, net, wn, as_of_year: int) -> pd.DataFra
     mapped = df.apply(lambda r: _maps(r, net, wn), axis=1)
     flags[~mapped] += "maps to no network element (no network consequence); "
     df["mapped"] = mapped
-    df["flags"] = flags.str.rstrip("; ")
+    df["flag"] = flags.str.rstrip("; ")
     return df
 
 
