@@ -29,7 +29,8 @@ from twin.maintenance.history import History, HistoryError, read_work_orders
 from twin.maintenance.planning import Plan, plan
 from twin.maintenance.register import RegisterError
 
-__all__ = ["assess", "risk_matrix", "plan", "write_report", "read_work_orders", "Assessment",
+__all__ = ["assess", "risk_matrix", "plan", "write_report", "report", "read_work_orders",
+           "default_history_path", "Assessment",
            "Plan", "History", "HistoryError", "RegisterError", "RANKING_COLUMNS"]
 
 
@@ -70,3 +71,23 @@ def write_report(assessment: Assessment, path: str | Path, *, budget: float = 2e
     from twin.maintenance.report import build_report
 
     return build_report(assessment, Path(path), budget=budget, top=top)
+
+
+def default_history_path() -> Path:
+    """Where ``twin maintenance history`` writes the sample city's work orders (under the
+    data directory)."""
+    from twin import config
+
+    return config.data_dir() / "maintenance" / "work_orders.csv"
+
+
+def report(city, *, history: History | str | Path, path: str | Path, budget: float = 2e6,
+           top: int = 20, store=None, progress=None) -> tuple[Assessment, Path]:
+    """Assess ``city`` and write its PDF report in one call (what ``twin maintenance report``
+    runs); returns the assessment and the PDF's path."""
+    if not (budget > 0):
+        raise ValueError(f"budget must be a positive amount of money, not {budget}")
+    a = assess(city, history=history, store=store, progress=progress)
+    if progress is not None:
+        progress("PDF report")
+    return a, write_report(a, path, budget=budget, top=top)

@@ -60,6 +60,10 @@ class Assessment:
     meters : DataFrame
         Failing-meter list from the store's VEE flags (empty without a store).
     notes : list of str
+    pump_efficiency : DataFrame
+        Per pump with a SCADA power and flow tag: ``mean_efficiency`` [-],
+        ``drift_per_year`` [1/a], ``hours`` [h] (empty without a store).
+    city : City
     """
 
     ranking: pd.DataFrame
@@ -71,6 +75,8 @@ class Assessment:
     city_name: str = ""
     meters: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list = field(default_factory=list)
+    pump_efficiency: pd.DataFrame = field(default_factory=pd.DataFrame)
+    city: object = field(default=None, repr=False)
 
 
 def assess(city, history: History, *, store=None, profiles: dict | None = None,
@@ -162,11 +168,13 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
                                   ascending=[False, True]).reset_index(drop=True)
     ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
     rest = [c for c in ranking.columns if c not in RANKING_COLUMNS]
-    meters = pd.DataFrame()
+    meters, eff = pd.DataFrame(), pd.DataFrame()
     if store is not None:
+        say("meters and pumps from the store (VEE flags, SCADA)")
         meters = _failing_meters(store)
+        eff = _pump_efficiency(city, store)
     return Assessment(ranking[RANKING_COLUMNS + rest], scores, reason, as_of, obs, history,
-                      city.name, meters, notes)
+                      city.name, meters, notes, eff, city)
 
 
 def _evidence(reg: pd.DataFrame, obs, history: History) -> pd.DataFrame:
@@ -243,9 +251,9 @@ def _consequences(city, reg, profiles, ev, say) -> np.ndarray:
     repair = reg.asset_class.map(cls.repair_cost).to_numpy(float)
     repair_h = reg.asset_class.map(cls.repair_hours).to_numpy(float)
     restore_h = reg.asset_class.map(cls.restore_hours).to_numpy(float)
-    for col in ("customers_cut", "critical_cut", "customers_restorable", "ens_kwh",
-                "customers_low_pressure", "customer_hours_low", "pumps_cut"):
-        ev[col] = 0.0
+    cols = ["customers_cut", "critical_cut", "customers_restorable", "ens_kwh",
+            "customers_low_pressure", "customer_hours_low", "pumps_cut"]
+    figures = np.zeros((len(reg), len(cols)))
     out = repair.copy()
     customers = city.customers
     mean_load_mw = profiles["load_p_mw"].mean()
@@ -261,7 +269,7 @@ def _consequences(city, reg, profiles, ev, say) -> np.ndarray:
     pipe_names = reg.loc[reg.asset_class.eq("pipe") & reg.mapped, "element"].astype(str).tolist()
     low = consequence.pipe_outage_low_pressure(city, pipe_names) if pipe_names else None
 
-    for i, a in reg.iterrows():
+    for i, a in enumerate(reg.itertuples()):
         if not a.mapped:
             continue
         cut = crit = rest = ens = lowc = lowh = 0.0
@@ -299,10 +307,11 @@ def _consequences(city, reg, profiles, ev, say) -> np.ndarray:
         for p in pumps:
             c, h = pump_water.get(p, (0, 0.0))
             lowc, lowh = lowc + c, lowh + h
-        ev.loc[i, ["customers_cut", "critical_cut", "customers_restorable", "ens_kwh",
-                   "customers_low_pressure", "customer_hours_low", "pumps_cut"]] = (
-            cut, crit, rest, ens, np.nan_to_num(lowc), np.nan_to_num(lowh), len(pumps))
+        figures[i] = (cut, crit, rest, ens, np.nan_to_num(lowc), np.nan_to_num(lowh),
+                      len(pumps))
         out[i] = consequence.money(cut, crit, ens, np.nan_to_num(lowh), repair[i])
+    for k, col in enumerate(cols):
+        ev[col] = figures[:, k]
     return out
 
 
@@ -347,6 +356,31 @@ def _failing_meters(store) -> pd.DataFrame:
         if chunks:
             parts.append(condition.failing_meters(pd.concat(chunks)).assign(kind=kind))
     return pd.concat(parts) if parts else pd.DataFrame()
+
+
+def _pump_efficiency(city, store) -> pd.DataFrame:
+    """Wire-to-water efficiency of each pump whose SCADA has its power and a flow meter on
+    its link: ρgQH/P with H the pump curve's head at the measured flow."""
+    rows = []
+    meters = city.dma_meters[city.dma_meters.link_type.eq("Pump")]
+    for m in meters.itertuples():
+        pump = str(m.link)
+        power = store.read("scada", f"WATER.PUMP-{pump}.POWER")
+        flow = store.read("scada", f"WATER.{m.meter_id}.FLOW")
+        if power.empty or flow.empty:
+            continue
+        p = power.set_index("time_utc").value
+        q = flow.set_index("time_utc").value.reindex(p.index) / 1000.0
+        link = city.wn.get_link(pump)
+        head = pd.Series(np.asarray([link.get_head_curve_coefficients()[0]
+                                     - link.get_head_curve_coefficients()[1]
+                                     * max(v, 0.0) ** link.get_head_curve_coefficients()[2]
+                                     for v in q.fillna(0).to_numpy()]), index=q.index)
+        eff = condition.wire_to_water_efficiency(p, q, head)
+        mean, drift = condition.efficiency_trend(eff)
+        rows.append((pump, mean, drift, float(len(eff))))
+    return pd.DataFrame(rows, columns=["pump", "mean_efficiency", "drift_per_year", "hours"]
+                        ).set_index("pump")
 
 
 def risk_matrix(ranking: pd.DataFrame, value: str = "count") -> pd.DataFrame:
