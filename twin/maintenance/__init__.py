@@ -23,19 +23,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from twin.maintenance.assess import RANKING_COLUMNS, Assessment, risk_matrix
+from twin.maintenance.assess import INPUTS, RANKING_COLUMNS, Assessment, risk_matrix
 from twin.maintenance.assess import assess as _assess
 from twin.maintenance.history import History, HistoryError, read_work_orders
 from twin.maintenance.planning import Plan, plan
 from twin.maintenance.register import RegisterError
 
 __all__ = ["assess", "risk_matrix", "plan", "write_report", "report", "read_work_orders",
-           "default_history_path", "Assessment",
+           "default_history_path", "Assessment", "INPUTS",
            "Plan", "History", "HistoryError", "RegisterError", "RANKING_COLUMNS"]
 
 
 def assess(city, *, history: History | str | Path, store=None, progress=None,
-           profiles: dict | None = None, observations=None) -> Assessment:
+           profiles: dict | None = None, observations=None, inputs=INPUTS) -> Assessment:
     """Rank every asset of ``city`` by risk = PoF × CoF [money/a].
 
     Parameters
@@ -51,6 +51,9 @@ def assess(city, *, history: History | str | Path, store=None, progress=None,
     profiles, observations : optional
         A year of electric profiles, or a simulated year already computed
         (:func:`twin.maintenance.observations.observe`).
+    inputs : frozenset
+        Measured inputs used (default all of :data:`INPUTS`: loading, pressure, breaks,
+        inspections); fewer show what each adds.
 
     Returns
     -------
@@ -61,7 +64,7 @@ def assess(city, *, history: History | str | Path, store=None, progress=None,
     if not isinstance(history, History):
         history = read_work_orders(history, city.assets.asset_id)
     return _assess(city, history, store=store, profiles=profiles, observations=observations,
-                   progress=progress)
+                   progress=progress, inputs=inputs)
 
 
 def write_report(assessment: Assessment, path: str | Path, *, budget: float = 2e6,

@@ -79,8 +79,14 @@ class Assessment:
     city: object = field(default=None, repr=False)
 
 
+#: The measured inputs the ranking can use; ``assess(inputs=...)`` leaves some out to show
+#: what each adds (``benchmarks/bench_maintenance.py``).
+INPUTS = frozenset({"loading", "pressure", "breaks", "inspections"})
+
+
 def assess(city, history: History, *, store=None, profiles: dict | None = None,
-           observations=None, progress: Callable[[str], None] | None = None) -> Assessment:
+           observations=None, progress: Callable[[str], None] | None = None,
+           inputs: frozenset = INPUTS) -> Assessment:
     """Rank every asset of the city by risk.
 
     Parameters
@@ -96,6 +102,11 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
         A simulated year already computed.
     progress : callable, optional
         ``progress(stage)`` as each stage starts.
+    inputs : frozenset
+        Measured inputs to use, of :data:`INPUTS`: ``loading`` (duty factors, hot-spot
+        ageing, overload hours, pump duty), ``pressure`` (the pipe break models' pressure),
+        ``breaks`` (failures recorded: fault-history factor, pipes' earlier breaks),
+        ``inspections`` (condition grades). Age and the networks' consequences always count.
     """
     from twin.electric.profiles import city_profiles
     from twin.maintenance.observations import observe
@@ -108,6 +119,7 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
     cls = P.asset_classes()
     reg["k_percent"] = reg.asset_class.map(cls.k_percent)
     ev = _evidence(reg, obs, history)
+    use = _inputs_used(ev, inputs)
 
     say("health and PoF (CNAIM)")
     life = reg.asset_class.map(cls.normal_expected_life_years).astype(float)
@@ -115,14 +127,16 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
     life = np.where(reg.asset_class.eq("pipe") & mat_life.notna(), mat_life, life)
     duty = np.ones(len(reg))
     tr = reg.asset_class.isin(["distribution_transformer", "hv_mv_transformer"]).to_numpy()
-    duty[tr] = cnaim.duty_factor_transformer(ev.max_utilisation_pct.to_numpy()[tr])
+    duty[tr] = cnaim.duty_factor_transformer(use.max_utilisation_pct.to_numpy()[tr])
     cb = reg.asset_class.eq("cable").to_numpy()
-    duty[cb] = cnaim.duty_factor_cable(ev.max_utilisation_pct.to_numpy()[cb])
+    duty[cb] = cnaim.duty_factor_cable(use.max_utilisation_pct.to_numpy()[cb])
     b1 = cnaim.beta_1(cnaim.expected_life(life, duty))
     h0 = cnaim.initial_health(b1, reg.age_years.to_numpy())
-    factor = _health_factor(reg, ev, history)
+    factor = _health_factor(reg, use, history)
     health = cnaim.current_health(h0, factor)
     pof = cnaim.pof_curve(health, reg.k_percent.to_numpy(float))
+    # a cable's CNAIM PoF is per km of its length (R package: "per annum per kilometer")
+    pof = np.where(cb, pof * np.maximum(reg.length_m.to_numpy(float), 1.0) / 1000.0, pof)
     pof, notes = _calibrate(reg, pof, history)
 
     say("pipe break models (lifelines)")
@@ -130,10 +144,13 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
     scores, reason = pd.DataFrame(), "no pipes in the register"
     if len(pipes):
         x = pipe_models.pipe_covariates(pipes, obs.pipe_pressure_m)
+        if "pressure" not in inputs:
+            x = x.drop(columns="pressure_m")
         breaks = history.failures[history.failures.asset_id.isin(pipes.asset_id)]
         if len(breaks) >= 5:
-            x["log_prior_breaks"] = pipe_models.prior_breaks(
-                breaks, pd.Index(pipes.asset_id), as_of).to_numpy()
+            if "breaks" in inputs:
+                x["log_prior_breaks"] = pipe_models.prior_breaks(
+                    breaks, pd.Index(pipes.asset_id), as_of).to_numpy()
             choice = pipe_models.choose_break_model(pipes, breaks, x, history.first_year,
                                                     history.last_year)
             mu = choice.chosen.expected_breaks(x, pipes.age_years.to_numpy())
@@ -207,6 +224,19 @@ def _evidence(reg: pd.DataFrame, obs, history: History) -> pd.DataFrame:
     ev["failures_recorded"] = reg.asset_id.map(history.failures_per_asset()).fillna(0).to_numpy()
     ev["latest_grade"] = reg.asset_id.map(history.latest_grade()).to_numpy()
     return ev
+
+
+def _inputs_used(ev: pd.DataFrame, inputs: frozenset) -> pd.DataFrame:
+    """The evidence with the inputs left out set to 'not known' (NaN or 0)."""
+    use = ev.copy()
+    if "loading" not in inputs:
+        use[["max_utilisation_pct", "mean_ageing_rate", "overload_hours",
+             "edge_hours_per_year"]] = np.nan
+    if "breaks" not in inputs:
+        use["failures_recorded"] = 0.0
+    if "inspections" not in inputs:
+        use["latest_grade"] = np.nan
+    return use
 
 
 def _health_factor(reg, ev, history: History) -> np.ndarray:
