@@ -35,7 +35,8 @@ __all__ = ["assess", "risk_matrix", "plan", "write_report", "report", "read_work
 
 
 def assess(city, *, history: History | str | Path, store=None, progress=None,
-           profiles: dict | None = None, observations=None, inputs=INPUTS) -> Assessment:
+           profiles: dict | None = None, observations=None, inputs=INPUTS,
+           consequences=None) -> Assessment:
     """Rank every asset of ``city`` by risk = PoF × CoF [money/a].
 
     Parameters
@@ -54,6 +55,8 @@ def assess(city, *, history: History | str | Path, store=None, progress=None,
     inputs : frozenset
         Measured inputs used (default all of :data:`INPUTS`: loading, pressure, breaks,
         inspections); fewer show what each adds.
+    consequences : DataFrame, optional
+        The consequence columns of an earlier ranking of the same city, reused.
 
     Returns
     -------
@@ -64,7 +67,7 @@ def assess(city, *, history: History | str | Path, store=None, progress=None,
     if not isinstance(history, History):
         history = read_work_orders(history, city.assets.asset_id)
     return _assess(city, history, store=store, profiles=profiles, observations=observations,
-                   progress=progress, inputs=inputs)
+                   progress=progress, inputs=inputs, consequences=consequences)
 
 
 def write_report(assessment: Assessment, path: str | Path, *, budget: float = 2e6,

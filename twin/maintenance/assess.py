@@ -31,6 +31,10 @@ THERMAL_FACTOR_SLOPE, THERMAL_FACTOR_CAP = 0.5, 2.0
 #: Load factor the thermal model is run up to; above, the register's rating is suspect [p.u.].
 MAX_MODEL_LOAD_PU = 2.0
 
+#: Evidence columns of the consequence of failure (counts and energy, no customer data).
+CONSEQUENCE_COLUMNS = ["customers_cut", "critical_cut", "customers_restorable", "ens_kwh",
+                       "customers_low_pressure", "customer_hours_low", "pumps_cut"]
+
 RANKING_COLUMNS = ["rank", "asset_id", "asset_class", "network", "element", "age_years",
                    "health_index", "health_band", "pof_per_year", "cof_money",
                    "risk_money_per_year", "criticality_band", "action", "action_cost",
@@ -86,7 +90,7 @@ INPUTS = frozenset({"loading", "pressure", "breaks", "inspections"})
 
 def assess(city, history: History, *, store=None, profiles: dict | None = None,
            observations=None, progress: Callable[[str], None] | None = None,
-           inputs: frozenset = INPUTS) -> Assessment:
+           inputs: frozenset = INPUTS, consequences: pd.DataFrame | None = None) -> Assessment:
     """Rank every asset of the city by risk.
 
     Parameters
@@ -107,6 +111,10 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
         ageing, overload hours, pump duty), ``pressure`` (the pipe break models' pressure),
         ``breaks`` (failures recorded: fault-history factor, pipes' earlier breaks),
         ``inspections`` (condition grades). Age and the networks' consequences always count.
+    consequences : DataFrame, optional
+        Consequences already computed for this city (``asset_id``, ``cof_money`` and the
+        :data:`CONSEQUENCE_COLUMNS` of an earlier ranking): they depend on the networks, not
+        on the history, so studies of many histories compute them once.
     """
     from twin.electric.profiles import city_profiles
     from twin.maintenance.observations import observe
@@ -163,9 +171,15 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
             notes.append(reason)
 
     say("consequence of failure (N-1, EPANET)")
-    cof = _consequences(city, reg, profiles, ev, say)
-    ranking = reg[["asset_id", "asset_class", "network", "element", "age_years", "length_m",
-                   "k_percent", "flag"]].copy()
+    if consequences is None:
+        cof = _consequences(city, reg, profiles, ev, say)
+    else:
+        known = consequences.set_index("asset_id").reindex(reg.asset_id)
+        for col in CONSEQUENCE_COLUMNS:
+            ev[col] = known[col].to_numpy()
+        cof = known.cof_money.to_numpy(float)
+    ranking = reg[["asset_id", "asset_class", "network", "element", "element_table",
+                   "age_years", "length_m", "k_percent", "flag"]].copy()
     ranking["health_index"] = health
     ranking["health_band"] = cnaim.health_band(health)
     ranking["pof_per_year"] = pof
@@ -202,9 +216,11 @@ def _evidence(reg: pd.DataFrame, obs, history: History) -> pd.DataFrame:
                 "starts_per_year", "edge_hours_per_year", "expected_breaks_next_year"):
         ev[col] = np.nan
     el = reg.element.astype(str)
-    for cls_name, table in (("distribution_transformer", obs.distribution_transformers),
-                            ("hv_mv_transformer", obs.hv_transformers)):
-        m = reg.asset_class.eq(cls_name)
+    is_trafo = reg.element_table.eq("trafo")
+    for m, table in ((reg.asset_class.eq("distribution_transformer") & ~is_trafo,
+                      obs.distribution_transformers),
+                     (reg.asset_class.isin(["hv_mv_transformer", "distribution_transformer"])
+                      & is_trafo, obs.hv_transformers)):
         t = table.copy()
         t.index = t.index.astype(str)
         for col in ("max_utilisation_pct", "mean_ageing_rate", "max_hot_spot_c",
@@ -281,8 +297,7 @@ def _consequences(city, reg, profiles, ev, say) -> np.ndarray:
     repair = reg.asset_class.map(cls.repair_cost).to_numpy(float)
     repair_h = reg.asset_class.map(cls.repair_hours).to_numpy(float)
     restore_h = reg.asset_class.map(cls.restore_hours).to_numpy(float)
-    cols = ["customers_cut", "critical_cut", "customers_restorable", "ens_kwh",
-            "customers_low_pressure", "customer_hours_low", "pumps_cut"]
+    cols = CONSEQUENCE_COLUMNS
     figures = np.zeros((len(reg), len(cols)))
     out = repair.copy()
     customers = city.customers
@@ -304,15 +319,16 @@ def _consequences(city, reg, profiles, ev, say) -> np.ndarray:
             continue
         cut = crit = rest = ens = lowc = lowh = 0.0
         pumps = []
-        if a.asset_class == "distribution_transformer":
+        if a.asset_class == "distribution_transformer" and a.element_table == "load":
             here = customers[customers["load"] == int(a.element)]
             cut, crit = len(here), float((here.customer_class == "critical").sum())
             ens = float(mean_load_mw.get(int(a.element), 0.0)) * 1000 * repair_h[i]
-        elif a.asset_class in ("cable", "hv_mv_transformer", "switch") and nm1 is not None:
+        elif a.asset_class in ("cable", "hv_mv_transformer", "distribution_transformer",
+                               "switch") and nm1 is not None:
             key = None
             if a.asset_class == "cable":
                 key = ("line", int(a.element))
-            elif a.asset_class == "hv_mv_transformer":
+            elif a.element_table == "trafo":
                 key = ("trafo", int(a.element))
             else:
                 sw = city.net.switch.loc[int(a.element)]
@@ -326,7 +342,7 @@ def _consequences(city, reg, profiles, ev, say) -> np.ndarray:
                 if a.asset_class == "switch":
                     hours = restore_h[i]
                 ens = float(r.load_unsupplied_mw) * 1000 * hours
-                if cut > 0:
+                if cut > 0 and len(city.pumps):
                     pumps = pumps_fed_by(city.net, city.pumps,
                                          buses=consequence.buses_cut(city.net, *key))
         elif a.asset_class == "pipe" and low is not None and a.element in low.index:

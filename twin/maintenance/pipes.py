@@ -130,8 +130,7 @@ def fit_break_model(kind: str, intervals: pd.DataFrame, x: pd.DataFrame) -> Brea
 
     df = intervals.join(x.drop(columns="log_prior_breaks", errors="ignore"), on="asset_id"
                         ).drop(columns="asset_id")
-    cols = [c for c in [*x.columns.drop("log_prior_breaks", errors="ignore"), "log_prior_breaks"]
-            if df[c].std() > 0]
+    cols = [c for c in x.columns if df[c].std() > 0]
     df = df[["start", "stop", "event", *cols]]
     scale = 1.0
     if kind == "cox":

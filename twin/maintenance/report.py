@@ -318,7 +318,7 @@ def _evidence_figure(a, x):
     obs = a.observations
     fig, ax = plt.subplots(figsize=(8, 3.2))
     if x.asset_class in ("distribution_transformer", "hv_mv_transformer"):
-        key = ("DT-" if x.asset_class == "distribution_transformer" else "TR-") + str(x.element)
+        key = ("DT-" if x.element_table == "load" else "TR-") + str(x.element)
         if key not in obs.daily_hot_spot_c:
             plt.close(fig)
             return None
