@@ -159,12 +159,19 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
             if "breaks" in inputs:
                 x["log_prior_breaks"] = pipe_models.prior_breaks(
                     breaks, pd.Index(pipes.asset_id), as_of).to_numpy()
-            choice = pipe_models.choose_break_model(pipes, breaks, x, history.first_year,
-                                                    history.last_year)
-            mu = choice.chosen.expected_breaks(x, pipes.age_years.to_numpy())
-            pof[pipes.index] = np.where(pipes.age_years > 0, 1 - np.exp(-mu), 0.0)
-            ev.loc[pipes.index, "expected_breaks_next_year"] = mu
-            scores, reason = choice.scores, choice.reason
+            try:
+                choice = pipe_models.choose_break_model(pipes, breaks, x, history.first_year,
+                                                        history.last_year)
+            except pipe_models.BreakModelError as exc:
+                choice, reason = None, f"{exc}; pipe PoF from CNAIM ageing alone"
+                notes.append(reason)
+            if choice is not None:
+                mu = choice.chosen.expected_breaks(x, pipes.age_years.to_numpy())
+                # a pipe's PoF is its expected breaks per year (a rate, as CNAIM's PoF), so
+                # that risk counts every break of a pipe that breaks more than once a year
+                pof[pipes.index] = np.where(pipes.age_years > 0, mu, 0.0)
+                ev.loc[pipes.index, "expected_breaks_next_year"] = mu
+                scores, reason = choice.scores, choice.reason
         else:
             reason = (f"only {len(breaks)} pipe breaks recorded: too few to fit a break model; "
                       "pipe PoF from CNAIM ageing alone")

@@ -104,7 +104,7 @@ def observe(city, profiles: dict | None = None, progress: Callable[[str], None] 
         dt_table = pd.DataFrame(columns=[*TRANSFORMER_COLUMNS, "rating_kva"], dtype=float)
         dt_daily = pd.DataFrame(index=pd.DatetimeIndex([]))
 
-    say("QSTS (a year of power flows)")
+    say("QSTS (power flows over the profiles)")
     ds = run_qsts(city.net, profiles, variables=["line_loading_percent", "trafo_loading_percent"],
                   dtype=np.float32)
     step_h = float((times[1] - times[0]).total_seconds() / 3600.0)
