@@ -7,7 +7,10 @@ held-out year beside the usual practice, ranking by age alone:
 
 * concordance (Harrell's C) of the PoF with the failures of the held-out year, per class and
   overall;
-* the share of the held-out year's failures that fall in the top 10 % of ranked assets.
+* the share of the held-out year's failures that fall in the top 10 % of ranked assets;
+
+and beside both the hidden rate itself (the ceiling any ranking can reach on the same draw of
+a year, which has few failures per class).
 
 Then the same with one input left out at a time (loading, pressure, breaks, inspections), to
 show what each adds; the time of ranking + plan + a 30-page PDF (warm, second run in the
@@ -72,7 +75,11 @@ def accuracy(city, obs, seeds: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
                 cof = a.ranking[["asset_id", "cof_money", *CONSEQUENCE_COLUMNS]]
             model = scores(a.ranking, future, "pof_per_year").assign(ranking="twin")
             age = scores(a.ranking, future, "age_years").assign(ranking="age only")
-            per_seed.append(pd.concat([model, age]).assign(seed=seed))
+            # the ceiling: the hidden rate itself scored on the same draw (read here only)
+            hazard = pd.read_csv(Path(tmp) / "truth" / "hazard.csv").set_index("asset_id")
+            truth = scores(a.ranking.assign(hidden=hazard.rate_per_year.reindex(
+                a.ranking.asset_id).to_numpy()), future, "hidden").assign(ranking="hidden rate")
+            per_seed.append(pd.concat([model, age, truth]).assign(seed=seed))
             for left_out in sorted(INPUTS):
                 b = assess(city, history=history, observations=obs, consequences=cof,
                            inputs=INPUTS - {left_out})
