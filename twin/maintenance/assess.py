@@ -376,7 +376,7 @@ def _evidence_text(r: pd.DataFrame) -> list[str]:
         if a.asset_class in ("distribution_transformer", "hv_mv_transformer") and \
                 np.isfinite(a.max_hot_spot_c):
             parts.append(f"peak load {a.max_utilisation_pct:.0f} %, hot spot max "
-                         f"{a.max_hot_spot_c:.0f} C, ageing x{a.mean_ageing_rate:.2g}")
+                         f"{a.max_hot_spot_c:.0f} °C, relative ageing rate {a.mean_ageing_rate:.2g}")
             if a.max_utilisation_pct > MAX_MODEL_LOAD_PU * 100:
                 parts.append("load far above rating: check the register's rating")
         if a.asset_class == "cable" and np.isfinite(a.max_utilisation_pct):

@@ -283,7 +283,8 @@ def _plan_page(p1, p5, styles) -> list:
 def _asset_page(a, x, styles) -> list:
     out = [Paragraph(f"#{x.rank} {x.asset_id} - {x.asset_class.replace('_', ' ')}",
                      styles["Heading2"])]
-    rows = [["element", f"{x.network} {x.element}", "age", f"{x.age_years:.0f} a"],
+    rows = [["element", f"{x.network} {x.element_table} {x.element}", "age",
+             f"{x.age_years:.0f} a"],
             ["health index", f"{x.health_index:.2f} ({x.health_band})", "PoF",
              f"{x.pof_per_year:.4f} per year"],
             ["consequence", _money(x.cof_money), "risk", f"{_money(x.risk_money_per_year)} "
@@ -327,7 +328,7 @@ def _evidence_figure(a, x):
         for lim in (98, 120, 140):
             ax.axhline(lim, color="0.6", lw=0.6, ls="--")
         ax.set_xlabel("day of the simulated year")
-        ax.set_ylabel("daily max hot spot [C]")
+        ax.set_ylabel("daily max hot spot [°C]")
         ax.set_title("Hot spot (IEC 60076-7) from the year's loading")
     elif x.asset_class == "cable" and int(x.element) in obs.weekly_line_loading_pct:
         s = obs.weekly_line_loading_pct[int(x.element)]
