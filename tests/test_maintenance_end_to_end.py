@@ -156,3 +156,25 @@ def city_folder():
     from twin import config
 
     return config.city_dir()
+
+
+def test_store_gives_failing_meters_and_pump_efficiency(city, observed, assessment, failures,
+                                                        sample_store, sample_raw):
+    from twin.maintenance.assess import CONSEQUENCE_COLUMNS
+
+    folder, _ = failures
+    cof = assessment.ranking[["asset_id", "cof_money", *CONSEQUENCE_COLUMNS]]
+    a = assess(city, history=folder / "work_orders.csv", observations=observed,
+               store=sample_store, consequences=cof)
+    # the generator's stuck and zero-reading meters are on the failing-meter list
+    truth = pd.read_csv(sample_raw / "truth" / "faults.csv", dtype={"series_id": str})
+    faulty = set(truth.loc[truth.kind.isin(["stuck", "zeros"]), "series_id"])
+    failing = set(a.meters.index[a.meters.failing])
+    assert faulty and faulty <= failing
+    # wire-to-water efficiency from SCADA power and flow: the generator drew pump power at
+    # the pumps' declared efficiency
+    eff = a.pump_efficiency
+    assert len(eff) >= 1
+    for pump, row in eff.iterrows():
+        declared = city.pumps.set_index(city.pumps.pump.astype(str)).efficiency[pump]
+        assert row.mean_efficiency == pytest.approx(declared, rel=0.05)
