@@ -71,6 +71,9 @@ def test_ranking_is_complete_and_consistent(city, assessment):
     assert (r.risk_money_per_year.diff().dropna() <= 1e-9).all()
     assert np.allclose(r.risk_money_per_year, r.pof_per_year * r.cof_money)
     assert r.health_index.between(0.5, 10).all()
+    # five years of risk at least today's, discounted at 3.5 % (assets only age)
+    annuity = sum(1.035 ** -t for t in range(1, 6))
+    assert (r.pv_future_risk_money >= annuity * r.risk_money_per_year * (1 - 1e-9)).all()
     assert set(r.action) <= {"replace", "refurbish", "inspect", "monitor"}
     # assets installed after the assessment year are flagged, not dropped
     late = city.assets.install_year > assessment.as_of_year

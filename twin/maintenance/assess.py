@@ -28,6 +28,8 @@ GRADE_FACTOR = {1: 0.85, 2: 1.0, 3: 1.2, 4: 1.5, 5: 1.9}
 FAULT_FACTOR_PER_DECADE, FAULT_FACTOR_CAP = 0.3, 2.0
 #: Thermal factor per unit of mean relative ageing rate, and its cap [-] (house values).
 THERMAL_FACTOR_SLOPE, THERMAL_FACTOR_CAP = 0.5, 2.0
+#: Years of future risk in ``pv_future_risk_money`` [a].
+FUTURE_YEARS = 5
 #: Load factor the thermal model is run up to; above, the register's rating is suspect [p.u.].
 MAX_MODEL_LOAD_PU = 2.0
 
@@ -51,7 +53,8 @@ class Assessment:
         One row per asset, riskiest first: :data:`RANKING_COLUMNS` then evidence figures
         (``max_utilisation_pct``, ``mean_ageing_rate``, ``max_hot_spot_c``,
         ``hours_above_120c``, ``failures_recorded``, ``latest_grade``, ``pressure_m``,
-        ``customers_cut``, ``critical_cut``, ``ens_kwh``, ``customer_hours_low`` ...).
+        ``customers_cut``, ``critical_cut``, ``ens_kwh``, ``customer_hours_low`` ...) and
+        ``pv_future_risk_money`` (present value of the next 5 years' risk, CNAIM future PoF).
     break_models : DataFrame
         Held-out scores of the pipe break models; ``break_model_reason`` says which won.
     as_of_year : int
@@ -192,6 +195,7 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
     ranking["pof_per_year"] = pof
     ranking["cof_money"] = cof
     ranking["risk_money_per_year"] = pof * cof
+    ranking["pv_future_risk_money"] = _future_risk(reg, health, b1, pof, cof)
     ref = ranking.groupby("asset_class").cof_money.transform("median").replace(0, np.nan)
     rel = (ranking.cof_money / ref).fillna(1.0).to_numpy()
     uppers = np.array([u for _, _, u in P.CRITICALITY_BANDS])
@@ -213,6 +217,21 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
         eff = _pump_efficiency(city, store)
     return Assessment(ranking[RANKING_COLUMNS + rest], scores, reason, as_of, obs, history,
                       city.name, meters, notes, eff, city)
+
+
+def _future_risk(reg, health, b1, pof, cof) -> np.ndarray:
+    """Present value of the next :data:`FUTURE_YEARS` years' risk [money]: CNAIM future PoF
+    (β2 and the ageing-reduction factor, the score kept at least its own rather than the R
+    package's 4) scaled to each asset's PoF today; pipes keep their expected breaks per
+    year."""
+    years = np.arange(1, FUTURE_YEARS + 1)
+    k = reg.k_percent.to_numpy(float)
+    now = np.maximum(cnaim.pof_curve(health, k), 1e-300)
+    ratio = cnaim.future_pof(health, reg.age_years.to_numpy(float), b1, k, years,
+                             floor=P.H_MIN) / now[:, None]
+    ratio = np.where(reg.asset_class.eq("pipe").to_numpy()[:, None] | (k[:, None] <= 0), 1.0,
+                     np.maximum(ratio, 1.0))
+    return cnaim.present_value_future_risk(pof[:, None] * ratio, cof, P.DISCOUNT_RATE)
 
 
 def _evidence(reg: pd.DataFrame, obs, history: History) -> pd.DataFrame:

@@ -118,11 +118,13 @@ def future_health(current_health_score, b2, years):
     return h[..., None] * np.exp((np.asarray(b2, dtype=float) / r)[..., None] * t)
 
 
-def future_pof(current_health_score, age_years, b1, k_percent, years, c_value=C_VALUE):
+def future_pof(current_health_score, age_years, b1, k_percent, years, c_value=C_VALUE,
+               floor=H_FUTURE_MIN):
     """PoF per year in each of ``years`` from now, asset × year [1/a] (CNAIM 6.1.8-6.1.9 as the
-    R package's ``pof_future_*``: the future score is held within 4 .. 15)."""
+    R package's ``pof_future_*``: the future score is held within ``floor`` (4 there) .. 15;
+    ``floor=0.5`` keeps a young asset's own score instead of lifting it to 4)."""
     b2 = beta_2(current_health_score, age_years, b1)
-    h = np.clip(future_health(current_health_score, b2, years), H_FUTURE_MIN, H_FUTURE_MAX)
+    h = np.clip(future_health(current_health_score, b2, years), floor, H_FUTURE_MAX)
     return pof_curve(h, np.asarray(k_percent, dtype=float)[..., None], c_value)
 
 

@@ -129,6 +129,9 @@ def _summary(a, p1, p5, budget, top, styles) -> list:
                      f"assets carry {_money(r.risk_money_per_year.head(top).sum())} "
                      f"({r.risk_money_per_year.head(top).sum() / max(total, 1e-9):.0%}).",
                      styles["Normal"]),
+           Paragraph(f"Present value of the next five years' risk (CNAIM future PoF, "
+                     f"3.5 % discount): {_money(r.pv_future_risk_money.sum())}.",
+                     styles["Normal"]),
            Spacer(1, 6),
            Paragraph(f"<b>Budget {_money(budget)} per year.</b> Year 1: {p1.summary()}. "
                      f"Five years: {p5.summary()}.", styles["Normal"]),
