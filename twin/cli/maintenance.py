@@ -13,6 +13,9 @@ app = typer.Typer(help="Predictive maintenance: which assets fail first, what it
                   "do within a budget.\n\nExample: twin maintenance report --out report.pdf",
                   no_args_is_help=True, rich_markup_mode=None)
 
+#: Short names of the asset classes in printed tables.
+SHORT_CLASS = {"hv_mv_transformer": "HV/MV trafo", "distribution_transformer": "dist. trafo",
+               "flow_meter": "flow meter"}
 #: Stages :func:`twin.maintenance.assess` reports, for the progress bar's length.
 STAGES = 9
 
@@ -80,11 +83,12 @@ def rank(
     a = _run(assess, c, history=h, store=s)
     r = a.ranking
     t = Table(title=f"{c.name}: asset risk for {a.as_of_year} (top {min(top, len(r))} of "
-                    f"{len(r)})")
+                    f"{len(r)})", box=None, pad_edge=False)
     for col in ("rank", "asset", "class", "age", "HI", "PoF/yr", "CoF", "risk/yr", "action"):
-        t.add_column(col)
+        t.add_column(col, no_wrap=True)
     for x in r.head(top).itertuples():
-        t.add_row(str(x.rank), x.asset_id, x.asset_class, f"{x.age_years:.0f}",
+        t.add_row(str(x.rank), x.asset_id, SHORT_CLASS.get(x.asset_class, x.asset_class),
+                  f"{x.age_years:.0f}",
                   f"{x.health_index:.1f} {x.health_band}", f"{x.pof_per_year:.3f}",
                   f"{x.cof_money:,.0f}", f"{x.risk_money_per_year:,.0f}", x.action)
     console.print(t)
