@@ -111,3 +111,13 @@ def test_difference_equations_reach_steady_state_and_lag_with_tau_oil():
     assert year.hours_above_c[120.0][1] == 0.0
     # the top oil follows a first-order lag of k11·τo = 180 min: 63 % of its rise after 3 h
     assert year.hours_above_c[120.0][0] > 0
+
+
+def test_condition_grade_factor_interpolates_geometrically():
+    table = (0.5, 1.0, 2.0, 4.0, 8.0)
+    f = cnaim.condition_grade_factor([1, 2, 2.5, 5, np.nan, 6], table)
+    assert f[0] == pytest.approx(0.5) and f[1] == pytest.approx(1.0)
+    assert f[2] == pytest.approx(np.sqrt(2.0))  # halfway from 1 to 2 in the logarithm
+    assert f[3] == pytest.approx(8.0)
+    assert f[4] == 1.0  # never graded: neutral
+    assert f[5] == pytest.approx(8.0)  # held at grade 5

@@ -79,3 +79,29 @@ def test_survival_intervals_left_truncation_and_recurrence():
     assert list(a.log_prior_breaks) == pytest.approx([0, np.log(2), np.log(3)])
     b = rows[rows.asset_id == "b"]
     assert b.start.iat[0] == 0 and b.stop.iat[0] == 7 and b.event.iat[0] == 0
+
+
+def test_fault_history_counts_only_where_no_grade_is_on_record():
+    from twin.maintenance.assess import FAULT_FACTOR_PER_DECADE, _health_factor
+    from twin.maintenance.cnaim import condition_grade_factor
+    from twin.maintenance.history import History
+
+    empty = pd.DataFrame(columns=["asset_id", "time"])
+    history = History(empty, empty.assign(condition_grade=[]), 2015, 2024, empty)
+    ev = pd.DataFrame({"mean_grade": [np.nan, 3.0, np.nan], "failures_recorded": [2.0, 2.0, 0.0],
+                       "mean_ageing_rate": np.nan, "edge_hours_per_year": np.nan,
+                       "overload_hours": np.nan})
+    f = _health_factor(None, ev, history)
+    assert f[0] == pytest.approx(1 + FAULT_FACTOR_PER_DECADE * 2)  # 2 failures in 10 years
+    assert f[1] == pytest.approx(condition_grade_factor(3.0))  # the grade, not the failures
+    assert f[2] == 1.0
+
+
+def test_mean_grade_reads_every_grading():
+    from twin.maintenance.history import History
+
+    t = pd.to_datetime(["2016-05-01", "2020-05-01", "2019-01-01"])
+    ins = pd.DataFrame({"asset_id": ["A", "A", "B"], "time": t, "condition_grade": [2.0, 5.0, 3.0]})
+    h = History(pd.DataFrame(columns=["asset_id", "time"]), ins, 2015, 2024, pd.DataFrame())
+    assert h.mean_grade().to_dict() == {"A": 3.5, "B": 3.0}
+    assert h.latest_grade().to_dict() == {"A": 5.0, "B": 3.0}

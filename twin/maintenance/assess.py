@@ -21,10 +21,11 @@ from twin.maintenance.history import History
 from twin.maintenance.planning import recommend
 from twin.maintenance.register import check_register
 
-#: CNAIM-style observed-condition factor by inspection grade 1 (as new) .. 5 (very poor)
-#: (house values in the form of CNAIM's observed condition tables).
-GRADE_FACTOR = {1: 0.85, 2: 1.0, 3: 1.2, 4: 1.5, 5: 1.9}
-#: Fault-history factor per recorded failure per decade, and its cap [-] (house values).
+#: Fault-history factor per recorded failure per decade, and its cap [-] (house values). It
+#: applies to assets with no condition grade on record: a failure was repaired, and the
+#: inspections since see the condition it left (counting both counts one frailty twice; on the
+#: history's own years, inputs 2015-2021 scored on 2022-2024, the distribution transformers'
+#: C-index was 0.774 with both and 0.781 with the grades alone, cables unchanged at 0.788).
 FAULT_FACTOR_PER_DECADE, FAULT_FACTOR_CAP = 0.3, 2.0
 #: Thermal factor per unit of mean relative ageing rate, and its cap [-] (house values).
 THERMAL_FACTOR_SLOPE, THERMAL_FACTOR_CAP = 0.5, 2.0
@@ -52,7 +53,8 @@ class Assessment:
     ranking : DataFrame
         One row per asset, riskiest first: :data:`RANKING_COLUMNS` then evidence figures
         (``max_utilisation_pct``, ``mean_ageing_rate``, ``max_hot_spot_c``,
-        ``hours_above_120c``, ``failures_recorded``, ``latest_grade``, ``pressure_m``,
+        ``hours_above_120c``, ``failures_recorded``, ``latest_grade``, ``mean_grade``,
+        ``pressure_m``,
         ``customers_cut``, ``critical_cut``, ``ens_kwh``, ``customer_hours_low`` ...) and
         ``pv_future_risk_money`` (present value of the next 5 years' risk, CNAIM future PoF).
     break_models : DataFrame
@@ -265,6 +267,7 @@ def _evidence(reg: pd.DataFrame, obs, history: History) -> pd.DataFrame:
             ev.loc[m, col] = el[m].map(obs.pumps[col]).to_numpy()
     ev["failures_recorded"] = reg.asset_id.map(history.failures_per_asset()).fillna(0).to_numpy()
     ev["latest_grade"] = reg.asset_id.map(history.latest_grade()).to_numpy()
+    ev["mean_grade"] = reg.asset_id.map(history.mean_grade()).to_numpy()
     return ev
 
 
@@ -277,15 +280,19 @@ def _inputs_used(ev: pd.DataFrame, inputs: frozenset) -> pd.DataFrame:
     if "breaks" not in inputs:
         use["failures_recorded"] = 0.0
     if "inspections" not in inputs:
-        use["latest_grade"] = np.nan
+        use[["latest_grade", "mean_grade"]] = np.nan
     return use
 
 
 def _health_factor(reg, ev, history: History) -> np.ndarray:
-    """Health-score factor from the condition inputs (product of the modifiers)."""
-    grade = ev.latest_grade.map(GRADE_FACTOR).fillna(1.0).to_numpy()
+    """Health-score factor from the condition inputs (product of the modifiers): the observed
+    condition of the mean inspection grade, the fault history where no grade is on record,
+    hot-spot ageing, pump hours off the design flow and cable overload hours."""
+    graded = ev.mean_grade.notna().to_numpy()
+    grade = cnaim.condition_grade_factor(ev.mean_grade.to_numpy(float))
     per_decade = ev.failures_recorded.to_numpy() / max(history.years, 1) * 10
-    faults = np.minimum(1 + FAULT_FACTOR_PER_DECADE * per_decade, FAULT_FACTOR_CAP)
+    faults = np.where(graded, 1.0,
+                      np.minimum(1 + FAULT_FACTOR_PER_DECADE * per_decade, FAULT_FACTOR_CAP))
     thermal = np.minimum(1 + THERMAL_FACTOR_SLOPE * ev.mean_ageing_rate.fillna(0).to_numpy(),
                          THERMAL_FACTOR_CAP)
     edge = 1 + 0.2 * (ev.edge_hours_per_year.fillna(0).to_numpy() / 8760.0)
@@ -411,7 +418,8 @@ def _evidence_text(r: pd.DataFrame) -> list[str]:
         if a.failures_recorded:
             parts.append(f"{a.failures_recorded:.0f} failures recorded")
         if np.isfinite(a.latest_grade):
-            parts.append(f"last inspection grade {a.latest_grade:.0f}")
+            parts.append(f"inspection grades mean {a.mean_grade:.1f}, last "
+                         f"{a.latest_grade:.0f}")
         if a.customers_cut:
             parts.append(f"cuts {a.customers_cut:.0f} customers ({a.critical_cut:.0f} critical)")
         if a.customers_low_pressure:

@@ -22,6 +22,7 @@ import numpy as np
 
 from twin.maintenance.parameters import (
     C_VALUE,
+    CONDITION_GRADE_FACTOR,
     DUTY_CABLE_UTILISATION,
     DUTY_CABLE_VOLTAGE,
     DUTY_DISTRIBUTION_TRANSFORMER,
@@ -43,6 +44,19 @@ def band_factor(value, table) -> np.ndarray:
     factors = np.array([f for _, f in table])
     pos = np.searchsorted(uppers, np.nan_to_num(value, nan=0.0), side="left")
     return np.where(np.isnan(value), 1.0, factors[np.minimum(pos, len(table) - 1)])
+
+
+def condition_grade_factor(grade, table=CONDITION_GRADE_FACTOR) -> np.ndarray:
+    """Observed-condition factor of an inspection grade 1 .. 5 [-] (``table`` per grade).
+
+    A mean of several gradings [1-5] falls between two grades and takes the geometric
+    interpolation of their factors (the factor's logarithm is linear in the grade); NaN (never
+    graded) is the neutral 1.0.
+    """
+    grade = np.asarray(grade, dtype=float)
+    grades = np.arange(1, len(table) + 1, dtype=float)
+    log_factor = np.interp(np.nan_to_num(grade, nan=1.0), grades, np.log(np.asarray(table)))
+    return np.where(np.isnan(grade), 1.0, np.exp(log_factor))
 
 
 def duty_factor_transformer(utilisation_pct) -> np.ndarray:

@@ -56,6 +56,14 @@ class History:
             return pd.Series(dtype=float)
         return self.inspections.sort_values("time").groupby("asset_id").condition_grade.last()
 
+    def mean_grade(self) -> pd.Series:
+        """The mean of every inspection grade on record per asset_id [1-5]: one visual grading
+        scatters by about a grade between inspectors and visits, so the asset's condition is
+        read from all its gradings, not from the last alone."""
+        if self.inspections.empty:
+            return pd.Series(dtype=float)
+        return self.inspections.groupby("asset_id").condition_grade.mean()
+
     @property
     def years(self) -> int:
         return self.last_year - self.first_year + 1
