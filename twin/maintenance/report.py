@@ -297,8 +297,9 @@ def _asset_page(a, x, styles) -> list:
             ["customers cut", f"{x.customers_cut:.0f} ({x.critical_cut:.0f} critical, "
                               f"{x.customers_restorable:.0f} restorable)",
              "below service pressure", f"{x.customers_low_pressure:.0f} customers"],
-            ["failures recorded", f"{x.failures_recorded:.0f}", "last inspection grade",
-             "-" if not np.isfinite(x.latest_grade) else f"{x.latest_grade:.0f}"]]
+            ["failures recorded", f"{x.failures_recorded:.0f}", "inspection grade",
+             "-" if not np.isfinite(x.latest_grade) else
+             f"mean {x.mean_grade:.1f}, last {x.latest_grade:.0f}"]]
     out.append(_table(rows, header=False, font=8))
     out += [Spacer(1, 6), Paragraph(f"<b>Evidence:</b> {x.evidence}", styles["Normal"])]
     if x.flag:
