@@ -9,6 +9,7 @@ many over Dask.
 """
 
 from twin.scenario.changes import CHANGE_TYPES, Change
+from twin.scenario.compare import compare, comparison_dataset, comparison_figures
 from twin.scenario.lookahead import Lookahead, lookahead
 from twin.scenario.metrics import METRICS
 from twin.scenario.runner import (
@@ -16,6 +17,7 @@ from twin.scenario.runner import (
     ScenarioResult,
     open_result,
     prepare,
+    result_metrics,
     run_scenario,
 )
 from twin.scenario.schema import (
@@ -39,12 +41,13 @@ from twin.scenario.snapshot import (
     snapshot,
 )
 from twin.scenario.study import ScenarioError
+from twin.scenario.sweep import SweepOutcome, run_sweep
 
 __all__ = [
     "CHANGE_TYPES", "MAX_LOADING_PERCENT", "MAX_SWEEP_SCENARIOS", "METRICS",
     "MIN_SERVICE_PRESSURE_M", "VOLTAGE_BAND_PU", "Base", "Change", "Lookahead", "Scenario",
     "ScenarioCancelled", "ScenarioError", "ScenarioFileError", "ScenarioResult", "Snapshot",
-    "expand_sweep", "load_scenario_file", "lookahead", "open_result", "parse_scenarios",
-    "prepare", "profiles_of", "pump_state", "run_scenario", "scenario_schema", "scenario_yaml",
-    "snapshot",
+    "SweepOutcome", "compare", "comparison_dataset", "comparison_figures", "expand_sweep", "load_scenario_file", "lookahead", "open_result", "parse_scenarios",
+    "prepare", "profiles_of", "pump_state", "result_metrics", "run_scenario", "run_sweep",
+    "scenario_schema", "scenario_yaml", "snapshot",
 ]

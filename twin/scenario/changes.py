@@ -239,30 +239,28 @@ class EvAdoption(ChangeBase):
         work_home_weekend = home * ~study.weekdays()
         residential = study.customer_counts(("residential",))
         evs = residential * self.share
-        n_home = evs * (1 - self.workplace_share)
+        buses, cols, names = [], [], []
+
+        def add(counts: pd.Series, shape: np.ndarray, where: str) -> None:
+            for load, n in counts[counts > 0].items():
+                buses.append(int(study.net.load.at[load, "bus"]))
+                cols.append(n * shape)
+                names.append(f"EV {where} {self.key} at load {load}")
+
+        add(evs * (1 - self.workplace_share), home, "home")
         n_work_total = float(evs.sum() * self.workplace_share)
-        added = 0
-        for load, n in n_home.items():
-            if n > 0:
-                self._add(study, load, n * home, "home")
-                added += 1
         if n_work_total > 0:
             commercial = study.customer_counts(("commercial",))
             if commercial.sum() == 0:
                 raise ScenarioError(f"{self.label()}: workplace_share > 0 but the city has no "
                                     "commercial customers to charge at")
-            for load, n in (commercial / commercial.sum() * n_work_total).items():
-                self._add(study, load, n * work, "work")
-            for load, n in (residential * self.share * self.workplace_share).items():
-                if n > 0:
-                    self._add(study, load, n * work_home_weekend, "home-weekend")
+            add(commercial / commercial.sum() * n_work_total, work, "work")
+            add(evs * self.workplace_share, work_home_weekend, "home-weekend")
+        if buses:
+            p = np.column_stack(cols)
+            study.add_loads(buses, p, np.zeros_like(p), names, "ev")
         study.notes.append(f"{evs.sum():.0f} EVs ({self.share:.0%} of {residential.sum()} "
-                           f"residential customers) on {added} loads")
-
-    def _add(self, study: Study, load: int, p_mw: np.ndarray, where: str) -> None:
-        bus = int(study.net.load.at[load, "bus"])
-        study.add_load(bus, p_mw, np.zeros_like(p_mw), f"EV {where} {self.key} at load {load}",
-                       "ev")
+                           f"residential customers) on {int((evs > 0).sum())} loads")
 
 
 class HeatPumps(ChangeBase):
@@ -300,11 +298,12 @@ class HeatPumps(ChangeBase):
         unit = self.electric_kw(study.weather["temp_air"].to_numpy()) / 1000.0
         tan = np.tan(np.arccos(self.power_factor))
         counts = study.customer_counts(("residential",)) * self.share
-        for load, n in counts.items():
-            if n > 0:
-                bus = int(study.net.load.at[load, "bus"])
-                study.add_load(bus, n * unit, n * unit * tan,
-                               f"heat pumps {self.key} at load {load}", "heat_pump")
+        counts = counts[counts > 0]
+        if len(counts):
+            p = np.outer(unit, counts.to_numpy())
+            study.add_loads(study.net.load.bus.loc[counts.index].to_numpy(), p, p * tan,
+                            [f"heat pumps {self.key} at load {k}" for k in counts.index],
+                            "heat_pump")
         study.notes.append(f"{counts.sum():.0f} heat pumps, peak {unit.max() * 1000:.2f} kW each")
 
 
@@ -375,8 +374,10 @@ class RooftopPV(ChangeBase):
         new = free.iloc[_stable_rank(free.customer_id, self.seed)[: target - today]]
         unit = study.pv_kw_per_kwp(self.tilt_deg, self.azimuth_deg) / 1000.0
         per_bus = new.groupby("bus").size() * self.kwp
-        for bus, kwp in per_bus.items():
-            study.add_sgen(int(bus), unit * kwp, f"rooftop PV {self.key} bus {bus}", "scenario_pv")
+        if len(per_bus):
+            study.add_sgens(per_bus.index, np.outer(unit, per_bus.to_numpy()),
+                            [f"rooftop PV {self.key} bus {b}" for b in per_bus.index],
+                            "scenario_pv")
         study.notes.append(f"rooftop PV {self.share:.0%}: {len(new)} new roofs "
                            f"({len(new) * self.kwp / 1000:.2f} MWp) on {len(per_bus)} buses")
 

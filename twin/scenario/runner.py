@@ -38,7 +38,7 @@ from twin.scenario.study import ScenarioError, Study, Window, period_bounds
 ELECTRIC_VARIABLES = ("vm_pu", "p_mw", "line_loading_percent", "line_pl_mw",
                       "trafo_loading_percent", "trafo_pl_mw")
 #: Critical hours and search settings of the hosting-capacity metric.
-HOSTING_HOURS, HOSTING_MAX_KW, HOSTING_RESOLUTION_KW = 3, 10_000.0, 100.0
+HOSTING_HOURS, HOSTING_MAX_KW, HOSTING_RESOLUTION_KW = 3, 8_000.0, 250.0
 #: Storage type of the per-element time series in a saved result.
 SERIES_DTYPE = np.float32
 
@@ -135,6 +135,14 @@ def open_result(path: str | Path) -> ScenarioResult:
             ds[name] = ds[name].astype(bool)
     return ScenarioResult(scenario, _metrics_of(ds), ds,
                           [n for n in ds.attrs.get("notes", "").split("\n") if n])
+
+
+def result_metrics(path: str | Path) -> pd.DataFrame:
+    """The metrics of a saved result, read without loading its time series."""
+    with xr.open_dataset(path, engine="netcdf4") as ds:
+        if "metric_value" not in ds:
+            raise ScenarioError(f"{path}: not a scenario result (no metric_value)")
+        return _metrics_of(ds[["metric_value"]].load())
 
 
 def _metrics_of(ds: xr.Dataset) -> pd.DataFrame:

@@ -175,21 +175,37 @@ class Study:
         c = self.city.customers
         return c[c.customer_class.isin(classes)].groupby("load").size()
 
-    def add_load(self, bus: int, p_mw: np.ndarray, q_mvar: np.ndarray, name: str,
-                 kind: str) -> int:
-        """Add a load at ``bus`` with its profile over the period [MW], [Mvar]; its index."""
-        idx = pp.create_load(self.net, bus=int(bus), p_mw=0.0, q_mvar=0.0, name=name, type=kind)
+    def add_loads(self, buses, p_mw: np.ndarray, q_mvar: np.ndarray, names, kind: str) -> list:
+        """Add loads at ``buses`` with their profiles over the period (time × load) [MW],
+        [Mvar]; their indices."""
+        idx = list(pp.create_loads(self.net, buses=[int(b) for b in buses], p_mw=0.0,
+                                   q_mvar=0.0, name=list(names), type=kind))
         self.net.load.loc[idx, "profile"] = kind
-        self._new.setdefault("load_p_mw", {})[idx] = np.asarray(p_mw, dtype=float)
-        self._new.setdefault("load_q_mvar", {})[idx] = np.asarray(q_mvar, dtype=float)
+        p_mw, q_mvar = np.atleast_2d(p_mw), np.atleast_2d(q_mvar)
+        for k, i in enumerate(idx):
+            self._new.setdefault("load_p_mw", {})[i] = np.asarray(p_mw[:, k], dtype=float)
+            self._new.setdefault("load_q_mvar", {})[i] = np.asarray(q_mvar[:, k], dtype=float)
         return idx
 
-    def add_sgen(self, bus: int, p_mw: np.ndarray, name: str, kind: str) -> int:
-        """Add a static generator at ``bus`` with its profile over the period [MW]."""
-        idx = pp.create_sgen(self.net, bus=int(bus), p_mw=0.0, q_mvar=0.0, name=name, type=kind)
+    def add_sgens(self, buses, p_mw: np.ndarray, names, kind: str) -> list:
+        """Add static generators at ``buses`` with their profiles (time × generator) [MW]."""
+        idx = list(pp.create_sgens(self.net, buses=[int(b) for b in buses], p_mw=0.0,
+                                   q_mvar=0.0, name=list(names), type=kind))
         self.net.sgen.loc[idx, "profile"] = kind
-        self._new.setdefault("sgen_p_mw", {})[idx] = np.asarray(p_mw, dtype=float)
+        p_mw = np.atleast_2d(p_mw)
+        for k, i in enumerate(idx):
+            self._new.setdefault("sgen_p_mw", {})[i] = np.asarray(p_mw[:, k], dtype=float)
         return idx
+
+    def add_load(self, bus: int, p_mw: np.ndarray, q_mvar: np.ndarray, name: str,
+                 kind: str) -> int:
+        """Add one load (see :meth:`add_loads`)."""
+        return self.add_loads([bus], np.asarray(p_mw)[:, None], np.asarray(q_mvar)[:, None],
+                              [name], kind)[0]
+
+    def add_sgen(self, bus: int, p_mw: np.ndarray, name: str, kind: str) -> int:
+        """Add one static generator (see :meth:`add_sgens`)."""
+        return self.add_sgens([bus], np.asarray(p_mw)[:, None], [name], kind)[0]
 
     def flush(self) -> None:
         """Join the profiles of the elements added since the last call to ``profiles``."""
