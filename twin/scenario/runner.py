@@ -538,7 +538,8 @@ def _result(study: Study, scenario: Scenario, electric: xr.Dataset, water: xr.Da
                 "line_feeder": ("line", line_feeders(net).reindex(electric.line.values)
                                 .fillna("").astype(str).to_numpy()),
                 "node_dma": ("node", city.dmas.reindex(nodes).fillna("").astype(str)
-                             .to_numpy())},
+                             .to_numpy()),
+                "node_kind": ("node", _node_kinds(city, nodes))},
     )
     ds["time"].attrs["timezone"] = "UTC"
     ds["water_time"].attrs["timezone"] = "UTC"
@@ -551,6 +552,15 @@ def _result(study: Study, scenario: Scenario, electric: xr.Dataset, water: xr.Da
         "epanet_warning": int(water.attrs.get("epanet_warning", 0)),
     })
     return ScenarioResult(scenario, metrics, ds, list(study.notes))
+
+
+def _node_kinds(city, nodes: list[str]) -> np.ndarray:
+    """``demand junction``, ``junction``, ``tank`` or ``reservoir`` per node."""
+    wn, demand = city.wn, set(city.demand_junctions)
+    kinds = {n: "tank" for n in wn.tank_name_list} | {n: "reservoir"
+                                                     for n in wn.reservoir_name_list}
+    return np.asarray([kinds.get(n, "demand junction" if n in demand else "junction")
+                       for n in nodes], dtype=str)
 
 
 def _hosting(study: Study, base) -> dict[str, float]:
