@@ -18,7 +18,7 @@ from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from scipy.special import ndtr
 
 from twin.scenario.study import ScenarioError, Study, Window
@@ -58,10 +58,19 @@ class Windowed(ChangeBase):
     """A change that may hold only over a window of the period."""
 
     start: datetime | date | None = Field(
-        None, description="local city time the change starts, e.g. 2016-07-14 17:00 "
+        None, description="local city time the change starts, e.g. 2016-07-14 17:00; a date "
+        "alone is that day's local standard-time midnight, where the period's days begin "
         "(default: the period's start)")
     hours: float | None = quantity(None, "h", "how long it lasts (default: to the period's end)",
                                    gt=0)
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _date_text(cls, v):
+        """'2016-07-14' written as text means the date, as it does unquoted in YAML."""
+        if isinstance(v, str) and len(v.strip()) == 10:
+            return date.fromisoformat(v.strip())
+        return v
 
     def span(self, study: Study) -> tuple[pd.Timestamp, pd.Timestamp]:
         return study.window(self.start, self.hours, self.label())

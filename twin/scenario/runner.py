@@ -253,7 +253,9 @@ def run_scenario(city, scenario: Scenario, *, profiles: dict | None = None,
     study = prepare(city, scenario, profiles)
     segments = electric_segments(study)
     for a, b, net in segments:  # electric outages stop the pumps they leave without supply
-        out = _unsupplied_buses(net)
+        if net is study.net:
+            continue
+        out = _unsupplied_buses(net) - _unsupplied_buses(study.net)
         if out:
             pumps = coupling.pumps_fed_by(study.net, city.pumps, buses=sorted(out))
             if pumps:
