@@ -155,7 +155,8 @@ def sweep(
 def compare_cmd(
     results: Annotated[list[Path], typer.Argument(help="Result files (.nc) or folders of them.")],
     base: Annotated[str | None, typer.Option(
-        help="Name of the base scenario (default: the first result).")] = None,
+        help="Name of the base scenario (default: the one without changes, else the "
+             "first result).")] = None,
     figures: Annotated[Path | None, typer.Option(
         help="Folder for the PNG figures; default <first result's folder>/figures.")] = None,
     csv: Annotated[Path | None, typer.Option(help="Also write the table as CSV.")] = None,

@@ -29,8 +29,9 @@ def _pick_base(results: Sequence, base: str | None):
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise ScenarioError(f"results {dup} appear twice; give each scenario once")
-    if base is None:
-        return results[0]
+    if base is None:  # the one scenario without changes, else the first
+        plain = [r for r in results if not r.scenario.changes]
+        return plain[0] if len(plain) == 1 else results[0]
     if base not in names:
         raise ScenarioError(f"base {base!r} is not among the results {names}")
     return results[names.index(base)]
@@ -43,7 +44,7 @@ def compare(results: Sequence, base: str | None = None) -> pd.DataFrame:
     ----------
     results : sequence of ScenarioResult
     base : str, optional
-        Name of the base scenario (default: the first result).
+        Name of the base scenario (default: the one result without changes, else the first).
 
     Returns
     -------
