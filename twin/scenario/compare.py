@@ -55,7 +55,7 @@ def compare(results: Sequence, base: str | None = None) -> pd.DataFrame:
     ref = _pick_base(results, base)
     ref_v = ref.metrics.value
     cols = {}
-    for r in results:
+    for r in [ref] + [r for r in results if r is not ref]:
         v = r.metrics.value.reindex(ref_v.index)
         cols[(r.name, "value")] = v
         cols[(r.name, "delta")] = v - ref_v
