@@ -153,7 +153,7 @@ def comparison_figures(results: Sequence, out_dir: str | Path,
                 handles.setdefault(lab, h)
         fig.legend(handles.values(), handles.keys(), loc="lower center",
                    ncol=min(4, len(handles)), fontsize="small", frameon=False)
-        fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+        fig.tight_layout(rect=(0, 0.1, 1, 0.96))
         files[name] = out_dir / f"{name}.png"
         fig.savefig(files[name], dpi=90)
         plt.close(fig)
@@ -168,7 +168,9 @@ def comparison_figures(results: Sequence, out_dir: str | Path,
             if f in df:
                 y = np.sort(df[f].dropna().to_numpy())[::-1]
                 x = np.linspace(0, 100, len(y)) if len(y) else []
-                axes[f].plot(x, y, color=colours[name], lw=1, label=name)
+                base_line = name == ref.name  # the base on top, so it is never hidden
+                axes[f].plot(x, y, color=colours[name], lw=1.4 if base_line else 1, label=name,
+                             zorder=5 if base_line else 2, ls="--" if base_line else "-")
                 axes[f].set_title(f, fontsize="small")
                 axes[f].set_xlabel("share of time [%]", fontsize="x-small")
     for ax in axes.values():
@@ -213,7 +215,7 @@ def comparison_figures(results: Sequence, out_dir: str | Path,
 
     # monthly losses
     monthly = pd.DataFrame({name: monthly_losses_mwh(ds) for name, ds in sets})
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(monthly) * max(1, len(sets)) / 2), 3.5))
+    fig, ax = plt.subplots(figsize=(min(14.0, 4 + 0.2 * len(monthly) * len(sets)), 4))
     width = 0.8 / max(len(sets), 1)
     x = np.arange(len(monthly))
     for k, name in enumerate(monthly.columns):
