@@ -323,13 +323,13 @@ def _stop_pumps(pumps: list[str]):
 def water_network(study: Study):
     """The study's water network with demand factors as patterns over the period, and its
     patterns turned to the period's start (whole days from 1 January)."""
-    from twin.coupling import _shifted_network
+    from twin.coupling import network_starting_at
 
     wn = study.wn
     year_start = period_bounds(study.city.recipe.year, study.timezone, None, None)[0]
     offset = int((study.start_utc - year_start).total_seconds())
     if offset:
-        wn = _shifted_network(wn, offset)
+        wn = network_starting_at(wn, offset)
     factor = study.water_factor
     if factor is None or np.allclose(factor.to_numpy(), 1.0):
         return wn
@@ -362,7 +362,7 @@ def water_run(study: Study, wn) -> xr.Dataset:
 
     ``time`` is seconds from the period's start.
     """
-    from twin.coupling import _continue_from, _shifted_network
+    from twin.coupling import hot_start, network_starting_at
     from twin.water.hydraulics import simulate
 
     base = study.base
@@ -382,11 +382,11 @@ def water_run(study: Study, wn) -> xr.Dataset:
         return simulate(wn, duration, step, **kwargs)
     parts, prev = [], None
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        seg = _shifted_network(wn, a) if a else copy.deepcopy(wn)
+        seg = network_starting_at(wn, a) if a else copy.deepcopy(wn)
         if prev is not None:
             status = {p: bool(prev["status"].sel(link=p).values[-1] > 0)
                       for p in seg.pump_name_list}
-            _continue_from(seg, prev, status)
+            hot_start(seg, prev, status)
         for s0, s1, w in spans:
             w.water(seg, s0 <= a and s1 >= b and s1 > s0, b - a)
         prev = simulate(seg, b - a, step, **kwargs)
