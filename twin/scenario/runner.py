@@ -32,7 +32,14 @@ import xarray as xr
 
 from twin.scenario import metrics as m
 from twin.scenario.schema import Scenario, parse_scenarios, scenario_yaml
-from twin.scenario.study import ScenarioError, Study, Window, join_columns, period_bounds
+from twin.scenario.study import (
+    ScenarioError,
+    Study,
+    Window,
+    join_columns,
+    local_to_utc,
+    period_bounds,
+)
 
 #: QSTS result variables a scenario keeps per element.
 ELECTRIC_VARIABLES = ("vm_pu", "p_mw", "line_loading_percent", "line_pl_mw",
@@ -182,10 +189,18 @@ def prepare(city, scenario: Scenario, profiles: dict | None = None) -> Study:
             f"{base.days} days ends after the city's year ({year}-12-31); shorten base.days")
     step = pd.Timedelta(minutes=base.step_min)
     times = pd.date_range(start, end, freq=step, inclusive="left", name="time")
+    water_end = end
+    if base.at is not None:  # one moment: that step of the grid, the water up to it
+        at = local_to_utc(base.at, city.timezone, year)
+        if not start <= at < end:
+            raise ScenarioError(f"scenario {scenario.name!r}: base.at {base.at} lies outside "
+                                f"the period {base.start} + {base.days} days")
+        times = times[times <= at][-1:]
+        water_end = times[0] + pd.Timedelta(minutes=base.water_step_min)
     period = {k: v.loc[times].copy() for k, v in profiles.items()}
     study = Study(city=city, base=base, times=times, start_utc=start, end_utc=end,
                   net=city.electric_copy(), wn=city.water_copy(), profiles=period,
-                  water_hours=int(np.ceil((end - start) / pd.Timedelta("1h"))))
+                  water_hours=int(np.ceil((water_end - start) / pd.Timedelta("1h"))))
     changes = sorted(scenario.changes, key=lambda c: c.phase)
     weather_done = False
     for change in changes:
@@ -512,6 +527,7 @@ def _result(study: Study, scenario: Scenario, electric: xr.Dataset, water: xr.Da
         "trafo_loading_percent": (("time", "trafo"),
                                   electric.trafo_loading_percent.values.astype(f32), "%"),
         "converged": (("time",), ok, "1"),
+        "bus_supplied": (("time", "bus"), supplied, "1"),
         "grid_import_mw": (("time",), grid_import, "MW"),
         "losses_mw": (("time",), losses, "MW"),
         "load_mw": (("time",), served, "MW"),

@@ -22,12 +22,19 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from twin.scenario.changes import CHANGE_TYPES, Change, quantity
 
@@ -49,6 +56,10 @@ class Base(BaseModel):
                                "1 January of the city's year)")
     days: int | None = quantity(None, "d", "length of the period (default: to the year's end)",
                                 ge=1, le=366)
+    at: datetime | None = Field(None, description="one local moment instead of a period (a "
+                                "snapshot): the grid is solved at this step only, the water "
+                                "network from the day's start up to it; start defaults to its "
+                                "day and days to 1")
     step_min: int = quantity(15, "min", "electric time step, a multiple of 15", ge=15, le=1440)
     water_step_min: int = quantity(60, "min", "hydraulic and report step of EPANET", ge=5,
                                    le=1440)
@@ -68,6 +79,20 @@ class Base(BaseModel):
         if v % 15:
             raise ValueError(f"step_min {v} must be a multiple of 15 (the profiles' step)")
         return v
+
+    @model_validator(mode="after")
+    def _moment_in_period(self):
+        if self.at is None:
+            return self
+        if self.start is None:
+            self.start = self.at.date()
+        if self.days is None:
+            self.days = 1
+        first = datetime.combine(self.start, datetime.min.time())
+        if not first <= self.at.replace(tzinfo=None) < first + timedelta(days=self.days):
+            raise ValueError(f"at {self.at} lies outside the period {self.start} + "
+                             f"{self.days} days")
+        return self
 
     @field_validator("voltage_band_pu")
     @classmethod

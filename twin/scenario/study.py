@@ -103,14 +103,7 @@ class Study:
         A date alone means that day's local standard-time midnight, where the period's days
         begin (the profiles' and the water patterns' clock).
         """
-        if isinstance(value, date) and not isinstance(value, datetime):
-            year = self.city.recipe.year
-            return (pd.Timestamp(value) - standard_utc_offset(self.timezone, year)).tz_localize(
-                "UTC")
-        ts = pd.Timestamp(value)
-        if ts.tzinfo is None:
-            ts = ts.tz_localize(self.timezone, ambiguous=True, nonexistent="shift_forward")
-        return ts.tz_convert("UTC")
+        return local_to_utc(value, self.timezone, self.city.recipe.year)
 
     def window(self, start, hours: float | None, what: str) -> tuple[pd.Timestamp, pd.Timestamp]:
         """[start, end) in UTC of a change's window; the whole period when ``start`` is None.
@@ -262,6 +255,17 @@ def _reference_weather(year: int, timezone: str) -> pd.DataFrame:
     hourly, location = pv.reference_weather(year)
     steps = (366 if pd.Timestamp(year=year, month=1, day=1).is_leap_year else 365) * 96
     return pv.weather_at(hourly, location, profile_index(year, timezone, steps))
+
+
+def local_to_utc(value, timezone: str, year: int) -> pd.Timestamp:
+    """A naive datetime in the city's clock (as written in scenario files), in UTC; a date
+    alone is that day's local standard-time midnight (see :meth:`Study.local_time`)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return (pd.Timestamp(value) - standard_utc_offset(timezone, year)).tz_localize("UTC")
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
+    return ts.tz_convert("UTC")
 
 
 def period_bounds(year: int, timezone: str, start, days: int | None) -> tuple[pd.Timestamp,
