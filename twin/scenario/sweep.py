@@ -3,8 +3,8 @@
 The city and its profiles are scattered to the workers once; every scenario is one task of
 ``client.map`` (with retries), keyed by the scenario's hash. A task writes its result
 atomically to ``<out>/<hash>.nc`` (temporary file, then rename), so a worker killed in the
-middle leaves no partial file, and its retry writes the same file again: no scenario is lost
-or duplicated. Scenarios whose file already exists are not run again (a sweep resumes).
+middle leaves no partial result (only its hidden temporary file, removed when the sweep
+ends), and its retry writes the same file again: no scenario is lost or duplicated. Scenarios whose file already exists are not run again (a sweep resumes).
 The cluster comes from :func:`twin.parallel.dask_client` (a ``LocalCluster`` by default, a
 running scheduler with ``scheduler=``).
 """
@@ -66,6 +66,18 @@ def _worker_rss_mib() -> float:
     import psutil
 
     return psutil.Process(os.getpid()).memory_info().rss / 2**20
+
+
+def remove_stale_parts(out_dir: Path, scenarios: Sequence[Scenario]) -> list[Path]:
+    """Remove the temporary files that killed writers left for these scenarios' results
+    (:meth:`ScenarioResult.save` writes ``.<hash>.nc.*.part`` then renames it); call it once
+    every task has finished. Returns the files removed."""
+    gone = []
+    for s in scenarios:
+        for part in Path(out_dir).glob(f".{result_file_name(s)}.*.part"):
+            part.unlink(missing_ok=True)
+            gone.append(part)
+    return gone
 
 
 def run_sweep(city, scenarios: Sequence[Scenario], out_dir: str | Path, *, client=None,
@@ -134,6 +146,7 @@ def run_sweep(city, scenarios: Sequence[Scenario], out_dir: str | Path, *, clien
             if progress is not None:
                 progress(done, len(scenarios), name)
             fut.release()
+    remove_stale_parts(out_dir, scenarios)
     memory = client.run(_worker_rss_mib)
     files = {}
     for s in scenarios:
