@@ -63,9 +63,8 @@ def moment_of(city, result: ScenarioResult) -> Snapshot:
     electric = ds.isel(time=0)
     water = ds.sel(water_time=at_utc.tz_localize(None))
     net = city.net
-    dist = net.bus.index[net.bus.vn_kv <= DISTRIBUTION_KV]
     vm = electric.vm_pu.to_series()
-    vm_dist = vm.reindex(dist).dropna()
+    vm_dist = vm[(electric.bus_vn_kv <= DISTRIBUTION_KV).values].dropna()
     junctions = [j for j in city.demand_junctions if j in set(ds.node.values)]
     pressure = water.pressure_m.sel(node=junctions).to_series()
     pump_kw = water.pump_kw.to_series()
@@ -108,13 +107,13 @@ def moment_violations(net, electric: xr.Dataset, pressure_m: pd.Series,
     """
     lo, hi = voltage_band_pu
     vm = electric.vm_pu.to_series().dropna()
-    rows = [("bus", i, net.bus.at[i, "name"], "undervoltage", v, lo, "p.u.")
+    rows = [("bus", i, net.bus.name.get(i, ""), "undervoltage", v, lo, "p.u.")
             for i, v in vm[vm < lo].items()]
-    rows += [("bus", i, net.bus.at[i, "name"], "overvoltage", v, hi, "p.u.")
+    rows += [("bus", i, net.bus.name.get(i, ""), "overvoltage", v, hi, "p.u.")
              for i, v in vm[vm > hi].items()]
     for table in ("line", "trafo"):
         loading = electric[f"{table}_loading_percent"].to_series()
-        rows += [(table, i, net[table].at[i, "name"], "overload", v, max_loading_percent, "%")
+        rows += [(table, i, net[table].name.get(i, ""), "overload", v, max_loading_percent, "%")
                  for i, v in loading[loading > max_loading_percent].items()]
     rows += [("junction", j, j, "low pressure", p, min_pressure_m, "m")
              for j, p in pressure_m[pressure_m < min_pressure_m].items()]
