@@ -213,8 +213,12 @@ def pumps_fed_by(net: pp.pandapowerNet, pumps: pd.DataFrame, feeders=(), buses=(
     return [str(p.pump) for p in pumps.itertuples() if int(p.bus) in out]
 
 
-def _shifted_network(wn: wntr.network.WaterNetworkModel, offset_s: int):
-    """Copy of ``wn`` whose clock and demand patterns start ``offset_s`` later."""
+def network_starting_at(wn: wntr.network.WaterNetworkModel, offset_s: int):
+    """Copy of ``wn`` whose clock and demand patterns start ``offset_s`` [s] later.
+
+    Every pattern is turned by whole pattern steps and the start clock time moved on, so
+    that a run of the copy from 0 continues the original run at ``offset_s``.
+    """
     import copy
 
     wn = copy.deepcopy(wn)
@@ -228,8 +232,17 @@ def _shifted_network(wn: wntr.network.WaterNetworkModel, offset_s: int):
     return wn
 
 
-def _continue_from(wn, ds, pumps_status: dict) -> None:
-    """Start ``wn`` (in place) where a run ended: tank levels and link statuses."""
+def hot_start(wn, ds, pumps_status: dict) -> None:
+    """Start ``wn`` (in place) where a run ended (a hot start): tank levels and pump statuses.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The previous run (:func:`twin.water.hydraulics.results_dataset`); each tank starts
+        at its last level [m], kept within the tank's limits.
+    pumps_status : dict
+        Pump name -> True (open) or False (closed) at the start.
+    """
     from wntr.network.base import LinkStatus
 
     for tank in wn.tank_name_list:
@@ -288,12 +301,12 @@ def pump_outage_hydraulics(
     for a, b, down in cuts:
         if b <= a:
             continue
-        seg = _shifted_network(wn, a * 3600)
+        seg = network_starting_at(wn, a * 3600)
         if prev is not None:
             status = {}
             for p in seg.pump_name_list:
                 status[p] = bool(base["status"].sel(link=p).sel(time=a * 3600).item())
-            _continue_from(seg, prev, status)
+            hot_start(seg, prev, status)
         if down:
             for name, control in list(seg.controls()):
                 if any(act.target()[0].name in pumps_out for act in control.actions()):

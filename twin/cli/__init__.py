@@ -17,6 +17,7 @@ from twin.cli.common import CityDir, console, fail, load_city_or_fail, progress_
 from twin.cli.electric import app as electric_app
 from twin.cli.forecast import app as forecast_app
 from twin.cli.maintenance import app as maintenance_app
+from twin.cli.scenario import app as scenario_app
 from twin.cli.water import app as water_app
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.add_typer(electric_app, name="electric")
 app.add_typer(water_app, name="water")
 app.add_typer(forecast_app, name="forecast")
 app.add_typer(maintenance_app, name="maintenance")
+app.add_typer(scenario_app, name="scenario")
 
 
 @app.command()
@@ -65,21 +67,37 @@ def simulate(
 ) -> None:
     """Solve one power flow and one hydraulic snapshot at a time, and list violations.
 
+    A one-moment scenario (base.at): the water network runs from the day's start up to the
+    moment, its pumps' power loads the grid, solved at that step.
+
     Example: twin simulate --at "2016-07-14 18:00"
     """
+    from pydantic import ValidationError
+
     from twin.electric.powerflow import PowerFlowError
-    from twin.scenario import snapshot
-    from twin.timeutil import TimeError
+    from twin.scenario import Base, Scenario, ScenarioError, run_moment
+    from twin.timeutil import TimeError, parse_local_time
     from twin.water.hydraulics import HydraulicsError
 
     if not v_min_pu < v_max_pu:
         fail(f"--v-min-pu {v_min_pu} must be below --v-max-pu {v_max_pu}")
     city = load_city_or_fail()
+    try:
+        moment = parse_local_time(at, city.timezone).tz_convert(city.timezone)
+        scenario = Scenario(name=f"moment {at}", base=Base(
+            at=moment.tz_localize(None).to_pydatetime(), water_step_min=15,
+            voltage_band_pu=(v_min_pu, v_max_pu), min_pressure_m=min_pressure_m,
+            hosting_capacity=False))
+    except TimeError as exc:
+        fail(str(exc))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        fail(f"{err['loc'][-1]}: {err['msg'].removeprefix('Value error, ')}")
     start = time.perf_counter()
     with console.status("solving the grid and the water network…"):
         try:
-            snap = snapshot(city, at, min_pressure_m, (v_min_pu, v_max_pu))
-        except TimeError as exc:
+            snap = run_moment(city, scenario)
+        except ScenarioError as exc:
             fail(str(exc))
         except (PowerFlowError, HydraulicsError) as exc:
             fail(str(exc), code=1)

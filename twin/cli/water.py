@@ -115,44 +115,61 @@ def outage(
 ) -> None:
     """What-if: a feeder or bus trips, its pumps stop — which DMAs lose pressure, how long?
 
-    The water network runs from the local midnight before --start to a day after the
-    supply returns; pumps fed from the lost feeders or buses are closed in the window.
+    A scenario: the feeders or buses out of service for the window, over the days from the
+    local midnight before --start to a day after the supply returns, run beside the same days
+    without the outage. Pumps whose bus loses supply stop in the window.
 
     Example: twin water outage --feeder F83 --start "2016-07-14 20:00" --hours 6
     """
+    import math
+
     import numpy as np
     import pandas as pd
+    from pydantic import ValidationError
     from rich.table import Table
 
     from twin.cli.common import console, fail, load_city_or_fail
-    from twin.coupling import pressure_loss_by_dma, pump_outage_hydraulics, pumps_fed_by
+    from twin.scenario import Base, Scenario, ScenarioError, run_supply_outage
+    from twin.scenario.changes import Outage
     from twin.timeutil import TimeError, parse_local_time
     from twin.water.hydraulics import MIN_SERVICE_PRESSURE_M, HydraulicsError
-    from twin.water.night_flow import model_hour
 
     if not feeder and not bus:
         fail("name the lost supply: --feeder F… or --bus N")
     if hours < 1:
         fail(f"--hours {hours}: give at least 1 hour")
     city = load_city_or_fail()
+    lost = [("feeder", f) for f in feeder or ()] + [("bus", b) for b in bus or ()]
     try:
         at = parse_local_time(start, city.timezone).tz_convert(city.timezone)
-        pumps = pumps_fed_by(city.net, city.pumps, feeder or (), bus or ())
-    except (TimeError, ValueError) as exc:
+        naive = at.tz_localize(None)
+        days = math.ceil((naive - naive.normalize() + pd.Timedelta(hours=hours + 24))
+                         / pd.Timedelta(days=1))
+        scenario = Scenario(
+            name=f"supply outage {start} + {hours} h",
+            base=Base(start=naive.date(), days=days, hosting_capacity=False,
+                      min_pressure_m=(MIN_SERVICE_PRESSURE_M if min_pressure_m is None
+                                      else min_pressure_m)),
+            changes=[Outage(id=f"{kind} {el}", kind=kind, element=el,
+                            start=naive.to_pydatetime(), hours=hours) for kind, el in lost])
+    except TimeError as exc:
         fail(str(exc))
-    if not pumps:
-        fail(f"no pump is fed from {', '.join(map(str, (feeder or []) + (bus or [])))}; "
-             f"pumps are on buses {city.pumps.bus.tolist()}")
-    start_h = int(model_hour(pd.DatetimeIndex([at.tz_convert("UTC")]), city.timezone)[0])
-    duration_h = start_h + hours + 24
-    limit = MIN_SERVICE_PRESSURE_M if min_pressure_m is None else min_pressure_m
-    with console.status(f"simulating {duration_h} h with pumps {', '.join(pumps)} stopped…"):
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        fail(f"{err['loc'][-1]}: {err['msg'].removeprefix('Value error, ')}")
+    with console.status(f"simulating {days} days with {', '.join(f'{k} {e}' for k, e in lost)}"
+                        " out and without…"):
         try:
-            base, out = pump_outage_hydraulics(city.wn, pumps, start_h, hours, duration_h)
+            found = run_supply_outage(city, scenario)
+        except ScenarioError as exc:
+            fail(str(exc))
         except HydraulicsError as exc:
             fail(str(exc), code=1)
-    table_df = pressure_loss_by_dma(base, out, city.dmas, city.wn.junction_name_list, limit)
-    midnight = at - pd.Timedelta(hours=start_h, minutes=at.minute)
+    if not found.pumps_out:
+        fail(f"no pump is fed from {', '.join(map(str, (feeder or []) + (bus or [])))}; "
+             f"pumps are on buses {city.pumps.bus.tolist()}")
+    table_df, pumps, limit = found.by_dma, found.pumps_out, found.min_pressure_m
+    midnight = found.start_local
     table = Table(title=f"Pumps {', '.join(pumps)} off from {at:%Y-%m-%d %H:%M} for {hours} h: "
                         f"pressure below {limit:g} m")
     for col in ("DMA", "junctions", "low", "hours low", "first low", "last low",
