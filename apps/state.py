@@ -1,32 +1,55 @@
-"""What every dashboard session shares: the read-only city and the threads that solve it.
+"""What every dashboard session shares: the read-only city, the store and the solver threads.
 
 ``panel serve`` runs an app script once per browser session but imports modules once per
 server process, so everything here exists once and is shared read-only by all sessions.
 Nothing here is loaded at import: the city (a few seconds) and, on a fresh machine, its year
 of profiles (about 10 s) are prepared in a solver thread the first time a session asks, so
 pages appear at once and show a loading state meanwhile.
+
+The city folder is ``$TWIN_CITY`` (``twin serve --city``), the store ``$TWIN_STORE``
+(``twin serve --store``, default ``<data directory>/store``).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import pandas as pd
 
-from twin.city import City, load_city
+from twin import config
+from twin.city import City, load_city, read_recipe
+from twin.dashboard_server import CITY_ENV, STORE_ENV
 from twin.scenario import Snapshot, profiles_of, snapshot
 
-#: Threads that solve snapshots off the server's event loop, shared by all sessions. Each
-#: solve works on its own copies of the networks and its own EPANET files.
+#: Threads that solve off the server's event loop, shared by all sessions. Each solve works on
+#: its own copies of the networks and its own EPANET files.
 SOLVERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="twin-solve")
 
 _lock = threading.Lock()
 _city: Future | None = None
+_client = None
+
+
+def city_folder() -> Path | None:
+    """The city folder the server was given (``$TWIN_CITY``), None for the sample city."""
+    folder = os.environ.get(CITY_ENV)
+    return Path(folder) if folder else None
+
+
+def recipe():
+    """The served city's recipe (name, year, time zone): a small YAML read."""
+    folder = city_folder()
+    if folder is not None and (folder / "recipe.yaml").exists():
+        return read_recipe(folder / "recipe.yaml")
+    return read_recipe()
 
 
 def _prepare_city() -> City:
-    city = load_city()
+    folder = city_folder()
+    city = load_city(str(folder) if folder else None)
     profiles_of(city)  # read from the Parquet cache, or built there on a fresh machine
     return city
 
@@ -52,3 +75,32 @@ def city_is_ready() -> bool:
 def solve(city: City, at: str | pd.Timestamp) -> Future[Snapshot]:
     """Solve both networks at a city time in a solver thread (:func:`twin.scenario.snapshot`)."""
     return SOLVERS.submit(snapshot, city, at)
+
+
+def store_url() -> str:
+    """The measurement store the server reads (``$TWIN_STORE`` or the data directory's)."""
+    return os.environ.get(STORE_ENV) or str(config.data_dir() / "store")
+
+
+def open_store():
+    """The measurement store, or :class:`FileNotFoundError` saying how to make one."""
+    from twin.ingest.store import MeasurementStore
+
+    url = store_url()
+    if "://" not in url and not (Path(url) / "_manifest").is_dir():
+        raise FileNotFoundError(f"{url}: no measurement store; build the sample city's data "
+                                "with 'twin data build' or ingest the utility's files with "
+                                "'twin ingest'")
+    return MeasurementStore(url)
+
+
+def dask_client():
+    """One in-process Dask client (threads) for the server's forecasts, made on first use."""
+    global _client
+    with _lock:
+        if _client is None:
+            from distributed import Client, LocalCluster
+
+            _client = Client(LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
+                                          dashboard_address=None))
+        return _client

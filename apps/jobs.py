@@ -1,0 +1,106 @@
+"""Long work of one session, run in the shared solver threads with progress and a cancel.
+
+The event loop only awaits the thread. Progress comes back from the worker thread as plain
+numbers; a periodic callback of the session copies them to the page, so bokeh models are only
+touched under the session's own lock. A cancelled job's result is dropped (and the work is told
+to stop when it accepts a ``cancel`` event).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+import panel as pn
+import param
+
+from apps import state
+
+log = logging.getLogger(__name__)
+
+#: Errors whose message is meant for the user as it stands (bad input, missing data).
+USER_ERRORS = (ValueError, KeyError, FileNotFoundError, LookupError)
+
+
+class Cancelled(Exception):
+    """The user cancelled the job."""
+
+
+def user_message(what: str, exc: BaseException) -> str:
+    """One line for the page: the library's own message for a user error, else a summary."""
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    if isinstance(exc, USER_ERRORS):
+        return str(exc)
+    return f"{what} failed ({type(exc).__name__}: {exc}); the server log has the details"
+
+
+class Job(param.Parameterized):
+    """One session's long-running call: state for the page's progress bar, message and error."""
+
+    running = param.Boolean(default=False)
+    fraction = param.Number(default=0.0, bounds=(0, 1))
+    message = param.String(default="")
+    error = param.String(default="")
+
+    def __init__(self, what: str, **params):
+        super().__init__(**params)
+        self.what = what
+        self._ticket = 0
+        self._cancel: threading.Event | None = None
+        self._raw = (0.0, "")
+        self._poll = None
+
+    def progress(self, done: float, total: float, label: str = "") -> None:
+        """Report progress from the worker thread (cheap; shown by the page's next poll)."""
+        if self._cancel is not None and self._cancel.is_set():
+            raise Cancelled()
+        self._raw = (min(max(done / total, 0.0), 1.0) if total else 0.0, label)
+
+    def _show_progress(self) -> None:
+        self.fraction, label = self._raw
+        if label:
+            self.message = label
+
+    def cancel(self) -> None:
+        """Stop waiting for the running call; its result will be dropped."""
+        if self.running and self._cancel is not None:
+            self._cancel.set()
+            self._ticket += 1
+            self._finish(f"{self.what} cancelled")
+
+    def _finish(self, message: str) -> None:
+        if self._poll is not None:
+            self._poll.stop()
+            self._poll = None
+        self.running = False
+        self.message = message
+
+    async def run(self, func, *args, **kwargs):
+        """Run ``func(*args, cancel=event, **kwargs)`` in a solver thread; return its result,
+        or None when it failed (:attr:`error` says why) or was cancelled."""
+        self._ticket += 1
+        ticket = self._ticket
+        self._cancel = cancel = threading.Event()
+        self.error, self.fraction, self._raw = "", 0.0, (0.0, "")
+        self.running, self.message = True, f"{self.what}…"
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            self._poll = pn.state.add_periodic_callback(self._show_progress, period=250)
+        try:
+            result = await asyncio.wrap_future(
+                state.SOLVERS.submit(func, *args, cancel=cancel, **kwargs))
+        except Cancelled:
+            return None
+        except Exception as exc:  # shown on the page; the server log keeps the traceback
+            if ticket == self._ticket:
+                if not isinstance(exc, USER_ERRORS):
+                    log.exception("dashboard: %s failed", self.what)
+                self.error = user_message(self.what, exc)
+                self._finish("")
+            return None
+        if ticket != self._ticket:
+            return None
+        self.fraction = 1.0
+        self._finish("")
+        return result

@@ -1,0 +1,22 @@
+"""One module per dashboard page; each builds its page for one session.
+
+:data:`LAZY_PAGES` maps the title of every page after *Now* to the function that builds it
+(an object with a ``panel`` attribute).
+"""
+
+from __future__ import annotations
+
+
+def _lookahead():
+    from apps.pages.lookahead import LookaheadPage
+
+    return LookaheadPage()
+
+
+def _losses():
+    from apps.pages.losses import LossesPage
+
+    return LossesPage()
+
+
+LAZY_PAGES = {"Next 48 hours": _lookahead, "Losses and leaks": _losses}
