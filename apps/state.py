@@ -104,3 +104,39 @@ def dask_client():
             _client = Client(LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
                                           dashboard_address=None))
         return _client
+
+
+#: Base runs kept for the what-if page, shared by every session (one per period and limits).
+BASE_RESULTS_KEPT = 4
+_bases: dict[str, Future] = {}
+
+
+def base_result(city: City, scenario, progress=None):
+    """The base run of a what-if's period, run once per server and shared read-only.
+
+    Called in a solver thread. Sessions asking for the same base at the same time wait for
+    one run (which no session can cancel: others may be waiting for it); only the last
+    :data:`BASE_RESULTS_KEPT` bases are kept.
+    """
+    from twin.scenario import run_scenario
+    from twin.whatif import base_scenario
+
+    base = base_scenario(scenario)
+    with _lock:
+        fut = _bases.get(base.hash)
+        owner = fut is None or (fut.done() and fut.exception() is not None)
+        if owner:
+            fut = _bases[base.hash] = Future()
+            while len(_bases) > BASE_RESULTS_KEPT:
+                del _bases[next(iter(_bases))]
+    if owner:
+        try:
+            fut.set_result(run_scenario(city, base, progress=progress))
+        except BaseException as exc:
+            fut.set_exception(exc)
+    return fut.result()
+
+
+def results_dir() -> Path:
+    """Where the what-if page saves results and scenario files (``<data dir>/scenario-results``)."""
+    return config.data_dir() / "scenario-results"

@@ -19,4 +19,10 @@ def _losses():
     return LossesPage()
 
 
-LAZY_PAGES = {"Next 48 hours": _lookahead, "Losses and leaks": _losses}
+def _whatif():
+    from apps.pages.whatif import WhatIfPage
+
+    return WhatIfPage()
+
+
+LAZY_PAGES = {"What-if": _whatif, "Next 48 hours": _lookahead, "Losses and leaks": _losses}
