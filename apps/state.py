@@ -140,3 +140,49 @@ def base_result(city: City, scenario, progress=None):
 def results_dir() -> Path:
     """Where the what-if page saves results and scenario files (``<data dir>/scenario-results``)."""
     return config.data_dir() / "scenario-results"
+
+
+#: Environment variable naming the work-order history (a CMMS export) the Maintenance page
+#: assesses; default ``<data directory>/maintenance/work_orders.csv``.
+WORK_ORDERS_ENV = "TWIN_WORK_ORDERS"
+_assessments: dict[tuple, Future] = {}
+
+
+def work_orders_path() -> Path:
+    """The work-order history the server assesses."""
+    env = os.environ.get(WORK_ORDERS_ENV)
+    return Path(env) if env else config.data_dir() / "maintenance" / "work_orders.csv"
+
+
+def assessment(city: City, progress=None):
+    """The maintenance assessment of the city (:func:`twin.maintenance.assess`), made once per
+    server and history file version, shared read-only. Called in a solver thread."""
+    from twin.maintenance import assess
+
+    path = work_orders_path()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path}: no work-order history; export the CMMS work orders there (or set "
+            f"${WORK_ORDERS_ENV}); for the sample city write them with "
+            "twin.synthetic.failures.build_failures")
+    key = (str(path), path.stat().st_mtime_ns)
+    with _lock:
+        fut = _assessments.get(key)
+        owner = fut is None or (fut.done() and fut.exception() is not None)
+        if owner:
+            _assessments.clear()  # an older version of the file is not wanted again
+            fut = _assessments[key] = Future()
+    if owner:
+        try:
+            fut.set_result(assess(city, history=path, store=_store_or_none(),
+                                  profiles=profiles_of(city), progress=progress))
+        except BaseException as exc:
+            fut.set_exception(exc)
+    return fut.result()
+
+
+def _store_or_none():
+    try:
+        return open_store()
+    except FileNotFoundError:
+        return None

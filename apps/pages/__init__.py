@@ -25,4 +25,11 @@ def _whatif():
     return WhatIfPage()
 
 
-LAZY_PAGES = {"What-if": _whatif, "Next 48 hours": _lookahead, "Losses and leaks": _losses}
+def _maintenance():
+    from apps.pages.maintenance import MaintenancePage
+
+    return MaintenancePage()
+
+
+LAZY_PAGES = {"What-if": _whatif, "Next 48 hours": _lookahead, "Losses and leaks": _losses,
+              "Maintenance": _maintenance}
