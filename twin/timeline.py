@@ -57,6 +57,10 @@ def window_bounds(around, timezone: str, days: int, index: pd.DatetimeIndex):
     if not 1 <= days <= 31:
         raise TimeError(f"a window of {days} days: give 1 to 31")
     at = parse_local_time(around, timezone).tz_convert(timezone)
+    if not index[0] <= at <= index[-1]:
+        first, last = index[0].tz_convert(timezone), index[-1].tz_convert(timezone)
+        raise TimeError(f"{around} is outside the city's year: give a time from "
+                        f"{first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} ({timezone})")
     day0 = at.tz_localize(None).normalize() - pd.Timedelta(days=days // 2)
     first = index[0].tz_convert(timezone).tz_localize(None).ceil("D")
     last = (index[-1] + STEP).tz_convert(timezone).tz_localize(None).floor("D")

@@ -49,6 +49,8 @@ class WhatIfKnobs:
         Cut in every customer's water demand [%].
     pump_out : str
         Pump out of service for the whole period.
+    hosting_capacity : bool
+        Also compute the PV hosting capacity left (about 4 s more for a day).
     """
 
     start: date
@@ -63,6 +65,7 @@ class WhatIfKnobs:
     leak_flow_l_s: float = 5.0
     drought_restriction_percent: float = 0.0
     pump_out: str = ""
+    hosting_capacity: bool = False
 
 
 def _percent(value: float, field: str) -> float:
@@ -104,7 +107,7 @@ def scenario_spec(knobs: WhatIfKnobs, name: str = "what-if") -> dict:
     if k.pump_out:
         changes.append({"type": "outage", "id": "pump-out", "kind": "pump",
                         "element": str(k.pump_out).strip()})
-    base = {"start": k.start}
+    base = {"start": k.start, "hosting_capacity": bool(k.hosting_capacity)}
     if k.days is not None:
         base["days"] = k.days
     return {"name": name, "base": base, "changes": changes}

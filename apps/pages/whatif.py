@@ -74,6 +74,8 @@ class WhatIfPage:
         self.drought = w.FloatInput(name="Drought restriction [%]", value=0.0, step=5,
                                     width=160, css_classes=["wi-drought"])
         self.pump = w.Select(name="Pump out", options=[""], width=110, css_classes=["wi-pump"])
+        self.hosting = w.Checkbox(name="PV hosting capacity left (about 4 s more a day)",
+                                  value=False, css_classes=["wi-hosting"])
         self.run_button = w.Button(name="Run", button_type="primary", width=110,
                                    css_classes=["wi-run"])
         self.cancel_button = w.Button(name="Cancel", disabled=True, width=90,
@@ -125,6 +127,7 @@ class WhatIfPage:
             pn.Row(self.ev, self.pv, self.heat_days, self.heat_c),
             pn.Row(self.outage_kind, self.outage_element, self.pump),
             pn.Row(self.leak, self.leak_flow, self.drought),
+            self.hosting,
             pn.Row(self.run_button, self.cancel_button, self.progress, self.status),
             pn.Row(self.saved, self.open_button),
             self.error, self.results, sizing_mode="stretch_width", css_classes=["page-whatif"])
@@ -174,7 +177,7 @@ class WhatIfPage:
             leak_junction=(self.leak.value or "").strip(),
             leak_flow_l_s=self.leak_flow.value or 0.0,
             drought_restriction_percent=self.drought.value or 0.0,
-            pump_out=self.pump.value or "")
+            pump_out=self.pump.value or "", hosting_capacity=self.hosting.value)
 
     # ---- run
     async def _run(self, *_):
