@@ -316,7 +316,7 @@ def test_a_second_session_does_not_see_the_first_ones_scenario(browser, server, 
         expect(_shown_at(second)).to_have_text("Thu 14 Jul 2016, 18:00 EDT",
                                                timeout=FIRST_SOLVE_MS)
         _open_tab(second, "What-if")
-        expect(second.locator(".wi-run button")).to_be_visible()
+        expect(second.locator(".wi-run button")).to_be_visible(timeout=SOLVE_MS)
         expect(second.locator(".wi-result-name")).to_have_count(0)
         expect(second.locator(".wi-drought input")).to_have_value("0")
         expect(second.locator(".wi-name input")).to_have_value("what-if")

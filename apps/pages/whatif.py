@@ -63,12 +63,13 @@ class WhatIfPage:
                                    css_classes=["wi-heat-c"])
         self.outage_kind = w.Select(name="Out of service", options=OUTAGE_KINDS, width=120,
                                     css_classes=["wi-outage-kind"])
-        self.outage_element = w.AutocompleteInput(name="… which one", options=[],
-                                                  restrict=False, min_characters=0,
-                                                  case_sensitive=False, width=140,
-                                                  css_classes=["wi-outage-element"])
-        self.leak = w.AutocompleteInput(name="Leak at junction", options=[], restrict=False,
-                                        min_characters=0, width=140, css_classes=["wi-leak"])
+        self.outage_element = w.TextInput(name="… which one (id)", width=120,
+                                          css_classes=["wi-outage-element"])
+        self.outage_pick = w.Select(name="… or pick", options=[], width=120,
+                                    css_classes=["wi-outage-pick"])
+        self.leak = w.TextInput(name="Leak at junction", width=120, css_classes=["wi-leak"])
+        self.leak_pick = w.Select(name="… or pick", options=[], width=100,
+                                  css_classes=["wi-leak-pick"])
         self.leak_flow = w.FloatInput(name="… flow [L/s]", value=5.0, step=1, width=110,
                                       css_classes=["wi-leak-flow"])
         self.drought = w.FloatInput(name="Drought restriction [%]", value=0.0, step=5,
@@ -89,7 +90,8 @@ class WhatIfPage:
                                      css_classes=["wi-warning"])
         self.title = pn.pane.HTML("", css_classes=["wi-title"], sizing_mode="stretch_width")
         self.metrics = w.Tabulator(None, css_classes=["wi-metrics"], hidden_columns=[
-            "description"], **{**TABLE, "page_size": 30, "layout": "fit_columns"})
+            "description"], widths={"metric": 230, "unit": 70, "base": 105, "scenario": 105,
+                                    "delta": 105}, **{**TABLE, "page_size": 30})
         self.events = w.Tabulator(None, css_classes=["wi-events"], **TABLE)
         self.lows = w.Tabulator(None, css_classes=["wi-low-pressure"], **TABLE)
         self.customers = w.Tabulator(None, css_classes=["wi-customers"], **TABLE)
@@ -106,7 +108,7 @@ class WhatIfPage:
         self.results = pn.Column(
             self.title, self.warning, self.maps,
             pn.Row(pn.Column(pn.pane.Markdown("#### Metrics: base, scenario, change"),
-                             self.metrics, width=620),
+                             self.metrics, width=660),
                    pn.Column(pn.pane.Markdown("#### Customers affected"), self.customers,
                              pn.pane.Markdown("#### Grid violations"), self.events,
                              pn.pane.Markdown("#### Junctions below the service pressure"),
@@ -115,6 +117,9 @@ class WhatIfPage:
             self.notes, pn.Row(self.save_button, self.download, self.saved_note),
             visible=False, sizing_mode="stretch_width")
         self.outage_kind.param.watch(self._outage_kind_changed, "value")
+        self.outage_pick.param.watch(
+            lambda e: setattr(self.outage_element, "value", e.new or ""), "value")
+        self.leak_pick.param.watch(lambda e: setattr(self.leak, "value", e.new or ""), "value")
         self.run_button.on_click(self._run)
         self.cancel_button.on_click(lambda _: self.job.cancel())
         self.save_button.on_click(self._save)
@@ -125,8 +130,8 @@ class WhatIfPage:
                              "same period, and see what breaks. Zero or empty: no change."),
             pn.Row(self.name, self.start, self.period),
             pn.Row(self.ev, self.pv, self.heat_days, self.heat_c),
-            pn.Row(self.outage_kind, self.outage_element, self.pump),
-            pn.Row(self.leak, self.leak_flow, self.drought),
+            pn.Row(self.outage_kind, self.outage_element, self.outage_pick, self.pump),
+            pn.Row(self.leak, self.leak_pick, self.leak_flow, self.drought),
             self.hosting,
             pn.Row(self.run_button, self.cancel_button, self.progress, self.status),
             pn.Row(self.saved, self.open_button),
@@ -137,13 +142,13 @@ class WhatIfPage:
     # ---- lists of the city's elements
     def _fill_lists(self, city):
         self.city = city
-        self.leak.options = list(city.demand_junctions)
+        self.leak_pick.options = ["", *city.demand_junctions]
         self.pump.options = ["", *city.wn.pump_name_list]
         self._outage_kind_changed()
 
     def _outage_kind_changed(self, *_):
         if self.city is not None:
-            self.outage_element.options = element_options(self.city, self.outage_kind.value)
+            self.outage_pick.options = ["", *element_options(self.city, self.outage_kind.value)]
 
     def _saved_options(self) -> dict[str, str]:
         folder = state.results_dir()
@@ -222,7 +227,7 @@ class WhatIfPage:
 
     def _show(self, city, base: ScenarioResult, result: ScenarioResult):
         self.city, self.base, self.result = city, base, result
-        if not self.leak.options:
+        if len(self.leak_pick.options) < 2:
             self._fill_lists(city)
         sc = result.scenario
         tz = city.timezone
@@ -251,16 +256,18 @@ class WhatIfPage:
         self.lows.value = lows.reset_index() if len(lows) else pd.DataFrame(
             {"low pressures": ["none"]})
         diff = impact.element_differences(base, result)
-        grid = OverlayMap(city, "wi-grid", "Grid: change of the lowest voltage [p.u.] and the "
-                          "highest line loading [%]", "Δ", diverging=True, height=460)
-        grid.mark(buses=_marks(diff["bus"], "p.u.", 4), lines=_marks(diff["line"], "%", 1),
-                  symmetric=True)
-        water = OverlayMap(city, "wi-water", "Water: change of the lowest pressure [m]", "Δ m",
-                           diverging=True, height=460)
+        volts = OverlayMap(city, "wi-voltage", "Change of each bus's lowest voltage",
+                           "Δ p.u.", diverging=True, height=400)
+        volts.mark(buses=_marks(diff["bus"], "p.u.", 4), symmetric=True)
+        loading = OverlayMap(city, "wi-loading", "Change of each line's highest loading",
+                             "Δ %", diverging=True, height=400)
+        loading.mark(lines=_marks(diff["line"], "%", 1), symmetric=True)
+        water = OverlayMap(city, "wi-water", "Change of each junction's lowest pressure",
+                           "Δ m", diverging=True, height=400)
         water.mark(junctions=_marks(diff["junction"].loc[
             diff["junction"].index.isin(city.demand_junctions)], "m", 2), symmetric=True)
-        self.maps[:] = [pn.pane.Bokeh(grid.figure, sizing_mode="stretch_width"),
-                        pn.pane.Bokeh(water.figure, sizing_mode="stretch_width")]
+        self.maps[:] = [pn.pane.Bokeh(m.figure, sizing_mode="stretch_width")
+                        for m in (volts, loading, water)]
         self.notes.object = ("<p><b>What the changes did:</b> " + "; ".join(result.notes)
                              + "</p>") if result.notes else ""
         self.download.filename = f"{sc.name}.yaml"
