@@ -182,3 +182,33 @@ changes:
             net.load.loc[load, ["p_mw", "q_mvar"]] = [kw / 1e3, kw / 1e3 * np.tan(np.arccos(0.9))]
         pp.runpp(net, calculate_voltage_angles=True, tolerance_mva=1e-10)
         np.testing.assert_allclose(ds.vm_pu.values[k], net.res_bus.vm_pu.to_numpy(), atol=2e-7)
+
+
+def test_steps_that_do_not_converge_are_flagged_not_filled(city):
+    """A 70 MW load following a load's daily shape breaks the power flow at its peak hours
+    only: those steps are flagged and NaN, the metrics come from the others."""
+    s = one(f"""
+name: too-much
+base: {{start: {DAY}, days: 1, hosting_capacity: false}}
+changes:
+  - {{type: new_load, bus: 90, p_mw: 70, like_load: 1}}
+""")
+    r = run_scenario(city, s)
+    ds = r.dataset.isel(scenario=0)
+    ok = ds.converged.values
+    assert 0 < (~ok).sum() < len(ok)
+    assert np.isnan(ds.vm_pu.values[~ok]).all() and np.isfinite(ds.vm_pu.values[ok][:, 2:]).all()
+    assert r.metrics.value["steps_not_converged"] == (~ok).sum()
+    assert r.metrics.value["losses_mwh"] == pytest.approx(
+        np.nansum(ds.losses_mw.values[ok]) * 0.25, rel=1e-12)
+
+
+def test_a_cancelled_run_stops(city):
+    from twin.scenario import ScenarioCancelled
+
+    stages = []
+    with pytest.raises(ScenarioCancelled, match="cancelled at water"):
+        run_scenario(city, one(f"name: c\nbase: {{start: {DAY}, days: 1}}\n"),
+                     progress=lambda st, d, n: stages.append(st),
+                     cancel=lambda: len(stages) >= 1)
+    assert stages == ["changes"]

@@ -41,13 +41,13 @@ from twin.scenario.snapshot import (
     snapshot,
 )
 from twin.scenario.study import ScenarioError
-from twin.scenario.sweep import SweepOutcome, run_sweep
+from twin.scenario.sweep import SweepOutcome, run_scenarios, run_sweep, validate_scenarios
 
 __all__ = [
     "CHANGE_TYPES", "MAX_LOADING_PERCENT", "MAX_SWEEP_SCENARIOS", "METRICS",
     "MIN_SERVICE_PRESSURE_M", "VOLTAGE_BAND_PU", "Base", "Change", "Lookahead", "Scenario",
     "ScenarioCancelled", "ScenarioError", "ScenarioFileError", "ScenarioResult", "Snapshot",
     "SweepOutcome", "compare", "comparison_dataset", "comparison_figures", "expand_sweep", "load_scenario_file", "lookahead", "open_result", "parse_scenarios",
-    "prepare", "profiles_of", "pump_state", "result_metrics", "run_scenario", "run_sweep",
-    "scenario_schema", "scenario_yaml", "snapshot",
+    "prepare", "profiles_of", "pump_state", "result_metrics", "run_scenario", "run_scenarios", "run_sweep",
+    "scenario_schema", "scenario_yaml", "snapshot", "validate_scenarios",
 ]

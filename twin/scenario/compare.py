@@ -92,10 +92,11 @@ def feeder_voltage_envelope(ds: xr.Dataset) -> tuple[pd.DataFrame, pd.DataFrame]
 
 
 def dma_pressure_envelope(ds: xr.Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Lowest and highest junction pressure of each DMA at each water step [m]."""
+    """Lowest and highest demand-junction pressure of each DMA at each water step [m]."""
     p = ds["pressure_m"].to_pandas()
     dmas = ds["node_dma"].to_series().reindex(p.columns)
-    keep = dmas.str.startswith("DMA").to_numpy()
+    kind = ds["node_kind"].to_series().reindex(p.columns)
+    keep = (dmas.str.startswith("DMA") & (kind == "demand junction")).to_numpy()
     g = p.loc[:, keep].T.groupby(dmas[keep].to_numpy())
     return g.min().T, g.max().T
 

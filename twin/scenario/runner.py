@@ -32,7 +32,7 @@ import xarray as xr
 
 from twin.scenario import metrics as m
 from twin.scenario.schema import Scenario, parse_scenarios, scenario_yaml
-from twin.scenario.study import ScenarioError, Study, Window, period_bounds
+from twin.scenario.study import ScenarioError, Study, Window, join_columns, period_bounds
 
 #: QSTS result variables a scenario keeps per element.
 ELECTRIC_VARIABLES = ("vm_pu", "p_mw", "line_loading_percent", "line_pl_mw",
@@ -272,8 +272,8 @@ def run_scenario(city, scenario: Scenario, *, profiles: dict | None = None,
     pump_prof = coupling.pump_load_profiles(
         study.net, power_kw.reindex(study.times, method="ffill").fillna(0.0))
     for name, df in pump_prof.items():
-        study.profiles[name] = pd.concat(
-            [study.profiles[name].drop(columns=df.columns, errors="ignore"), df], axis=1)
+        study.profiles[name] = join_columns(study.profiles[name],
+                                            {c: df[c].to_numpy() for c in df.columns})
     electric = grid_run(study, segments)
     stage(3)
     result = _result(study, scenario, electric, water, wn, power_kw, segments)
@@ -538,7 +538,8 @@ def _result(study: Study, scenario: Scenario, electric: xr.Dataset, water: xr.Da
                 "line_feeder": ("line", line_feeders(net).reindex(electric.line.values)
                                 .fillna("").astype(str).to_numpy()),
                 "node_dma": ("node", city.dmas.reindex(nodes).fillna("").astype(str)
-                             .to_numpy())},
+                             .to_numpy()),
+                "node_kind": ("node", _node_kinds(city, nodes))},
     )
     ds["time"].attrs["timezone"] = "UTC"
     ds["water_time"].attrs["timezone"] = "UTC"
@@ -551,6 +552,15 @@ def _result(study: Study, scenario: Scenario, electric: xr.Dataset, water: xr.Da
         "epanet_warning": int(water.attrs.get("epanet_warning", 0)),
     })
     return ScenarioResult(scenario, metrics, ds, list(study.notes))
+
+
+def _node_kinds(city, nodes: list[str]) -> np.ndarray:
+    """``demand junction``, ``junction``, ``tank`` or ``reservoir`` per node."""
+    wn, demand = city.wn, set(city.demand_junctions)
+    kinds = {n: "tank" for n in wn.tank_name_list} | {n: "reservoir"
+                                                     for n in wn.reservoir_name_list}
+    return np.asarray([kinds.get(n, "demand junction" if n in demand else "junction")
+                       for n in nodes], dtype=str)
 
 
 def _hosting(study: Study, base) -> dict[str, float]:

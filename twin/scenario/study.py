@@ -211,8 +211,7 @@ class Study:
         """Join the profiles of the elements added since the last call to ``profiles``."""
         for name, cols in self._new.items():
             if cols:
-                new = pd.DataFrame(cols, index=self.times)
-                self.profiles[name] = pd.concat([self.profiles[name], new], axis=1)
+                self.profiles[name] = join_columns(self.profiles[name], cols)
         self._new = {}
 
     def bus_net_load_mw(self, buses) -> np.ndarray:
@@ -243,6 +242,15 @@ class Study:
                                              columns=self.city.demand_junctions)
         cols = factor.index.intersection(self.water_factor.columns)
         self.water_factor.loc[mask, cols] *= factor[cols].to_numpy()[None, :]
+
+
+def join_columns(df: pd.DataFrame, cols: dict) -> pd.DataFrame:
+    """``df`` with the columns ``cols`` (name -> array) added or replaced, as one block of
+    float64 (pandas keeps many small blocks otherwise, and copies them on every use)."""
+    keep = df.columns.difference(pd.Index(list(cols)), sort=False)
+    values = np.column_stack([df[keep].to_numpy(dtype=float)]
+                             + [np.asarray(v, dtype=float) for v in cols.values()])
+    return pd.DataFrame(values, index=df.index, columns=keep.append(pd.Index(list(cols))))
 
 
 @functools.lru_cache(maxsize=2)

@@ -54,6 +54,7 @@ class SweepOutcome:
 def _run_and_save(scenario: Scenario, city, profiles, out_dir: str) -> tuple[str, str, dict]:
     """One sweep task: run, write ``<hash>.nc`` atomically, return (name, file, metrics)."""
     path = Path(out_dir) / result_file_name(scenario)
+    path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():  # a retry after the file was written
         return scenario.name, str(path), result_metrics(path).value.to_dict()
     result = run_scenario(city, scenario, profiles=profiles)
@@ -148,3 +149,47 @@ def run_sweep(city, scenarios: Sequence[Scenario], out_dir: str | Path, *, clien
     tmp.replace(manifest)
     return SweepOutcome(files, pd.DataFrame(rows).T.loc[names], skipped,
                         {str(k): float(v) for k, v in memory.items()})
+
+
+def run_scenarios(city, scenarios: Sequence[Scenario], out_dir: str | Path, *,
+                  profiles: dict | None = None,
+                  progress: Callable[[int, int, str], None] | None = None) -> dict[str, Path]:
+    """Run scenarios one after the other in this process, each saved as ``<hash>.nc``.
+
+    The serial counterpart of :func:`run_sweep` (same files; existing ones are kept).
+
+    Returns
+    -------
+    dict
+        Scenario name -> result file.
+    """
+    out_dir = Path(out_dir)
+    files = {}
+    for k, scenario in enumerate(scenarios):
+        if progress is not None:
+            progress(k, len(scenarios), scenario.name)
+        files[scenario.name] = Path(_run_and_save(scenario, city, profiles, str(out_dir))[1])
+    if progress is not None:
+        progress(len(scenarios), len(scenarios), "")
+    return files
+
+
+def validate_scenarios(city, scenarios: Sequence[Scenario]) -> list[list[str]]:
+    """Apply every scenario's changes to the city without solving; the notes of each.
+
+    Raises
+    ------
+    ScenarioError
+        The first scenario that does not fit the city, named with its change.
+    """
+    from twin.scenario.runner import prepare
+
+    out = []
+    for s in scenarios:
+        try:
+            out.append(prepare(city, s).notes)
+        except ScenarioError as exc:
+            text = str(exc)
+            raise ScenarioError(text if text.startswith("scenario ") else
+                                f"scenario {s.name!r}: {text}") from None
+    return out
