@@ -73,7 +73,7 @@ def test_bands_and_reduction_factor():
     assert list(cnaim.ageing_reduction_factor([1.0, 2.0, 5.5, 8.0])) == pytest.approx(
         [1.0, 1.0, 1.5, 1.5])
     assert list(cnaim.duty_factor_transformer([40, 60, 90, 120, np.nan])) == [0.9, 0.95, 1.0,
-                                                                              1.4, 1.4]
+                                                                              1.4, 1.0]
 
 
 def test_ageing_rate_reference_points():

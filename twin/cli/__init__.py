@@ -14,6 +14,7 @@ from twin import config
 from twin.cli.common import CityDir, console, fail, load_city_or_fail, progress_bar
 from twin.cli.electric import app as electric_app
 from twin.cli.forecast import app as forecast_app
+from twin.cli.maintenance import app as maintenance_app
 from twin.cli.scenario import app as scenario_app
 from twin.cli.users import app as users_app
 from twin.cli.water import app as water_app
@@ -34,6 +35,7 @@ app.add_typer(water_app, name="water")
 app.add_typer(forecast_app, name="forecast")
 app.add_typer(users_app, name="users")
 app.add_typer(scenario_app, name="scenario")
+app.add_typer(maintenance_app, name="maintenance")
 
 
 @app.command()

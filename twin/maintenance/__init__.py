@@ -23,18 +23,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from twin.maintenance.assess import RANKING_COLUMNS, Assessment, risk_matrix
+from twin.maintenance.assess import INPUTS, RANKING_COLUMNS, Assessment, risk_matrix
 from twin.maintenance.assess import assess as _assess
 from twin.maintenance.history import History, HistoryError, read_work_orders
 from twin.maintenance.planning import Plan, plan
 from twin.maintenance.register import RegisterError
 
-__all__ = ["assess", "risk_matrix", "plan", "write_report", "read_work_orders", "Assessment",
+__all__ = ["assess", "risk_matrix", "plan", "write_report", "report", "read_work_orders",
+           "default_history_path", "Assessment", "INPUTS",
            "Plan", "History", "HistoryError", "RegisterError", "RANKING_COLUMNS"]
 
 
 def assess(city, *, history: History | str | Path, store=None, progress=None,
-           profiles: dict | None = None, observations=None) -> Assessment:
+           profiles: dict | None = None, observations=None, inputs=INPUTS,
+           consequences=None) -> Assessment:
     """Rank every asset of ``city`` by risk = PoF × CoF [money/a].
 
     Parameters
@@ -50,6 +52,11 @@ def assess(city, *, history: History | str | Path, store=None, progress=None,
     profiles, observations : optional
         A year of electric profiles, or a simulated year already computed
         (:func:`twin.maintenance.observations.observe`).
+    inputs : frozenset
+        Measured inputs used (default all of :data:`INPUTS`: loading, pressure, breaks,
+        inspections); fewer show what each adds.
+    consequences : DataFrame, optional
+        The consequence columns of an earlier ranking of the same city, reused.
 
     Returns
     -------
@@ -60,7 +67,7 @@ def assess(city, *, history: History | str | Path, store=None, progress=None,
     if not isinstance(history, History):
         history = read_work_orders(history, city.assets.asset_id)
     return _assess(city, history, store=store, profiles=profiles, observations=observations,
-                   progress=progress)
+                   progress=progress, inputs=inputs, consequences=consequences)
 
 
 def write_report(assessment: Assessment, path: str | Path, *, budget: float = 2e6,
@@ -70,3 +77,23 @@ def write_report(assessment: Assessment, path: str | Path, *, budget: float = 2e
     from twin.maintenance.report import build_report
 
     return build_report(assessment, Path(path), budget=budget, top=top)
+
+
+def default_history_path() -> Path:
+    """Where ``twin maintenance history`` writes the sample city's work orders (under the
+    data directory)."""
+    from twin import config
+
+    return config.data_dir() / "maintenance" / "work_orders.csv"
+
+
+def report(city, *, history: History | str | Path, path: str | Path, budget: float = 2e6,
+           top: int = 20, store=None, progress=None) -> tuple[Assessment, Path]:
+    """Assess ``city`` and write its PDF report in one call (what ``twin maintenance report``
+    runs); returns the assessment and the PDF's path."""
+    if not (budget > 0):
+        raise ValueError(f"budget must be a positive amount of money, not {budget}")
+    a = assess(city, history=history, store=store, progress=progress)
+    if progress is not None:
+        progress("PDF report")
+    return a, write_report(a, path, budget=budget, top=top)

@@ -31,6 +31,10 @@ THERMAL_FACTOR_SLOPE, THERMAL_FACTOR_CAP = 0.5, 2.0
 #: Load factor the thermal model is run up to; above, the register's rating is suspect [p.u.].
 MAX_MODEL_LOAD_PU = 2.0
 
+#: Evidence columns of the consequence of failure (counts and energy, no customer data).
+CONSEQUENCE_COLUMNS = ["customers_cut", "critical_cut", "customers_restorable", "ens_kwh",
+                       "customers_low_pressure", "customer_hours_low", "pumps_cut"]
+
 RANKING_COLUMNS = ["rank", "asset_id", "asset_class", "network", "element", "age_years",
                    "health_index", "health_band", "pof_per_year", "cof_money",
                    "risk_money_per_year", "criticality_band", "action", "action_cost",
@@ -60,6 +64,10 @@ class Assessment:
     meters : DataFrame
         Failing-meter list from the store's VEE flags (empty without a store).
     notes : list of str
+    pump_efficiency : DataFrame
+        Per pump with a SCADA power and flow tag: ``mean_efficiency`` [-],
+        ``drift_per_year`` [1/a], ``hours`` [h] (empty without a store).
+    city : City
     """
 
     ranking: pd.DataFrame
@@ -71,10 +79,18 @@ class Assessment:
     city_name: str = ""
     meters: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list = field(default_factory=list)
+    pump_efficiency: pd.DataFrame = field(default_factory=pd.DataFrame)
+    city: object = field(default=None, repr=False)
+
+
+#: The measured inputs the ranking can use; ``assess(inputs=...)`` leaves some out to show
+#: what each adds (``benchmarks/bench_maintenance.py``).
+INPUTS = frozenset({"loading", "pressure", "breaks", "inspections"})
 
 
 def assess(city, history: History, *, store=None, profiles: dict | None = None,
-           observations=None, progress: Callable[[str], None] | None = None) -> Assessment:
+           observations=None, progress: Callable[[str], None] | None = None,
+           inputs: frozenset = INPUTS, consequences: pd.DataFrame | None = None) -> Assessment:
     """Rank every asset of the city by risk.
 
     Parameters
@@ -90,6 +106,15 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
         A simulated year already computed.
     progress : callable, optional
         ``progress(stage)`` as each stage starts.
+    inputs : frozenset
+        Measured inputs to use, of :data:`INPUTS`: ``loading`` (duty factors, hot-spot
+        ageing, overload hours, pump duty), ``pressure`` (the pipe break models' pressure),
+        ``breaks`` (failures recorded: fault-history factor, pipes' earlier breaks),
+        ``inspections`` (condition grades). Age and the networks' consequences always count.
+    consequences : DataFrame, optional
+        Consequences already computed for this city (``asset_id``, ``cof_money`` and the
+        :data:`CONSEQUENCE_COLUMNS` of an earlier ranking): they depend on the networks, not
+        on the history, so studies of many histories compute them once.
     """
     from twin.electric.profiles import city_profiles
     from twin.maintenance.observations import observe
@@ -102,6 +127,7 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
     cls = P.asset_classes()
     reg["k_percent"] = reg.asset_class.map(cls.k_percent)
     ev = _evidence(reg, obs, history)
+    use = _inputs_used(ev, inputs)
 
     say("health and PoF (CNAIM)")
     life = reg.asset_class.map(cls.normal_expected_life_years).astype(float)
@@ -109,14 +135,16 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
     life = np.where(reg.asset_class.eq("pipe") & mat_life.notna(), mat_life, life)
     duty = np.ones(len(reg))
     tr = reg.asset_class.isin(["distribution_transformer", "hv_mv_transformer"]).to_numpy()
-    duty[tr] = cnaim.duty_factor_transformer(ev.max_utilisation_pct.to_numpy()[tr])
+    duty[tr] = cnaim.duty_factor_transformer(use.max_utilisation_pct.to_numpy()[tr])
     cb = reg.asset_class.eq("cable").to_numpy()
-    duty[cb] = cnaim.duty_factor_cable(ev.max_utilisation_pct.to_numpy()[cb])
+    duty[cb] = cnaim.duty_factor_cable(use.max_utilisation_pct.to_numpy()[cb])
     b1 = cnaim.beta_1(cnaim.expected_life(life, duty))
     h0 = cnaim.initial_health(b1, reg.age_years.to_numpy())
-    factor = _health_factor(reg, ev, history)
+    factor = _health_factor(reg, use, history)
     health = cnaim.current_health(h0, factor)
     pof = cnaim.pof_curve(health, reg.k_percent.to_numpy(float))
+    # a cable's CNAIM PoF is per km of its length (R package: "per annum per kilometer")
+    pof = np.where(cb, pof * np.maximum(reg.length_m.to_numpy(float), 1.0) / 1000.0, pof)
     pof, notes = _calibrate(reg, pof, history)
 
     say("pipe break models (lifelines)")
@@ -124,25 +152,41 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
     scores, reason = pd.DataFrame(), "no pipes in the register"
     if len(pipes):
         x = pipe_models.pipe_covariates(pipes, obs.pipe_pressure_m)
+        if "pressure" not in inputs:
+            x = x.drop(columns="pressure_m")
         breaks = history.failures[history.failures.asset_id.isin(pipes.asset_id)]
         if len(breaks) >= 5:
-            x["log_prior_breaks"] = pipe_models.prior_breaks(
-                breaks, pd.Index(pipes.asset_id), as_of).to_numpy()
-            choice = pipe_models.choose_break_model(pipes, breaks, x, history.first_year,
-                                                    history.last_year)
-            mu = choice.chosen.expected_breaks(x, pipes.age_years.to_numpy())
-            pof[pipes.index] = np.where(pipes.age_years > 0, 1 - np.exp(-mu), 0.0)
-            ev.loc[pipes.index, "expected_breaks_next_year"] = mu
-            scores, reason = choice.scores, choice.reason
+            if "breaks" in inputs:
+                x["log_prior_breaks"] = pipe_models.prior_breaks(
+                    breaks, pd.Index(pipes.asset_id), as_of).to_numpy()
+            try:
+                choice = pipe_models.choose_break_model(pipes, breaks, x, history.first_year,
+                                                        history.last_year)
+            except pipe_models.BreakModelError as exc:
+                choice, reason = None, f"{exc}; pipe PoF from CNAIM ageing alone"
+                notes.append(reason)
+            if choice is not None:
+                mu = choice.chosen.expected_breaks(x, pipes.age_years.to_numpy())
+                # a pipe's PoF is its expected breaks per year (a rate, as CNAIM's PoF), so
+                # that risk counts every break of a pipe that breaks more than once a year
+                pof[pipes.index] = np.where(pipes.age_years > 0, mu, 0.0)
+                ev.loc[pipes.index, "expected_breaks_next_year"] = mu
+                scores, reason = choice.scores, choice.reason
         else:
             reason = (f"only {len(breaks)} pipe breaks recorded: too few to fit a break model; "
                       "pipe PoF from CNAIM ageing alone")
             notes.append(reason)
 
     say("consequence of failure (N-1, EPANET)")
-    cof = _consequences(city, reg, profiles, ev, say)
-    ranking = reg[["asset_id", "asset_class", "network", "element", "age_years", "length_m",
-                   "k_percent", "flag"]].copy()
+    if consequences is None:
+        cof = _consequences(city, reg, profiles, ev, say)
+    else:
+        known = consequences.set_index("asset_id").reindex(reg.asset_id)
+        for col in CONSEQUENCE_COLUMNS:
+            ev[col] = known[col].to_numpy()
+        cof = known.cof_money.to_numpy(float)
+    ranking = reg[["asset_id", "asset_class", "network", "element", "element_table",
+                   "age_years", "length_m", "k_percent", "flag"]].copy()
     ranking["health_index"] = health
     ranking["health_band"] = cnaim.health_band(health)
     ranking["pof_per_year"] = pof
@@ -162,11 +206,13 @@ def assess(city, history: History, *, store=None, profiles: dict | None = None,
                                   ascending=[False, True]).reset_index(drop=True)
     ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
     rest = [c for c in ranking.columns if c not in RANKING_COLUMNS]
-    meters = pd.DataFrame()
+    meters, eff = pd.DataFrame(), pd.DataFrame()
     if store is not None:
+        say("meters and pumps from the store (VEE flags, SCADA)")
         meters = _failing_meters(store)
+        eff = _pump_efficiency(city, store)
     return Assessment(ranking[RANKING_COLUMNS + rest], scores, reason, as_of, obs, history,
-                      city.name, meters, notes)
+                      city.name, meters, notes, eff, city)
 
 
 def _evidence(reg: pd.DataFrame, obs, history: History) -> pd.DataFrame:
@@ -177,9 +223,11 @@ def _evidence(reg: pd.DataFrame, obs, history: History) -> pd.DataFrame:
                 "starts_per_year", "edge_hours_per_year", "expected_breaks_next_year"):
         ev[col] = np.nan
     el = reg.element.astype(str)
-    for cls_name, table in (("distribution_transformer", obs.distribution_transformers),
-                            ("hv_mv_transformer", obs.hv_transformers)):
-        m = reg.asset_class.eq(cls_name)
+    is_trafo = reg.element_table.eq("trafo")
+    for m, table in ((reg.asset_class.eq("distribution_transformer") & ~is_trafo,
+                      obs.distribution_transformers),
+                     (reg.asset_class.isin(["hv_mv_transformer", "distribution_transformer"])
+                      & is_trafo, obs.hv_transformers)):
         t = table.copy()
         t.index = t.index.astype(str)
         for col in ("max_utilisation_pct", "mean_ageing_rate", "max_hot_spot_c",
@@ -199,6 +247,19 @@ def _evidence(reg: pd.DataFrame, obs, history: History) -> pd.DataFrame:
     ev["failures_recorded"] = reg.asset_id.map(history.failures_per_asset()).fillna(0).to_numpy()
     ev["latest_grade"] = reg.asset_id.map(history.latest_grade()).to_numpy()
     return ev
+
+
+def _inputs_used(ev: pd.DataFrame, inputs: frozenset) -> pd.DataFrame:
+    """The evidence with the inputs left out set to 'not known' (NaN or 0)."""
+    use = ev.copy()
+    if "loading" not in inputs:
+        use[["max_utilisation_pct", "mean_ageing_rate", "overload_hours",
+             "edge_hours_per_year"]] = np.nan
+    if "breaks" not in inputs:
+        use["failures_recorded"] = 0.0
+    if "inspections" not in inputs:
+        use["latest_grade"] = np.nan
+    return use
 
 
 def _health_factor(reg, ev, history: History) -> np.ndarray:
@@ -243,9 +304,8 @@ def _consequences(city, reg, profiles, ev, say) -> np.ndarray:
     repair = reg.asset_class.map(cls.repair_cost).to_numpy(float)
     repair_h = reg.asset_class.map(cls.repair_hours).to_numpy(float)
     restore_h = reg.asset_class.map(cls.restore_hours).to_numpy(float)
-    for col in ("customers_cut", "critical_cut", "customers_restorable", "ens_kwh",
-                "customers_low_pressure", "customer_hours_low", "pumps_cut"):
-        ev[col] = 0.0
+    cols = CONSEQUENCE_COLUMNS
+    figures = np.zeros((len(reg), len(cols)))
     out = repair.copy()
     customers = city.customers
     mean_load_mw = profiles["load_p_mw"].mean()
@@ -261,20 +321,21 @@ def _consequences(city, reg, profiles, ev, say) -> np.ndarray:
     pipe_names = reg.loc[reg.asset_class.eq("pipe") & reg.mapped, "element"].astype(str).tolist()
     low = consequence.pipe_outage_low_pressure(city, pipe_names) if pipe_names else None
 
-    for i, a in reg.iterrows():
+    for i, a in enumerate(reg.itertuples()):
         if not a.mapped:
             continue
         cut = crit = rest = ens = lowc = lowh = 0.0
         pumps = []
-        if a.asset_class == "distribution_transformer":
+        if a.asset_class == "distribution_transformer" and a.element_table == "load":
             here = customers[customers["load"] == int(a.element)]
             cut, crit = len(here), float((here.customer_class == "critical").sum())
             ens = float(mean_load_mw.get(int(a.element), 0.0)) * 1000 * repair_h[i]
-        elif a.asset_class in ("cable", "hv_mv_transformer", "switch") and nm1 is not None:
+        elif a.asset_class in ("cable", "hv_mv_transformer", "distribution_transformer",
+                               "switch") and nm1 is not None:
             key = None
             if a.asset_class == "cable":
                 key = ("line", int(a.element))
-            elif a.asset_class == "hv_mv_transformer":
+            elif a.element_table == "trafo":
                 key = ("trafo", int(a.element))
             else:
                 sw = city.net.switch.loc[int(a.element)]
@@ -288,7 +349,7 @@ def _consequences(city, reg, profiles, ev, say) -> np.ndarray:
                 if a.asset_class == "switch":
                     hours = restore_h[i]
                 ens = float(r.load_unsupplied_mw) * 1000 * hours
-                if cut > 0:
+                if cut > 0 and len(city.pumps):
                     pumps = pumps_fed_by(city.net, city.pumps,
                                          buses=consequence.buses_cut(city.net, *key))
         elif a.asset_class == "pipe" and low is not None and a.element in low.index:
@@ -299,10 +360,11 @@ def _consequences(city, reg, profiles, ev, say) -> np.ndarray:
         for p in pumps:
             c, h = pump_water.get(p, (0, 0.0))
             lowc, lowh = lowc + c, lowh + h
-        ev.loc[i, ["customers_cut", "critical_cut", "customers_restorable", "ens_kwh",
-                   "customers_low_pressure", "customer_hours_low", "pumps_cut"]] = (
-            cut, crit, rest, ens, np.nan_to_num(lowc), np.nan_to_num(lowh), len(pumps))
+        figures[i] = (cut, crit, rest, ens, np.nan_to_num(lowc), np.nan_to_num(lowh),
+                      len(pumps))
         out[i] = consequence.money(cut, crit, ens, np.nan_to_num(lowh), repair[i])
+    for k, col in enumerate(cols):
+        ev[col] = figures[:, k]
     return out
 
 
@@ -347,6 +409,31 @@ def _failing_meters(store) -> pd.DataFrame:
         if chunks:
             parts.append(condition.failing_meters(pd.concat(chunks)).assign(kind=kind))
     return pd.concat(parts) if parts else pd.DataFrame()
+
+
+def _pump_efficiency(city, store) -> pd.DataFrame:
+    """Wire-to-water efficiency of each pump whose SCADA has its power and a flow meter on
+    its link: ρgQH/P with H the pump curve's head at the measured flow."""
+    rows = []
+    meters = city.dma_meters[city.dma_meters.link_type.eq("Pump")]
+    for m in meters.itertuples():
+        pump = str(m.link)
+        power = store.read("scada", f"WATER.PUMP-{pump}.POWER")
+        flow = store.read("scada", f"WATER.{m.meter_id}.FLOW")
+        if power.empty or flow.empty:
+            continue
+        p = power.set_index("time_utc").value
+        q = flow.set_index("time_utc").value.reindex(p.index) / 1000.0
+        link = city.wn.get_link(pump)
+        head = pd.Series(np.asarray([link.get_head_curve_coefficients()[0]
+                                     - link.get_head_curve_coefficients()[1]
+                                     * max(v, 0.0) ** link.get_head_curve_coefficients()[2]
+                                     for v in q.fillna(0).to_numpy()]), index=q.index)
+        eff = condition.wire_to_water_efficiency(p, q, head)
+        mean, drift = condition.efficiency_trend(eff)
+        rows.append((pump, mean, drift, float(len(eff))))
+    return pd.DataFrame(rows, columns=["pump", "mean_efficiency", "drift_per_year", "hours"]
+                        ).set_index("pump")
 
 
 def risk_matrix(ranking: pd.DataFrame, value: str = "count") -> pd.DataFrame:

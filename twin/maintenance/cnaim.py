@@ -37,12 +37,12 @@ from twin.maintenance.parameters import (
 
 def band_factor(value, table) -> np.ndarray:
     """Look a value up in a banded table of ``(upper bound, factor)`` rows (lower bound
-    exclusive, upper inclusive, as CNAIM's tables); NaN takes the last (default) row."""
+    exclusive, upper inclusive, as CNAIM's tables); NaN (not known) is the neutral 1.0."""
     value = np.asarray(value, dtype=float)
     uppers = np.array([u for u, _ in table])
     factors = np.array([f for _, f in table])
-    pos = np.searchsorted(uppers, np.nan_to_num(value, nan=np.inf), side="left")
-    return factors[np.minimum(pos, len(table) - 1)]
+    pos = np.searchsorted(uppers, np.nan_to_num(value, nan=0.0), side="left")
+    return np.where(np.isnan(value), 1.0, factors[np.minimum(pos, len(table) - 1)])
 
 
 def duty_factor_transformer(utilisation_pct) -> np.ndarray:

@@ -30,11 +30,15 @@ def electric_outages(city, profiles: dict) -> pd.DataFrame:
     from twin.electric.contingency import n_minus_1
 
     res = n_minus_1(city.net, profiles, customers=city.customers)
-    crit = n_minus_1(city.net, profiles, customers=city.customers[
-        city.customers.customer_class == "critical"])
     res = res.set_index(["element_type", "element"])
-    res["critical_unsupplied"] = crit.set_index(["element_type", "element"]
-                                                ).customers_unsupplied.reindex(res.index)
+    res["critical_unsupplied"] = 0
+    critical = city.customers[city.customers.customer_class == "critical"]
+    cutting = res.index[res.customers_unsupplied > 0]
+    if len(critical) and len(cutting):  # only outages that cut someone can cut them
+        crit = n_minus_1(city.net, profiles, customers=critical,
+                         outages=cutting.to_frame(index=False))
+        res.loc[cutting, "critical_unsupplied"] = crit.set_index(
+            ["element_type", "element"]).customers_unsupplied.reindex(cutting).to_numpy()
     return res
 
 

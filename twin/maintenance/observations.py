@@ -19,6 +19,13 @@ from twin.maintenance import condition, thermal
 EPS_HOURS = 7 * 24
 #: Its hydraulic and report step [s].
 EPS_STEP_S = 3600
+#: HV-side voltage from which a ``net.trafo`` is a power transformer (ONAN power
+#: characteristics) rather than a distribution transformer [kV].
+POWER_TRAFO_KV = 60.0
+#: Columns of :func:`twin.maintenance.condition.transformer_condition`'s table.
+TRANSFORMER_COLUMNS = ["max_utilisation_pct", "mean_utilisation_pct", "loss_of_life_h",
+                       "mean_ageing_rate", "max_hot_spot_c", "hours_above_120c",
+                       "hours_above_140c"]
 
 
 @dataclass
@@ -31,7 +38,8 @@ class Observations:
         By ``net.load`` index: :func:`condition.transformer_condition` columns and
         ``rating_kva``.
     hv_transformers : DataFrame
-        By ``net.trafo`` index, the same columns.
+        By ``net.trafo`` index (every transformer of ``net.trafo``, HV/MV and, in grids that
+        model them so, MV/LV), the same columns.
     lines : DataFrame
         By ``net.line`` index: :func:`condition.line_condition` columns.
     pipe_pressure_m : Series
@@ -83,16 +91,20 @@ def observe(city, profiles: dict | None = None, progress: Callable[[str], None] 
     say("distribution transformers (IEC 60076-7)")
     dts = city.assets[city.assets.asset_class.eq("distribution_transformer")
                       & city.assets.element_table.eq("load")]
-    loads = pd.Index(dts.element.astype(int).unique())
+    loads = pd.Index(dts.element.astype(int).unique(), dtype=int)
     loads = loads[loads.isin(profiles["load_p_mw"].columns)]
     rating = (dts.drop_duplicates("element").set_index(dts.drop_duplicates("element")
                                                        .element.astype(int)).rating
               .reindex(loads).astype(float))
-    kva = condition.lv_net_apparent_power_kva(profiles, city.net, loads)
-    dt_table, dt_daily = condition.transformer_condition(kva / rating.to_numpy(), ambient)
-    dt_table["rating_kva"] = rating
+    if len(loads):
+        kva = condition.lv_net_apparent_power_kva(profiles, city.net, loads)
+        dt_table, dt_daily = condition.transformer_condition(kva / rating.to_numpy(), ambient)
+        dt_table["rating_kva"] = rating
+    else:  # grids whose MV/LV transformers are net.trafo elements (see hv_transformers)
+        dt_table = pd.DataFrame(columns=[*TRANSFORMER_COLUMNS, "rating_kva"], dtype=float)
+        dt_daily = pd.DataFrame(index=pd.DatetimeIndex([]))
 
-    say("QSTS (a year of power flows)")
+    say("QSTS (power flows over the profiles)")
     ds = run_qsts(city.net, profiles, variables=["line_loading_percent", "trafo_loading_percent"],
                   dtype=np.float32)
     step_h = float((times[1] - times[0]).total_seconds() / 3600.0)
@@ -102,7 +114,14 @@ def observe(city, profiles: dict | None = None, progress: Callable[[str], None] 
     weekly = line_pct.resample("7D").max()
     trafo_pu = pd.DataFrame(ds["trafo_loading_percent"].to_numpy() / 100.0, index=times,
                             columns=ds["trafo"].to_numpy())
-    hv_table, hv_daily = condition.transformer_condition(trafo_pu, ambient, thermal.ONAN_POWER)
+    # power transformers (HV side at 60 kV or more) and distribution transformers modelled as
+    # net.trafo (MV/LV grids) each with their own IEC 60076-7 characteristics
+    power = city.net.trafo.vn_hv_kv.reindex(trafo_pu.columns).to_numpy() >= POWER_TRAFO_KV
+    parts = [condition.transformer_condition(trafo_pu.loc[:, mask], ambient, params)
+             for mask, params in ((power, thermal.ONAN_POWER),
+                                  (~power, thermal.ONAN_DISTRIBUTION)) if mask.any()]
+    hv_table = pd.concat([p[0] for p in parts]).reindex(trafo_pu.columns)
+    hv_daily = pd.concat([p[1] for p in parts], axis=1)[list(trafo_pu.columns)]
 
     say("EPANET (pressures, pump duty)")
     hyd = simulate(city.wn, EPS_HOURS * 3600, EPS_STEP_S)

@@ -50,7 +50,8 @@ DUTY_DISTRIBUTION_TRANSFORMER = ((50.0, 0.9), (70.0, 0.95), (100.0, 1.0), (float
 #: distribution transformers' (house assumption: the cable table was not to hand).
 DUTY_CABLE_UTILISATION = DUTY_DISTRIBUTION_TRANSFORMER
 #: Duty factor 2 of cables by operating/design voltage [%]: (upper, factor). CNAIM R package:
-#: 60 % gives 0.9 (its future-PoF reference case), the default row 1.0.
+#: 60 % gives 0.9 (its future-PoF reference case), the default row 1.0. A value not known
+#: (NaN) takes 1.0 in every duty table.
 DUTY_CABLE_VOLTAGE = ((75.0, 0.9), (float("inf"), 1.0))
 
 #: Money of a consequence (house values, in the register's currency):

@@ -27,6 +27,10 @@ import numpy as np
 import pandas as pd
 
 MODELS = ("cox", "weibull_aft")
+
+
+class BreakModelError(RuntimeError):
+    """No break model could be fitted on the history."""
 #: Ridge penalty of both fits (small; keeps rare materials from diverging) [-].
 PENALIZER = 0.01
 #: Ages are given to the parametric fit in centuries (its optimiser diverged on years) [a].
@@ -130,8 +134,7 @@ def fit_break_model(kind: str, intervals: pd.DataFrame, x: pd.DataFrame) -> Brea
 
     df = intervals.join(x.drop(columns="log_prior_breaks", errors="ignore"), on="asset_id"
                         ).drop(columns="asset_id")
-    cols = [c for c in [*x.columns.drop("log_prior_breaks", errors="ignore"), "log_prior_breaks"]
-            if df[c].std() > 0]
+    cols = [c for c in x.columns if df[c].std() > 0]
     df = df[["start", "stop", "event", *cols]]
     scale = 1.0
     if kind == "cox":
@@ -215,13 +218,22 @@ def choose_break_model(pipes: pd.DataFrame, breaks: pd.DataFrame, x: pd.DataFram
     scores = pd.DataFrame(rows, columns=["model", "heldout_c_index", "heldout_loglik",
                                          "expected_breaks", "observed_breaks", "error"]
                           ).set_index("model")
-    best = scores.heldout_loglik.idxmax()
-    other = [k for k in MODELS if k != best][0]
+    order = list(scores.heldout_loglik.sort_values(ascending=False, kind="stable").index)
+    best, other = order[0], order[1]
     reason = (f"{best} wins on the {holdout_years} held-out years ({split}-{last_year}): "
-              f"log-likelihood {scores.heldout_loglik[best]:.1f} vs {scores.heldout_loglik[other]:.1f}, "
-              f"C-index {scores.heldout_c_index[best]:.3f} vs {scores.heldout_c_index[other]:.3f}; "
+              f"log-likelihood {scores.heldout_loglik[best]:.1f} vs "
+              f"{scores.heldout_loglik[other]:.1f}, C-index "
+              f"{scores.heldout_c_index[best]:.3f} vs {scores.heldout_c_index[other]:.3f}; "
               f"expected {scores.expected_breaks[best]:.1f} breaks, observed "
               f"{int(scores.observed_breaks[best])}")
-    model = fit_break_model(best, survival_intervals(pipes, breaks, first_year,
-                                                     last_year + 1.0), x)
-    return BreakModelChoice(model, scores, reason)
+    whole = survival_intervals(pipes, breaks, first_year, last_year + 1.0)
+    for kind in order:  # the winner refitted on the whole history; the other if it fails
+        try:
+            model = fit_break_model(kind, whole, x)
+        except Exception as exc:
+            reason += f"; {kind} did not converge on the whole history ({type(exc).__name__})"
+            continue
+        if kind != best:
+            reason += f", {kind} used"
+        return BreakModelChoice(model, scores, reason)
+    raise BreakModelError(f"neither break model converged on the pipe history: {reason}")

@@ -50,14 +50,18 @@ def recommend(ranking: pd.DataFrame) -> pd.DataFrame:
     }
     r["action"] = act
     r["action_cost"] = np.select([act == a for a in ACTIONS], [costs[a] for a in ACTIONS])
+    # CNAIM classes: the PoF curve's ratio at the health after the action (scale-free, so
+    # per-km cables and calibrated K stay consistent); pipes: a new pipe breaks a tenth as often
+    h = r.health_index.to_numpy(float)
+    k = r.k_percent.to_numpy(float)
+    now = np.maximum(pof_curve(h, k), 1e-300)
+    ratio_new = pof_curve(P.H_NEW, k) / now
+    ratio_refurb = pof_curve(np.maximum(h * P.REFURBISH_HEALTH_FACTOR, P.H_MIN), k) / now
+    pof = r.pof_per_year.to_numpy(float)
     pof_after = np.select(
         [act == "replace", act == "refurbish", act == "inspect"],
-        [np.where(is_pipe, r.pof_per_year * 0.1,
-                  pof_curve(P.H_NEW, r.k_percent.to_numpy(float))),
-         pof_curve(np.maximum(r.health_index * P.REFURBISH_HEALTH_FACTOR, P.H_MIN),
-                   r.k_percent.to_numpy(float)),
-         r.pof_per_year * (1 - INSPECTION_RISK_REDUCTION)],
-        r.pof_per_year)
+        [np.where(is_pipe, pof * 0.1, pof * ratio_new), pof * ratio_refurb,
+         pof * (1 - INSPECTION_RISK_REDUCTION)], pof)
     pof_after = np.minimum(pof_after, r.pof_per_year)
     r["risk_reduction_money_per_year"] = (r.pof_per_year - pof_after) * r.cof_money
     return r
