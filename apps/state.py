@@ -163,8 +163,8 @@ def assessment(city: City, progress=None):
     if not path.exists():
         raise FileNotFoundError(
             f"{path}: no work-order history; export the CMMS work orders there (or set "
-            f"${WORK_ORDERS_ENV}); for the sample city write them with "
-            "twin.synthetic.failures.build_failures")
+            f"${WORK_ORDERS_ENV}); for the sample city write them with 'twin maintenance "
+            "history'")
     key = (str(path), path.stat().st_mtime_ns)
     with _lock:
         fut = _assessments.get(key)
