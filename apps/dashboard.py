@@ -27,6 +27,7 @@ pn.extension("tabulator", notifications=False)
 TITLE = "CityTwin · engineers' workbench"
 
 now_sidebar, now_main, view = now.build()
+titles = ["Now", *pages.LAZY_PAGES]
 tabs = pn.Tabs(("Now", pn.Column(*now_main, sizing_mode="stretch_width")),
                *[(title, pn.Column(pn.pane.HTML(f"<p>Opening {title}…</p>"), name=title,
                                    sizing_mode="stretch_width"))
@@ -40,7 +41,7 @@ def _open_page(event) -> None:
     index = event.new
     if index == 0 or index in built:
         return
-    title = tabs._names[index]
+    title = titles[index]
     page = pages.LAZY_PAGES[title]()
     built[index] = page
     tabs[index] = (title, page.panel)
