@@ -13,8 +13,11 @@ import logging
 import sys
 from pathlib import Path
 
+import tornado.escape
 from panel.auth import BasicLoginHandler, LogoutHandler  # noqa: F401  (bokeh reads LogoutHandler)
 from panel.config import config
+from panel.io.state import state
+from tornado.ioloop import IOLoop
 
 if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `twin` of this checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,9 +37,26 @@ def get_user(request_handler) -> str | None:
 
 
 class LoginHandler(BasicLoginHandler):
-    """Panel's login form, checked against the hashed credentials."""
+    """Panel's login form, checked against the hashed credentials.
+
+    The scrypt check (16 MiB, tens of ms) runs in a thread, so logins never hold up the
+    server's event loop and the sessions on it.
+    """
 
     _login_endpoint = login_url
+
+    async def post(self):
+        username = self.get_argument("username", "")
+        password = self.get_argument("password", "")
+        ok = await IOLoop.current().run_in_executor(None, self._validate, username, password)
+        if ok:
+            self.set_current_user(username)
+            next_url = self.get_cookie("next_url", state.base_url) or state.base_url
+            self.redirect(next_url if next_url.startswith("/") and not next_url.startswith(
+                "//") else state.base_url)
+        else:
+            error = "?error=" + tornado.escape.url_escape("Invalid username or password!")
+            self.redirect(self.request.path + error)
 
     def _validate(self, username: str, password: str) -> bool:
         try:

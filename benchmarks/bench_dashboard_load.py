@@ -91,6 +91,7 @@ async def session(browser, base: str, ev_percent: int, out: dict) -> None:
     """One engineer: log in, see the numbers, run a one-day what-if."""
     context = await browser.new_context(viewport={"width": 1500, "height": 1000})
     page = await context.new_page()
+    page.set_default_timeout(300_000)  # a loaded server: measure, do not give up
     try:
         t0 = time.perf_counter()
         await page.goto(f"{base}/dashboard")
