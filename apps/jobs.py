@@ -1,6 +1,7 @@
 """Long work of one session, run in the shared solver threads with progress and a cancel.
 
-The event loop only awaits the thread. Progress comes back from the worker thread as plain
+The event loop only awaits the thread. A job run in a :class:`~apps.state.FairPool` (the
+what-ifs) shows its place in the queue until it starts. Progress comes back from the worker thread as plain
 numbers; a periodic callback of the session copies them to the page, so bokeh models are only
 touched under the session's own lock. A cancelled job's result is dropped (and the work is told
 to stop when it accepts a ``cancel`` event).
@@ -51,6 +52,7 @@ class Job(param.Parameterized):
         self._cancel: threading.Event | None = None
         self._raw = (0.0, "")
         self._poll = None
+        self._queued = None  # (pool, future) while it waits in a FairPool
 
     def progress(self, done: float, total: float, label: str = "") -> None:
         """Report progress from the worker thread (cheap; shown by the page's next poll)."""
@@ -59,6 +61,16 @@ class Job(param.Parameterized):
         self._raw = (min(max(done / total, 0.0), 1.0) if total else 0.0, label)
 
     def _show_progress(self) -> None:
+        if self._queued is not None:
+            pool, fut = self._queued
+            place = pool.position(fut)
+            if place:
+                self.message = (f"{self.what}: waiting, {place - 1} "
+                                f"run{'s' if place != 2 else ''} ahead in the queue "
+                                f"({pool.workers} at a time)")
+                return
+            self._queued = None
+            self.message = f"{self.what}…"
         self.fraction, label = self._raw
         if label:
             self.message = label
@@ -67,18 +79,30 @@ class Job(param.Parameterized):
         """Stop waiting for the running call; its result will be dropped."""
         if self.running and self._cancel is not None:
             self._cancel.set()
+            if self._queued is not None:
+                self._queued[1].cancel()  # still waiting: leave the queue
+                self._queued = None
             self._ticket += 1
             self._finish(f"{self.what} cancelled")
+
+    def release(self) -> None:
+        """The page has closed: cancel what runs and stop polling."""
+        self.cancel()
+        if self._poll is not None:
+            self._poll.stop()
+            self._poll = None
 
     def _finish(self, message: str) -> None:
         if self._poll is not None:
             self._poll.stop()
             self._poll = None
+        self._queued = None
         self.running = False
         self.message = message
 
-    async def run(self, func, *args, **kwargs):
-        """Run ``func(*args, cancel=event, **kwargs)`` in a solver thread; return its result,
+    async def run(self, func, *args, pool=None, **kwargs):
+        """Run ``func(*args, cancel=event, **kwargs)`` in a solver thread (or in ``pool``, a
+        :class:`~apps.state.FairPool`, showing the place in its queue); return its result,
         or None when it failed (:attr:`error` says why) or was cancelled."""
         self._ticket += 1
         ticket = self._ticket
@@ -87,10 +111,15 @@ class Job(param.Parameterized):
         self.running, self.message = True, f"{self.what}…"
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
             self._poll = pn.state.add_periodic_callback(self._show_progress, period=250)
+        if pool is None:
+            fut = state.SOLVERS.submit(func, *args, cancel=cancel, **kwargs)
+        else:
+            fut = pool.submit(func, *args, cancel=cancel, **kwargs)
+            self._queued = (pool, fut)
+            self._show_progress()
         try:
-            result = await asyncio.wrap_future(
-                state.SOLVERS.submit(func, *args, cancel=cancel, **kwargs))
-        except Cancelled:
+            result = await asyncio.wrap_future(fut)
+        except (Cancelled, asyncio.CancelledError):
             return None
         except Exception as exc:  # shown on the page; the server log keeps the traceback
             if ticket == self._ticket:

@@ -1,21 +1,25 @@
 """Time series beside the *Now* map: a feeder, a DMA and the tanks over the day or week.
 
-The window is solved once per chosen time and window length (:func:`twin.timeline.base_timeline`,
-in a solver thread); picking another feeder or DMA only reads another slice of it
-(:func:`twin.electric.feeder_series.feeder_series`, :func:`twin.water.zone_series.dma_series`).
+The window is solved once per server, time and window length (:func:`apps.state.timeline`,
+i.e. :func:`twin.timeline.base_timeline` in a solver thread, shared read-only by the sessions);
+picking another feeder or DMA only reads another slice of it
+(:func:`twin.electric.feeder_series.feeder_series`, :func:`twin.water.zone_series.dma_series`),
+and its plots are built in a worker thread too (:func:`series_figures`).
 Times are shown on the city's clock.
 """
 
 from __future__ import annotations
 
+import asyncio
+
 import hvplot.pandas  # noqa: F401  (registers .hvplot)
 import pandas as pd
 import panel as pn
 
+from apps import state
 from apps.jobs import Job
 from twin.electric.feeder_series import feeder_names, feeder_series
-from twin.scenario import MAX_LOADING_PERCENT, MIN_SERVICE_PRESSURE_M, VOLTAGE_BAND_PU, profiles_of
-from twin.timeline import base_timeline
+from twin.scenario import MAX_LOADING_PERCENT, MIN_SERVICE_PRESSURE_M, VOLTAGE_BAND_PU
 from twin.water.zone_series import dma_series, tank_levels_m
 
 WINDOWS = {"the day": 1, "the week around it": 7}
@@ -35,6 +39,7 @@ class SeriesView:
         self.view = view
         self.timeline = None
         self._key = None
+        self._drawing = 0
         self.job = Job("solving the window")
         self.window = pn.widgets.RadioButtonGroup(name="Window", options=list(WINDOWS),
                                                   value="the day", css_classes=["series-window"])
@@ -87,48 +92,65 @@ class SeriesView:
         at = self.view.at
 
         def work(cancel):
-            return base_timeline(city, profiles_of(city), at, days)
+            return state.timeline(city, at, days)
 
         timeline = await self.job.run(work)
         if timeline is not None:
             self.timeline, self._key = timeline, key
-            self._draw()
+            await self._draw()
 
-    def _draw(self, *_):
+    async def _draw(self, *_):
         tl, city = self.timeline, self.view.city
         if tl is None or not self.feeder.value or not self.dma.value:
             return
-        tz = city.timezone
-        f = feeder_series(tl.electric, city.net, self.feeder.value)
-        d = dma_series(tl.water, city.dma_meters, city.dmas, city.demand_junctions,
-                       self.dma.value, tl.start_utc)
-        tanks = tank_levels_m(tl.water, city.wn, tl.start_utc)
-        fl, dl = _local(f, tz), _local(d, tz)
-        feeder, dma = self.feeder.value, self.dma.value
-        self.loading_plot.object = fl.hvplot.line(
+        self._drawing += 1
+        ticket = self._drawing
+        shown = await asyncio.wrap_future(state.SOLVERS.submit(
+            series_figures, city, tl, self.feeder.value, self.dma.value))
+        if ticket != self._drawing:  # another feeder, DMA or time was picked meanwhile
+            return
+        for pane, key in ((self.loading_plot, "loading"), (self.voltage_plot, "voltage"),
+                          (self.inflow_plot, "inflow"), (self.pressure_plot, "pressure"),
+                          (self.tank_plot, "tanks")):
+            pane.object = shown[key]
+        self.summary.object = shown["summary"]
+
+
+def series_figures(city, tl, feeder: str, dma: str) -> dict:
+    """The plots and the summary line of a feeder and a DMA over a timeline (pure; built in a
+    worker thread, rendered by the session's panes)."""
+    tz = city.timezone
+    f = feeder_series(tl.electric, city.net, feeder)
+    d = dma_series(tl.water, city.dma_meters, city.dmas, city.demand_junctions, dma,
+                   tl.start_utc)
+    tanks = tank_levels_m(tl.water, city.wn, tl.start_utc)
+    fl, dl = _local(f, tz), _local(d, tz)
+    t0 = tl.start_utc.tz_convert(tz)
+    t1 = (tl.end_utc - pd.Timedelta(minutes=15)).tz_convert(tz)
+    return {
+        "loading": fl.hvplot.line(
             y="loading_max_percent", ylabel="max line loading [%]", color="#d73027",
-            title=f"{feeder}: most loaded line", **PLOT)
-        self.voltage_plot.object = fl.hvplot.area(
+            title=f"{feeder}: most loaded line", **PLOT),
+        "voltage": fl.hvplot.area(
             y="vm_min_pu", y2="vm_max_pu", ylabel="voltage [p.u.]", alpha=0.5,
-            color="#4575b4", title=f"{feeder}: voltage min–max", **PLOT)
-        self.inflow_plot.object = dl.hvplot.line(
+            color="#4575b4", title=f"{feeder}: voltage min–max", **PLOT),
+        "inflow": dl.hvplot.line(
             y="inflow_l_s", ylabel="net inflow [L/s]", color="#1b7837",
-            title=f"{dma}: net inflow", **PLOT)
-        self.pressure_plot.object = dl.hvplot.area(
+            title=f"{dma}: net inflow", **PLOT),
+        "pressure": dl.hvplot.area(
             y="pressure_min_m", y2="pressure_max_m", ylabel="pressure [m]", alpha=0.35,
             color="#5b8db8", title=f"{dma}: pressure min, mean, max", **PLOT) * dl.hvplot.line(
-            y="pressure_mean_m", color="#0d3b66", **PLOT)
-        self.tank_plot.object = _local(tanks, tz).rename(columns=lambda t: f"tank {t}").hvplot.line(
-            ylabel="level [m]", title="Tanks", **{**PLOT, "width": 620, "legend": "right"})
-        t0 = tl.start_utc.tz_convert(tz)
-        t1 = (tl.end_utc - pd.Timedelta(minutes=15)).tz_convert(tz)
-        self.summary.object = (
+            y="pressure_mean_m", color="#0d3b66", **PLOT),
+        "tanks": _local(tanks, tz).rename(columns=lambda t: f"tank {t}").hvplot.line(
+            ylabel="level [m]", title="Tanks", **{**PLOT, "width": 620, "legend": "right"}),
+        "summary": (
             f"<span class='series-period'>{t0:%a %d %b %H:%M} – {t1:%a %d %b %H:%M %Z}</span>: "
-            f"feeder {self.feeder.value} <b class='series-loading-max'>"
+            f"feeder {feeder} <b class='series-loading-max'>"
             f"{f.loading_max_percent.max():.1f} %</b> max loading (limit "
             f"{MAX_LOADING_PERCENT:.0f} %), voltage <b class='series-vm-min'>"
             f"{f.vm_min_pu.min():.3f}</b>–<b class='series-vm-max'>{f.vm_max_pu.max():.3f}</b>"
             f" p.u. (band {VOLTAGE_BAND_PU[0]:.2f}–{VOLTAGE_BAND_PU[1]:.2f}); "
-            f"{self.dma.value} lowest pressure <b class='series-pressure-min'>"
+            f"{dma} lowest pressure <b class='series-pressure-min'>"
             f"{d.pressure_min_m.min():.1f} m</b> (service {MIN_SERVICE_PRESSURE_M:.0f} m), "
-            f"peak inflow <b class='series-inflow-max'>{d.inflow_l_s.max():.1f} L/s</b>.")
+            f"peak inflow <b class='series-inflow-max'>{d.inflow_l_s.max():.1f} L/s</b>."),
+    }

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 def _lookahead():
     from apps.pages.lookahead import LookaheadPage
@@ -33,3 +35,20 @@ def _maintenance():
 
 LAZY_PAGES = {"What-if": _whatif, "Next 48 hours": _lookahead, "Losses and leaks": _losses,
               "Maintenance": _maintenance}
+
+
+def releaser(built: dict, *releases: Callable[[], None]) -> Callable:
+    """The ``on_session_destroyed`` callback of one session: stop the work of its pages
+    (``releases`` and each built page's ``release``, or its job's), drop them and give the
+    memory back (:func:`apps.state.release_memory_soon`)."""
+    from apps import state
+
+    def release(session_context) -> None:
+        for stop in releases:
+            stop()
+        for page in built.values():
+            page.release() if hasattr(page, "release") else page.job.release()
+        built.clear()
+        state.release_memory_soon()
+
+    return release

@@ -18,7 +18,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 from apps import state
 from apps.jobs import Job
 from apps.overlay_map import OverlayMap
-from twin.loss_review import MAX_DAYS, LossesResult, losses_of_period
+from twin.loss_review import MAX_DAYS, LossesResult
 
 TABLE = {"disabled": True, "show_index": False, "theme": "simple", "layout": "fit_data_table",
          "sizing_mode": "stretch_width", "page_size": 12, "pagination": "local"}
@@ -102,7 +102,7 @@ class LossesPage:
 
         def work(cancel):
             city = state.city_future().result()
-            return city, losses_of_period(city, state.open_store(), first, days, job.progress)
+            return city, state.losses_review(city, first, days, job.progress)
 
         out = await job.run(work)
         if out is not None:

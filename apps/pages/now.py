@@ -57,7 +57,8 @@ def _date_and_clock(at: str):
 
 
 def build():
-    """The page for one session: ``(sidebar, main, view)``."""
+    """The page for one session: ``(sidebar, main, view, release)``; ``release()`` stops its
+    work when the session closes."""
     view = SnapshotView()
     recipe = state.recipe()  # the city's year and clock; a small YAML read, per session
     year = recipe.year
@@ -170,7 +171,7 @@ def build():
         ).rename_axis("pump").reset_index()[
             ["pump", "bus", "state", "flow [L/s]", "head [m]", "P [kW]"]]
         # bokeh models may only change under the document lock: run on the session's next tick
-        pn.state.execute(partial(nmap.show, view.city, snap), schedule=True)
+        pn.state.execute(partial(nmap.draw, view.layers), schedule=True)
 
 
     def _busy(*_):
@@ -224,4 +225,4 @@ def build():
             pn.Column(pn.pane.Markdown("#### Pumps", margin=(0, 10)), pumps, width=520),
             sizing_mode="stretch_width"),
     ]
-    return sidebar, main, view
+    return sidebar, main, view, series.job.release

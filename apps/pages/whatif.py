@@ -2,9 +2,11 @@
 
 The knobs become a scenario (:func:`twin.whatif.knobs_scenario`); the base of its period
 (:func:`apps.state.base_result`, shared by the server's sessions) and the scenario
-(:func:`twin.scenario.run_scenario`) run in a solver thread with progress and a cancel. Base
-and scenario are shown side by side (:mod:`twin.scenario_impact`): difference maps, the metric
-table, the violations, low pressures and customers affected. A result can be saved (NetCDF and
+(:func:`twin.scenario.run_scenario`) run in the server's what-if pool (:data:`apps.state.WHATIFS`,
+one run per core, in the order asked, the page showing its place in the queue) with progress
+and a cancel. Base and scenario are compared in the same worker (:func:`comparison`, from
+:mod:`twin.scenario_impact`) and shown side by side: difference maps, the metric table, the
+violations, low pressures and customers affected; the event loop only fills the widgets. A result can be saved (NetCDF and
 the scenario file ``twin scenario run`` reproduces) and any saved result opened again.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from functools import partial
 
 import pandas as pd
 import panel as pn
@@ -38,11 +41,53 @@ def element_options(city, kind: str) -> list[str]:
             "pipe": list(wn.pipe_name_list), "tank": list(wn.tank_name_list)}.get(kind, [])
 
 
+#: The difference maps: (source name, title, colour bar label), in the order of
+#: :func:`comparison`'s marks.
+DIFFERENCE_MAPS = [("wi-voltage", "Change of each bus's lowest voltage", "Δ p.u."),
+                   ("wi-loading", "Change of each line's highest loading", "Δ %"),
+                   ("wi-water", "Change of each junction's lowest pressure", "Δ m")]
+
+
+def comparison(city, base: ScenarioResult, result: ScenarioResult) -> dict:
+    """Everything the page shows of a scenario beside its base (pure; a worker thread).
+
+    Returns
+    -------
+    dict
+        ``period`` (text), ``metrics`` (:func:`twin.scenario_impact.metric_table`),
+        ``not_converged`` (grid steps), ``customers``, ``events``, ``lows`` (tables for the
+        page) and ``marks`` (keyword arguments of :meth:`OverlayMap.mark` per difference map).
+    """
+    tz = city.timezone
+    t = result.dataset.time.values
+    t0 = pd.Timestamp(t[0]).tz_localize("UTC").tz_convert(tz)
+    t1 = pd.Timestamp(t[-1]).tz_localize("UTC").tz_convert(tz)
+    table = impact.metric_table(base, result)
+    events = impact.grid_events(result, city)
+    lows = impact.low_pressure_junctions(result, city)
+    diff = impact.element_differences(base, result)
+    junctions = diff["junction"].loc[diff["junction"].index.isin(city.demand_junctions)]
+    return {
+        "period": f"{t0:%a %d %b %Y %H:%M} – {t1:%a %d %b %H:%M %Z}",
+        "metrics": table,
+        "not_converged": table.set_index("metric").loc["steps_not_converged", "scenario"],
+        "customers": impact.customers_affected(result, city).reset_index(),
+        "events": events.assign(start=events.start.astype(str), end=events.end.astype(str))[
+            ["element_type", "element", "kind", "start", "duration_h", "worst", "unit"]]
+        if len(events) else pd.DataFrame({"violations": ["none"]}),
+        "lows": lows.reset_index() if len(lows) else pd.DataFrame({"low pressures": ["none"]}),
+        "marks": [{"buses": _marks(diff["bus"], "p.u.", 4)},
+                  {"lines": _marks(diff["line"], "%", 1)},
+                  {"junctions": _marks(junctions, "m", 2)}],
+    }
+
+
 class WhatIfPage:
     """One session's what-if page; its runs and results belong to this session only."""
 
     def __init__(self):
         self.city = None
+        self._maps: list[OverlayMap] | None = None
         self.base: ScenarioResult | None = None
         self.result: ScenarioResult | None = None
         self.job = Job("the what-if")
@@ -202,9 +247,9 @@ class WhatIfPage:
             base = state.base_result(city, scenario, progress=tick(0))
             result = run_scenario(city, scenario, profiles=None, progress=tick(4),
                                   cancel=cancel.is_set)
-            return city, base, result
+            return city, base, result, comparison(city, base, result)
 
-        out = await job.run(work)
+        out = await job.run(work, pool=state.WHATIFS)
         if out is not None:
             self._show(*out)
 
@@ -219,60 +264,51 @@ class WhatIfPage:
             result = open_result(path)
             city = state.city_future().result()
             base = state.base_result(city, result.scenario)
-            return city, base, result
+            return city, base, result, comparison(city, base, result)
 
-        out = await job.run(work)
+        out = await job.run(work, pool=state.WHATIFS)
         if out is not None:
             self._show(*out)
 
-    def _show(self, city, base: ScenarioResult, result: ScenarioResult):
+    def _show(self, city, base: ScenarioResult, result: ScenarioResult, shown: dict):
+        """Fill the page from a :func:`comparison` (on the event loop: widgets only)."""
         self.city, self.base, self.result = city, base, result
         if len(self.leak_pick.options) < 2:
             self._fill_lists(city)
         sc = result.scenario
-        tz = city.timezone
-        t = result.dataset.time.values
-        t0 = pd.Timestamp(t[0]).tz_localize("UTC").tz_convert(tz)
-        t1 = pd.Timestamp(t[-1]).tz_localize("UTC").tz_convert(tz)
         self.title.object = (f"<h4>Base and <span class='wi-result-name'>{sc.name}</span> "
-                             f"<small>({sc.hash})</small>, {t0:%a %d %b %Y %H:%M} – "
-                             f"{t1:%a %d %b %H:%M %Z}</h4>")
-        table = impact.metric_table(base, result)
+                             f"<small>({sc.hash})</small>, {shown['period']}</h4>")
         self.metrics.formatters = dict.fromkeys(["base", "scenario", "delta"],
                                                 NumberFormatter(format="0.[000]"))
-        self.metrics.value = table
-        failed = table.set_index("metric").loc["steps_not_converged", "scenario"]
+        self.metrics.value = shown["metrics"]
+        failed = shown["not_converged"]
         self.warning.object = (f"**{failed:.0f} grid steps of the scenario did not converge**: "
                                "their values are left out of the figures; the change may be too "
                                "large for the network" if failed else "")
         self.warning.visible = bool(failed)
-        self.customers.value = impact.customers_affected(result, city).reset_index()
-        events = impact.grid_events(result, city)
-        self.events.value = events.assign(
-            start=events.start.astype(str), end=events.end.astype(str))[
-            ["element_type", "element", "kind", "start", "duration_h", "worst", "unit"]] \
-            if len(events) else pd.DataFrame({"violations": ["none"]})
-        lows = impact.low_pressure_junctions(result, city)
-        self.lows.value = lows.reset_index() if len(lows) else pd.DataFrame(
-            {"low pressures": ["none"]})
-        diff = impact.element_differences(base, result)
-        volts = OverlayMap(city, "wi-voltage", "Change of each bus's lowest voltage",
-                           "Δ p.u.", diverging=True, height=400)
-        volts.mark(buses=_marks(diff["bus"], "p.u.", 4), symmetric=True)
-        loading = OverlayMap(city, "wi-loading", "Change of each line's highest loading",
-                             "Δ %", diverging=True, height=400)
-        loading.mark(lines=_marks(diff["line"], "%", 1), symmetric=True)
-        water = OverlayMap(city, "wi-water", "Change of each junction's lowest pressure",
-                           "Δ m", diverging=True, height=400)
-        water.mark(junctions=_marks(diff["junction"].loc[
-            diff["junction"].index.isin(city.demand_junctions)], "m", 2), symmetric=True)
-        self.maps[:] = [pn.pane.Bokeh(m.figure, sizing_mode="stretch_width")
-                        for m in (volts, loading, water)]
+        self.customers.value = shown["customers"]
+        self.events.value = shown["events"]
+        self.lows.value = shown["lows"]
+        if self._maps is None or self._maps[0].city is not city:  # one set of maps per page
+            self._maps = [OverlayMap(city, key, title, unit, diverging=True, height=400)
+                          for key, title, unit in DIFFERENCE_MAPS]
+            for m, marks in zip(self._maps, shown["marks"], strict=True):
+                m.mark(**marks, symmetric=True)  # not in the document yet: no lock needed
+            self.maps[:] = [pn.pane.Bokeh(m.figure, sizing_mode="stretch_width")
+                            for m in self._maps]
+        else:  # bokeh models in the document change only under its lock: the next tick
+            for m, marks in zip(self._maps, shown["marks"], strict=True):
+                pn.state.execute(partial(m.mark, **marks, symmetric=True), schedule=True)
         self.notes.object = ("<p><b>What the changes did:</b> " + "; ".join(result.notes)
                              + "</p>") if result.notes else ""
         self.download.filename = f"{sc.name}.yaml"
         self.saved_note.object = ""
         self.results.visible = True
+
+    def release(self) -> None:
+        """The page has closed: stop its run and drop its results."""
+        self.job.release()
+        self.city = self.base = self.result = self._maps = None
 
     # ---- save
     def _yaml_file(self):
