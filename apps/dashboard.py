@@ -15,7 +15,6 @@ shared read-only.
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
 from pathlib import Path
 
 import panel as pn
@@ -24,6 +23,7 @@ if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `apps` importabl
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from apps import pages  # noqa: E402
+from apps.jobs import model_batch  # noqa: E402
 from apps.pages import now  # noqa: E402
 
 pn.extension("tabulator", notifications=False)
@@ -48,7 +48,8 @@ def _open_page(event) -> None:
     title = titles[index]
     page = pages.LAZY_PAGES[title]()
     built[index] = page
-    tabs[index] = (title, page.panel)
+    with model_batch():
+        tabs[index] = (title, page.panel)
 
 
 tabs.param.watch(_open_page, "active")
@@ -66,8 +67,6 @@ template = pn.template.BootstrapTemplate(  # needs no web fonts: works without i
     title=TITLE, sidebar=[*account, *now_sidebar], main=[tabs], sidebar_width=300,
     header_background="#1b3a4b",
 )
-# The document's model index is rebuilt once, not once per template root: this halves the time
-# a new session holds the event loop (0.6-1.1 s instead of 1.3-4.3 s at load average 12-15).
-doc = pn.state.curdoc
-with doc.models.freeze() if doc is not None else nullcontext():
+# the document's model index is rebuilt once, not once per template root
+with model_batch():
     template.servable(title=TITLE)

@@ -10,6 +10,7 @@ to stop when it accepts a ``cancel`` event).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 
@@ -22,6 +23,14 @@ log = logging.getLogger(__name__)
 
 #: Errors whose message is meant for the user as it stands (bad input, missing data).
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, LookupError)
+
+
+def model_batch():
+    """A context in which the session's document indexes its new models once, at the end,
+    instead of after every root or layout change (what makes adding a page or a result on the
+    event loop slow: 1.3-4.3 s -> 0.6-1.1 s for the whole *Now* page at load average 12-15)."""
+    doc = pn.state.curdoc
+    return doc.models.freeze() if doc is not None else contextlib.nullcontext()
 
 
 class Cancelled(Exception):

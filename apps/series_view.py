@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 
+import holoviews as hv
 import hvplot.pandas  # noqa: F401  (registers .hvplot)
 import pandas as pd
 import panel as pn
 
 from apps import state
-from apps.jobs import Job
+from apps.jobs import Job, model_batch
 from twin.electric.feeder_series import feeder_names, feeder_series
 from twin.scenario import MAX_LOADING_PERCENT, MIN_SERVICE_PRESSURE_M, VOLTAGE_BAND_PU
 from twin.water.zone_series import dma_series, tank_levels_m
@@ -51,11 +52,11 @@ class SeriesView:
                                     sizing_mode="stretch_width")
         self.message = pn.pane.Alert("", alert_type="danger", visible=False,
                                      css_classes=["series-error"])
-        self.loading_plot = pn.pane.HoloViews(None, css_classes=["series-loading-plot"])
-        self.voltage_plot = pn.pane.HoloViews(None, css_classes=["series-voltage-plot"])
-        self.inflow_plot = pn.pane.HoloViews(None, css_classes=["series-inflow-plot"])
-        self.pressure_plot = pn.pane.HoloViews(None, css_classes=["series-pressure-plot"])
-        self.tank_plot = pn.pane.HoloViews(None, css_classes=["series-tank-plot"])
+        self.loading_plot = pn.pane.Bokeh(None, css_classes=["series-loading-plot"])
+        self.voltage_plot = pn.pane.Bokeh(None, css_classes=["series-voltage-plot"])
+        self.inflow_plot = pn.pane.Bokeh(None, css_classes=["series-inflow-plot"])
+        self.pressure_plot = pn.pane.Bokeh(None, css_classes=["series-pressure-plot"])
+        self.tank_plot = pn.pane.Bokeh(None, css_classes=["series-tank-plot"])
         self.progress = pn.indicators.Progress(value=-1, active=True, visible=False, width=200)
         self.job.param.watch(self._job_state, ["running", "error"])
         view.param.watch(self._refresh, "snapshot")
@@ -109,16 +110,18 @@ class SeriesView:
             series_figures, city, tl, self.feeder.value, self.dma.value))
         if ticket != self._drawing:  # another feeder, DMA or time was picked meanwhile
             return
-        for pane, key in ((self.loading_plot, "loading"), (self.voltage_plot, "voltage"),
-                          (self.inflow_plot, "inflow"), (self.pressure_plot, "pressure"),
-                          (self.tank_plot, "tanks")):
-            pane.object = shown[key]
-        self.summary.object = shown["summary"]
+        with model_batch():
+            for pane, key in ((self.loading_plot, "loading"), (self.voltage_plot, "voltage"),
+                              (self.inflow_plot, "inflow"), (self.pressure_plot, "pressure"),
+                              (self.tank_plot, "tanks")):
+                pane.object = shown[key]
+            self.summary.object = shown["summary"]
 
 
 def series_figures(city, tl, feeder: str, dma: str) -> dict:
-    """The plots and the summary line of a feeder and a DMA over a timeline (pure; built in a
-    worker thread, rendered by the session's panes)."""
+    """The plots (bokeh figures, rendered from hvplot) and the summary line of a feeder and a
+    DMA over a timeline (pure; built and rendered in a worker thread, so the session's event
+    loop only hands the figures to its panes: 0.06 s instead of 0.30 s)."""
     tz = city.timezone
     f = feeder_series(tl.electric, city.net, feeder)
     d = dma_series(tl.water, city.dma_meters, city.dmas, city.demand_junctions, dma,
@@ -127,7 +130,7 @@ def series_figures(city, tl, feeder: str, dma: str) -> dict:
     fl, dl = _local(f, tz), _local(d, tz)
     t0 = tl.start_utc.tz_convert(tz)
     t1 = (tl.end_utc - pd.Timedelta(minutes=15)).tz_convert(tz)
-    return {
+    plots = {
         "loading": fl.hvplot.line(
             y="loading_max_percent", ylabel="max line loading [%]", color="#d73027",
             title=f"{feeder}: most loaded line", **PLOT),
@@ -142,8 +145,9 @@ def series_figures(city, tl, feeder: str, dma: str) -> dict:
             color="#5b8db8", title=f"{dma}: pressure min, mean, max", **PLOT) * dl.hvplot.line(
             y="pressure_mean_m", color="#0d3b66", **PLOT),
         "tanks": _local(tanks, tz).rename(columns=lambda t: f"tank {t}").hvplot.line(
-            ylabel="level [m]", title="Tanks", **{**PLOT, "width": 620, "legend": "right"}),
-        "summary": (
+            ylabel="level [m]", title="Tanks", **{**PLOT, "width": 620, "legend": "right"})}
+    return {**{key: hv.render(plot, backend="bokeh") for key, plot in plots.items()},
+            "summary": (
             f"<span class='series-period'>{t0:%a %d %b %H:%M} – {t1:%a %d %b %H:%M %Z}</span>: "
             f"feeder {feeder} <b class='series-loading-max'>"
             f"{f.loading_max_percent.max():.1f} %</b> max loading (limit "

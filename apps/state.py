@@ -294,7 +294,7 @@ def _store_version() -> int | None:
 _trim_timer: threading.Timer | None = None
 
 
-def release_memory_soon(delay_s: float = 2.0) -> None:
+def release_memory_soon(delay_s: float = 0.5) -> None:
     """:func:`release_memory` once, ``delay_s`` after the last of a burst of closed sessions
     (in a timer thread, off the event loop)."""
     global _trim_timer

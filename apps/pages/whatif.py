@@ -21,7 +21,7 @@ import panel as pn
 from bokeh.models.widgets.tables import NumberFormatter
 
 from apps import state
-from apps.jobs import Job
+from apps.jobs import Job, model_batch
 from apps.overlay_map import OverlayMap
 from twin import scenario_impact as impact
 from twin.scenario import ScenarioResult, open_result, run_scenario, scenario_yaml
@@ -251,7 +251,8 @@ class WhatIfPage:
 
         out = await job.run(work, pool=state.WHATIFS)
         if out is not None:
-            self._show(*out)
+            with model_batch():
+                self._show(*out)
 
     async def _open(self, *_):
         path = self.saved.value
@@ -268,7 +269,8 @@ class WhatIfPage:
 
         out = await job.run(work, pool=state.WHATIFS)
         if out is not None:
-            self._show(*out)
+            with model_batch():
+                self._show(*out)
 
     def _show(self, city, base: ScenarioResult, result: ScenarioResult, shown: dict):
         """Fill the page from a :func:`comparison` (on the event loop: widgets only)."""
