@@ -23,9 +23,11 @@ $(VENV)/.test: $(VENV)/.base
 install: $(VENV)/.base
 install-test: $(VENV)/.test
 
-## make run: install, build the sample city's data on first start, serve the dashboard
+## make run: install, build the sample city's data on first start, make a local dashboard
+## login if there is none (printed once), serve the dashboard behind it
 run: install
 	$(BIN)/twin data build --if-missing
+	$(BIN)/twin users local
 	$(BIN)/twin serve --port $(PORT)
 
 ## make test: install with test extras and Chromium, lint, run the whole suite

@@ -1,238 +1,72 @@
-"""CityTwin dashboard: the state of the electricity and water networks at a chosen time.
+"""CityTwin dashboard: the utility engineer's workbench on both networks.
 
-Run with ``panel serve apps/dashboard.py`` and open http://localhost:5006/dashboard;
-``?at=2016-01-14 03:00`` in the address opens (and links to) another time. On a server, add
-``--warm`` so the twin is imported and the city loaded before the first visitor arrives.
+Served by ``twin serve`` (behind a login) or ``panel serve apps/dashboard.py``; open
+http://localhost:5006/dashboard. Pages: *Now* (the state at a chosen time), *Next 48 hours*
+(the look-ahead), *Losses and leaks*, *What-if* and *Maintenance*. A page is built the first
+time its tab is opened.
 
-This script runs once per browser session: it builds the page and one
-:class:`~apps.snapshot_view.SnapshotView`. The city itself is loaded once per server in
-:mod:`apps.state` and shared read-only by all sessions.
+This script runs once per browser session, on the server's event loop: it only builds widgets
+(every solve runs in :mod:`apps.state`'s worker threads). Everything it builds belongs to that
+session and is let go when the session closes (``pn.state.on_session_destroyed``). The city and
+the results every session sees alike are computed once per server in :mod:`apps.state` and
+shared read-only.
 """
 
 from __future__ import annotations
 
 import sys
-from datetime import date
-from functools import partial
 from pathlib import Path
 
 import panel as pn
-from bokeh.models.widgets.tables import NumberFormatter
 
 if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `apps` importable, any cwd
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from apps import state  # noqa: E402
-from apps.network_map import NetworkMap  # noqa: E402
-from apps.snapshot_view import DEFAULT_AT, SnapshotView  # noqa: E402
-from twin.city import read_recipe  # noqa: E402
-from twin.scenario import (  # noqa: E402
-    MAX_LOADING_PERCENT,
-    MIN_SERVICE_PRESSURE_M,
-    VOLTAGE_BAND_PU,
-)
+from apps import pages  # noqa: E402
+from apps.jobs import model_batch  # noqa: E402
+from apps.pages import now  # noqa: E402
 
 pn.extension("tabulator", notifications=False)
 
-TITLE = "CityTwin · network state"
-OK, BAD = "#1b3a4b", "#c62828"
-INF = float("inf")
+TITLE = "CityTwin · engineers' workbench"
 
-#: Summary cards: (summary key, title, format, scale to the shown unit, colour thresholds).
-#: A card takes the colour of the first threshold its value does not exceed.
-CARDS = [
-    ("vm_min_pu", "Min voltage", "{value:.3f} p.u.", 1.0,
-     [(VOLTAGE_BAND_PU[0], BAD), (VOLTAGE_BAND_PU[1], OK), (INF, BAD)]),
-    ("vm_max_pu", "Max voltage", "{value:.3f} p.u.", 1.0,
-     [(VOLTAGE_BAND_PU[0], BAD), (VOLTAGE_BAND_PU[1], OK), (INF, BAD)]),
-    ("line_loading_max_percent", "Max line loading", "{value:.1f} %", 1.0,
-     [(MAX_LOADING_PERCENT, OK), (INF, BAD)]),
-    ("grid_import_mw", "Grid import", "{value:.2f} MW", 1.0, None),
-    ("losses_mw", "Grid losses", "{value:.1f} kW", 1000.0, None),
-    ("pressure_min_m", "Min pressure", "{value:.1f} m", 1.0,
-     [(MIN_SERVICE_PRESSURE_M, BAD), (INF, OK)]),
-    ("pressure_mean_m", "Mean pressure", "{value:.1f} m", 1.0, None),
-    ("demand_l_s", "Water demand", "{value:.0f} L/s", 1.0, None),
-    ("pump_kw", "Pump power", "{value:.1f} kW", 1.0, None),
-    ("violations", "Violations", "{value:.0f}", 1.0, [(0, "#2e7d32"), (INF, BAD)]),
-]
-QUARTER_HOURS = [f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 15, 30, 45)]
+now_sidebar, now_main, view, now_release = now.build()
+titles = ["Now", *pages.LAZY_PAGES]
+tabs = pn.Tabs(("Now", pn.Column(*now_main, sizing_mode="stretch_width")),
+               *[(title, pn.Column(pn.pane.HTML(f"<p>Opening {title}…</p>"), name=title,
+                                   sizing_mode="stretch_width"))
+                 for title in pages.LAZY_PAGES],
+               css_classes=["pages"], sizing_mode="stretch_width", dynamic=False)
+built: dict[int, object] = {}
 
 
-def _date_and_clock(at: str):
-    """Split ``'YYYY-MM-DD HH:MM'`` into a date and a clock string, or ``None``."""
-    try:
-        day, clock = at.strip().split(" ", 1)
-        return date.fromisoformat(day), clock.strip()[:5]
-    except ValueError:
-        return None
-
-
-view = SnapshotView()
-recipe = read_recipe()  # the city's year and clock; a small YAML read, per session
-year = recipe.year
-first_day, clock0 = _date_and_clock(DEFAULT_AT)
-
-# --- time picker ---------------------------------------------------------------------------
-date_picker = pn.widgets.DatePicker(
-    name="Date", value=first_day, start=date(year, 1, 1), end=date(year, 12, 31),
-    css_classes=["time-date"], sizing_mode="stretch_width")
-clock_picker = pn.widgets.Select(name="Time (15-min step)", options=QUARTER_HOURS,
-                                 value=clock0, css_classes=["time-clock"],
-                                 sizing_mode="stretch_width")
-
-
-def _picked(*_):
-    view.at = f"{date_picker.value:%Y-%m-%d} {clock_picker.value}"
-
-
-def _at_to_pickers(*_):
-    parts = _date_and_clock(view.at)
-    if parts and date_picker.start <= parts[0] <= date_picker.end and parts[1] in QUARTER_HOURS:
-        date_picker.value, clock_picker.value = parts
-
-
-date_picker.param.watch(_picked, "value")
-clock_picker.param.watch(_picked, "value")
-view.param.watch(_at_to_pickers, "at")
-
-# --- what is shown -------------------------------------------------------------------------
-nmap = NetworkMap()
-map_pane = pn.pane.Bokeh(nmap.figure, sizing_mode="stretch_width", min_height=660)
-# the marker classes sit on a Column: a Bokeh pane neither renders them nor can show `loading`
-map_box = pn.Column(map_pane, name="network-map", css_classes=["citytwin-map"],
-                    sizing_mode="stretch_width", min_height=660)
-CARD_STYLE = {"background": "white", "border": "1px solid #d9dee3", "border-radius": "6px",
-              "padding": "4px 10px", "box-shadow": "0 1px 2px rgba(0,0,0,.06)"}
-cards = {
-    key: pn.indicators.Number(name=title, value=float("nan"), format=fmt, colors=colors,
-                              default_color=OK, font_size="16pt", title_size="9.5pt",
-                              css_classes=["summary-card", f"summary-{key}"], width=116,
-                              height=62, sizing_mode="fixed", margin=(3, 4), styles=CARD_STYLE)
-    for key, title, fmt, _, colors in CARDS
-}
-
-
-def _group(label: str, keys: list[str]) -> pn.Column:
-    return pn.Column(
-        pn.pane.HTML(f"<span style='font-size:10pt;color:#555'>{label}</span>",
-                     margin=(0, 6), height=18),
-        pn.Row(*(cards[k] for k in keys)), margin=(0, 10, 0, 0))
-
-
-card_row = pn.FlexBox(
-    _group("Electricity", ["vm_min_pu", "vm_max_pu", "line_loading_max_percent",
-                           "grid_import_mw", "losses_mw"]),
-    _group("Water", ["pressure_min_m", "pressure_mean_m", "demand_l_s", "pump_kw"]),
-    _group("Limits", ["violations"]),
-    name="summary", css_classes=["summary-cards"], sizing_mode="stretch_width")
-shown_at = pn.pane.HTML("<h4 style='margin:4px 0'>No state shown yet</h4>", css_classes=["snapshot-time"],
-                        margin=(0, 10), sizing_mode="fixed", width=640, height=40,
-                        styles={"font-size": "15pt"})
-spinner = pn.indicators.LoadingSpinner(value=False, visible=False, size=24, color="primary",
-                                       margin=(6, 6), css_classes=["busy"])
-status = pn.pane.HTML("", css_classes=["status"], styles={"color": "#555"}, margin=(8, 6),
-                     sizing_mode="stretch_width")
-error = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["time-error"])
-
-#: Read-only, compact tables.
-TABLE = {"disabled": True, "show_index": False, "visible": False, "theme": "simple",
-         "layout": "fit_columns", "sizing_mode": "stretch_width",
-         "configuration": {"columnDefaults": {"headerSort": False}},
-         "stylesheets": [".tabulator, .tabulator-row, .tabulator-col {font-size: 12px !important}"]}
-violations = pn.widgets.Tabulator(
-    None, name="violations", css_classes=["violations-table"], height=300,
-    hidden_columns=["element"], titles={"element_type": "type"},
-    formatters={"value": NumberFormatter(format="0.000"),
-                "limit": NumberFormatter(format="0.00")}, **TABLE)
-no_violations = pn.pane.HTML(
-    f"<p class='ok'>None: every bus within {VOLTAGE_BAND_PU[0]:.2f}–{VOLTAGE_BAND_PU[1]:.2f}"
-    f" p.u., every line and transformer at or below {MAX_LOADING_PERCENT:.0f} %, every"
-    f" demand junction at or above {MIN_SERVICE_PRESSURE_M:.0f} m.</p>",
-    css_classes=["no-violations"], visible=False, sizing_mode="stretch_width")
-pumps = pn.widgets.Tabulator(
-    None, name="pumps", css_classes=["pumps-table"], height=110,
-    widths={"pump": 50, "bus": 45, "state": 65},
-    formatters={"flow [L/s]": NumberFormatter(format="0.0"),
-                "head [m]": NumberFormatter(format="0.0"),
-                "P [kW]": NumberFormatter(format="0.0")}, **TABLE)
-
-
-def _show(*_):
-    snap = view.snapshot
-    if snap is None:
+def _open_page(event) -> None:
+    """Build a page the first time its tab is chosen."""
+    index = event.new
+    if index == 0 or index in built:
         return
-    for key, _, _, scale, _ in CARDS:
-        cards[key].value = float(snap.summary[key]) * scale
-    local = f"{snap.at_local:%a %d %b %Y, %H:%M %Z}"
-    shown_at.object = (
-        f"<h4 style='margin:4px 0'>State at <span class='at-local'>{local}</span>"
-        f" <small style='color:#666'>({snap.at_utc:%H:%M} UTC)</small></h4>")
-    violations.value = snap.violations
-    violations.visible = not snap.violations.empty
-    no_violations.visible = snap.violations.empty
-    p = snap.pumps
-    pumps.visible = True
-    pumps.value = p.assign(
-        **{"state": (p.power_kw > 0).map({True: "running", False: "off"}),
-           "flow [L/s]": p.flow_m3s * 1000.0, "head [m]": p.head_m,
-           "P [kW]": p.power_kw}
-    ).rename_axis("pump").reset_index()[
-        ["pump", "bus", "state", "flow [L/s]", "head [m]", "P [kW]"]]
-    # bokeh models may only change under the document lock: run on the session's next tick
-    pn.state.execute(partial(nmap.show, view.city, snap), schedule=True)
+    title = titles[index]
+    page = pages.LAZY_PAGES[title]()
+    built[index] = page
+    with model_batch():
+        tabs[index] = (title, page.panel)
 
 
-def _busy(*_):
-    spinner.value = spinner.visible = view.busy
-    status.object = view.status
-    for pane in (map_box, card_row):
-        pane.loading = view.busy and view.snapshot is None
+tabs.param.watch(_open_page, "active")
 
 
-def _error(*_):
-    error.object = f"**{view.error}**" if view.error else ""
-    error.visible = bool(view.error)
-
-
-view.param.watch(_show, "snapshot")
-view.param.watch(_busy, ["busy", "status"])
-view.param.watch(_error, "error")
-_busy()
-
-state.city_future()  # start loading the city now (at server start with `panel serve --warm`)
+# the script's globals are gone by the time a session closes: the callback holds what it needs
+pn.state.on_session_destroyed(pages.releaser(built, view.release, now_release))
 if pn.state.location is not None:
-    pn.state.location.sync(view, {"at": "at"})
-if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-    pn.state.onload(view.refresh)  # the first solve, once the page is in the browser
+    pn.state.location.sync(tabs, {"active": "page"})
 
-# --- page ----------------------------------------------------------------------------------
-sidebar = [
-    pn.pane.Markdown(f"### Time\nCity time ({recipe.timezone}) of the year the twin holds.",
-                     sizing_mode="stretch_width"),
-    date_picker,
-    clock_picker,
-    pn.pane.Markdown(
-        "### Colours\n"
-        f"- **Buses**: voltage, white at 1.00 p.u., blue to {VOLTAGE_BAND_PU[0]:.2f} p.u.,"
-        f" red to {VOLTAGE_BAND_PU[1]:.2f} p.u. (the allowed band)\n"
-        f"- **MV lines**: loading, green 0 % to red {MAX_LOADING_PERCENT:.0f} %\n"
-        "- **Junctions**: pressure [m]\n"
-        "- **Pumps**: filled when running; the dotted line goes to the bus that feeds them\n\n"
-        "Hover over an element for its name and values; click a legend entry to hide a layer.",
-        sizing_mode="stretch_width"),
-]
-main = [
-    pn.Row(shown_at, spinner, status, sizing_mode="stretch_width"),
-    error,
-    card_row,
-    pn.Row(
-        map_box,
-        pn.Column(pn.pane.Markdown("#### Limit violations", margin=(0, 10)), violations,
-                  no_violations, pn.pane.Markdown("#### Pumps", margin=(0, 10)), pumps,
-                  width=420, sizing_mode="fixed"),
-        sizing_mode="stretch_width"),
-]
-pn.template.BootstrapTemplate(  # needs no web fonts: the page works without internet
-    title=TITLE, sidebar=sidebar, main=main, sidebar_width=300, header_background="#1b3a4b",
-).servable(title=TITLE)
+user = pn.state.user
+account = [pn.pane.HTML(f"<p class='signed-in'>Signed in as <b>{user}</b> · "
+                        "<a href='/logout'>log out</a></p>")] if user and user != "guest" else []
+template = pn.template.BootstrapTemplate(  # needs no web fonts: works without internet
+    title=TITLE, sidebar=[*account, *now_sidebar], main=[tabs], sidebar_width=300,
+    header_background="#1b3a4b",
+)
+# the document's model index is rebuilt once, not once per template root
+with model_batch():
+    template.servable(title=TITLE)

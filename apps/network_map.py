@@ -2,6 +2,8 @@
 
 :class:`NetworkMap` owns one bokeh figure per session. Its glyphs never change; each new
 snapshot replaces the data of their sources, so the view (zoom, hidden layers) stays put.
+The data of the layers (:func:`map_layers`) is computed in a worker thread, once per server
+and time (:func:`apps.state.solve`); the session's event loop only hands it to its sources.
 """
 
 from __future__ import annotations
@@ -147,83 +149,102 @@ class NetworkMap:
 
     def show(self, city: City, snap: Snapshot) -> None:
         """Draw ``snap`` of ``city``: replace the data of every layer."""
-        net, wn = city.net, city.wn
-        bxy, nxy = city.bus_xy, city.node_xy
-        el, wa = snap.electric, snap.water
+        self.draw(map_layers(city, snap))
 
-        vm = el["vm_pu"].to_series().reindex(net.bus.index)
-        self.buses.data = {
-            "x": bxy.x_m.to_numpy(), "y": bxy.y_m.to_numpy(), "name": net.bus.name.tolist(),
-            "feeder": net.bus.feeder.astype(str).tolist(), "vm_pu": vm.to_numpy(),
-            "vn_kv": net.bus.vn_kv.to_numpy()}
+    def draw(self, layers: dict[str, dict]) -> None:
+        """Replace the data of every layer with ``layers`` (from :func:`map_layers`), which
+        stay read-only: they may be shared with other sessions."""
+        for name, data in layers.items():
+            getattr(self, name).data = dict(data)
 
-        loading = el["line_loading_percent"].to_series().reindex(net.line.index)
-        p_mw = el["line_p_from_mw"].to_series().reindex(net.line.index)
-        sw = net.switch[(net.switch.et == "l") & ~net.switch.closed.astype(bool)]
-        is_open = net.line.index.isin(sw.element) | ~net.line.in_service.astype(bool)
-        f, t = net.line.from_bus.to_numpy(), net.line.to_bus.to_numpy()
-        x0, y0 = bxy.x_m.loc[f].to_numpy(), bxy.y_m.loc[f].to_numpy()
-        x1, y1 = bxy.x_m.loc[t].to_numpy(), bxy.y_m.loc[t].to_numpy()
-        names = net.bus.name
-        lines = pd.DataFrame({
-            "x0": x0, "y0": y0, "x1": x1, "y1": y1, "name": net.line.name.to_numpy(),
-            "ends": [f"{names[a]} – {names[b]}" for a, b in zip(f, t, strict=True)],
-            "loading": loading.to_numpy(), "p_mw": p_mw.to_numpy(),
-            "state": np.where(is_open, "open", "closed")})
-        lines["xs"] = [[a, b] for a, b in zip(x0, x1, strict=True)]
-        lines["ys"] = [[a, b] for a, b in zip(y0, y1, strict=True)]
-        self.lines.data = {k: lines.loc[~is_open, k].tolist() for k in _LINE_KEYS}
-        self.open_lines.data = {k: lines.loc[is_open, k].tolist() for k in _LINE_KEYS}
 
-        trafo_loading = el["trafo_loading_percent"].to_series()
-        hv = net.trafo.hv_bus.to_numpy()
-        self.substations.data = {
-            "x": bxy.x_m.loc[hv].to_numpy(), "y": bxy.y_m.loc[hv].to_numpy(),
-            "name": net.trafo.name.tolist(),
-            "loading": trafo_loading.reindex(net.trafo.index).to_numpy()}
+def map_layers(city: City, snap: Snapshot) -> dict[str, dict]:
+    """The data of every layer of the map for ``snap`` of ``city`` (pure; any thread).
 
-        pressure = wa["pressure_m"].to_series()
-        head = wa["head_m"].to_series()
-        demand = wa["demand_m3s"].to_series()
-        junctions = wn.junction_name_list
-        self.junctions.data = {
-            "x": nxy.x_m.loc[junctions].to_numpy(), "y": nxy.y_m.loc[junctions].to_numpy(),
-            "name": junctions, "dma": city.dmas.reindex(junctions).fillna("–").tolist(),
-            "pressure_m": pressure.loc[junctions].to_numpy(),
-            "head_m": head.loc[junctions].to_numpy(),
-            "demand_l_s": demand.loc[junctions].to_numpy() * 1000.0}
-        storage = [(n, "tank") for n in wn.tank_name_list] + [
-            (n, "reservoir") for n in wn.reservoir_name_list]
-        self.storage.data = {
-            "x": [nxy.x_m[n] for n, _ in storage], "y": [nxy.y_m[n] for n, _ in storage],
-            "name": [n for n, _ in storage], "kind": [k for _, k in storage],
-            "head_m": [head[n] for n, _ in storage]}
+    Returns
+    -------
+    dict
+        Layer name (an attribute of :class:`NetworkMap`) to the columns of its source.
+    """
+    net, wn = city.net, city.wn
+    layers: dict[str, dict] = {}
+    bxy, nxy = city.bus_xy, city.node_xy
+    el, wa = snap.electric, snap.water
 
-        flow = wa["flow_m3s"].to_series()
-        velocity = wa["velocity_ms"].to_series()
-        pipes = wn.pipe_name_list + wn.valve_name_list
-        ends = [(wn.get_link(n).start_node_name, wn.get_link(n).end_node_name) for n in pipes]
-        self.pipes.data = {
-            "x0": [nxy.x_m[a] for a, _ in ends], "y0": [nxy.y_m[a] for a, _ in ends],
-            "x1": [nxy.x_m[b] for _, b in ends], "y1": [nxy.y_m[b] for _, b in ends],
-            "name": pipes,
-            "diameter_mm": [getattr(wn.get_link(n), "diameter", np.nan) * 1000 for n in pipes],
-            "flow_l_s": flow.loc[pipes].to_numpy() * 1000.0,
-            "velocity_ms": velocity.loc[pipes].to_numpy()}
+    vm = el["vm_pu"].to_series().reindex(net.bus.index)
+    layers['buses'] = {
+        "x": bxy.x_m.to_numpy(), "y": bxy.y_m.to_numpy(), "name": net.bus.name.tolist(),
+        "feeder": net.bus.feeder.astype(str).tolist(), "vm_pu": vm.to_numpy(),
+        "vn_kv": net.bus.vn_kv.to_numpy()}
 
-        pumps = snap.pumps
-        sites = [(wn.get_link(n).start_node_name, wn.get_link(n).end_node_name)
-                 for n in pumps.index]
-        px = [(nxy.x_m[a] + nxy.x_m[b]) / 2 for a, b in sites]
-        py = [(nxy.y_m[a] + nxy.y_m[b]) / 2 for a, b in sites]
-        running = (pumps.power_kw > 0).to_numpy()
-        self.pumps.data = {
-            "x": px, "y": py, "name": pumps.index.tolist(), "bus": pumps.bus.tolist(),
-            "bus_name": names.loc[pumps.bus].tolist(),
-            "flow_l_s": pumps.flow_m3s.to_numpy() * 1000.0, "head_m": pumps.head_m.to_numpy(),
-            "power_kw": pumps.power_kw.to_numpy(),
-            "state": np.where(running, "running", "off").tolist(),
-            "alpha": np.where(running, 0.9, 0.0).tolist()}
-        self.coupling.data = {
-            "x0": px, "y0": py, "x1": bxy.x_m.loc[pumps.bus].tolist(),
-            "y1": bxy.y_m.loc[pumps.bus].tolist()}
+    loading = el["line_loading_percent"].to_series().reindex(net.line.index)
+    p_mw = el["line_p_from_mw"].to_series().reindex(net.line.index)
+    sw = net.switch[(net.switch.et == "l") & ~net.switch.closed.astype(bool)]
+    is_open = net.line.index.isin(sw.element) | ~net.line.in_service.astype(bool)
+    f, t = net.line.from_bus.to_numpy(), net.line.to_bus.to_numpy()
+    x0, y0 = bxy.x_m.loc[f].to_numpy(), bxy.y_m.loc[f].to_numpy()
+    x1, y1 = bxy.x_m.loc[t].to_numpy(), bxy.y_m.loc[t].to_numpy()
+    names = net.bus.name
+    lines = pd.DataFrame({
+        "x0": x0, "y0": y0, "x1": x1, "y1": y1, "name": net.line.name.to_numpy(),
+        "ends": [f"{names[a]} – {names[b]}" for a, b in zip(f, t, strict=True)],
+        "loading": loading.to_numpy(), "p_mw": p_mw.to_numpy(),
+        "state": np.where(is_open, "open", "closed")})
+    lines["xs"] = [[a, b] for a, b in zip(x0, x1, strict=True)]
+    lines["ys"] = [[a, b] for a, b in zip(y0, y1, strict=True)]
+    layers['lines'] = {k: lines.loc[~is_open, k].tolist() for k in _LINE_KEYS}
+    layers['open_lines'] = {k: lines.loc[is_open, k].tolist() for k in _LINE_KEYS}
+
+    trafo_loading = el["trafo_loading_percent"].to_series()
+    hv = net.trafo.hv_bus.to_numpy()
+    layers['substations'] = {
+        "x": bxy.x_m.loc[hv].to_numpy(), "y": bxy.y_m.loc[hv].to_numpy(),
+        "name": net.trafo.name.tolist(),
+        "loading": trafo_loading.reindex(net.trafo.index).to_numpy()}
+
+    pressure = wa["pressure_m"].to_series()
+    head = wa["head_m"].to_series()
+    demand = wa["demand_m3s"].to_series()
+    junctions = wn.junction_name_list
+    layers['junctions'] = {
+        "x": nxy.x_m.loc[junctions].to_numpy(), "y": nxy.y_m.loc[junctions].to_numpy(),
+        "name": junctions, "dma": city.dmas.reindex(junctions).fillna("–").tolist(),
+        "pressure_m": pressure.loc[junctions].to_numpy(),
+        "head_m": head.loc[junctions].to_numpy(),
+        "demand_l_s": demand.loc[junctions].to_numpy() * 1000.0}
+    storage = [(n, "tank") for n in wn.tank_name_list] + [
+        (n, "reservoir") for n in wn.reservoir_name_list]
+    layers['storage'] = {
+        "x": [nxy.x_m[n] for n, _ in storage], "y": [nxy.y_m[n] for n, _ in storage],
+        "name": [n for n, _ in storage], "kind": [k for _, k in storage],
+        "head_m": [head[n] for n, _ in storage]}
+
+    flow = wa["flow_m3s"].to_series()
+    velocity = wa["velocity_ms"].to_series()
+    pipes = wn.pipe_name_list + wn.valve_name_list
+    ends = [(wn.get_link(n).start_node_name, wn.get_link(n).end_node_name) for n in pipes]
+    layers['pipes'] = {
+        "x0": [nxy.x_m[a] for a, _ in ends], "y0": [nxy.y_m[a] for a, _ in ends],
+        "x1": [nxy.x_m[b] for _, b in ends], "y1": [nxy.y_m[b] for _, b in ends],
+        "name": pipes,
+        "diameter_mm": [getattr(wn.get_link(n), "diameter", np.nan) * 1000 for n in pipes],
+        "flow_l_s": flow.loc[pipes].to_numpy() * 1000.0,
+        "velocity_ms": velocity.loc[pipes].to_numpy()}
+
+    pumps = snap.pumps
+    sites = [(wn.get_link(n).start_node_name, wn.get_link(n).end_node_name)
+             for n in pumps.index]
+    px = [(nxy.x_m[a] + nxy.x_m[b]) / 2 for a, b in sites]
+    py = [(nxy.y_m[a] + nxy.y_m[b]) / 2 for a, b in sites]
+    running = (pumps.power_kw > 0).to_numpy()
+    layers['pumps'] = {
+        "x": px, "y": py, "name": pumps.index.tolist(), "bus": pumps.bus.tolist(),
+        "bus_name": names.loc[pumps.bus].tolist(),
+        "flow_l_s": pumps.flow_m3s.to_numpy() * 1000.0, "head_m": pumps.head_m.to_numpy(),
+        "power_kw": pumps.power_kw.to_numpy(),
+        "state": np.where(running, "running", "off").tolist(),
+        "alpha": np.where(running, 0.9, 0.0).tolist()}
+    layers['coupling'] = {
+        "x0": px, "y0": py, "x1": bxy.x_m.loc[pumps.bus].tolist(),
+        "y1": bxy.y_m.loc[pumps.bus].tolist()}
+    return layers

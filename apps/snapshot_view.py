@@ -1,8 +1,9 @@
 """Per-session state of the dashboard: the chosen time and the latest snapshot.
 
 One :class:`SnapshotView` exists per browser session. Solving runs in the shared solver
-threads of :mod:`apps.state`; the session's event loop only awaits it, so other sessions and
-this page's widgets stay responsive. When the time changes again before a solve finishes,
+threads of :mod:`apps.state`, once per server and time (sessions showing the same time share
+the read-only snapshot and its map layers); the session's event loop only awaits it, so other
+sessions and this page's widgets stay responsive. When the time changes again before a solve finishes,
 only the newest result is shown.
 """
 
@@ -28,7 +29,9 @@ class SnapshotView(param.Parameterized):
 
     at = param.String(default=DEFAULT_AT, doc="City time to show, e.g. '2016-07-14 18:00'.")
     snapshot = param.ClassSelector(class_=Snapshot, default=None, allow_None=True,
-                                   doc="The latest solved snapshot.")
+                                   doc="The latest solved snapshot (shared, read-only).")
+    layers = param.Dict(default=None, allow_None=True,
+                        doc="The map layers of :attr:`snapshot` (shared, read-only).")
     busy = param.Boolean(default=False, doc="A solve is under way.")
     status = param.String(default="", doc="What the view is doing, for the page.")
     error = param.String(default="", doc="Why the chosen time could not be shown.")
@@ -37,6 +40,11 @@ class SnapshotView(param.Parameterized):
         super().__init__(**params)
         self.city = None
         self._ticket = 0
+
+    def release(self) -> None:
+        """Drop this session's hold on the shared results (its page has closed)."""
+        self._ticket += 1
+        self.snapshot, self.layers, self.city = None, None, None
 
     @param.depends("at", watch=True)
     async def _at_changed(self):
@@ -55,7 +63,7 @@ class SnapshotView(param.Parameterized):
                                    "(the first start on a machine builds them, about 10 s)…")
                 self.city = await asyncio.wrap_future(state.city_future())
             self.status = f"Solving both networks at {at}…"
-            snap = await asyncio.wrap_future(state.solve(self.city, at))
+            snap, layers = await asyncio.wrap_future(state.solve(self.city, at))
         except TimeError as exc:
             if ticket == self._ticket:
                 self.error = str(exc)
@@ -66,6 +74,7 @@ class SnapshotView(param.Parameterized):
         else:
             if ticket == self._ticket:
                 self.error = ""
+                self.layers = layers
                 self.snapshot = snap
         finally:
             if ticket == self._ticket:

@@ -1,33 +1,177 @@
-"""What every dashboard session shares: the read-only city and the threads that solve it.
+"""What every dashboard session shares: the read-only city, the store and the solver threads.
 
 ``panel serve`` runs an app script once per browser session but imports modules once per
 server process, so everything here exists once and is shared read-only by all sessions.
 Nothing here is loaded at import: the city (a few seconds) and, on a fresh machine, its year
 of profiles (about 10 s) are prepared in a solver thread the first time a session asks, so
 pages appear at once and show a loading state meanwhile.
+
+Results that are the same for every session (a snapshot at a time and its map layers, the base
+timeline around a time, the base run of a what-if's period, the losses review of a period, the
+maintenance assessment) are computed once per server by :class:`SharedResults`, keyed by all
+their inputs, and shared read-only: no session's own change (a what-if's knobs) is part of
+them. What-ifs, which are each session's own, queue in :data:`WHATIFS`, a pool sized to the
+cores that runs them in the order they were asked for and tells each its place in the queue.
+
+The city folder is ``$TWIN_CITY`` (``twin serve --city``), the store ``$TWIN_STORE``
+(``twin serve --store``, default ``<data directory>/store``).
 """
 
 from __future__ import annotations
 
+import ctypes
+import gc
+import os
 import threading
+from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import pandas as pd
 
-from twin.city import City, load_city
+from twin import config
+from twin.city import City, load_city, read_recipe
+from twin.dashboard_server import CITY_ENV, STORE_ENV
 from twin.scenario import Snapshot, profiles_of, snapshot
 
-#: Threads that solve snapshots off the server's event loop, shared by all sessions. Each
-#: solve works on its own copies of the networks and its own EPANET files.
+#: Threads that solve the shared results off the server's event loop (city, snapshots,
+#: timelines, losses, look-ahead). Each solve works on its own copies of the networks and its
+#: own EPANET files.
 SOLVERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="twin-solve")
+
+
+class FairPool:
+    """A first-come first-served pool of worker threads that knows each waiting job's place.
+
+    Each session runs one what-if at a time (its Run button is disabled meanwhile), so serving
+    the queue in order is fair between sessions: nobody's run waits for a later one.
+
+    Parameters
+    ----------
+    workers : int
+        Threads running at once (the machine's cores).
+    """
+
+    def __init__(self, workers: int, name: str):
+        self.workers = workers
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._waiting: list[Future] = []
+        self._lock = threading.Lock()
+
+    def submit(self, func: Callable, *args, **kwargs) -> Future:
+        """Queue ``func(*args, **kwargs)``; its future leaves the queue when it starts."""
+        ticket: list[Future] = []
+
+        def started():
+            with self._lock:
+                if ticket[0] in self._waiting:
+                    self._waiting.remove(ticket[0])
+            return func(*args, **kwargs)
+
+        with self._lock:
+            fut = self._pool.submit(started)
+            ticket.append(fut)
+            if not fut.running() and not fut.done():
+                self._waiting.append(fut)
+        fut.add_done_callback(self._forget)
+        return fut
+
+    def _forget(self, fut: Future) -> None:
+        with self._lock:
+            if fut in self._waiting:  # cancelled while waiting
+                self._waiting.remove(fut)
+
+    def position(self, fut: Future) -> int:
+        """How many jobs wait before ``fut`` plus one; 0 when it runs or has finished."""
+        with self._lock:
+            return self._waiting.index(fut) + 1 if fut in self._waiting else 0
+
+
+#: What-if runs of all sessions: one worker per core, served in the order asked.
+WHATIFS = FairPool(max(1, os.cpu_count() or 1), "twin-whatif")
+
+
+class SharedResults:
+    """Read-only results computed once per server for each key and kept for the last few keys.
+
+    Called in a worker thread. Callers asking for the same key at the same time wait for one
+    computation (which no caller can cancel: others may be waiting for it); a failed one is
+    retried by the next caller. The key must hold every input of the computation (the city
+    by :func:`id`: one city lives as long as the server).
+
+    Parameters
+    ----------
+    keep : int
+        Results kept; the oldest is dropped first.
+    """
+
+    def __init__(self, keep: int):
+        self.keep = keep
+        self._results: dict[Hashable, Future] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], object]):
+        """The result for ``key``, computed by ``compute()`` if nobody has yet."""
+        with _lock:
+            fut = self._results.get(key)
+            owner = fut is None or (fut.done() and fut.exception() is not None)
+            if owner:
+                fut = self._results[key] = Future()
+                while len(self._results) > self.keep:
+                    del self._results[next(iter(self._results))]
+        if owner:
+            try:
+                fut.set_result(compute())
+            except BaseException as exc:
+                fut.set_exception(exc)
+        return fut.result()
+
+    def clear(self) -> None:
+        with _lock:
+            self._results.clear()
+
+
+def _quiet(progress):
+    """A session's progress callback for shared work: it reports, but its session's cancel
+    (or a closed page) cannot stop work other sessions wait for."""
+    if progress is None:
+        return None
+
+    def report(*args):
+        try:
+            progress(*args)
+        except Exception:  # noqa: BLE001  (the session's cancel; the shared work goes on)
+            pass
+
+    return report
 
 _lock = threading.Lock()
 _city: Future | None = None
+_client = None
+
+
+def city_folder() -> Path | None:
+    """The city folder the server was given (``$TWIN_CITY``), None for the sample city."""
+    folder = os.environ.get(CITY_ENV)
+    return Path(folder) if folder else None
+
+
+def recipe():
+    """The served city's recipe (name, year, time zone): a small YAML read."""
+    folder = city_folder()
+    if folder is not None and (folder / "recipe.yaml").exists():
+        return read_recipe(folder / "recipe.yaml")
+    return read_recipe()
 
 
 def _prepare_city() -> City:
-    city = load_city()
+    folder = city_folder()
+    city = load_city(str(folder) if folder else None)
     profiles_of(city)  # read from the Parquet cache, or built there on a fresh machine
+    # the city, its profiles and the imported modules live as long as the server: out of the
+    # garbage collector's sight, so its full collections (which hold every thread, the event
+    # loop's too) only go through what sessions made since: 0.33 s -> see release_memory
+    gc.collect()
+    gc.freeze()
     return city
 
 
@@ -49,6 +193,165 @@ def city_is_ready() -> bool:
     return _city is not None and _city.done() and _city.exception() is None
 
 
-def solve(city: City, at: str | pd.Timestamp) -> Future[Snapshot]:
-    """Solve both networks at a city time in a solver thread (:func:`twin.scenario.snapshot`)."""
-    return SOLVERS.submit(snapshot, city, at)
+#: Snapshots with their map layers, shared by the sessions showing the same time.
+SNAPSHOTS = SharedResults(keep=16)
+#: Base timelines around a time (the *Now* page's series), shared likewise.
+TIMELINES = SharedResults(keep=8)
+
+
+def _snapshot_and_layers(city: City, at: str) -> tuple[Snapshot, dict]:
+    from apps.network_map import map_layers
+
+    snap = snapshot(city, at)
+    return snap, map_layers(city, snap)
+
+
+def solve(city: City, at: str | pd.Timestamp) -> Future[tuple[Snapshot, dict]]:
+    """Both networks solved at a city time (:func:`twin.scenario.snapshot`) and the map layers
+    that show it (:func:`apps.network_map.map_layers`), once per server and time, in a solver
+    thread."""
+    key = str(at).strip()
+    return SOLVERS.submit(SNAPSHOTS.get, (id(city), key), lambda: _snapshot_and_layers(city, key))
+
+
+def timeline(city: City, at: str, days: int):
+    """The base timeline around a city time (:func:`twin.timeline.base_timeline`), once per
+    server, time and window. Called in a solver thread."""
+    from twin.timeline import base_timeline
+
+    return TIMELINES.get((id(city), str(at).strip(), days),
+                         lambda: base_timeline(city, profiles_of(city), at, days))
+
+
+def store_url() -> str:
+    """The measurement store the server reads (``$TWIN_STORE`` or the data directory's)."""
+    return os.environ.get(STORE_ENV) or str(config.data_dir() / "store")
+
+
+def open_store():
+    """The measurement store, or :class:`FileNotFoundError` saying how to make one."""
+    from twin.ingest.store import MeasurementStore
+
+    url = store_url()
+    if "://" not in url and not (Path(url) / "_manifest").is_dir():
+        raise FileNotFoundError(f"{url}: no measurement store; build the sample city's data "
+                                "with 'twin data build' or ingest the utility's files with "
+                                "'twin ingest'")
+    return MeasurementStore(url)
+
+
+def dask_client():
+    """One in-process Dask client (threads) for the server's forecasts, made on first use."""
+    global _client
+    with _lock:
+        if _client is None:
+            from distributed import Client, LocalCluster
+
+            _client = Client(LocalCluster(processes=False, n_workers=1, threads_per_worker=2,
+                                          dashboard_address=None))
+        return _client
+
+
+#: Base runs of the what-if page, shared by every session (one per period and limits).
+BASES = SharedResults(keep=4)
+
+
+def base_result(city: City, scenario, progress=None):
+    """The base run of a what-if's period, run once per server and shared read-only.
+
+    Called in a worker thread; sessions asking for the same base at the same time wait for
+    one run.
+    """
+    from twin.scenario import run_scenario
+    from twin.whatif import base_scenario
+
+    base = base_scenario(scenario)
+    return BASES.get((id(city), base.hash), lambda: run_scenario(city, base, progress=_quiet(progress)))
+
+
+#: Losses reviews of a period, shared by every session.
+LOSSES = SharedResults(keep=4)
+
+
+def losses_review(city: City, first, days: int, progress=None):
+    """The losses review of ``days`` days from ``first`` (:func:`twin.loss_review.
+    losses_of_period`), once per server, period and store version. Called in a worker thread.
+    """
+    from twin.loss_review import losses_of_period
+
+    store = open_store()
+    return LOSSES.get((id(city), store_url(), str(first), int(days), _store_version()),
+                      lambda: losses_of_period(city, store, first, days,
+                                                       _quiet(progress)))
+
+
+def _store_version() -> int | None:
+    """When the store last changed (its manifest's modification time [ns]), None if remote."""
+    manifest = Path(store_url()) / "_manifest"
+    return manifest.stat().st_mtime_ns if manifest.exists() else None
+
+
+_trim_timer: threading.Timer | None = None
+
+
+def release_memory_soon(delay_s: float = 0.5) -> None:
+    """:func:`release_memory` once, ``delay_s`` after the last of a burst of closed sessions
+    (in a timer thread, off the event loop)."""
+    global _trim_timer
+    with _lock:
+        if _trim_timer is not None:
+            _trim_timer.cancel()
+        _trim_timer = threading.Timer(delay_s, release_memory)
+        _trim_timer.daemon = True
+        _trim_timer.start()
+
+
+def release_memory() -> None:
+    """Give memory freed by closed sessions back to the system (collect cycles, trim the C
+    heap), so the server's resident size returns to its level."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def results_dir() -> Path:
+    """Where the what-if page saves results and scenario files (``<data dir>/scenario-results``)."""
+    return config.data_dir() / "scenario-results"
+
+
+#: Environment variable naming the work-order history (a CMMS export) the Maintenance page
+#: assesses; default ``<data directory>/maintenance/work_orders.csv``.
+WORK_ORDERS_ENV = "TWIN_WORK_ORDERS"
+ASSESSMENTS = SharedResults(keep=1)  # an older version of the file is not wanted again
+
+
+def work_orders_path() -> Path:
+    """The work-order history the server assesses."""
+    env = os.environ.get(WORK_ORDERS_ENV)
+    return Path(env) if env else config.data_dir() / "maintenance" / "work_orders.csv"
+
+
+def assessment(city: City, progress=None):
+    """The maintenance assessment of the city (:func:`twin.maintenance.assess`), made once per
+    server and history file version, shared read-only. Called in a solver thread."""
+    from twin.maintenance import assess
+
+    path = work_orders_path()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path}: no work-order history; export the CMMS work orders there (or set "
+            f"${WORK_ORDERS_ENV}); for the sample city write them with 'twin maintenance "
+            "history'")
+    key = (id(city), str(path), path.stat().st_mtime_ns)
+    return ASSESSMENTS.get(key, lambda: assess(city, history=path, store=_store_or_none(),
+                                               profiles=profiles_of(city),
+                                               progress=_quiet(progress)))
+
+
+def _store_or_none():
+    try:
+        return open_store()
+    except FileNotFoundError:
+        return None

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +16,7 @@ from twin.cli.electric import app as electric_app
 from twin.cli.forecast import app as forecast_app
 from twin.cli.maintenance import app as maintenance_app
 from twin.cli.scenario import app as scenario_app
+from twin.cli.users import app as users_app
 from twin.cli.water import app as water_app
 
 app = typer.Typer(
@@ -36,6 +35,7 @@ app.add_typer(water_app, name="water")
 app.add_typer(forecast_app, name="forecast")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(scenario_app, name="scenario")
+app.add_typer(users_app, name="users")
 
 
 @app.command()
@@ -376,21 +376,47 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 5006,
     address: Annotated[str, typer.Option(help="Address to bind.")] = "localhost",
     show: Annotated[bool, typer.Option(help="Open a browser.")] = False,
+    city: CityDir = None,
+    store: Annotated[str | None, typer.Option(
+        help="Measurement store (path or fsspec URL); default <data directory>/store.")] = None,
+    no_auth: Annotated[bool, typer.Option(
+        "--no-auth", help="Serve without a login (only for the local sample city).")] = False,
+    oauth_provider: Annotated[str | None, typer.Option(
+        help="Log in through an identity provider instead (Panel's OAuth providers: "
+             "generic, azure, okta, github, google, ...).")] = None,
+    oauth_key: Annotated[str | None, typer.Option(
+        envvar="TWIN_OAUTH_KEY", help="OAuth client id.")] = None,
+    oauth_secret: Annotated[str | None, typer.Option(
+        envvar="TWIN_OAUTH_SECRET", help="OAuth client secret (better from $TWIN_OAUTH_SECRET).")]
+        = None,
+    oauth_redirect_uri: Annotated[str | None, typer.Option(help="OAuth redirect URI.")] = None,
+    oauth_extra_params: Annotated[str | None, typer.Option(
+        help="OAuth extra parameters, a Python dict literal.")] = None,
+    oauth_encryption_key: Annotated[str | None, typer.Option(
+        envvar="TWIN_OAUTH_ENCRYPTION_KEY", help="Key that encrypts OAuth tokens in cookies.")]
+        = None,
 ) -> None:
-    """Serve the dashboard with `panel serve` at http://localhost:5006.
+    """Serve the dashboard with `panel serve`, behind a login, at http://localhost:5006.
 
-    Example: twin serve --port 5006
+    Users come from `twin users add NAME` (salted scrypt hashes); the cookie secret is made
+    once and kept next to them. --no-auth serves without a login.
+
+    Example: twin users add alice; twin serve --port 5006
     """
-    app_path = config.project_root() / "apps" / "dashboard.py"
-    if not app_path.exists():
-        fail(f"{app_path}: dashboard app missing")
-    cmd = [sys.executable, "-m", "panel", "serve", str(app_path), "--port", str(port),
-           "--address", address, "--allow-websocket-origin", f"{address}:{port}",
-           "--allow-websocket-origin", f"127.0.0.1:{port}", "--liveness"]
-    if show:
-        cmd.append("--show")
-    console.print(f"serving the dashboard at http://{address}:{port}/dashboard (Ctrl-C stops)")
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    from twin.dashboard_server import OAuthSettings, ServeError, ServeSettings, panel_serve_command
+    from twin.users import UsersError
+
+    oauth = OAuthSettings(oauth_provider, oauth_key, oauth_secret, oauth_redirect_uri,
+                          oauth_extra_params, oauth_encryption_key) if oauth_provider else None
+    settings = ServeSettings(port, address, city, store, not no_auth, oauth, show)
+    try:
+        cmd, env = panel_serve_command(settings)
+    except (ServeError, UsersError) as exc:
+        fail(str(exc))
+    login = "no login" if no_auth else (f"login through {oauth_provider}" if oauth
+                                        else "login with a dashboard user")
+    console.print(f"serving the dashboard at http://{address}:{port}/dashboard ({login}; "
+                  "Ctrl-C stops)")
     raise typer.Exit(subprocess.call(cmd, cwd=config.project_root(), env=env))
 
 

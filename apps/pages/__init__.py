@@ -1,0 +1,54 @@
+"""One module per dashboard page; each builds its page for one session.
+
+:data:`LAZY_PAGES` maps the title of every page after *Now* to the function that builds it
+(an object with a ``panel`` attribute).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+def _lookahead():
+    from apps.pages.lookahead import LookaheadPage
+
+    return LookaheadPage()
+
+
+def _losses():
+    from apps.pages.losses import LossesPage
+
+    return LossesPage()
+
+
+def _whatif():
+    from apps.pages.whatif import WhatIfPage
+
+    return WhatIfPage()
+
+
+def _maintenance():
+    from apps.pages.maintenance import MaintenancePage
+
+    return MaintenancePage()
+
+
+LAZY_PAGES = {"What-if": _whatif, "Next 48 hours": _lookahead, "Losses and leaks": _losses,
+              "Maintenance": _maintenance}
+
+
+def releaser(built: dict, *releases: Callable[[], None]) -> Callable:
+    """The ``on_session_destroyed`` callback of one session: stop the work of its pages
+    (``releases`` and each built page's ``release``, or its job's), drop them and give the
+    memory back (:func:`apps.state.release_memory_soon`)."""
+    from apps import state
+
+    def release(session_context) -> None:
+        for stop in releases:
+            stop()
+        for page in built.values():
+            page.release() if hasattr(page, "release") else page.job.release()
+        built.clear()
+        state.release_memory_soon()
+
+    return release

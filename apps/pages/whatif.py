@@ -1,0 +1,341 @@
+"""The *What-if* page: set up a change, run it beside the base, see what breaks.
+
+The knobs become a scenario (:func:`twin.whatif.knobs_scenario`); the base of its period
+(:func:`apps.state.base_result`, shared by the server's sessions) and the scenario
+(:func:`twin.scenario.run_scenario`) run in the server's what-if pool (:data:`apps.state.WHATIFS`,
+one run per core, in the order asked, the page showing its place in the queue) with progress
+and a cancel. Base and scenario are compared in the same worker (:func:`comparison`, from
+:mod:`twin.scenario_impact`) and shown side by side: difference maps, the metric table, the
+violations, low pressures and customers affected; the event loop only fills the widgets. A result can be saved (NetCDF and
+the scenario file ``twin scenario run`` reproduces) and any saved result opened again.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from functools import partial
+
+import pandas as pd
+import panel as pn
+from bokeh.models.widgets.tables import NumberFormatter
+
+from apps import state
+from apps.jobs import Job, model_batch
+from apps.overlay_map import OverlayMap
+from twin import scenario_impact as impact
+from twin.scenario import ScenarioResult, open_result, run_scenario, scenario_yaml
+from twin.whatif import PERIODS, WhatIfKnobs, knobs_scenario
+
+OUTAGE_KINDS = ["", "line", "trafo", "feeder", "bus", "pipe", "tank"]
+TABLE = {"disabled": True, "show_index": False, "theme": "simple", "layout": "fit_data_table",
+         "sizing_mode": "stretch_width", "page_size": 10, "pagination": "local"}
+
+
+def element_options(city, kind: str) -> list[str]:
+    """The ids an outage of ``kind`` can name, for the picker."""
+    net, wn = city.net, city.wn
+    return {"line": [str(i) for i in net.line.index], "trafo": [str(i) for i in net.trafo.index],
+            "bus": [str(i) for i in net.bus.index],
+            "feeder": sorted({f for f in net.bus.feeder.astype(str) if f.startswith("F")}),
+            "pipe": list(wn.pipe_name_list), "tank": list(wn.tank_name_list)}.get(kind, [])
+
+
+#: The difference maps: (source name, title, colour bar label), in the order of
+#: :func:`comparison`'s marks.
+DIFFERENCE_MAPS = [("wi-voltage", "Change of each bus's lowest voltage", "Δ p.u."),
+                   ("wi-loading", "Change of each line's highest loading", "Δ %"),
+                   ("wi-water", "Change of each junction's lowest pressure", "Δ m")]
+
+
+def comparison(city, base: ScenarioResult, result: ScenarioResult) -> dict:
+    """Everything the page shows of a scenario beside its base (pure; a worker thread).
+
+    Returns
+    -------
+    dict
+        ``period`` (text), ``metrics`` (:func:`twin.scenario_impact.metric_table`),
+        ``not_converged`` (grid steps), ``customers``, ``events``, ``lows`` (tables for the
+        page) and ``marks`` (keyword arguments of :meth:`OverlayMap.mark` per difference map).
+    """
+    tz = city.timezone
+    t = result.dataset.time.values
+    t0 = pd.Timestamp(t[0]).tz_localize("UTC").tz_convert(tz)
+    t1 = pd.Timestamp(t[-1]).tz_localize("UTC").tz_convert(tz)
+    table = impact.metric_table(base, result)
+    events = impact.grid_events(result, city)
+    lows = impact.low_pressure_junctions(result, city)
+    diff = impact.element_differences(base, result)
+    junctions = diff["junction"].loc[diff["junction"].index.isin(city.demand_junctions)]
+    return {
+        "period": f"{t0:%a %d %b %Y %H:%M} – {t1:%a %d %b %H:%M %Z}",
+        "metrics": table,
+        "not_converged": table.set_index("metric").loc["steps_not_converged", "scenario"],
+        "customers": impact.customers_affected(result, city).reset_index(),
+        "events": events.assign(start=events.start.astype(str), end=events.end.astype(str))[
+            ["element_type", "element", "kind", "start", "duration_h", "worst", "unit"]]
+        if len(events) else pd.DataFrame({"violations": ["none"]}),
+        "lows": lows.reset_index() if len(lows) else pd.DataFrame({"low pressures": ["none"]}),
+        "marks": [{"buses": _marks(diff["bus"], "p.u.", 4)},
+                  {"lines": _marks(diff["line"], "%", 1)},
+                  {"junctions": _marks(junctions, "m", 2)}],
+    }
+
+
+class WhatIfPage:
+    """One session's what-if page; its runs and results belong to this session only."""
+
+    def __init__(self):
+        self.city = None
+        self._maps: list[OverlayMap] | None = None
+        self.base: ScenarioResult | None = None
+        self.result: ScenarioResult | None = None
+        self.job = Job("the what-if")
+        year = state.recipe().year
+        w = pn.widgets
+        self.name = w.TextInput(name="Name", value="what-if", width=150, css_classes=["wi-name"])
+        self.start = w.DatePicker(name="First day", value=date(year, 7, 14), width=150,
+                                  css_classes=["wi-start"])
+        self.period = w.Select(name="Period", options=list(PERIODS), value="a day", width=120,
+                               css_classes=["wi-period"])
+        self.ev = w.FloatInput(name="EV share [%]", value=0.0, step=5, width=120,
+                               css_classes=["wi-ev"])
+        self.pv = w.FloatInput(name="Rooftop PV share [%]", value=0.0, step=5, width=150,
+                               css_classes=["wi-pv"])
+        self.heat_days = w.FloatInput(name="Heatwave [days]", value=0.0, step=1, width=120,
+                                      css_classes=["wi-heat"])
+        self.heat_c = w.FloatInput(name="… hotter by [°C]", value=5.0, step=1, width=120,
+                                   css_classes=["wi-heat-c"])
+        self.outage_kind = w.Select(name="Out of service", options=OUTAGE_KINDS, width=120,
+                                    css_classes=["wi-outage-kind"])
+        self.outage_element = w.TextInput(name="… which one (id)", width=120,
+                                          css_classes=["wi-outage-element"])
+        self.outage_pick = w.Select(name="… or pick", options=[], width=120,
+                                    css_classes=["wi-outage-pick"])
+        self.leak = w.TextInput(name="Leak at junction", width=120, css_classes=["wi-leak"])
+        self.leak_pick = w.Select(name="… or pick", options=[], width=100,
+                                  css_classes=["wi-leak-pick"])
+        self.leak_flow = w.FloatInput(name="… flow [L/s]", value=5.0, step=1, width=110,
+                                      css_classes=["wi-leak-flow"])
+        self.drought = w.FloatInput(name="Drought restriction [%]", value=0.0, step=5,
+                                    width=160, css_classes=["wi-drought"])
+        self.pump = w.Select(name="Pump out", options=[""], width=110, css_classes=["wi-pump"])
+        self.hosting = w.Checkbox(name="PV hosting capacity left (about 4 s more a day)",
+                                  value=False, css_classes=["wi-hosting"])
+        self.run_button = w.Button(name="Run", button_type="primary", width=110,
+                                   css_classes=["wi-run"])
+        self.cancel_button = w.Button(name="Cancel", disabled=True, width=90,
+                                      css_classes=["wi-cancel"])
+        self.progress = pn.indicators.Progress(value=0, max=100, visible=False, width=240,
+                                               css_classes=["wi-progress"])
+        self.status = pn.pane.HTML("", css_classes=["wi-status"])
+        self.error = pn.pane.Alert("", alert_type="danger", visible=False,
+                                   css_classes=["wi-error"])
+        self.warning = pn.pane.Alert("", alert_type="warning", visible=False,
+                                     css_classes=["wi-warning"])
+        self.title = pn.pane.HTML("", css_classes=["wi-title"], sizing_mode="stretch_width")
+        self.metrics = w.Tabulator(None, css_classes=["wi-metrics"], hidden_columns=[
+            "description"], widths={"metric": 230, "unit": 70, "base": 105, "scenario": 105,
+                                    "delta": 105}, **{**TABLE, "page_size": 30})
+        self.events = w.Tabulator(None, css_classes=["wi-events"], **TABLE)
+        self.lows = w.Tabulator(None, css_classes=["wi-low-pressure"], **TABLE)
+        self.customers = w.Tabulator(None, css_classes=["wi-customers"], **TABLE)
+        self.maps = pn.Row(sizing_mode="stretch_width", css_classes=["wi-maps"])
+        self.notes = pn.pane.HTML("", css_classes=["wi-notes"], sizing_mode="stretch_width")
+        self.save_button = w.Button(name="Save result", width=130, css_classes=["wi-save"])
+        self.download = w.FileDownload(label="Download scenario file", callback=self._yaml_file,
+                                       filename="what-if.yaml", width=200,
+                                       css_classes=["wi-download"])
+        self.saved_note = pn.pane.HTML("", css_classes=["wi-saved"])
+        self.saved = w.Select(name="Saved results", options=self._saved_options(), width=320,
+                              css_classes=["wi-saved-list"])
+        self.open_button = w.Button(name="Open", width=90, css_classes=["wi-open"])
+        self.results = pn.Column(
+            self.title, self.warning, self.maps,
+            pn.Row(pn.Column(pn.pane.Markdown("#### Metrics: base, scenario, change"),
+                             self.metrics, width=660),
+                   pn.Column(pn.pane.Markdown("#### Customers affected"), self.customers,
+                             pn.pane.Markdown("#### Grid violations"), self.events,
+                             pn.pane.Markdown("#### Junctions below the service pressure"),
+                             self.lows, sizing_mode="stretch_width"),
+                   sizing_mode="stretch_width"),
+            self.notes, pn.Row(self.save_button, self.download, self.saved_note),
+            visible=False, sizing_mode="stretch_width")
+        self.outage_kind.param.watch(self._outage_kind_changed, "value")
+        self.outage_pick.param.watch(
+            lambda e: setattr(self.outage_element, "value", e.new or ""), "value")
+        self.leak_pick.param.watch(lambda e: setattr(self.leak, "value", e.new or ""), "value")
+        self.run_button.on_click(self._run)
+        self.cancel_button.on_click(lambda _: self.job.cancel())
+        self.save_button.on_click(self._save)
+        self.open_button.on_click(self._open)
+        self.job.param.watch(self._job_state, ["running", "error", "fraction", "message"])
+        self.panel = pn.Column(
+            pn.pane.Markdown("### What if …\nSet up a change, run it beside the base over the "
+                             "same period, and see what breaks. Zero or empty: no change."),
+            pn.Row(self.name, self.start, self.period),
+            pn.Row(self.ev, self.pv, self.heat_days, self.heat_c),
+            pn.Row(self.outage_kind, self.outage_element, self.outage_pick, self.pump),
+            pn.Row(self.leak, self.leak_pick, self.leak_flow, self.drought),
+            self.hosting,
+            pn.Row(self.run_button, self.cancel_button, self.progress, self.status),
+            pn.Row(self.saved, self.open_button),
+            self.error, self.results, sizing_mode="stretch_width", css_classes=["page-whatif"])
+        if state.city_is_ready():
+            self._fill_lists(state.city_future().result())
+
+    # ---- lists of the city's elements
+    def _fill_lists(self, city):
+        self.city = city
+        self.leak_pick.options = ["", *city.demand_junctions]
+        self.pump.options = ["", *city.wn.pump_name_list]
+        self._outage_kind_changed()
+
+    def _outage_kind_changed(self, *_):
+        if self.city is not None:
+            self.outage_pick.options = ["", *element_options(self.city, self.outage_kind.value)]
+
+    def _saved_options(self) -> dict[str, str]:
+        folder = state.results_dir()
+        files = sorted(folder.glob("*.nc"), key=lambda p: p.stat().st_mtime, reverse=True) \
+            if folder.is_dir() else []
+        names = {}
+        for f in files:
+            label = (f.with_suffix(".yaml").read_text().split("\n", 1)[0].removeprefix("name: ")
+                     if f.with_suffix(".yaml").exists() else f.stem)
+            names[f"{label} ({f.stem})"] = str(f)
+        return {"": "", **names}
+
+    def _job_state(self, *_):
+        j = self.job
+        self.run_button.disabled = self.open_button.disabled = j.running
+        self.cancel_button.disabled = not j.running
+        self.progress.visible = j.running
+        self.progress.value = int(100 * j.fraction)
+        self.status.object = j.message
+        self.error.object, self.error.visible = j.error, bool(j.error)
+
+    def knobs(self) -> WhatIfKnobs:
+        """The knobs as set on the page."""
+        return WhatIfKnobs(
+            start=self.start.value, days=PERIODS[self.period.value],
+            ev_share_percent=self.ev.value or 0.0, pv_share_percent=self.pv.value or 0.0,
+            heatwave_days=self.heat_days.value or 0.0,
+            heatwave_delta_c=self.heat_c.value if self.heat_c.value is not None else 5.0,
+            outage_kind=self.outage_kind.value or "",
+            outage_element=(self.outage_element.value or "").strip(),
+            leak_junction=(self.leak.value or "").strip(),
+            leak_flow_l_s=self.leak_flow.value or 0.0,
+            drought_restriction_percent=self.drought.value or 0.0,
+            pump_out=self.pump.value or "", hosting_capacity=self.hosting.value)
+
+    # ---- run
+    async def _run(self, *_):
+        if self.start.value is None:
+            self.job.error = "pick the first day of the period"
+            return
+        knobs, name, job = self.knobs(), self.name.value.strip() or "what-if", self.job
+
+        def work(cancel):
+            scenario = knobs_scenario(knobs, name)
+            city = state.city_future().result()
+
+            def tick(offset):
+                return lambda stage, done, total: job.progress(
+                    offset + done, 2 * total, f"{'base' if offset == 0 else name}: {stage}")
+
+            base = state.base_result(city, scenario, progress=tick(0))
+            result = run_scenario(city, scenario, profiles=None, progress=tick(4),
+                                  cancel=cancel.is_set)
+            return city, base, result, comparison(city, base, result)
+
+        out = await job.run(work, pool=state.WHATIFS)
+        if out is not None:
+            with model_batch():
+                self._show(*out)
+
+    async def _open(self, *_):
+        path = self.saved.value
+        if not path:
+            self.job.error = "pick a saved result to open"
+            return
+        job = self.job
+
+        def work(cancel):
+            result = open_result(path)
+            city = state.city_future().result()
+            base = state.base_result(city, result.scenario)
+            return city, base, result, comparison(city, base, result)
+
+        out = await job.run(work, pool=state.WHATIFS)
+        if out is not None:
+            with model_batch():
+                self._show(*out)
+
+    def _show(self, city, base: ScenarioResult, result: ScenarioResult, shown: dict):
+        """Fill the page from a :func:`comparison` (on the event loop: widgets only)."""
+        self.city, self.base, self.result = city, base, result
+        if len(self.leak_pick.options) < 2:
+            self._fill_lists(city)
+        sc = result.scenario
+        self.title.object = (f"<h4>Base and <span class='wi-result-name'>{sc.name}</span> "
+                             f"<small>({sc.hash})</small>, {shown['period']}</h4>")
+        self.metrics.formatters = dict.fromkeys(["base", "scenario", "delta"],
+                                                NumberFormatter(format="0.[000]"))
+        self.metrics.value = shown["metrics"]
+        failed = shown["not_converged"]
+        self.warning.object = (f"**{failed:.0f} grid steps of the scenario did not converge**: "
+                               "their values are left out of the figures; the change may be too "
+                               "large for the network" if failed else "")
+        self.warning.visible = bool(failed)
+        self.customers.value = shown["customers"]
+        self.events.value = shown["events"]
+        self.lows.value = shown["lows"]
+        if self._maps is None or self._maps[0].city is not city:  # one set of maps per page
+            self._maps = [OverlayMap(city, key, title, unit, diverging=True, height=400)
+                          for key, title, unit in DIFFERENCE_MAPS]
+            for m, marks in zip(self._maps, shown["marks"], strict=True):
+                m.mark(**marks, symmetric=True)  # not in the document yet: no lock needed
+            self.maps[:] = [pn.pane.Bokeh(m.figure, sizing_mode="stretch_width")
+                            for m in self._maps]
+        else:  # bokeh models in the document change only under its lock: the next tick
+            for m, marks in zip(self._maps, shown["marks"], strict=True):
+                pn.state.execute(partial(m.mark, **marks, symmetric=True), schedule=True)
+        self.notes.object = ("<p><b>What the changes did:</b> " + "; ".join(result.notes)
+                             + "</p>") if result.notes else ""
+        self.download.filename = f"{sc.name}.yaml"
+        self.saved_note.object = ""
+        self.results.visible = True
+
+    def release(self) -> None:
+        """The page has closed: stop its run and drop its results."""
+        self.job.release()
+        self.city = self.base = self.result = self._maps = None
+
+    # ---- save
+    def _yaml_file(self):
+        return io.BytesIO(scenario_yaml(self.result.scenario).encode()) if self.result \
+            else io.BytesIO(b"")
+
+    def _save(self, *_):
+        if self.result is None:
+            return
+        try:
+            path = self.result.save(state.results_dir())
+            path.with_suffix(".yaml").write_text(scenario_yaml(self.result.scenario))
+        except OSError as exc:
+            self.job.error = f"could not save the result: {exc}"
+            return
+        self.saved_note.object = (f"saved <code class='wi-saved-path'>{path}</code> and "
+                                  f"<code>{path.with_suffix('.yaml').name}</code> (reproduce "
+                                  f"with <code>twin scenario run {path.with_suffix('.yaml')}"
+                                  "</code>)")
+        self.saved.options = self._saved_options()
+
+
+def _marks(diff: pd.DataFrame, unit: str, digits: int) -> pd.DataFrame:
+    """Map marks from an element difference table: colour by the change, hover says all."""
+    d = diff.dropna(subset=["delta"])
+    return pd.DataFrame({"value": d.delta, "label": [
+        f"base {a:.{digits}f} → {b:.{digits}f} {unit} ({c:+.{digits}f})"
+        for a, b, c in zip(d.base, d.scenario, d.delta, strict=True)]}, index=d.index)

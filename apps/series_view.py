@@ -1,0 +1,160 @@
+"""Time series beside the *Now* map: a feeder, a DMA and the tanks over the day or week.
+
+The window is solved once per server, time and window length (:func:`apps.state.timeline`,
+i.e. :func:`twin.timeline.base_timeline` in a solver thread, shared read-only by the sessions);
+picking another feeder or DMA only reads another slice of it
+(:func:`twin.electric.feeder_series.feeder_series`, :func:`twin.water.zone_series.dma_series`),
+and its plots are built in a worker thread too (:func:`series_figures`).
+Times are shown on the city's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import holoviews as hv
+import hvplot.pandas  # noqa: F401  (registers .hvplot)
+import pandas as pd
+import panel as pn
+
+from apps import state
+from apps.jobs import Job, model_batch
+from twin.electric.feeder_series import feeder_names, feeder_series
+from twin.scenario import MAX_LOADING_PERCENT, MIN_SERVICE_PRESSURE_M, VOLTAGE_BAND_PU
+from twin.water.zone_series import dma_series, tank_levels_m
+
+WINDOWS = {"the day": 1, "the week around it": 7}
+PLOT = {"height": 180, "width": 305, "grid": True, "xlabel": "", "legend": "top_left",
+        "fontsize": {"title": "10pt", "labels": "9pt", "xticks": "8pt", "yticks": "8pt"}}
+
+
+def _local(frame: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    """The frame with its UTC index on the city's clock (naive, for the plot's axis)."""
+    return frame.set_axis(frame.index.tz_convert(timezone).tz_localize(None), axis=0)
+
+
+class SeriesView:
+    """Feeder, DMA and tank plots for one session's :class:`~apps.snapshot_view.SnapshotView`."""
+
+    def __init__(self, view):
+        self.view = view
+        self.timeline = None
+        self._key = None
+        self._drawing = 0
+        self.job = Job("solving the window")
+        self.window = pn.widgets.RadioButtonGroup(name="Window", options=list(WINDOWS),
+                                                  value="the day", css_classes=["series-window"])
+        self.feeder = pn.widgets.Select(name="Feeder", options=[], css_classes=["series-feeder"],
+                                        width=140)
+        self.dma = pn.widgets.Select(name="DMA", options=[], css_classes=["series-dma"],
+                                     width=140)
+        self.summary = pn.pane.HTML("", css_classes=["series-summary"],
+                                    sizing_mode="stretch_width")
+        self.message = pn.pane.Alert("", alert_type="danger", visible=False,
+                                     css_classes=["series-error"])
+        self.loading_plot = pn.pane.Bokeh(None, css_classes=["series-loading-plot"])
+        self.voltage_plot = pn.pane.Bokeh(None, css_classes=["series-voltage-plot"])
+        self.inflow_plot = pn.pane.Bokeh(None, css_classes=["series-inflow-plot"])
+        self.pressure_plot = pn.pane.Bokeh(None, css_classes=["series-pressure-plot"])
+        self.tank_plot = pn.pane.Bokeh(None, css_classes=["series-tank-plot"])
+        self.progress = pn.indicators.Progress(value=-1, active=True, visible=False, width=200)
+        self.job.param.watch(self._job_state, ["running", "error"])
+        view.param.watch(self._refresh, "snapshot")
+        self.window.param.watch(self._refresh, "value")
+        self.feeder.param.watch(self._draw, "value")
+        self.dma.param.watch(self._draw, "value")
+        self.panel = pn.Column(
+            pn.pane.Markdown("#### Around the chosen time", margin=(10, 10, 0, 10)),
+            pn.Row(self.window, self.progress), pn.Row(self.feeder, self.dma),
+            self.message, self.summary,
+            pn.Row(self.loading_plot, self.voltage_plot), pn.Row(self.inflow_plot,
+                                                                 self.pressure_plot),
+            self.tank_plot, width=640,
+            css_classes=["now-series"])
+
+    def _job_state(self, *_):
+        self.progress.visible = self.job.running
+        self.message.object = self.job.error
+        self.message.visible = bool(self.job.error)
+
+    async def _refresh(self, *_):
+        city = self.view.city
+        if city is None or self.view.snapshot is None:
+            return
+        if not self.feeder.options:
+            self.feeder.options = feeder_names(city.net)
+            self.feeder.value = self.feeder.options[0]
+            self.dma.options = sorted(z for z in set(city.dmas) if z.startswith("DMA"))
+            self.dma.value = self.dma.options[0]
+        days = WINDOWS[self.window.value]
+        key = (self.view.at, days)
+        if key == self._key:
+            return
+        at = self.view.at
+
+        def work(cancel):
+            return state.timeline(city, at, days)
+
+        timeline = await self.job.run(work)
+        if timeline is not None:
+            self.timeline, self._key = timeline, key
+            await self._draw()
+
+    async def _draw(self, *_):
+        tl, city = self.timeline, self.view.city
+        if tl is None or not self.feeder.value or not self.dma.value:
+            return
+        self._drawing += 1
+        ticket = self._drawing
+        shown = await asyncio.wrap_future(state.SOLVERS.submit(
+            series_figures, city, tl, self.feeder.value, self.dma.value))
+        if ticket != self._drawing:  # another feeder, DMA or time was picked meanwhile
+            return
+        with model_batch():
+            for pane, key in ((self.loading_plot, "loading"), (self.voltage_plot, "voltage"),
+                              (self.inflow_plot, "inflow"), (self.pressure_plot, "pressure"),
+                              (self.tank_plot, "tanks")):
+                pane.object = shown[key]
+            self.summary.object = shown["summary"]
+
+
+def series_figures(city, tl, feeder: str, dma: str) -> dict:
+    """The plots (bokeh figures, rendered from hvplot) and the summary line of a feeder and a
+    DMA over a timeline (pure; built and rendered in a worker thread, so the session's event
+    loop only hands the figures to its panes: 0.06 s instead of 0.30 s)."""
+    tz = city.timezone
+    f = feeder_series(tl.electric, city.net, feeder)
+    d = dma_series(tl.water, city.dma_meters, city.dmas, city.demand_junctions, dma,
+                   tl.start_utc)
+    tanks = tank_levels_m(tl.water, city.wn, tl.start_utc)
+    fl, dl = _local(f, tz), _local(d, tz)
+    t0 = tl.start_utc.tz_convert(tz)
+    t1 = (tl.end_utc - pd.Timedelta(minutes=15)).tz_convert(tz)
+    plots = {
+        "loading": fl.hvplot.line(
+            y="loading_max_percent", ylabel="max line loading [%]", color="#d73027",
+            title=f"{feeder}: most loaded line", **PLOT),
+        "voltage": fl.hvplot.area(
+            y="vm_min_pu", y2="vm_max_pu", ylabel="voltage [p.u.]", alpha=0.5,
+            color="#4575b4", title=f"{feeder}: voltage min–max", **PLOT),
+        "inflow": dl.hvplot.line(
+            y="inflow_l_s", ylabel="net inflow [L/s]", color="#1b7837",
+            title=f"{dma}: net inflow", **PLOT),
+        "pressure": dl.hvplot.area(
+            y="pressure_min_m", y2="pressure_max_m", ylabel="pressure [m]", alpha=0.35,
+            color="#5b8db8", title=f"{dma}: pressure min, mean, max", **PLOT) * dl.hvplot.line(
+            y="pressure_mean_m", color="#0d3b66", **PLOT),
+        "tanks": _local(tanks, tz).rename(columns=lambda t: f"tank {t}").hvplot.line(
+            ylabel="level [m]", title="Tanks", **{**PLOT, "width": 620, "legend": "right"})}
+    return {**{key: hv.render(plot, backend="bokeh") for key, plot in plots.items()},
+            "summary": (
+            f"<span class='series-period'>{t0:%a %d %b %H:%M} – {t1:%a %d %b %H:%M %Z}</span>: "
+            f"feeder {feeder} <b class='series-loading-max'>"
+            f"{f.loading_max_percent.max():.1f} %</b> max loading (limit "
+            f"{MAX_LOADING_PERCENT:.0f} %), voltage <b class='series-vm-min'>"
+            f"{f.vm_min_pu.min():.3f}</b>–<b class='series-vm-max'>{f.vm_max_pu.max():.3f}</b>"
+            f" p.u. (band {VOLTAGE_BAND_PU[0]:.2f}–{VOLTAGE_BAND_PU[1]:.2f}); "
+            f"{dma} lowest pressure <b class='series-pressure-min'>"
+            f"{d.pressure_min_m.min():.1f} m</b> (service {MIN_SERVICE_PRESSURE_M:.0f} m), "
+            f"peak inflow <b class='series-inflow-max'>{d.inflow_l_s.max():.1f} L/s</b>."),
+    }

@@ -1,0 +1,72 @@
+"""The dashboard server's shared state (:mod:`apps.state`): computed once, queued fairly.
+
+Results every session sees alike are computed once however many sessions ask at the same time;
+what-ifs queue first-come first-served and each waiting run knows its place; the snapshot the
+sessions share equals the library's own and carries no session's change.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from apps import state
+from apps.network_map import map_layers
+from twin.scenario import snapshot
+
+
+def test_shared_results_compute_once_for_concurrent_callers_and_retry_failures():
+    shared = state.SharedResults(keep=2)
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.3)
+        return object()
+
+    got = [None] * 6
+    threads = [threading.Thread(target=lambda i=i: got.__setitem__(i, shared.get("k", slow)))
+               for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and all(g is got[0] for g in got)
+
+    def broken():
+        raise ValueError("no data")
+
+    with pytest.raises(ValueError, match="no data"):
+        shared.get("bad", broken)
+    assert shared.get("bad", lambda: 7) == 7  # a failure is not kept
+    shared.get("third", lambda: 3)  # keep=2: the oldest ("k") goes
+    assert shared.get("k", lambda: "again") == "again"
+
+
+def test_fair_pool_serves_in_order_and_tells_each_its_place():
+    pool = state.FairPool(1, "test-fair")
+    gate, order = threading.Event(), []
+    first = pool.submit(lambda: (gate.wait(5), order.append("a")))
+    time.sleep(0.1)
+    waiting = [pool.submit(order.append, name) for name in "bcd"]
+    assert [pool.position(f) for f in (first, *waiting)] == [0, 1, 2, 3]
+    waiting[1].cancel()  # a session cancels while it waits: those behind move up
+    assert pool.position(waiting[2]) == 2
+    gate.set()
+    waiting[2].result(5)
+    assert order == ["a", "b", "d"] and pool.position(waiting[2]) == 0
+
+
+def test_shared_snapshot_equals_the_library_and_its_map(city):
+    at = "2016-01-14 03:00"
+    snap, layers = state.solve(city, at).result()
+    again, _ = state.solve(city, at).result()
+    assert again is snap  # once per server and time
+    ref = snapshot(city, at)
+    assert snap.summary == pytest.approx(ref.summary)
+    vm = ref.electric["vm_pu"].to_series().reindex(city.net.bus.index).to_numpy()
+    np.testing.assert_allclose(layers["buses"]["vm_pu"], vm)
+    assert map_layers(city, ref)["junctions"]["name"] == layers["junctions"]["name"]

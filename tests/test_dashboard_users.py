@@ -1,0 +1,104 @@
+"""Dashboard users: salted scrypt hashes (RFC 7914), a kept cookie secret, `twin users`, and the
+`panel serve` command `twin serve` builds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import stat
+
+import pytest
+from typer.testing import CliRunner
+
+from twin import users
+from twin.cli import app
+from twin.dashboard_server import ServeError, ServeSettings, panel_serve_command
+
+
+@pytest.fixture
+def users_file(tmp_path, monkeypatch):
+    path = tmp_path / "users.json"
+    monkeypatch.setenv(users.USERS_FILE_ENV, str(path))
+    return path
+
+
+def test_scrypt_matches_the_rfc_7914_test_vector():
+    # RFC 7914 section 12: scrypt("password", "NaCl", N=1024, r=8, p=16, dkLen=64)
+    expected = ("fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162"
+                "2eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640")
+    assert hashlib.scrypt(b"password", salt=b"NaCl", n=1024, r=8, p=16, dklen=64).hex() == \
+        expected
+    h = users.PasswordHash(b"NaCl", bytes.fromhex(expected)[:users.KEY_BYTES], 1024, 8, 16)
+    assert users.password_matches("password", h)
+    assert not users.password_matches("Password", h)
+
+
+def test_passwords_are_salted_hashes_never_plain_text(users_file):
+    assert users.add_user("alice", "correct horse battery") is True
+    assert users.add_user("bob", "correct horse battery") is True
+    text = users_file.read_text()
+    assert "correct horse" not in text
+    data = json.loads(text)["users"]
+    assert data["alice"]["salt"] != data["bob"]["salt"]  # same password, different hashes
+    assert data["alice"]["key"] != data["bob"]["key"]
+    assert stat.S_IMODE(users_file.stat().st_mode) == 0o600
+    assert users.verify_user("alice", "correct horse battery")
+    assert not users.verify_user("alice", "correct horse batterY")
+    assert not users.verify_user("mallory", "correct horse battery")
+    assert users.add_user("alice", "a new password!") is False
+    assert users.verify_user("alice", "a new password!")
+    assert not users.verify_user("alice", "correct horse battery")
+
+
+def test_bad_names_passwords_and_files_are_refused(users_file):
+    with pytest.raises(users.UsersError, match="at least 8"):
+        users.add_user("alice", "short")
+    with pytest.raises(users.UsersError, match="user name"):
+        users.add_user("al ice", "long enough")
+    users_file.write_text('{"alice": "plain-text-password"}')
+    with pytest.raises(users.UsersError, match="not a CityTwin credentials file"):
+        users.verify_user("alice", "plain-text-password")
+
+
+def test_cookie_secret_is_made_once_and_kept(users_file):
+    first = users.cookie_secret()
+    assert len(first) >= 32 and users.cookie_secret() == first
+    assert stat.S_IMODE(users.cookie_secret_file().stat().st_mode) == 0o600
+
+
+def test_cli_adds_lists_and_makes_local_credentials(users_file):
+    runner = CliRunner()
+    out = runner.invoke(app, ["users", "local"])
+    assert out.exit_code == 0, out.output
+    password = out.output.split("password: ")[1].split()[0]
+    assert users.verify_user("engineer", password)
+    again = runner.invoke(app, ["users", "local"])
+    assert "already set up" in again.output and users.verify_user("engineer", password)
+    out = runner.invoke(app, ["users", "add", "alice"], input="s3cret-pass\ns3cret-pass\n")
+    assert out.exit_code == 0, out.output
+    assert users.verify_user("alice", "s3cret-pass")
+    listed = runner.invoke(app, ["users", "list"]).output.split()
+    assert listed == ["alice", "engineer"]
+    bad = runner.invoke(app, ["users", "add", "bob", "--password", "short"])
+    assert bad.exit_code == 2 and "at least 8" in bad.output and "Traceback" not in bad.output
+
+
+def test_serve_command_keeps_secrets_off_the_command_line(users_file, tmp_path):
+    with pytest.raises(ServeError, match="no dashboard users"):
+        panel_serve_command(ServeSettings(port=5999), environ={})
+    users.add_user("alice", "correct horse battery")
+    cmd, env = panel_serve_command(ServeSettings(port=5999, city=tmp_path), environ={})
+    assert "--auth-module" in cmd and cmd[cmd.index("--auth-module") + 1].endswith("auth.py")
+    assert env["BOKEH_COOKIE_SECRET"] == env["PANEL_COOKIE_SECRET"] == users.cookie_secret()
+    assert env[users.USERS_FILE_ENV] == str(users_file)
+    assert env["TWIN_CITY"] == str(tmp_path.resolve())
+    assert len(env["TWIN_PSEUDONYM_KEY"]) >= 32
+    assert not any(users.cookie_secret() in c for c in cmd)
+    open_cmd, open_env = panel_serve_command(ServeSettings(port=5999, auth=False), environ={})
+    assert "--auth-module" not in open_cmd and "BOKEH_COOKIE_SECRET" not in open_env
+    from twin.dashboard_server import OAuthSettings
+
+    o_cmd, o_env = panel_serve_command(ServeSettings(port=5999, oauth=OAuthSettings(
+        "github", key="id", secret="oauth-secret")), environ={})
+    assert o_cmd[o_cmd.index("--oauth-provider") + 1] == "github"
+    assert o_env["PANEL_OAUTH_SECRET"] == "oauth-secret" and "oauth-secret" not in o_cmd
