@@ -12,10 +12,9 @@ import numpy as np
 import pandapower as pp
 import pandas as pd
 import wntr
-import yaml
 
 from twin import schemas
-from twin.city import FILES, CityRecipe
+from twin.city import FILES, CityRecipe, write_recipe
 from twin.coupling import add_pump_loads, assign_pumps
 from twin.electric.network import (
     bus_xy,
@@ -95,7 +94,7 @@ def build_city(recipe: CityRecipe, folder: str | Path) -> dict[str, int]:
     pumps.to_csv(folder / FILES["pumps"], index=False)
     schemas.validate("assets", assets).to_csv(folder / FILES["assets"], index=False)
     schemas.validate("customers", customers).to_csv(folder / FILES["customers"], index=False)
-    (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(), sort_keys=False))
+    write_recipe(recipe, folder)
     return {"buses": len(net.bus), "junctions": wn.num_junctions, "customers": len(customers),
             "assets": len(assets)}
 
