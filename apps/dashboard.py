@@ -25,7 +25,7 @@ if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `apps` importabl
 from apps import state  # noqa: E402
 from apps.network_map import NetworkMap  # noqa: E402
 from apps.snapshot_view import DEFAULT_AT, SnapshotView  # noqa: E402
-from twin.city import read_recipe  # noqa: E402
+from twin.city import FILES, read_recipe, sample_city_dir  # noqa: E402
 from twin.scenario import (  # noqa: E402
     MAX_LOADING_PERCENT,
     MIN_SERVICE_PRESSURE_M,
@@ -69,7 +69,8 @@ def _date_and_clock(at: str):
 
 
 view = SnapshotView()
-recipe = read_recipe()  # the city's year and clock; a small YAML read, per session
+# the city's year and clock: its manifest, a small YAML read, per session
+recipe = read_recipe((state.city_folder() or sample_city_dir()) / FILES["recipe"])
 year = recipe.year
 first_day, clock0 = _date_and_clock(DEFAULT_AT)
 

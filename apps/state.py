@@ -9,8 +9,10 @@ pages appear at once and show a loading state meanwhile.
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 
 import pandas as pd
 
@@ -25,8 +27,15 @@ _lock = threading.Lock()
 _city: Future | None = None
 
 
+def city_folder() -> Path | None:
+    """The city the server shows: ``$TWIN_CITY`` (``twin serve --city`` sets it), else None
+    for the sample city."""
+    folder = os.environ.get("TWIN_CITY")
+    return Path(folder) if folder else None
+
+
 def _prepare_city() -> City:
-    city = load_city()
+    city = load_city(city_folder())
     profiles_of(city)  # read from the Parquet cache, or built there on a fresh machine
     return city
 

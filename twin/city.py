@@ -69,6 +69,7 @@ class CityRecipe(BaseModel):
     longitude: float = Field(ge=-180, le=180, description="[deg]")
     electric_grid: str | None = Field(
         None, description="SimBench code of the grid, when it is one (its profiles are used)")
+    grid_source: str | None = Field(None, description="what the grid was imported from")
     water_network: str | None = Field(None, description="name or file of the water network")
     profile_source: Literal["simbench", "store", "standard"] | None = Field(
         None, description="where QSTS loads come from; default simbench when electric_grid "

@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from twin.cli.common import CityDir
+
 app = typer.Typer(help="The water network: hydraulics, water balance, night flow, leaks.\n\nExample: twin water simulate", no_args_is_help=True, rich_markup_mode=None)
 
 
@@ -112,6 +114,7 @@ def outage(
     hours: Annotated[int, typer.Option(help="Hours without supply.")] = 6,
     min_pressure_m: Annotated[float | None, typer.Option(
         help="Minimum service pressure [m]; default the twin's.")] = None,
+    city: CityDir = None,
 ) -> None:
     """What-if: a feeder or bus trips, its pumps stop — which DMAs lose pressure, how long?
 
@@ -134,7 +137,7 @@ def outage(
         fail("name the lost supply: --feeder F… or --bus N")
     if hours < 1:
         fail(f"--hours {hours}: give at least 1 hour")
-    city = load_city_or_fail()
+    city = load_city_or_fail(city, ("electric", "water"), "twin water outage")
     try:
         at = parse_local_time(start, city.timezone).tz_convert(city.timezone)
         pumps = pumps_fed_by(city.net, city.pumps, feeder or (), bus or ())
@@ -188,12 +191,11 @@ def _local_period(city, start: str, days: int):
     return t0, t0.tz_convert("UTC"), t1.tz_convert("UTC")
 
 
-def _open_store(store: str | None):
-    from twin import config
+def _open_store(store: str | None, city):
     from twin.cli.common import fail
     from twin.ingest.store import MeasurementStore
 
-    root = store or str(config.data_dir() / "store")
+    root = store or str(city.data_dir / "store")
     try:
         ms = MeasurementStore(root)
     except Exception as exc:  # the store names what is wrong
@@ -215,6 +217,7 @@ def simulate_cmd(
     inp: Annotated[str | None, typer.Option(
         help="EPANET .inp to run instead of the city's network.")] = None,
     out: Annotated[str | None, typer.Option(help="NetCDF file for the results.")] = None,
+    city: CityDir = None,
 ) -> None:
     """Run an extended-period hydraulic simulation (EPANET) and summarise pressures.
 
@@ -242,7 +245,8 @@ def simulate_cmd(
             fail(str(exc))
         name = inp
     else:
-        wn, name = load_city_or_fail().wn, "the city's water network"
+        c = load_city_or_fail(city, ("water",), "twin water simulate")
+        wn, name = c.wn, f"{c.name}'s water network"
     lost = unreachable_nodes(wn)
     if lost:
         fail(f"{name}: {len(lost)} nodes cannot be reached from any reservoir or tank "
@@ -302,6 +306,7 @@ def balance_cmd(
         "--measured-only", help="No default estimates of unbilled use and apparent losses.")]
     = False,
     csv: Annotated[str | None, typer.Option(help="Also write the table to this CSV.")] = None,
+    city: CityDir = None,
 ) -> None:
     """IWA/AWWA water balance per DMA and for the city, with CARL, UARL and ILI.
 
@@ -322,9 +327,9 @@ def balance_cmd(
     )
     from twin.water.hydraulics import HydraulicsError
 
-    city = load_city_or_fail()
+    city = load_city_or_fail(city, ("water",), "twin water balance")
     t0, a, b = _local_period(city, start, days)
-    ms = _open_store(store)
+    ms = _open_store(store, city)
     params = MEASURED_ONLY if measured_only else BalanceParameters()
     with console.status("reading SCADA and meter reads, balancing…"):
         try:
@@ -374,6 +379,7 @@ def night_flow_cmd(
         help="Measurement store; default <data dir>/store.")] = None,
     n1: Annotated[float, typer.Option(help="FAVAD leakage exponent N1 for the NDF.")] = 1.0,
     csv: Annotated[str | None, typer.Option(help="Write the nightly table to this CSV.")] = None,
+    city: CityDir = None,
 ) -> None:
     """Minimum and net night flow (02–04 h) per DMA, its trend, and leakage from it.
 
@@ -385,9 +391,9 @@ def night_flow_cmd(
     from twin.water.balance import BalanceError
     from twin.water.night_flow import night_flow_from_store
 
-    city = load_city_or_fail()
+    city = load_city_or_fail(city, ("water",), "twin water night-flow")
     t0, a, b = _local_period(city, start, days)
-    ms = _open_store(store)
+    ms = _open_store(store, city)
     with console.status("reading SCADA and meter reads…"):
         try:
             n = night_flow_from_store(ms, city, a, b, n1=n1)

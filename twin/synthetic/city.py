@@ -307,3 +307,28 @@ def _assets(net, wn, pumps, meters, customers, rng: np.random.Generator) -> pd.D
 def _draw_era(rng: np.random.Generator) -> tuple:
     weights = np.array([e[3] for e in PIPE_ERAS])
     return PIPE_ERAS[int(rng.choice(len(PIPE_ERAS), p=weights / weights.sum()))]
+
+
+def generator_needs(city) -> list[str]:
+    """What the measurement generator (``twin data build``) needs that ``city`` lacks.
+
+    It draws meter reads from each customer's share of a load and of a junction, SCADA from
+    the feeders and the DMA boundary meters, so it needs both networks, customers mapped to
+    loads and junctions with their meters, and boundary meters.
+
+    Returns
+    -------
+    list of str
+        One phrase per missing part; empty when the city has all it needs.
+    """
+    out = [f"a {n} network ({FILES[n]})" for n in ("electric", "water") if not city.has(n)]
+    c = city.customers
+    if not ((c.electric_meter_id != "") & (c["load"] >= 0)).any():
+        out.append("customers with an electricity meter mapped to a load (customers.csv)")
+    if not ((c.water_meter_id != "") & (c["junction"] != "")).any():
+        out.append("customers with a water meter mapped to a junction (customers.csv)")
+    if not len(city.dma_meters):
+        out.append("DMA boundary meters (dma_meters.csv; `twin city import --boundary-meters`)")
+    if city.has("electric") and not city.net.bus.feeder.astype(str).str.match(r"^F\d").any():
+        out.append("feeders (lines leaving a substation busbar below a transformer)")
+    return out
