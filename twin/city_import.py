@@ -576,6 +576,8 @@ def import_city(
             raise CityImportError(f"{src}: none of its {int(metered.sum())} meters maps to a "
                                   "load or junction; give each row a load/junction id or "
                                   "x_m, y_m in the networks' frame")
+        report.unmapped["customers mapped to no element (left out)"] = int((~mapped).sum())
+        cust = cust[mapped].reset_index(drop=True)
         cust = complete_customers(schemas.validate("customers", cust), net, zones)
         if net is not None:
             no_meter = net.load.index[(net.load.profile != "pump")

@@ -247,12 +247,16 @@ def data_build(
 
     Example: twin data build --if-missing
     """
-    from twin.synthetic.city import generator_needs
+    from twin.synthetic.city import generator_city, generator_needs
 
     c = load_city_or_fail(city)
     lacking = generator_needs(c)
     if lacking:
         fail(f"{c.folder}: the measurement generator needs {'; '.join(lacking)}")
+    c, left_out = generator_city(c)
+    if left_out:
+        console.print(f"{left_out:,} customers are not mapped to both a load and a junction "
+                      "with both meters: the generator leaves them out")
     out = c.data_dir / "raw"
     store_root = c.data_dir / "store"
     raw_done = (out / "manifest.json").exists()

@@ -323,12 +323,33 @@ def generator_needs(city) -> list[str]:
     """
     out = [f"a {n} network ({FILES[n]})" for n in ("electric", "water") if not city.has(n)]
     c = city.customers
-    if not ((c.electric_meter_id != "") & (c["load"] >= 0)).any():
-        out.append("customers with an electricity meter mapped to a load (customers.csv)")
-    if not ((c.water_meter_id != "") & (c["junction"] != "")).any():
-        out.append("customers with a water meter mapped to a junction (customers.csv)")
+    if not ((c.electric_meter_id != "") & (c["load"] >= 0) & (c.water_meter_id != "")
+            & (c["junction"] != "")).any():
+        out.append("customers with an electricity meter mapped to a load and a water meter "
+                   "mapped to a junction (customers.csv)")
+    if city.has("water") and not len(city.pumps):
+        out.append("water pumps fed from buses (pumps.csv; `twin city import --pumps`)")
     if not len(city.dma_meters):
         out.append("DMA boundary meters (dma_meters.csv; `twin city import --boundary-meters`)")
     if city.has("electric") and not city.net.bus.feeder.astype(str).str.match(r"^F\d").any():
         out.append("feeders (lines leaving a substation busbar below a transformer)")
     return out
+
+
+def generator_city(city):
+    """The city as the measurement generator can draw it: customers mapped to both a load and
+    a junction, with both meters (the others are left out and counted).
+
+    Returns
+    -------
+    (City, int)
+        The city to generate for, and the number of customers left out.
+    """
+    import dataclasses
+
+    c = city.customers
+    ok = (c["load"] >= 0) & (c["junction"] != "") & (c.electric_meter_id != "") & \
+        (c.water_meter_id != "")
+    if ok.all():
+        return city, 0
+    return dataclasses.replace(city, customers=c[ok].reset_index(drop=True)), int((~ok).sum())

@@ -178,7 +178,7 @@ def seasonal_water_network(wn, year: int, hours: int):
     wn = copy.deepcopy(wn)
     used = {str(j.demand_timeseries_list[0].pattern_name)
             for _, j in wn.junctions() if j.demand_timeseries_list
-            and j.demand_timeseries_list[0].pattern_name is not None}
+            and j.demand_timeseries_list[0].pattern_name}
     h = np.arange(hours)
     doy = h // 24
     season = 1 + WATER_SEASONAL_AMPLITUDE * np.cos(2 * np.pi * (doy - 196) / 366)
