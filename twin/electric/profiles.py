@@ -249,7 +249,8 @@ def _sgen_profile_type(kind: str) -> str | None:
 
 def standard_profiles(net, load_type: str, year: int, timezone: str) -> dict:
     """Profiles of every load from one standard load profile type, and of every generator
-    from the standard profile of its kind (:data:`STANDARD_SGEN_PROFILES`).
+    from the standard profile of its kind (:data:`STANDARD_SGEN_PROFILES`). Pump loads have
+    none: their power comes from the water model.
 
     A load's P is ``p_mw`` × the type's relative P, its Q ``q_mvar`` × the relative Q; a
     generator's P is ``p_mw`` × its kind's relative profile (flat where no kind matches).
@@ -263,7 +264,8 @@ def standard_profiles(net, load_type: str, year: int, timezone: str) -> dict:
     index = profile_index(year, timezone, len(rel))
     rp = rel[f"{load_type}_pload"].to_numpy()[:, None]
     rq = rel[f"{load_type}_qload"].to_numpy()[:, None]
-    loads = net.load
+    loads = net.load[net.load.get("profile", pd.Series("", index=net.load.index)).astype(str)
+                     != "pump"]  # pumps follow the water model (twin.coupling)
     out = {"load_p_mw": pd.DataFrame(rp * loads.p_mw.to_numpy(), index=index,
                                      columns=loads.index),
            "load_q_mvar": pd.DataFrame(rq * loads.q_mvar.to_numpy(), index=index,
