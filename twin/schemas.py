@@ -66,14 +66,15 @@ TABLES: dict[str, dict[str, Column]] = {
         "segment": _opt(str, "", "what the connection serves, e.g. 'multi-family building'"),
         "electric_meter_id": _opt(str, "", "electricity meter id; empty for none"),
         "water_meter_id": _opt(str, "", "water meter id; empty for none"),
-        "load": _opt(int, NO_ELEMENT, "index in net.load the connection draws from; -1 for "
-                     "none (mapped by `twin city import` from a load name or the nearest bus)"),
+        "load": _opt(int, NO_ELEMENT, "index in net.load the connection draws from; -1 or "
+                     "empty: `twin city import` maps it to the load of the nearest bus"),
         "bus": _opt(int, NO_ELEMENT, "index in net.bus of that load (derived from load)"),
         "feeder": _opt(str, "", "MV feeder supplying the bus (derived from bus)"),
         "load_share": _opt(float, np.nan, "mean share of the load's energy [-]; default an "
                            "equal share of the load's customers", nullable=True,
                            in_range=(0.0, 1.0)),
-        "junction": _opt(str, "", "water junction the connection draws from; empty for none"),
+        "junction": _opt(str, "", "water junction the connection draws from; empty: `twin "
+                         "city import` maps it to the nearest junction with demand"),
         "water_share": _opt(float, np.nan, "share of the junction's demand [-]; default an "
                             "equal share of the junction's customers", nullable=True,
                             in_range=(0.0, 1.0)),
@@ -272,3 +273,14 @@ def describe(name: str) -> pd.DataFrame:
          for c, col in TABLES[name].items()],
         columns=["column", "dtype", "required", "default", "description"],
     )
+
+
+def markdown(name: str) -> str:
+    """A table's columns as a Markdown table (``data/CITY-FOLDER.md`` holds these)."""
+    rows = ["| column | type | required | default | description |",
+            "|---|---|---|---|---|"]
+    for r in describe(name).itertuples():
+        default = r.default.replace("|", "\\|")
+        rows.append(f"| `{r.column}` | {r.dtype} | {r.required} | {default} | "
+                    f"{r.description} |")
+    return "\n".join(rows)
