@@ -153,6 +153,60 @@ def test_measurements_balance_night_flow_and_ntl(second_city):
     assert "feeder energy balance" in out and "most suspicious meters" in out
 
 
+def test_loads_from_the_utilitys_meter_reads(second_city):
+    """profile_source: store — QSTS, hosting capacity and N-1 on the store's reads (the store
+    is the one ``twin data build`` filled for the test above, or is built here)."""
+    import shutil
+
+    import yaml
+
+    from twin.ingest.store import MeasurementStore
+
+    store = Path(second_city["env"]["TWIN_DATA_DIR"]) / "store"
+    if not (store / "_manifest").is_dir():
+        twin(second_city, "data", "build", "--start", START, "--days", str(DAYS))
+    folder = second_city["tmp"] / "store-profiles"
+    shutil.copytree(second_city["folder"], folder)
+    recipe = yaml.safe_load((folder / "recipe.yaml").read_text())
+    (folder / "recipe.yaml").write_text(yaml.safe_dump({**recipe, "profile_source": "store"}))
+    city = {**second_city, "folder": folder}
+    path = second_city["tmp"] / "qsts-store.nc"
+    out = twin(city, "electric", "qsts", "--start", "2016-01-12", "--days", "1",
+               "--out", str(path))
+    assert "loads from the measurement store: " in out and "96 (100.00 %)" in out
+    # the QSTS loads are the meters' reads: at a bus with loads only (no generator, pump or
+    # grid infeed), the solved power is Σ over its loads of (kWh of the load's read meters /
+    # their share of the load) / 0.25 h, computed here from the store's rows
+    step = pd.Timestamp("2016-01-12 11:00")  # 12:00 CET
+    reads = MeasurementStore(str(store)).read("electric_interval", start=step,
+                                              end=step + pd.Timedelta("15min"))
+    reads = reads.assign(meter=reads.series_id.astype(str)).set_index("meter")["value"]
+    customers = pd.read_csv(folder / "customers.csv", dtype={"electric_meter_id": str})
+    customers = customers.assign(share=customers.load_share / customers.groupby(
+        "load").load_share.transform("sum")).set_index("electric_meter_id")
+    net = pp.from_json(str(folder / "electric_net.json"))
+    plain = set(net.load.bus) - set(net.sgen.bus) - set(net.ext_grid.bus) - set(
+        net.load.bus[net.load.profile == "pump"])
+    read = customers.loc[customers.index.intersection(reads.index)]
+    expected = {}
+    for bus in sorted(plain):
+        mw = 0.0
+        for load in net.load.index[net.load.bus == bus]:
+            mine = read[read["load"] == load]
+            if not len(mine):
+                break
+            mw += reads.loc[mine.index].sum() / mine.share.sum() / 250.0
+        else:
+            expected[bus] = mw
+    assert len(expected) >= 3
+    with xr.open_dataset(path) as ds:
+        solved = ds.p_mw.sel(time=step).to_series()
+    np.testing.assert_allclose(solved.loc[list(expected)].to_numpy(),
+                               list(expected.values()), rtol=1e-6)
+    out = twin(city, "electric", "hosting-capacity", "--hours", "1", "--top", "3")
+    assert "PV hosting capacity of" in out
+
+
 #: Commands other branches give ``--city`` (ingest, forecasts, leaks): run on the second
 #: city as soon as they take it.
 OTHER_BRANCH_COMMANDS = {

@@ -128,6 +128,28 @@ def read_grid(source: str | Path) -> tuple[pp.pandapowerNet, str | None, str]:
     return prepare_electric(net), code, what
 
 
+def reset_scaling(net: pp.pandapowerNet) -> list[str]:
+    """Set every load's and generator's ``scaling`` to 1, in place; return a note per table
+    whose scaling was not 1.
+
+    A grid file's scaling is a study-case setting (pandapower's ``mv_oberrhein`` ships loads at
+    0.6 and generators at 0); the twin's profiles give each element's power over time, with
+    ``p_mw`` as its rating, so a scaling left in place would scale the profiles again.
+    """
+    notes = []
+    for table in ("load", "sgen", "storage"):
+        df = net[table] if table in net else None
+        if df is None or not len(df) or "scaling" not in df:
+            continue
+        off = df.scaling.fillna(1.0) != 1.0
+        if off.any():
+            values = ", ".join(f"{v:g}" for v in sorted(df.scaling[off].unique())[:4])
+            notes.append(f"{int(off.sum())} {table} elements had scaling {values} (a study case "
+                         "setting): reset to 1, the profiles give their power over time")
+            df["scaling"] = 1.0
+    return notes
+
+
 def _read_grid_file(path: Path, kind: str) -> pp.pandapowerNet:
     if kind == "pandapower JSON":
         return pp.from_json(str(path))
@@ -535,6 +557,7 @@ def import_city(
     net = wn = None
     if grid is not None:
         net, code, what = read_grid(grid)
+        report.notes += reset_scaling(net)
         recipe.electric_grid = code
         recipe.grid_source = what
         report.sources["electric"] = what

@@ -54,6 +54,30 @@ def _period(city, profiles, start: str | None, days: int | None):
     return times
 
 
+def _profiles(city):
+    """The city's profiles (:func:`twin.scenario.profiles_of`); says where the loads come from
+    when not from SimBench, and which loads have no read meter."""
+    from twin.scenario import profiles_of
+
+    try:
+        profiles = profiles_of(city)
+    except ValueError as exc:  # an unknown standard profile type, a store that cannot be read
+        fail(f"{city.folder}: {exc}")
+    r = city.recipe
+    attrs = profiles["load_p_mw"].attrs
+    if r.profiles == "store":
+        without = attrs.get("loads_without_meter", [])
+        console.print(f"loads from the measurement store: {attrs.get('meters_read', 0):,} "
+                      f"meters read; {len(without):,} loads without a read meter keep the "
+                      f"standard profile {r.standard_profile}"
+                      + (f" (e.g. {', '.join(map(str, without[:5]))})" if without else "")
+                      + f"; {attrs.get('load_steps_from_fallback', 0):,} load-steps filled")
+    elif r.profiles == "standard":
+        console.print(f"loads follow the standard profile {r.standard_profile} (the grid has "
+                      "no profiles of its own; see profile_source in recipe.yaml)")
+    return profiles
+
+
 def _run_qsts(city, profiles, times):
     from twin.electric.powerflow import PowerFlowError
     from twin.electric.qsts import run_qsts
@@ -73,7 +97,6 @@ def _result(city, result: Path | None, start: str | None, days: int | None):
     """Read a saved QSTS result or run one for the period."""
     import xarray as xr
 
-    from twin.scenario import profiles_of
 
     path = result
     if path is None and start is None and days is None and default_result_path(city).exists():
@@ -95,7 +118,7 @@ def _result(city, result: Path | None, start: str | None, days: int | None):
         loaded["converged"] = loaded.converged.astype(bool)
         console.print(f"read {path} ({loaded.sizes['time']:,} steps)")
         return loaded
-    profiles = profiles_of(city)
+    profiles = _profiles(city)
     return _run_qsts(city, profiles, _period(city, profiles, start, days))
 
 
@@ -117,10 +140,9 @@ def qsts_command(
 
     from twin.electric.losses import total_losses_mwh
     from twin.electric.violations import step_hours
-    from twin.scenario import profiles_of
 
     city = load_city_or_fail(city, ("electric",), "twin electric qsts")
-    profiles = profiles_of(city)
+    profiles = _profiles(city)
     times = _period(city, profiles, start, days)
     t = time.perf_counter()
     ds = _run_qsts(city, profiles, times)
@@ -347,10 +369,9 @@ def hosting_capacity_command(
         hosting_capacity,
     )
     from twin.electric.powerflow import VOLTAGE_BAND_PU
-    from twin.scenario import profiles_of
 
     city = load_city_or_fail(city, ("electric",), "twin electric hosting-capacity")
-    profiles = profiles_of(city)
+    profiles = _profiles(city)
     times = critical_hours(profiles, n=hours)
     with progress_bar() as bar:
         task = bar.add_task("bisection rounds (all buses × hours at once)", total=None)
@@ -391,10 +412,9 @@ def n1_command(
     Example: twin electric n1 --top 20 --out n1.csv
     """
     from twin.electric.contingency import ContingencyError, n_minus_1, outage_list, study_hours
-    from twin.scenario import profiles_of
 
     city = load_city_or_fail(city, ("electric",), "twin electric n1")
-    profiles = profiles_of(city)
+    profiles = _profiles(city)
     outages = outage_list(city.net)
     with progress_bar() as bar:
         task = bar.add_task("outages", total=len(outages))
