@@ -223,6 +223,13 @@ def test_city_folder_bad_files_are_one_clear_error(tmp_path):
     folder = tmp_path / "c"
     import_city(folder, water=CTOWN, **PLACE)
     assert read_city(folder).net is None
+    for args, what in [(["electric", "qsts"], "twin electric qsts"),
+                       (["simulate"], "twin simulate")]:
+        r = runner.invoke(app, [*args, "--city", str(folder)], env={"COLUMNS": "300"})
+        assert r.exit_code == 2 and f"has no electric network (electric_net.json); {what} " \
+            "needs one" in r.output, r.output
+    r = runner.invoke(app, ["info", "--city", str(folder)], env={"COLUMNS": "300"})
+    assert r.exit_code == 0 and "electric grid: none" in r.output and "junctions" in r.output
     (folder / "recipe.yaml").write_text("name: x\ntimezone: Europe/Berlin\n")
     with pytest.raises(CityError, match=r"recipe.yaml: year: Field required"):
         read_city(folder)
