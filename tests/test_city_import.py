@@ -204,11 +204,14 @@ def test_bad_registers_name_file_line_and_column(tmp_path, name, rows, message):
 
 
 def test_cli_import_bad_input_is_one_line_without_traceback(tmp_path):
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
     base = ["city", "import", str(tmp_path / "x"), "--timezone", "Europe/Berlin",
             "--latitude", "48", "--longitude", "7", "--year", "2016"]
     for extra, message in [
         (["--water", str(tmp_path / "none.inp")], "none.inp: no such EPANET file"),
         (["--grid", "not-a-grid"], "not-a-grid: no such grid file"),
+        (["--grid", str(garbage)], "garbage.json: cannot read it as a pandapower JSON"),
         ([], "give --grid, --water or both"),
     ]:
         r = runner.invoke(app, base + extra, env={"COLUMNS": "200"})

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import pandapower as pp
 import pandas as pd
 import wntr
@@ -151,7 +150,7 @@ def write_recipe(recipe: CityRecipe, folder: str | Path) -> Path:
 
 def sample_city_dir() -> Path:
     """The sample city's folder ``data/city`` (the CLI's and the tests' default city)."""
-    return config.project_root() / "data" / "city"
+    return config.city_dir()
 
 
 def sample_recipe_path() -> Path:
@@ -200,8 +199,7 @@ class City:
         ``$TWIN_DATA_DIR`` when set; else the checkout's data directory for the sample city
         and ``<city folder>/generated`` for any other.
         """
-        if config.DATA_DIR_ENV in os.environ or self.folder is None \
-                or self.is_sample:
+        if os.environ.get(config.DATA_DIR_ENV) or self.folder is None or self.is_sample:
             return config.data_dir()
         return self.folder / "generated"
 
@@ -431,12 +429,3 @@ def load_city(folder: str | Path | None = None) -> City:
 
 load_city.cache_clear = _load.cache_clear  # type: ignore[attr-defined]
 
-
-def nearest(points: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index of the nearest target to every point, and the distance [m] (same frame)."""
-    from scipy.spatial import cKDTree
-
-    if not len(targets):
-        return np.full(len(points), -1), np.full(len(points), np.inf)
-    dist, idx = cKDTree(targets).query(points)
-    return idx, dist

@@ -19,6 +19,11 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
+def city_dir() -> Path:
+    """Return the sample city's folder ``data/city`` (the CLI's ``--city`` default)."""
+    return project_root() / "data" / "city"
+
+
 def data_dir() -> Path:
     """Return the data directory for generated files; ``$TWIN_DATA_DIR`` overrides the default.
 
