@@ -192,6 +192,12 @@ def test_registers_map_by_id_or_nearest_and_count_what_maps_nowhere(ctown, tmp_p
     ("customers", "customer_id,load\nA,99999\n", "line 2, column load: no load 99999"),
     ("meters", "meter_id,network\nW1,water\n", "none of its 1 meters maps"),
     ("meters", "meter_id,network,element\nW1,water,J-NONE\n", "line 2, column element"),
+    ("assets", "asset_id,asset_class,network,element_table,element,install_year\n"
+     "A1,pipe,water,pipe,P1,1971\nA2,pipe,water,pipe,NOPE,1970\n",
+     "line 3, column element: no pipe 'NOPE' in the water network"),
+    ("assets", "asset_id,asset_class,network,element_table,element,install_year\n"
+     "A1,pipe,water,pipe,P1,nineteen\n", "line 2, column install_year"),
+    ("pumps", "pump,bus,rated_kw\nPU99,1,50\n", "line 2, column pump: no pump 'PU99'"),
 ])
 def test_bad_registers_name_file_line_and_column(tmp_path, name, rows, message):
     path = tmp_path / f"{name}.csv"
@@ -201,6 +207,13 @@ def test_bad_registers_name_file_line_and_column(tmp_path, name, rows, message):
     with pytest.raises(CityImportError) as exc:
         import_city(tmp_path / "city", water=CTOWN, **kwargs, **PLACE)
     assert message in str(exc.value) and str(path) in str(exc.value)
+
+
+def test_a_simbench_code_keeps_its_own_profiles(tmp_path):
+    report = import_city(tmp_path / "sb", grid="1-MV-rural--0-sw", **PLACE)
+    city = read_city(tmp_path / "sb")
+    assert city.recipe.electric_grid == "1-MV-rural--0-sw" and city.recipe.profiles == "simbench"
+    assert report.counts["buses"] == 97 and report.counts["feeders"] > 0
 
 
 def test_cli_import_bad_input_is_one_line_without_traceback(tmp_path):
