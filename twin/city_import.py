@@ -347,15 +347,20 @@ def read_customers(path: str | Path, net, wn) -> pd.DataFrame:
         df = schemas.read_table("customers", path)
     except schemas.TableError as exc:
         raise CityImportError(str(exc)) from None
-    for i in df.index:
-        if df.at[i, "load"] >= 0 and (net is None or df.at[i, "load"] not in net.load.index):
-            raise CityImportError(f"{path}, line {i + 2}, column load: no load "
-                                  f"{df.at[i, 'load']} in the grid; give a load index of the "
-                                  "grid, or leave it empty and give x_m, y_m")
-        j = df.at[i, "junction"]
-        if j and (wn is None or j not in wn.node_name_list):
-            raise CityImportError(f"{path}, line {i + 2}, column junction: no junction {j!r} "
-                                  "in the water network")
+    loads = net.load.index if net is not None else pd.Index([])
+    bad = df.index[(df["load"] >= 0) & ~df["load"].isin(loads)]
+    if len(bad):
+        i = bad[0]
+        raise CityImportError(f"{path}, line {i + 2}, column load: no load {df.at[i, 'load']} "
+                              f"in the grid ({len(bad)} such rows); give a load index of the "
+                              "grid, or leave it empty and give x_m, y_m")
+    nodes = wn.node_name_list if wn is not None else []
+    bad = df.index[(df["junction"] != "") & ~df["junction"].isin(nodes)]
+    if len(bad):
+        i = bad[0]
+        raise CityImportError(f"{path}, line {i + 2}, column junction: no junction "
+                              f"{df.at[i, 'junction']!r} in the water network ({len(bad)} such "
+                              "rows)")
     return df
 
 
@@ -372,33 +377,28 @@ def meters_as_customers(path: str | Path, customers: pd.DataFrame, net, wn) -> p
         meters = schemas.read_table("meters", path)
     except schemas.TableError as exc:
         raise CityImportError(str(exc)) from None
-    df = customers.set_index("customer_id", drop=False)
-    new = []
-    for i, m in meters.iterrows():
-        cid = m.customer_id or m.meter_id
+    rows = {r["customer_id"]: r for r in customers.to_dict("records")}
+    blank = schemas.with_defaults("customers", pd.DataFrame({"customer_id": [""]})).iloc[0]
+    nodes = set(wn.node_name_list) if wn is not None else set()
+    for i, m in zip(meters.index, meters.itertuples(), strict=True):
         electric = m.network == "electric"
+        element = None
         if m.element:
-            if electric:
-                load = _resolve_load(m.element, net) if net is not None else None
-                if load is None:
-                    raise CityImportError(f"{path}, line {i + 2}, column element: no load "
-                                          f"{m.element!r} (index or name) in the grid")
-            elif wn is None or m.element not in wn.node_name_list:
-                raise CityImportError(f"{path}, line {i + 2}, column element: no junction "
-                                      f"{m.element!r} in the water network")
-        if cid not in df.index:
-            row = schemas.with_defaults("customers", pd.DataFrame({"customer_id": [cid]}))
-            df = pd.concat([df, row.set_index("customer_id", drop=False)])
-            new.append(cid)
-        df.at[cid, "electric_meter_id" if electric else "water_meter_id"] = m.meter_id
-        if m.element:
-            if electric:
-                df.at[cid, "load"] = load
-            else:
-                df.at[cid, "junction"] = m.element
-        if np.isfinite(m.x_m) and not np.isfinite(df.at[cid, "x_m"]):
-            df.at[cid, "x_m"], df.at[cid, "y_m"] = m.x_m, m.y_m
-    return df.reset_index(drop=True)
+            element = _resolve_load(m.element, net) if electric and net is not None else (
+                m.element if not electric and m.element in nodes else None)
+            if element is None:
+                what = "load (index or name) in the grid" if electric else \
+                    "junction in the water network"
+                raise CityImportError(f"{path}, line {i + 2}, column element: no {what} "
+                                      f"named {m.element!r}")
+        cid = m.customer_id or m.meter_id
+        row = rows.setdefault(cid, {**blank.to_dict(), "customer_id": cid})
+        row["electric_meter_id" if electric else "water_meter_id"] = m.meter_id
+        if element is not None:
+            row["load" if electric else "junction"] = element
+        if np.isfinite(m.x_m) and not np.isfinite(row["x_m"]):
+            row["x_m"], row["y_m"] = m.x_m, m.y_m
+    return pd.DataFrame(list(rows.values()), columns=customers.columns)
 
 
 def map_customers(customers: pd.DataFrame, net, wn) -> tuple[pd.DataFrame, dict]:
