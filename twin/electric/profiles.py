@@ -356,7 +356,7 @@ def city_profiles(city, refresh: bool = False, store=None) -> dict:
     ``simbench``: SimBench loads, rooftop PV modelled with pvlib (each SimBench low-voltage
     renewable unit ``lv_RES`` stands for the rooftops of its customers: its profile is the
     sum of their pvlib output; other generators keep their SimBench profile), cached as
-    Parquet under ``profiles/<grid code>/city/``. ``standard``: :func:`standard_profiles`.
+    Parquet under ``<city's data dir>/profiles/<grid code>/city/``. ``standard``: :func:`standard_profiles`.
     ``store``: :func:`store_load_profiles` from ``store`` (default the city's
     ``<data dir>/store``) over the city's year, the standard profile where nothing is read.
 
@@ -376,7 +376,8 @@ def city_profiles(city, refresh: bool = False, store=None) -> dict:
         root = store or str(city.data_dir / "store")
         return store_load_profiles(city.net, city.customers, MeasurementStore(root), base)
     base = simbench_profiles(r.electric_grid, r.year, r.timezone, refresh)
-    path = profiles_dir() / r.electric_grid / "city" / "sgen_p_mw.parquet"
+    # the rooftops are the city's own: cached in its data directory, not by grid code alone
+    path = city.data_dir / "profiles" / r.electric_grid / "city" / "sgen_p_mw.parquet"
     if path.exists() and not refresh:
         return {**base, "sgen_p_mw": _read(path)}
     roofs = rooftop_pv_profiles(_roofs_of(city), r.year, r.timezone)
