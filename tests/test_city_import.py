@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 
 from twin import schemas
 from twin.city import CityError, read_city
-from twin.city_import import CityImportError, dma_zones, import_city
 from twin.cli import app
+from twin.importers import CityImportError, dma_zones, import_city
 from twin.water.network import read_inp, shipped_network_path
 
 CTOWN = Path(__file__).resolve().parents[2] / "shared" / "data" / "water" / "CTOWN.INP"

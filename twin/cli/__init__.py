@@ -186,7 +186,7 @@ def city_import(
     Example: twin city import my-city --timezone Europe/Berlin --latitude 48.4
     --longitude 7.8 --year 2016 --grid grid.json --water net.inp --boundary-meters meters.csv
     """
-    from twin.city_import import CityImportError, import_city
+    from twin.importers import CityImportError, import_city
 
     try:
         with console.status("importing the city…"):
