@@ -211,22 +211,146 @@ def set_junction_demands(
     return wn
 
 
+# ------------------------------------------------------- the EPANET pattern clock, tanks
+
+def pattern_period(wn: wntr.network.WaterNetworkModel, times_s) -> np.ndarray:
+    """Index of the pattern period EPANET plays at simulation times ``times_s``.
+
+    EPANET's pattern clock: at simulation time t [s] a pattern of n multipliers plays
+    multiplier ``((t + pattern_start) // pattern_step) mod n`` (no interpolation); the
+    step and start are the network's own (``wn.options.time``), so a 5-minute weekly
+    pattern (2016 multipliers) and a pattern started at 06:00 play as EPANET plays them.
+    This returns the period, ``(t + pattern_start) // pattern_step``, before the modulo.
+
+    Parameters
+    ----------
+    times_s : array-like
+        Seconds since the start of the simulation [s].
+    """
+    opts = wn.options.time
+    t = np.asarray(times_s, dtype=np.int64)
+    return (t + int(opts.pattern_start)) // max(1, int(opts.pattern_timestep))
+
+
+def pattern_multiplier(
+    wn: wntr.network.WaterNetworkModel, pattern: str | None, times_s
+) -> np.ndarray:
+    """Multipliers of ``pattern`` at simulation times ``times_s`` [-], as EPANET plays them.
+
+    ``pattern`` ``None`` (a demand without its own pattern) plays the network's default
+    pattern (``[OPTIONS] PATTERN``, or the pattern named ``1``) where there is one, else a
+    constant 1. See :func:`pattern_period` for the clock.
+    """
+    if pattern is None:
+        default = wn.options.hydraulic.pattern
+        pattern = default if default in wn.pattern_name_list else None
+    period = pattern_period(wn, times_s)
+    if pattern is None:
+        return np.ones(period.shape)
+    mult = np.asarray(wn.get_pattern(pattern).multipliers, dtype=float)
+    if mult.size == 0:
+        return np.ones(period.shape)
+    return mult[period % mult.size]
+
+
+def junction_demand_m3s(
+    wn: wntr.network.WaterNetworkModel, times_s, junctions: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Each junction's total demand at simulation times ``times_s`` [m³/s].
+
+    The sum over all the junction's demand categories of base demand × its pattern's
+    multiplier (:func:`pattern_multiplier`, on the network's pattern step and start), times
+    the network's demand multiplier: what a demand-driven EPANET run asks of the junction
+    (emitters, leaks and pressure-driven shortfalls not included).
+
+    Parameters
+    ----------
+    times_s : array-like
+        Seconds since the start of the simulation [s].
+    junctions : sequence of str, optional
+        Junctions to return; default all.
+
+    Returns
+    -------
+    DataFrame
+        Index ``time`` (``times_s``), one column per junction [m³/s].
+    """
+    times = np.asarray(times_s)
+    names = list(wn.junction_name_list if junctions is None else junctions)
+    factor = float(wn.options.hydraulic.demand_multiplier)
+    cache: dict[str | None, np.ndarray] = {}
+    out = np.zeros((times.size, len(names)))
+    for col, name in enumerate(names):
+        for d in wn.get_node(name).demand_timeseries_list:
+            key = d.pattern_name or None
+            if key not in cache:
+                cache[key] = pattern_multiplier(wn, key, times)
+            out[:, col] += d.base_value * cache[key]
+    return pd.DataFrame(out * factor, index=pd.Index(times, name="time"), columns=names)
+
+
+def tank_volume_m3(wn: wntr.network.WaterNetworkModel, tank: str, level_m) -> np.ndarray:
+    """Water stored in ``tank`` at ``level_m`` above its bottom [m³].
+
+    WNTR's ``Tank.get_volume``: the tank's volume curve where it has one, else the
+    cylinder's cross-section × level. Differences of volume (storage change between two
+    levels) are exact either way; an absolute volume leaves out a ``min_vol`` the network
+    may give below the minimum level.
+
+    Parameters
+    ----------
+    level_m : float or array-like
+        Water level above the tank bottom [m] (head − elevation).
+    """
+    node = wn.get_node(tank)
+    if node.node_type != "Tank":
+        raise KeyError(f"{tank!r} is a {node.node_type.lower()}, not a tank")
+    return np.asarray(node.get_volume(np.asarray(level_m, dtype=float)), dtype=float)
+
+
+def tank_level_m(ds: xr.Dataset, wn: wntr.network.WaterNetworkModel) -> xr.DataArray:
+    """Tanks' water levels in a result dataset: head − tank elevation [m], time × node."""
+    tanks = list(wn.tank_name_list)
+    elevation = xr.DataArray([wn.get_node(t).elevation for t in tanks],
+                             coords={"node": tanks}, dims="node")
+    level = ds["head_m"].sel(node=tanks) - elevation
+    level.attrs["units"] = "m"
+    return level.rename("level_m")
+
+
+def tank_volume_series_m3(ds: xr.Dataset, wn: wntr.network.WaterNetworkModel) -> xr.DataArray:
+    """Tanks' stored volumes in a result dataset [m³], time × node (:func:`tank_volume_m3`)."""
+    level = tank_level_m(ds, wn)
+    vol = np.column_stack([tank_volume_m3(wn, t, level.sel(node=t).values)
+                           for t in level.node.values]) if level.sizes["node"] else (
+        np.zeros(level.shape))
+    return xr.DataArray(vol, coords=level.coords, dims=level.dims, name="volume_m3",
+                        attrs={"units": "m3"})
+
+
 # ---------------------------------------------------------------------------- simulation
 
-def _set_times(wn, duration_s: float, step_s: float, pressure_driven: bool) -> None:
-    opts = wn.options
-    opts.time.duration = int(duration_s)
-    opts.time.hydraulic_timestep = int(step_s)
-    opts.time.report_timestep = int(step_s)
-    opts.time.pattern_start = 0
-    opts.hydraulic.demand_model = "PDA" if pressure_driven else "DDA"
+def _set_times(wn, duration_s: float, step_s: float, pressure_driven: bool | None) -> None:
+    """Set a run's duration and reporting step on ``wn`` as :func:`simulate` sets them in the
+    toolkit: the hydraulic step cut to the reporting step where the network's own is
+    longer; pattern step and start, report start kept; the demand model set only when
+    ``pressure_driven`` is not None."""
+    opts = wn.options.time
+    own = int(opts.hydraulic_timestep)
+    opts.duration = int(duration_s)
+    opts.hydraulic_timestep = min(own, int(step_s)) if own > 0 else int(step_s)
+    opts.report_timestep = int(step_s)
+    if opts.report_start > duration_s:
+        opts.report_start = 0
+    if pressure_driven is not None:
+        wn.options.hydraulic.demand_model = "PDA" if pressure_driven else "DDA"
 
 
 def run_epanet(
     wn: wntr.network.WaterNetworkModel,
     duration_s: float,
     step_s: float = 3600,
-    pressure_driven: bool = False,
+    pressure_driven: bool | None = None,
 ) -> wntr.sim.results.SimulationResults:
     """Run an extended-period simulation with WNTR's ``EpanetSimulator`` on a copy of ``wn``.
 
@@ -235,10 +359,12 @@ def run_epanet(
     duration_s : float
         Simulated time from the model's start clock time [s].
     step_s : float
-        Hydraulic and report time step [s].
-    pressure_driven : bool
-        Pressure-driven demands (PDA) instead of demand-driven (DDA), with the model's own
-        pressure options.
+        Reporting time step [s]; also the longest hydraulic step (the network's own
+        shorter step is kept).
+    pressure_driven : bool, optional
+        ``None``: the network's own demand model; ``True`` pressure-driven (PDA) with the
+        model's own pressure options; ``False`` demand-driven (DDA). Pattern step and
+        start, controls and rules are the network's.
 
     Notes
     -----
@@ -259,68 +385,106 @@ def simulate(
     wn: wntr.network.WaterNetworkModel,
     duration_s: float,
     step_s: float = 3600,
-    pressure_driven: bool = False,
+    pressure_driven: bool | None = None,
     required_pressure_m: float = MIN_SERVICE_PRESSURE_M,
     minimum_pressure_m: float = PDA_MINIMUM_PRESSURE_M,
 ) -> xr.Dataset:
     """Run an extended-period simulation through the EPANET toolkit; return a dataset.
 
+    The network runs as its ``.inp`` says: every demand category with its pattern, the
+    pattern step, length and start, controls and rules, headloss formula, demand model
+    and units, tanks from their initial levels. Only the duration and the reporting step
+    are set here, and the hydraulic step is cut to the reporting step where the network's
+    own is longer (EPANET does the same); a model's own shorter hydraulic step is kept, as
+    a tank's level is integrated over it. The run is the one a plain EPANET run of the
+    file gives (``benchmarks/bench_water_fidelity.py``: identical to ~1e-6 on the public
+    networks).
+
     Hydraulics only: no water-quality run and no status report (in a model such as ky10,
     whose own options ask for a water-age run at a 5-min quality step and a full status
     report, those take most of a plain run's time). ``wn`` is written to an ``.inp`` as is
-    (not copied, not changed); duration, steps and demand model are set through the
-    toolkit; EPANET's binary output is read with numpy and converted to SI units.
+    (not copied, not changed); EPANET's binary output is read with numpy and converted to
+    SI units.
 
     Parameters
     ----------
     duration_s : float
         Simulated time [s].
     step_s : float
-        Hydraulic and report time step [s].
-    pressure_driven : bool
-        Pressure-driven analysis (EPANET 2.2 PDA, exponent 0.5): a junction gets its full
-        demand at ``required_pressure_m`` and none at ``minimum_pressure_m``; otherwise
-        demand-driven (DDA), where unmet pressure shows as negative pressure.
+        Reporting time step [s]; also the longest hydraulic step.
+    pressure_driven : bool, optional
+        ``None`` (default): the network's own demand model. ``True``: pressure-driven
+        analysis (EPANET 2.2 PDA, the network's pressure exponent): a junction gets its
+        full demand at ``required_pressure_m`` and none at ``minimum_pressure_m``.
+        ``False``: demand-driven (DDA), where unmet pressure shows as negative pressure.
     required_pressure_m, minimum_pressure_m : float
-        PDA pressures [m].
+        PDA pressures [m], used when ``pressure_driven`` is True.
 
     Returns
     -------
     Dataset
-        As :func:`results_dataset`, with attributes ``demand_model``, ``epanet_warning``
+        As :func:`results_dataset`, times from the network's report start, with
+        attributes ``demand_model`` (``"DDA"`` or ``"PDA"``, as run), ``epanet_warning``
         (EPANET's warning flag, non-zero when it reported e.g. negative pressures or a pump
         that cannot deliver its head; the messages are in the run's report) and
         ``epanet_solve_s``, ``epanet_solve_cpu_s`` (wall and CPU time of EPANET's own
         hydraulic solve, ``ENsolveH`` [s]; the rest of the call is writing the model, saving
         and reading the output).
     """
+    from wntr.epanet.io import InpFile
+
+    def configure(en):
+        _set_run_times(en, duration_s, step_s)
+        if pressure_driven is not None:
+            _set_demand_model(en, wn, pressure_driven, minimum_pressure_m, required_pressure_m)
+
+    with tempfile.TemporaryDirectory(prefix="twin-epanet-", dir=_scratch_dir()) as tmp:
+        inp = os.path.join(tmp, "run.inp")
+        InpFile().write(inp, wn, units=wn.options.hydraulic.inpfile_units)
+        return _toolkit_run(inp, configure, wn.name or "the network")
+
+
+def run_inp_file(path: str | Path, duration_s: float | None = None) -> xr.Dataset:
+    """Run an ``.inp`` file as it is through the EPANET 2.2 toolkit: a plain EPANET run.
+
+    The file is opened by EPANET itself (not read by WNTR); only the duration may be set.
+    Steps, pattern start, report start, demand model, controls and rules are the file's.
+    It is the anchor the twin's :func:`simulate` of ``read_inp(path)`` is compared to.
+
+    Parameters
+    ----------
+    duration_s : float, optional
+        Simulated time [s]; default the file's own duration.
+
+    Returns
+    -------
+    Dataset
+        As :func:`simulate` (hydraulics only, SI units, the file's reporting times).
+    """
+    def configure(en):
+        if duration_s is not None:
+            en.ENsettimeparam(EN_DURATION, int(duration_s))
+
+    return _toolkit_run(str(path), configure, str(path))
+
+
+def _toolkit_run(inp: str, configure, name: str) -> xr.Dataset:
+    """Open ``inp`` with the EPANET toolkit, let ``configure(en)`` set what the run
+    changes, solve the hydraulics (no status report, no quality) and read the output."""
     import ctypes
 
-    from wntr.epanet.io import InpFile
     from wntr.epanet.toolkit import ENepanet
 
     with tempfile.TemporaryDirectory(prefix="twin-epanet-", dir=_scratch_dir()) as tmp:
-        inp, rpt, out = (os.path.join(tmp, f"run.{x}") for x in ("inp", "rpt", "bin"))
-        InpFile().write(inp, wn, units=wn.options.hydraulic.inpfile_units)
+        rpt, out = os.path.join(tmp, "run.rpt"), os.path.join(tmp, "run.bin")
         en = ENepanet(version=2.2)
         try:
             en.ENopen(inp, rpt, out)
-            for code, value in ((0, duration_s), (1, step_s), (5, step_s), (4, 0), (6, 0)):
-                en.ENsettimeparam(code, int(value))  # duration, hyd./report step, starts
-            lib, ph = en.ENlib, en._project
-            lib.EN_setstatusreport(ph, ctypes.c_int(0))
-            pressure_m = (minimum_pressure_m, required_pressure_m) if pressure_driven else (
-                wn.options.hydraulic.minimum_pressure, wn.options.hydraulic.required_pressure)
-            scale = _pressure_scale(wn.options.hydraulic.inpfile_units)
-            err = lib.EN_setdemandmodel(ph, ctypes.c_int(int(pressure_driven)),
-                                        ctypes.c_double(pressure_m[0] / scale),
-                                        ctypes.c_double(pressure_m[1] / scale),
-                                        ctypes.c_double(0.5))
-            if err:
-                raise HydraulicsError(f"EPANET error {err} setting the demand model")
-            n_nodes, n_links = en.ENgetcount(0), en.ENgetcount(2)
-            nodes = [en.ENgetnodeid(i) for i in range(1, n_nodes + 1)]
-            links = _link_ids(en, wn, n_links)
+            en.ENlib.EN_setstatusreport(en._project, ctypes.c_int(0))
+            configure(en)
+            nodes = [_element_id(en, "node", i) for i in range(1, en.ENgetcount(0) + 1)]
+            links = [_element_id(en, "link", i) for i in range(1, en.ENgetcount(2) + 1)]
+            demand_model = _demand_model(en)
             t0, c0 = time.perf_counter(), time.process_time()
             en.ENsolveH()
             solve_s, solve_cpu_s = time.perf_counter() - t0, time.process_time() - c0
@@ -330,12 +494,78 @@ def simulate(
             raise
         except Exception as exc:
             raise HydraulicsError(
-                f"EPANET failed on {wn.name or 'the network'}: {exc}; check the network's "
-                "controls, pump curves and that every node is connected to a source") from exc
+                f"EPANET failed on {name}: {exc}; check the network's controls, pump "
+                "curves and that every node is connected to a source") from exc
         ds = read_binary_output(out, nodes, links)
-    ds.attrs["demand_model"] = "PDA" if pressure_driven else "DDA"
+    ds.attrs["demand_model"] = demand_model
     ds.attrs["epanet_solve_s"], ds.attrs["epanet_solve_cpu_s"] = solve_s, solve_cpu_s
     return ds
+
+
+def _element_id(en, kind: str, index: int) -> str:
+    """ID of node or link ``index`` (1-based) of an open EPANET project, decoded as the
+    ``.inp`` was (UTF-8, else latin-1)."""
+    import ctypes
+
+    buf = ctypes.create_string_buffer(64)
+    get = en.ENlib.EN_getnodeid if kind == "node" else en.ENlib.EN_getlinkid
+    err = get(en._project, ctypes.c_int(index), ctypes.byref(buf))
+    if err:
+        raise HydraulicsError(f"EPANET error {err} reading {kind} {index}'s ID")
+    try:
+        return buf.value.decode("utf-8")
+    except UnicodeDecodeError:
+        return buf.value.decode("latin-1")
+
+
+#: EPANET toolkit time parameter codes (``EN_settimeparam``): duration, hydraulic step,
+#: pattern step, pattern start, report step, report start.
+EN_DURATION, EN_HYDSTEP, EN_PATTERNSTEP, EN_PATTERNSTART, EN_REPORTSTEP, EN_REPORTSTART = (
+    0, 1, 3, 4, 5, 6)
+
+
+def _set_run_times(en, duration_s: float, step_s: float) -> None:
+    """Set a run's duration and reporting step; cut the hydraulic step to the reporting
+    step where the network's own is longer. Pattern step and start and report start stay
+    as the network sets them (a report start after the end is moved to 0)."""
+    own_step = en.ENgettimeparam(EN_HYDSTEP)
+    hyd_step = int(min(own_step, step_s)) if own_step > 0 else int(step_s)
+    en.ENsettimeparam(EN_DURATION, int(duration_s))
+    # EPANET refuses a reporting step shorter than the hydraulic step, and cuts the
+    # hydraulic step to the reporting step: hydraulic, reporting, then hydraulic again
+    en.ENsettimeparam(EN_HYDSTEP, hyd_step)
+    en.ENsettimeparam(EN_REPORTSTEP, int(step_s))
+    en.ENsettimeparam(EN_HYDSTEP, hyd_step)
+    if en.ENgettimeparam(EN_REPORTSTART) > duration_s:
+        en.ENsettimeparam(EN_REPORTSTART, 0)
+
+
+def _set_demand_model(en, wn, pressure_driven: bool, minimum_pressure_m: float,
+                      required_pressure_m: float) -> None:
+    """Set DDA or PDA (with the network's pressure exponent) through ``EN_setdemandmodel``."""
+    import ctypes
+
+    hyd = wn.options.hydraulic
+    pressure_m = (minimum_pressure_m, required_pressure_m) if pressure_driven else (
+        hyd.minimum_pressure, hyd.required_pressure)
+    scale = _pressure_scale(hyd.inpfile_units)
+    err = en.ENlib.EN_setdemandmodel(en._project, ctypes.c_int(int(pressure_driven)),
+                                     ctypes.c_double(pressure_m[0] / scale),
+                                     ctypes.c_double(pressure_m[1] / scale),
+                                     ctypes.c_double(hyd.pressure_exponent))
+    if err:
+        raise HydraulicsError(f"EPANET error {err} setting the demand model; check the "
+                              "minimum and required pressures (minimum < required)")
+
+
+def _demand_model(en) -> str:
+    """``"DDA"`` or ``"PDA"``: the demand model of an open EPANET project."""
+    import ctypes
+
+    model, pmin, preq, pexp = ctypes.c_int(), *(ctypes.c_double() for _ in range(3))
+    en.ENlib.EN_getdemandmodel(en._project, *(ctypes.byref(v) for v in (model, pmin, preq,
+                                                                         pexp)))
+    return "PDA" if model.value == 1 else "DDA"
 
 
 #: Free space ``/dev/shm`` must have to hold EPANET's scratch files [bytes].
@@ -359,13 +589,6 @@ def _scratch_dir() -> str | None:
 def _pressure_scale(units: str) -> float:
     """Metres of water per pressure unit of an ``.inp`` written in ``units`` [m/unit]."""
     return PSI_M if units.upper() in US_FLOW_UNITS else 1.0
-
-
-def _link_ids(en, wn, n_links: int) -> list[str]:
-    """Link names in EPANET's order (pipes, pumps, valves in the order WNTR wrote them)."""
-    names = wn.pipe_name_list + wn.pump_name_list + wn.valve_name_list
-    order = {en.ENgetlinkindex(n): n for n in names}
-    return [order[i] for i in range(1, n_links + 1)]
 
 
 #: EPANET flow units codes of the binary output, and each unit in [m³/s].
