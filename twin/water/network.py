@@ -71,7 +71,7 @@ def read_inp(path: str | Path) -> wntr.network.WaterNetworkModel:
     if not path.is_file():
         raise NetworkFileError(f"{path}: no such EPANET file")
     text, encoding = decode_inp(path.read_bytes())
-    epanet_times = check_with_epanet(path, text)
+    opened = check_with_epanet(path, text)
     repaired = repair_inp_text(text)
     notes = list(repaired.notes)
     if encoding != "utf-8":
@@ -83,7 +83,8 @@ def read_inp(path: str | Path) -> wntr.network.WaterNetworkModel:
             wn = wntr.network.read_inpfile(str(copy))
         except Exception as exc:  # WNTR raises several types for malformed input
             raise _wntr_error(path, text, repaired.origin, exc) from exc
-    notes += _align_times(wn, epanet_times)
+    _check_counts(path, wn, opened.counts)
+    notes += _align_times(wn, opened.times)
     wn.name = str(path)
     wn.inp_repairs = notes
     return wn
@@ -233,14 +234,23 @@ def _hh_mm(hours: str) -> str:
 _EPANET_INPUT_ERROR = re.compile(r"^\s*Error (\d+):\s*(.*?)\s*(?:in (\[\w+\]) section)?:?\s*$")
 
 
-def check_with_epanet(path: str | Path, text: str | None = None) -> dict[str, int]:
+class EpanetReading(NamedTuple):
+    """What EPANET 2.2 read from an ``.inp`` file (:func:`check_with_epanet`)."""
+
+    #: Time parameters as WNTR names them (:data:`EPANET_TIME_PARAMETERS`) [s].
+    times: dict[str, int]
+    #: Element counts: ``nodes``, ``tanks_and_reservoirs``, ``links``,
+    #: ``controls_and_rules``.
+    counts: dict[str, int]
+
+
+def check_with_epanet(path: str | Path, text: str | None = None) -> EpanetReading:
     """Open ``path`` with the EPANET 2.2 toolkit (``EN_open``) and close it again.
 
     Returns
     -------
-    dict
-        EPANET's time parameters of the file as WNTR names them
-        (:data:`EPANET_TIME_PARAMETERS`) [s].
+    EpanetReading
+        EPANET's time parameters and element counts of the file.
 
     Raises
     ------
@@ -265,8 +275,21 @@ def check_with_epanet(path: str | Path, text: str | None = None) -> dict[str, in
             report = Path(rpt).read_text(encoding="latin-1") if Path(rpt).exists() else ""
             raise _epanet_error(path, text, report, exc) from None
         times = {k: int(en.ENgettimeparam(code)) for k, code in EPANET_TIME_PARAMETERS.items()}
+        c = [en.ENgetcount(code) for code in range(7)]  # EN_NODECOUNT … EN_RULECOUNT
         en.ENclose()
-    return times
+    return EpanetReading(times, {"nodes": c[0], "tanks_and_reservoirs": c[1], "links": c[2],
+                                 "controls_and_rules": c[5] + c[6]})
+
+
+def _check_counts(path: Path, wn: wntr.network.WaterNetworkModel, counts: dict[str, int]) -> None:
+    """Refuse a model in which WNTR's reader lost or added elements EPANET read."""
+    mine = {"nodes": wn.num_nodes, "tanks_and_reservoirs": wn.num_tanks + wn.num_reservoirs,
+            "links": wn.num_links, "controls_and_rules": wn.num_controls}
+    wrong = [f"{k} {mine[k]} (EPANET {v})" for k, v in counts.items() if mine[k] != v]
+    if wrong:
+        raise NetworkFileError(f"{path}: WNTR's reader disagrees with EPANET on the number "
+                               f"of {', '.join(wrong)}; nothing was simulated. Report the "
+                               "file, or rewrite those sections in EPANET's standard form")
 
 
 def _epanet_error(path: Path, text: str, report: str, exc: BaseException) -> NetworkFileError:
