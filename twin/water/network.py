@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -37,7 +38,8 @@ def shipped_network_path(name: str) -> Path:
 #: (litres per second) and ``US`` (gallons per minute), which WNTR's reader refuses.
 EPANET_FLOW_UNITS = ("CFS", "GPM", "MGD", "IMGD", "AFD", "LPS", "LPM", "MLD", "CMH", "CMD")
 _LEGACY_FLOW_UNITS = {"SI": "LPS", "US": "GPM"}
-_CLOCK_AM_PM = re.compile(r"(CLOCKTIME\s+\S+\s+)(\d+(?:\.\d*)?)(\s+[AP]M\b)", re.IGNORECASE)
+_CLOCK_AM_PM = re.compile(r"(CLOCKTIME\s+(?:[<>=!]\S*\s+|\w+\s+(?=\d))?)(\d+(?:\.\d*)?)(\s+[AP]M\b)",
+                          re.IGNORECASE)
 
 
 def read_inp(path: str | Path) -> wntr.network.WaterNetworkModel:
@@ -79,10 +81,16 @@ def read_inp(path: str | Path) -> wntr.network.WaterNetworkModel:
     with tempfile.TemporaryDirectory(prefix="twin-inp-") as tmp:
         copy = Path(tmp) / "network.inp"
         copy.write_text(repaired.text, encoding="utf-8")
-        try:
-            wn = wntr.network.read_inpfile(str(copy))
-        except Exception as exc:  # WNTR raises several types for malformed input
-            raise _wntr_error(path, text, repaired.origin, exc) from exc
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            try:
+                wn = wntr.network.read_inpfile(str(copy))
+            except Exception as exc:  # WNTR raises several types for malformed input
+                raise _wntr_error(path, text, repaired.origin, exc) from exc
+    # WNTR warns that a D-W roughness keeps its units when it reads HEADLOSS D-W (it does,
+    # rightly); its note on curves no element uses is kept with the repairs
+    notes += [str(w.message).replace(str(copy), str(path)) for w in said
+              if "headloss formula" not in str(w.message)]
     _check_counts(path, wn, opened.counts)
     notes += _align_times(wn, opened.times)
     wn.name = str(path)
@@ -152,8 +160,11 @@ def repair_inp_text(text: str) -> RepairedInp:
       ``LPSec``) is written as EPANET's keyword;
     * ``[OPTIONS] QUALITY name units`` with units other than mg/L or ug/L (``Chemical
       TIME``): EPANET keeps such units as a label only; the label is dropped (mg/L);
-    * ``[RULES]`` ``CLOCKTIME`` premises with hours before ``AM``/``PM`` (``>= 6 AM``,
-      ``< 8.5 PM``), decimal hours to EPANET: written ``6:00 AM``;
+    * ``[RULES]`` and ``[CONTROLS]`` clock times in hours before ``AM``/``PM`` (``IF SYSTEM
+      CLOCKTIME >= 6 AM``, ``AT CLOCKTIME 8.5 PM``), decimal hours to EPANET: written
+      ``6:00 AM``, ``8:30 PM``;
+    * ``[REPORT] FILE name``: the name of a second report file, which the twin never
+      writes and WNTR's reader refuses; commented out;
     * a ``[TANKS]`` line with only an ID, an elevation and perhaps a head pattern: EPANET
       makes it a reservoir; it is moved to a ``[RESERVOIRS]`` section;
     * a ``[PUMPS]`` line in EPANET 1.x form, ``id node1 node2 power``: a constant-power
@@ -186,7 +197,7 @@ def repair_inp_text(text: str) -> RepairedInp:
         elif section == "[OPTIONS]" and words[0].upper() == "QUALITY" and len(words) > 2:
             if words[1].upper() != "TRACE" and not re.search(r"mg|ug", words[2], re.I):
                 new = line.replace(words[2], "", 1)
-        elif section == "[RULES]" and "CLOCKTIME" in body.upper():
+        elif section in ("[RULES]", "[CONTROLS]") and "CLOCKTIME" in body.upper():
             new = _CLOCK_AM_PM.sub(lambda m: m.group(1) + _hh_mm(m.group(2)) + m.group(3), line)
         elif section == "[TANKS]" and len(words) in (2, 3):
             moved.append((i, line))
@@ -194,6 +205,8 @@ def repair_inp_text(text: str) -> RepairedInp:
                          "as a reservoir, as EPANET does")
             out.append((i, ";" + line))
             continue
+        elif section == "[REPORT]" and words[0].upper() == "FILE":
+            new = ";" + line
         elif section == "[PUMPS]" and len(words) == 4 and _is_number(words[3]):
             new = line.replace(words[3], f"POWER {words[3]}", 1) if words[3] in body else line
         if new != line:
