@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from twin.water.hydraulics import (
@@ -20,6 +21,7 @@ from twin.water.hydraulics import (
     results_dataset,
     run_epanet,
     run_inp_file,
+    set_junction_demands,
     simulate,
     tank_level_m,
     tank_volume_m3,
@@ -233,3 +235,24 @@ def test_network_demand_model_and_pattern_start_are_honoured(weekly, tmp_path):
     wn.options.time.pattern_start = 0
     moved = simulate(wn, 86400, STEP_S)
     assert float(np.abs(moved.demand_m3s - ds.demand_m3s).max()) > 1e-4
+
+
+@pytest.mark.parametrize("pattern_step", ["0:05", "2:00"])
+def test_meter_demands_play_on_the_networks_pattern_clock(weekly, tmp_path, pattern_step):
+    _, patterns = weekly
+    path = tmp_path / "meters.inp"
+    path.write_text(_inp_text(patterns).replace(" Pattern Timestep 0:05",
+                                                f" Pattern Timestep {pattern_step}"))
+    wn = read_inp(path)
+    step = int(wn.options.time.pattern_timestep)
+    hours = np.arange(30)
+    use = pd.DataFrame({"J1": 10 + 5 * np.sin(hours / 3)})  # m³ in each hour
+    metered = set_junction_demands(wn, use)
+    assert 3600 % int(metered.options.time.pattern_timestep) == 0
+    ds = simulate(metered, 29 * 3600, 3600)
+    np.testing.assert_allclose(ds.demand_m3s.sel(node="J1").values * 3600, use["J1"],
+                               rtol=2e-6)
+    # J2 keeps its own two categories on the network's own step and start
+    k = ((ds.time.values + PATTERN_START_S) // step) % WEEK
+    want = 3.0 * patterns["HOMES"][k] + 0.8 * patterns["SHOPS"][k]
+    np.testing.assert_allclose(ds.demand_m3s.sel(node="J2").values * 1000, want, rtol=2e-6)

@@ -8,14 +8,26 @@ Two ways in, both EPANET 2.2 as shipped in the WNTR wheel:
   no status report) and reads the binary output file with numpy into a dataset. It gives the
   same numbers as the first way in a fraction of the time (``benchmarks/bench_water.py``).
 
+Both run the network as its ``.inp`` gives it (every demand category and pattern, the
+pattern step, length and start, controls and rules, headloss formula, demand model, units);
+:func:`simulate` gives what a plain EPANET run of the file gives (:func:`run_inp_file`, the
+anchor; ``benchmarks/bench_water_fidelity.py``).
+
 Demands come from the model's patterns, from scenario multipliers
 (:func:`scale_demands`) or from customers' meter reads (:func:`junction_use_m3`,
 :func:`set_junction_demands`). Leaks are EPANET emitters (:func:`add_leak_emitters`).
+
+Shared helpers for the analyses (no I/O, no simulation): the EPANET pattern clock
+(:func:`pattern_period`, :func:`pattern_multiplier`), a junction's total demand from all
+its categories at any time (:func:`junction_demand_m3s`), tank levels and volumes
+(:func:`tank_level_m`, :func:`tank_volume_m3` through WNTR's ``Tank.get_volume``,
+:func:`tank_volume_series_m3`).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import os
 import shutil
 import struct
@@ -184,9 +196,14 @@ def set_junction_demands(
 ) -> wntr.network.WaterNetworkModel:
     """Return a copy of ``wn`` whose junctions draw what their meters recorded.
 
-    Each junction in ``use_m3`` gets base demand = its mean use [m³/s] and a pattern of
-    hourly multipliers (use / mean) starting at the simulation's time 0; missing hours take
-    the junction's mean. Junctions not in ``use_m3`` keep their model demand.
+    Each junction in ``use_m3`` gets one demand (its other categories are replaced): base
+    demand = its mean use [m³/s] (divided by the network's demand multiplier, which EPANET
+    applies) and a pattern whose multipliers (use / mean) play hour ``h`` of ``use_m3``
+    during the simulation's hour ``h``, on the network's pattern clock: where the pattern
+    step does not divide an hour it becomes the largest step that divides both (every
+    other pattern is repeated to keep playing as before), and the pattern start is
+    allowed for. Missing hours take the junction's mean. Junctions not in ``use_m3`` keep
+    their model demand.
 
     Parameters
     ----------
@@ -197,18 +214,49 @@ def set_junction_demands(
     unknown = sorted(set(use_m3.columns) - set(wn.junction_name_list))
     if unknown:
         raise MeterDataError(f"meter data for junctions that do not exist: {unknown[:5]}")
-    wn.options.time.pattern_timestep = 3600
+    start = int(wn.options.time.pattern_start)
+    step = refine_pattern_step(wn, math.gcd(3600, start))  # each period within one hour
+    # the hour of use_m3 each pattern period k plays: (k·step − start) // 3600; periods
+    # before the start are played only after the data (the pattern wraps), at the mean
+    periods = (start + len(use_m3) * 3600 + step - 1) // step
+    hour = (np.arange(periods) * step - start) // 3600
+    played = hour >= 0
     flow = use_m3 / 3600.0
+    factor = float(wn.options.hydraulic.demand_multiplier) or 1.0
     for name in use_m3.columns:
         q = flow[name].to_numpy(dtype=float)
         mean = float(np.nanmean(q)) if np.isfinite(q).any() else 0.0
         mult = np.where(np.isfinite(q), q / mean, 1.0) if mean > 0 else np.zeros(len(q))
         pattern = f"METER-{name}"
-        wn.add_pattern(pattern, mult.round(6).tolist())
+        wn.add_pattern(pattern, np.where(played, mult[np.clip(hour, 0, None)], 1.0).tolist())
         j = wn.get_node(name)
         j.demand_timeseries_list.clear()
-        j.add_demand(mean, pattern)
+        j.add_demand(mean / factor, pattern)
     return wn
+
+
+def refine_pattern_step(wn: wntr.network.WaterNetworkModel, step_s: int) -> int:
+    """Make ``wn``'s pattern step divide ``step_s``, in place, without changing what plays.
+
+    The new step is the greatest common divisor of the two; each multiplier of every
+    pattern is repeated (old step / new step) times, so every pattern plays the same
+    multiplier at every time (the pattern start is in seconds and is kept).
+
+    Returns
+    -------
+    int
+        The pattern step now [s].
+    """
+    old = int(wn.options.time.pattern_timestep)
+    new = math.gcd(old, int(step_s))
+    if new != old:
+        r = old // new
+        for name in wn.pattern_name_list:
+            pat = wn.get_pattern(name)
+            pat.multipliers = np.repeat(np.asarray(pat.multipliers, dtype=float), r).tolist()
+        wn.options.time.pattern_timestep = new
+        wn.options.time.hydraulic_timestep = min(int(wn.options.time.hydraulic_timestep), new)
+    return new
 
 
 # ------------------------------------------------------- the EPANET pattern clock, tanks
@@ -768,18 +816,21 @@ def results_dataset(results: wntr.sim.results.SimulationResults) -> xr.Dataset:
 def state_at_clock(
     wn: wntr.network.WaterNetworkModel, local_time: pd.Timestamp, step_s: float = 900
 ) -> xr.Dataset:
-    """Simulate a day from local midnight up to ``local_time`` and return the state then.
+    """Simulate from the network's start clock time up to ``local_time``'s clock time and
+    return the state then.
 
-    The model's demand patterns are daily and start at midnight; tanks start at their
-    initial levels.
+    The run starts at the network's ``START CLOCKTIME`` (midnight in most files) with its
+    own pattern start, controls and rules, tanks at their initial levels, and lasts until
+    the clock next shows ``local_time``'s time of day (less than a day).
 
     Returns
     -------
     Dataset
-        One time (``local_time``'s seconds after midnight, rounded down to ``step_s``).
+        One time: seconds from the run's start, rounded down to ``step_s``.
     """
     seconds = (local_time - local_time.normalize()).total_seconds()
-    duration = int(seconds // step_s * step_s)
+    ahead = (seconds - float(wn.options.time.start_clocktime)) % 86400
+    duration = int(ahead // step_s * step_s)
     ds = results_dataset(run_epanet(wn, duration, step_s))
     return ds.isel(time=-1)
 
