@@ -538,7 +538,10 @@ def run_inp_file(path: str | Path, duration_s: float | None = None) -> xr.Datase
             en.ENsettimeparam(EN_DURATION, int(duration_s))
         return 1
 
-    return _toolkit_run(str(path), configure, str(path))
+    from twin.water.network import epanet_path
+
+    with tempfile.TemporaryDirectory(prefix="twin-inp-") as tmp:
+        return _toolkit_run(epanet_path(path, tmp), configure, str(path))
 
 
 def _toolkit_run(inp: str, configure, name: str) -> xr.Dataset:

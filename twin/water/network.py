@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -280,7 +281,7 @@ def check_with_epanet(path: str | Path, text: str | None = None) -> EpanetReadin
         rpt = os.path.join(tmp, "check.rpt")
         en = ENepanet(version=2.2)
         try:
-            en.ENopen(str(path), rpt, os.path.join(tmp, "check.bin"))
+            en.ENopen(epanet_path(path, tmp), rpt, os.path.join(tmp, "check.bin"))
         except Exception as exc:
             en.ENlib.EN_close(en._project)  # flushes the report that holds the messages
             en.ENlib.EN_deleteproject(en._project)
@@ -303,6 +304,18 @@ def _check_counts(path: Path, wn: wntr.network.WaterNetworkModel, counts: dict[s
         raise NetworkFileError(f"{path}: WNTR's reader disagrees with EPANET on the number "
                                f"of {', '.join(wrong)}; nothing was simulated. Report the "
                                "file, or rewrite those sections in EPANET's standard form")
+
+
+def epanet_path(path: str | Path, scratch: str | Path) -> str:
+    """``path`` as the EPANET toolkit can open it: the toolkit takes file names in latin-1,
+    so a file whose path has other characters is copied into ``scratch`` first."""
+    try:
+        str(path).encode("latin-1")
+    except UnicodeEncodeError:
+        copy = Path(scratch) / "network.inp"
+        shutil.copyfile(path, copy)
+        return str(copy)
+    return str(path)
 
 
 def _epanet_error(path: Path, text: str, report: str, exc: BaseException) -> NetworkFileError:
