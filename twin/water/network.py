@@ -93,6 +93,7 @@ def read_inp(path: str | Path) -> wntr.network.WaterNetworkModel:
     notes += [str(w.message).replace(str(copy), str(path)) for w in said
               if "headloss formula" not in str(w.message)]
     _check_counts(path, wn, opened.counts)
+    notes += _check_options(path, wn, opened.options)
     notes += _align_times(wn, opened.times)
     wn.name = str(path)
     wn.inp_repairs = notes
@@ -256,6 +257,9 @@ class EpanetReading(NamedTuple):
     #: Element counts: ``nodes``, ``tanks_and_reservoirs``, ``links``,
     #: ``controls_and_rules``.
     counts: dict[str, int]
+    #: ``flow_units`` (``"GPM"``…), ``headloss`` (``"H-W"``, ``"D-W"``, ``"C-M"``) and
+    #: ``demand_multiplier`` [-].
+    options: dict[str, str | float]
 
 
 def check_with_epanet(path: str | Path, text: str | None = None) -> EpanetReading:
@@ -290,9 +294,41 @@ def check_with_epanet(path: str | Path, text: str | None = None) -> EpanetReadin
             raise _epanet_error(path, text, report, exc) from None
         times = {k: int(en.ENgettimeparam(code)) for k, code in EPANET_TIME_PARAMETERS.items()}
         c = [en.ENgetcount(code) for code in range(7)]  # EN_NODECOUNT … EN_RULECOUNT
+        options = {"flow_units": EPANET_FLOW_UNITS[en.ENgetflowunits()],
+                   "headloss": ("H-W", "D-W", "C-M")[int(_option(en, 7))],  # EN_HEADLOSSFORM
+                   "demand_multiplier": _option(en, 4)}  # EN_DEMANDMULT
         en.ENclose()
     return EpanetReading(times, {"nodes": c[0], "tanks_and_reservoirs": c[1], "links": c[2],
-                                 "controls_and_rules": c[5] + c[6]})
+                                 "controls_and_rules": c[5] + c[6]}, options)
+
+
+def _option(en, code: int) -> float:
+    """An analysis option of an open EPANET project (``EN_getoption``)."""
+    import ctypes
+
+    value = ctypes.c_double()
+    en.ENlib.EN_getoption(en._project, ctypes.c_int(code), ctypes.byref(value))
+    return value.value
+
+
+def _check_options(
+    path: Path, wn: wntr.network.WaterNetworkModel, options: dict[str, str | float]
+) -> list[str]:
+    """Refuse a model read in other flow units or with another headloss formula than
+    EPANET's (every value would be converted wrongly); take EPANET's demand multiplier."""
+    hyd = wn.options.hydraulic
+    mine = {"flow_units": hyd.inpfile_units.upper(), "headloss": hyd.headloss.upper()}
+    wrong = [f"{k} {mine[k]} (EPANET {options[k]})" for k in mine if mine[k] != options[k]]
+    if wrong:
+        raise NetworkFileError(f"{path}: WNTR's reader disagrees with EPANET on the "
+                               f"{', '.join(wrong)}; write the [OPTIONS] line in EPANET's "
+                               "standard form")
+    if not np.isclose(hyd.demand_multiplier, options["demand_multiplier"], rtol=1e-12):
+        note = (f"[OPTIONS] demand multiplier: {hyd.demand_multiplier} read as EPANET reads "
+                f"it, {options['demand_multiplier']}")
+        hyd.demand_multiplier = float(options["demand_multiplier"])
+        return [note]
+    return []
 
 
 def _check_counts(path: Path, wn: wntr.network.WaterNetworkModel, counts: dict[str, int]) -> None:
