@@ -49,8 +49,12 @@ def read_inp(path: str | Path) -> wntr.network.WaterNetworkModel:
     The file is first opened by the EPANET 2.2 toolkit (``EN_open``), the judge of what is
     a valid network; a file it refuses raises with EPANET's error and the file's line. The
     text is then parsed by WNTR's reader after the repairs of :func:`repair_inp_text`
-    (where WNTR's reader is stricter than EPANET's grammar), each keeping the line count,
-    so WNTR's line numbers are the file's.
+    (lines where WNTR's reader is stricter than EPANET's grammar; each repaired line keeps
+    its origin, so an error names the file's own line). The model is then held to what
+    EPANET read: the same numbers of nodes, tanks and reservoirs, links, controls and
+    rules, the same flow units and headloss formula (else an error), and EPANET's time
+    parameters and demand multiplier where WNTR read them otherwise (``0:00`` steps,
+    ``15 min``, the default rule step).
 
     Parameters
     ----------
@@ -61,8 +65,9 @@ def read_inp(path: str | Path) -> wntr.network.WaterNetworkModel:
     Returns
     -------
     WaterNetworkModel
-        In SI units, named after ``path``; what was repaired is listed in
-        ``wn.inp_repairs`` (a list of ``"line N: ..."`` strings, empty when none).
+        In SI units, named after ``path``; ``wn.inp_repairs`` lists, one string each, what
+        was read otherwise than WNTR's reader alone would (``"line N: 'old' read as
+        'new'"``, options taken from EPANET) and WNTR's own notes; empty for most files.
 
     Raises
     ------
