@@ -436,20 +436,41 @@ def run_epanet(
     Notes
     -----
     EPANET writes ``.inp``, ``.rpt`` and ``.bin`` files; each run gets its own temporary
-    folder so runs in parallel never overwrite each other. :func:`simulate` is the faster
+    folder so runs in parallel never overwrite each other. As ``EpanetSimulator`` runs, with
+    the model's exact pattern multipliers (WNTR's writer keeps 6 decimals). :func:`simulate` is the faster
     way to the same numbers.
     """
     wn = copy.deepcopy(wn)
     every = _set_times(wn, duration_s, step_s, pressure_driven)
     with tempfile.TemporaryDirectory(prefix="twin-epanet-") as tmp:
         try:
-            res = wntr.sim.EpanetSimulator(wn).run_sim(file_prefix=str(Path(tmp) / "run"))
+            res = _epanet_simulator_run(wn, str(Path(tmp) / "run"))
         except Exception as exc:
             raise HydraulicsError(f"EPANET failed on {wn.name or 'the network'}: {exc}") from exc
     if every > 1:
         res.node = {k: v.iloc[::every] for k, v in res.node.items()}
         res.link = {k: v.iloc[::every] for k, v in res.link.items()}
     return res
+
+
+def _epanet_simulator_run(wn, prefix: str) -> wntr.sim.results.SimulationResults:
+    """What ``wntr.sim.EpanetSimulator(wn).run_sim()`` does (write the ``.inp``, solve
+    hydraulics and quality, report, read the binary output), with the model's exact
+    pattern multipliers and curves given to EPANET before solving
+    (:func:`_set_exact_patterns_and_curves`)."""
+    from wntr.epanet.io import BinFile
+    from wntr.epanet.toolkit import ENepanet
+
+    inp, rpt, out = (f"{prefix}.{x}" for x in ("inp", "rpt", "bin"))
+    wntr.network.write_inpfile(wn, inp, units=wn.options.hydraulic.inpfile_units, version=2.2)
+    en = ENepanet(version=2.2)
+    en.ENopen(inp, rpt, out)
+    _set_exact_patterns_and_curves(en, wn)
+    en.ENsolveH()
+    en.ENsolveQ()
+    en.ENreport()
+    en.ENclose()
+    return BinFile().read(out, False, wn.options.hydraulic.headloss == "D-W")
 
 
 def simulate(
