@@ -314,7 +314,9 @@ def junction_demand_m3s(
     Parameters
     ----------
     times_s : array-like
-        Seconds since the start of the simulation [s].
+        Seconds since the start of the simulation [s] (the run starts at the network's
+        ``START CLOCKTIME``; for timestamps ``t`` of a run started at ``t0``, pass
+        ``(t - t0).total_seconds()``).
     junctions : sequence of str, optional
         Junctions to return; default all.
 
