@@ -38,13 +38,14 @@ def sample_raw(city, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_store(sample_raw, tmp_path_factory):
+def sample_store(city, sample_raw, tmp_path_factory):
     """A ``MeasurementStore`` holding every measurement file of ``sample_raw``, after VEE."""
     from twin.ingest.pipeline import ingest_paths
     from twin.ingest.store import MeasurementStore
 
     store = MeasurementStore(str(tmp_path_factory.mktemp("sample_store")))
-    reports = ingest_paths(store, [sample_raw / f for f in MEASUREMENT_FOLDERS])
+    reports = ingest_paths(store, [sample_raw / f for f in MEASUREMENT_FOLDERS],
+                           timezone=city.timezone)
     errors = [r.error for r in reports if r.error]
     assert not errors, errors
     return store

@@ -97,8 +97,15 @@ def test_unreadable_files_do_not_stop_the_run(tmp_path, store):
     assert good.exists()
 
 
-def test_city_timezone_comes_from_the_recipe():
-    assert pipeline.city_timezone() == "America/New_York"
+def test_the_time_zone_is_an_input_never_the_sample_recipe(tmp_path, store):
+    src = write_wide(tmp_path / "m.csv", ["2016-07-14"])
+    rep = ingest_file(store, src, now=NOW)  # local days and no zone given: a clear error
+    assert "m.csv" in rep.error and "time zone" in rep.error and "--city" in rep.error
+    assert store.manifest() == []
+    package = Path(pipeline.__file__).parent
+    for f in package.glob("*.py"):
+        text = f.read_text()
+        assert "read_recipe" not in text and "city.yaml" not in text, f
 
 
 def test_memory_store_url(tmp_path):
@@ -146,7 +153,7 @@ def test_the_city_generator_files_ingest_balanced(tmp_path_factory):
     build_measurements(load_city(), raw, start="2016-03-12", days=3, customers=40)
     store = MeasurementStore(tmp_path_factory.mktemp("store"))
     files = [raw / d for d in ("amr", "greenbutton", "mdm", "pv", "scada")]
-    reports = ingest_paths(store, files, now=NOW)
+    reports = ingest_paths(store, files, now=NOW, timezone=TZ)
     rows = {Path(f["file"]).name: f["rows"] for f in
             json.loads((raw / "manifest.json").read_text())["files"]}
     assert reports and all(not r.error and r.balanced for r in reports), [

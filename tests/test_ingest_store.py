@@ -46,7 +46,7 @@ def test_schema_is_declared_once_with_units():
     desc = schema.describe()
     assert list(desc[desc.table == "measurement"].column) == [
         "series_id", "time_utc", "value", "unit", "quality_flag", "vee_rule", "raw_value",
-        "source"]
+        "source", "interval_s"]
     assert set(schema.KINDS) == {"electric_interval", "water_read", "scada", "pv", "weather",
                                  "electric_register"}
     assert schema.arrow_schema().field("time_utc").type.tz == "UTC"

@@ -295,13 +295,27 @@ def _build_raw(city, out: Path, days: int | None, first_day: str | None = None,
         console.print(f"  {key}: {value}")
 
 
-def _ingest_with_summary(store_url: str, paths: list, **kwargs) -> list:
+def _ingest_with_summary(store_url: str, paths: list, city: Path | None = None,
+                         tag_map: Path | None = None, **kwargs) -> list:
     """Ingest files and folders with a progress bar, print the per-file summary table and
-    return the reports (shared by ``twin ingest`` and ``twin data build``)."""
-    from twin.ingest.pipeline import ingest_paths
-    from twin.ingest.store import MeasurementStore
+    return the reports (shared by ``twin ingest`` and ``twin data build``).
 
-    target = MeasurementStore(store_url)
+    The city (``city``, default the sample city) gives the time zone of local times and the
+    element names a tag map is checked against; its folder's tag map (``scada_tags.csv``) is
+    used unless ``tag_map`` names another."""
+    from twin import config as _config
+    from twin.ingest.greenbutton import GreenButtonError
+    from twin.ingest.pipeline import IngestError, ingest_paths
+    from twin.ingest.store import MeasurementStore
+    from twin.ingest.tag_map import TagMapError, city_elements, city_tag_map_path
+
+    the_city = load_city_or_fail(city)
+    tag_map = tag_map or city_tag_map_path(city or _config.city_dir())
+    try:
+        target = MeasurementStore(store_url)
+    except OSError as exc:
+        fail(f"--store {store_url}: cannot be used as a measurement store folder ({exc}); "
+             "give a folder you can write")
     with progress_bar() as bar:
         task = bar.add_task("ingesting", total=None)
 
@@ -309,13 +323,20 @@ def _ingest_with_summary(store_url: str, paths: list, **kwargs) -> list:
             bar.update(task, completed=done, total=total,
                        description=f"ingesting {Path(report.file).name}")
 
-        reports = ingest_paths(target, [str(p) for p in paths], progress=progress, **kwargs)
+        try:
+            reports = ingest_paths(target, [str(p) for p in paths], progress=progress,
+                                   timezone=the_city.timezone,
+                                   elements=city_elements(the_city),
+                                   tag_map=str(tag_map) if tag_map else None, **kwargs)
+        except (TagMapError, GreenButtonError, IngestError) as exc:
+            fail(str(exc))
     table = Table(title=f"ingested into {target.url}")
     for col in ["file", "rows read", "accepted", "estimated", "quarantined", "duplicates",
                 "note"]:
         table.add_column(col, justify="left" if col in ("file", "note") else "right")
     for r in reports:
         note = r.error or ((r.skipped_reason or "already ingested") if r.skipped else "")
+        note = "; ".join([note, *r.notes]) if note else "; ".join(r.notes)
         table.add_row(Path(r.file).name, f"{r.rows_read:,}", f"{r.accepted:,}",
                       f"{r.estimated:,}", f"{r.quarantined:,}", f"{r.duplicates:,}", note)
     console.print(table)
@@ -385,20 +406,49 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
     kind: Annotated[str | None, typer.Option(help="Measurement kind, if not detected.")] = None,
     format: Annotated[str | None, typer.Option(
-        "--format", help="If not detected: mdm_csv, greenbutton_xml, greenbutton_csv, "
-        "pv_portal_csv, or a weather file: tmy3, epw, psm, pvgis_tmy, pvgis_hourly.")] = None,
+        "--format", help="If not detected: mdm_csv, historian, greenbutton_xml, "
+        "greenbutton_csv, pv_portal_csv, or a weather file: tmy3, epw, psm, pvgis_tmy, "
+        "pvgis_hourly.")] = None,
     store: Annotated[Path | None, typer.Option(
         help="Measurement store root; default <data directory>/store.")] = None,
+    city: CityDir = None,
+    tag_map: Annotated[Path | None, typer.Option(
+        "--tag-map", help="SCADA tag map CSV (tag,element,quantity,unit); default the city "
+        "folder's scada_tags.csv.")] = None,
+    reading_type: Annotated[Path | None, typer.Option(
+        "--reading-type", help="Green Button: an ESPI file holding the ReadingType of "
+        "readings whose files declare none.")] = None,
+    unit: Annotated[str | None, typer.Option(
+        help="Green Button: the unit the values are written in (Wh, kWh, MWh, W, kW, m3, "
+        "gal), replacing the declared one.")] = None,
 ) -> None:
     """Read meter, SCADA and PV files into the measurement store, with VEE and a quarantine.
 
-    Example: twin ingest data/generated/raw/mdm data/generated/raw/greenbutton
+    Local times are read in the city's time zone (--city); SCADA exports (long or wide, CSV
+    or Excel) through the tag map, units converted to the store's.
+
+    Example: twin ingest --city data/city data/generated/raw/scada data/generated/raw/mdm
+    Example: twin ingest --tag-map tags.csv historian_2024-05.xlsx
+    Example: twin ingest --reading-type ReadingType.xml greenbutton/
     """
-    missing = [str(p) for p in paths if not p.exists()]
+    from twin.ingest.greenbutton import UNIT_OVERRIDES
+    from twin.ingest.pipeline import FORMATS
+    from twin.ingest.schema import KINDS
+
+    missing = [str(p) for p in [*paths, tag_map, reading_type] if p and not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
+    if kind is not None and kind not in KINDS:
+        fail(f"--kind {kind}: one of {', '.join(KINDS)}")
+    if format is not None and format not in FORMATS:
+        fail(f"--format {format}: one of {', '.join(FORMATS)}")
+    if unit is not None and unit not in UNIT_OVERRIDES:
+        fail(f"--unit {unit}: one of {', '.join(UNIT_OVERRIDES)}")
+    extra = {k: v for k, v in (("reading_type", str(reading_type) if reading_type else None),
+                               ("unit", unit)) if v is not None}
     reports = _ingest_with_summary(str(store or config.data_dir() / "store"), paths,
-                                   kind=kind, format=format)
+                                   city=city, tag_map=tag_map, kind=kind, format=format,
+                                   **extra)
     if any(r.error for r in reports):
         raise typer.Exit(1)
 

@@ -87,7 +87,8 @@ def concat_readings(frames: list[pd.DataFrame]) -> pd.DataFrame:
     if len(frames) == 1:
         return frames[0].reset_index(drop=True)
     out = {}
-    for c in frames[0].columns:
+    common = [c for c in frames[0].columns if all(c in f for f in frames[1:])]
+    for c in common:  # a column some frames lack (``interval_s``) is derived again later
         cols = [f[c] for f in frames]
         if all(isinstance(x.dtype, pd.CategoricalDtype) for x in cols):
             out[c] = union_categoricals([x.astype(x.dtype) for x in cols], ignore_order=True)

@@ -1,22 +1,43 @@
-"""Green Button readers: ESPI XML (Atom feeds and bare IntervalBlocks) and Green Button CSV.
+"""Green Button readers: ESPI XML (Atom feeds, single resources, folders of them) and CSV.
 
 ESPI XML
     Elements are matched on their LOCAL names, so any namespace prefix (``espi:``, ``ns1:``,
-    a default namespace, none) works. In a feed, each Atom ``entry`` holds one resource;
-    ``MeterReading`` entries link (``rel="related"``) to their ``ReadingType``, and
-    ``IntervalBlock`` entries link (``rel="up"``) to ``<MeterReading>/IntervalBlock``.
-    A file without links but with exactly one ``ReadingType`` uses it for every block; bare
-    ``IntervalBlock`` files need ``reading_type=`` from the caller.
+    a default namespace, none) works. A file holds an Atom ``feed`` of ``entry`` resources, a
+    single ``entry``, or a bare resource. Resources are linked by their ``href`` s, whatever
+    file they are in (:class:`GreenButtonResources` gathers those of a folder or feed):
+    an ``IntervalBlock`` lies under its MeterReading (``up`` link ``<MeterReading>/
+    IntervalBlock``, or its own ``self`` link), a ``MeterReading`` names its ``ReadingType``
+    by a ``related`` link, a ``UsagePoint`` its ``LocalTimeParameters``.
 
-    ``IntervalReading/timePeriod/start`` is UTC epoch [s] and ``duration`` [s]; ``value`` is
-    an integer in ``uom`` times ``10**powerOfTenMultiplier``. ``uom`` 72 = Wh (-> kWh),
-    38 = W (-> kWh per interval), 42 = m3, 128 = US gal (-> m3).
+    Which ReadingType a block's readings have, in this order (:func:`resolve_reading_type`):
+
+    1. the one its MeterReading declares (a ``related`` link). When several different
+       ReadingType entries share that self link, the one whose ``intervalLength`` is the
+       readings' duration, else the one that follows the MeterReading in its file;
+    2. the one given by the caller (``reading_type=``, ``twin ingest --reading-type FILE``),
+       where the files declare none;
+    3. the feed's only ReadingType (one feed, one reading type: the sample city's feeds);
+    4. a guess: the ReadingTypes of the folder whose ``intervalLength`` is the readings'
+       duration, when they all agree on unit and multiplier; the report warns.
+
+    A declared ReadingType is never replaced by a guess; ``unit=`` (``--unit``) replaces the
+    unit and multiplier explicitly, noted in the report.
+
+    ``IntervalReading/timePeriod/start`` is UTC epoch [s] and ``duration`` [s] (stored as
+    ``interval_s``); ``value`` is an integer in ``uom`` times ``10**powerOfTenMultiplier``.
+    ``uom`` 72 = Wh (-> kWh), 38 = W (-> kWh per interval), 42 = m3, 128 = US gal (-> m3).
     ``accumulationBehaviour`` 4 (deltaData) is interval energy; 1 (bulkQuantity) and 3
     (cumulative) are register reads and become interval deltas ``v[i+1] - v[i]`` for
     ``[start[i], start[i+1])`` (the last read of a series has no delta and is quarantined).
     ``ReadingQuality/quality`` codes map to quality flags (:data:`QUALITY_CODES`).
-    ``LocalTimeParameters`` (``tzOffset``, ``dstOffset`` [s], DST rules) is kept in
-    ``ReadBatch.meta['local_time']``; times in the store stay UTC.
+    ``raw_value`` is the value as read in the declared unit, converted to the store unit; no
+    later guess touches it. Quarantined readings carry their element's line in the file.
+
+    Series ids keep the utility's identity: the meter id of the UsagePoint titled
+    ``Service point <meter id>``, else ``<host>:<MeterReading resource path>`` (e.g.
+    ``services.greenbuttondata.org:Subscription/5/UsagePoint/1/MeterReading/1``), else the
+    file name for bare blocks. A file with no IntervalReading (a ReadingType, UsagePoint,
+    UsageSummary... resource) holds no readings: :class:`NoReadings`, reported as skipped.
 """
 
 from __future__ import annotations
@@ -24,11 +45,14 @@ from __future__ import annotations
 import io
 import posixpath
 import re
-import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
 
 import fsspec
 import numpy as np
 import pandas as pd
+from lxml import etree
 
 from twin.ingest import schema
 from twin.ingest.batch import ReadBatch, quarantine_frame
@@ -40,6 +64,9 @@ UOM = {
     42: ("m3", "m3", 1.0, False),
     128: ("gal", "m3", 3.785411784e-3, False),
 }
+#: Units a caller may give (``unit=``, ``--unit``) -> (ESPI uom, powerOfTenMultiplier).
+UNIT_OVERRIDES = {"Wh": (72, 0), "kWh": (72, 3), "MWh": (72, 6), "W": (38, 0),
+                  "kW": (38, 3), "m3": (42, 0), "gal": (128, 0)}
 
 #: ESPI ``QualityOfReading`` code -> quality flag.
 QUALITY_CODES = {
@@ -49,73 +76,316 @@ QUALITY_CODES = {
 }
 _PLAIN_QUALITY = {0, 14, 17, 18, 19}
 _DELTA, _REGISTERS = 4, {1, 3}
+#: ReadingType fields that decide how values are read.
+_RT_KEYS = ("uom", "powerOfTenMultiplier", "accumulationBehaviour", "intervalLength",
+            "flowDirection", "commodity")
 
 
 class GreenButtonError(ValueError):
     """A Green Button file that cannot be read; the message names the file and what to do."""
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1]
+class NoReadings(GreenButtonError):
+    """A Green Button file that holds resources but no interval reading (skipped, not failed)."""
 
 
-def _child(el: ET.Element, name: str) -> ET.Element | None:
+def _local(tag) -> str:
+    return tag.rsplit("}", 1)[-1].rsplit(":", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _child(el, name: str):
     for c in el:
         if _local(c.tag) == name:
             return c
     return None
 
 
-def _text(el: ET.Element | None, name: str, default=None):
+def _text(el, name: str, default=None):
     c = _child(el, name) if el is not None else None
-    return c.text.strip() if c is not None and c.text is not None else default
+    return c.text.strip() if c is not None and c.text is not None and c.text.strip() else default
 
 
-def _find(el: ET.Element, name: str) -> ET.Element | None:
-    for c in el.iter():
-        if _local(c.tag) == name:
-            return c
-    return None
-
-
-def parse_reading_type(el: ET.Element) -> dict:
+def parse_reading_type(el) -> dict:
     """Return a ``ReadingType``'s fields that matter: uom, multiplier, accumulation, interval."""
-    return {
-        "uom": int(_text(el, "uom", -1)),
-        "powerOfTenMultiplier": int(_text(el, "powerOfTenMultiplier", 0)),
-        "accumulationBehaviour": int(_text(el, "accumulationBehaviour", _DELTA)),
-        "intervalLength": int(_text(el, "intervalLength", 0)),
-        "flowDirection": int(_text(el, "flowDirection", 1)),
-        "commodity": int(_text(el, "commodity", 0)),
-    }
+    def num(name, default):
+        try:
+            return int(_text(el, name, default))
+        except ValueError:
+            return default
+    return {"uom": num("uom", -1), "powerOfTenMultiplier": num("powerOfTenMultiplier", 0),
+            "accumulationBehaviour": num("accumulationBehaviour", _DELTA),
+            "intervalLength": num("intervalLength", 0), "flowDirection": num("flowDirection", 1),
+            "commodity": num("commodity", 0)}
 
 
-def parse_interval_block(el: ET.Element) -> tuple[list, list, list, list, list]:
-    """Return starts [s], durations [s], raw values, quality codes and texts of a block."""
-    starts, durations, values, quality, texts = [], [], [], [], []
+def href_key(href: str) -> str:
+    """A resource's identity from its href: ``<host>:<path after /resource/>``."""
+    href = (href or "").strip()
+    if not href:
+        return ""
+    host = urlparse(href).netloc
+    path = href.split("/resource/", 1)[1] if "/resource/" in href else urlparse(href).path
+    path = path.strip("/")
+    return f"{host}:{path}" if host else path
+
+
+@dataclass
+class Resource:
+    """One ESPI resource: kind, self href key, links (rel -> keys), fields, where it is."""
+
+    kind: str
+    href: str
+    links: dict = field(default_factory=dict)
+    fields: dict = field(default_factory=dict)
+    title: str = ""
+    file: str = ""
+    line: int = 0
+    order: int = 0
+
+    def related(self, kind: str) -> list[str]:
+        """Keys of the ``related`` links that name a resource of ``kind``."""
+        return [h for h in self.links.get("related", []) if re.search(
+            rf"(^|[:/]){kind}(/|$)", h)]
+
+
+@dataclass
+class Block:
+    """An IntervalBlock's readings as text, with the line of each ``IntervalReading``."""
+
+    meter: str  # key of its MeterReading ("" for a bare block)
+    starts: list
+    durations: list
+    values: list
+    quality: list
+    lines: list
+    texts: list
+
+
+def parse_espi(path, *, with_blocks: bool = True) -> tuple[list[Resource], list[Block]]:
+    """Parse an ESPI XML file into its resources and (optionally) its interval blocks.
+
+    Raises
+    ------
+    GreenButtonError
+        When the file is not well-formed XML.
+    """
+    name = posixpath.basename(str(path))
+    with fsspec.open(str(path), "rb") as f:
+        data = f.read()
+    resources: list[Resource] = []
+    blocks: list[Block] = []
+    pending: list[Block] = []  # blocks of the entry being read
+    depth = 0
+    parser = etree.iterparse(io.BytesIO(data), events=("start", "end"), resolve_entities=False,
+                             load_dtd=False, no_network=True, huge_tree=False,
+                             remove_comments=True)
+    try:
+        for event, el in parser:
+            tag = _local(el.tag)
+            if event == "start":
+                depth += tag == "entry"
+                continue
+            if tag == "IntervalBlock":
+                if with_blocks:
+                    pending.append(_block(el))
+                el.clear(keep_tail=True)
+            elif tag == "entry":
+                depth -= 1
+                res = _entry_resource(el, name, len(resources))
+                for b in pending:
+                    b.meter = _meter_of_block(res)
+                blocks.extend(pending)
+                pending = []
+                if res is not None and res.kind != "IntervalBlock":
+                    resources.append(res)
+                el.clear(keep_tail=True)
+            elif depth == 0 and tag in ("ReadingType", "MeterReading", "UsagePoint",
+                                        "LocalTimeParameters"):
+                resources.append(Resource(tag, "", {}, _fields(el, tag), "", name,
+                                          el.sourceline or 0, len(resources)))
+    except etree.XMLSyntaxError as exc:
+        raise GreenButtonError(f"{name}: not well-formed XML ({exc}); is it a Green Button "
+                               "XML file?") from None
+    blocks.extend(pending)  # bare blocks (no entry)
+    return resources, blocks
+
+
+def _fields(el, kind: str) -> dict:
+    if kind == "ReadingType":
+        return parse_reading_type(el)
+    if kind == "UsagePoint":
+        return {"kind": _text(_child(el, "ServiceCategory"), "kind")}
+    return {_local(c.tag): (c.text or "").strip() for c in el if _local(c.tag)}
+
+
+def _entry_resource(entry, file: str, order: int) -> Resource | None:
+    links: dict[str, list[str]] = {}
+    for c in entry:
+        if _local(c.tag) == "link":
+            links.setdefault(c.get("rel", ""), []).append(href_key(c.get("href", "")))
+    content = _child(entry, "content")
+    body = next((c for c in content if isinstance(c.tag, str)), None) if content is not None \
+        else None
+    kind = _local(body.tag) if body is not None else ""
+    if not kind:
+        return None
+    return Resource(kind, (links.get("self") or [""])[0], links,
+                    _fields(body, kind) if kind != "IntervalBlock" else {},
+                    _text(entry, "title", "") or "", file, entry.sourceline or 0, order)
+
+
+def _meter_of_block(res: Resource | None) -> str:
+    """The MeterReading key of an IntervalBlock entry: its ``up`` link, else its ``self``."""
+    if res is None:
+        return ""
+    up = (res.links.get("up") or [""])[0]
+    key = up or res.href
+    return re.split(r"/IntervalBlock(/|$)", key, maxsplit=1)[0]
+
+
+def _block(el) -> Block:
+    b = Block("", [], [], [], [], [], [])
     for r in el:
         if _local(r.tag) != "IntervalReading":
             continue
         tp = _child(r, "timePeriod")
         q = _child(r, "ReadingQuality")
-        starts.append(_text(tp, "start"))
-        durations.append(_text(tp, "duration"))
-        values.append(_text(r, "value"))
-        quality.append(_text(q, "quality", "0") if q is not None else "0")
-        texts.append(ET.tostring(r, encoding="unicode")[:300])
-    return starts, durations, values, quality, texts
+        b.starts.append(_text(tp, "start"))
+        b.durations.append(_text(tp, "duration"))
+        b.values.append(_text(r, "value"))
+        b.quality.append(_text(q, "quality", "0") if q is not None else "0")
+        b.lines.append(r.sourceline or 0)
+        b.texts.append(etree.tostring(r, encoding="unicode")[:300])
+    return b
 
 
-def _links(entry: ET.Element) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for c in entry:
-        if _local(c.tag) == "link":
-            out.setdefault(c.get("rel", ""), []).append(c.get("href", ""))
-    return out
+class GreenButtonResources:
+    """The resources of several ESPI files (a folder, a feed), to link blocks across files."""
+
+    def __init__(self, resources: list[Resource] | None = None):
+        self.items: list[Resource] = []
+        for r in resources or []:
+            self.add(r)
+
+    def add(self, res: Resource) -> None:
+        self.items.append(res)
+
+    @classmethod
+    def scan(cls, paths) -> GreenButtonResources:
+        """Gather the resources (not the readings) of ESPI files; unreadable files are left
+        out (their own ingest says why)."""
+        pool = cls()
+        for p in paths:
+            try:
+                res, _ = parse_espi(p, with_blocks=False)
+            except (GreenButtonError, OSError):
+                continue
+            for r in res:
+                pool.add(r)
+        return pool
+
+    def find(self, kind: str, href: str) -> list[Resource]:
+        """Resources of ``kind`` under the self link ``href``, one per distinct content."""
+        out, seen = [], set()
+        for r in self.items:
+            if r.kind == kind and r.href == href and href:
+                key = tuple(sorted(r.fields.items()))
+                if key not in seen:
+                    seen.add(key)
+                    out.append(r)
+        return out
+
+    def of_kind(self, kind: str) -> list[Resource]:
+        """Resources of ``kind``, one per distinct (href, content)."""
+        out, seen = [], set()
+        for r in self.items:
+            key = (r.href, tuple(sorted(r.fields.items())))
+            if r.kind == kind and key not in seen:
+                seen.add(key)
+                out.append(r)
+        return out
 
 
-def _resource_id(href: str) -> str:
-    return href.split("/resource/", 1)[-1] if href else ""
+def reading_types_of(path) -> list[dict]:
+    """The ReadingTypes in an ESPI file (for ``--reading-type FILE``).
+
+    Raises
+    ------
+    GreenButtonError
+        When the file holds no ReadingType.
+    """
+    res, _ = parse_espi(path, with_blocks=False)
+    rts = [r.fields for r in res if r.kind == "ReadingType"]
+    if not rts:
+        raise GreenButtonError(f"{posixpath.basename(str(path))}: no ReadingType in it; "
+                               "--reading-type takes an ESPI file holding a ReadingType")
+    return rts
+
+
+def resolve_reading_type(meter: str, duration_s: int, pool: GreenButtonResources,
+                         own: list[Resource], given: list[dict], file: str) -> tuple[dict, str]:
+    """Which ReadingType the readings of one MeterReading have (see the module docstring).
+
+    Returns
+    -------
+    (dict, str)
+        The ReadingType fields, and how it was found (``declared``, ``given``, ``feed``,
+        ``guessed``, with words).
+    """
+    which = f"MeterReading {meter}" if meter else "IntervalBlock outside any feed entry"
+    declared_missing = ""
+    for mr in pool.find("MeterReading", meter):
+        for href in mr.related("ReadingType"):
+            cands = pool.find("ReadingType", href)
+            if len(cands) == 1:
+                return cands[0].fields, f"declared ({href})"
+            if len(cands) > 1:
+                same = [c for c in cands if c.fields["intervalLength"] == duration_s]
+                if len(same) == 1:
+                    return same[0].fields, (f"declared ({href}; {len(cands)} different entries "
+                                            "under that self link, the one of the readings' "
+                                            "interval length)")
+                after = [c for c in cands if c.file == mr.file and c.order > mr.order]
+                if after:
+                    pick = min(after, key=lambda c: c.order)
+                    return pick.fields, (f"declared ({href}; {len(cands)} different entries "
+                                         f"under that self link, the one after the "
+                                         f"MeterReading, line {pick.line})")
+                raise GreenButtonError(
+                    f"{file}: {which} declares ReadingType {href}, and {len(cands)} different "
+                    f"entries carry that self link (lines "
+                    f"{', '.join(f'{c.file}:{c.line}' for c in cands)}); pass the right one "
+                    "with --reading-type FILE")
+            declared_missing = declared_missing or href
+    if given:
+        pick = [g for g in given if g.get("intervalLength") in (duration_s, 0, None)] or given
+        if len(pick) > 1 and len({tuple(g.get(k) for k in _RT_KEYS[:3]) for g in pick}) > 1:
+            raise GreenButtonError(f"{file}: the given ReadingTypes disagree for {which}; "
+                                   "give a file with one ReadingType")
+        return ({"powerOfTenMultiplier": 0, "accumulationBehaviour": _DELTA,
+                 "intervalLength": 0, "flowDirection": 1, "commodity": 0, **pick[0]},
+                "given (--reading-type)")
+    if declared_missing:
+        raise GreenButtonError(
+            f"{file}: {which} declares ReadingType {declared_missing}, which is in no file of "
+            "the folder or feed; put that resource's file beside it, or pass --reading-type "
+            "FILE (an ESPI file holding the ReadingType)")
+    own_rts = [r for r in own if r.kind == "ReadingType"]
+    if len({tuple(sorted(r.fields.items())) for r in own_rts}) == 1:
+        return own_rts[0].fields, "the feed's only ReadingType"
+    guesses = [r for r in pool.of_kind("ReadingType") if r.fields["intervalLength"] == duration_s]
+    kinds = {tuple(r.fields[k] for k in _RT_KEYS if k != "intervalLength") for r in guesses}
+    if len(kinds) == 1:
+        return guesses[0].fields, (
+            f"guessed: no ReadingType is declared for {which}; the folder's ReadingTypes of "
+            f"interval {duration_s} s ({', '.join(sorted(r.href for r in guesses))}) agree on "
+            f"uom {guesses[0].fields['uom']} x10^{guesses[0].fields['powerOfTenMultiplier']}; "
+            "pass --reading-type FILE to be sure")
+    raise GreenButtonError(
+        f"{file}: {which} has no ReadingType; the file must include the ReadingType entry "
+        "its MeterReading links to, or put it beside the file, or pass --reading-type FILE "
+        "(or reading_type={'uom': 72, 'powerOfTenMultiplier': 0, "
+        "'accumulationBehaviour': 4})")
 
 
 def service_point_id(title: str) -> str:
@@ -124,20 +394,34 @@ def service_point_id(title: str) -> str:
     return m.group(1) if m else ""
 
 
-def _meter_of(meter_reading: str, usage_points: dict[str, str]) -> str:
-    """The electric meter id of a MeterReading: that of the UsagePoint it lies under, or of
-    the feed's only UsagePoint; "" when unknown."""
-    for up, meter_id in usage_points.items():
-        if up and meter_reading.startswith(up.rstrip("/") + "/"):
-            return meter_id
-    return next(iter(usage_points.values())) if len(usage_points) == 1 else ""
+def _usage_point(meter: str, pool: GreenButtonResources, own: list[Resource]):
+    """The UsagePoint a MeterReading lies under (or the file's only one)."""
+    if "/MeterReading" in meter:
+        up = meter.split("/MeterReading", 1)[0]
+        found = pool.find("UsagePoint", up)
+        if found:
+            return found[0]
+    ups = [r for r in own if r.kind == "UsagePoint"]
+    return ups[0] if len(ups) == 1 else None
+
+
+def _local_time(up, pool: GreenButtonResources, own: list[Resource]) -> dict:
+    if up is not None:
+        for href in up.related("LocalTimeParameters"):
+            found = pool.find("LocalTimeParameters", href)
+            if found:
+                return found[0].fields
+    ltp = [r for r in own if r.kind == "LocalTimeParameters"]
+    return ltp[0].fields if ltp else {}
 
 
 def read_greenbutton_xml(
     path,
     *,
     series_id: str | None = None,
-    reading_type: dict | None = None,
+    reading_type: dict | list | str | None = None,
+    unit: str | None = None,
+    resources: GreenButtonResources | None = None,
 ) -> ReadBatch:
     """Read a Green Button ESPI XML file into the long measurement schema.
 
@@ -146,129 +430,103 @@ def read_greenbutton_xml(
     path : str or path-like
         Local path or fsspec URL of the XML file.
     series_id : str, optional
-        Series id for every reading; default the customer's electric meter id from the
-        UsagePoint entry title ``Service point <meter id>`` (so the reads merge with the MDM
-        reads of the same meter), else the MeterReading's resource path, e.g.
-        ``RetailCustomer/4/UsagePoint/1/MeterReading/01``, or the file name for bare blocks.
-    reading_type : dict, optional
-        ``uom``, ``powerOfTenMultiplier``, ``accumulationBehaviour``, ``intervalLength`` for
-        files that carry no ``ReadingType`` (bare IntervalBlocks).
+        Series id for every reading; default the utility's identity (module docstring).
+    reading_type : dict, list of dict or path, optional
+        ReadingType fields (``uom``, ``powerOfTenMultiplier``, ``accumulationBehaviour``,
+        ``intervalLength``), or an ESPI file holding ReadingTypes, for readings whose files
+        declare none.
+    unit : str, optional
+        The unit of the values as written (one of :data:`UNIT_OVERRIDES`), replacing the
+        ReadingType's ``uom`` and multiplier (noted in ``meta['notes']``).
+    resources : GreenButtonResources, optional
+        The other resources of the folder or feed, to follow links into.
 
     Returns
     -------
     ReadBatch
-        Kind ``electric_interval`` (``water_read`` for volume units); values [kWh] or [m3].
+        Kind ``electric_interval`` (``water_read`` for volume units); values [kWh] or [m3];
+        ``meta['notes']`` says how each ReadingType was found (guesses included).
 
     Raises
     ------
+    NoReadings
+        When the file holds no IntervalReading.
     GreenButtonError
         When the file is not XML, or a block's ReadingType is missing or unsupported.
     """
     name = posixpath.basename(str(path))
-    with fsspec.open(str(path), "rb") as f:
-        data = f.read()
-    reading_types: dict[str, dict] = {}
-    meter_rt: dict[str, str] = {}  # meter reading id -> reading type id
-    blocks: list[tuple[str, tuple]] = []  # (meter reading id, parsed IntervalBlock)
+    own, blocks = parse_espi(path)
+    if not any(b.starts for b in blocks):
+        kinds = Counter(r.kind for r in own)
+        what = ", ".join(f"{k} x{n}" for k, n in kinds.items()) or "nothing ESPI"
+        raise NoReadings(f"{name}: no IntervalReading ({what}); a resource for linking")
+    pool = GreenButtonResources(own)
+    for r in (resources.items if resources is not None else []):
+        if r.file != name:
+            pool.add(r)
+    if isinstance(reading_type, dict):
+        given = [reading_type]
+    elif isinstance(reading_type, list):
+        given = reading_type
+    elif reading_type is not None:
+        given = reading_types_of(reading_type)
+    else:
+        given = []
+    if unit is not None and unit not in UNIT_OVERRIDES:
+        raise GreenButtonError(f"unit {unit!r} is not one of {', '.join(UNIT_OVERRIDES)}")
+
+    by_meter: dict[str, list[Block]] = {}
+    for b in blocks:
+        by_meter.setdefault(b.meter, []).append(b)
+    frames, quarantined, notes, used = [], [], [], {}
+    rows_read = duplicates = 0
     local_time: dict = {}
     usage_kind = None
-    usage_points: dict[str, str] = {}  # UsagePoint resource id -> electric meter id
-    depth_entry = 0
-    try:
-        for event, el in ET.iterparse(io.BytesIO(data), events=("start", "end")):
-            tag = _local(el.tag)
-            if event == "start":
-                if tag == "entry":
-                    depth_entry += 1
-                continue
-            if tag == "entry":
-                depth_entry -= 1
-                links = _links(el)
-                self_id = _resource_id((links.get("self") or [""])[0])
-                up_id = _resource_id((links.get("up") or [""])[0])
-                content = _child(el, "content")
-                if content is None:
-                    continue
-                for res in content:
-                    kind = _local(res.tag)
-                    if kind == "ReadingType":
-                        reading_types[self_id] = parse_reading_type(res)
-                    elif kind == "MeterReading":
-                        rel = [_resource_id(h) for h in links.get("related", [])
-                               if "ReadingType" in h]
-                        meter_rt[self_id] = rel[0] if rel else ""
-                    elif kind == "IntervalBlock":
-                        # up: <MeterReading>/IntervalBlock; without it, self names the block
-                        meter = (up_id or self_id).rsplit("/IntervalBlock", 1)[0]
-                        blocks.append((meter, parse_interval_block(res)))
-                    elif kind == "LocalTimeParameters":
-                        local_time = {_local(c.tag): (c.text or "").strip() for c in res}
-                    elif kind == "UsagePoint":
-                        usage_kind = _text(_child(res, "ServiceCategory"), "kind")
-                        meter_id = service_point_id(_text(el, "title", ""))
-                        if meter_id:
-                            usage_points[self_id] = meter_id
-                el.clear()
-            elif tag == "IntervalBlock" and depth_entry == 0:
-                blocks.append(("", parse_interval_block(el)))
-                el.clear()
-            elif tag == "ReadingType" and depth_entry == 0:
-                reading_types[f"bare{len(reading_types)}"] = parse_reading_type(el)
-    except ET.ParseError as exc:
-        raise GreenButtonError(f"{name}: not well-formed XML ({exc}); is it a Green Button "
-                               "XML file?") from None
-    if not blocks:
-        raise GreenButtonError(f"{name}: no IntervalBlock found; nothing to read")
-
-    def type_of(meter: str) -> dict:
-        if meter and meter_rt.get(meter) in reading_types:
-            return reading_types[meter_rt[meter]]
-        if reading_type is not None:
-            return {"powerOfTenMultiplier": 0, "accumulationBehaviour": _DELTA,
-                    "intervalLength": 0, **reading_type}
-        if len(reading_types) == 1:
-            return next(iter(reading_types.values()))
-        which = f"MeterReading {meter}" if meter else "IntervalBlock outside any feed entry"
-        raise GreenButtonError(
-            f"{name}: {which} has no ReadingType; the file must include the ReadingType "
-            "entry its MeterReading links to, or pass reading_type={'uom': 72, "
-            "'powerOfTenMultiplier': 0, 'accumulationBehaviour': 4} explicitly")
-
-    frames, quarantined = [], []
-    rows_read = duplicates = 0
-    by_meter: dict[str, list] = {}
-    for meter, parsed in blocks:
-        by_meter.setdefault(meter, []).append(parsed)
     for meter, parts in by_meter.items():
-        rt = type_of(meter)
-        if rt["uom"] not in UOM:
-            raise GreenButtonError(
-                f"{name}: ReadingType uom {rt['uom']} is not supported (known: "
-                f"{', '.join(f'{k}={v[0]}' for k, v in UOM.items())})")
-        if rt["accumulationBehaviour"] not in {_DELTA, *_REGISTERS}:
-            raise GreenButtonError(
-                f"{name}: accumulationBehaviour {rt['accumulationBehaviour']} is not supported "
-                "(4 = interval delta, 1/3 = register)")
-        cols = [sum((p[i] for p in parts), []) for i in range(5)]
+        cols = [sum((getattr(p, k) for p in parts), []) for k in
+                ("starts", "durations", "values", "quality", "lines", "texts")]
         start = pd.to_numeric(pd.Series(cols[0], dtype=object), errors="coerce")
         dur = pd.to_numeric(pd.Series(cols[1], dtype=object), errors="coerce")
         raw = pd.to_numeric(pd.Series(cols[2], dtype=object), errors="coerce")
         qual = pd.to_numeric(pd.Series(cols[3], dtype=object), errors="coerce").fillna(0)
-        texts = np.asarray(cols[4], dtype=object)
+        lines = np.asarray(cols[4], np.int64)
+        texts = np.asarray(cols[5], dtype=object)
         rows_read += len(start)
+        mode = int(dur.mode().iloc[0]) if dur.notna().any() else 0
+        rt, how = resolve_reading_type(meter, mode, pool, own, given, name)
+        rt = dict(rt)
+        if how.startswith("guessed"):
+            notes.append(f"warning: ReadingType {how}")
+        if unit is not None:
+            uom, mult = UNIT_OVERRIDES[unit]
+            if (rt["uom"], rt["powerOfTenMultiplier"]) != (uom, mult):
+                notes.append(f"unit {unit} given: ReadingType uom {rt['uom']} "
+                             f"x10^{rt['powerOfTenMultiplier']} ({how}) replaced")
+            rt.update(uom=uom, powerOfTenMultiplier=mult)
+            how += f"; unit {unit} given"
+        if rt["uom"] not in UOM:
+            raise GreenButtonError(
+                f"{name}: ReadingType uom {rt['uom']} is not supported (known: "
+                f"{', '.join(f'{k}={v[0]}' for k, v in UOM.items())}); pass --unit")
+        if rt["accumulationBehaviour"] not in {_DELTA, *_REGISTERS}:
+            raise GreenButtonError(
+                f"{name}: accumulationBehaviour {rt['accumulationBehaviour']} is not supported "
+                "(4 = interval delta, 1/3 = register)")
         bad = start.isna() | raw.isna()
         if bad.any():
             quarantined.append(quarantine_frame(
-                "electric_interval", name, np.zeros(int(bad.sum()), np.int64),
+                "electric_interval", name, lines[bad.to_numpy()],
                 np.where(start[bad].isna(), "IntervalReading without a numeric start",
                          "IntervalReading without a numeric value"), texts[bad.to_numpy()]))
         keep = ~bad
         start, dur, raw, qual = start[keep], dur[keep], raw[keep], qual[keep]
-        unit_in, unit, factor, is_power = UOM[rt["uom"]]
+        unit_in, unit_out, factor, is_power = UOM[rt["uom"]]
         scale = 10.0 ** rt["powerOfTenMultiplier"] * factor
-        frame = pd.DataFrame({"t": start.astype(np.int64), "dur": dur.fillna(
-            rt["intervalLength"]).astype(np.int64), "v": raw.astype(float) * scale,
-            "q": qual.astype(int), "text": texts[keep.to_numpy()]})
+        frame = pd.DataFrame({
+            "t": start.astype(np.int64).to_numpy(),
+            "dur": dur.fillna(rt["intervalLength"]).astype(np.int64).to_numpy(),
+            "v": raw.astype(float).to_numpy() * scale, "q": qual.astype(int).to_numpy(),
+            "line": lines[keep.to_numpy()], "text": texts[keep.to_numpy()]})
         if is_power:
             frame["v"] = frame["v"] * frame["dur"] / 3600.0
         dup = frame.duplicated(["t", "v"])
@@ -279,23 +537,27 @@ def read_greenbutton_xml(
             dur_next = frame["t"].shift(-1) - frame["t"]
             last = delta.isna()
             quarantined.append(quarantine_frame(
-                "electric_interval", name, np.zeros(int(last.sum()), np.int64),
+                "electric_interval", name, frame.loc[last, "line"].to_numpy(),
                 ["register read with no following read: no interval delta"] * int(last.sum()),
                 frame.loc[last, "text"].tolist()))
             frame = frame.assign(v=delta, dur=dur_next)[~last]
-        sid = series_id or _meter_of(meter, usage_points) or meter or posixpath.splitext(
-            name)[0]
+        up = _usage_point(meter, pool, own)
+        local_time = local_time or _local_time(up, pool, own)
+        usage_kind = usage_kind or (up.fields.get("kind") if up is not None else None)
+        sid = (series_id or (service_point_id(up.title) if up is not None else "") or meter
+               or posixpath.splitext(name)[0])
+        used[sid] = {"reading_type": rt, "how": how, "meter_reading": meter}
         q = frame["q"].to_numpy()
-        flags = [QUALITY_CODES.get(int(c), "valid") for c in q]
-        rules = ["" if int(c) in _PLAIN_QUALITY else f"source_quality_{int(c)}" for c in q]
         frames.append(pd.DataFrame({
             "series_id": sid,
             "time_utc": pd.to_datetime(frame["t"].to_numpy(), unit="s", utc=True),
             "value": frame["v"].to_numpy(),
-            "unit": unit,
-            "quality_flag": flags,
-            "vee_rule": rules,
+            "unit": unit_out,
+            "quality_flag": [QUALITY_CODES.get(int(c), "valid") for c in q],
+            "vee_rule": ["" if int(c) in _PLAIN_QUALITY else f"source_quality_{int(c)}"
+                         for c in q],
             "raw_value": frame["v"].to_numpy(),
+            "interval_s": frame["dur"].to_numpy(dtype=np.int64),
         }))
     readings = pd.concat(frames, ignore_index=True)
     kind = "water_read" if readings["unit"].iloc[0] == "m3" else "electric_interval"
@@ -306,7 +568,7 @@ def read_greenbutton_xml(
         kind=kind, readings=readings, quarantine=quarantine, rows_read=rows_read,
         rows_accepted=rows_read - len(quarantine) - duplicates, duplicates=duplicates,
         meta={"format": "greenbutton_xml", "local_time": local_time,
-              "service_kind": usage_kind, "reading_types": reading_types},
+              "service_kind": usage_kind, "reading_types": used, "notes": notes},
     )
 
 

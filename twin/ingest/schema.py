@@ -10,6 +10,10 @@ Every measurement the twin ingests, whatever its source, becomes rows of one lon
     vee_rule      str                 VEE rules that touched the reading, ``;``-joined, ``""`` if none
     raw_value     float64             the value as read (converted to ``unit``), before any edit
     source        str                 ``<file name>@<sha256 prefix>`` of the file it came from
+    interval_s    int32               length of the interval the reading covers [s] (Green
+                                      Button's duration, a 23 h or 25 h DST day included);
+                                      for other sources the series' step in the file; 0 when
+                                      unknown (stores written before the column existed)
 
 Readings that cannot be read at all go to the quarantine table
 ``(kind, file, line, reason, raw_text)`` instead; nothing is dropped silently.
@@ -61,6 +65,9 @@ COLUMNS: tuple[Column, ...] = (
            "value as read (converted to `unit`), before edits; NaN for inserted gaps [unit]",
            "float64"),
     Column("source", _DICT, "'<file name>@<sha256 prefix>' of the source file", "category"),
+    Column("interval_s", pa.int32(),
+           "interval the reading covers, or its series' step in the file [s]; 0 unknown",
+           "int32"),
 )
 
 #: The quarantine schema: input that could not become a reading, with where and why.
@@ -119,8 +126,13 @@ POWER_UNITS = frozenset({"kW", "W"})
 
 def arrow_schema() -> pa.Schema:
     """Return the Arrow storage schema of the long measurement table."""
-    return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.name in ("value", "raw_value"))
+    return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.name in NULLABLE)
                       for c in COLUMNS])
+
+
+#: Columns that may hold nulls: values (gaps), and ``interval_s`` of files stored before the
+#: column existed (read back as 0).
+NULLABLE = ("value", "raw_value", "interval_s")
 
 
 def arrow_table(df: pd.DataFrame) -> pa.Table:
@@ -172,7 +184,7 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
     """Return ``df`` with exactly the schema's columns, in order, with the schema's dtypes.
 
     Missing ``vee_rule`` becomes ``""``, missing ``raw_value`` copies ``value``, missing
-    ``quality_flag`` becomes ``"valid"``.
+    ``quality_flag`` becomes ``"valid"``, missing or null ``interval_s`` becomes 0 (unknown).
 
     Raises
     ------
@@ -190,6 +202,10 @@ def conform(df: pd.DataFrame) -> pd.DataFrame:
                                                        categories=["valid"])
     if "raw_value" not in df and "value" in df:
         df["raw_value"] = df["value"]
+    if "interval_s" not in df:
+        df["interval_s"] = np.zeros(n, np.int32)
+    elif df["interval_s"].dtype != "int32":
+        df["interval_s"] = df["interval_s"].fillna(0).astype("int32")
     missing = [c.name for c in COLUMNS if c.name not in df]
     if missing:
         raise ValueError(f"measurement table lacks columns {missing}")

@@ -224,6 +224,29 @@ class MeasurementStore:
         """Return the sha256 of every source file committed to the store."""
         return {e["sha256"] for e in self.manifest() if e.get("sha256")}
 
+    def scada_tags(self) -> pd.DataFrame:
+        """The tag map rows the committed SCADA exports were read with (latest per tag).
+
+        Analyses find a quantity's series here (``series_id`` = the utility's tag) without
+        knowing any tag grammar, e.g. every pressure logger and its junction::
+
+            tags = store.scada_tags()
+            p = tags[tags.quantity == "pressure"]   # tag, element, quantity, unit, store_unit
+
+        Returns
+        -------
+        DataFrame
+            ``tag, element, quantity, unit`` (as the historian wrote it), ``store_unit`` (of
+            the stored values); empty when no export was read through a tag map.
+        """
+        rows = [r for e in self.manifest() if e["kind"] == "scada"
+                for r in e.get("report", {}).get("meta", {}).get("tags", [])]
+        cols = ["tag", "element", "quantity", "unit", "store_unit"]
+        if not rows:
+            return pd.DataFrame(columns=cols)
+        df = pd.DataFrame(rows)[cols].astype(str)
+        return df.drop_duplicates("tag", keep="last").sort_values("tag").reset_index(drop=True)
+
     def kinds(self) -> list[str]:
         """Return the kinds that hold committed data."""
         return sorted({e["kind"] for e in self.manifest() if e["rows"]})

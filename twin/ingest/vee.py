@@ -775,4 +775,7 @@ def run_vee(
         "source": carry("source"),
     })
     out.insert(6, "raw_value", raw)  # inserting, not constructing, skips a block copy
+    # the interval a reading covers: as read (Green Button durations), else the series' step
+    read_s = carry("interval_s").to_numpy() if "interval_s" in df else np.zeros(n, np.int32)
+    out["interval_s"] = np.where(read_s > 0, read_s, interval // _NS_PER_S).astype(np.int32)
     return out, summary

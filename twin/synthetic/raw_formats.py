@@ -286,3 +286,32 @@ def green_button_xml(customer_id: str, meter_id: str, times_utc: pd.DatetimeInde
                             "", block, stamp))
     parts.append("</feed>\n")
     return "".join(parts)
+
+
+def scada_tag_map(city) -> pd.DataFrame:
+    """The sample city's SCADA tag map: every tag its historian export can hold.
+
+    Tags follow the generator's grammar (``data/RAW-FORMATS.md`` §4); the map states for
+    each the element, quantity and unit, so the export ingests through the same tag-map path
+    as any utility's. Junction pressures are listed for every junction (the loggers are a
+    subset). Columns as :data:`twin.ingest.tag_map.COLUMNS`, sorted by tag; the city
+    folder holds it as :data:`twin.ingest.tag_map.CITY_FILE`.
+    """
+    rows = []
+    feeders = sorted(set(city.net.bus["feeder"].dropna().astype(str))) if "feeder" in \
+        city.net.bus else []
+    for f in feeders:
+        rows.append((f"ELEC.{f}.P", f, "active_power", "MW", f"feeder {f} head P"))
+        rows.append((f"ELEC.{f}.Q", f, "reactive_power", "Mvar", f"feeder {f} head Q"))
+    for m in city.dma_meters.itertuples():
+        rows.append((f"WATER.{m.meter_id}.FLOW", str(m.meter_id), "flow", "L/s",
+                     f"DMA boundary meter on link {m.link}"))
+    for t in city.wn.tank_name_list:
+        rows.append((f"WATER.TANK-{t}.LEVEL", t, "level", "m", f"tank {t} level"))
+    for j in city.wn.junction_name_list:
+        rows.append((f"WATER.J-{j}.PRESSURE", j, "pressure", "m", f"junction {j} pressure"))
+    for p in city.wn.pump_name_list:
+        rows.append((f"WATER.PUMP-{p}.POWER", p, "pump_power", "kW", f"pump {p} input power"))
+    df = pd.DataFrame(rows, columns=["tag", "element", "quantity", "unit", "description"])
+    return df.sort_values("tag", key=lambda s: s.map(lambda x: x.encode())).reset_index(
+        drop=True)
