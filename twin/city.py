@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import functools
 import os
-import warnings
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from twin import config, schemas
 from twin.electric.network import bus_xy
-from twin.water.network import NetworkFileError, node_xy, read_inp
+from twin.water.network import NetworkFileError, demand_junctions, node_xy, read_inp
 
 #: File names of a city folder, one place.
 FILES = {
@@ -105,22 +104,16 @@ class CityRecipe(BaseModel):
         return self.profile_source or ("simbench" if self.electric_grid else "standard")
 
 
-def read_recipe(path: str | Path | None = None) -> CityRecipe:
-    """Read a city manifest or generator recipe (YAML).
+def read_recipe(path: str | Path) -> CityRecipe:
+    """Read a city manifest or generator recipe (YAML) at ``path``.
 
-    ``path`` is required; calling without one is deprecated (it reads the sample recipe, for
-    the two callers that other work removes: ``twin.ingest.pipeline.city_timezone`` and
-    ``forecasts.features.city_location``) and warns.
+    There is no default: a loaded city's own manifest is ``city.recipe``.
 
     Raises
     ------
     CityError
         Naming the file and the field that is missing or wrong.
     """
-    if path is None:
-        warnings.warn("read_recipe() without a path reads the sample city's recipe; pass the "
-                      "city's own (city.recipe)", DeprecationWarning, stacklevel=2)
-        path = sample_recipe_path()
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text()) or {}
@@ -228,10 +221,10 @@ class City:
 
     @functools.cached_property
     def demand_junctions(self) -> list[str]:
-        """Junctions with a base demand, where customers draw water."""
+        """Junctions with a base demand in any demand category, where customers draw water."""
         if self.wn is None:
             return []
-        return [name for name, j in self.wn.junctions() if j.base_demand > 0]
+        return demand_junctions(self.wn)
 
     def electric_copy(self) -> pp.pandapowerNet:
         """Return a deep copy of the electric net, free to change and to solve."""

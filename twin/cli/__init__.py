@@ -267,7 +267,7 @@ def data_build(
     if not (if_missing and raw_done):
         _build_raw(c, out, days, start, customers)
     _ingest_with_summary(str(store_root), [out / f for f in RAW_MEASUREMENT_FOLDERS
-                                           if (out / f).is_dir()])
+                                           if (out / f).is_dir()], city=c.folder)
 
 
 def _build_raw(city, out: Path, days: int | None, first_day: str | None = None,
@@ -303,14 +303,13 @@ def _ingest_with_summary(store_url: str, paths: list, city: Path | None = None,
     The city (``city``, default the sample city) gives the time zone of local times and the
     element names a tag map is checked against; its folder's tag map (``scada_tags.csv``) is
     used unless ``tag_map`` names another."""
-    from twin import config as _config
     from twin.ingest.greenbutton import GreenButtonError
     from twin.ingest.pipeline import IngestError, ingest_paths
     from twin.ingest.store import MeasurementStore
     from twin.ingest.tag_map import TagMapError, city_elements, city_tag_map_path
 
     the_city = load_city_or_fail(city)
-    tag_map = tag_map or city_tag_map_path(city or _config.city_dir())
+    tag_map = tag_map or city_tag_map_path(the_city.folder)
     try:
         target = MeasurementStore(store_url)
     except OSError as exc:
@@ -410,7 +409,7 @@ def ingest(
         "greenbutton_csv, pv_portal_csv, or a weather file: tmy3, epw, psm, pvgis_tmy, "
         "pvgis_hourly.")] = None,
     store: Annotated[Path | None, typer.Option(
-        help="Measurement store root; default <data directory>/store.")] = None,
+        help="Measurement store root; default the city's <data directory>/store.")] = None,
     city: CityDir = None,
     tag_map: Annotated[Path | None, typer.Option(
         "--tag-map", help="SCADA tag map CSV (tag,element,quantity,unit); default the city "
@@ -446,9 +445,9 @@ def ingest(
         fail(f"--unit {unit}: one of {', '.join(UNIT_OVERRIDES)}")
     extra = {k: v for k, v in (("reading_type", str(reading_type) if reading_type else None),
                                ("unit", unit)) if v is not None}
-    reports = _ingest_with_summary(str(store or config.data_dir() / "store"), paths,
-                                   city=city, tag_map=tag_map, kind=kind, format=format,
-                                   **extra)
+    store = store or load_city_or_fail(city).data_dir / "store"
+    reports = _ingest_with_summary(str(store), paths, city=city, tag_map=tag_map, kind=kind,
+                                   format=format, **extra)
     if any(r.error for r in reports):
         raise typer.Exit(1)
 

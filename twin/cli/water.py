@@ -209,7 +209,9 @@ def _open_store(store: str | None, city):
 def simulate_cmd(
     days: Annotated[float, typer.Option(help="Simulated days.")] = 7.0,
     step_min: Annotated[int, typer.Option(help="Hydraulic and report step [min].")] = 60,
-    pda: Annotated[bool, typer.Option("--pda", help="Pressure-driven demands (PDA).")] = False,
+    pda: Annotated[bool, typer.Option(
+        "--pda", help="Pressure-driven demands (PDA); default the network file's own "
+        "demand model.")] = False,
     required_pressure_m: Annotated[float, typer.Option(
         help="PDA: pressure for the full demand [m]; also the low-pressure limit.")] = 20.0,
     demand_multiplier: Annotated[float, typer.Option(
@@ -232,7 +234,12 @@ def simulate_cmd(
 
     from twin.cli.common import console, fail, load_city_or_fail
     from twin.water.hydraulics import HydraulicsError, scale_demands, simulate
-    from twin.water.network import NetworkFileError, read_inp, unreachable_nodes
+    from twin.water.network import (
+        NetworkFileError,
+        demand_junctions,
+        read_inp,
+        unreachable_nodes,
+    )
 
     if days <= 0 or step_min <= 0:
         fail(f"--days {days} and --step-min {step_min} must be positive")
@@ -256,18 +263,18 @@ def simulate_cmd(
     t = time.perf_counter()
     with console.status(f"simulating {days:g} days at {step_min}-min steps…"):
         try:
-            ds = simulate(wn, int(days * 86400), step_min * 60, pressure_driven=pda,
+            ds = simulate(wn, int(days * 86400), step_min * 60, pressure_driven=pda or None,
                           required_pressure_m=required_pressure_m)
         except HydraulicsError as exc:
             fail(str(exc), code=1)
     seconds = time.perf_counter() - t
     junctions = [n for n in wn.junction_name_list if n in set(ds.node.values)]
-    demand_j = [n for n in junctions if wn.get_node(n).base_demand > 0]
+    demand_j = [n for n in demand_junctions(wn) if n in set(junctions)]
     p = ds["pressure_m"].sel(node=demand_j)
     low = (p < required_pressure_m).sum("time").to_series()
     low = low[low > 0].sort_values(ascending=False)
     if out:
-        ds.attrs.update({"network": name, "pressure_driven": int(pda),
+        ds.attrs.update({"network": name, "pressure_driven": int(ds.attrs["demand_model"] == "PDA"),
                          "demand_multiplier": demand_multiplier})
         ds.to_netcdf(out)
     table = Table(title=f"{name}: {days:g} days, {ds.attrs['demand_model']} "

@@ -12,7 +12,7 @@ import pandas as pd
 from twin import schemas
 from twin.electric.network import bus_xy
 from twin.importers.report import CityImportError
-from twin.water.network import node_xy
+from twin.water.network import demand_junctions, node_xy
 
 
 def _xy_or_none(fn) -> pd.DataFrame | None:
@@ -134,7 +134,7 @@ def map_customers(customers: pd.DataFrame, net, wn) -> tuple[pd.DataFrame, dict]
         unmapped["electricity meters with no load"] = int(((df["load"] < 0)
                                                            & (df["electric_meter_id"] != "")).sum())
     if wn is not None:
-        demand = [j for j, node in wn.junctions() if node.base_demand > 0] or \
+        demand = demand_junctions(wn) or \
             wn.junction_name_list
         need = (df["junction"] == "") & (df["water_meter_id"] != "")
         xy = _xy_or_none(lambda: node_xy(wn).loc[demand])

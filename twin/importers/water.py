@@ -13,7 +13,7 @@ import wntr
 from twin import schemas
 from twin.importers.report import CityImportError
 from twin.water.dma import SOURCE_ZONE
-from twin.water.network import NetworkFileError, read_inp
+from twin.water.network import NetworkFileError, demand_junctions, read_inp
 
 #: Zone name prefix of a part of the network that no boundary meter bounds.
 UNMETERED_ZONE = "unmetered"
@@ -87,7 +87,7 @@ def dma_zones(wn: wntr.network.WaterNetworkModel, meters: pd.DataFrame
         if name not in metered:
             graph.add_edge(link.start_node_name, link.end_node_name)
     junctions = set(wn.junction_name_list)
-    demand = {j for j, node in wn.junctions() if node.base_demand > 0}
+    demand = set(demand_junctions(wn))
     reservoirs = set(wn.reservoir_name_list)
     parts = sorted(nx.connected_components(graph),
                    key=lambda c: (-len(c & junctions), min(c)))

@@ -26,6 +26,7 @@ from twin.electric.network import (
 from twin.water.dma import boundary_meters, partition_dmas
 from twin.water.network import (
     daily_controls,
+    demand_junctions,
     metres_per_coordinate_unit,
     node_xy,
     read_inp,
@@ -220,7 +221,7 @@ def _nearest_demand_junctions(wn, xy: np.ndarray) -> np.ndarray:
     A junction left without a customer takes the nearest customer from a junction that has
     more than one, so every demand in the model is metered by someone.
     """
-    names = [j for j, node in wn.junctions() if node.base_demand > 0]
+    names = demand_junctions(wn)
     jxy = node_xy(wn).loc[names].to_numpy()
     dist = np.hypot(xy[:, None, 0] - jxy[None, :, 0], xy[:, None, 1] - jxy[None, :, 1])
     choice = dist.argmin(axis=1)

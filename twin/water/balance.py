@@ -337,6 +337,19 @@ def level_tag(tank: str) -> str:
     return f"WATER.TANK-{tank}.LEVEL"
 
 
+def scada_tags_of(store, meters: pd.DataFrame, wn) -> tuple[list[str], list[str]]:
+    """The store's series of the boundary meters' flows [L/s] (in ``meters`` order) and of
+    the tanks' levels [m] (in ``wn.tank_name_list`` order), by the tag map the SCADA was
+    ingested with (``store.scada_tags()``), else the sample historian's tags."""
+    from twin.ingest.tag_map import element_tags
+    from twin.water.dma import boundary_flow_tags
+
+    rows = store.scada_tags()
+    flows = boundary_flow_tags(rows, meters)
+    levels = element_tags(rows, "level", wn.tank_name_list)
+    return [flows[str(m)] for m in meters.meter_id], [levels[t] for t in wn.tank_name_list]
+
+
 def scada_hourly(store, tags: list[str], start, end) -> tuple[pd.DataFrame, pd.Series]:
     """Hourly SCADA values of ``tags`` on every hour of [start, end], gaps interpolated.
 
@@ -402,8 +415,7 @@ def balance_inputs(store, city, start, end) -> dict:
     if start.tzinfo is None:
         start, end = start.tz_localize("UTC"), end.tz_localize("UTC")
     meters, wn, zones = city.dma_meters, city.wn, city.dmas
-    ftags = [flow_tag(m) for m in meters.meter_id]
-    ltags = [level_tag(t) for t in wn.tank_name_list]
+    ftags, ltags = scada_tags_of(store, meters, wn)
     values, filled = scada_hourly(store, ftags + ltags, start, end)
     last = store.read("scada", series=ftags[:1], start=start, end=end + pd.Timedelta("1s"))
     stop = min(end, last.time_utc.max()) if len(last) else end

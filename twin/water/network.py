@@ -420,6 +420,14 @@ def _failing_line(exc: BaseException) -> tuple[int | None, str | None]:
     return found
 
 
+def demand_junctions(wn: wntr.network.WaterNetworkModel) -> list[str]:
+    """Junctions with a positive base demand in any of their demand categories (where
+    customers draw water), in the network's order. WNTR's ``Junction.base_demand`` is the
+    first category's only."""
+    return [name for name, j in wn.junctions()
+            if any(d.base_value > 0 for d in j.demand_timeseries_list)]
+
+
 def node_xy(wn: wntr.network.WaterNetworkModel) -> pd.DataFrame:
     """Return node coordinates as columns ``x_m`` and ``y_m``, indexed by node name."""
     names = wn.node_name_list
