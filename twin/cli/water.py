@@ -376,6 +376,9 @@ def balance_cmd(
     console.print(f"* ILI indicative: fewer than 3000 connections or under 25 m (Lambert 2001). "
                   f"{est} connections without reads were estimated; "
                   f"{t.attrs['scada_hours_filled']} SCADA hours interpolated.")
+    if t.attrs.get("customers_without_junction"):
+        console.print(f"{t.attrs['customers_without_junction']:,} customers have no water "
+                      "connection (no junction): left out of the water figures")
 
 
 @app.command("night-flow")

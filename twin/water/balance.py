@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import wntr
 
-from twin.water.dma import SOURCE_ZONE, dma_names, net_inflow_l_s
+from twin.water.dma import SOURCE_ZONE, dma_names, net_inflow_l_s, water_customers
 
 #: Name of the whole-system row of a balance table.
 CITY = "city"
@@ -171,7 +171,8 @@ def billed_metered_m3(
     model_demand_m3s: pd.Series,
 ) -> pd.DataFrame:
     """Billed metered consumption per DMA over the reads' period [m³], and the estimate for
-    connections without reads.
+    connections without reads. Customers without a junction (electricity-only) are no
+    connection: they are left out and counted in ``attrs["customers_without_junction"]``.
 
     A connection of the register with no read in the period is billed on an estimate: the
     zone's read volume scaled by the model's demand allocation, V_unread = V_read ·
@@ -199,8 +200,9 @@ def billed_metered_m3(
         Reads of meters that are not in the register.
     """
     ids = reads["series_id"].astype(str)
-    register = customers.assign(water_meter_id=customers.water_meter_id.astype(str),
-                                junction=customers.junction.astype(str))
+    water = water_customers(customers)
+    register = water.assign(water_meter_id=water.water_meter_id.astype(str),
+                            junction=water.junction.astype(str))
     unknown = sorted(set(ids.unique()) - set(register.water_meter_id))
     if unknown:
         raise BalanceError(f"{len(unknown)} water meters with reads are not in the customer "
@@ -227,6 +229,7 @@ def billed_metered_m3(
     out = pd.DataFrame.from_dict(rows, orient="index", columns=[
         "billed_metered_m3", "billed_estimated_m3", "connections_read", "connections_estimated"])
     out.loc[CITY] = out.sum()
+    out.attrs["customers_without_junction"] = len(customers) - len(water)
     return out
 
 
@@ -463,5 +466,7 @@ def balance_from_store(store, city, start, end,
     out["connections_estimated"] = inputs["billed"]["connections_estimated"].reindex(out.index)
     out.attrs.update({"start": str(inputs["start"]), "end": str(inputs["end"]),
                       "scada_hours_filled": int(inputs["scada_filled"].sum()),
+                      "customers_without_junction": inputs["billed"].attrs[
+                          "customers_without_junction"],
                       "reads": inputs["reads"]})
     return out
