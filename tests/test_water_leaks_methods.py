@@ -142,3 +142,27 @@ def test_false_alarms_do_not_breed_with_the_rebase():
     z = np.random.default_rng(5).standard_normal(400_000)
     n = len(det.cusum_two_sided(z, k, h, clip=h / 2, rebase=12))
     assert 100 <= n <= 400, n
+
+
+def test_drifting_logger_flagged_but_not_a_leak_that_moves_its_neighbours():
+    t = pd.date_range("2020-01-01", periods=24 * 30, freq="h", tz="UTC")
+    rng = np.random.default_rng(4)
+    r = pd.DataFrame(rng.standard_normal((len(t), 8)) * 0.02, index=t,
+                     columns=list("abcdefgh"))
+    r["a"] += np.linspace(0, 2.0, len(t))  # a logger drifting 2 m over a month
+    sigma = pd.Series(0.02, index=r.columns)
+    dma_of = pd.Series(dict(zip("abcdefgh", ["D1"] * 5 + ["D2"] * 3, strict=True)))
+    assert qa.drifting_loggers(r, sigma, t[24 * 7], dma_of) == ["a"]
+    leak = r.copy()
+    leak["a"] -= np.linspace(0, 2.0, len(t))
+    leak.loc[t[24 * 15]:, ["a", "b"]] -= 1.0  # a leak: two loggers of D1 drop together
+    assert qa.drifting_loggers(leak, sigma, t[24 * 7], dma_of) == []
+
+
+def test_gaps_of_days_are_flagged():
+    t = pd.date_range("2020-01-01", periods=24 * 10, freq="h", tz="UTC")
+    df = pd.DataFrame({"p1": 1.0, "p2": 1.0, "p3": np.nan}, index=t)
+    df.iloc[24:24 * 4, 0] = np.nan
+    flags = {f["sensor"]: f for f in qa.gap_flags(df, "pressure logger")}
+    assert flags["p1"]["problem"] == "gap" and "3.0 days" in flags["p1"]["detail"]
+    assert "p2" not in flags and flags["p3"]["problem"] == "missing"

@@ -417,9 +417,12 @@ def detect_and_locate(
                      "step_l_s": a.step, "leak_m3h": a.step * 3.6, "element": where[0],
                      "x_m": where[1], "y_m": where[2], "flag": "; ".join(flag_txt)})
         tick("locate", i + 1, len(ups))
-    alarms = _growth(pd.DataFrame(rows, columns=[
+    alarms = pd.DataFrame(rows, columns=[
         "alarm", "dma", "alarm_utc", "change_utc", "rebased_utc", "step_l_s", "leak_m3h",
-        "element", "x_m", "y_m", "flag"]), changes, s.growth_radius_m)
+        "element", "x_m", "y_m", "flag"])
+    alarms["rising"] = [rising(e_c[a.dma], a.change_utc, a.step_l_s, _next_change(
+        changes, a.dma, a.alarm_utc)) for a in alarms.itertuples()]
+    alarms = _growth(alarms, changes, s.growth_radius_m)
     candidates = pd.concat(cands, ignore_index=True) if cands else pd.DataFrame(
         columns=["alarm", "rank", "element", "kind", "at", "x_m", "y_m", "leak_l_s", "misfit",
                  "distance_m"])
@@ -437,11 +440,40 @@ def detect_and_locate(
                       pd.DataFrame(flags, columns=["sensor", "problem", "detail"]), notes)
 
 
+#: Hours after a change over which a leak's rise is measured [h].
+RISE_WINDOW_H = 72
+#: Days a rising leak may keep raising alarms that are its growth [day].
+GROWTH_DAYS = 14
+
+
+def _next_change(changes: pd.DataFrame, series: str, after) -> pd.Timestamp | None:
+    later = changes[(changes.series == series) & (changes.alarm_utc > after)]
+    return later.change_utc.min() if len(later) else None
+
+
+def rising(x: pd.Series, change_utc, step: float, until=None,
+           window_h: int = RISE_WINDOW_H) -> bool:
+    """Whether a leak's residual keeps rising after its change: the least-squares slope over
+    ``window_h`` hours (not past ``until``, the next change of the series) adds more than
+    half the step again (an incipient leak)."""
+    stop = change_utc + pd.Timedelta(hours=window_h)
+    if until is not None and not pd.isna(until):
+        stop = min(stop, until)
+    seg = x[(x.index >= change_utc) & (x.index < stop)]
+    seg = seg.dropna()
+    if len(seg) < window_h // 3 or not np.isfinite(step) or step <= 0:
+        return False
+    h = (seg.index - seg.index[0]) / pd.Timedelta(hours=1)
+    slope = float(np.polyfit(np.asarray(h, dtype=float), seg.to_numpy(dtype=float), 1)[0])
+    return slope * window_h > 0.5 * step
+
+
 def _growth(alarms: pd.DataFrame, changes: pd.DataFrame, radius_m: float) -> pd.DataFrame:
     """Mark alarms that are an earlier, unrepaired leak of the same DMA growing.
 
     An alarm is growth of an earlier ``new`` alarm of its DMA when no fall of consumption
-    came between them and their positions are within ``radius_m``.
+    came between them and either their positions are within ``radius_m`` or the earlier one
+    was still rising (:func:`rising`) and began less than :data:`GROWTH_DAYS` before.
     """
     kind, of = [], []
     downs = changes[changes.direction == "down"]
@@ -456,7 +488,8 @@ def _growth(alarms: pd.DataFrame, changes: pd.DataFrame, radius_m: float) -> pd.
             if len(fell):
                 break
             d = float(np.hypot(a.x_m - p.x_m, a.y_m - p.y_m))
-            if np.isfinite(d) and d <= radius_m:
+            young = a.alarm_utc - p.change_utc < pd.Timedelta(days=GROWTH_DAYS)
+            if (np.isfinite(d) and d <= radius_m) or (p.rising and young):
                 k, o = "growth", int(p.alarm)
                 break
         kind.append(k)
