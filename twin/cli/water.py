@@ -15,49 +15,64 @@ app = typer.Typer(help="The water network: hydraulics, water balance, night flow
 def leaks(
     start: Annotated[str, typer.Option(help="First local day of the period, e.g. 2016-07-04.")],
     days: Annotated[int, typer.Option(help="Days in the period (at least 2).")] = 21,
+    city: CityDir = None,
     store: Annotated[str | None, typer.Option(
         help="Measurement store; default <data dir>/store.")] = None,
-    top: Annotated[int, typer.Option(help="Candidate junctions listed per alarm.")] = 5,
+    baseline_days: Annotated[float, typer.Option(
+        help="Leak-free days at the start that the baseline is learned on.")] = 7.0,
+    min_leak_m3h: Annotated[float, typer.Option(
+        help="Smallest leak the detectors are tuned for [m3/h].")] = 3.0,
+    false_alarms_per_month: Annotated[float, typer.Option(
+        help="Target false alarms per DMA per month (sets the CUSUM threshold).")] = 0.33,
+    rebase_h: Annotated[int, typer.Option(
+        help="Hours after an alarm that set the new reference level.")] = 12,
+    locate_window_h: Annotated[float, typer.Option(
+        help="Hours of pressure on each side of a change compared to locate it.")] = 24.0,
+    top: Annotated[int, typer.Option(help="Candidate positions listed per alarm.")] = 5,
+    truth: Annotated[str | None, typer.Option(
+        help="CSV of known leaks (leak_id, pipe or junction, start, end, flow m3/h): score "
+             "the run against it, BattLeDIM's way.")] = None,
     scheduler: Annotated[str | None, typer.Option(
         help="Dask scheduler for the sensitivity runs (default: this process).")] = None,
 ) -> None:
     """Detect leaks from SCADA against the twin's expectation, and locate them.
 
-    Alarms come from a CUSUM on each DMA's consumption residual; candidates are ranked by how
-    well a leak there explains the change in logger pressures and DMA consumption.
+    Each DMA's consumption residual (measured minus expected, less a baseline learned on the
+    leak-free days) runs through a two-sided CUSUM calibrated on that baseline's noise, which
+    restarts after each alarm; positions in the alarming DMA (junctions and points along
+    pipes) are ranked by the loggers' pressure change. The calibration and any flagged
+    input are printed.
 
-    Example: twin water leaks --start 2016-07-04 --days 21
+    Example: twin water leaks --start 2016-07-04 --days 21 --baseline-days 5
     """
     import contextlib
 
-    import pandas as pd
     from rich.table import Table
 
     from twin import config
     from twin.cli.common import console, fail, load_city_or_fail, progress_bar
-    from twin.ingest.store import MeasurementStore
-    from twin.timeutil import TimeError, parse_local_time
     from twin.water.hydraulics import HydraulicsError
-    from twin.water.leak_detection import LeakDetectionError
     from twin.water.leak_location import LeakLocationError
-    from twin.water.leaks import find_leaks
+    from twin.water.leak_scoring import TruthFileError
+    from twin.water.leaks import (
+        LeakDetectionError,
+        LeakNetwork,
+        LeakSettings,
+        find_leaks,
+        score_report,
+    )
 
     if days < 2:
         fail(f"--days {days}: give at least 2 days")
-    city = load_city_or_fail()
-    try:
-        t0 = parse_local_time(start, city.timezone)
-    except TimeError as exc:
-        fail(str(exc))
-    t0 = t0.tz_convert(city.timezone)
-    t0_utc = t0.tz_convert("UTC")
-    t1_utc = (t0.tz_localize(None) + pd.Timedelta(days=days)).tz_localize(
-        city.timezone).tz_convert("UTC")
-    root = store or str(config.data_dir() / "store")
-    try:
-        ms = MeasurementStore(root)
-    except Exception as exc:  # the store names what is wrong
-        fail(f"{root}: cannot open the measurement store: {exc}")
+    if min_leak_m3h <= 0 or false_alarms_per_month <= 0 or baseline_days < 0:
+        fail("--min-leak-m3h and --false-alarms-per-month must be positive, --baseline-days "
+             "not negative")
+    c = load_city_or_fail(city)
+    t0, t0_utc, t1_utc = _local_period(c, start, days)
+    ms = _open_store(store)
+    settings = LeakSettings(baseline_days=baseline_days, min_leak_m3h=min_leak_m3h,
+                            false_alarms_per_month=false_alarms_per_month, rebase_h=rebase_h,
+                            locate_window_h=locate_window_h, top=top)
     if scheduler:
         from twin.parallel import dask_client
         client_cm = dask_client(scheduler)
@@ -72,35 +87,67 @@ def leaks(
             bar.update(tasks[step], completed=done, total=max(total, 1))
 
         try:
-            report = find_leaks(city, ms, t0_utc, t1_utc, client=client, top=top,
-                                progress=tick,
+            report = find_leaks(c, ms, t0_utc, t1_utc, settings, client=client, progress=tick,
                                 cache_dir=config.data_dir() / "cache" / "leak-sensitivity")
         except (LeakDetectionError, LeakLocationError) as exc:
             fail(str(exc))
         except HydraulicsError as exc:
             fail(str(exc), code=1)
-    tz = city.timezone
+    tz = c.timezone
+    cal = report.calibration
+    ct = Table(title=f"Calibration on the baseline {cal.attrs.get('baseline_start', '')[:16]} to "
+                     f"{cal.attrs.get('baseline_end', '')[:16]} UTC"
+                     + (" (robust, whole period)" if cal.attrs.get("robust") else ""))
+    for col in ("DMA", "noise L/s", "lag-1 corr.", "long-run L/s", "k", "h",
+                "h between false alarms"):
+        ct.add_column(col, justify="left" if col == "DMA" else "right")
+    for r in cal[cal.kind == "consumption"].itertuples():
+        ct.add_row(r.series, f"{r.sigma:.2f}", f"{r.rho:.2f}", f"{r.long_run_sigma:.2f}",
+                   f"{r.k:.2f}", f"{r.h:.1f}", f"{r.mean_hours_between_false_alarms:.0f}")
+    console.print(ct)
+    p = cal[cal.kind == "pressure"]
+    if len(p):
+        console.print(f"pressure loggers: {len(p)}, residual noise median "
+                      f"{p.sigma.median():.3f} m (min {p.sigma.min():.3f}, max "
+                      f"{p.sigma.max():.3f})")
     table = Table(title=f"Leak alarms {t0:%Y-%m-%d} + {days} days ({len(report.alarms)})")
-    for col in ("#", "DMA", "alarm (local)", "change since", "step L/s", "best junction",
-                "leak L/s"):
-        table.add_column(col, justify="right" if col != "DMA" else "left")
-    for i, a in enumerate(report.alarms.itertuples()):
-        table.add_row(str(i), a.dma, f"{a.alarm_utc.tz_convert(tz):%Y-%m-%d %H:%M}",
-                      f"{a.change_utc.tz_convert(tz):%Y-%m-%d %H:%M}", f"{a.step_l_s:.2f}",
-                      str(a.junction), f"{a.leak_l_s:.2f}")
+    for col in ("#", "DMA", "alarm (local)", "change since", "m3/h", "kind", "position",
+                "x m", "y m", "flag"):
+        table.add_column(col, justify="left" if col in ("DMA", "kind", "flag") else "right")
+    for a in report.alarms.itertuples():
+        kind = a.kind if a.kind == "new" else f"growth of #{a.growth_of}"
+        table.add_row(str(a.alarm), a.dma, f"{a.alarm_utc.tz_convert(tz):%Y-%m-%d %H:%M}",
+                      f"{a.change_utc.tz_convert(tz):%Y-%m-%d %H:%M}", f"{a.leak_m3h:.1f}",
+                      kind, str(a.element), f"{a.x_m:.0f}", f"{a.y_m:.0f}", a.flag)
     console.print(table)
     if len(report.candidates):
-        cand = Table(title=f"Top {top} candidate junctions per alarm")
-        for col in ("#", "rank", "junction", "DMA", "leak L/s", "misfit", "distance m"):
+        cand = Table(title=f"Top {top} positions per alarm")
+        for col in ("#", "rank", "element", "kind", "at", "leak L/s", "misfit", "distance m"):
             cand.add_column(col, justify="right")
-        for c in report.candidates.itertuples():
-            cand.add_row(str(c.alarm), str(c.rank), str(c.junction), c.dma,
-                         f"{c.leak_l_s:.2f}", f"{c.misfit:.1f}", f"{c.distance_m:.0f}")
+        for r in report.candidates.itertuples():
+            cand.add_row(str(r.alarm), str(r.rank), str(r.element), r.kind, f"{r.at:.2f}",
+                         f"{r.leak_l_s:.2f}", f"{r.misfit:.1f}", f"{r.distance_m:.0f}")
         console.print(cand)
-    console.print(f"{len(report.alarms)} alarm(s) in {len(report.residuals.time)} hours; "
-                  f"distances are from each alarm's best candidate.")
+    downs = report.changes[report.changes.direction == "down"]
+    console.print(f"{len(report.alarms)} alarm(s), {len(downs)} fall(s) of consumption "
+                  f"(repairs or meters) in {report.residuals.sizes['time']} hours; distances "
+                  "are from each alarm's best position.")
+    for f in report.flags.itertuples():
+        console.print(f"flag: {f.sensor}: {f.problem}: {f.detail}")
     for note in report.notes:
         console.print(f"note: {note}")
+    if truth:
+        try:
+            matched, score = score_report(report, truth, LeakNetwork.from_city(c))
+        except TruthFileError as exc:
+            fail(str(exc))
+        st = Table(title=f"Scored against {truth} (an alarm in the leak's window within 300 m)")
+        st.add_column("figure")
+        st.add_column("value", justify="right")
+        for k, v in score.items():
+            st.add_row(k, f"{v[0]}/{v[1]}" if isinstance(v, tuple) else (
+                f"{v:.2f}" if isinstance(v, float) else str(v)))
+        console.print(st)
 
 
 @app.command("outage")

@@ -43,7 +43,12 @@ import numpy as np
 import pandas as pd
 import wntr
 
+<<<<<<< HEAD
 from twin.water.dma import SOURCE_ZONE, dma_names, net_inflow_l_s, water_customers
+=======
+from twin.water.dma import SOURCE_ZONE, dma_names, net_inflow_l_s
+from twin.water.hydraulics import tank_volume_m3
+>>>>>>> leaks
 
 #: Name of the whole-system row of a balance table.
 CITY = "city"
@@ -98,14 +103,16 @@ MEASURED_ONLY = BalanceParameters(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 # -------------------------------------------------------------------------- volumes in
 
-def tank_volume_m3(wn: wntr.network.WaterNetworkModel, tank: str, level_m) -> np.ndarray:
-    """Water stored in a tank at ``level_m`` above its bottom [m³] (cylinder or volume curve)."""
-    t = wn.get_node(tank)
-    level = np.asarray(level_m, dtype=float)
-    if t.vol_curve is not None:
-        x, y = np.asarray(t.vol_curve.points, dtype=float).T
-        return np.interp(level, x, y)
-    return np.pi / 4 * t.diameter**2 * level
+def zone_storage_m3(levels_m: pd.DataFrame, wn: wntr.network.WaterNetworkModel,
+                    zones: pd.Series) -> pd.DataFrame:
+    """Water stored in each zone's tanks at each time [m³] (times × zone), by
+    :func:`twin.water.hydraulics.tank_volume_m3`."""
+    out = pd.DataFrame(index=levels_m.index)
+    for tank in levels_m.columns:
+        z = str(zones[tank])
+        v = tank_volume_m3(wn, tank, levels_m[tank].to_numpy())
+        out[z] = out[z] + v if z in out else v
+    return out
 
 
 def system_input_m3(

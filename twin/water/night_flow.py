@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from twin.water.balance import flow_tag, level_tag, scada_hourly, tank_volume_m3
+from twin.water.balance import flow_tag, level_tag, scada_hourly, zone_storage_m3
 from twin.water.dma import SOURCE_ZONE, dma_names, net_inflow_l_s
 
 #: Night window, local clock hours [start, end) [h].
@@ -36,16 +36,6 @@ NIGHT_USE_L_CONN_H = 1.7
 FAVAD_N1 = 1.0
 #: Nights of the rolling trend [-].
 TREND_NIGHTS = 7
-
-
-def zone_storage_m3(levels_m: pd.DataFrame, wn, zones: pd.Series) -> pd.DataFrame:
-    """Water stored in each zone's tanks at each time [m³] (times × zone)."""
-    out = pd.DataFrame(index=levels_m.index)
-    for tank in levels_m.columns:
-        v = tank_volume_m3(wn, tank, levels_m[tank].to_numpy())
-        z = zones[tank]
-        out[z] = out[z] + v if z in out else v
-    return out
 
 
 def minimum_night_flow(inflow_l_s: pd.DataFrame, stored_m3: pd.DataFrame, timezone: str,
@@ -251,3 +241,51 @@ def leak_step_l_s(night: pd.DataFrame, dma: str, at, nights: int = 3) -> float:
     before = d[[n < at for n in d.index]].tail(nights)
     after = d[[n > at for n in d.index]].head(nights)
     return float(after.median() - before.median())
+
+
+def night_flow_step_alarms(consumption_l_s: pd.DataFrame, timezone: str, baseline_end,
+                           nights: int = TREND_NIGHTS, n_sigma: float = 3.0,
+                           min_step_l_s: float = 0.0,
+                           hours: tuple[int, int] = NIGHT_HOURS) -> pd.DataFrame:
+    """The simple leak detector of practice: a step of a DMA's minimum night flow.
+
+    Each night's mean consumption over ``hours`` is compared with the median of the
+    ``nights`` nights before; an alarm is raised at the end of the night window when it is
+    higher by more than ``n_sigma`` standard deviations of the night-to-night change on the
+    leak-free nights before ``baseline_end`` (robust: 1.4826·MAD) and ``min_step_l_s``. After
+    an alarm the reference is the nights from the alarm on (the new normal).
+
+    Parameters
+    ----------
+    consumption_l_s : DataFrame
+        Hourly measured consumption per DMA [L/s] (UTC index).
+
+    Returns
+    -------
+    DataFrame
+        ``dma``, ``alarm_utc``, ``step_l_s`` [L/s].
+    """
+    nightly = night_mean(consumption_l_s, timezone, hours)
+    base_end = pd.Timestamp(baseline_end)
+    end_of = {n: (pd.Timestamp(n).tz_localize(timezone) + pd.Timedelta(hours=hours[1]))
+              .tz_convert("UTC") for n in nightly.index}
+    rows = []
+    for dma in nightly.columns:
+        x = nightly[dma]
+        base = x[[end_of[n] <= base_end for n in x.index]]
+        d = base.diff().dropna()
+        sigma = 1.4826 * float((d - d.median()).abs().median()) if len(d) > 2 else np.nan
+        ref_from = 0
+        vals = x.to_numpy(dtype=float)
+        for i, night in enumerate(x.index):
+            if end_of[night] <= base_end or not np.isfinite(vals[i]):
+                continue
+            ref = vals[max(ref_from, i - nights):i]
+            ref = ref[np.isfinite(ref)]
+            if len(ref) < 2 or not np.isfinite(sigma):
+                continue
+            step = vals[i] - float(np.median(ref))
+            if step > max(n_sigma * sigma, min_step_l_s):
+                rows.append({"dma": str(dma), "alarm_utc": end_of[night], "step_l_s": step})
+                ref_from = i
+    return pd.DataFrame(rows, columns=["dma", "alarm_utc", "step_l_s"])
