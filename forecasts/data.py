@@ -200,16 +200,33 @@ def _utc(t) -> pd.Timestamp:
 def read_wide(store, kind: str, series=None, start=None, end=None) -> pd.DataFrame:
     """Readings of one kind as time (UTC) × series [the kind's unit per interval].
 
-    Readings flagged ``failed`` by VEE become NaN (a failed read is not a value).
+    Readings flagged ``failed`` by VEE become NaN (a failed read is not a value). Only the
+    values are pivoted (no dense copy of flags or raw values), so memory is about one float
+    per reading beyond the store's own read.
     """
-    ds = store.read_xarray(kind, series, start, end)
-    if ds.sizes.get("series", 0) == 0:
+    long = store.read(kind, series, start, end)
+    if long.empty:
         return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="time"))
-    value = ds["value"].where(ds["quality_flag"] != "failed")
-    df = value.to_pandas().T
-    df.index = pd.DatetimeIndex(df.index).tz_localize("UTC").rename("time")
-    df.columns = df.columns.astype(str)
-    return df
+    value = long["value"].to_numpy(float, copy=True)
+    value[(long["quality_flag"].astype(str) == "failed").to_numpy()] = np.nan
+    sid, names = pd.factorize(long["series_id"].astype(str), sort=True)
+    tid, times = pd.factorize(long["time_utc"], sort=True)
+    del long
+    wide = np.full((len(times), len(names)), np.nan)
+    wide[tid, sid] = value
+    index = pd.DatetimeIndex(times, name="time")
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    return pd.DataFrame(wide, index=index, columns=pd.Index(names, dtype=object))
+
+
+def store_units(store, kind: str, series, start=None, end=None) -> pd.Series:
+    """Unit of each stored series of a kind (the first reading's) [-]."""
+    units = {}
+    for part in store.iter_columns(kind, ["series_id", "unit"], series, start, end):
+        first = part.drop_duplicates("series_id")
+        units.update(zip(first["series_id"].astype(str), first["unit"].astype(str),
+                         strict=True))
+    return pd.Series(units, dtype=object)
 
 
 def to_step(df: pd.DataFrame, native: pd.Timedelta, step: pd.Timedelta,
