@@ -209,8 +209,7 @@ def backtest_stored(store, ids: Sequence[str], place: Place, models_: Sequence[s
     if begin is None:  # no end given: the last weeks of what the store holds
         values = values[values.index >= values.index[-1] - span]
     first, last = values.index[0], values.index[-1] + step
-    exog = weather_for(store, weather, first, last + pd.Timedelta("2D"), step,
-                       weather_forecast)
+    exog = weather_for(store, weather, first, last, step, weather_forecast)
     table, failures, scales = bt.backtest_forecasts(
         values, list(dict.fromkeys([*bt.BASELINES, *models_])), horizon, weeks,
         models.DEFAULT_QUANTILES, exog, history_weeks, place, calibration_days)

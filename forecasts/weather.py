@@ -195,7 +195,7 @@ def station_weather(store, station: str, start, end, step: pd.Timedelta,
             first = col.index[col.isna()][0]
             notes.append(f"{sid}: {empty} of {len(grid)} times without a value "
                          f"(first {first:%Y-%m-%d %H:%M} UTC; holes over "
-                         f"{MAX_WEATHER_GAP} are not filled)")
+                         f"{MAX_WEATHER_GAP / pd.Timedelta('1h'):g} h are not filled)")
         columns[var] = col
     if not columns:
         raise WeatherError(f"station {station!r} has none of {list(variables)} in the store")

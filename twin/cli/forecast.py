@@ -401,8 +401,9 @@ def backtest(
             except (ForecastDataError, models.ForecastError) as exc:
                 fail(str(exc))
         first, last = result.test_days
-        _print_backtest(result.table, f"backtest of {len(series)} {result.series.kind} series "
-                                      f"({result.series.unit}), {horizon}, target days "
+        names = ", ".join(series[:5]) + (" …" if len(series) > 5 else "")
+        _print_backtest(result.table, f"backtest of {names} ({result.series.kind}, "
+                                      f"{result.series.unit}), {horizon}, target days "
                                       f"{first:%Y-%m-%d} – {last:%Y-%m-%d}")
         console.print(", ".join(default_model_note(m) for m in models_))
         console.print(f"place: {place.describe()}; weather: {result.weather}")
