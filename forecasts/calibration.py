@@ -4,7 +4,7 @@ Split-conformal quantile scaling (Vovk et al. 2005; Romano, Patterson & Candès 
 quantile form): for each value of past forecasts made the same way (rolling origins whose
 outcomes were known at the issue time), the factor by which the interval's half-width on the
 value's side would have to be multiplied to include it; the factor used is the
-``ceil((n + 1)·nominal)/n`` empirical quantile of those factors over the ``n`` values. Every
+``k``-th smallest of those ``n`` factors, ``k = ceil((n + 1)·nominal)``. Every
 quantile ``q`` of the new forecast then becomes ``mean + factor·(q − mean)``: the interval
 keeps its shape by hour and side and gets the width its past errors ask for.
 """
@@ -52,8 +52,8 @@ def conformal_factor(actual, mean, lower, upper, nominal: float) -> float:
     n = need.size
     if n == 0:
         return float("nan")
-    level = min(1.0, np.ceil((n + 1) * nominal) / n)
-    factor = float(np.quantile(need, level, method="higher"))
+    k = min(n, int(np.ceil((n + 1) * nominal)))  # the k-th smallest (split conformal)
+    factor = float(np.sort(need)[k - 1])
     return float(np.clip(factor, *FACTOR_LIMITS))
 
 

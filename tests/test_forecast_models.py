@@ -234,3 +234,79 @@ def test_deleted_block_residuals_keep_a_block_the_fit_cannot_do_without():
         out_b = blocks == b
         beta_b = np.linalg.lstsq(x[~out_b], y[~out_b], rcond=None)[0]
         np.testing.assert_allclose(out[out_b], y[out_b] - x[out_b] @ beta_b, atol=1e-9)
+
+
+def test_seasonal_naive_keeps_local_time_across_daylight_saving():
+    """A load that follows the local clock: the week after the spring change is forecast
+    exactly by the weekly naive in local time (a 168-step UTC shift is an hour off)."""
+    idx = pd.date_range("2016-02-22", "2016-03-21", freq="h", tz="UTC", inclusive="left")
+    local_hour = np.asarray(idx.tz_convert(TZ).hour)
+    y = pd.Series(10 + local_hour, index=idx, name="clock", dtype=float)
+    hist = y[y.index < pd.Timestamp("2016-03-14T04:00Z")]  # to local midnight after the change
+    truth = y[y.index >= pd.Timestamp("2016-03-14T04:00Z")].iloc[:48]
+    fc = forecast(hist, 48, "seasonal_naive_weekly", place=PLACE)
+    np.testing.assert_allclose(fc["mean"].to_numpy(), truth.to_numpy())
+    utc_shift = hist.to_numpy()[len(hist) - 168:len(hist) - 120]
+    assert (utc_shift != truth.to_numpy()).all()  # the UTC naive is an hour off at every step
+
+
+def test_daily_naive_issued_at_ten_uses_d_minus_2_for_hours_not_known():
+    idx = pd.date_range("2016-05-02T04:00Z", periods=24 * 10, freq="h")
+    day_number = np.asarray((idx.tz_convert(TZ).normalize() - pd.Timestamp("2016-05-02",
+                                                                           tz=TZ)).days)
+    y = pd.Series(day_number.astype(float), index=idx, name="days")
+    plan = horizon_plan("day-ahead", HOUR, TZ, target_day="2016-05-11")
+    fc = forecast(y[y.index < plan.origin], plan.horizon, "seasonal_naive_daily", place=PLACE)
+    day = fc.loc[plan.start:plan.end - HOUR, "mean"]
+    local = day.index.tz_convert(TZ).hour
+    assert (day[local < 10] == 8).all()  # 10 May (D-1), known before 10:00 on 10 May
+    assert (day[local >= 10] == 7).all()  # 9 May (D-2): 10 May's were not known yet
+
+
+def test_explosive_forecasts_are_refused_and_scored_with_a_named_fallback(monkeypatch):
+    """A fit alternating ±2.9e12 (seen from sarimax) is outside the history's band."""
+    from forecasts import backtest as bt
+    from forecasts.models import ModelSpec, check_plausible, plausible_band
+
+    assert plausible_band(np.array([2.0, 4.0])) == (0.0, 6.0)
+    idx = hourly(7 * 6)
+    y = pd.Series(seasonal(idx), index=idx, name="feeder")
+
+    def explosive(y, horizon, quantiles, exog, exog_future, step, place):
+        mean = 2.9e12 * (-1.0) ** np.arange(horizon)
+        from forecasts.models import frame, future_index
+        return frame(future_index(y, step, horizon), mean, {q: mean for q in quantiles})
+
+    monkeypatch.setitem(MODELS, "exploding", ModelSpec("exploding", explosive, "load",
+                                                       pd.Timedelta("1D")))
+    with pytest.raises(ForecastError, match="outside the plausible band"):
+        forecast(y, 24, "exploding", place=PLACE)
+    good = forecast(y, 24, "seasonal_naive_weekly", place=PLACE)
+    check_plausible(good, y, "seasonal_naive_weekly")  # a sane forecast passes
+    table, failures, _ = bt.backtest_forecasts({"F": y}, ["exploding"], weeks=1, place=PLACE,
+                                               calibration_days=0)
+    assert len(failures) == 7 and (failures["fallback"] == "seasonal_naive_weekly").all()
+    assert failures["error"].str.contains("explosive fit").all()
+    assert (table["used"] == "seasonal_naive_weekly").all() and len(table) == 7 * 24
+    scored = bt.score(table, failures, {"F": 1.0})
+    assert scored.loc[("F", "exploding"), "fallbacks"] == 7
+
+
+def test_conformal_factor_by_hand_and_only_from_the_past():
+    from forecasts.calibration import RollingCalibration, conformal_factor, scale_intervals
+
+    mean = np.zeros(9)
+    lower, upper = -np.ones(9), np.ones(9)
+    actual = np.array([0.5, -0.5, 2.0, -3.0, 0.1, 1.5, -0.2, 0.0, 4.0])
+    # needed factors |a| (half-width 1): 0.5 .5 2 3 .1 1.5 .2 0 4; ceil(10·0.8)/9 → 8th of 9
+    assert conformal_factor(actual, mean, lower, upper, 0.8) == pytest.approx(3.0)
+    fc = pd.DataFrame({"mean": [10.0], 0.1: [9.0], 0.9: [12.0]})
+    scaled = scale_intervals(fc, 2.0)
+    assert scaled.loc[0, 0.1] == 8.0 and scaled.loc[0, 0.9] == 14.0 and scaled.loc[0, "mean"] == 10
+    calib = RollingCalibration(min_origins=2)
+    t0 = pd.Timestamp("2016-05-02", tz="UTC")
+    calib.add(t0, [0.5], [0.0], [-1.0], [1.0])
+    calib.add(t0 + pd.Timedelta("1D"), [2.0], [0.0], [-1.0], [1.0])
+    calib.add(t0 + pd.Timedelta("2D"), [9.0], [0.0], [-1.0], [1.0])
+    assert np.isnan(calib.factor(t0, 0.8))  # one known origin: too few
+    assert calib.factor(t0 + pd.Timedelta("1D"), 0.5) == pytest.approx(2.0)  # not the 9
