@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from forecasts import backtest as bt
-from forecasts import models, runner
+from forecasts import features, models, runner
 from forecasts.data import ForecastDataError, read_wide
 from forecasts.place import Place
 from forecasts.weather import KIND as WEATHER_KIND
-from forecasts.weather import WeatherError, store_weather
+from forecasts.weather import WeatherError, WeatherInputs, store_weather
 
 #: Kinds whose readings are energy or volume per interval (summed to a coarser step).
 ENERGY_UNITS = ("kWh", "MWh", "Wh", "m3")
@@ -139,16 +139,29 @@ def _step_label(step: pd.Timedelta) -> str:
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}min"
 
 
-def weather_for(store, station: str | None, start, end, step, forecast_station=None):
+def weather_for(store, station: str | None, start, end, step, forecast_station=None,
+                place: Place | None = None):
     """:class:`forecasts.weather.WeatherInputs` of a station, or None when none is named.
+
+    ``station`` may also be a TMY3 set-up (``forecast``, ``measured``: the emulated weather of
+    the station pvlib ships, :func:`forecasts.features.tmy3_weather`), only for a ``place``
+    at that station; ``none`` gives None.
 
     Raises
     ------
     ForecastDataError
         When the station's weather is not in the store (naming the stations it holds).
     """
-    if not station:
+    if not station or station == "none":
         return None
+    if station in features.WEATHER_SETUPS:
+        try:
+            frame = features.tmy3_weather(pd.date_range(start, end, freq=step), place, station)
+        except ValueError as exc:
+            raise ForecastDataError(str(exc)) from None
+        note = features.WEATHER_SETUPS[station].format(skill=features.NWP_GHI_SKILL)
+        return WeatherInputs(frame, frame if station == "forecast" else None, [note],
+                             "TMY3 " + features.tmy3_station()[2])
     try:
         return store_weather(store, station, start, end, step, forecast_station)
     except WeatherError as exc:
@@ -209,7 +222,7 @@ def backtest_stored(store, ids: Sequence[str], place: Place, models_: Sequence[s
     if begin is None:  # no end given: the last weeks of what the store holds
         values = values[values.index >= values.index[-1] - span]
     first, last = values.index[0], values.index[-1] + step
-    exog = weather_for(store, weather, first, last, step, weather_forecast)
+    exog = weather_for(store, weather, first, last, step, weather_forecast, place)
     table, failures, scales = bt.backtest_forecasts(
         values, list(dict.fromkeys([*bt.BASELINES, *models_])), horizon, weeks,
         models.DEFAULT_QUANTILES, exog, history_weeks, place, calibration_days)
@@ -268,7 +281,7 @@ def forecast_stored(store, ids: Sequence[str], place: Place, model: str = models
         raise ForecastDataError(f"no reading of {', '.join(ids)} before the issue time "
                                 f"{plan.origin.tz_convert(place.timezone):%Y-%m-%d %H:%M %Z}")
     exog = weather_for(store, weather, history.index[0],
-                       plan.origin + (plan.horizon + 1) * step, step, weather_forecast)
+                       plan.origin + (plan.horizon + 1) * step, step, weather_forecast, place)
     ds = runner.run_forecasts(history, [plan.origin], plan.horizon, model, unit=series.unit,
                               batch_size=batch_size, scheduler=scheduler, n_workers=n_workers,
                               progress=progress, exog=exog, place=place,

@@ -234,16 +234,14 @@ def run(
     st = _store(store)
     setup, station = _resolve_weather(st, weather, place)
     if series:
-        if setup in ("forecast", "measured"):
-            fail("--weather forecast|measured is the sample city's emulated weather for its "
-                 "hierarchy; with --series name a station of the store")
         started = time.perf_counter()
         with progress_bar() as bar:
             task = bar.add_task(f"{model}: {len(series)} series", total=len(series))
             try:
                 ds, plan, stored = forecast_stored(
-                    st, series, place, model, kind, target_day, horizon, station,
-                    weather_forecast, step, calibration_days=calibration_days,
+                    st, series, place, model, kind, target_day, horizon,
+                    station if setup == "store" else setup, weather_forecast, step,
+                    calibration_days=calibration_days,
                     batch_size=batch_size, scheduler=scheduler, n_workers=workers,
                     progress=lambda d, t: bar.update(task, completed=d))
             except (ForecastDataError, models.ForecastError) as exc:
@@ -362,6 +360,8 @@ def backtest(
     country: CountryOpt = None,
     subdiv: SubdivOpt = None,
     calibration_days: CalibrationOpt = 14,
+    save: Annotated[Path | None, typer.Option(
+        help="Also write the accuracy table to this CSV file.")] = None,
     store: StoreOpt = None,
     city: CityDir = None,
 ) -> None:
@@ -390,12 +390,10 @@ def backtest(
     st = _store(store)
     setup, station = _resolve_weather(st, weather, place)
     if series:
-        if setup in ("forecast", "measured"):
-            fail("--weather forecast|measured is the sample city's emulated weather for its "
-                 "hierarchy; with --series name a station of the store")
         with console.status(f"backtesting {len(series)} series over {weeks} week(s)…"):
             try:
-                result = backtest_stored(st, series, place, models_, kind, weeks, end, station,
+                result = backtest_stored(st, series, place, models_, kind, weeks, end,
+                                         station if setup == "store" else setup,
                                          weather_forecast, horizon,
                                          calibration_days=calibration_days)
             except (ForecastDataError, models.ForecastError) as exc:
@@ -408,6 +406,7 @@ def backtest(
         console.print(", ".join(default_model_note(m) for m in models_))
         console.print(f"place: {place.describe()}; weather: {result.weather}")
         _print_failures(result.failures)
+        _save_table(result.table, save)
         return
     start = _history_start(st, _hierarchy(level, hierarchy),
                            HISTORY_WEEKS + weeks + calibration_days / 7,
@@ -437,9 +436,16 @@ def backtest(
     console.print(", ".join(default_model_note(m) for m in models_))
     console.print(f"place: {place.describe()}; weather: {weather_note}")
     _print_failures(failures)
+    _save_table(table, save)
     if hs.unmapped:
         console.print(f"not in the city's registers (not in this table): {len(hs.unmapped)} "
                       f"series, e.g. {', '.join(hs.unmapped[:5])}; backtest them with --series")
+
+
+def _save_table(table: pd.DataFrame, path: Path | None) -> None:
+    if path is not None:
+        table.to_csv(path)
+        console.print(f"table written to {path}")
 
 
 def _print_failures(failures: pd.DataFrame) -> None:
