@@ -833,6 +833,30 @@ def _pv_csi_statsmodels(y, horizon, quantiles, exog, exog_future, step, place):
     return _pv_frame(fut, cs_fut, min_clear, mean, q)
 
 
+def _pv_irradiance(y, horizon, quantiles, exog, exog_future, step, place):
+    """PV from the irradiance forecast: its clear-sky index times the system's clear-sky output.
+
+    The forecast GHI over the clear-sky GHI at the place gives the sky's clear-sky index
+    ahead; the system's clear-sky output (:func:`_pv_reference`) turns it into power. The
+    quantiles add, per lead-independent daylight error, the history's own errors of the same
+    mapping (measured clear-sky index of the system minus that of the GHI).
+    """
+    if not place.has_location:
+        raise ForecastError(f"series {y.name!r}: pv_irradiance needs the place's location")
+    fut, cs_fut, csi, min_clear = _pv_reference(y, step, horizon, exog, exog_future, place)
+    both = pd.date_range(y.index[0], fut[-1], freq=step)
+    clear = features.clear_sky_reference(both, place.latitude, place.longitude)
+    lit = clear >= features.MIN_CLEAR_GHI_W_M2
+    kt_sky = (pd.concat([exog["ghi"], exog_future["ghi"]]).reindex(both) / clear.where(lit))
+    kt_sky = kt_sky.clip(0.0, features.MAX_CLEARSKY_INDEX)
+    err = (csi - kt_sky.reindex(y.index)).dropna().to_numpy()
+    if err.size < 24:
+        raise ForecastError(f"series {y.name!r}: too little daylight history for pv_irradiance")
+    ahead = kt_sky.reindex(fut).fillna(0.0).to_numpy()
+    q = {level: ahead + np.quantile(err, level) for level in quantiles}
+    return _pv_frame(fut, cs_fut, min_clear, ahead, q)
+
+
 # --------------------------------------------------------------------------------------------
 # Registry and the one entry point
 # --------------------------------------------------------------------------------------------
@@ -876,6 +900,10 @@ MODELS: dict[str, ModelSpec] = {
     "pv_climatology": ModelSpec(
         "pv_climatology", _pv_climatology, "pv", pd.Timedelta("7D"),
         description="distribution of the last 28 days' clear-sky index times clear-sky output",
+    ),
+    "pv_irradiance": ModelSpec(
+        "pv_irradiance", _pv_irradiance, "pv", pd.Timedelta("7D"), ("ghi",),
+        description="clear-sky index of the GHI forecast times the system's clear-sky output",
     ),
     "pv_csi_statsmodels": ModelSpec(
         "pv_csi_statsmodels", _pv_csi_statsmodels, "pv", pd.Timedelta("3D"),

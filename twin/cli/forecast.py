@@ -170,6 +170,15 @@ def _plan(horizon: str, target_day: str | None, hs, timezone: str):
         fail(str(exc))
 
 
+def _check_step(step: str) -> None:
+    try:
+        ok = pd.Timedelta(step) > pd.Timedelta(0)
+    except ValueError:
+        ok = False
+    if not ok:
+        fail(f"--step {step!r}: not a time step; use e.g. 1h, 30min or 15min")
+
+
 def _check_day(day: str | None, option: str) -> None:
     if day is None:
         return
@@ -229,6 +238,7 @@ def run(
     if reconcile != "none" and reconcile not in hier.METHODS:
         fail(f"--reconcile {reconcile!r}: use none or one of {', '.join(hier.METHODS)}")
     _check_day(target_day, "--target-day")
+    _check_step(step)
     the_city = load_city_or_fail(city)
     place = _place(the_city, country, subdiv)
     st = _store(store)
@@ -360,6 +370,8 @@ def backtest(
     country: CountryOpt = None,
     subdiv: SubdivOpt = None,
     calibration_days: CalibrationOpt = 14,
+    step: Annotated[str, typer.Option(help="Forecast step of --series: 1h, 30min, 15min.")] = (
+        "1h"),
     save: Annotated[Path | None, typer.Option(
         help="Also write the accuracy table to this CSV file.")] = None,
     store: StoreOpt = None,
@@ -385,6 +397,7 @@ def backtest(
     if horizon not in ("day-ahead", "intraday"):
         fail(f"--horizon {horizon!r}: use day-ahead or intraday")
     _check_day(end, "--end")
+    _check_step(step)
     the_city = load_city_or_fail(city)
     place = _place(the_city, country, subdiv)
     st = _store(store)
@@ -394,7 +407,7 @@ def backtest(
             try:
                 result = backtest_stored(st, series, place, models_, kind, weeks, end,
                                          station if setup == "store" else setup,
-                                         weather_forecast, horizon,
+                                         weather_forecast, horizon, step,
                                          calibration_days=calibration_days)
             except (ForecastDataError, models.ForecastError) as exc:
                 fail(str(exc))
