@@ -33,7 +33,11 @@ import pandas as pd
 import xarray as xr
 
 from forecasts import models
-from forecasts.calibration import RollingCalibration, scale_intervals
+from forecasts.calibration import (
+    MIN_CALIBRATION_ORIGINS,
+    RollingCalibration,
+    scale_intervals,
+)
 from forecasts.place import Place
 from forecasts.weather import split_exog
 from twin.parallel import batches, dask_client
@@ -122,7 +126,7 @@ def calibration_factor(y: pd.Series, issue_time: pd.Timestamp, horizon: int,
     them could be made.
     """
     levels = sorted(quantiles)
-    calib = RollingCalibration(origins=days)
+    calib = RollingCalibration(origins=days, min_origins=min(MIN_CALIBRATION_ORIGINS, days))
     lag_days = int(np.ceil(horizon * step / pd.Timedelta("1D")))
     for k in range(lag_days + days - 1, lag_days - 1, -1):
         origin = issue_time - pd.Timedelta(days=k)
@@ -261,8 +265,11 @@ def _with_place(ds: xr.Dataset, place, calibration_days: int) -> xr.Dataset:
     from forecasts.place import as_place
 
     ds.attrs["place"] = as_place(place).describe()
-    ds.attrs["interval_calibration"] = (f"conformal scaling on {calibration_days} earlier "
-                                        "daily issues" if calibration_days else "none")
+    need = min(MIN_CALIBRATION_ORIGINS, calibration_days)
+    ds.attrs["interval_calibration"] = (
+        f"conformal scaling on up to {calibration_days} earlier daily issues (a series with "
+        f"fewer than {need} that could be made keeps the model's own intervals)"
+        if calibration_days else "none")
     return ds
 
 
