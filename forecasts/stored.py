@@ -168,6 +168,36 @@ def weather_for(store, station: str | None, start, end, step, forecast_station=N
         raise ForecastDataError(str(exc)) from None
 
 
+def weather_by_series(store, weather, ids: Sequence[str], start, end, step,
+                      forecast_station=None, place: Place | None = None):
+    """Weather of each series: ``weather`` names one station (or TMY3 set-up) for all, or
+    maps series id → station (a series it does not name gets none).
+
+    Returns
+    -------
+    exog
+        None, one :class:`WeatherInputs`, or a dict of them by series id.
+    str
+        What the models were given, in words.
+    """
+    if isinstance(weather, dict):
+        unknown = sorted(set(weather) - set(ids))
+        if unknown:
+            raise ForecastDataError(f"--weather names series that are not forecast: "
+                                    f"{', '.join(unknown)}")
+        by_station = {st: weather_for(store, st, start, end, step, forecast_station, place)
+                      for st in sorted(set(weather.values()))}
+        exog = {sid: by_station[st] for sid, st in weather.items()}
+        note = "; ".join(f"{sid}: {w.describe()}" for sid, w in exog.items())
+        without = [i for i in ids if i not in exog]
+        if without:
+            note += f"; no weather for {', '.join(without)}"
+        return exog, note
+    exog = weather_for(store, weather, start, end, step, forecast_station, place)
+    return exog, (exog.describe() if exog is not None
+                  else "none (models that need weather fall back)")
+
+
 @dataclass(frozen=True)
 class BacktestResult:
     """What :func:`backtest_stored` measured, and on what.
@@ -197,7 +227,7 @@ class BacktestResult:
 
 def backtest_stored(store, ids: Sequence[str], place: Place, models_: Sequence[str],
                     kind: str | None = None, weeks: int = 4, end=None,
-                    weather: str | None = None, weather_forecast: str | None = None,
+                    weather: str | dict | None = None, weather_forecast: str | None = None,
                     horizon: str = "day-ahead", step="1h",
                     history_weeks: int = bt.HISTORY_WEEKS,
                     calibration_days: int = bt.CALIBRATION_DAYS) -> BacktestResult:
@@ -205,7 +235,8 @@ def backtest_stored(store, ids: Sequence[str], place: Place, models_: Sequence[s
 
     Reads the ids over the ``weeks`` test weeks ending the day before ``end`` (local date;
     default the end of the data), plus the history and calibration days before them, and
-    the named station's weather over the same window.
+    the named station's weather over the same window (``weather``: one station for all, or
+    a dict series id → station, see :func:`weather_by_series`).
 
     Raises
     ------
@@ -222,7 +253,8 @@ def backtest_stored(store, ids: Sequence[str], place: Place, models_: Sequence[s
     if begin is None:  # no end given: the last weeks of what the store holds
         values = values[values.index >= values.index[-1] - span]
     first, last = values.index[0], values.index[-1] + step
-    exog = weather_for(store, weather, first, last, step, weather_forecast, place)
+    exog, note = weather_by_series(store, weather, series.values.columns, first, last, step,
+                                   weather_forecast, place)
     table, failures, scales = bt.backtest_forecasts(
         values, list(dict.fromkeys([*bt.BASELINES, *models_])), horizon, weeks,
         models.DEFAULT_QUANTILES, exog, history_weeks, place, calibration_days)
@@ -231,7 +263,6 @@ def backtest_stored(store, ids: Sequence[str], place: Place, models_: Sequence[s
     result = bt.score(table, failures, scales, models.DEFAULT_QUANTILES)
     days = table["time"].dt.tz_convert(place.timezone) if len(table) else pd.Series([], dtype=object)
     test_days = (days.min().normalize(), days.max().normalize()) if len(days) else (None, None)
-    note = exog.describe() if exog is not None else "none (models that need weather fall back)"
     return BacktestResult(result, table, failures, series, place, note, test_days)
 
 
@@ -243,7 +274,7 @@ def _local_midnight(day, place: Place) -> pd.Timestamp:
 
 def forecast_stored(store, ids: Sequence[str], place: Place, model: str = models.DEFAULT_MODEL,
                     kind: str | None = None, target_day=None, horizon: str = "day-ahead",
-                    weather: str | None = None, weather_forecast: str | None = None,
+                    weather: str | dict | None = None, weather_forecast: str | None = None,
                     step="1h", history_weeks: int = bt.HISTORY_WEEKS,
                     calibration_days: int = bt.CALIBRATION_DAYS, batch_size: int = 50,
                     scheduler=None, n_workers=None,
@@ -280,13 +311,14 @@ def forecast_stored(store, ids: Sequence[str], place: Place, model: str = models
     if history.dropna(how="all").empty:
         raise ForecastDataError(f"no reading of {', '.join(ids)} before the issue time "
                                 f"{plan.origin.tz_convert(place.timezone):%Y-%m-%d %H:%M %Z}")
-    exog = weather_for(store, weather, history.index[0],
-                       plan.origin + (plan.horizon + 1) * step, step, weather_forecast, place)
+    exog, note = weather_by_series(store, weather, history.columns, history.index[0],
+                                   plan.origin + (plan.horizon + 1) * step, step,
+                                   weather_forecast, place)
     ds = runner.run_forecasts(history, [plan.origin], plan.horizon, model, unit=series.unit,
                               batch_size=batch_size, scheduler=scheduler, n_workers=n_workers,
                               progress=progress, exog=exog, place=place,
                               calibration_days=calibration_days)
-    ds.attrs["weather"] = exog.describe() if exog is not None else "none"
+    ds.attrs["weather"] = note
     ds.attrs["kind"] = series.kind
     return ds, plan, series
 

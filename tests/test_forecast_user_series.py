@@ -132,15 +132,15 @@ def test_backtest_of_a_user_series_in_its_own_zone_and_year(user_store):
 
 @pytest.mark.slow
 def test_cli_backtest_and_run_of_a_user_series(user_store, user_city):
-    common = ["--series", "GSP_NORTH", "--city", str(user_city), "--store", user_store.url,
-              "--weather", "LEEDS"]
+    common = ["--series", "GSP_NORTH", "--city", str(user_city), "--store", user_store.url]
     result = runner.invoke(app, ["forecast", "backtest", *common, "--weeks", "1",
-                                 "--calibration-days", "7"])
+                                 "--calibration-days", "7", "--weather", "GSP_NORTH=LEEDS"])
     out = " ".join(result.output.split())
     assert result.exit_code == 0, result.output
     assert "GSP_NORTH" in out and "Europe/London" in out and "holidays GB" in out
-    assert "model combination (the default" in out and "station LEEDS" in out
-    result = runner.invoke(app, ["forecast", "run", *common, "--target-day", "2019-04-10",
+    assert "model combination (the default" in out and "GSP_NORTH: station LEEDS" in out
+    result = runner.invoke(app, ["forecast", "run", *common, "--weather", "LEEDS",
+                                 "--target-day", "2019-04-10",
                                  "--workers", "1", "--calibration-days", "3"])
     assert result.exit_code == 0, result.output
     path = Path(user_store.url) / "forecasts" / "scada-series-day-ahead-2019-04-10.nc"
@@ -162,6 +162,8 @@ def test_user_series_bad_input_is_one_line(user_store, user_city):
         (["--series", "GSP_SOUTH"], "not in the store: GSP_SOUTH"),
         (["--series", "GSP_NORTH", "--end", "2016-01-01"], "no reading of GSP_NORTH"),
         (["--series", "GSP_NORTH", "--weather", "HEATHROW"], "not a station of the store"),
+        (["--series", "GSP_NORTH", "--weather", "GSP_NORTH=HEATHROW"], "HEATHROW not a station"),
+        (["--series", "GSP_NORTH", "--weather", "GSP_SOUTH=LEEDS"], "not forecast: GSP_SOUTH"),
         (["--series", "GSP_NORTH", "--weather", "forecast"], "not the weather at 53.80"),
         (["--series", "GSP_NORTH", "--country", "XX"], "holidays"),
         (["--series", "GSP_NORTH", "--kind", "water_read"], "no such readings"),

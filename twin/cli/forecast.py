@@ -24,7 +24,7 @@ SchedulerOpt = Annotated[str | None, typer.Option(
     help="Dask scheduler address (tcp://…); default a local cluster or $TWIN_DASK_SCHEDULER.")]
 WeatherOpt = Annotated[str, typer.Option(
     help="Weather the models get: a station in the store (WX.<station>.temp_air/ghi, "
-         "measured), auto (the store's only station; else, for a city at the TMY3 station "
+         "measured), or per series ID=STATION,ID2=STATION2 (with --series), auto (the store's only station; else, for a city at the TMY3 station "
          "pvlib ships, its emulated forecast), forecast / measured (that TMY3 emulation, only "
          "for a city there), or none.")]
 WeatherForecastOpt = Annotated[str | None, typer.Option(
@@ -91,10 +91,20 @@ def _history_start(store, name: str, weeks: float, until=None) -> pd.Timestamp |
 TMY3_SETUPS = ("forecast", "measured", "none")
 
 
-def _resolve_weather(store, weather: str, place) -> tuple[str, str | None]:
-    """``(setup, station)``: a TMY3 set-up or ``"store"`` with its station (one-line errors)."""
+def _resolve_weather(store, weather: str, place) -> tuple[str, str | dict | None]:
+    """``(setup, station)``: a TMY3 set-up or ``"store"`` with its station, or with a dict
+    series id → station for ``ID=STATION,…`` (one-line errors)."""
     from forecasts import features
     from forecasts.weather import stations
+
+    if "=" in weather:
+        pairs = [p.split("=", 1) for p in weather.split(",") if p.strip()]
+        held = stations(store)
+        bad = sorted({st for _, st in pairs if st not in held})
+        if bad or any(not sid for sid, _ in pairs):
+            fail(f"--weather {weather!r}: {', '.join(bad) or 'an empty series id'} not a "
+                 f"station of the store (it holds {', '.join(held) or 'no weather'})")
+        return "store", {sid.strip(): st.strip() for sid, st in pairs}
 
     if weather in TMY3_SETUPS:
         if weather != "none":
@@ -129,6 +139,8 @@ def _weather(hs, setup: str, station, first, last, place, store):
 
     if hs.name != "electric" or setup == "none":
         return None, "none"
+    if isinstance(station, dict):
+        fail("--weather ID=STATION maps stored series (--series); a level gets one station")
     if setup == "store":
         try:
             w = weather_for(store, station, first, last, hs.step)
