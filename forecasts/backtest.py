@@ -274,13 +274,24 @@ def score_one(group: pd.DataFrame, scale: float, quantiles: Sequence[float]) -> 
     }
     out["pinball_scaled"] = out["pinball"] / scale
     if len(levels) >= 2:
-        out["coverage"] = metrics.interval_coverage(a, group[levels[0]], group[levels[-1]])
+        out["coverage"] = _coverage(group, levels[0], levels[-1])
         out["nominal"] = levels[-1] - levels[0]
     out["n_origins"] = group["origin"].nunique()
     out["n_values"] = len(group)
     out["fallbacks"] = int(group.loc[group["used"] != group["model"], "origin"].nunique())
     out["seconds_per_fit"] = float(group["fit_seconds"].sum() / max(out["n_origins"], 1))
     return out
+
+
+def _coverage(rows: pd.DataFrame, lo: float, hi: float) -> float:
+    """Share of actual values inside the interval, leaving out the trivially covered ones:
+    a zero-width interval on exactly the actual value (PV at night: 0 forecast, 0 measured)
+    says nothing about the intervals and would push a PV coverage towards 1 [-]."""
+    trivial = (rows[lo] == rows[hi]) & (rows[hi] == rows["actual"])
+    kept = rows[~trivial]
+    if kept.empty:
+        return float("nan")
+    return metrics.interval_coverage(kept["actual"], kept[lo], kept[hi])
 
 
 def _safe(fn, *args) -> float:
@@ -337,7 +348,7 @@ def score(
         if len(table):
             pooled = table.assign(level=table["series"].map(levels)).groupby(["level", "model"])
             agg["coverage"] = pooled.apply(
-                lambda g: metrics.interval_coverage(g["actual"], g[lo], g[hi]))
+                lambda g: _coverage(g, lo, hi))
         agg["nominal"] = hi - lo
     return _noted(agg.sort_index(), records, failures)
 

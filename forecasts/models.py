@@ -912,9 +912,10 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-#: The model ``twin forecast`` uses unless told otherwise: the best of the accuracy benchmark
-#: (``benchmarks/bench_forecast_accuracy.py``: lowest MASE on the sample city's feeders and
-#: city, and on the real Taylor demand, among the registered load models).
+#: The model ``twin forecast`` uses unless told otherwise: the lowest MASE on the sample city's
+#: feeders and city in ``benchmarks/bench_forecast_accuracy.py`` (it uses temperature and
+#: irradiance when given). On the real Taylor demand (no weather, 4 weeks to 2000-08-27) it was
+#: not: MASE 1.065 against mstl_ets 0.824, stl_arima 0.865, weekly naive 1.192.
 DEFAULT_MODEL = "combination"
 #: Half-width of the plausible band of a forecast beyond the history's range, as a multiple
 #: of that range [-]: a forecast outside ``[min − f·range, max + f·range]`` of its history is

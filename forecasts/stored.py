@@ -326,7 +326,8 @@ def forecast_stored(store, ids: Sequence[str], place: Place, model: str = models
 def default_model_note(model: str) -> str:
     """Line saying which model was used and whether it was the default (and why)."""
     if model == models.DEFAULT_MODEL:
-        return (f"model {model} (the default: best MASE of benchmarks/"
-                "bench_forecast_accuracy.py on the sample city and real demand)")
+        return (f"model {model} (the default: lowest MASE on the sample city's feeders in "
+                "benchmarks/bench_forecast_accuracy.py; on real demand without weather, "
+                "Taylor's, mstl_ets did better: try --model mstl_ets)")
     return f"model {model} (asked; the default is {models.DEFAULT_MODEL})"
 
