@@ -160,6 +160,7 @@ def station_weather(store, station: str, start, end, step: pd.Timedelta,
         it does hold), or a unit that cannot be converted.
     """
     ids = [f"{PREFIX}{station}.{v}" for v in variables]
+    start, end = _utc(start), _utc(end)
     pad = pd.Timedelta("1D")
     lo, hi = pd.Timestamp(start) - pad, pd.Timestamp(end) + pad
     long = store.read(KIND, ids, lo, hi) if KIND in store.kinds() else None
@@ -200,6 +201,12 @@ def station_weather(store, station: str, start, end, step: pd.Timedelta,
     if not columns:
         raise WeatherError(f"station {station!r} has none of {list(variables)} in the store")
     return pd.DataFrame(columns, index=grid), notes
+
+
+def _utc(t) -> pd.Timestamp:
+    """A time in UTC (naive times are taken as UTC, the store's clock)."""
+    ts = pd.Timestamp(t)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def store_weather(store, station: str, start, end, step: pd.Timedelta,

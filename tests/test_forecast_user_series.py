@@ -173,3 +173,18 @@ def test_user_series_bad_input_is_one_line(user_store, user_city):
         assert result.exit_code == 2, (args, result.output)
         assert words in out and "Traceback" not in out, (args, out)
         assert out.count("error:") == 1
+
+
+def test_station_weather_from_the_store_in_celsius(user_store):
+    from forecasts.weather import station_weather, stations, store_weather
+
+    _, temp = user_load_and_weather()
+    assert stations(user_store) == ["LEEDS"]
+    got, notes = station_weather(user_store, "LEEDS", "2019-03-01", "2019-03-02",
+                                 pd.Timedelta("1h"))
+    np.testing.assert_allclose(got["temp_air"], temp.loc["2019-03-01":"2019-03-01 23:00"],
+                               atol=1e-3)  # written in °F with 4 decimals
+    assert any("degF" in n for n in notes) and any("no ghi" in n for n in notes)
+    both = store_weather(user_store, "LEEDS", "2019-03-01", "2019-03-02", pd.Timedelta("1h"),
+                         forecast_station="LEEDS")
+    assert not both.ex_post and "forecasts issued before the target day" in both.describe()
