@@ -260,8 +260,8 @@ def profile_energy(profile_mw: pd.DataFrame, step: pd.Timedelta,
 
 #: Series read from the store at once when a level is assembled (readings are streamed in
 #: batches of this many series, each summed onto the forecast step before the next is read).
-#: Measured on the sample city's store (381 meters ingested, 10 weeks, hourly): peak of the
-#: read above the process's 612 MiB 751 MiB with all 381 at once (400), 227 MiB with 100.
+#: Measured on the sample city's store (381 meters ingested, 10 weeks, hourly), process peak
+#: RSS over the read: 648 → 1,363 MiB with all 381 at once (400), 612 → 839 MiB with 100.
 READ_BATCH = 100
 
 
