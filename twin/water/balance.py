@@ -43,12 +43,8 @@ import numpy as np
 import pandas as pd
 import wntr
 
-<<<<<<< HEAD
 from twin.water.dma import SOURCE_ZONE, dma_names, net_inflow_l_s, water_customers
-=======
-from twin.water.dma import SOURCE_ZONE, dma_names, net_inflow_l_s
 from twin.water.hydraulics import tank_volume_m3
->>>>>>> leaks
 
 #: Name of the whole-system row of a balance table.
 CITY = "city"
