@@ -83,9 +83,7 @@ def test_standard_profile_is_simbenchs_type_scaled_by_each_load(city):
 SAMPLE_RECIPE_READS = re.compile(r"city\.yaml|recipe_path\(|read_recipe\(\)|sample_recipe_path")
 #: Files other branches own that still read it, and the branch that removes the read (issue
 #: 11): each must still need its place here, so the list shrinks as they land.
-OWNED_ELSEWHERE = {
-    "forecasts/features.py": "fcst",
-}
+OWNED_ELSEWHERE: dict[str, str] = {}
 
 
 def test_no_module_reads_the_sample_recipe_outside_twin_city():

@@ -45,10 +45,11 @@ CalibrationOpt = Annotated[int, typer.Option(
     help="Earlier daily issues whose errors calibrate the 80 % intervals (0: none).")]
 
 
-def _store(store: Path | None):
+def _store(store: Path | None, city=None):
+    """The measurement store: ``--store``, else the city's own ``<data dir>/store``."""
     from twin.ingest.store import MeasurementStore
 
-    root = store or config.data_dir() / "store"
+    root = store or (city.data_dir if city is not None else config.data_dir()) / "store"
     if not Path(root).exists() and "://" not in str(root):
         fail(f"{root}: no measurement store here; run `twin ingest <raw folders>` first")
     return MeasurementStore(str(root))
@@ -253,7 +254,7 @@ def run(
     _check_step(step)
     the_city = load_city_or_fail(city)
     place = _place(the_city, country, subdiv)
-    st = _store(store)
+    st = _store(store, the_city)
     setup, station = _resolve_weather(st, weather, place)
     if series:
         started = time.perf_counter()
@@ -412,7 +413,7 @@ def backtest(
     _check_step(step)
     the_city = load_city_or_fail(city)
     place = _place(the_city, country, subdiv)
-    st = _store(store)
+    st = _store(store, the_city)
     setup, station = _resolve_weather(st, weather, place)
     if series:
         with console.status(f"backtesting {len(series)} series over {weeks} week(s)…"):
@@ -504,7 +505,7 @@ def lookahead(
     from twin.scenario import lookahead as run_lookahead
 
     city = load_city_or_fail(city)
-    st = _store(store)
+    st = _store(store, city)
     models = ({"electric": "seasonal_naive_daily", "pv": "pv_smart_persistence",
                "water": "seasonal_naive_daily"} if fast else None)
     start = time.perf_counter()

@@ -49,7 +49,6 @@ def leaks(
 
     from rich.table import Table
 
-    from twin import config
     from twin.cli.common import console, fail, load_city_or_fail, progress_bar
     from twin.water.hydraulics import HydraulicsError
     from twin.water.leak_location import LeakLocationError
@@ -69,7 +68,7 @@ def leaks(
              "not negative")
     c = load_city_or_fail(city)
     t0, t0_utc, t1_utc = _local_period(c, start, days)
-    ms = _open_store(store)
+    ms = _open_store(store, c)
     settings = LeakSettings(baseline_days=baseline_days, min_leak_m3h=min_leak_m3h,
                             false_alarms_per_month=false_alarms_per_month, rebase_h=rebase_h,
                             locate_window_h=locate_window_h, top=top)
@@ -88,7 +87,7 @@ def leaks(
 
         try:
             report = find_leaks(c, ms, t0_utc, t1_utc, settings, client=client, progress=tick,
-                                cache_dir=config.data_dir() / "cache" / "leak-sensitivity")
+                                cache_dir=c.data_dir / "cache" / "leak-sensitivity")
         except (LeakDetectionError, LeakLocationError) as exc:
             fail(str(exc))
         except HydraulicsError as exc:

@@ -333,16 +333,6 @@ def water_balance(
 
 # ----------------------------------------------------------------- from the measurements
 
-def flow_tag(meter_id: str) -> str:
-    """SCADA tag of a DMA boundary meter's flow [L/s]."""
-    return f"WATER.{meter_id}.FLOW"
-
-
-def level_tag(tank: str) -> str:
-    """SCADA tag of a tank's level [m]."""
-    return f"WATER.TANK-{tank}.LEVEL"
-
-
 def scada_tags_of(store, meters: pd.DataFrame, wn) -> tuple[list[str], list[str]]:
     """The store's series of the boundary meters' flows [L/s] (in ``meters`` order) and of
     the tanks' levels [m] (in ``wn.tank_name_list`` order), by the tag map the SCADA was

@@ -34,7 +34,6 @@ off by up to 10 %):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -44,6 +43,7 @@ import pandas as pd
 import wntr
 import xarray as xr
 
+from twin.ingest.tag_map import series_elements
 from twin.water import leak_detection as det
 from twin.water import leak_expectation as exp
 from twin.water import leak_location as loc
@@ -51,12 +51,9 @@ from twin.water import leak_quality as qa
 from twin.water import leak_residuals as rs
 from twin.water.leak_expectation import ExpectationError, Observations
 
-#: SCADA tag of a DMA boundary flow meter [L/s], of a pressure logger [m], of a tank level
-#: [m], of a pump's power [kW] (the sample city's historian grammar).
-FLOW_TAG = re.compile(r"^WATER\.(?P<meter>[^.]+)\.FLOW$")
-PRESSURE_TAG = re.compile(r"^WATER\.J-(?P<junction>.+)\.PRESSURE$")
-LEVEL_TAG = re.compile(r"^WATER\.TANK-(?P<tank>.+)\.LEVEL$")
-POWER_TAG = re.compile(r"^WATER\.PUMP-(?P<pump>.+)\.POWER$")
+#: SCADA quantities the leak analysis reads: boundary flows [L/s], logger pressures [m], tank
+#: levels [m], pump power [kW] (store units; see :mod:`twin.ingest.tag_map`).
+WATER_QUANTITIES = ("flow", "pressure", "level", "pump_power")
 #: A m³/h in L/s.
 M3H_L_S = 1 / 3.6
 
@@ -179,8 +176,13 @@ class LeakReport:
 
 # ------------------------------------------------------------------------ reading the store
 
-def read_observations(store, start, end) -> Observations:
+def read_observations(store, start, end, meters: pd.DataFrame | None = None) -> Observations:
     """Read the period's water SCADA (at its own step) and AMR reads from a store.
+
+    Which series is which element's flow, pressure, level or pump power comes from the tag
+    map the SCADA was ingested with (``store.scada_tags()``), else from the sample
+    historian's tags (:func:`twin.ingest.tag_map.series_elements`). A flow tag mapped to a
+    boundary meter's link (``meters``: ``meter_id``, ``link``) counts as that meter's.
 
     Raises
     ------
@@ -195,7 +197,14 @@ def read_observations(store, start, end) -> Observations:
             f"the store at {store.root} holds no {', '.join(sorted(missing))} measurements; "
             "ingest the SCADA historian and AMR water registers first (`twin ingest`)")
     scada = store.read("scada", start=start, end=end)
-    scada = scada[scada.series_id.astype(str).str.startswith("WATER.")]
+    what = series_elements(scada.series_id.astype(str).unique(), store.scada_tags())
+    what = what[what.quantity.isin(WATER_QUANTITIES)]
+    if meters is not None and len(meters):
+        by_link = dict(zip(meters.link.astype(str), meters.meter_id.astype(str), strict=True))
+        flow = what.quantity == "flow"
+        what.loc[flow, "element"] = what.loc[flow, "element"].map(
+            lambda e: e if e in set(meters.meter_id.astype(str)) else by_link.get(e, e))
+    scada = scada[scada.series_id.astype(str).isin(set(what.tag))]
     reads = store.read("water_read", start=start, end=end)
     if scada.empty or reads.empty:
         raise LeakDetectionError(
@@ -208,10 +217,10 @@ def read_observations(store, start, end) -> Observations:
     hours = pd.date_range(start.ceil("h"), end, freq="h", inclusive="left")
     return Observations(
         times=times,
-        flow_l_s=_columns(wide, FLOW_TAG, "meter"),
-        pressure_m=_columns(wide, PRESSURE_TAG, "junction"),
-        tank_level_m=_columns(wide, LEVEL_TAG, "tank"),
-        pump_power_kw=_columns(wide, POWER_TAG, "pump"),
+        flow_l_s=_columns(wide, what, "flow"),
+        pressure_m=_columns(wide, what, "pressure"),
+        tank_level_m=_columns(wide, what, "level"),
+        pump_power_kw=_columns(wide, what, "pump_power"),
         use_m3=_wide(reads, hours),
     )
 
@@ -229,8 +238,10 @@ def _wide(long: pd.DataFrame, times: pd.DatetimeIndex) -> pd.DataFrame:
     return wide.reindex(times)
 
 
-def _columns(wide: pd.DataFrame, pattern: re.Pattern, group: str) -> pd.DataFrame:
-    cols = {c: m.group(group) for c in wide.columns if (m := pattern.match(c))}
+def _columns(wide: pd.DataFrame, what: pd.DataFrame, quantity: str) -> pd.DataFrame:
+    """The ``quantity`` series of ``wide``, one column per element (named by it)."""
+    sel = what[(what.quantity == quantity) & what.tag.isin(set(wide.columns))]
+    cols = dict(zip(sel.tag, sel.element, strict=True))
     return wide[list(cols)].rename(columns=cols).sort_index(axis=1)
 
 
@@ -246,7 +257,7 @@ def find_leaks(city, store, start, end, settings: LeakSettings = LeakSettings(),
     """
     tick = progress or (lambda *_: None)
     tick("read", 0, 1)
-    obs = read_observations(store, start, end)
+    obs = read_observations(store, start, end, city.dma_meters)
     tick("read", 1, 1)
     return detect_and_locate(LeakNetwork.from_city(city), obs, settings, client=client,
                              cache_dir=cache_dir, progress=progress)

@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from twin.water.balance import flow_tag, level_tag, scada_hourly, zone_storage_m3
-from twin.water.dma import SOURCE_ZONE, dma_names, net_inflow_l_s
+from twin.water.balance import scada_hourly, scada_tags_of, zone_storage_m3
+from twin.water.dma import SOURCE_ZONE, dma_names, net_inflow_l_s, water_customers
 
 #: Night window, local clock hours [start, end) [h].
 NIGHT_HOURS = (2, 4)
@@ -188,15 +188,15 @@ def night_flow_from_store(store, city, start, end, n1: float = FAVAD_N1) -> pd.D
     """
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     meters, wn, zones, tz = city.dma_meters, city.wn, city.dmas, city.timezone
-    ftags = [flow_tag(m) for m in meters.meter_id]
-    ltags = [level_tag(t) for t in wn.tank_name_list]
+    ftags, ltags = scada_tags_of(store, meters, wn)
     values, _ = scada_hourly(store, ftags + ltags, start, end)
     flows = values[ftags].set_axis(list(meters.meter_id), axis=1)
     levels = values[ltags].set_axis(list(wn.tank_name_list), axis=1)
     inflow = net_inflow_l_s(flows, meters).drop(columns=SOURCE_ZONE, errors="ignore")
     mnf = minimum_night_flow(inflow, zone_storage_m3(levels, wn, zones), tz)
     reads = store.read("water_read", start=start, end=end)
-    legit = night_use_l_s(reads, city.customers, zones, hourly_model_demand_m3s(wn), tz)
+    legit = night_use_l_s(reads, water_customers(city.customers), zones,
+                          hourly_model_demand_m3s(wn), tz)
     loggers = _pressure_loggers(store, zones, start, end)
     rows = []
     for dma in dma_names(zones):
@@ -218,13 +218,17 @@ def night_flow_from_store(store, city, start, end, n1: float = FAVAD_N1) -> pd.D
 
 
 def _pressure_loggers(store, zones: pd.Series, start, end) -> dict:
-    """The first pressure logger of each DMA: {dma: (junction, hourly pressure [m])}."""
+    """The first pressure logger of each DMA (by tag): {dma: (junction, pressure [m])}.
+
+    Loggers are the series of quantity ``pressure`` (the store's tag map, else the sample
+    historian's tags; :func:`twin.ingest.tag_map.series_elements`)."""
+    from twin.ingest.tag_map import series_elements
+
     df = store.read("scada", start=start, end=end)
-    tags = sorted({t for t in df.series_id.astype(str).unique()
-                   if t.startswith("WATER.J-") and t.endswith(".PRESSURE")})
+    what = series_elements(df.series_id.astype(str).unique(), store.scada_tags())
+    what = what[what.quantity == "pressure"].sort_values("tag")
     out = {}
-    for tag in tags:
-        junction = tag[len("WATER.J-"):-len(".PRESSURE")]
+    for tag, junction in zip(what.tag, what.element, strict=True):
         dma = zones.get(junction)
         if dma is None or dma == SOURCE_ZONE or dma in out:
             continue
