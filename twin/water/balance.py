@@ -347,12 +347,26 @@ def scada_tags_of(store, meters: pd.DataFrame, wn) -> tuple[list[str], list[str]
 
 
 def scada_hourly(store, tags: list[str], start, end) -> tuple[pd.DataFrame, pd.Series]:
-    """Hourly SCADA values of ``tags`` on every hour of [start, end], gaps interpolated.
+    """Hourly SCADA values of ``tags`` on every hour of [start, end], gaps interpolated
+    (:func:`scada_on_grid` with a 1 h step)."""
+    return scada_on_grid(store, tags, start, end, "1h")
+
+
+def scada_on_grid(store, tags: list[str], start, end,
+                  step: str | pd.Timedelta | None = None) -> tuple[pd.DataFrame, pd.Series]:
+    """SCADA values of ``tags`` on a regular grid over [start, end], gaps interpolated.
+
+    Parameters
+    ----------
+    step : str or Timedelta, optional
+        Grid step; default the export's own: the finest median spacing of the tags'
+        readings (SCADA kept at 5 or 15 min is used at 5 or 15 min).
 
     Returns
     -------
     (DataFrame, Series)
-        Hours (UTC) × tag values; the number of hours filled by interpolation per tag.
+        Grid times (UTC) × tag values; the number of grid times filled by interpolation
+        per tag.
 
     Raises
     ------
@@ -367,7 +381,10 @@ def scada_hourly(store, tags: list[str], start, end) -> tuple[pd.DataFrame, pd.S
     if absent:
         raise BalanceError(f"no SCADA values between {start} and {end} for {absent}; ingest "
                            "the historian export of the period (`twin ingest`)")
-    hours = pd.date_range(start, end, freq="1h")
+    if step is None:
+        spacing = [wide[t].dropna().index.to_series().diff().median() for t in tags]
+        step = max(min(s for s in spacing if s == s), pd.Timedelta("1min"))
+    hours = pd.date_range(start, end, freq=pd.Timedelta(step))
     wide = wide.reindex(hours)[tags]
     filled = wide.isna().sum()
     wide = wide.interpolate(method="time", limit_direction="both")

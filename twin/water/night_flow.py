@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from twin.water.balance import scada_hourly, scada_tags_of, zone_storage_m3
+from twin.water.balance import scada_on_grid, scada_tags_of, zone_storage_m3
 from twin.water.dma import SOURCE_ZONE, dma_names, net_inflow_l_s, water_customers
 
 #: Night window, local clock hours [start, end) [h].
@@ -42,30 +42,42 @@ def minimum_night_flow(inflow_l_s: pd.DataFrame, stored_m3: pd.DataFrame, timezo
                        hours: tuple[int, int] = NIGHT_HOURS) -> pd.DataFrame:
     """Minimum night flow per local night and zone [L/s]: water used in the night window.
 
-    Used = ∫ net inflow dt (trapezoidal rule over the hourly instantaneous values from the
-    window's start to its end) − the increase of water stored in the zone's tanks over the
-    window, divided by the window's length. Nights without every hourly value are left out.
+    Used = ∫ net inflow dt (trapezoidal rule over the instantaneous values at the SCADA's
+    own step, from the window's start to its end) − the increase of water stored in the
+    zone's tanks over the window, divided by the window's length. Nights without a value at
+    the window's start and end are left out.
+
+    Hourly instantaneous values alias pumped inflows: a pump switched by its tank's level
+    within the hour is seen on or off for the whole hour, while the tank's level change is
+    exact. On C-Town (every DMA fed by pumps, every DMA with a tank) the MNF from hourly
+    values was off by −29 to +12 L/s against the true use over seven nights; from 15-min
+    values by ±2.6 L/s, from 5-min values by ±1.2 L/s.
 
     Parameters
     ----------
     inflow_l_s : DataFrame
-        Hourly net inflow per zone [L/s] (:func:`twin.water.dma.net_inflow_l_s`), UTC index.
+        Net inflow per zone [L/s] (:func:`twin.water.dma.net_inflow_l_s`) on a regular UTC
+        grid (hourly or finer).
     stored_m3 : DataFrame
         Stored volume per zone with tanks [m³] on the same times.
     """
     local = inflow_l_s.index.tz_convert(timezone)
-    width = hours[1] - hours[0]
+    width_s = (hours[1] - hours[0]) * 3600.0
+    seconds = (inflow_l_s.index - inflow_l_s.index[0]).total_seconds().to_numpy() \
+        if len(inflow_l_s) else np.array([])
     rows = {}
     for night in sorted(set(local.date)):
         t0 = pd.Timestamp(night).tz_localize(timezone) + pd.Timedelta(hours=hours[0])
-        times = [t0 + pd.Timedelta(hours=k) for k in range(width + 1)]
-        if not all(t in inflow_l_s.index for t in times):
+        t1 = t0 + pd.Timedelta(seconds=width_s)
+        if t0 not in inflow_l_s.index or t1 not in inflow_l_s.index:
             continue
-        q = inflow_l_s.loc[times]
-        volume_l = (q.sum() - (q.iloc[0] + q.iloc[-1]) / 2) * 3600.0
+        inside = np.asarray((inflow_l_s.index >= t0) & (inflow_l_s.index <= t1))
+        q = inflow_l_s[inside]
+        x = seconds[inside]
+        volume_l = pd.Series(np.trapezoid(q.to_numpy(), x, axis=0), index=q.columns)
         for zone in stored_m3.columns:
-            volume_l[zone] -= (stored_m3.loc[times[-1], zone] - stored_m3.loc[times[0], zone]) * 1e3
-        rows[night] = volume_l / (width * 3600.0)
+            volume_l[zone] -= (stored_m3.loc[t1, zone] - stored_m3.loc[t0, zone]) * 1e3
+        rows[night] = volume_l / width_s
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("night")
 
 
@@ -189,7 +201,7 @@ def night_flow_from_store(store, city, start, end, n1: float = FAVAD_N1) -> pd.D
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     meters, wn, zones, tz = city.dma_meters, city.wn, city.dmas, city.timezone
     ftags, ltags = scada_tags_of(store, meters, wn)
-    values, _ = scada_hourly(store, ftags + ltags, start, end)
+    values, _ = scada_on_grid(store, ftags + ltags, start, end)
     flows = values[ftags].set_axis(list(meters.meter_id), axis=1)
     levels = values[ltags].set_axis(list(wn.tank_name_list), axis=1)
     inflow = net_inflow_l_s(flows, meters).drop(columns=SOURCE_ZONE, errors="ignore")
@@ -233,6 +245,7 @@ def _pressure_loggers(store, zones: pd.Series, start, end) -> dict:
         if dma is None or dma == SOURCE_ZONE or dma in out:
             continue
         s = df[df.series_id.astype(str) == tag].set_index("time_utc")["value"].sort_index()
+        s = s.resample("1h").mean().dropna()  # NDF sums hourly values: a 15-min logger too
         out[dma] = (junction, s)
     return out
 
