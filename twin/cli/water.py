@@ -468,4 +468,5 @@ def night_flow_cmd(
                       g.pressure_logger.iloc[0] or "none (NDF 24 h)")
     console.print(table)
     console.print("NNF = MNF − legitimate night use (customers' reads); medians of nights. "
-                  "DMAs with tanks are noisier: SCADA gives instantaneous hourly values.")
+                  "MNF uses the SCADA at its own step: hourly instantaneous values miss pumps "
+                  "switching within the hour (15- or 5-min exports do not).")
