@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from twin import config
-from twin.city import City, load_city, read_recipe
+from twin.city import FILES, City, load_city, read_recipe, sample_city_dir
 from twin.dashboard_server import CITY_ENV, STORE_ENV
 from twin.scenario import Snapshot, profiles_of, snapshot
 
@@ -157,10 +157,7 @@ def city_folder() -> Path | None:
 
 def recipe():
     """The served city's recipe (name, year, time zone): a small YAML read."""
-    folder = city_folder()
-    if folder is not None and (folder / "recipe.yaml").exists():
-        return read_recipe(folder / "recipe.yaml")
-    return read_recipe()
+    return read_recipe((city_folder() or sample_city_dir()) / FILES["recipe"])
 
 
 def _prepare_city() -> City:

@@ -53,7 +53,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from forecasts import runner
+    from forecasts.place import place_of_city
+    from twin.city import load_city
 
+    place = place_of_city(load_city())
     values = real_shaped_series(args.series)
     origin = values.index[-48] - pd.Timedelta("14h")  # ~10:00 local the day before
     horizon = 38
@@ -67,7 +70,7 @@ def main() -> None:
     with dask_client(None, args.workers) as client:
         t1 = time.perf_counter()
         ds = runner.run_forecasts(history, [origin], horizon, args.model,
-                                  batch_size=args.batch_size, client=client)
+                                  batch_size=args.batch_size, client=client, place=place)
         t2 = time.perf_counter()
     dask_s = time.perf_counter() - t0
     parts = (f"cluster start {t1 - t0:.1f} s, forecasts {t2 - t1:.1f} s, "
@@ -76,7 +79,7 @@ def main() -> None:
 
     sub = history.iloc[:, : args.serial]
     t0 = time.perf_counter()
-    serial = runner.run_serial(sub, [origin], horizon, args.model)
+    serial = runner.run_serial(sub, [origin], horizon, args.model, place=place)
     serial_sub_s = time.perf_counter() - t0
     serial_s = serial_sub_s * args.series / args.serial
     same = np.allclose(serial["mean"].values, ds["mean"].sel(series=serial.series).values,
@@ -96,6 +99,10 @@ def main() -> None:
     cover = ((obs.to_numpy().T >= ds["forecast"].isel(issue_time=0, quantile=0).values)
              & (obs.to_numpy().T <= ds["forecast"].isel(issue_time=0, quantile=-1).values))
     print(f"80 % interval coverage on the target hours: {cover.mean():.1%}")
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"client peak memory (this process, max RSS): {peak:,.0f} MiB")
 
 
 if __name__ == "__main__":

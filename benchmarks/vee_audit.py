@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from twin import config
-from twin.city import read_recipe
+from twin.city import load_city
 from twin.ingest.audit import audit_build
 from twin.ingest.pipeline import ingest_paths
 from twin.ingest.store import MeasurementStore
@@ -30,15 +30,14 @@ from twin.ingest.store import MeasurementStore
 FOLDERS = ("mdm", "amr", "scada")
 
 
-def build_if_missing(raw: Path) -> None:
+def build_if_missing(raw: Path, city: Path | None = None) -> None:
     """Generate the raw year when its manifest is missing (the generator of twin data build)."""
     if (raw / "manifest.json").exists():
         return
-    from twin.city import load_city
     from twin.synthetic.measurements import build_measurements
 
     print(f"building the raw year into {raw} ...", flush=True)
-    build_measurements(load_city(), raw)
+    build_measurements(load_city(city), raw)
 
 
 def ingest(store: MeasurementStore, raw: Path) -> pd.DataFrame:
@@ -80,9 +79,11 @@ def main() -> None:
     ap.add_argument("--raw", type=Path, default=config.data_dir() / "raw")
     ap.add_argument("--store", type=Path, default=None,
                     help="store folder to ingest into and keep (default: a temporary one)")
+    ap.add_argument("--city", type=Path, default=None,
+                    help="city folder of the raw build (default the sample city)")
     args = ap.parse_args()
-    build_if_missing(args.raw)
-    tz = read_recipe().timezone
+    build_if_missing(args.raw, args.city)
+    tz = load_city(args.city).timezone
     with tempfile.TemporaryDirectory(prefix="vee_audit_") as tmp:
         store = MeasurementStore(str(args.store or Path(tmp) / "store"))
         t0 = time.perf_counter()

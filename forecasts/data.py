@@ -200,16 +200,23 @@ def _utc(t) -> pd.Timestamp:
 def read_wide(store, kind: str, series=None, start=None, end=None) -> pd.DataFrame:
     """Readings of one kind as time (UTC) × series [the kind's unit per interval].
 
-    Readings flagged ``failed`` by VEE become NaN (a failed read is not a value).
+    Readings flagged ``failed`` by VEE become NaN (a failed read is not a value). Only the
+    values are pivoted (no dense copy of flags or raw values), so memory is about one float
+    per reading beyond the store's own read.
     """
-    ds = store.read_xarray(kind, series, start, end)
-    if ds.sizes.get("series", 0) == 0:
+    long = store.read(kind, series, start, end)
+    if long.empty:
         return pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="time"))
-    value = ds["value"].where(ds["quality_flag"] != "failed")
-    df = value.to_pandas().T
-    df.index = pd.DatetimeIndex(df.index).tz_localize("UTC").rename("time")
-    df.columns = df.columns.astype(str)
-    return df
+    value = long["value"].to_numpy(float, copy=True)
+    value[(long["quality_flag"].astype(str) == "failed").to_numpy()] = np.nan
+    sid, names = pd.factorize(long["series_id"].astype(str), sort=True)
+    tid, times = pd.factorize(long["time_utc"], sort=True)
+    del long
+    wide = np.full((len(times), len(names)), np.nan)
+    wide[tid, sid] = value
+    index = pd.DatetimeIndex(times, name="time")
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    return pd.DataFrame(wide, index=index, columns=pd.Index(names, dtype=object))
 
 
 def to_step(df: pd.DataFrame, native: pd.Timedelta, step: pd.Timedelta,
@@ -251,13 +258,57 @@ def profile_energy(profile_mw: pd.DataFrame, step: pd.Timedelta,
     return out
 
 
-def _grid_of(frame: pd.DataFrame, start, end, step: pd.Timedelta, what: str):
+#: Series read from the store at once when a level is assembled (readings are streamed in
+#: batches of this many series, each summed onto the forecast step before the next is read).
+#: Measured on the sample city's store (381 meters ingested, 10 weeks, hourly), process peak
+#: RSS over the read: 648 → 1,363 MiB with all 381 at once (400), 612 → 839 MiB with 100.
+READ_BATCH = 100
+
+
+@dataclass(frozen=True)
+class StoreScan:
+    """Which series of a kind the store holds in a window, and their first and last time."""
+
+    ids: pd.Index
+    first: pd.Timestamp | None
+    last: pd.Timestamp | None
+
+
+def scan_store(store, kind: str, start=None, end=None) -> StoreScan:
+    """Series ids and time span of a kind in ``[start, end)``, reading two columns in
+    record batches (no reading is kept)."""
+    ids: set[str] = set()
+    first = last = None
+    for part in store.iter_columns(kind, ["series_id", "time_utc"], None, start, end):
+        ids.update(part["series_id"].astype(str).unique())
+        lo, hi = part["time_utc"].min(), part["time_utc"].max()
+        first = lo if first is None or lo < first else first
+        last = hi if last is None or hi > last else last
+    return StoreScan(pd.Index(sorted(ids), dtype=object),
+                     None if first is None else _utc(first), None if last is None else _utc(last))
+
+
+def read_stepped(store, kind: str, ids, native: pd.Timedelta, step: pd.Timedelta,
+                 grid: pd.DatetimeIndex, batch: int = READ_BATCH) -> pd.DataFrame:
+    """time × ``ids`` on ``grid`` [per ``step``], read and summed :data:`READ_BATCH` series at a
+    time, so the readings of a whole level are never in memory at once (:func:`to_step`)."""
+    ids = [str(i) for i in ids]
+    parts = []
+    end = grid[-1] + step
+    for i in range(0, len(ids), batch):
+        chunk = ids[i:i + batch]
+        raw = read_wide(store, kind, chunk, grid[0], end).reindex(columns=chunk)
+        parts.append(to_step(raw, native, step, grid))
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=grid)
+
+
+def _grid_of(scan: StoreScan, start, end, step: pd.Timedelta, what: str):
     if start is None or end is None:
-        if frame.empty:
+        if scan.first is None:
             raise ForecastDataError(f"the store holds no {what} readings; give start and end "
                                     "to use the city's profiles instead")
-        start = frame.index.min() if start is None else start
-        end = (frame.index.max() + pd.Timedelta("1ns")) if end is None else end
+        start = scan.first if start is None else start
+        end = (scan.last + pd.Timedelta("1ns")) if end is None else end
     grid = time_grid(start, end, step)
     if len(grid) == 0:
         raise ForecastDataError(f"no whole {step} step between {start} and {end}")
@@ -298,14 +349,15 @@ def electric_series(store, city, profiles: dict, step="1h", start=None,
     cust = city.customers
     register = pd.Series(cust["load"].to_numpy(), index=cust.electric_meter_id.astype(str))
     loads = forecast_loads(city.net)
-    raw = read_wide(store, STORE_KIND["electric"], start=start, end=end)
-    grid = _grid_of(raw, start, end, step, "electricity")
-    metered_ids = raw.columns[raw.columns.isin(register.index)]
-    unmapped = sorted(raw.columns.difference(register.index))
+    scan = scan_store(store, STORE_KIND["electric"], start, end)
+    grid = _grid_of(scan, start, end, step, "electricity")
+    metered_ids = scan.ids[scan.ids.isin(register.index)]
+    unmapped = sorted(scan.ids.difference(register.index))
     meter_load = register[metered_ids]
     meter_load = meter_load[meter_load.isin(loads)]
     unmetered = loads.difference(pd.Index(meter_load.unique()))
-    meters = to_step(raw[meter_load.index], NATIVE_STEP["electric"], step, grid)
+    meters = read_stepped(store, STORE_KIND["electric"], meter_load.index,
+                          NATIVE_STEP["electric"], step, grid)
     meters.columns = [node_id("meter", m) for m in meters.columns]
     from_profile = profile_energy(profiles["load_p_mw"][unmetered], step, grid)
     from_profile.columns = [node_id("load", i) for i in unmetered]
@@ -335,14 +387,15 @@ def pv_series(store, city, profiles: dict, step="1h", start=None,
     rooftop = net.sgen.index[net.sgen.type.astype(str).str.startswith("lv_")]
     register = pd.Series(cust.sgen.to_numpy(),
                          index=INVERTER_PREFIX + cust.customer_id.astype(str))
-    raw = read_wide(store, STORE_KIND["pv"], start=start, end=end)
-    grid = _grid_of(raw, start, end, step, "PV")
-    known = raw.columns[raw.columns.isin(register.index)]
+    scan = scan_store(store, STORE_KIND["pv"], start, end)
+    grid = _grid_of(scan, start, end, step, "PV")
+    known = scan.ids[scan.ids.isin(register.index)]
     inv_sgen = register[known]
     inv_sgen = inv_sgen[inv_sgen.isin(rooftop)]
-    unmapped = sorted(raw.columns.difference(inv_sgen.index))
+    unmapped = sorted(scan.ids.difference(inv_sgen.index))
     unmetered = rooftop.difference(pd.Index(inv_sgen.unique()))
-    inverters = to_step(raw[inv_sgen.index], NATIVE_STEP["pv"], step, grid)
+    inverters = read_stepped(store, STORE_KIND["pv"], inv_sgen.index, NATIVE_STEP["pv"], step,
+                             grid)
     inverters.columns = [node_id("inverter", c) for c in inverters.columns]
     from_profile = profile_energy(profiles["sgen_p_mw"][unmetered], step, grid)
     from_profile.columns = [node_id("sgen", i) for i in unmetered]
@@ -365,14 +418,14 @@ def water_series(store, city, step="1h", start=None, end=None) -> HierarchicalSe
     step = pd.Timedelta(step)
     cust = city.customers
     register = pd.Series(cust.dma.astype(str).to_numpy(), index=cust.water_meter_id.astype(str))
-    raw = read_wide(store, STORE_KIND["water"], start=start, end=end)
-    if raw.empty:
+    scan = scan_store(store, STORE_KIND["water"], start, end)
+    if scan.first is None:
         raise ForecastDataError("the store holds no water_read readings; ingest the AMR files "
                                 "(twin ingest <raw>/amr) first")
-    grid = _grid_of(raw, start, end, step, "water")
-    known = raw.columns[raw.columns.isin(register.index)]
-    unmapped = sorted(raw.columns.difference(known))
-    meters = to_step(raw[known], NATIVE_STEP["water"], step, grid)
+    grid = _grid_of(scan, start, end, step, "water")
+    known = scan.ids[scan.ids.isin(register.index)]
+    unmapped = sorted(scan.ids.difference(known))
+    meters = read_stepped(store, STORE_KIND["water"], known, NATIVE_STEP["water"], step, grid)
     meters.columns = [node_id("meter", m) for m in known]
     parents = pd.DataFrame({"dma": [node_id("dma", d) for d in register[known]], CITY: CITY},
                            index=meters.columns)

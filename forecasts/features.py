@@ -1,9 +1,10 @@
 """Features of load and solar forecasts: calendar, Fourier terms, temperature, lags, sun.
 
 Pure functions of a UTC ``DatetimeIndex`` (and a Series where one is needed) that return
-DataFrames on that index. The city's place and clock come from its recipe
-(:func:`twin.city.read_recipe`); its temperature from the real TMY3 record pvlib ships
-(:func:`twin.electric.pv.reference_weather`).
+DataFrames on that index. The clock, location and holidays are arguments
+(:class:`forecasts.place.Place`); nothing here reads a city file. The last section emulates
+the weather of the one station whose record pvlib ships (TMY3 Greensboro NC, where the sample
+city stands); it refuses any other place (:func:`tmy3_weather`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import functools
 import numpy as np
 import pandas as pd
 import pvlib
-from pandas.tseries.holiday import USFederalHolidayCalendar
+
+from forecasts.place import Place, as_place
 
 #: Balance temperature of heating and cooling degrees [°C] (65 °F, the US convention).
 BALANCE_TEMPERATURE_C = 18.3
@@ -28,32 +30,25 @@ def local_times(index: pd.DatetimeIndex, timezone: str) -> pd.DatetimeIndex:
     return index.tz_convert(timezone)
 
 
-def us_federal_holidays(index: pd.DatetimeIndex, timezone: str) -> np.ndarray:
-    """True where the local day is a US federal holiday (observed dates) [bool].
-
-    Only for US time zones (``America/…``, ``US/…``); elsewhere no day is flagged, since
-    another country's holidays are not known here.
-    """
-    if not timezone.startswith(("America/", "US/")):
-        return np.zeros(len(index), bool)
-    local = local_times(index, timezone)
-    days = local.tz_localize(None).normalize()
-    holidays = USFederalHolidayCalendar().holidays(days.min(), days.max())
-    return np.asarray(days.isin(holidays))
-
-
-def calendar_features(index: pd.DatetimeIndex, timezone: str) -> pd.DataFrame:
+def calendar_features(index: pd.DatetimeIndex, place: Place | str) -> pd.DataFrame:
     """Local hour, weekday and day-type flags.
+
+    Parameters
+    ----------
+    place : Place or str
+        Clock and holiday calendar (a bare zone name: no holidays).
 
     Returns
     -------
     DataFrame
         ``hour`` [h, 0–23 local, with fractions for sub-hourly steps], ``weekday`` [0 = Monday],
-        ``is_weekend``, ``is_holiday`` (US federal), ``is_day_off`` (weekend or holiday) [0/1].
+        ``is_weekend``, ``is_holiday`` (the place's calendar), ``is_day_off`` (weekend or
+        holiday) [0/1].
     """
-    local = local_times(index, timezone)
+    place = as_place(place)
+    local = local_times(index, place.timezone)
     weekday = np.asarray(local.weekday)
-    holiday = us_federal_holidays(index, timezone)
+    holiday = place.holiday_flags(index)
     weekend = weekday >= 5
     return pd.DataFrame(
         {
@@ -67,23 +62,25 @@ def calendar_features(index: pd.DatetimeIndex, timezone: str) -> pd.DataFrame:
     )
 
 
-def day_type(index: pd.DatetimeIndex, timezone: str) -> np.ndarray:
-    """Local day type: 0 working day, 1 Saturday, 2 Sunday or US federal holiday [-]."""
-    cal = calendar_features(index, timezone)
+def day_type(index: pd.DatetimeIndex, place: Place | str) -> np.ndarray:
+    """Local day type: 0 working day, 1 Saturday, 2 Sunday or public holiday [-]."""
+    cal = calendar_features(index, place)
     kind = np.where(cal["weekday"] == 5, 1, 0)
     return np.where((cal["weekday"] == 6) | (cal["is_holiday"] == 1), 2, kind)
 
 
-def profile_dummies(index: pd.DatetimeIndex, timezone: str, step: pd.Timedelta) -> pd.DataFrame:
+def profile_dummies(index: pd.DatetimeIndex, place: Place | str,
+                    step: pd.Timedelta) -> pd.DataFrame:
     """One-hot local time-of-day slot × day type: the typical daily profile of each day type.
 
     Columns ``d<type>_s<slot>`` with slot the local step of the day (0…steps per day − 1)
     [0/1]; their coefficients in a regression are the three mean daily profiles.
     """
-    local = local_times(index, timezone)
+    place = as_place(place)
+    local = local_times(index, place.timezone)
     per_day = int(pd.Timedelta("1D") / step)
     slot = ((local.hour * 3600 + local.minute * 60) // int(step.total_seconds())) % per_day
-    code = day_type(index, timezone) * per_day + np.asarray(slot)
+    code = day_type(index, place) * per_day + np.asarray(slot)
     onehot = np.zeros((len(index), 3 * per_day))
     onehot[np.arange(len(index)), code] = 1.0
     names = [f"d{d}_s{k}" for d in range(3) for k in range(per_day)]
@@ -137,43 +134,9 @@ def lagged(y: pd.Series, lags_steps: list[int]) -> pd.DataFrame:
     return pd.DataFrame({f"lag{k}": y.shift(k) for k in lags_steps}, index=y.index)
 
 
-def city_location() -> tuple[float, float, str]:
-    """Latitude, longitude [deg] and time zone of the city, from its recipe."""
-    from twin.city import read_recipe
-
-    recipe = read_recipe()
-    return recipe.latitude, recipe.longitude, recipe.timezone
-
-
-def city_temperature(index: pd.DatetimeIndex) -> pd.Series:
-    """Air temperature at the city at each time [°C], from the TMY3 record pvlib ships.
-
-    The hourly record (:func:`twin.electric.pv.reference_weather`) is placed in each year the
-    index touches and interpolated in time; the twin's generator uses the same weather, so
-    this stands in for the weather service's observations and forecast.
-    """
-    parts = [_tmy3_temperature(int(year)) for year in
-             sorted(set(index.year) | {index.min().year - 1, index.max().year + 1})]
-    hourly = pd.concat(parts).sort_index()
-    hourly = hourly[~hourly.index.duplicated()]
-    both = hourly.index.union(index)
-    temp = hourly.reindex(both).interpolate(method="time").reindex(index)
-    temp.name = "temp_air"
-    return temp
-
-
-@functools.lru_cache(maxsize=8)
-def _tmy3_temperature(year: int) -> pd.Series:
-    """The TMY3 air temperature placed in ``year``, hourly, UTC [°C] (read once per year)."""
-    from twin.electric.pv import reference_weather
-
-    weather, _ = reference_weather(year)
-    return weather["temp_air"]
-
-
 def load_features(
     index: pd.DatetimeIndex,
-    timezone: str,
+    place: Place | str,
     temp_air_c: pd.Series | None = None,
     daily_order: int = 4,
     weekly_order: int = 3,
@@ -186,10 +149,11 @@ def load_features(
         Daily and weekly Fourier pairs, ``is_day_off`` [0/1], and ``hdd``, ``cdd`` [°C] when
         ``temp_air_c`` is given.
     """
+    place = as_place(place)
     parts = [
-        fourier_terms(index, "1D", daily_order, timezone),
-        fourier_terms(index, "7D", weekly_order, timezone),
-        calendar_features(index, timezone)[["is_day_off"]],
+        fourier_terms(index, "1D", daily_order, place.timezone),
+        fourier_terms(index, "7D", weekly_order, place.timezone),
+        calendar_features(index, place)[["is_day_off"]],
     ]
     if temp_air_c is not None:
         parts.append(degree_hours(temp_air_c.reindex(index)))
@@ -209,15 +173,13 @@ def clear_sky(index: pd.DatetimeIndex, latitude: float, longitude: float) -> pd.
 
 
 def clear_sky_reference(
-    index: pd.DatetimeIndex, latitude: float | None = None, longitude: float | None = None,
+    index: pd.DatetimeIndex, latitude: float, longitude: float,
 ) -> pd.Series:
-    """Clear-sky GHI at the place (the city's when not given), the shape of clear-sky PV [W/m²].
+    """Clear-sky GHI at a place [deg], the shape of clear-sky PV [W/m²].
 
     For a step longer than a few minutes, the value is the mean over the interval starting
     at each time (sampled every 5 minutes), matching interval-mean measurements.
     """
-    if latitude is None or longitude is None:
-        latitude, longitude, _ = city_location()
     step = pd.Timedelta(index.freq) if index.freq is not None else (
         pd.Timedelta(index[1] - index[0]) if len(index) > 1 else pd.Timedelta("5min"))
     sub = max(int(step / pd.Timedelta("5min")), 1)
@@ -307,8 +269,12 @@ def clearsky_index(
 
 
 # --------------------------------------------------------------------------------------------
-# Irradiance at the city: measured (ex-post) and an emulated day-ahead NWP forecast
+# Weather of the TMY3 station pvlib ships (Greensboro NC, the sample city's site): measured
+# (ex-post) and an emulated day-ahead NWP forecast. Only for a place at that station.
 # --------------------------------------------------------------------------------------------
+
+#: Farthest a place may be from the TMY3 station and still be given its weather [deg].
+TMY3_STATION_TOLERANCE_DEG = 0.25
 
 #: Skill of the day-ahead GHI forecast over smart persistence of the clear-sky index,
 #: ``1 − RMSE_forecast / RMSE_persistence`` [-]. Perez et al. (2013), "Comparison of numerical
@@ -323,9 +289,60 @@ NWP_ERROR_AR1 = 0.8
 NWP_ERROR_SEED = 2016
 
 
+@functools.lru_cache(maxsize=1)
+def tmy3_station() -> tuple[float, float, str]:
+    """Latitude, longitude [deg] and name of the TMY3 station whose record pvlib ships."""
+    from twin.electric.pv import reference_weather
+
+    _, location = reference_weather(2001)
+    return float(location.latitude), float(location.longitude), str(location.name)
+
+
+def require_tmy3_station(place: Place) -> None:
+    """Raise ``ValueError`` unless ``place`` is at the TMY3 station (its weather is not
+    another place's)."""
+    lat, lon, name = tmy3_station()
+    if not place.has_location or max(abs(place.latitude - lat), abs(place.longitude - lon)) \
+            > TMY3_STATION_TOLERANCE_DEG:
+        where = (f"{place.latitude:.2f}, {place.longitude:.2f}" if place.has_location
+                 else "an unknown location")
+        raise ValueError(f"the TMY3 weather pvlib ships is {name} ({lat:.2f}, {lon:.2f}), "
+                         f"not the weather at {where}; ingest this place's weather "
+                         "(`twin ingest <file> --format tmy3|epw|psm…`) and name its station")
+
+
+@functools.lru_cache(maxsize=8)
+def _tmy3_temperature(year: int) -> pd.Series:
+    """The TMY3 air temperature placed in ``year``, hourly, UTC [°C] (read once per year)."""
+    from twin.electric.pv import reference_weather
+
+    weather, _ = reference_weather(year)
+    return weather["temp_air"]
+
+
+def tmy3_temperature(index: pd.DatetimeIndex) -> pd.Series:
+    """Air temperature of the TMY3 station at each time [°C], interpolated in time.
+
+    The hourly record is placed in each year the index touches.
+    """
+    parts = [_tmy3_temperature(int(year)) for year in
+             sorted(set(index.year) | {index.min().year - 1, index.max().year + 1})]
+    hourly = pd.concat(parts).sort_index()
+    hourly = hourly[~hourly.index.duplicated()]
+    both = hourly.index.union(index)
+    temp = hourly.reindex(both).interpolate(method="time").reindex(index)
+    temp.name = "temp_air"
+    return temp
+
+
+def _station_clear_sky(index: pd.DatetimeIndex) -> pd.Series:
+    lat, lon, _ = tmy3_station()
+    return clear_sky_reference(index, lat, lon)
+
+
 @functools.lru_cache(maxsize=8)
 def _tmy3_clearsky_index(year: int) -> pd.Series:
-    """Hourly clear-sky index of the TMY3 GHI placed in ``year`` at the city [-].
+    """Hourly clear-sky index of the TMY3 GHI placed in ``year`` at the station [-].
 
     Indexed by the UTC start of each TMY3 hour (its values are re-stamped at the hour's
     middle by :func:`twin.electric.pv.reference_weather`): measured GHI over the hour's mean
@@ -338,7 +355,7 @@ def _tmy3_clearsky_index(year: int) -> pd.Series:
     start = weather.index - pd.Timedelta("30min")
     hours = pd.date_range(start[0], start[-1], freq="1h")
     ghi = pd.Series(weather["ghi"].to_numpy(), index=start).reindex(hours).fillna(0.0)
-    clear = clear_sky_reference(hours).to_numpy()
+    clear = _station_clear_sky(hours).to_numpy()
     lit = clear >= MIN_CLEAR_GHI_W_M2 / 2
     kt = np.divide(ghi.to_numpy(), clear, out=np.zeros(len(hours)), where=lit)
     return pd.Series(np.clip(kt, 0.0, MAX_CLEARSKY_INDEX), index=hours, name="kt")
@@ -352,8 +369,8 @@ def _hourly_by_year(index: pd.DatetimeIndex, table) -> np.ndarray:
     return hourly.reindex(index.tz_convert("UTC").floor("1h")).fillna(0.0).to_numpy()
 
 
-def city_irradiance(index: pd.DatetimeIndex) -> pd.Series:
-    """Measured GHI at the city at each time [W/m²], from the TMY3 record pvlib ships.
+def tmy3_irradiance(index: pd.DatetimeIndex) -> pd.Series:
+    """Measured GHI at the TMY3 station at each time [W/m²], from the TMY3 record pvlib ships.
 
     The clear-sky index of the TMY3 hour that holds each time times the interval-mean
     clear-sky GHI (:func:`clear_sky_reference`). The twin's rooftop PV is modelled from the
@@ -361,7 +378,7 @@ def city_irradiance(index: pd.DatetimeIndex) -> pd.Series:
     weather as it turned out), an upper bound of what an irradiance forecast can give.
     """
     kt = _hourly_by_year(index, _tmy3_clearsky_index)
-    return pd.Series(kt * clear_sky_reference(index).to_numpy(), index=index, name="ghi")
+    return pd.Series(kt * _station_clear_sky(index).to_numpy(), index=index, name="ghi")
 
 
 def ar1_noise(rng: np.random.Generator, n: int, phi: float) -> np.ndarray:
@@ -396,7 +413,7 @@ def _nwp_clearsky_index(year: int, skill: float = NWP_GHI_SKILL,
     smart persistence (yesterday's clear-sky index at the same hour).
     """
     kt = _tmy3_clearsky_index(year)
-    clear = clear_sky_reference(kt.index).to_numpy()
+    clear = _station_clear_sky(kt.index).to_numpy()
     k = kt.to_numpy()
     persistence = _rmse_daylight(np.r_[k[:24], k[:-24]], k, clear)
     target = (1.0 - skill) * persistence
@@ -412,18 +429,18 @@ def _nwp_clearsky_index(year: int, skill: float = NWP_GHI_SKILL,
                      name="kt_forecast")
 
 
-def city_irradiance_forecast(index: pd.DatetimeIndex, skill: float = NWP_GHI_SKILL) -> pd.Series:
-    """Day-ahead GHI forecast at the city at each time [W/m²], emulated from the TMY3 record.
+def tmy3_irradiance_forecast(index: pd.DatetimeIndex, skill: float = NWP_GHI_SKILL) -> pd.Series:
+    """Day-ahead GHI forecast at the TMY3 station at each time [W/m²], emulated from the TMY3 record.
 
     What a numerical weather prediction service would have said the day before: the
-    measured clear-sky index (:func:`city_irradiance`) with a seeded, autocorrelated error
+    measured clear-sky index (:func:`tmy3_irradiance`) with a seeded, autocorrelated error
     (:data:`NWP_ERROR_AR1`) sized so that the hourly daylight GHI RMSE over the year is
     ``1 − skill`` times that of day-ahead smart persistence, ``skill`` from the literature
     (:data:`NWP_GHI_SKILL`). One forecast per hour (the archive of issued forecasts): the
     same hour asked twice gets the same value.
     """
     kt = _hourly_by_year(index, lambda year: _nwp_clearsky_index(year, skill))
-    return pd.Series(kt * clear_sky_reference(index).to_numpy(), index=index, name="ghi")
+    return pd.Series(kt * _station_clear_sky(index).to_numpy(), index=index, name="ghi")
 
 
 def irradiance_forecast_rmse(year: int, skill: float = NWP_GHI_SKILL) -> dict[str, float]:
@@ -432,7 +449,7 @@ def irradiance_forecast_rmse(year: int, skill: float = NWP_GHI_SKILL) -> dict[st
     Also ``mean_ghi`` [W/m²], the daylight mean measured GHI, to state both relative.
     """
     kt = _tmy3_clearsky_index(year)
-    clear = clear_sky_reference(kt.index).to_numpy()
+    clear = _station_clear_sky(kt.index).to_numpy()
     k = kt.to_numpy()
     lit = clear >= MIN_CLEAR_GHI_W_M2
     return {
@@ -442,7 +459,7 @@ def irradiance_forecast_rmse(year: int, skill: float = NWP_GHI_SKILL) -> dict[st
     }
 
 
-#: Weather set-ups the twin's load forecasts can be given (see :func:`city_weather`).
+#: Weather set-ups of the TMY3 station (see :func:`tmy3_weather`).
 WEATHER_SETUPS = {
     "forecast": "day-ahead GHI forecast (emulated NWP, skill {skill:.1f}) + TMY3 temperature",
     "measured": "measured TMY3 GHI (ex-post) + TMY3 temperature (ex-post)",
@@ -450,17 +467,25 @@ WEATHER_SETUPS = {
 }
 
 
-def city_weather(index: pd.DatetimeIndex, setup: str = "forecast") -> pd.DataFrame | None:
-    """Weather for the city's load forecasts: ``temp_air`` [°C] and ``ghi`` [W/m²] by time.
+def tmy3_weather(index: pd.DatetimeIndex, place: Place,
+                 setup: str = "forecast") -> pd.DataFrame | None:
+    """Weather of a place at the TMY3 station: ``temp_air`` [°C] and ``ghi`` [W/m²] by time.
 
     ``setup`` is a key of :data:`WEATHER_SETUPS`: ``forecast`` the emulated day-ahead GHI
-    forecast (:func:`city_irradiance_forecast`), ``measured`` the TMY3 GHI as it turned out
+    forecast (:func:`tmy3_irradiance_forecast`), ``measured`` the TMY3 GHI as it turned out
     (ex-post), both with the TMY3 temperature standing in for its forecast; ``none`` gives
     no weather at all (None).
+
+    Raises
+    ------
+    ValueError
+        For an unknown set-up, or a place that is not at the station
+        (:func:`require_tmy3_station`): no place gets another place's weather.
     """
     if setup not in WEATHER_SETUPS:
         raise ValueError(f"weather {setup!r}: choose from {sorted(WEATHER_SETUPS)}")
     if setup == "none":
         return None
-    ghi = {"forecast": city_irradiance_forecast, "measured": city_irradiance}[setup](index)
-    return pd.DataFrame({"temp_air": city_temperature(index), "ghi": ghi})
+    require_tmy3_station(place)
+    ghi = {"forecast": tmy3_irradiance_forecast, "measured": tmy3_irradiance}[setup](index)
+    return pd.DataFrame({"temp_air": tmy3_temperature(index), "ghi": ghi})

@@ -18,6 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from forecasts import data, features, runner
+from forecasts.place import place_of_city
 
 #: Hours a look-ahead covers [h].
 LOOKAHEAD_HOURS = 48
@@ -111,16 +112,25 @@ def lookahead_forecasts(store, city, profiles: dict, issue_time=None,
         "water": data.water_series(store, city, STEP, start, issue),
     }
     level = {"electric": "load", "pv": "sgen", "water": "dma"}
-    # loads net of rooftop PV follow the day-ahead irradiance and temperature forecasts
-    weather = features.city_weather(
-        pd.date_range(start, issue + pd.Timedelta(hours=hours), freq=STEP), "forecast")
+    place = place_of_city(city)
+    # loads net of rooftop PV follow the day-ahead irradiance and temperature forecasts: the
+    # emulated forecast of the TMY3 station for a city there, none for any other city
+    try:
+        weather = features.tmy3_weather(
+            pd.date_range(start, issue + pd.Timedelta(hours=hours), freq=STEP), place,
+            "forecast")
+        weather_note = features.WEATHER_SETUPS["forecast"].format(skill=features.NWP_GHI_SKILL)
+    except ValueError as exc:
+        weather, weather_note = None, f"none: {exc}"
 
     def run(name, c):
         values = series[name].level(level[name])
         tick = (lambda d, t: progress(name, d, t)) if progress else None
-        return runner.run_forecasts(values, [issue], hours, chosen[name],
-                                    unit=series[name].units_label, client=c, progress=tick,
-                                    exog=weather if name == "electric" else None)
+        ds = runner.run_forecasts(values, [issue], hours, chosen[name],
+                                  unit=series[name].units_label, client=c, progress=tick,
+                                  exog=weather if name == "electric" else None, place=place)
+        ds.attrs["weather"] = weather_note if name == "electric" else "none"
+        return ds
 
     if client is None:
         from twin.parallel import dask_client

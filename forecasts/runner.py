@@ -33,6 +33,13 @@ import pandas as pd
 import xarray as xr
 
 from forecasts import models
+from forecasts.calibration import (
+    MIN_CALIBRATION_ORIGINS,
+    RollingCalibration,
+    scale_intervals,
+)
+from forecasts.place import Place
+from forecasts.weather import split_exog
 from twin.parallel import batches, dask_client
 
 #: Baselines tried, in order, when the asked model cannot forecast a series.
@@ -54,7 +61,8 @@ class ForecastRunError(RuntimeError):
 def forecast_one(y: pd.Series, issue_time: pd.Timestamp, horizon: int, step: pd.Timedelta,
                  model: str, quantiles: Sequence[float],
                  fallbacks: Sequence[str] = FALLBACKS,
-                 exog: pd.DataFrame | None = None) -> tuple[np.ndarray, str, str]:
+                 exog: pd.DataFrame | None = None, place: Place | str | None = None,
+                 calibration_days: int = 0) -> tuple[np.ndarray, str, str]:
     """Forecast the ``horizon`` steps from ``issue_time`` of one series, falling back if needed.
 
     Parameters
@@ -66,6 +74,11 @@ def forecast_one(y: pd.Series, issue_time: pd.Timestamp, horizon: int, step: pd.
     exog : DataFrame, optional
         Weather by time over history and horizon (``temp_air`` [°C], ``ghi`` [W/m²]; values
         over the horizon are forecasts), for models that take it.
+    place : Place or str
+        Clock, location and holidays of the series (required by every model).
+    calibration_days : int
+        When > 0, the intervals are scaled by the conformal factor of this many earlier
+        issues of the same model, one a day (:func:`calibration_factor`).
 
     Returns
     -------
@@ -87,7 +100,11 @@ def forecast_one(y: pd.Series, issue_time: pd.Timestamp, horizon: int, step: pd.
                 raise models.ForecastError(f"series {y.name!r} has no values before {issue_time}")
             gap = int(round((issue_time - step - last) / step))  # steps missing at the end
             out = models.forecast(history.loc[:last], horizon + gap, name, quantiles,
-                                  exog, exog)
+                                  *split_exog(exog), place)
+            if calibration_days > 0 and len(quantiles) >= 2:
+                factor = calibration_factor(y, issue_time, horizon, step, name, quantiles,
+                                            exog, place, calibration_days)
+                out = scale_intervals(out, factor)
             values = out.reindex(target).to_numpy(float)
             if not np.isfinite(values).all():
                 raise models.ForecastError(f"{name} gave no value for some target times")
@@ -98,11 +115,41 @@ def forecast_one(y: pd.Series, issue_time: pd.Timestamp, horizon: int, step: pd.
     return np.full((horizon, 1 + len(quantiles)), np.nan), "none", "; ".join(reasons)
 
 
+def calibration_factor(y: pd.Series, issue_time: pd.Timestamp, horizon: int,
+                       step: pd.Timedelta, model: str, quantiles: Sequence[float],
+                       exog, place, days: int) -> float:
+    """Conformal interval factor of ``model`` on ``y`` from ``days`` earlier issues [-].
+
+    The earlier issues are one, two, … days before the first issue whose whole horizon
+    was known at ``issue_time``; each is fitted on the history before it and compared with
+    what happened (:class:`forecasts.calibration.RollingCalibration`). NaN when too few of
+    them could be made.
+    """
+    levels = sorted(quantiles)
+    calib = RollingCalibration(origins=days, min_origins=min(MIN_CALIBRATION_ORIGINS, days))
+    lag_days = int(np.ceil(horizon * step / pd.Timedelta("1D")))
+    for k in range(lag_days + days - 1, lag_days - 1, -1):
+        origin = issue_time - pd.Timedelta(days=k)
+        hist = y[y.index < origin].dropna()
+        window = y[(y.index >= origin) & (y.index < origin + horizon * step)]
+        if hist.empty or window.isna().any() or len(window) < horizon:
+            continue
+        try:
+            gap = int(round((origin - step - hist.index[-1]) / step))
+            fc = models.forecast(hist, horizon + gap, model, levels, *split_exog(exog), place)
+        except Exception:  # noqa: BLE001 - a past issue that cannot be made is left out
+            continue
+        fc = fc.reindex(window.index)
+        calib.add(origin + horizon * step, window, fc["mean"], fc[levels[0]], fc[levels[-1]])
+    return calib.factor(issue_time, levels[-1] - levels[0])
+
+
 def fit_batch(history: pd.DataFrame, issue_times: Sequence[pd.Timestamp], horizon: int,
               step: pd.Timedelta, model: str, quantiles: Sequence[float],
-              exog: pd.DataFrame | None = None) -> list[tuple]:
+              exog: pd.DataFrame | dict | None = None, place: Place | str | None = None,
+              calibration_days: int = 0) -> list[tuple]:
     """Forecast every series (column) of a batch at every issue time (``exog``: weather for
-    all of them, see :func:`forecast_one`).
+    all of them, or a dict of it by series id; see :func:`forecast_one`).
 
     Returns
     -------
@@ -113,8 +160,10 @@ def fit_batch(history: pd.DataFrame, issue_times: Sequence[pd.Timestamp], horizo
     for sid in history.columns:
         y = history[sid]
         for issue in issue_times:
+            x = exog.get(str(sid)) if isinstance(exog, dict) else exog
             values, used, reason = forecast_one(y, issue, horizon, step, model, quantiles,
-                                                exog=exog)
+                                                exog=x, place=place,
+                                                calibration_days=calibration_days)
             out.append((str(sid), pd.Timestamp(issue), values, used, reason))
     return out
 
@@ -123,10 +172,13 @@ def fit_batch(history: pd.DataFrame, issue_times: Sequence[pd.Timestamp], horizo
 # Assembly
 
 
-def _check_input(values: pd.DataFrame, issue_times, horizon: int, quantiles):
+def _check_input(values: pd.DataFrame, issue_times, horizon: int, quantiles, place):
     if not isinstance(values.index, pd.DatetimeIndex) or values.index.tz is None:
         raise ForecastRunError("the series must be a DataFrame on a time-zone aware "
                                "DatetimeIndex (time × series)")
+    if place is None:
+        raise ForecastRunError("forecasts need the place of the series (time zone at least): "
+                               "pass place=Place(timezone, …)")
     if values.columns.duplicated().any():
         dup = values.columns[values.columns.duplicated()].unique()
         raise ForecastRunError(f"series ids appear twice: {list(dup[:10])}")
@@ -188,27 +240,44 @@ def assemble(records: dict, series: Sequence[str], issues: pd.DatetimeIndex, hor
 # Running
 
 
-def run_serial(values: pd.DataFrame, issue_times, horizon: int, model: str = "mstl_ets",
+def run_serial(values: pd.DataFrame, issue_times, horizon: int,
+               model: str = models.DEFAULT_MODEL,
                quantiles: Sequence[float] = models.DEFAULT_QUANTILES, unit: str = "",
                progress: Callable[[int, int], None] | None = None,
-               exog: pd.DataFrame | None = None) -> xr.Dataset:
+               exog: pd.DataFrame | dict | None = None, place: Place | str | None = None,
+               calibration_days: int = 0) -> xr.Dataset:
     """The same work as :func:`run_forecasts` in a loop in this process (the anchor)."""
-    step, issues, levels = _check_input(values, issue_times, horizon, quantiles)
+    step, issues, levels = _check_input(values, issue_times, horizon, quantiles, place)
     records = {}
     series = [str(c) for c in values.columns]
     for k, sid in enumerate(values.columns):
-        for r in fit_batch(values[[sid]], issues, horizon, step, model, levels, exog):
+        for r in fit_batch(values[[sid]], issues, horizon, step, model, levels, exog, place,
+                           calibration_days):
             records[(r[0], r[1])] = r[2:]
         if progress:
             progress(k + 1, len(series))
-    return assemble(records, series, issues, horizon, step, levels, unit, model)
+    return _with_place(assemble(records, series, issues, horizon, step, levels, unit, model),
+                       place, calibration_days)
+
+
+def _with_place(ds: xr.Dataset, place, calibration_days: int) -> xr.Dataset:
+    """Record the place and the interval calibration in the dataset's attributes."""
+    from forecasts.place import as_place
+
+    ds.attrs["place"] = as_place(place).describe()
+    need = min(MIN_CALIBRATION_ORIGINS, calibration_days)
+    ds.attrs["interval_calibration"] = (
+        f"conformal scaling on up to {calibration_days} earlier daily issues (a series with "
+        f"fewer than {need} that could be made keeps the model's own intervals)"
+        if calibration_days else "none")
+    return ds
 
 
 def run_forecasts(
     values: pd.DataFrame,
     issue_times,
     horizon: int,
-    model: str = "mstl_ets",
+    model: str = models.DEFAULT_MODEL,
     quantiles: Sequence[float] = models.DEFAULT_QUANTILES,
     unit: str = "",
     batch_size: int = BATCH_SIZE,
@@ -218,7 +287,9 @@ def run_forecasts(
     progress: Callable[[int, int], None] | None = None,
     max_rounds: int = 3,
     on_running: Callable[[], None] | None = None,
-    exog: pd.DataFrame | None = None,
+    exog: pd.DataFrame | dict | None = None,
+    place: Place | str | None = None,
+    calibration_days: int = 0,
 ) -> xr.Dataset:
     """Forecast every series (column) of ``values`` at every issue time, on Dask.
 
@@ -250,7 +321,13 @@ def run_forecasts(
         Called once, when the first batch is done (tests use it to kill a worker).
     exog : DataFrame, optional
         Weather by time (UTC) over history and horizon, the same for every series
-        (:func:`forecasts.features.city_weather`); models that do not use it ignore it.
+        or a dict of it by series id (each series its own station's); models that do not use
+        it ignore it.
+    place : Place or str
+        Clock, location and holidays of the series (required).
+    calibration_days : int
+        Earlier daily issues whose errors calibrate each series' intervals (0: none; each
+        costs one more fit per series).
 
     Returns
     -------
@@ -258,14 +335,15 @@ def run_forecasts(
         See :func:`assemble`; ``attrs`` also count ``batches``, ``resubmitted`` and
         ``duplicates_ignored``.
     """
-    step, issues, levels = _check_input(values, issue_times, horizon, quantiles)
+    step, issues, levels = _check_input(values, issue_times, horizon, quantiles, place)
     if model not in models.MODELS:
         raise ForecastRunError(f"unknown model {model!r}; choose one of {sorted(models.MODELS)}")
     if client is None:
         with dask_client(scheduler, n_workers) as c:
             return run_forecasts(values, issues, horizon, model, levels, unit, batch_size,
                                  client=c, progress=progress, max_rounds=max_rounds,
-                                 on_running=on_running, exog=exog)
+                                 on_running=on_running, exog=exog, place=place,
+                                 calibration_days=calibration_days)
     from distributed import as_completed
 
     series = [str(c) for c in values.columns]
@@ -281,7 +359,7 @@ def run_forecasts(
     def submit(i: int):
         tries[i] += 1
         return client.submit(fit_batch, frame[groups[i]], list(issues), int(horizon), step,
-                             model, levels, weather,
+                             model, levels, weather, place, calibration_days,
                              key=f"forecast-{run_id}-{i}-try{tries[i]}", pure=False)
 
     futures = {submit(i): i for i in range(len(groups))}
@@ -327,7 +405,7 @@ def run_forecasts(
                     queue.add(new)
     ds = assemble(records, series, issues, horizon, step, levels, unit, model)
     ds.attrs.update(batches=len(groups), batch_size=int(batch_size), **counts)
-    return ds
+    return _with_place(ds, place, calibration_days)
 
 
 def summary_table(ds: xr.Dataset) -> pd.DataFrame:

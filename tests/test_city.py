@@ -8,7 +8,14 @@ import numpy as np
 import pandapower as pp
 import pytest
 
-from twin.city import FILES, load_city, read_city, read_recipe
+from twin.city import (
+    FILES,
+    load_city,
+    read_city,
+    read_recipe,
+    sample_city_dir,
+    sample_recipe_path,
+)
 from twin.electric.network import feeders, honour_taps
 
 
@@ -19,7 +26,7 @@ def city():
 
 def test_every_customer_maps_to_an_existing_load_and_junction(city):
     c = city.customers
-    assert len(c) == read_recipe().customers
+    assert len(c) == read_recipe(sample_recipe_path()).customers
     assert c["load"].isin(city.net.load.index).all()
     assert (city.net.load.loc[c["load"], "bus"].to_numpy() == c["bus"].to_numpy()).all()
     assert c["junction"].isin(city.wn.junction_name_list).all()
@@ -121,14 +128,9 @@ def test_every_supplied_bus_has_one_feeder(city):
 def test_city_rebuilds_identically_from_its_recipe(tmp_path, city):
     from twin.synthetic.city import build_city
 
-    build_city(read_recipe(), tmp_path)
+    build_city(read_recipe(sample_recipe_path()), tmp_path)
     for name in FILES.values():
-        assert filecmp.cmp(tmp_path / name, f"{city_dir()}/{name}", shallow=False), name
+        assert filecmp.cmp(tmp_path / name, sample_city_dir() / name, shallow=False), name
     rebuilt = read_city(tmp_path)
     assert rebuilt.figures() == city.figures()
 
-
-def city_dir():
-    from twin.config import city_dir as folder
-
-    return folder()

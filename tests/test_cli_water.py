@@ -26,6 +26,25 @@ def test_simulate_saves_netcdf_and_summarises(tmp_path):
     assert r.exit_code == 0 and "low pressure at:" in r.output
 
 
+def test_simulate_keeps_the_networks_own_demand_model(tmp_path):
+    """Without --pda a network whose file says PDA runs PDA (it was forced to DDA)."""
+    from twin.water.network import read_inp, shipped_network_path
+
+    wn = read_inp(shipped_network_path("Net1"))
+    wn.options.hydraulic.demand_model = "PDA"
+    path = tmp_path / "pda.inp"
+    wntr.network.write_inpfile(wn, str(path))
+    out = tmp_path / "pda.nc"
+    r = invoke("simulate", "--inp", str(path), "--days", "1", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert "1 days, PDA" in r.output
+    assert xr.open_dataset(out).attrs["pressure_driven"] == 1
+    wn.options.hydraulic.demand_model = "DDA"
+    wntr.network.write_inpfile(wn, str(path))
+    r = invoke("simulate", "--inp", str(path), "--days", "1")
+    assert r.exit_code == 0 and "1 days, DDA" in r.output
+
+
 def test_simulate_bad_network_is_one_line_error(tmp_path):
     bad = tmp_path / "bad.inp"
     bad.write_text("[JUNCTIONS]\n J1 10 x\n[END]\n")

@@ -59,7 +59,7 @@ def test_day_ahead_backtest_of_baselines_on_gaussian_noise():
     series = {"F1": _daily_sine_with_noise(8, 0.5, 1), "F2": _daily_sine_with_noise(8, 0.5, 2),
               "flat": pd.Series(3.0, index=_daily_sine_with_noise(8, 0.5).index)}
     levels = {"F1": "feeder", "F2": "feeder", "flat": "feeder"}
-    table, failures, scales = backtest_forecasts(series, list(BASELINES), weeks=4)
+    table, failures, scales = backtest_forecasts(series, list(BASELINES), weeks=4, place=TZ)
     per_series = score(table, failures, scales)
     assert set(per_series.index.get_level_values("model")) == {
         "seasonal_naive_weekly", "seasonal_naive_daily"}
@@ -96,7 +96,7 @@ def test_day_ahead_backtest_of_baselines_on_gaussian_noise():
 
 def test_intraday_backtest_with_a_model_against_baselines():
     y = _daily_sine_with_noise(7, 0.3, 4)
-    result = backtest({"F": y}, ["regression_profile"], horizon="intraday", weeks=1)
+    result = backtest({"F": y}, ["regression_profile"], horizon="intraday", weeks=1, place=TZ)
     reg = result.loc[("F", "regression_profile")]
     naive = result.loc[("F", "seasonal_naive_weekly")]
     assert reg["n_values"] == reg["n_origins"] * 6
@@ -106,7 +106,7 @@ def test_intraday_backtest_with_a_model_against_baselines():
 def test_backtest_rejects_short_series_and_unknown_models():
     y = _daily_sine_with_noise(3, 0.3)
     with pytest.raises(ForecastError, match="unknown model"):
-        backtest({"F": y}, ["nope"])
+        backtest({"F": y}, ["nope"], place=TZ)
     with pytest.raises(ForecastError, match="too short for 4 test weeks"):
         origins(y.index, "day-ahead", 4, TZ, pd.Timedelta("1h"))
 
@@ -116,7 +116,7 @@ def test_backtest_with_nothing_scored_returns_the_columns_and_a_note():
     idx = _daily_sine_with_noise(8, 0.5).index
     series = {"flat_a": pd.Series(3.0, index=idx), "flat_b": pd.Series(5.0, index=idx)}
     levels = {"flat_a": "feeder", "flat_b": "feeder"}
-    by_level = backtest(series, ["mstl_ets"], weeks=4, levels=levels)
+    by_level = backtest(series, ["mstl_ets"], weeks=4, levels=levels, place=TZ)
     for col in ("mape_percent", "mase", "pinball_scaled", "coverage"):
         assert col in by_level.columns and by_level[col].isna().all()
     assert (by_level["n_origins"] == 0).all() and (by_level["n_series"] == 0).all()
@@ -124,14 +124,14 @@ def test_backtest_with_nothing_scored_returns_the_columns_and_a_note():
     assert by_level["failed"].sum() == 6
     assert set(by_level.index.get_level_values("model")) == {"mstl_ets", *BASELINES}
     assert by_level.attrs["note"].startswith("no forecast was scored: all 6 fits failed")
-    per_series = backtest(series, ["mstl_ets"], weeks=4)
+    per_series = backtest(series, ["mstl_ets"], weeks=4, place=TZ)
     assert {"mape_percent", "mase", "coverage", "failed", "first_error"} <= set(per_series.columns)
     assert per_series["first_error"].str.contains("repeats exactly").all()
     assert "no forecast was scored" in per_series.attrs["note"]
     # and when something is scored there is no note
-    scored = backtest({"F": _daily_sine_with_noise(8, 0.5, 3)}, [], weeks=1)
+    scored = backtest({"F": _daily_sine_with_noise(8, 0.5, 3)}, [], weeks=1, place=TZ)
     assert scored.attrs["note"] == "" and scored["mase"].notna().all()
     # no series at all: the table is empty but has its columns
-    empty, table, fails = backtest({}, ["mstl_ets"], weeks=4, return_forecasts=True)
+    empty, table, fails = backtest({}, ["mstl_ets"], weeks=4, return_forecasts=True, place=TZ)
     assert empty.empty and "mase" in empty.columns and table.empty and fails.empty
     assert "no series and model" in empty.attrs["note"]

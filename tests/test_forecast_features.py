@@ -7,25 +7,28 @@ import pandas as pd
 import pytest
 
 from forecasts import features
+from forecasts.place import Place
 from twin.electric.pv import reference_weather
 
 TZ = "America/New_York"
+#: The sample city's clock with the US holiday calendar.
+US = Place(TZ, country="US")
 
 
 def test_calendar_local_hour_weekday_and_federal_holiday():
     # 2016-07-04 16:00 UTC is noon EDT on Independence Day, a Monday
     idx = pd.DatetimeIndex(["2016-07-04T16:00Z", "2016-07-05T03:30Z", "2016-07-09T16:00Z"])
-    cal = features.calendar_features(idx, TZ)
+    cal = features.calendar_features(idx, US)
     assert cal["hour"].tolist() == [12.0, 23.5, 12.0]
     assert cal["weekday"].tolist() == [0, 0, 5]  # 23:30 local on 4 July is still Monday
     assert cal["is_holiday"].tolist() == [1, 1, 0]
     assert cal["is_day_off"].tolist() == [1, 1, 1]
-    assert features.day_type(idx, TZ).tolist() == [2, 2, 1]
+    assert features.day_type(idx, US).tolist() == [2, 2, 1]
 
 
 def test_thanksgiving_and_ordinary_day():
     idx = pd.DatetimeIndex(["2016-11-24T17:00Z", "2016-11-23T17:00Z"])  # Thu, Wed
-    assert features.calendar_features(idx, TZ)["is_holiday"].tolist() == [1, 0]
+    assert features.calendar_features(idx, US)["is_holiday"].tolist() == [1, 0]
 
 
 def test_fourier_terms_phase_and_orthogonality():
@@ -56,7 +59,7 @@ def test_lagged_load():
 
 def test_profile_dummies_one_slot_each():
     idx = pd.date_range("2016-07-01", periods=24 * 7, freq="h", tz="UTC")
-    d = features.profile_dummies(idx, TZ, pd.Timedelta("1h"))
+    d = features.profile_dummies(idx, US, pd.Timedelta("1h"))
     assert d.shape == (len(idx), 72)
     assert (d.sum(axis=1) == 1).all()
     assert d.loc["2016-07-04T16:00Z", "d2_s12"] == 1  # holiday noon
@@ -88,12 +91,12 @@ def test_clearsky_index_of_a_scaled_clear_sky_output():
     assert features.clearsky_power_scale(cs, cs / 0.005) == pytest.approx(0.005)
 
 
-def test_city_temperature_is_the_tmy3_record():
+def test_tmy3_temperature_is_the_record():
     weather, _ = reference_weather(2016)
     idx = weather.index[4000:4010]  # TMY3 hours, stamped at the half hour
-    np.testing.assert_allclose(features.city_temperature(idx), weather["temp_air"].iloc[4000:4010])
+    np.testing.assert_allclose(features.tmy3_temperature(idx), weather["temp_air"].iloc[4000:4010])
     mid = idx[:-1] + pd.Timedelta("30min")
-    between = features.city_temperature(mid).to_numpy()
+    between = features.tmy3_temperature(mid).to_numpy()
     expected = (weather["temp_air"].iloc[4000:4009].to_numpy()
                 + weather["temp_air"].iloc[4001:4010].to_numpy()) / 2
     np.testing.assert_allclose(between, expected)
@@ -101,25 +104,25 @@ def test_city_temperature_is_the_tmy3_record():
 
 def test_load_features_columns():
     idx = pd.date_range("2016-07-01", periods=48, freq="h", tz="UTC")
-    x = features.load_features(idx, TZ, pd.Series(20.0, index=idx))
+    x = features.load_features(idx, US, pd.Series(20.0, index=idx))
     assert {"daily_sin4", "weekly_cos3", "is_day_off", "hdd", "cdd"} <= set(x.columns)
     assert x["cdd"].iloc[0] == pytest.approx(1.7)
 
 
-def test_city_irradiance_is_the_tmy3_ghi_of_each_hour():
+def test_tmy3_irradiance_is_the_ghi_of_each_hour():
     weather, _ = reference_weather(2016)
     tmy = weather["ghi"].iloc[4000:4048]  # two days, stamped at the half hour
     idx = tmy.index - pd.Timedelta("30min")  # hourly means labelled by their start
-    clear = features.clear_sky_reference(idx).to_numpy()
-    ghi = features.city_irradiance(idx).to_numpy()
+    clear = features.clear_sky_reference(idx, *features.tmy3_station()[:2]).to_numpy()
+    ghi = features.tmy3_irradiance(idx).to_numpy()
     lit = clear >= features.MIN_CLEAR_GHI_W_M2
     assert lit.sum() > 15
     np.testing.assert_allclose(ghi[lit], tmy.to_numpy()[lit], atol=1e-6)
     # a quarter-hour inside an hour carries that hour's clear-sky index
     quarters = pd.date_range(idx[lit][3], periods=4, freq="15min")
     kt = tmy.to_numpy()[lit][3] / clear[lit][3]
-    np.testing.assert_allclose(features.city_irradiance(quarters),
-                               kt * features.clear_sky_reference(quarters))
+    np.testing.assert_allclose(features.tmy3_irradiance(quarters),
+                               kt * features.clear_sky_reference(quarters, *features.tmy3_station()[:2]))
 
 
 def test_ar1_noise_has_unit_variance_and_its_lag_one_correlation():
@@ -130,9 +133,9 @@ def test_ar1_noise_has_unit_variance_and_its_lag_one_correlation():
 
 def test_irradiance_forecast_error_is_sized_by_its_skill_over_persistence():
     idx = pd.date_range("2016-01-01", "2016-12-31 23:00", freq="h", tz="UTC")
-    measured = features.city_irradiance(idx).to_numpy()
-    forecast = features.city_irradiance_forecast(idx).to_numpy()
-    clear = features.clear_sky_reference(idx).to_numpy()
+    measured = features.tmy3_irradiance(idx).to_numpy()
+    forecast = features.tmy3_irradiance_forecast(idx).to_numpy()
+    clear = features.clear_sky_reference(idx, *features.tmy3_station()[:2]).to_numpy()
     lit = clear >= features.MIN_CLEAR_GHI_W_M2
     kt = np.divide(measured, clear, out=np.zeros_like(clear), where=lit)
     persistence = np.r_[kt[:24], kt[:-24]] * clear  # yesterday's clear-sky index, today's sun
@@ -141,5 +144,5 @@ def test_irradiance_forecast_error_is_sized_by_its_skill_over_persistence():
     assert 1 - rmse_fc / rmse_p == pytest.approx(features.NWP_GHI_SKILL, abs=0.02)
     # one archived forecast per hour: the same hour asked in another window is the same
     part = idx[5000:5100]
-    np.testing.assert_allclose(features.city_irradiance_forecast(part), forecast[5000:5100])
+    np.testing.assert_allclose(features.tmy3_irradiance_forecast(part), forecast[5000:5100])
     assert (forecast >= 0).all() and (forecast[~lit] <= 3 * features.MIN_CLEAR_GHI_W_M2).all()

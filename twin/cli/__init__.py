@@ -25,8 +25,10 @@ app = typer.Typer(
     no_args_is_help=True, rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-city_app = typer.Typer(help="The sample city's definition (data/city/).", no_args_is_help=True, rich_markup_mode=None)
-data_app = typer.Typer(help="The sample city's measurements (the data directory).",
+city_app = typer.Typer(help="A city's definition: import a utility's own, or build the sample "
+                       "city (see data/CITY-FOLDER.md).", no_args_is_help=True,
+                       rich_markup_mode=None)
+data_app = typer.Typer(help="A city's generated measurements (its data directory).",
                        no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(city_app, name="city")
 app.add_typer(data_app, name="data")
@@ -39,22 +41,32 @@ app.add_typer(users_app, name="users")
 
 
 @app.command()
-def info() -> None:
+def info(city: CityDir = None) -> None:
     """Show what the city holds: networks, DMAs, customers, assets.
 
-    Example: twin info
+    Example: twin info --city my-city
     """
-    city = load_city_or_fail()
-    table = Table(title=f"{city.name} ({city.timezone})")
+    city = load_city_or_fail(city)
+    r = city.recipe
+    table = Table(title=f"{city.name} ({city.timezone}, {r.latitude:.3f}°, {r.longitude:.3f}°, "
+                        f"year {r.year})")
     table.add_column("what")
     table.add_column("count", justify="right")
     for name, count in city.figures().items():
         table.add_row(name, f"{count:,}")
     console.print(table)
     classes = city.customers.customer_class.value_counts()
-    console.print("customers by class: " + ", ".join(f"{k} {v:,}" for k, v in classes.items()))
-    console.print(f"electric grid: SimBench {city.recipe.electric_grid}; water network: "
-                  f"EPANET {city.recipe.water_network}; data directory: {config.data_dir()}")
+    if len(classes):
+        console.print("customers by class: " + ", ".join(f"{k} {v:,}"
+                                                         for k, v in classes.items()))
+    grid = ("none" if city.net is None else f"SimBench {r.electric_grid}" if r.electric_grid
+            else f"{r.grid_source or 'imported'}")
+    water = "none" if city.wn is None else f"EPANET {r.water_network or 'network'}"
+    profiles = "" if city.net is None else (
+        f"; load profiles: {r.profiles}"
+        + (f" ({r.standard_profile})" if r.profiles != "simbench" else ""))
+    console.print(f"city folder: {city.folder}; electric grid: {grid}; water network: {water}"
+                  f"{profiles}; data directory: {city.data_dir}")
 
 
 @app.command()
@@ -64,6 +76,7 @@ def simulate(
     min_pressure_m: Annotated[float, typer.Option(help="Minimum service pressure [m].")] = 20.0,
     v_min_pu: Annotated[float, typer.Option(help="Lower voltage limit [p.u.].")] = 0.90,
     v_max_pu: Annotated[float, typer.Option(help="Upper voltage limit [p.u.].")] = 1.10,
+    city: CityDir = None,
 ) -> None:
     """Solve one power flow and one hydraulic snapshot at a time, and list violations.
 
@@ -81,7 +94,7 @@ def simulate(
 
     if not v_min_pu < v_max_pu:
         fail(f"--v-min-pu {v_min_pu} must be below --v-max-pu {v_max_pu}")
-    city = load_city_or_fail()
+    city = load_city_or_fail(city, ("electric", "water"), "twin simulate")
     try:
         moment = parse_local_time(at, city.timezone).tz_convert(city.timezone)
         scenario = Scenario(name=f"moment {at}", base=Base(
@@ -101,6 +114,8 @@ def simulate(
             fail(str(exc))
         except (PowerFlowError, HydraulicsError) as exc:
             fail(str(exc), code=1)
+        except ValueError as exc:  # a profile source the city cannot give
+            fail(str(exc))
     s = snap.summary
     table = Table(title=f"{city.name} at {snap.at_local:%Y-%m-%d %H:%M %Z} "
                         f"(solved in {time.perf_counter() - start:.1f} s)")
@@ -129,23 +144,100 @@ def simulate(
 
 @city_app.command("build")
 def city_build(
-    recipe: Annotated[Path | None, typer.Option(help="Recipe YAML; default data/city.yaml.")] = None,
+    recipe: Annotated[Path | None, typer.Option(
+        help="Generator recipe YAML; default the sample city's data/city.yaml.")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder to write; default data/city.")] = None,
 ) -> None:
-    """Build the city's definition files from its recipe (deterministic for a seed).
+    """Build the sample (synthetic) city's definition files from its generator recipe
+    (deterministic for a seed). A utility's own city comes from `twin city import`.
 
     Example: twin city build
     """
-    from twin.city import read_recipe
+    from twin.city import read_recipe, sample_city_dir, sample_recipe_path
     from twin.synthetic.city import build_city
 
     try:
-        r = read_recipe(recipe)
+        r = read_recipe(recipe or sample_recipe_path())
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
+    if not r.electric_grid or not r.water_network:
+        fail(f"{recipe}: the generator needs electric_grid (a SimBench code) and water_network "
+             "(a WNTR example network); to use your own files run `twin city import`")
     with console.status("building the city…"):
-        counts = build_city(r, out or config.city_dir())
+        counts = build_city(r, out or sample_city_dir())
     console.print(f"built {r.name}: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
+
+
+@city_app.command("import")
+def city_import(
+    out: Annotated[Path, typer.Argument(help="City folder to write.")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone of the city, e.g. Europe/Berlin.")],
+    latitude: Annotated[float, typer.Option(help="Latitude of the city [deg].")],
+    longitude: Annotated[float, typer.Option(help="Longitude of the city [deg].")],
+    year: Annotated[int, typer.Option(help="Year of the city's profiles and measurements.")],
+    name: Annotated[str | None, typer.Option(help="City name; default the folder name.")] = None,
+    grid: Annotated[str | None, typer.Option(
+        help="Electric grid: pandapower JSON, MATPOWER .m/.mat, CGMES .xml/.zip/folder, or a "
+             "SimBench code.")] = None,
+    water: Annotated[Path | None, typer.Option(help="EPANET .inp of the water network.")] = None,
+    boundary_meters: Annotated[Path | None, typer.Option(
+        help="CSV meter_id,link,direction of the DMA boundary flow meters.")] = None,
+    customers: Annotated[Path | None, typer.Option(help="Customer register CSV.")] = None,
+    meters: Annotated[Path | None, typer.Option(
+        help="Meter register CSV (meter_id,network,customer_id,element,x_m,y_m).")] = None,
+    pumps: Annotated[Path | None, typer.Option(
+        help="CSV pump,bus,rated_kw[,efficiency]: the bus feeding each water pump.")] = None,
+    assets: Annotated[Path | None, typer.Option(help="Asset register CSV.")] = None,
+    profile_source: Annotated[str | None, typer.Option(
+        help="QSTS loads from: simbench, store (the utility's interval reads) or standard.")
+    ] = None,
+    standard_profile: Annotated[str, typer.Option(
+        help="SimBench standard load profile type for loads without one (H0-A, G0-A, L0-A…).")
+    ] = "H0-A",
+    overwrite: Annotated[bool, typer.Option("--overwrite",
+                                            help="Replace an existing city folder's files.")
+                         ] = False,
+) -> None:
+    """Make a city folder from a utility's own grid, water network and registers.
+
+    DMAs are derived from the boundary meters: the parts of the network they cut apart.
+    What maps nowhere is counted; zones no meter bounds are reported.
+
+    Example: twin city import my-city --timezone Europe/Berlin --latitude 48.4
+    --longitude 7.8 --year 2016 --grid grid.json --water net.inp --boundary-meters meters.csv
+    """
+    from twin.importers import CityImportError, import_city
+
+    try:
+        with console.status("importing the city…"):
+            report = import_city(
+                out, timezone=timezone, latitude=latitude, longitude=longitude, year=year,
+                name=name, grid=grid, water=water, boundary_meters=boundary_meters,
+                customers=customers, meters=meters, pumps=pumps, assets=assets,
+                profile_source=profile_source, standard_profile=standard_profile,
+                overwrite=overwrite)
+    except (CityImportError, ValueError) as exc:
+        fail(str(exc))
+    console.print(f"imported into {report.folder}: " + "; ".join(
+        f"{k} from {v}" for k, v in report.sources.items()))
+    table = Table(title="what the city holds")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for k, v in report.counts.items():
+        table.add_row(k, f"{v:,}")
+    console.print(table)
+    if len(report.zones):
+        zt = Table(title="zones derived from the boundary meters")
+        for c in ("zone", "junctions", "with demand", "meters", "bounded"):
+            zt.add_column(c, justify="left" if c == "zone" else "right")
+        for z, r in report.zones.iterrows():
+            zt.add_row(z, str(r.junctions), str(r.demand_junctions), str(r.meters),
+                       "yes" if r.bounded else "NO")
+        console.print(zt)
+    for k, v in report.unmapped.items():
+        console.print(f"unmapped: {v:,} {k}")
+    for note in report.notes:
+        console.print(f"note: {note}")
 
 
 #: Raw folders of the sample city that hold measurements (``truth/`` is not one).
@@ -157,38 +249,56 @@ def data_build(
     if_missing: Annotated[bool, typer.Option("--if-missing",
                                              help="Do nothing if the data is already built.")] = False,
     days: Annotated[int | None, typer.Option(help="Only the first N days (for a quick look).")] = None,
+    start: Annotated[str | None, typer.Option(
+        help="First local day, e.g. 2016-07-04 (default 1 January of the city's year).")] = None,
+    customers: Annotated[int | None, typer.Option(
+        help="Only the first N customers (for a quick look).")] = None,
+    city: CityDir = None,
 ) -> None:
-    """Generate the sample city's year of measurements as raw utility files, and ingest them.
+    """Generate a city's measurements as raw utility files, and ingest them.
 
     Writes MDM CSV exports, SCADA CSV, PV inverter CSV, water meter reads, Green Button XML
     and a ground-truth file of injected faults into <data directory>/raw, then ingests the
     measurement folders into the store <data directory>/store (VEE, quarantine).
     With --if-missing, a part that is already there (raw manifest, committed store) is kept.
 
+    The synthetic generator works on any city with both networks, customers with electricity
+    and water meters, and DMA boundary meters; it says what a city lacks.
+
     Example: twin data build --if-missing
     """
-    out = config.data_dir() / "raw"
-    store_root = config.data_dir() / "store"
+    from twin.synthetic.city import generator_city, generator_needs
+
+    c = load_city_or_fail(city)
+    lacking = generator_needs(c)
+    if lacking:
+        fail(f"{c.folder}: the measurement generator needs {'; '.join(lacking)}")
+    c, left_out = generator_city(c)
+    if left_out:
+        console.print(f"{left_out:,} customers are not mapped to both a load and a junction "
+                      "with both meters: the generator leaves them out")
+    out = c.data_dir / "raw"
+    store_root = c.data_dir / "store"
     raw_done = (out / "manifest.json").exists()
     store_done = store_root.is_dir() and any((store_root / "_manifest").glob("*.json"))
     if if_missing and raw_done and store_done:
         console.print(f"measurements already built in {out} and ingested into {store_root}")
         return
     if not (if_missing and raw_done):
-        _build_raw(out, days)
+        _build_raw(c, out, days, start, customers)
     _ingest_with_summary(str(store_root), [out / f for f in RAW_MEASUREMENT_FOLDERS
-                                           if (out / f).is_dir()])
+                                           if (out / f).is_dir()], city=c.folder)
 
 
-def _build_raw(out: Path, days: int | None) -> None:
+def _build_raw(city, out: Path, days: int | None, first_day: str | None = None,
+               customers: int | None = None) -> None:
     """Generate the raw measurement files with a progress bar (see ``data_build``)."""
     from twin.scenario import profiles_of
     from twin.synthetic.measurements import build_measurements
 
-    city = load_city_or_fail()
     start = time.perf_counter()
     with progress_bar() as bar:
-        task = bar.add_task("profiles (SimBench, pvlib)", total=1)
+        task = bar.add_task(f"profiles ({city.recipe.profiles})", total=1)
         profiles_of(city)
         bar.update(task, completed=1)
         tasks: dict[str, int] = {}
@@ -198,7 +308,8 @@ def _build_raw(out: Path, days: int | None) -> None:
                 tasks[step] = bar.add_task(step, total=total)
             bar.update(tasks[step], completed=done, total=total)
 
-        summary = build_measurements(city, out, days=days, progress=progress)
+        summary = build_measurements(city, out, days=days, customers=customers,
+                                     start=first_day, progress=progress)
     console.print(f"measurements written to {out} in {time.perf_counter() - start:.0f} s")
     for key, value in summary.items():
         console.print(f"  {key}: {value}")
@@ -213,7 +324,6 @@ def _ingest_with_summary(store_url: str, paths: list, city: Path | None = None,
     The city (``city``, default the sample city) gives the time zone of local times and the
     element names a tag map is checked against; its folder's tag map (``scada_tags.csv``) is
     used unless ``tag_map`` names another."""
-    from twin import config as _config
     from twin.ingest.greenbutton import GreenButtonError
     from twin.ingest.pipeline import IngestError, ingest_paths
     from twin.ingest.plausible import Checks, known_series
@@ -221,7 +331,7 @@ def _ingest_with_summary(store_url: str, paths: list, city: Path | None = None,
     from twin.ingest.tag_map import TagMapError, city_elements, city_tag_map_path
 
     the_city = load_city_or_fail(city)
-    tag_map = tag_map or city_tag_map_path(city or _config.city_dir())
+    tag_map = tag_map or city_tag_map_path(the_city.folder)
     try:
         target = MeasurementStore(store_url)
     except OSError as exc:
@@ -267,6 +377,7 @@ def data_audit(
         help="Raw build with truth/faults.csv; default <data directory>/raw.")] = None,
     store: Annotated[Path | None, typer.Option(
         help="Measurement store root; default <data directory>/store.")] = None,
+    city: CityDir = None,
 ) -> None:
     """Score VEE against the generator's ground truth: share of faults found per kind.
 
@@ -276,12 +387,12 @@ def data_audit(
 
     Example: twin data audit
     """
-    from twin.city import read_recipe
     from twin.ingest.audit import FOUND_SHARE, AuditError, audit_build
     from twin.ingest.store import MeasurementStore
 
-    raw = raw or config.data_dir() / "raw"
-    root = store or config.data_dir() / "store"
+    c = load_city_or_fail(city)
+    raw = raw or c.data_dir / "raw"
+    root = store or c.data_dir / "store"
     if not (Path(root) / "_manifest").is_dir():
         fail(f"{root}: no measurement store; run 'twin data build' (or twin ingest) first")
     with progress_bar() as bar:
@@ -291,7 +402,7 @@ def data_audit(
             bar.update(task, completed=done, total=total, description=f"auditing {label}")
 
         try:
-            result = audit_build(raw, MeasurementStore(str(root)), read_recipe().timezone,
+            result = audit_build(raw, MeasurementStore(str(root)), c.timezone,
                                  progress)
         except AuditError as exc:
             fail(str(exc))
@@ -322,7 +433,7 @@ def ingest(
         "greenbutton_csv, pv_portal_csv, or a weather file: tmy3, epw, psm, pvgis_tmy, "
         "pvgis_hourly.")] = None,
     store: Annotated[Path | None, typer.Option(
-        help="Measurement store root; default <data directory>/store.")] = None,
+        help="Measurement store root; default the city's <data directory>/store.")] = None,
     city: CityDir = None,
     tag_map: Annotated[Path | None, typer.Option(
         "--tag-map", help="SCADA tag map CSV (tag,element,quantity,unit); default the city "
@@ -364,9 +475,9 @@ def ingest(
         fail(f"--unit {unit}: one of {', '.join(UNIT_OVERRIDES)}")
     extra = {k: v for k, v in (("reading_type", str(reading_type) if reading_type else None),
                                ("unit", unit)) if v is not None}
-    reports = _ingest_with_summary(str(store or config.data_dir() / "store"), paths,
-                                   city=city, tag_map=tag_map, kind=kind, format=format,
-                                   allow_unknown_ids=allow_unknown_ids, **extra)
+    store = store or load_city_or_fail(city).data_dir / "store"
+    reports = _ingest_with_summary(str(store), paths, city=city, tag_map=tag_map, kind=kind,
+                                   format=format, allow_unknown_ids=allow_unknown_ids, **extra)
     if any(r.error for r in reports):
         raise typer.Exit(1)
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from twin import config
-from twin.cli.common import console, fail, load_city_or_fail, progress_bar
+from twin.cli.common import CityDir, console, fail, load_city_or_fail, progress_bar
 
 app = typer.Typer(help="The electricity network: year-long QSTS, violations, losses, hosting capacity, N-1.\n\nExample: twin electric qsts", no_args_is_help=True, rich_markup_mode=None)
 
@@ -25,9 +25,9 @@ _RESULT = Annotated[Path | None, typer.Option(
          "given and it exists, else a QSTS is run.")]
 
 
-def default_result_path() -> Path:
-    """Where ``twin electric qsts`` saves its result: ``<data dir>/results/qsts.nc``."""
-    return config.data_dir() / "results" / "qsts.nc"
+def default_result_path(city=None) -> Path:
+    """Where ``twin electric qsts`` saves its result: ``<city's data dir>/results/qsts.nc``."""
+    return (city.data_dir if city is not None else config.data_dir()) / "results" / "qsts.nc"
 
 
 def _period(city, profiles, start: str | None, days: int | None):
@@ -54,6 +54,30 @@ def _period(city, profiles, start: str | None, days: int | None):
     return times
 
 
+def _profiles(city):
+    """The city's profiles (:func:`twin.scenario.profiles_of`); says where the loads come from
+    when not from SimBench, and which loads have no read meter."""
+    from twin.scenario import profiles_of
+
+    try:
+        profiles = profiles_of(city)
+    except ValueError as exc:  # an unknown standard profile type, a store that cannot be read
+        fail(f"{city.folder}: {exc}")
+    r = city.recipe
+    attrs = profiles["load_p_mw"].attrs
+    if r.profiles == "store":
+        without = attrs.get("loads_without_meter", [])
+        console.print(f"loads from the measurement store: {attrs.get('meters_read', 0):,} "
+                      f"meters read; {len(without):,} loads without a read meter keep the "
+                      f"standard profile {r.standard_profile}"
+                      + (f" (e.g. {', '.join(map(str, without[:5]))})" if without else "")
+                      + f"; {attrs.get('load_steps_from_fallback', 0):,} load-steps filled")
+    elif r.profiles == "standard":
+        console.print(f"loads follow the standard profile {r.standard_profile} (the grid has "
+                      "no profiles of its own; see profile_source in recipe.yaml)")
+    return profiles
+
+
 def _run_qsts(city, profiles, times):
     from twin.electric.powerflow import PowerFlowError
     from twin.electric.qsts import run_qsts
@@ -73,11 +97,10 @@ def _result(city, result: Path | None, start: str | None, days: int | None):
     """Read a saved QSTS result or run one for the period."""
     import xarray as xr
 
-    from twin.scenario import profiles_of
 
     path = result
-    if path is None and start is None and days is None and default_result_path().exists():
-        path = default_result_path()
+    if path is None and start is None and days is None and default_result_path(city).exists():
+        path = default_result_path(city)
     if path is not None:
         if start is not None or days is not None:
             fail("give either --result or --start/--days, not both")
@@ -95,7 +118,7 @@ def _result(city, result: Path | None, start: str | None, days: int | None):
         loaded["converged"] = loaded.converged.astype(bool)
         console.print(f"read {path} ({loaded.sizes['time']:,} steps)")
         return loaded
-    profiles = profiles_of(city)
+    profiles = _profiles(city)
     return _run_qsts(city, profiles, _period(city, profiles, start, days))
 
 
@@ -105,6 +128,7 @@ def qsts_command(
     days: _DAYS = None,
     out: Annotated[Path | None, typer.Option(
         help="NetCDF file to save; default <data dir>/results/qsts.nc.")] = None,
+    city: CityDir = None,
 ) -> None:
     """Run the year-long (or --start/--days) time-series AC power flow and save it.
 
@@ -116,15 +140,14 @@ def qsts_command(
 
     from twin.electric.losses import total_losses_mwh
     from twin.electric.violations import step_hours
-    from twin.scenario import profiles_of
 
-    city = load_city_or_fail()
-    profiles = profiles_of(city)
+    city = load_city_or_fail(city, ("electric",), "twin electric qsts")
+    profiles = _profiles(city)
     times = _period(city, profiles, start, days)
     t = time.perf_counter()
     ds = _run_qsts(city, profiles, times)
     seconds = time.perf_counter() - t
-    out = out or default_result_path()
+    out = out or default_result_path(city)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         ds.to_netcdf(out)
@@ -167,6 +190,7 @@ def violations_command(
     max_loading_percent: Annotated[float | None, typer.Option(
         help="Thermal limit of lines and transformers [%].")] = None,
     top: Annotated[int, typer.Option(min=1, help="Events and elements to list.")] = 10,
+    city: CityDir = None,
 ) -> None:
     """List voltage-band and thermal violations of a QSTS result, worst first, and totals.
 
@@ -179,7 +203,7 @@ def violations_command(
     limit = vio.MAX_LOADING_PERCENT if max_loading_percent is None else max_loading_percent
     if not lo < hi:
         fail(f"--v-min-pu {lo} must be below --v-max-pu {hi}")
-    city = load_city_or_fail()
+    city = load_city_or_fail(city, ("electric",), "twin electric violations")
     ds = _result(city, result, start, days)
     try:
         events = vio.find_violations(ds, city.net, (lo, hi), limit)
@@ -243,6 +267,7 @@ def losses_command(
     store: Annotated[Path | None, typer.Option(
         help="Measurement store for non-technical losses; default <data dir>/store.")] = None,
     top: Annotated[int, typer.Option(min=1, help="Suspicious meters to list.")] = 10,
+    city: CityDir = None,
 ) -> None:
     """Technical losses per feeder; non-technical losses and suspicious meters from the store.
 
@@ -253,7 +278,7 @@ def losses_command(
     from twin.electric import losses as ls
     from twin.electric.powerflow import PowerFlowError
 
-    city = load_city_or_fail()
+    city = load_city_or_fail(city, ("electric",), "twin electric losses")
     ds = _result(city, result, start, days)
     feeders = ls.feeder_losses(ds, city.net)
     table = Table(title=f"technical losses, {ds.sizes['time']:,} steps")
@@ -265,7 +290,7 @@ def losses_command(
     table.add_row("total", f"{feeders.losses_mwh.sum():.3f}", "", "")
     console.print(table)
 
-    store_path = store or config.data_dir() / "store"
+    store_path = store or city.data_dir / "store"
     if not Path(store_path).exists():
         console.print(f"no measurement store at {store_path}: non-technical losses need one "
                       "(`twin ingest …`)")
@@ -332,6 +357,7 @@ def hosting_capacity_command(
     v_max_pu: Annotated[float, typer.Option(help="Upper voltage limit [p.u.].")] = 1.10,
     top: Annotated[int, typer.Option(min=1, help="Buses to list (least capacity first).")] = 15,
     out: Annotated[Path | None, typer.Option(help="CSV file for every bus's result.")] = None,
+    city: CityDir = None,
 ) -> None:
     """Extra rooftop PV (kW) each bus can take before a voltage or thermal limit breaks.
 
@@ -343,10 +369,9 @@ def hosting_capacity_command(
         hosting_capacity,
     )
     from twin.electric.powerflow import VOLTAGE_BAND_PU
-    from twin.scenario import profiles_of
 
-    city = load_city_or_fail()
-    profiles = profiles_of(city)
+    city = load_city_or_fail(city, ("electric",), "twin electric hosting-capacity")
+    profiles = _profiles(city)
     times = critical_hours(profiles, n=hours)
     with progress_bar() as bar:
         task = bar.add_task("bisection rounds (all buses × hours at once)", total=None)
@@ -377,6 +402,7 @@ def hosting_capacity_command(
 def n1_command(
     top: Annotated[int, typer.Option(min=1, help="Outages to list (worst first).")] = 15,
     out: Annotated[Path | None, typer.Option(help="CSV file for every outage's result.")] = None,
+    city: CityDir = None,
 ) -> None:
     """N-1: every line and transformer outage, the customers it cuts off and what it overloads.
 
@@ -386,10 +412,9 @@ def n1_command(
     Example: twin electric n1 --top 20 --out n1.csv
     """
     from twin.electric.contingency import ContingencyError, n_minus_1, outage_list, study_hours
-    from twin.scenario import profiles_of
 
-    city = load_city_or_fail()
-    profiles = profiles_of(city)
+    city = load_city_or_fail(city, ("electric",), "twin electric n1")
+    profiles = _profiles(city)
     outages = outage_list(city.net)
     with progress_bar() as bar:
         task = bar.add_task("outages", total=len(outages))

@@ -12,27 +12,57 @@ import typer
 from rich.table import Table
 
 from twin import config
-from twin.cli.common import console, fail, load_city_or_fail, progress_bar
+from twin.cli.common import CityDir, console, fail, load_city_or_fail, progress_bar
 
 app = typer.Typer(help="Load and solar forecasts: run, backtest, look ahead.\n\nExample: twin "
-                  "forecast run --level feeder --horizon day-ahead", no_args_is_help=True, rich_markup_mode=None)
+                  "forecast backtest --series MY_FEEDER --city my_city --weeks 4",
+                  no_args_is_help=True, rich_markup_mode=None)
 
 StoreOpt = Annotated[Path | None, typer.Option(
     help="Measurement store root; default <data directory>/store.")]
 SchedulerOpt = Annotated[str | None, typer.Option(
     help="Dask scheduler address (tcp://…); default a local cluster or $TWIN_DASK_SCHEDULER.")]
 WeatherOpt = Annotated[str, typer.Option(
-    help="Weather for the electric hierarchy's models: forecast (day-ahead irradiance forecast, "
-         "emulated for the sample city, and temperature), measured (ex-post), or none.")]
+    help="Weather the models get: a station in the store (WX.<station>.temp_air/ghi, "
+         "measured), or per series ID=STATION,ID2=STATION2 (with --series), auto (the store's only station; else, for a city at the TMY3 station "
+         "pvlib ships, its emulated forecast), forecast / measured (that TMY3 emulation, only "
+         "for a city there), or none.")]
+WeatherForecastOpt = Annotated[str | None, typer.Option(
+    help="Station in the store whose series are forecasts issued before each target day; "
+         "used over the horizon (default: the measured weather stands in, ex post).")]
+SeriesOpt = Annotated[list[str] | None, typer.Option(
+    "--series", help="Stored series id to forecast (repeat); default the --level of the "
+                     "city's hierarchy.")]
+KindOpt = Annotated[str | None, typer.Option(
+    help="Store kind of --series (electric_interval, scada, pv, water_read…); default the "
+         "kind that holds them.")]
+CountryOpt = Annotated[str | None, typer.Option(
+    help="Holiday calendar country (holidays package code: US, GB, DE…); default the "
+         "country of the city's time zone.")]
+SubdivOpt = Annotated[str | None, typer.Option(
+    help="Holiday calendar subdivision (state, region: e.g. CA, ENG).")]
+CalibrationOpt = Annotated[int, typer.Option(
+    help="Earlier daily issues whose errors calibrate the 80 % intervals (0: none).")]
 
 
-def _store(store: Path | None):
+def _store(store: Path | None, city=None):
+    """The measurement store: ``--store``, else the city's own ``<data dir>/store``."""
     from twin.ingest.store import MeasurementStore
 
-    root = store or config.data_dir() / "store"
+    root = store or (city.data_dir if city is not None else config.data_dir()) / "store"
     if not Path(root).exists() and "://" not in str(root):
         fail(f"{root}: no measurement store here; run `twin ingest <raw folders>` first")
     return MeasurementStore(str(root))
+
+
+def _place(city, country: str | None, subdiv: str | None):
+    """The city's place (zone, location, holidays), or a one-line error."""
+    from forecasts.place import PlaceError, place_of_city
+
+    try:
+        return place_of_city(city, country, subdiv)
+    except PlaceError as exc:
+        fail(str(exc))
 
 
 def _hierarchy(level: str, hierarchy: str | None) -> str:
@@ -59,22 +89,68 @@ def _history_start(store, name: str, weeks: float, until=None) -> pd.Timestamp |
     return None if last is None else last - pd.Timedelta(weeks=weeks) - pd.Timedelta("2D")
 
 
-def _check_weather(setup: str) -> None:
-    """Refuse an unknown ``--weather``."""
+TMY3_SETUPS = ("forecast", "measured", "none")
+
+
+def _resolve_weather(store, weather: str, place) -> tuple[str, str | dict | None]:
+    """``(setup, station)``: a TMY3 set-up or ``"store"`` with its station, or with a dict
+    series id → station for ``ID=STATION,…`` (one-line errors)."""
     from forecasts import features
+    from forecasts.weather import stations
 
-    if setup not in features.WEATHER_SETUPS:
-        fail(f"--weather {setup!r}: use one of {', '.join(features.WEATHER_SETUPS)}")
+    if "=" in weather:
+        pairs = [p.split("=", 1) for p in weather.split(",") if p.strip()]
+        held = stations(store)
+        bad = sorted({st for _, st in pairs if st not in held})
+        if bad or any(not sid for sid, _ in pairs):
+            fail(f"--weather {weather!r}: {', '.join(bad) or 'an empty series id'} not a "
+                 f"station of the store (it holds {', '.join(held) or 'no weather'})")
+        return "store", {sid.strip(): st.strip() for sid, st in pairs}
+
+    if weather in TMY3_SETUPS:
+        if weather != "none":
+            try:
+                features.require_tmy3_station(place)
+            except ValueError as exc:
+                fail(f"--weather {weather}: {exc}")
+        return weather, None
+    held = stations(store)
+    if weather == "auto":
+        if len(held) == 1:
+            return "store", held[0]
+        if len(held) > 1:
+            fail(f"the store holds weather of stations {', '.join(held)}; name one with "
+                 "--weather")
+        try:
+            features.require_tmy3_station(place)
+            return "forecast", None
+        except ValueError:
+            return "none", None
+    if weather not in held:
+        fail(f"--weather {weather!r}: not a station of the store (it holds "
+             f"{', '.join(held) or 'no weather'}); or use {', '.join(TMY3_SETUPS)} or auto")
+    return "store", weather
 
 
-def _weather(hs, setup: str, first, last) -> pd.DataFrame | None:
-    """Weather by time from ``first`` to ``last`` for the electric hierarchy's models (none
-    for the others)."""
+def _weather(hs, setup: str, station, first, last, place, store):
+    """Weather for the electric hierarchy's models from ``first`` to ``last`` (none for the
+    others), and a line saying what it is."""
     from forecasts import features
+    from forecasts.stored import weather_for
 
-    if hs.name != "electric":
-        return None
-    return features.city_weather(pd.date_range(first, last, freq=hs.step), setup)
+    if hs.name != "electric" or setup == "none":
+        return None, "none"
+    if isinstance(station, dict):
+        fail("--weather ID=STATION maps stored series (--series); a level gets one station")
+    if setup == "store":
+        try:
+            w = weather_for(store, station, first, last, hs.step)
+        except ValueError as exc:
+            fail(str(exc))
+        return w, w.describe()
+    index = pd.date_range(first, last, freq=hs.step)
+    return (features.tmy3_weather(index, place, setup),
+            features.WEATHER_SETUPS[setup].format(skill=features.NWP_GHI_SKILL))
 
 
 def _series(level: str, hierarchy: str | None, store, city, step: str, start=None, end=None):
@@ -107,58 +183,115 @@ def _plan(horizon: str, target_day: str | None, hs, timezone: str):
         fail(str(exc))
 
 
+def _check_step(step: str) -> None:
+    try:
+        ok = pd.Timedelta(step) > pd.Timedelta(0)
+    except ValueError:
+        ok = False
+    if not ok:
+        fail(f"--step {step!r}: not a time step; use e.g. 1h, 30min or 15min")
+
+
+def _check_day(day: str | None, option: str) -> None:
+    if day is None:
+        return
+    try:
+        pd.Timestamp(day)
+    except ValueError:
+        fail(f"{option} {day!r}: not a day; give it as YYYY-MM-DD")
+
+
 @app.command("run")
 def run(
+    series: SeriesOpt = None,
+    kind: KindOpt = None,
     level: Annotated[str, typer.Option(help="meter, load, feeder, city, sgen, inverter, dma.")] = (
         "feeder"),
     horizon: Annotated[str, typer.Option(help="day-ahead or intraday.")] = "day-ahead",
     target_day: Annotated[str | None, typer.Option(
         help="Local day forecast day-ahead (YYYY-MM-DD); default the day after the data.")] = None,
-    model: Annotated[str, typer.Option(help="Model (see forecasts.models.MODELS).")] = "mstl_ets",
+    model: Annotated[str | None, typer.Option(
+        help="Model (see forecasts.models.MODELS); default the benchmark's best.")] = None,
     hierarchy: Annotated[str | None, typer.Option(
         help="electric, pv or water; default the one the level belongs to.")] = None,
     reconcile: Annotated[str, typer.Option(
         help="none, bottom_up, ols, wls_struct, wls_var or mint_shrink (forecasts every node "
              "of the hierarchy).")] = "none",
     step: Annotated[str, typer.Option(help="1h or 15min.")] = "1h",
-    weather: WeatherOpt = "forecast",
+    weather: WeatherOpt = "auto",
+    weather_forecast: WeatherForecastOpt = None,
+    country: CountryOpt = None,
+    subdiv: SubdivOpt = None,
+    calibration_days: CalibrationOpt = 14,
     batch_size: Annotated[int, typer.Option(help="Series per Dask task.")] = 50,
     workers: Annotated[int | None, typer.Option(help="Local workers; default one per core.")] = (
         None),
     scheduler: SchedulerOpt = None,
     store: StoreOpt = None,
+    city: CityDir = None,
 ) -> None:
-    """Forecast every series of a level, on Dask, and save the result next to the store.
+    """Forecast stored series (--series) or every series of a level, on Dask, and save the
+    result next to the store.
+
+    Example: twin forecast run --series FEEDER_7_MW --city my_city --country GB
 
     Example: twin forecast run --level feeder --horizon day-ahead
     """
     from forecasts import hierarchy as hier
     from forecasts import models, runner
     from forecasts.backtest import HISTORY_WEEKS
+    from forecasts.data import ForecastDataError
+    from forecasts.stored import default_model_note, forecast_stored
 
-    _check_weather(weather)
+    model = model or models.DEFAULT_MODEL
     if horizon not in ("day-ahead", "intraday"):
         fail(f"--horizon {horizon!r}: use day-ahead or intraday")
     if model not in models.MODELS:
         fail(f"--model {model!r}: choose one of {', '.join(sorted(models.MODELS))}")
     if reconcile != "none" and reconcile not in hier.METHODS:
         fail(f"--reconcile {reconcile!r}: use none or one of {', '.join(hier.METHODS)}")
-    city = load_city_or_fail()
-    st = _store(store)
-    try:
-        until = (pd.Timestamp(target_day, tz=city.timezone).tz_convert("UTC")
-                 if target_day else None)
-    except ValueError:
-        fail(f"--target-day {target_day!r}: not a day; give it as YYYY-MM-DD")
-    start = _history_start(st, _hierarchy(level, hierarchy), HISTORY_WEEKS, until)
+    _check_day(target_day, "--target-day")
+    _check_step(step)
+    the_city = load_city_or_fail(city)
+    place = _place(the_city, country, subdiv)
+    st = _store(store, the_city)
+    setup, station = _resolve_weather(st, weather, place)
+    if series:
+        started = time.perf_counter()
+        with progress_bar() as bar:
+            task = bar.add_task(f"{model}: {len(series)} series", total=len(series))
+            try:
+                ds, plan, stored = forecast_stored(
+                    st, series, place, model, kind, target_day, horizon,
+                    station if setup == "store" else setup, weather_forecast, step,
+                    calibration_days=calibration_days,
+                    batch_size=batch_size, scheduler=scheduler, n_workers=workers,
+                    progress=lambda d, t: bar.update(task, completed=d))
+            except (ForecastDataError, models.ForecastError) as exc:
+                fail(str(exc))
+            except runner.ForecastRunError as exc:
+                fail(str(exc), code=1)
+        name = f"{stored.kind}-series-{horizon}-{plan.start.tz_convert(place.timezone):%Y-%m-%d}"
+        url = runner.save_forecasts(ds, st.url, name)
+        _print_run(ds, plan, place.timezone, stored.unit, time.perf_counter() - started)
+        console.print(default_model_note(model))
+        console.print(f"place: {place.describe()}; weather: {ds.attrs['weather']}")
+        console.print(f"intervals: {ds.attrs['interval_calibration']}")
+        console.print(f"saved: {url}")
+        return
+    until = (pd.Timestamp(target_day, tz=place.timezone).tz_convert("UTC")
+             if target_day else None)
+    start = _history_start(st, _hierarchy(level, hierarchy),
+                           HISTORY_WEEKS + (calibration_days + 3) / 7, until)
     with console.status("reading the series…"):
-        hs = _series(level, hierarchy, st, city, step, start,
+        hs = _series(level, hierarchy, st, the_city, step, start,
                      until + pd.Timedelta("1D") if until is not None else None)
-    plan = _plan(horizon, target_day, hs, city.timezone)
+    plan = _plan(horizon, target_day, hs, place.timezone)
     history = hs.all_levels() if reconcile != "none" else hs.level(level)
     history = history[history.index < plan.origin]
-    exog = _weather(hs, weather, history.index[0], plan.origin + plan.horizon * hs.step)
-    start = time.perf_counter()
+    exog, weather_note = _weather(hs, setup, station, history.index[0],
+                                  plan.origin + (plan.horizon + 1) * hs.step, place, st)
+    started = time.perf_counter()
     with progress_bar() as bar:
         task = bar.add_task(f"{model}: {history.shape[1]} series", total=history.shape[1])
         try:
@@ -166,7 +299,8 @@ def run(
                                       unit=hs.units_label, batch_size=batch_size,
                                       scheduler=scheduler, n_workers=workers,
                                       progress=lambda d, t: bar.update(task, completed=d),
-                                      exog=exog)
+                                      exog=exog, place=place,
+                                      calibration_days=calibration_days)
         except (runner.ForecastRunError, models.ForecastError) as exc:
             fail(str(exc), code=1)
     if reconcile != "none":
@@ -176,13 +310,20 @@ def run(
             fail(str(exc), code=1)
         nodes = hs.hierarchy.nodes()
         ds = ds.sel(series=list(nodes.index[nodes == level]))
-    name = f"{hs.name}-{level}-{horizon}-{plan.start.tz_convert(city.timezone):%Y-%m-%d}"
+    ds.attrs["weather"] = weather_note
+    name = f"{hs.name}-{level}-{horizon}-{plan.start.tz_convert(place.timezone):%Y-%m-%d}"
     url = runner.save_forecasts(ds, st.url, name)
-    _print_run(ds, plan, city.timezone, hs, time.perf_counter() - start)
+    _print_run(ds, plan, place.timezone, hs.unit, time.perf_counter() - started)
+    console.print(default_model_note(model))
+    console.print(f"place: {place.describe()}; weather: {weather_note}")
+    console.print(f"intervals: {ds.attrs.get('interval_calibration', 'none')}")
+    if hs.unmapped:
+        console.print(f"not in the city's registers (not forecast): {len(hs.unmapped)} series, "
+                      f"e.g. {', '.join(hs.unmapped[:5])}; forecast them with --series")
     console.print(f"saved: {url}")
 
 
-def _print_run(ds, plan, timezone: str, hs, seconds: float) -> None:
+def _print_run(ds, plan, timezone: str, unit: str, seconds: float) -> None:
     first = ds.isel(issue_time=0)
     window = first.valid_time >= plan.start.tz_convert("UTC").tz_localize(None).to_datetime64()
     sel = first[["mean", "forecast"]].isel(horizon=np.flatnonzero(window.values))
@@ -190,7 +331,6 @@ def _print_run(ds, plan, timezone: str, hs, seconds: float) -> None:
     begin, end = plan.start.tz_convert(timezone), plan.end.tz_convert(timezone)
     table = Table(title=f"{len(ds.series)} forecasts issued {issued:%Y-%m-%d %H:%M %Z} for "
                         f"{begin:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} ({seconds:.0f} s)")
-    unit = hs.unit
     for col in ["series", f"total ({unit})", f"10–90 % of the peak step ({unit})", "model",
                 "fallback"]:
         table.add_column(col, justify="left" if col in ("series", "model", "fallback") else "right")
@@ -209,59 +349,139 @@ def _print_run(ds, plan, timezone: str, hs, seconds: float) -> None:
     console.print(summary_table(ds).to_string(index=False))
 
 
-@app.command("backtest")
-def backtest(
-    level: Annotated[str, typer.Option(help="Level to backtest (feeder, city, dma, sgen…).")] = (
-        "feeder"),
-    models_: Annotated[list[str], typer.Option("--model", help="Models (repeat).")] = [  # noqa: B006
-        "mstl_ets"],
-    horizon: Annotated[str, typer.Option(help="day-ahead or intraday.")] = "day-ahead",
-    weeks: Annotated[int, typer.Option(help="Test weeks at the end of the data.")] = 1,
-    hierarchy: Annotated[str | None, typer.Option(help="electric, pv or water.")] = None,
-    weather: WeatherOpt = "forecast",
-    store: StoreOpt = None,
-) -> None:
-    """Rolling-origin backtest of models against the seasonal naive baselines at one level.
-
-    Example: twin forecast backtest --level feeder --model mstl_ets --weeks 1
-    """
-    try:
-        from forecasts.backtest import backtest as run_backtest
-    except ImportError:
-        fail("forecasts.backtest is not available in this installation")
-    from forecasts.backtest import HISTORY_WEEKS
-
-    _check_weather(weather)
-    city = load_city_or_fail()
-    st = _store(store)
-    start = _history_start(st, _hierarchy(level, hierarchy), HISTORY_WEEKS + weeks)
-    with console.status("reading the series…"):
-        hs = _series(level, hierarchy, st, city, "1h", start)
-        values = hs.level(level)
-    span = values.index[-1] + hs.step - values.index[0]
-    span_weeks = int(round(span / pd.Timedelta("7D")))
-    history_weeks = span_weeks - weeks
-    if history_weeks < 2:
-        fail(f"the store holds {span_weeks} whole week(s) of data: too little for {weeks} test "
-             "week(s) after at least 2 weeks of history; use fewer --weeks or more data")
-    with console.status(f"backtesting {len(values.columns)} series over {weeks} week(s)…"):
-        try:
-            exog = _weather(hs, weather, values.index[0], values.index[-1] + pd.Timedelta("2D"))
-            table = run_backtest(values, models_, horizon, weeks, timezone=city.timezone,
-                                 levels=dict.fromkeys(values.columns, level),
-                                 history_weeks=history_weeks, exog=exog)
-        except ValueError as exc:
-            fail(str(exc))
-        except KeyError as exc:  # forecasts.backtest scoring a run without any forecast
-            fail(f"the backtest scored no forecast ({exc}); give more history (--weeks fewer)",
-                 code=1)
-    out = Table(title=f"backtest at {level} level, {horizon}, {weeks} week(s)")
+def _print_backtest(table: pd.DataFrame, title: str) -> None:
+    out = Table(title=title)
     table = table.reset_index() if table.index.names[0] is not None else table
+    keep = [c for c in ("series", "level", "model", "mase", "mape_percent", "pinball_scaled",
+                        "coverage", "nominal", "n_series", "n_origins", "failed", "fallbacks",
+                        "seconds_per_fit", "first_error") if c in table.columns]
+    table = table[keep]
     for col in table.columns:
         out.add_column(str(col))
     for row in table.itertuples(index=False):
-        out.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row])
+        out.add_row(*[f"{v:.3f}" if isinstance(v, float) else
+                      ("" if v is None else str(v))[:70] for v in row])
     console.print(out)
+
+
+@app.command("backtest")
+def backtest(
+    series: SeriesOpt = None,
+    kind: KindOpt = None,
+    level: Annotated[str, typer.Option(help="Level to backtest (feeder, city, dma, sgen…).")] = (
+        "feeder"),
+    models_: Annotated[list[str] | None, typer.Option(
+        "--model", help="Models (repeat); default the benchmark's best.")] = None,
+    horizon: Annotated[str, typer.Option(help="day-ahead or intraday.")] = "day-ahead",
+    weeks: Annotated[int, typer.Option(help="Test weeks at the end of the data.")] = 1,
+    end: Annotated[str | None, typer.Option(
+        help="The test weeks end the day before this local day (YYYY-MM-DD); default the "
+             "end of the data.")] = None,
+    hierarchy: Annotated[str | None, typer.Option(help="electric, pv or water.")] = None,
+    weather: WeatherOpt = "auto",
+    weather_forecast: WeatherForecastOpt = None,
+    country: CountryOpt = None,
+    subdiv: SubdivOpt = None,
+    calibration_days: CalibrationOpt = 14,
+    step: Annotated[str, typer.Option(help="Forecast step of --series: 1h, 30min, 15min.")] = (
+        "1h"),
+    save: Annotated[Path | None, typer.Option(
+        help="Also write the accuracy table to this CSV file.")] = None,
+    store: StoreOpt = None,
+    city: CityDir = None,
+) -> None:
+    """Rolling-origin backtest of models against the seasonal naive baselines, on stored
+    series (--series) or at one level of the city's hierarchy.
+
+    Example: twin forecast backtest --series FEEDER_7_MW --weeks 4 --weather EGLL --country GB
+
+    Example: twin forecast backtest --level feeder --weeks 1
+    """
+    from forecasts import models
+    from forecasts.backtest import HISTORY_WEEKS
+    from forecasts.backtest import backtest as run_backtest
+    from forecasts.data import ForecastDataError
+    from forecasts.stored import backtest_stored, default_model_note
+
+    models_ = models_ or [models.DEFAULT_MODEL]
+    unknown = [m for m in models_ if m not in models.MODELS]
+    if unknown:
+        fail(f"--model {', '.join(unknown)}: choose from {', '.join(sorted(models.MODELS))}")
+    if horizon not in ("day-ahead", "intraday"):
+        fail(f"--horizon {horizon!r}: use day-ahead or intraday")
+    _check_day(end, "--end")
+    _check_step(step)
+    the_city = load_city_or_fail(city)
+    place = _place(the_city, country, subdiv)
+    st = _store(store, the_city)
+    setup, station = _resolve_weather(st, weather, place)
+    if series:
+        with console.status(f"backtesting {len(series)} series over {weeks} week(s)…"):
+            try:
+                result = backtest_stored(st, series, place, models_, kind, weeks, end,
+                                         station if setup == "store" else setup,
+                                         weather_forecast, horizon, step,
+                                         calibration_days=calibration_days)
+            except (ForecastDataError, models.ForecastError) as exc:
+                fail(str(exc))
+        first, last = result.test_days
+        names = ", ".join(series[:5]) + (" …" if len(series) > 5 else "")
+        _print_backtest(result.table, f"backtest of {names} ({result.series.kind}, "
+                                      f"{result.series.unit}), {horizon}, target days "
+                                      f"{first:%Y-%m-%d} – {last:%Y-%m-%d}")
+        console.print(", ".join(default_model_note(m) for m in models_))
+        console.print(f"place: {place.describe()}; weather: {result.weather}")
+        _print_failures(result.failures)
+        _save_table(result.table, save)
+        return
+    start = _history_start(st, _hierarchy(level, hierarchy),
+                           HISTORY_WEEKS + weeks + calibration_days / 7,
+                           pd.Timestamp(end, tz=place.timezone).tz_convert("UTC") if end
+                           else None)
+    with console.status("reading the series…"):
+        hs = _series(level, hierarchy, st, the_city, "1h", start,
+                     pd.Timestamp(end, tz=place.timezone).tz_convert("UTC") if end else None)
+        values = hs.level(level)
+    span = values.index[-1] + hs.step - values.index[0]
+    span_weeks = int(span / pd.Timedelta("7D"))
+    history_weeks = min(HISTORY_WEEKS, span_weeks - weeks)
+    if history_weeks < 2:
+        fail(f"the store holds {span_weeks} whole week(s) of data: too little for {weeks} test "
+             "week(s) after at least 2 weeks of history; use fewer --weeks or more data")
+    exog, weather_note = _weather(hs, setup, station, values.index[0],
+                                  values.index[-1] + pd.Timedelta("2D"), place, st)
+    with console.status(f"backtesting {len(values.columns)} series over {weeks} week(s)…"):
+        try:
+            table, _, failures = run_backtest(
+                values, models_, horizon, weeks, levels=dict.fromkeys(values.columns, level),
+                history_weeks=history_weeks, exog=exog, place=place, return_forecasts=True,
+                calibration_days=calibration_days)
+        except ValueError as exc:
+            fail(str(exc))
+    _print_backtest(table, f"backtest at {level} level, {horizon}, {weeks} week(s)")
+    console.print(", ".join(default_model_note(m) for m in models_))
+    console.print(f"place: {place.describe()}; weather: {weather_note}")
+    _print_failures(failures)
+    _save_table(table, save)
+    if hs.unmapped:
+        console.print(f"not in the city's registers (not in this table): {len(hs.unmapped)} "
+                      f"series, e.g. {', '.join(hs.unmapped[:5])}; backtest them with --series")
+
+
+def _save_table(table: pd.DataFrame, path: Path | None) -> None:
+    if path is not None:
+        table.to_csv(path)
+        console.print(f"table written to {path}")
+
+
+def _print_failures(failures: pd.DataFrame) -> None:
+    """One line per (series, model, reason) of failed fits and the fallback scored."""
+    if failures.empty:
+        return
+    grouped = failures.groupby(["series", "model", "error", "fallback"], dropna=False).size()
+    for (name, model, error, fallback), n in list(grouped.items())[:20]:
+        instead = f"scored with {fallback}" if fallback else "not scored"
+        console.print(f"  {name} {model}: {n} fit(s) failed, {instead}: {str(error)[:160]}")
 
 
 @app.command("lookahead")
@@ -273,6 +493,7 @@ def lookahead(
     min_pressure_m: Annotated[float, typer.Option(help="Minimum service pressure [m].")] = 20.0,
     scheduler: SchedulerOpt = None,
     store: StoreOpt = None,
+    city: CityDir = None,
 ) -> None:
     """Forecast every load, PV unit and DMA, run both networks: violations of the next hours.
 
@@ -283,8 +504,8 @@ def lookahead(
     from forecasts.runner import ForecastRunError
     from twin.scenario import lookahead as run_lookahead
 
-    city = load_city_or_fail()
-    st = _store(store)
+    city = load_city_or_fail(city)
+    st = _store(store, city)
     models = ({"electric": "seasonal_naive_daily", "pv": "pv_smart_persistence",
                "water": "seasonal_naive_daily"} if fast else None)
     start = time.perf_counter()

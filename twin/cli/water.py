@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from twin.cli.common import CityDir
+
 app = typer.Typer(help="The water network: hydraulics, water balance, night flow, leaks.\n\nExample: twin water simulate", no_args_is_help=True, rich_markup_mode=None)
 
 
@@ -13,49 +15,63 @@ app = typer.Typer(help="The water network: hydraulics, water balance, night flow
 def leaks(
     start: Annotated[str, typer.Option(help="First local day of the period, e.g. 2016-07-04.")],
     days: Annotated[int, typer.Option(help="Days in the period (at least 2).")] = 21,
+    city: CityDir = None,
     store: Annotated[str | None, typer.Option(
         help="Measurement store; default <data dir>/store.")] = None,
-    top: Annotated[int, typer.Option(help="Candidate junctions listed per alarm.")] = 5,
+    baseline_days: Annotated[float, typer.Option(
+        help="Leak-free days at the start that the baseline is learned on.")] = 7.0,
+    min_leak_m3h: Annotated[float, typer.Option(
+        help="Smallest leak the detectors are tuned for [m3/h].")] = 3.0,
+    false_alarms_per_month: Annotated[float, typer.Option(
+        help="Target false alarms per DMA per month (sets the CUSUM threshold).")] = 0.33,
+    rebase_h: Annotated[int, typer.Option(
+        help="Hours after an alarm that set the new reference level.")] = 12,
+    locate_window_h: Annotated[float, typer.Option(
+        help="Hours of pressure on each side of a change compared to locate it.")] = 24.0,
+    top: Annotated[int, typer.Option(help="Candidate positions listed per alarm.")] = 5,
+    truth: Annotated[str | None, typer.Option(
+        help="CSV of known leaks (leak_id, pipe or junction, start, end, flow m3/h): score "
+             "the run against it, BattLeDIM's way.")] = None,
     scheduler: Annotated[str | None, typer.Option(
         help="Dask scheduler for the sensitivity runs (default: this process).")] = None,
 ) -> None:
     """Detect leaks from SCADA against the twin's expectation, and locate them.
 
-    Alarms come from a CUSUM on each DMA's consumption residual; candidates are ranked by how
-    well a leak there explains the change in logger pressures and DMA consumption.
+    Each DMA's consumption residual (measured minus expected, less a baseline learned on the
+    leak-free days) runs through a two-sided CUSUM calibrated on that baseline's noise, which
+    restarts after each alarm; positions in the alarming DMA (junctions and points along
+    pipes) are ranked by the loggers' pressure change. The calibration and any flagged
+    input are printed.
 
-    Example: twin water leaks --start 2016-07-04 --days 21
+    Example: twin water leaks --start 2016-07-04 --days 21 --baseline-days 5
     """
     import contextlib
 
-    import pandas as pd
     from rich.table import Table
 
-    from twin import config
     from twin.cli.common import console, fail, load_city_or_fail, progress_bar
-    from twin.ingest.store import MeasurementStore
-    from twin.timeutil import TimeError, parse_local_time
     from twin.water.hydraulics import HydraulicsError
-    from twin.water.leak_detection import LeakDetectionError
     from twin.water.leak_location import LeakLocationError
-    from twin.water.leaks import find_leaks
+    from twin.water.leak_scoring import TruthFileError
+    from twin.water.leaks import (
+        LeakDetectionError,
+        LeakNetwork,
+        LeakSettings,
+        find_leaks,
+        score_report,
+    )
 
     if days < 2:
         fail(f"--days {days}: give at least 2 days")
-    city = load_city_or_fail()
-    try:
-        t0 = parse_local_time(start, city.timezone)
-    except TimeError as exc:
-        fail(str(exc))
-    t0 = t0.tz_convert(city.timezone)
-    t0_utc = t0.tz_convert("UTC")
-    t1_utc = (t0.tz_localize(None) + pd.Timedelta(days=days)).tz_localize(
-        city.timezone).tz_convert("UTC")
-    root = store or str(config.data_dir() / "store")
-    try:
-        ms = MeasurementStore(root)
-    except Exception as exc:  # the store names what is wrong
-        fail(f"{root}: cannot open the measurement store: {exc}")
+    if min_leak_m3h <= 0 or false_alarms_per_month <= 0 or baseline_days < 0:
+        fail("--min-leak-m3h and --false-alarms-per-month must be positive, --baseline-days "
+             "not negative")
+    c = load_city_or_fail(city)
+    t0, t0_utc, t1_utc = _local_period(c, start, days)
+    ms = _open_store(store, c)
+    settings = LeakSettings(baseline_days=baseline_days, min_leak_m3h=min_leak_m3h,
+                            false_alarms_per_month=false_alarms_per_month, rebase_h=rebase_h,
+                            locate_window_h=locate_window_h, top=top)
     if scheduler:
         from twin.parallel import dask_client
         client_cm = dask_client(scheduler)
@@ -70,35 +86,67 @@ def leaks(
             bar.update(tasks[step], completed=done, total=max(total, 1))
 
         try:
-            report = find_leaks(city, ms, t0_utc, t1_utc, client=client, top=top,
-                                progress=tick,
-                                cache_dir=config.data_dir() / "cache" / "leak-sensitivity")
+            report = find_leaks(c, ms, t0_utc, t1_utc, settings, client=client, progress=tick,
+                                cache_dir=c.data_dir / "cache" / "leak-sensitivity")
         except (LeakDetectionError, LeakLocationError) as exc:
             fail(str(exc))
         except HydraulicsError as exc:
             fail(str(exc), code=1)
-    tz = city.timezone
+    tz = c.timezone
+    cal = report.calibration
+    ct = Table(title=f"Calibration on the baseline {cal.attrs.get('baseline_start', '')[:16]} to "
+                     f"{cal.attrs.get('baseline_end', '')[:16]} UTC"
+                     + (" (robust, whole period)" if cal.attrs.get("robust") else ""))
+    for col in ("DMA", "noise L/s", "lag-1 corr.", "long-run L/s", "k", "h",
+                "h between false alarms"):
+        ct.add_column(col, justify="left" if col == "DMA" else "right")
+    for r in cal[cal.kind == "consumption"].itertuples():
+        ct.add_row(r.series, f"{r.sigma:.2f}", f"{r.rho:.2f}", f"{r.long_run_sigma:.2f}",
+                   f"{r.k:.2f}", f"{r.h:.1f}", f"{r.mean_hours_between_false_alarms:.0f}")
+    console.print(ct)
+    p = cal[cal.kind == "pressure"]
+    if len(p):
+        console.print(f"pressure loggers: {len(p)}, residual noise median "
+                      f"{p.sigma.median():.3f} m (min {p.sigma.min():.3f}, max "
+                      f"{p.sigma.max():.3f})")
     table = Table(title=f"Leak alarms {t0:%Y-%m-%d} + {days} days ({len(report.alarms)})")
-    for col in ("#", "DMA", "alarm (local)", "change since", "step L/s", "best junction",
-                "leak L/s"):
-        table.add_column(col, justify="right" if col != "DMA" else "left")
-    for i, a in enumerate(report.alarms.itertuples()):
-        table.add_row(str(i), a.dma, f"{a.alarm_utc.tz_convert(tz):%Y-%m-%d %H:%M}",
-                      f"{a.change_utc.tz_convert(tz):%Y-%m-%d %H:%M}", f"{a.step_l_s:.2f}",
-                      str(a.junction), f"{a.leak_l_s:.2f}")
+    for col in ("#", "DMA", "alarm (local)", "change since", "m3/h", "kind", "position",
+                "x m", "y m", "flag"):
+        table.add_column(col, justify="left" if col in ("DMA", "kind", "flag") else "right")
+    for a in report.alarms.itertuples():
+        kind = a.kind if a.kind == "new" else f"growth of #{a.growth_of}"
+        table.add_row(str(a.alarm), a.dma, f"{a.alarm_utc.tz_convert(tz):%Y-%m-%d %H:%M}",
+                      f"{a.change_utc.tz_convert(tz):%Y-%m-%d %H:%M}", f"{a.leak_m3h:.1f}",
+                      kind, str(a.element), f"{a.x_m:.0f}", f"{a.y_m:.0f}", a.flag)
     console.print(table)
     if len(report.candidates):
-        cand = Table(title=f"Top {top} candidate junctions per alarm")
-        for col in ("#", "rank", "junction", "DMA", "leak L/s", "misfit", "distance m"):
+        cand = Table(title=f"Top {top} positions per alarm")
+        for col in ("#", "rank", "element", "kind", "at", "leak L/s", "misfit", "distance m"):
             cand.add_column(col, justify="right")
-        for c in report.candidates.itertuples():
-            cand.add_row(str(c.alarm), str(c.rank), str(c.junction), c.dma,
-                         f"{c.leak_l_s:.2f}", f"{c.misfit:.1f}", f"{c.distance_m:.0f}")
+        for r in report.candidates.itertuples():
+            cand.add_row(str(r.alarm), str(r.rank), str(r.element), r.kind, f"{r.at:.2f}",
+                         f"{r.leak_l_s:.2f}", f"{r.misfit:.1f}", f"{r.distance_m:.0f}")
         console.print(cand)
-    console.print(f"{len(report.alarms)} alarm(s) in {len(report.residuals.time)} hours; "
-                  f"distances are from each alarm's best candidate.")
+    downs = report.changes[report.changes.direction == "down"]
+    console.print(f"{len(report.alarms)} alarm(s), {len(downs)} fall(s) of consumption "
+                  f"(repairs or meters) in {report.residuals.sizes['time']} hours; distances "
+                  "are from each alarm's best position.")
+    for f in report.flags.itertuples():
+        console.print(f"flag: {f.sensor}: {f.problem}: {f.detail}")
     for note in report.notes:
         console.print(f"note: {note}")
+    if truth:
+        try:
+            matched, score = score_report(report, truth, LeakNetwork.from_city(c))
+        except TruthFileError as exc:
+            fail(str(exc))
+        st = Table(title=f"Scored against {truth} (an alarm in the leak's window within 300 m)")
+        st.add_column("figure")
+        st.add_column("value", justify="right")
+        for k, v in score.items():
+            st.add_row(k, f"{v[0]}/{v[1]}" if isinstance(v, tuple) else (
+                f"{v:.2f}" if isinstance(v, float) else str(v)))
+        console.print(st)
 
 
 @app.command("outage")
@@ -112,6 +160,7 @@ def outage(
     hours: Annotated[int, typer.Option(help="Hours without supply.")] = 6,
     min_pressure_m: Annotated[float | None, typer.Option(
         help="Minimum service pressure [m]; default the twin's.")] = None,
+    city: CityDir = None,
 ) -> None:
     """What-if: a feeder or bus trips, its pumps stop — which DMAs lose pressure, how long?
 
@@ -138,7 +187,7 @@ def outage(
         fail("name the lost supply: --feeder F… or --bus N")
     if hours < 1:
         fail(f"--hours {hours}: give at least 1 hour")
-    city = load_city_or_fail()
+    city = load_city_or_fail(city, ("electric", "water"), "twin water outage")
     lost = [("feeder", f) for f in feeder or ()] + [("bus", b) for b in bus or ()]
     try:
         at = parse_local_time(start, city.timezone).tz_convert(city.timezone)
@@ -205,12 +254,11 @@ def _local_period(city, start: str, days: int):
     return t0, t0.tz_convert("UTC"), t1.tz_convert("UTC")
 
 
-def _open_store(store: str | None):
-    from twin import config
+def _open_store(store: str | None, city):
     from twin.cli.common import fail
     from twin.ingest.store import MeasurementStore
 
-    root = store or str(config.data_dir() / "store")
+    root = store or str(city.data_dir / "store")
     try:
         ms = MeasurementStore(root)
     except Exception as exc:  # the store names what is wrong
@@ -224,7 +272,9 @@ def _open_store(store: str | None):
 def simulate_cmd(
     days: Annotated[float, typer.Option(help="Simulated days.")] = 7.0,
     step_min: Annotated[int, typer.Option(help="Hydraulic and report step [min].")] = 60,
-    pda: Annotated[bool, typer.Option("--pda", help="Pressure-driven demands (PDA).")] = False,
+    pda: Annotated[bool, typer.Option(
+        "--pda", help="Pressure-driven demands (PDA); default the network file's own "
+        "demand model.")] = False,
     required_pressure_m: Annotated[float, typer.Option(
         help="PDA: pressure for the full demand [m]; also the low-pressure limit.")] = 20.0,
     demand_multiplier: Annotated[float, typer.Option(
@@ -232,6 +282,7 @@ def simulate_cmd(
     inp: Annotated[str | None, typer.Option(
         help="EPANET .inp to run instead of the city's network.")] = None,
     out: Annotated[str | None, typer.Option(help="NetCDF file for the results.")] = None,
+    city: CityDir = None,
 ) -> None:
     """Run an extended-period hydraulic simulation (EPANET) and summarise pressures.
 
@@ -246,7 +297,12 @@ def simulate_cmd(
 
     from twin.cli.common import console, fail, load_city_or_fail
     from twin.water.hydraulics import HydraulicsError, scale_demands, simulate
-    from twin.water.network import NetworkFileError, read_inp, unreachable_nodes
+    from twin.water.network import (
+        NetworkFileError,
+        demand_junctions,
+        read_inp,
+        unreachable_nodes,
+    )
 
     if days <= 0 or step_min <= 0:
         fail(f"--days {days} and --step-min {step_min} must be positive")
@@ -259,7 +315,8 @@ def simulate_cmd(
             fail(str(exc))
         name = inp
     else:
-        wn, name = load_city_or_fail().wn, "the city's water network"
+        c = load_city_or_fail(city, ("water",), "twin water simulate")
+        wn, name = c.wn, f"{c.name}'s water network"
     lost = unreachable_nodes(wn)
     if lost:
         fail(f"{name}: {len(lost)} nodes cannot be reached from any reservoir or tank "
@@ -269,18 +326,18 @@ def simulate_cmd(
     t = time.perf_counter()
     with console.status(f"simulating {days:g} days at {step_min}-min steps…"):
         try:
-            ds = simulate(wn, int(days * 86400), step_min * 60, pressure_driven=pda,
+            ds = simulate(wn, int(days * 86400), step_min * 60, pressure_driven=pda or None,
                           required_pressure_m=required_pressure_m)
         except HydraulicsError as exc:
             fail(str(exc), code=1)
     seconds = time.perf_counter() - t
     junctions = [n for n in wn.junction_name_list if n in set(ds.node.values)]
-    demand_j = [n for n in junctions if wn.get_node(n).base_demand > 0]
+    demand_j = [n for n in demand_junctions(wn) if n in set(junctions)]
     p = ds["pressure_m"].sel(node=demand_j)
     low = (p < required_pressure_m).sum("time").to_series()
     low = low[low > 0].sort_values(ascending=False)
     if out:
-        ds.attrs.update({"network": name, "pressure_driven": int(pda),
+        ds.attrs.update({"network": name, "pressure_driven": int(ds.attrs["demand_model"] == "PDA"),
                          "demand_multiplier": demand_multiplier})
         ds.to_netcdf(out)
     table = Table(title=f"{name}: {days:g} days, {ds.attrs['demand_model']} "
@@ -319,6 +376,7 @@ def balance_cmd(
         "--measured-only", help="No default estimates of unbilled use and apparent losses.")]
     = False,
     csv: Annotated[str | None, typer.Option(help="Also write the table to this CSV.")] = None,
+    city: CityDir = None,
 ) -> None:
     """IWA/AWWA water balance per DMA and for the city, with CARL, UARL and ILI.
 
@@ -339,9 +397,9 @@ def balance_cmd(
     )
     from twin.water.hydraulics import HydraulicsError
 
-    city = load_city_or_fail()
+    city = load_city_or_fail(city, ("water",), "twin water balance")
     t0, a, b = _local_period(city, start, days)
-    ms = _open_store(store)
+    ms = _open_store(store, city)
     params = MEASURED_ONLY if measured_only else BalanceParameters()
     with console.status("reading SCADA and meter reads, balancing…"):
         try:
@@ -381,6 +439,9 @@ def balance_cmd(
     console.print(f"* ILI indicative: fewer than 3000 connections or under 25 m (Lambert 2001). "
                   f"{est} connections without reads were estimated; "
                   f"{t.attrs['scada_hours_filled']} SCADA hours interpolated.")
+    if t.attrs.get("customers_without_junction"):
+        console.print(f"{t.attrs['customers_without_junction']:,} customers have no water "
+                      "connection (no junction): left out of the water figures")
 
 
 @app.command("night-flow")
@@ -391,6 +452,7 @@ def night_flow_cmd(
         help="Measurement store; default <data dir>/store.")] = None,
     n1: Annotated[float, typer.Option(help="FAVAD leakage exponent N1 for the NDF.")] = 1.0,
     csv: Annotated[str | None, typer.Option(help="Write the nightly table to this CSV.")] = None,
+    city: CityDir = None,
 ) -> None:
     """Minimum and net night flow (02–04 h) per DMA, its trend, and leakage from it.
 
@@ -402,9 +464,9 @@ def night_flow_cmd(
     from twin.water.balance import BalanceError
     from twin.water.night_flow import night_flow_from_store
 
-    city = load_city_or_fail()
+    city = load_city_or_fail(city, ("water",), "twin water night-flow")
     t0, a, b = _local_period(city, start, days)
-    ms = _open_store(store)
+    ms = _open_store(store, city)
     with console.status("reading SCADA and meter reads…"):
         try:
             n = night_flow_from_store(ms, city, a, b, n1=n1)
@@ -423,4 +485,5 @@ def night_flow_cmd(
                       g.pressure_logger.iloc[0] or "none (NDF 24 h)")
     console.print(table)
     console.print("NNF = MNF − legitimate night use (customers' reads); medians of nights. "
-                  "DMAs with tanks are noisier: SCADA gives instantaneous hourly values.")
+                  "MNF uses the SCADA at its own step: hourly instantaneous values miss pumps "
+                  "switching within the hour (15- or 5-min exports do not).")

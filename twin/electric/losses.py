@@ -191,10 +191,14 @@ class FeederMeasurements:
 def read_feeder_heads(store, feeders, start, end) -> pd.DataFrame:
     """Head-of-feeder active power [MW] from the store's ``scada`` kind (time × feeder).
 
-    ``ELEC.<feeder>.P`` is the mean over the 15 min starting at its timestamp. Times are UTC
-    (naive); intervals the store does not hold are NaN.
+    The series is the feeder's ``active_power`` tag in the tag map the SCADA was ingested
+    with (the sample historian's ``ELEC.<feeder>.P`` without one), the mean over the 15 min
+    starting at its timestamp. Times are UTC (naive); intervals the store does not hold are
+    NaN.
     """
-    tags = {f"ELEC.{f}.P": f for f in feeders}
+    from twin.ingest.tag_map import element_tags
+
+    tags = {t: f for f, t in element_tags(store.scada_tags(), "active_power", feeders).items()}
     df = store.read("scada", series=list(tags), start=start, end=end)
     if not len(df):
         raise LossesError(f"the store holds no head-of-feeder power (scada tags "
@@ -206,17 +210,20 @@ def read_feeder_heads(store, feeders, start, end) -> pd.DataFrame:
 
 
 def read_pump_power(store, net: pp.pandapowerNet, start, end) -> pd.DataFrame:
-    """Measured power of the pump loads [MW] (time × load), from SCADA
-    ``WATER.PUMP-<pump>.POWER`` [kW], each hourly value held for its hour.
+    """Measured power of the pump loads [MW] (time × load), from each pump's SCADA
+    ``pump_power`` [kW] (the tag map's tag, the sample historian's ``WATER.PUMP-<pump>.POWER``
+    without one), each value held for up to an hour.
 
     Pump loads are the loads named ``pump <pump>`` (:func:`twin.coupling.add_pump_loads`).
     """
     from twin.coupling import pump_loads
+    from twin.ingest.tag_map import element_tags
 
     loads = pump_loads(net)
     if not len(loads):
         return pd.DataFrame()
-    tags = {f"WATER.PUMP-{p}.POWER": load for p, load in loads.items()}
+    of_pump = element_tags(store.scada_tags(), "pump_power", loads.index)
+    tags = {of_pump[str(p)]: load for p, load in loads.items()}
     df = store.read("scada", series=list(tags), start=start, end=end)
     if not len(df):
         return pd.DataFrame(columns=loads.to_numpy())

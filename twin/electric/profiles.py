@@ -1,7 +1,16 @@
-"""Year-long load and generation profiles of the electric net, from SimBench.
+"""Year-long load and generation profiles of the electric net.
 
-SimBench ships one year of 15-min profiles (35,136 steps, 2016) inside its wheel. They are
-turned into absolute values per element once and cached as Parquet in the data directory.
+Three sources, chosen by the city's manifest (``profile_source``):
+
+* ``simbench``: a SimBench grid's own year of 15-min profiles (35,136 steps, 2016), shipped
+  inside its wheel, turned into absolute values per element once and cached as Parquet;
+* ``standard``: a declared standard load profile type (SimBench's BDEW-style ``H0-A``
+  household, ``G0-A`` commercial, ``L0-A`` farm …, from SimBench's complete data set) for
+  every load, scaled by its ``p_mw``/``q_mvar``; generators by their kind (PV, wind …);
+* ``store``: the utility's own interval reads from the measurement store, summed through the
+  customer map onto their loads; loads without a read meter take the standard profile, and
+  are reported.
+
 Times are UTC: SimBench's clock is read as the city's local standard time.
 """
 
@@ -17,6 +26,15 @@ from twin import config
 #: Profile tables and their units, one place.
 PROFILE_TABLES = {"load_p_mw": "MW", "load_q_mvar": "Mvar", "sgen_p_mw": "MW"}
 STEP = pd.Timedelta("15min")
+#: Energy of one step at 1 MW [kWh].
+KWH_PER_MW_INTERVAL = 1000.0 * STEP / pd.Timedelta("1h")
+#: SimBench's complete data set: its LoadProfile.csv and RESProfile.csv hold every standard
+#: profile type (relative to an element's rated power, 35,136 steps of 2016).
+STANDARD_PROFILE_SET = "1-complete_data-mixed-all-0-sw"
+#: Standard generator profile type (SimBench RESProfile) by a word in ``net.sgen.type``;
+#: a generator of no listed kind runs flat at its ``p_mw``.
+STANDARD_SGEN_PROFILES = {"pv": "PV3", "wind": "WP4", "wp": "WP4", "bio": "BM1",
+                          "hydro": "Hydro1"}
 
 
 def standard_utc_offset(timezone: str, year: int) -> pd.Timedelta:
@@ -181,12 +199,166 @@ def rooftop_pv_profiles(customers: pd.DataFrame, year: int, timezone: str) -> pd
     return pv.rooftop_pv_kw(weather, roofs.pv_kwp, roofs.pv_tilt_deg, roofs.pv_azimuth_deg)
 
 
-def city_profiles(city, refresh: bool = False) -> dict:
-    """The city's year of profiles: SimBench loads, rooftop PV modelled with pvlib.
+def standard_profile_types(names: list[str], table: str = "LoadProfile") -> pd.DataFrame:
+    """Relative standard profiles of SimBench's complete data set, by type name [-].
 
-    Each SimBench low-voltage renewable unit (``lv_RES``) stands for the rooftops of its
-    customers: its profile is the sum of their pvlib output. Other generators keep their
-    SimBench profile. Cached as Parquet under ``profiles/<grid code>/city/``.
+    Parameters
+    ----------
+    names : list of str
+        Columns of ``<table>.csv``, e.g. ``["H0-A_pload", "H0-A_qload"]`` or ``["PV3"]``.
+    table : str
+        ``LoadProfile`` or ``RESProfile``.
+
+    Returns
+    -------
+    DataFrame
+        35,136 steps (SimBench's 2016, positional) × name; cached as Parquet.
+
+    Raises
+    ------
+    ValueError
+        Naming the unknown type and the known ones.
+    """
+    folder = profiles_dir() / "standard" / table
+    paths = {n: folder / f"{n}.parquet" for n in names}
+    missing = [n for n, p in paths.items() if not p.exists()]
+    if missing:
+        import simbench
+
+        csv = Path(simbench.__file__).parent / "networks" / STANDARD_PROFILE_SET / f"{table}.csv"
+        header = pd.read_csv(csv, sep=";", nrows=0).columns
+        unknown = [n for n in missing if n not in header]
+        if unknown:
+            known = sorted({c.removesuffix("_pload").removesuffix("_qload") for c in header
+                            if c != "time"})
+            raise ValueError(f"no standard profile {unknown} in SimBench's {table}; known "
+                             f"types: {', '.join(known)}")
+        df = pd.read_csv(csv, sep=";", usecols=missing, dtype="float64")
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in missing:
+            tmp = paths[n].with_suffix(".tmp")
+            df[[n]].to_parquet(tmp)
+            tmp.replace(paths[n])
+    return pd.concat([pd.read_parquet(paths[n]) for n in names], axis=1)
+
+
+def _sgen_profile_type(kind: str) -> str | None:
+    kind = str(kind).lower()
+    return next((t for word, t in STANDARD_SGEN_PROFILES.items() if word in kind), None)
+
+
+def standard_profiles(net, load_type: str, year: int, timezone: str) -> dict:
+    """Profiles of every load from one standard load profile type, and of every generator
+    from the standard profile of its kind (:data:`STANDARD_SGEN_PROFILES`). Pump loads have
+    none: their power comes from the water model.
+
+    A load's P is ``p_mw`` × the type's relative P, its Q ``q_mvar`` × the relative Q; a
+    generator's P is ``p_mw`` × its kind's relative profile (flat where no kind matches).
+
+    Returns
+    -------
+    dict of DataFrame
+        ``load_p_mw``, ``load_q_mvar``, ``sgen_p_mw``: time (UTC) × element [MW], [Mvar].
+    """
+    rel = standard_profile_types([f"{load_type}_pload", f"{load_type}_qload"])
+    index = profile_index(year, timezone, len(rel))
+    rp = rel[f"{load_type}_pload"].to_numpy()[:, None]
+    rq = rel[f"{load_type}_qload"].to_numpy()[:, None]
+    loads = net.load[net.load.get("profile", pd.Series("", index=net.load.index)).astype(str)
+                     != "pump"]  # pumps follow the water model (twin.coupling)
+    out = {"load_p_mw": pd.DataFrame(rp * loads.p_mw.to_numpy(), index=index,
+                                     columns=loads.index),
+           "load_q_mvar": pd.DataFrame(rq * loads.q_mvar.to_numpy(), index=index,
+                                       columns=loads.index)}
+    kinds = net.sgen.get("type", pd.Series("", index=net.sgen.index)).map(_sgen_profile_type)
+    types = sorted(kinds.dropna().unique())
+    res = standard_profile_types(types, "RESProfile") if types else pd.DataFrame()
+    sgen = np.ones((len(index), len(net.sgen)))
+    for k, t in enumerate(kinds):
+        if t is not None:
+            sgen[:, k] = res[t].to_numpy()
+    out["sgen_p_mw"] = pd.DataFrame(sgen * net.sgen.p_mw.to_numpy(), index=index,
+                                    columns=net.sgen.index)
+    for df in out.values():
+        df.index.name = "time"
+        df.attrs["source"] = f"standard profile {load_type}"
+    return out
+
+
+def store_load_profiles(net, customers: pd.DataFrame, store, fallback: dict) -> dict:
+    """Load profiles from the utility's interval reads, summed through the customer map.
+
+    At each step a load's energy is the sum of its customers' read meters divided by the
+    share of the load those meters stand for (``load_share``), so a load with a meter missing
+    at a step is scaled up from the others; a load none of whose meters is read at a step,
+    or that has no meter at all, takes ``fallback`` there. Q follows P at the load's rated
+    power factor.
+
+    Parameters
+    ----------
+    net : pandapowerNet
+    customers : DataFrame
+        ``electric_meter_id``, ``load``, ``load_share`` per customer.
+    store : MeasurementStore
+        Holds ``electric_interval`` [kWh per interval].
+    fallback : dict
+        Profiles on the time axis wanted (e.g. :func:`standard_profiles`).
+
+    Returns
+    -------
+    dict of DataFrame
+        Like ``fallback``; ``load_p_mw.attrs`` holds ``loads_without_meter`` (list),
+        ``load_steps_from_fallback`` (count) and ``meters_read`` (count).
+    """
+    from twin.electric.meter_anomaly import read_meters
+
+    index = fallback["load_p_mw"].index
+    metered = customers[(customers.electric_meter_id != "") & (customers["load"] >= 0)]
+    p = fallback["load_p_mw"].copy()
+    q = fallback["load_q_mvar"].copy()
+    no_meter = sorted(set(net.load.index[net.load.profile.astype(str) != "pump"])
+                      - set(metered["load"]))
+    report = {"loads_without_meter": no_meter, "load_steps_from_fallback": 0, "meters_read": 0}
+    if len(metered):
+        try:
+            m = read_meters(store, metered, index.tz_convert("UTC").tz_localize(None))
+        except ValueError:  # LossesError: the store holds no read of any meter
+            m = None
+        if m is not None:
+            share = metered.drop_duplicates("electric_meter_id").set_index(
+                "electric_meter_id").loc[m.meter_ids, "load_share"].to_numpy(dtype=float)
+            loads = m.meter_load.to_numpy()
+            kwh = np.nan_to_num(m.kwh.astype(float))
+            seen = (~np.isnan(m.kwh)).astype(float)
+            frame = pd.DataFrame(kwh).T.groupby(loads).sum().T
+            covered = pd.DataFrame(seen * share).T.groupby(loads).sum().T
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mw = frame.to_numpy() / covered.to_numpy() / KWH_PER_MW_INTERVAL
+            cols = frame.columns
+            ok = covered.to_numpy() > 0
+            base_p = p[cols].to_numpy()
+            new_p = np.where(ok, mw, base_p)
+            pf = (net.load.q_mvar / net.load.p_mw).reindex(cols).replace(
+                [np.inf, -np.inf], np.nan).fillna(0.0).to_numpy()
+            p.loc[:, cols] = new_p
+            q.loc[:, cols] = np.where(ok, new_p * pf, q[cols].to_numpy())
+            report["load_steps_from_fallback"] = int((~ok).sum())
+            report["meters_read"] = len(m.meter_ids)
+            never = cols[~ok.any(axis=0)]
+            report["loads_without_meter"] = sorted(set(no_meter) | set(never))
+    p.attrs = {"source": "measurement store", **report}
+    return {**fallback, "load_p_mw": p, "load_q_mvar": q}
+
+
+def city_profiles(city, refresh: bool = False, store=None) -> dict:
+    """The city's year of profiles, from the source its manifest declares.
+
+    ``simbench``: SimBench loads, rooftop PV modelled with pvlib (each SimBench low-voltage
+    renewable unit ``lv_RES`` stands for the rooftops of its customers: its profile is the
+    sum of their pvlib output; other generators keep their SimBench profile), cached as
+    Parquet under ``<city's data dir>/profiles/<grid code>/city/``. ``standard``: :func:`standard_profiles`.
+    ``store``: :func:`store_load_profiles` from ``store`` (default the city's
+    ``<data dir>/store``) over the city's year, the standard profile where nothing is read.
 
     Returns
     -------
@@ -194,8 +366,18 @@ def city_profiles(city, refresh: bool = False) -> dict:
         ``load_p_mw``, ``load_q_mvar``, ``sgen_p_mw`` (time UTC × element index) [MW], [Mvar].
     """
     r = city.recipe
+    city.require("electric", what="load profiles")
+    if r.profiles == "standard":
+        return standard_profiles(city.net, r.standard_profile, r.year, r.timezone)
+    if r.profiles == "store":
+        from twin.ingest.store import MeasurementStore
+
+        base = standard_profiles(city.net, r.standard_profile, r.year, r.timezone)
+        root = store or str(city.data_dir / "store")
+        return store_load_profiles(city.net, city.customers, MeasurementStore(root), base)
     base = simbench_profiles(r.electric_grid, r.year, r.timezone, refresh)
-    path = profiles_dir() / r.electric_grid / "city" / "sgen_p_mw.parquet"
+    # the rooftops are the city's own: cached in its data directory, not by grid code alone
+    path = city.data_dir / "profiles" / r.electric_grid / "city" / "sgen_p_mw.parquet"
     if path.exists() and not refresh:
         return {**base, "sgen_p_mw": _read(path)}
     roofs = rooftop_pv_profiles(_roofs_of(city), r.year, r.timezone)

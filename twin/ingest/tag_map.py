@@ -376,3 +376,76 @@ def _check_row(cell: dict, tag: str, line: int, seen: dict,
         if not elements.tank_max_level_m.get(element):
             return f"unit: tank {element!r} has no maximum level to take % of"
     return ""
+
+
+# ------------------------------------------------------------ which series is which element
+
+#: The sample city historian's tag grammar (``data/RAW-FORMATS.md`` §4): what a series
+#: ingested without a tag map measures, by its tag (pattern, quantity). A store read through
+#: a tag map says it itself (:meth:`twin.ingest.store.MeasurementStore.scada_tags`).
+SAMPLE_TAG_GRAMMAR = (
+    (r"^WATER\.TANK-(?P<element>.+)\.LEVEL$", "level", "WATER.TANK-{}.LEVEL"),
+    (r"^WATER\.J-(?P<element>.+)\.PRESSURE$", "pressure", "WATER.J-{}.PRESSURE"),
+    (r"^WATER\.PUMP-(?P<element>.+)\.POWER$", "pump_power", "WATER.PUMP-{}.POWER"),
+    (r"^WATER\.(?P<element>[^.]+)\.FLOW$", "flow", "WATER.{}.FLOW"),
+    (r"^ELEC\.(?P<element>[^.]+)\.P$", "active_power", "ELEC.{}.P"),
+    (r"^ELEC\.(?P<element>[^.]+)\.Q$", "reactive_power", "ELEC.{}.Q"),
+)
+
+
+def series_elements(series_ids, tag_rows: pd.DataFrame) -> pd.DataFrame:
+    """What each SCADA series measures: ``tag``, ``element``, ``quantity``.
+
+    A series the store's tag map rows name (``tag_rows``: ``store.scada_tags()``) is what the
+    map says; any other is read by the sample city historian's grammar
+    (:data:`SAMPLE_TAG_GRAMMAR`); a series neither knows is left out.
+
+    Parameters
+    ----------
+    series_ids : iterable of str
+        SCADA series ids (tags) as stored.
+    tag_rows : DataFrame
+        ``tag``, ``element``, ``quantity`` (more columns are ignored).
+    """
+    import re
+
+    mapped = tag_rows.set_index(tag_rows["tag"].astype(str))
+    rows = []
+    for tag in dict.fromkeys(map(str, series_ids)):
+        if tag in mapped.index:
+            r = mapped.loc[tag]
+            rows.append((tag, str(r["element"]), str(r["quantity"])))
+            continue
+        for pattern, quantity, _ in SAMPLE_TAG_GRAMMAR:
+            if m := re.match(pattern, tag):
+                rows.append((tag, m.group("element"), quantity))
+                break
+    return pd.DataFrame(rows, columns=["tag", "element", "quantity"])
+
+
+def element_tags(tag_rows: pd.DataFrame, quantity: str, elements) -> dict[str, str]:
+    """The series id (tag) of ``quantity`` at each of ``elements``.
+
+    From the store's tag map rows (``store.scada_tags()``) where they name the element; an
+    element they do not name has the sample city historian's tag (:data:`SAMPLE_TAG_GRAMMAR`),
+    the series id of an export ingested without a tag map. When the rows give several tags
+    of one element and quantity, the first in tag order.
+
+    Returns
+    -------
+    dict
+        Element → tag, for every element of ``elements``.
+    """
+    grammar = {q: fmt for _, q, fmt in SAMPLE_TAG_GRAMMAR}
+    rows = tag_rows[tag_rows["quantity"].astype(str) == quantity].sort_values("tag")
+    mapped = dict(zip(rows["element"].astype(str)[::-1], rows["tag"].astype(str)[::-1],
+                      strict=True))
+    out = {}
+    for element in map(str, elements):
+        if element in mapped:
+            out[element] = mapped[element]
+        elif quantity in grammar:
+            out[element] = grammar[quantity].format(element)
+        else:
+            raise KeyError(f"no SCADA tag of {quantity} at {element!r} in the store's tag map")
+    return out

@@ -12,10 +12,9 @@ import numpy as np
 import pandapower as pp
 import pandas as pd
 import wntr
-import yaml
 
 from twin import schemas
-from twin.city import FILES, CityRecipe
+from twin.city import FILES, CityRecipe, write_recipe
 from twin.coupling import add_pump_loads, assign_pumps
 from twin.electric.network import (
     bus_xy,
@@ -27,6 +26,7 @@ from twin.electric.network import (
 from twin.water.dma import boundary_meters, partition_dmas
 from twin.water.network import (
     daily_controls,
+    demand_junctions,
     metres_per_coordinate_unit,
     node_xy,
     read_inp,
@@ -95,7 +95,7 @@ def build_city(recipe: CityRecipe, folder: str | Path) -> dict[str, int]:
     pumps.to_csv(folder / FILES["pumps"], index=False)
     schemas.validate("assets", assets).to_csv(folder / FILES["assets"], index=False)
     schemas.validate("customers", customers).to_csv(folder / FILES["customers"], index=False)
-    (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe.model_dump(), sort_keys=False))
+    write_recipe(recipe, folder)
     return {"buses": len(net.bus), "junctions": wn.num_junctions, "customers": len(customers),
             "assets": len(assets)}
 
@@ -221,7 +221,7 @@ def _nearest_demand_junctions(wn, xy: np.ndarray) -> np.ndarray:
     A junction left without a customer takes the nearest customer from a junction that has
     more than one, so every demand in the model is metered by someone.
     """
-    names = [j for j, node in wn.junctions() if node.base_demand > 0]
+    names = demand_junctions(wn)
     jxy = node_xy(wn).loc[names].to_numpy()
     dist = np.hypot(xy[:, None, 0] - jxy[None, :, 0], xy[:, None, 1] - jxy[None, :, 1])
     choice = dist.argmin(axis=1)
@@ -308,3 +308,49 @@ def _assets(net, wn, pumps, meters, customers, rng: np.random.Generator) -> pd.D
 def _draw_era(rng: np.random.Generator) -> tuple:
     weights = np.array([e[3] for e in PIPE_ERAS])
     return PIPE_ERAS[int(rng.choice(len(PIPE_ERAS), p=weights / weights.sum()))]
+
+
+def generator_needs(city) -> list[str]:
+    """What the measurement generator (``twin data build``) needs that ``city`` lacks.
+
+    It draws meter reads from each customer's share of a load and of a junction, SCADA from
+    the feeders and the DMA boundary meters, so it needs both networks, customers mapped to
+    loads and junctions with their meters, and boundary meters.
+
+    Returns
+    -------
+    list of str
+        One phrase per missing part; empty when the city has all it needs.
+    """
+    out = [f"a {n} network ({FILES[n]})" for n in ("electric", "water") if not city.has(n)]
+    c = city.customers
+    if not ((c.electric_meter_id != "") & (c["load"] >= 0) & (c.water_meter_id != "")
+            & (c["junction"] != "")).any():
+        out.append("customers with an electricity meter mapped to a load and a water meter "
+                   "mapped to a junction (customers.csv)")
+    if city.has("water") and not len(city.pumps):
+        out.append("water pumps fed from buses (pumps.csv; `twin city import --pumps`)")
+    if not len(city.dma_meters):
+        out.append("DMA boundary meters (dma_meters.csv; `twin city import --boundary-meters`)")
+    if city.has("electric") and not city.net.bus.feeder.astype(str).str.match(r"^F\d").any():
+        out.append("feeders (lines leaving a substation busbar below a transformer)")
+    return out
+
+
+def generator_city(city):
+    """The city as the measurement generator can draw it: customers mapped to both a load and
+    a junction, with both meters (the others are left out and counted).
+
+    Returns
+    -------
+    (City, int)
+        The city to generate for, and the number of customers left out.
+    """
+    import dataclasses
+
+    c = city.customers
+    ok = (c["load"] >= 0) & (c["junction"] != "") & (c.electric_meter_id != "") & \
+        (c.water_meter_id != "")
+    if ok.all():
+        return city, 0
+    return dataclasses.replace(city, customers=c[ok].reset_index(drop=True)), int((~ok).sum())

@@ -45,7 +45,7 @@ from twin.coupling import pump_power_kw, pump_q_mvar
 from twin.electric.profiles import city_profiles, profile_index, rooftop_pv_profiles
 from twin.synthetic import faults as flt
 from twin.synthetic import raw_formats as raw
-from twin.water.hydraulics import run_epanet
+from twin.water.hydraulics import pattern_multiplier, run_epanet
 
 #: Energy of 1 MW over one 15-min interval [kWh].
 KWH_PER_MW_INTERVAL = 250.0
@@ -167,25 +167,38 @@ class _IntraDayNoise:
 # ----------------------------------------------------------------------------------- water
 
 def seasonal_water_network(wn, year: int, hours: int):
-    """Copy of ``wn`` whose demand patterns run a whole year with a seasonal swing.
+    """Copy of ``wn`` whose demands run ``hours`` from 1 January with a seasonal swing.
 
-    Each junction demand pattern (daily, hourly steps) becomes an ``hours``-long pattern:
-    the daily shape times ``1 + A·cos(2π(doy − 196)/366)`` with A =
-    :data:`WATER_SEASONAL_AMPLITUDE` (peak mid-July).
+    Every pattern a demand category plays (the network's default pattern for categories
+    without one) becomes one long pattern over the run, on the network's own pattern step
+    and start: the multiplier EPANET would play at that time
+    (:func:`twin.water.hydraulics.pattern_multiplier`) times ``1 + A·cos(2π(doy − 196)/366)``
+    with A = :data:`WATER_SEASONAL_AMPLITUDE` (peak mid-July) and doy the day of the run.
+    Categories without any pattern get one of the swing alone. So every category keeps its
+    own pattern, whatever its step (5-minute, weekly) and start.
     """
     import copy
 
     wn = copy.deepcopy(wn)
-    used = {str(j.demand_timeseries_list[0].pattern_name)
-            for _, j in wn.junctions() if j.demand_timeseries_list
-            and j.demand_timeseries_list[0].pattern_name is not None}
-    h = np.arange(hours)
-    doy = h // 24
+    opts = wn.options.time
+    step, begin = max(1, int(opts.pattern_timestep)), int(opts.pattern_start)
+    # pattern periods p played over [0, hours·3600): EPANET plays period (t + start) // step
+    periods = np.arange((hours * 3600 + begin + step - 1) // step)
+    times_s = periods * step - begin
+    doy = np.clip(times_s, 0, None) // 86400
     season = 1 + WATER_SEASONAL_AMPLITUDE * np.cos(2 * np.pi * (doy - 196) / 366)
-    for name in sorted(used):
-        pat = wn.get_pattern(name)
-        daily = np.asarray(pat.multipliers, dtype=float)
-        pat.multipliers = (daily[h % len(daily)] * season).round(5).tolist()
+    default = wn.options.hydraulic.pattern
+    default = default if default in wn.pattern_name_list else None
+    seasonal: dict[str | None, str] = {}
+    for _, junction in wn.junctions():
+        for demand in junction.demand_timeseries_list:
+            played = demand.pattern_name or default
+            if played not in seasonal:
+                name = f"SEASON-{played}" if played else "SEASON"
+                wn.add_pattern(name, (pattern_multiplier(wn, played, times_s)
+                                      * season).tolist())
+                seasonal[played] = name
+            demand.pattern_name = seasonal[played]
     return wn
 
 

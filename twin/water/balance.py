@@ -43,7 +43,8 @@ import numpy as np
 import pandas as pd
 import wntr
 
-from twin.water.dma import SOURCE_ZONE, dma_names, net_inflow_l_s
+from twin.water.dma import SOURCE_ZONE, dma_names, net_inflow_l_s, water_customers
+from twin.water.hydraulics import tank_volume_m3
 
 #: Name of the whole-system row of a balance table.
 CITY = "city"
@@ -98,14 +99,16 @@ MEASURED_ONLY = BalanceParameters(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 # -------------------------------------------------------------------------- volumes in
 
-def tank_volume_m3(wn: wntr.network.WaterNetworkModel, tank: str, level_m) -> np.ndarray:
-    """Water stored in a tank at ``level_m`` above its bottom [m³] (cylinder or volume curve)."""
-    t = wn.get_node(tank)
-    level = np.asarray(level_m, dtype=float)
-    if t.vol_curve is not None:
-        x, y = np.asarray(t.vol_curve.points, dtype=float).T
-        return np.interp(level, x, y)
-    return np.pi / 4 * t.diameter**2 * level
+def zone_storage_m3(levels_m: pd.DataFrame, wn: wntr.network.WaterNetworkModel,
+                    zones: pd.Series) -> pd.DataFrame:
+    """Water stored in each zone's tanks at each time [m³] (times × zone), by
+    :func:`twin.water.hydraulics.tank_volume_m3`."""
+    out = pd.DataFrame(index=levels_m.index)
+    for tank in levels_m.columns:
+        z = str(zones[tank])
+        v = tank_volume_m3(wn, tank, levels_m[tank].to_numpy())
+        out[z] = out[z] + v if z in out else v
+    return out
 
 
 def system_input_m3(
@@ -171,7 +174,8 @@ def billed_metered_m3(
     model_demand_m3s: pd.Series,
 ) -> pd.DataFrame:
     """Billed metered consumption per DMA over the reads' period [m³], and the estimate for
-    connections without reads.
+    connections without reads. Customers without a junction (electricity-only) are no
+    connection: they are left out and counted in ``attrs["customers_without_junction"]``.
 
     A connection of the register with no read in the period is billed on an estimate: the
     zone's read volume scaled by the model's demand allocation, V_unread = V_read ·
@@ -199,8 +203,9 @@ def billed_metered_m3(
         Reads of meters that are not in the register.
     """
     ids = reads["series_id"].astype(str)
-    register = customers.assign(water_meter_id=customers.water_meter_id.astype(str),
-                                junction=customers.junction.astype(str))
+    water = water_customers(customers)
+    register = water.assign(water_meter_id=water.water_meter_id.astype(str),
+                            junction=water.junction.astype(str))
     unknown = sorted(set(ids.unique()) - set(register.water_meter_id))
     if unknown:
         raise BalanceError(f"{len(unknown)} water meters with reads are not in the customer "
@@ -227,6 +232,7 @@ def billed_metered_m3(
     out = pd.DataFrame.from_dict(rows, orient="index", columns=[
         "billed_metered_m3", "billed_estimated_m3", "connections_read", "connections_estimated"])
     out.loc[CITY] = out.sum()
+    out.attrs["customers_without_junction"] = len(customers) - len(water)
     return out
 
 
@@ -327,23 +333,40 @@ def water_balance(
 
 # ----------------------------------------------------------------- from the measurements
 
-def flow_tag(meter_id: str) -> str:
-    """SCADA tag of a DMA boundary meter's flow [L/s]."""
-    return f"WATER.{meter_id}.FLOW"
+def scada_tags_of(store, meters: pd.DataFrame, wn) -> tuple[list[str], list[str]]:
+    """The store's series of the boundary meters' flows [L/s] (in ``meters`` order) and of
+    the tanks' levels [m] (in ``wn.tank_name_list`` order), by the tag map the SCADA was
+    ingested with (``store.scada_tags()``), else the sample historian's tags."""
+    from twin.ingest.tag_map import element_tags
+    from twin.water.dma import boundary_flow_tags
 
-
-def level_tag(tank: str) -> str:
-    """SCADA tag of a tank's level [m]."""
-    return f"WATER.TANK-{tank}.LEVEL"
+    rows = store.scada_tags()
+    flows = boundary_flow_tags(rows, meters)
+    levels = element_tags(rows, "level", wn.tank_name_list)
+    return [flows[str(m)] for m in meters.meter_id], [levels[t] for t in wn.tank_name_list]
 
 
 def scada_hourly(store, tags: list[str], start, end) -> tuple[pd.DataFrame, pd.Series]:
-    """Hourly SCADA values of ``tags`` on every hour of [start, end], gaps interpolated.
+    """Hourly SCADA values of ``tags`` on every hour of [start, end], gaps interpolated
+    (:func:`scada_on_grid` with a 1 h step)."""
+    return scada_on_grid(store, tags, start, end, "1h")
+
+
+def scada_on_grid(store, tags: list[str], start, end,
+                  step: str | pd.Timedelta | None = None) -> tuple[pd.DataFrame, pd.Series]:
+    """SCADA values of ``tags`` on a regular grid over [start, end], gaps interpolated.
+
+    Parameters
+    ----------
+    step : str or Timedelta, optional
+        Grid step; default the export's own: the finest median spacing of the tags'
+        readings (SCADA kept at 5 or 15 min is used at 5 or 15 min).
 
     Returns
     -------
     (DataFrame, Series)
-        Hours (UTC) × tag values; the number of hours filled by interpolation per tag.
+        Grid times (UTC) × tag values; the number of grid times filled by interpolation
+        per tag.
 
     Raises
     ------
@@ -358,7 +381,10 @@ def scada_hourly(store, tags: list[str], start, end) -> tuple[pd.DataFrame, pd.S
     if absent:
         raise BalanceError(f"no SCADA values between {start} and {end} for {absent}; ingest "
                            "the historian export of the period (`twin ingest`)")
-    hours = pd.date_range(start, end, freq="1h")
+    if step is None:
+        spacing = [wide[t].dropna().index.to_series().diff().median() for t in tags]
+        step = max(min(s for s in spacing if s == s), pd.Timedelta("1min"))
+    hours = pd.date_range(start, end, freq=pd.Timedelta(step))
     wide = wide.reindex(hours)[tags]
     filled = wide.isna().sum()
     wide = wide.interpolate(method="time", limit_direction="both")
@@ -402,8 +428,7 @@ def balance_inputs(store, city, start, end) -> dict:
     if start.tzinfo is None:
         start, end = start.tz_localize("UTC"), end.tz_localize("UTC")
     meters, wn, zones = city.dma_meters, city.wn, city.dmas
-    ftags = [flow_tag(m) for m in meters.meter_id]
-    ltags = [level_tag(t) for t in wn.tank_name_list]
+    ftags, ltags = scada_tags_of(store, meters, wn)
     values, filled = scada_hourly(store, ftags + ltags, start, end)
     last = store.read("scada", series=ftags[:1], start=start, end=end + pd.Timedelta("1s"))
     stop = min(end, last.time_utc.max()) if len(last) else end
@@ -451,5 +476,7 @@ def balance_from_store(store, city, start, end,
     out["connections_estimated"] = inputs["billed"]["connections_estimated"].reindex(out.index)
     out.attrs.update({"start": str(inputs["start"]), "end": str(inputs["end"]),
                       "scada_hours_filled": int(inputs["scada_filled"].sum()),
+                      "customers_without_junction": inputs["billed"].attrs[
+                          "customers_without_junction"],
                       "reads": inputs["reads"]})
     return out

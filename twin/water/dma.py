@@ -101,20 +101,36 @@ def mains_length_km(wn: wntr.network.WaterNetworkModel, zones: pd.Series) -> pd.
     return pd.Series(km, name="mains_km").rename_axis("dma")
 
 
+def water_customers(customers: pd.DataFrame) -> pd.DataFrame:
+    """The customers with a water connection: those whose ``junction`` is not empty.
+
+    A customer with no junction (an electricity-only account) is no service connection of
+    the water network; water figures leave it out (and say how many they left out).
+    """
+    junction = customers["junction"].fillna("").astype(str).str.strip()
+    return customers[junction != ""]
+
+
 def connections(customers: pd.DataFrame, zones: pd.Series) -> pd.Series:
     """Service connections (customers) per zone [-], by each customer's junction.
+
+    Customers without a junction (:func:`water_customers`) are left out; their number is in
+    the result's ``attrs["customers_without_junction"]``.
 
     Raises
     ------
     KeyError
         A customer's junction is not a node of the zoning.
     """
-    junction = customers["junction"].astype(str)
+    water = water_customers(customers)
+    junction = water["junction"].astype(str)
     unknown = sorted(set(junction) - set(zones.index))
     if unknown:
         raise KeyError(f"customers at junctions not in the network: {unknown[:5]}; fix "
                        "customers.csv")
-    return junction.map(zones).value_counts().rename("connections").rename_axis("dma")
+    out = junction.map(zones).value_counts().rename("connections").rename_axis("dma")
+    out.attrs["customers_without_junction"] = len(customers) - len(water)
+    return out
 
 
 def average_zone_pressure(
@@ -224,4 +240,29 @@ def net_inflow_l_s(flows_l_s: pd.DataFrame, meters: pd.DataFrame) -> pd.DataFram
         q = flows_l_s[m.meter_id]
         out[m.to_zone] += q
         out[m.from_zone] -= q
+    return out
+
+
+def boundary_flow_tags(tag_rows: pd.DataFrame, meters: pd.DataFrame) -> dict[str, str]:
+    """The SCADA series (tag) of each boundary meter's flow: meter id → tag.
+
+    A utility's tag map may name the meter (``FM-07``) or the link it sits on; a store read
+    without a tag map has the sample historian's tags (see
+    :func:`twin.ingest.tag_map.element_tags`).
+
+    Parameters
+    ----------
+    tag_rows : DataFrame
+        ``tag``, ``element``, ``quantity``: the store's tag map rows (``store.scada_tags()``).
+    meters : DataFrame
+        ``meter_id``, ``link`` (``city.dma_meters``).
+    """
+    from twin.ingest.tag_map import element_tags
+
+    named = set(tag_rows.loc[tag_rows["quantity"].astype(str) == "flow", "element"].astype(str))
+    out = {}
+    for m in meters.itertuples():
+        element = str(m.link) if str(m.meter_id) not in named and str(m.link) in named else (
+            str(m.meter_id))
+        out[str(m.meter_id)] = element_tags(tag_rows, "flow", [element])[element]
     return out

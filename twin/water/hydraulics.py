@@ -8,14 +8,26 @@ Two ways in, both EPANET 2.2 as shipped in the WNTR wheel:
   no status report) and reads the binary output file with numpy into a dataset. It gives the
   same numbers as the first way in a fraction of the time (``benchmarks/bench_water.py``).
 
+Both run the network as its ``.inp`` gives it (every demand category and pattern, the
+pattern step, length and start, controls and rules, headloss formula, demand model, units);
+:func:`simulate` gives what a plain EPANET run of the file gives (:func:`run_inp_file`, the
+anchor; ``benchmarks/bench_water_fidelity.py``).
+
 Demands come from the model's patterns, from scenario multipliers
 (:func:`scale_demands`) or from customers' meter reads (:func:`junction_use_m3`,
 :func:`set_junction_demands`). Leaks are EPANET emitters (:func:`add_leak_emitters`).
+
+Shared helpers for the analyses (no I/O, no simulation): the EPANET pattern clock
+(:func:`pattern_period`, :func:`pattern_multiplier`), a junction's total demand from all
+its categories at any time (:func:`junction_demand_m3s`), tank levels and volumes
+(:func:`tank_level_m`, :func:`tank_volume_m3` through WNTR's ``Tank.get_volume``,
+:func:`tank_volume_series_m3`).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import os
 import shutil
 import struct
@@ -184,9 +196,14 @@ def set_junction_demands(
 ) -> wntr.network.WaterNetworkModel:
     """Return a copy of ``wn`` whose junctions draw what their meters recorded.
 
-    Each junction in ``use_m3`` gets base demand = its mean use [m³/s] and a pattern of
-    hourly multipliers (use / mean) starting at the simulation's time 0; missing hours take
-    the junction's mean. Junctions not in ``use_m3`` keep their model demand.
+    Each junction in ``use_m3`` gets one demand (its other categories are replaced): base
+    demand = its mean use [m³/s] (divided by the network's demand multiplier, which EPANET
+    applies) and a pattern whose multipliers (use / mean) play hour ``h`` of ``use_m3``
+    during the simulation's hour ``h``, on the network's pattern clock: where the pattern
+    step does not divide an hour it becomes the largest step that divides both (every
+    other pattern is repeated to keep playing as before), and the pattern start is
+    allowed for. Missing hours take the junction's mean. Junctions not in ``use_m3`` keep
+    their model demand.
 
     Parameters
     ----------
@@ -197,36 +214,212 @@ def set_junction_demands(
     unknown = sorted(set(use_m3.columns) - set(wn.junction_name_list))
     if unknown:
         raise MeterDataError(f"meter data for junctions that do not exist: {unknown[:5]}")
-    wn.options.time.pattern_timestep = 3600
+    start = int(wn.options.time.pattern_start)
+    step = refine_pattern_step(wn, math.gcd(3600, start))  # each period within one hour
+    # the hour of use_m3 each pattern period k plays: (k·step − start) // 3600; periods
+    # before the start are played only after the data (the pattern wraps), at the mean
+    periods = (start + len(use_m3) * 3600 + step - 1) // step
+    hour = (np.arange(periods) * step - start) // 3600
+    played = hour >= 0
     flow = use_m3 / 3600.0
+    factor = float(wn.options.hydraulic.demand_multiplier) or 1.0
     for name in use_m3.columns:
         q = flow[name].to_numpy(dtype=float)
         mean = float(np.nanmean(q)) if np.isfinite(q).any() else 0.0
         mult = np.where(np.isfinite(q), q / mean, 1.0) if mean > 0 else np.zeros(len(q))
         pattern = f"METER-{name}"
-        wn.add_pattern(pattern, mult.round(6).tolist())
+        wn.add_pattern(pattern, np.where(played, mult[np.clip(hour, 0, None)], 1.0).tolist())
         j = wn.get_node(name)
         j.demand_timeseries_list.clear()
-        j.add_demand(mean, pattern)
+        j.add_demand(mean / factor, pattern)
     return wn
+
+
+def refine_pattern_step(wn: wntr.network.WaterNetworkModel, step_s: int) -> int:
+    """Make ``wn``'s pattern step divide ``step_s``, in place, without changing what plays.
+
+    The new step is the greatest common divisor of the two; each multiplier of every
+    pattern is repeated (old step / new step) times, so every pattern plays the same
+    multiplier at every time (the pattern start is in seconds and is kept).
+
+    Returns
+    -------
+    int
+        The pattern step now [s].
+    """
+    old = int(wn.options.time.pattern_timestep)
+    new = math.gcd(old, int(step_s))
+    if new != old:
+        r = old // new
+        for name in wn.pattern_name_list:
+            pat = wn.get_pattern(name)
+            pat.multipliers = np.repeat(np.asarray(pat.multipliers, dtype=float), r).tolist()
+        wn.options.time.pattern_timestep = new
+        wn.options.time.hydraulic_timestep = min(int(wn.options.time.hydraulic_timestep), new)
+    return new
+
+
+# ------------------------------------------------------- the EPANET pattern clock, tanks
+
+def pattern_period(wn: wntr.network.WaterNetworkModel, times_s) -> np.ndarray:
+    """Index of the pattern period EPANET plays at simulation times ``times_s``.
+
+    EPANET's pattern clock: at simulation time t [s] a pattern of n multipliers plays
+    multiplier ``((t + pattern_start) // pattern_step) mod n`` (no interpolation); the
+    step and start are the network's own (``wn.options.time``), so a 5-minute weekly
+    pattern (2016 multipliers) and a pattern started at 06:00 play as EPANET plays them.
+    This returns the period, ``(t + pattern_start) // pattern_step``, before the modulo.
+
+    Parameters
+    ----------
+    times_s : array-like
+        Seconds since the start of the simulation [s].
+    """
+    opts = wn.options.time
+    t = np.asarray(times_s, dtype=np.int64)
+    return (t + int(opts.pattern_start)) // max(1, int(opts.pattern_timestep))
+
+
+def pattern_multiplier(
+    wn: wntr.network.WaterNetworkModel, pattern: str | None, times_s
+) -> np.ndarray:
+    """Multipliers of ``pattern`` at simulation times ``times_s`` [-], as EPANET plays them.
+
+    ``pattern`` ``None`` (a demand without its own pattern) plays the network's default
+    pattern (``[OPTIONS] PATTERN``, or the pattern named ``1``) where there is one, else a
+    constant 1. See :func:`pattern_period` for the clock.
+    """
+    if pattern is None:
+        default = wn.options.hydraulic.pattern
+        pattern = default if default in wn.pattern_name_list else None
+    period = pattern_period(wn, times_s)
+    if pattern is None:
+        return np.ones(period.shape)
+    mult = np.asarray(wn.get_pattern(pattern).multipliers, dtype=float)
+    if mult.size == 0:
+        return np.ones(period.shape)
+    return mult[period % mult.size]
+
+
+def junction_demand_m3s(
+    wn: wntr.network.WaterNetworkModel, times_s, junctions: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Each junction's total demand at simulation times ``times_s`` [m³/s].
+
+    The sum over all the junction's demand categories of base demand × its pattern's
+    multiplier (:func:`pattern_multiplier`, on the network's pattern step and start), times
+    the network's demand multiplier: what a demand-driven EPANET run asks of the junction
+    (emitters, leaks and pressure-driven shortfalls not included).
+
+    Parameters
+    ----------
+    times_s : array-like
+        Seconds since the start of the simulation [s] (the run starts at the network's
+        ``START CLOCKTIME``; for timestamps ``t`` of a run started at ``t0``, pass
+        ``(t - t0).total_seconds()``).
+    junctions : sequence of str, optional
+        Junctions to return; default all.
+
+    Returns
+    -------
+    DataFrame
+        Index ``time`` (``times_s``), one column per junction [m³/s].
+    """
+    times = np.asarray(times_s)
+    names = list(wn.junction_name_list if junctions is None else junctions)
+    factor = float(wn.options.hydraulic.demand_multiplier)
+    cache: dict[str | None, np.ndarray] = {}
+    out = np.zeros((times.size, len(names)))
+    for col, name in enumerate(names):
+        for d in wn.get_node(name).demand_timeseries_list:
+            key = d.pattern_name or None
+            if key not in cache:
+                cache[key] = pattern_multiplier(wn, key, times)
+            out[:, col] += d.base_value * cache[key]
+    return pd.DataFrame(out * factor, index=pd.Index(times, name="time"), columns=names)
+
+
+def tank_volume_m3(wn: wntr.network.WaterNetworkModel, tank: str, level_m) -> np.ndarray:
+    """Water stored in ``tank`` at ``level_m`` above its bottom [m³].
+
+    WNTR's ``Tank.get_volume``: the tank's volume curve where it has one, else the
+    cylinder's cross-section × level. Differences of volume (storage change between two
+    levels) are exact either way; an absolute volume leaves out a ``min_vol`` the network
+    may give below the minimum level.
+
+    Parameters
+    ----------
+    level_m : float or array-like
+        Water level above the tank bottom [m] (head − elevation).
+    """
+    node = wn.get_node(tank)
+    if node.node_type != "Tank":
+        raise KeyError(f"{tank!r} is a {node.node_type.lower()}, not a tank")
+    return np.asarray(node.get_volume(np.asarray(level_m, dtype=float)), dtype=float)
+
+
+def tank_level_m(ds: xr.Dataset, wn: wntr.network.WaterNetworkModel) -> xr.DataArray:
+    """Tanks' water levels in a result dataset: head − tank elevation [m], time × node."""
+    tanks = list(wn.tank_name_list)
+    elevation = xr.DataArray([wn.get_node(t).elevation for t in tanks],
+                             coords={"node": tanks}, dims="node")
+    level = ds["head_m"].sel(node=tanks) - elevation
+    level.attrs["units"] = "m"
+    return level.rename("level_m")
+
+
+def tank_volume_series_m3(ds: xr.Dataset, wn: wntr.network.WaterNetworkModel) -> xr.DataArray:
+    """Tanks' stored volumes in a result dataset [m³], time × node (:func:`tank_volume_m3`)."""
+    level = tank_level_m(ds, wn)
+    vol = np.column_stack([tank_volume_m3(wn, t, level.sel(node=t).values)
+                           for t in level.node.values]) if level.sizes["node"] else (
+        np.zeros(level.shape))
+    return xr.DataArray(vol, coords=level.coords, dims=level.dims, name="volume_m3",
+                        attrs={"units": "m3"})
 
 
 # ---------------------------------------------------------------------------- simulation
 
-def _set_times(wn, duration_s: float, step_s: float, pressure_driven: bool) -> None:
-    opts = wn.options
-    opts.time.duration = int(duration_s)
-    opts.time.hydraulic_timestep = int(step_s)
-    opts.time.report_timestep = int(step_s)
-    opts.time.pattern_start = 0
-    opts.hydraulic.demand_model = "PDA" if pressure_driven else "DDA"
+def run_steps(own_hydraulic_s: int, own_report_s: int, step_s: float) -> tuple[int, int, int]:
+    """The steps of a run reported every ``step_s`` of a network with its own steps.
+
+    The network's hydraulic step is kept, cut to the reporting step where it is longer.
+    Where ``step_s`` is a multiple of the network's own reporting step, EPANET reports at
+    its own step and every k-th period is kept: EPANET ends a hydraulic step at each
+    reporting time, so a longer reporting step alone changes the steps taken after a
+    control acts or a tank fills, and over a week moved C-Town's pressures by up to 0.15 m.
+
+    Returns
+    -------
+    (int, int, int)
+        Hydraulic step [s], EPANET's reporting step [s], k (keep every k-th period) [-].
+    """
+    step = int(step_s)
+    report = own_report_s if 0 < own_report_s < step and step % own_report_s == 0 else step
+    hydraulic = min(own_hydraulic_s, report) if own_hydraulic_s > 0 else report
+    return int(hydraulic), int(report), step // report
+
+
+def _set_times(wn, duration_s: float, step_s: float, pressure_driven: bool | None) -> int:
+    """Set a run's duration and steps on ``wn`` (:func:`run_steps`); the demand model only
+    when ``pressure_driven`` is not None. Returns k, to keep every k-th reported period."""
+    opts = wn.options.time
+    hydraulic, report, every = run_steps(int(opts.hydraulic_timestep),
+                                         int(opts.report_timestep), step_s)
+    opts.duration = int(duration_s)
+    opts.hydraulic_timestep, opts.report_timestep = hydraulic, report
+    if opts.report_start > duration_s:
+        opts.report_start = 0
+    if pressure_driven is not None:
+        wn.options.hydraulic.demand_model = "PDA" if pressure_driven else "DDA"
+    return every
 
 
 def run_epanet(
     wn: wntr.network.WaterNetworkModel,
     duration_s: float,
     step_s: float = 3600,
-    pressure_driven: bool = False,
+    pressure_driven: bool | None = None,
 ) -> wntr.sim.results.SimulationResults:
     """Run an extended-period simulation with WNTR's ``EpanetSimulator`` on a copy of ``wn``.
 
@@ -235,92 +428,163 @@ def run_epanet(
     duration_s : float
         Simulated time from the model's start clock time [s].
     step_s : float
-        Hydraulic and report time step [s].
-    pressure_driven : bool
-        Pressure-driven demands (PDA) instead of demand-driven (DDA), with the model's own
-        pressure options.
+        Reporting time step [s]; also the longest hydraulic step (the network's own
+        shorter step is kept).
+    pressure_driven : bool, optional
+        ``None``: the network's own demand model; ``True`` pressure-driven (PDA) with the
+        model's own pressure options; ``False`` demand-driven (DDA). Pattern step and
+        start, controls and rules are the network's.
 
     Notes
     -----
     EPANET writes ``.inp``, ``.rpt`` and ``.bin`` files; each run gets its own temporary
-    folder so runs in parallel never overwrite each other. :func:`simulate` is the faster
+    folder so runs in parallel never overwrite each other. As ``EpanetSimulator`` runs, with
+    the model's exact pattern multipliers (WNTR's writer keeps 6 decimals). :func:`simulate` is the faster
     way to the same numbers.
     """
     wn = copy.deepcopy(wn)
-    _set_times(wn, duration_s, step_s, pressure_driven)
+    every = _set_times(wn, duration_s, step_s, pressure_driven)
     with tempfile.TemporaryDirectory(prefix="twin-epanet-") as tmp:
         try:
-            return wntr.sim.EpanetSimulator(wn).run_sim(file_prefix=str(Path(tmp) / "run"))
+            res = _epanet_simulator_run(wn, str(Path(tmp) / "run"))
         except Exception as exc:
             raise HydraulicsError(f"EPANET failed on {wn.name or 'the network'}: {exc}") from exc
+    if every > 1:
+        res.node = {k: v.iloc[::every] for k, v in res.node.items()}
+        res.link = {k: v.iloc[::every] for k, v in res.link.items()}
+    return res
+
+
+def _epanet_simulator_run(wn, prefix: str) -> wntr.sim.results.SimulationResults:
+    """What ``wntr.sim.EpanetSimulator(wn).run_sim()`` does (write the ``.inp``, solve
+    hydraulics and quality, report, read the binary output), with the model's exact
+    pattern multipliers and curves given to EPANET before solving
+    (:func:`_set_exact_patterns_and_curves`)."""
+    from wntr.epanet.io import BinFile
+    from wntr.epanet.toolkit import ENepanet
+
+    inp, rpt, out = (f"{prefix}.{x}" for x in ("inp", "rpt", "bin"))
+    wntr.network.write_inpfile(wn, inp, units=wn.options.hydraulic.inpfile_units, version=2.2)
+    en = ENepanet(version=2.2)
+    en.ENopen(inp, rpt, out)
+    _set_exact_patterns_and_curves(en, wn)
+    en.ENsolveH()
+    en.ENsolveQ()
+    en.ENreport()
+    en.ENclose()
+    return BinFile().read(out, False, wn.options.hydraulic.headloss == "D-W")
 
 
 def simulate(
     wn: wntr.network.WaterNetworkModel,
     duration_s: float,
     step_s: float = 3600,
-    pressure_driven: bool = False,
+    pressure_driven: bool | None = None,
     required_pressure_m: float = MIN_SERVICE_PRESSURE_M,
     minimum_pressure_m: float = PDA_MINIMUM_PRESSURE_M,
 ) -> xr.Dataset:
     """Run an extended-period simulation through the EPANET toolkit; return a dataset.
 
+    The network runs as its ``.inp`` says: every demand category with its pattern, the
+    pattern step, length and start, controls and rules, headloss formula, demand model
+    and units, tanks from their initial levels. Only the duration and the reporting step
+    are set here, and the hydraulic step is cut to the reporting step where the network's
+    own is longer (EPANET does the same); a model's own shorter hydraulic step is kept, as
+    a tank's level is integrated over it. The run is the one a plain EPANET run of the
+    file gives (``benchmarks/bench_water_fidelity.py``: identical to ~1e-6 on the public
+    networks).
+
     Hydraulics only: no water-quality run and no status report (in a model such as ky10,
     whose own options ask for a water-age run at a 5-min quality step and a full status
     report, those take most of a plain run's time). ``wn`` is written to an ``.inp`` as is
-    (not copied, not changed); duration, steps and demand model are set through the
-    toolkit; EPANET's binary output is read with numpy and converted to SI units.
+    (not copied, not changed); EPANET's binary output is read with numpy and converted to
+    SI units.
 
     Parameters
     ----------
     duration_s : float
         Simulated time [s].
     step_s : float
-        Hydraulic and report time step [s].
-    pressure_driven : bool
-        Pressure-driven analysis (EPANET 2.2 PDA, exponent 0.5): a junction gets its full
-        demand at ``required_pressure_m`` and none at ``minimum_pressure_m``; otherwise
-        demand-driven (DDA), where unmet pressure shows as negative pressure.
+        Reporting time step [s]; also the longest hydraulic step.
+    pressure_driven : bool, optional
+        ``None`` (default): the network's own demand model. ``True``: pressure-driven
+        analysis (EPANET 2.2 PDA, the network's pressure exponent): a junction gets its
+        full demand at ``required_pressure_m`` and none at ``minimum_pressure_m``.
+        ``False``: demand-driven (DDA), where unmet pressure shows as negative pressure.
     required_pressure_m, minimum_pressure_m : float
-        PDA pressures [m].
+        PDA pressures [m], used when ``pressure_driven`` is True.
 
     Returns
     -------
     Dataset
-        As :func:`results_dataset`, with attributes ``demand_model``, ``epanet_warning``
+        As :func:`results_dataset`, times from the network's report start, with
+        attributes ``demand_model`` (``"DDA"`` or ``"PDA"``, as run), ``epanet_warning``
         (EPANET's warning flag, non-zero when it reported e.g. negative pressures or a pump
         that cannot deliver its head; the messages are in the run's report) and
         ``epanet_solve_s``, ``epanet_solve_cpu_s`` (wall and CPU time of EPANET's own
         hydraulic solve, ``ENsolveH`` [s]; the rest of the call is writing the model, saving
         and reading the output).
     """
+    from wntr.epanet.io import InpFile
+
+    def configure(en) -> int:
+        _set_exact_patterns_and_curves(en, wn)
+        if pressure_driven is not None:
+            _set_demand_model(en, wn, pressure_driven, minimum_pressure_m, required_pressure_m)
+        return _set_run_times(en, duration_s, step_s)
+
+    with tempfile.TemporaryDirectory(prefix="twin-epanet-", dir=_scratch_dir()) as tmp:
+        inp = os.path.join(tmp, "run.inp")
+        InpFile().write(inp, wn, units=wn.options.hydraulic.inpfile_units)
+        return _toolkit_run(inp, configure, wn.name or "the network")
+
+
+def run_inp_file(path: str | Path, duration_s: float | None = None) -> xr.Dataset:
+    """Run an ``.inp`` file as it is through the EPANET 2.2 toolkit: a plain EPANET run.
+
+    The file is opened by EPANET itself (not read by WNTR); only the duration may be set.
+    Steps, pattern start, report start, demand model, controls and rules are the file's.
+    It is the anchor the twin's :func:`simulate` of ``read_inp(path)`` is compared to.
+
+    Parameters
+    ----------
+    duration_s : float, optional
+        Simulated time [s]; default the file's own duration.
+
+    Returns
+    -------
+    Dataset
+        As :func:`simulate` (hydraulics only, SI units, the file's reporting times).
+    """
+    def configure(en) -> int:
+        if duration_s is not None:
+            en.ENsettimeparam(EN_DURATION, int(duration_s))
+        return 1
+
+    from twin.water.network import epanet_path
+
+    with tempfile.TemporaryDirectory(prefix="twin-inp-") as tmp:
+        return _toolkit_run(epanet_path(path, tmp), configure, str(path))
+
+
+def _toolkit_run(inp: str, configure, name: str) -> xr.Dataset:
+    """Open ``inp`` with the EPANET toolkit, let ``configure(en)`` set what the run
+    changes (it returns k, to keep every k-th reported period), solve the hydraulics (no
+    status report, no quality) and read the output."""
     import ctypes
 
-    from wntr.epanet.io import InpFile
     from wntr.epanet.toolkit import ENepanet
 
     with tempfile.TemporaryDirectory(prefix="twin-epanet-", dir=_scratch_dir()) as tmp:
-        inp, rpt, out = (os.path.join(tmp, f"run.{x}") for x in ("inp", "rpt", "bin"))
-        InpFile().write(inp, wn, units=wn.options.hydraulic.inpfile_units)
+        rpt, out = os.path.join(tmp, "run.rpt"), os.path.join(tmp, "run.bin")
         en = ENepanet(version=2.2)
         try:
             en.ENopen(inp, rpt, out)
-            for code, value in ((0, duration_s), (1, step_s), (5, step_s), (4, 0), (6, 0)):
-                en.ENsettimeparam(code, int(value))  # duration, hyd./report step, starts
-            lib, ph = en.ENlib, en._project
-            lib.EN_setstatusreport(ph, ctypes.c_int(0))
-            pressure_m = (minimum_pressure_m, required_pressure_m) if pressure_driven else (
-                wn.options.hydraulic.minimum_pressure, wn.options.hydraulic.required_pressure)
-            scale = _pressure_scale(wn.options.hydraulic.inpfile_units)
-            err = lib.EN_setdemandmodel(ph, ctypes.c_int(int(pressure_driven)),
-                                        ctypes.c_double(pressure_m[0] / scale),
-                                        ctypes.c_double(pressure_m[1] / scale),
-                                        ctypes.c_double(0.5))
-            if err:
-                raise HydraulicsError(f"EPANET error {err} setting the demand model")
-            n_nodes, n_links = en.ENgetcount(0), en.ENgetcount(2)
-            nodes = [en.ENgetnodeid(i) for i in range(1, n_nodes + 1)]
-            links = _link_ids(en, wn, n_links)
+            en.ENlib.EN_setstatusreport(en._project, ctypes.c_int(0))
+            every = configure(en)
+            nodes = [_element_id(en, "node", i) for i in range(1, en.ENgetcount(0) + 1)]
+            links = [_element_id(en, "link", i) for i in range(1, en.ENgetcount(2) + 1)]
+            demand_model = _demand_model(en)
             t0, c0 = time.perf_counter(), time.process_time()
             en.ENsolveH()
             solve_s, solve_cpu_s = time.perf_counter() - t0, time.process_time() - c0
@@ -330,12 +594,133 @@ def simulate(
             raise
         except Exception as exc:
             raise HydraulicsError(
-                f"EPANET failed on {wn.name or 'the network'}: {exc}; check the network's "
-                "controls, pump curves and that every node is connected to a source") from exc
-        ds = read_binary_output(out, nodes, links)
-    ds.attrs["demand_model"] = "PDA" if pressure_driven else "DDA"
+                f"EPANET failed on {name}: {exc}; check the network's controls, pump "
+                "curves and that every node is connected to a source") from exc
+        ds = read_binary_output(out, nodes, links, every)
+    ds.attrs["demand_model"] = demand_model
     ds.attrs["epanet_solve_s"], ds.attrs["epanet_solve_cpu_s"] = solve_s, solve_cpu_s
     return ds
+
+
+def _element_id(en, kind: str, index: int) -> str:
+    """ID of node or link ``index`` (1-based) of an open EPANET project, decoded as the
+    ``.inp`` was (UTF-8, else latin-1)."""
+    import ctypes
+
+    buf = ctypes.create_string_buffer(64)
+    get = en.ENlib.EN_getnodeid if kind == "node" else en.ENlib.EN_getlinkid
+    err = get(en._project, ctypes.c_int(index), ctypes.byref(buf))
+    if err:
+        raise HydraulicsError(f"EPANET error {err} reading {kind} {index}'s ID")
+    try:
+        return buf.value.decode("utf-8")
+    except UnicodeDecodeError:
+        return buf.value.decode("latin-1")
+
+
+#: EPANET toolkit time parameter codes (``EN_settimeparam``): duration, hydraulic step,
+#: pattern step, pattern start, report step, report start.
+EN_DURATION, EN_HYDSTEP, EN_PATTERNSTEP, EN_PATTERNSTART, EN_REPORTSTEP, EN_REPORTSTART = (
+    0, 1, 3, 4, 5, 6)
+
+
+def _set_run_times(en, duration_s: float, step_s: float) -> int:
+    """Set a run's duration and steps (:func:`run_steps`) in an open EPANET project; pattern
+    step and start and report start stay the network's (a report start after the end
+    becomes 0). Returns k, to keep every k-th reported period."""
+    hydraulic, report, every = run_steps(en.ENgettimeparam(EN_HYDSTEP),
+                                         en.ENgettimeparam(EN_REPORTSTEP), step_s)
+    en.ENsettimeparam(EN_DURATION, int(duration_s))
+    # EPANET refuses a reporting step shorter than the hydraulic step, and cuts the
+    # hydraulic step to the reporting step: hydraulic, reporting, then hydraulic again
+    en.ENsettimeparam(EN_HYDSTEP, hydraulic)
+    en.ENsettimeparam(EN_REPORTSTEP, report)
+    en.ENsettimeparam(EN_HYDSTEP, hydraulic)
+    if en.ENgettimeparam(EN_REPORTSTART) > duration_s:
+        en.ENsettimeparam(EN_REPORTSTART, 0)
+    return every
+
+
+def _set_exact_patterns_and_curves(en, wn: wntr.network.WaterNetworkModel) -> None:
+    """Give EPANET the model's pattern multipliers and curve points at full precision.
+
+    WNTR's ``.inp`` writer keeps 6 decimals of a multiplier (``0.56915`` for
+    ``0.5691504``) and of a curve point; over a week the tank levels of C-Town drift by
+    millimetres from a run of the original file. Patterns are set through
+    ``EN_setpattern``; a curve through ``EN_setcurve`` only where a point differs by more
+    than unit-conversion round-off (``EN_setcurve`` stops EPANET fitting a power curve to a
+    3-point pump curve: resetting every curve moved Micropolis's pressures by 46 m).
+    """
+    import ctypes
+
+    from wntr.epanet.util import FlowUnits, HydParam, from_si
+
+    lib, ph = en.ENlib, en._project
+    index = ctypes.c_int()
+    for name in wn.pattern_name_list:
+        if lib.EN_getpatternindex(ph, name.encode(), ctypes.byref(index)):
+            continue
+        mult = np.asarray(wn.get_pattern(name).multipliers, dtype=np.float64)
+        if mult.size:
+            values = (ctypes.c_double * mult.size)(*mult)
+            lib.EN_setpattern(ph, index, values, ctypes.c_int(mult.size))
+    units = FlowUnits[wn.options.hydraulic.inpfile_units.upper()]
+    params = {"VOLUME": (HydParam.Length, HydParam.Volume),
+              "HEAD": (HydParam.Flow, HydParam.HydraulicHead),
+              "EFFICIENCY": (HydParam.Flow, None),
+              "HEADLOSS": (HydParam.Flow, HydParam.HydraulicHead)}
+    for name in wn.curve_name_list:
+        curve = wn.get_curve(name)
+        if curve.curve_type not in params or not curve.points or lib.EN_getcurveindex(
+                ph, name.encode(), ctypes.byref(index)):
+            continue
+        px, py = params[curve.curve_type]
+        pts = np.asarray(curve.points, dtype=np.float64)
+        x = np.asarray(from_si(units, pts[:, 0], px), dtype=np.float64)
+        y = pts[:, 1] if py is None else np.asarray(from_si(units, pts[:, 1], py),
+                                                    dtype=np.float64)
+        have = np.array([_curve_point(lib, ph, index, k) for k in range(1, len(x) + 1)])
+        if have.shape == (len(x), 2) and np.allclose(have, np.column_stack([x, y]), rtol=1e-9,
+                                                     atol=0):
+            continue  # the written curve is the model's (to unit-conversion round-off)
+        lib.EN_setcurve(ph, index, (ctypes.c_double * len(x))(*x),
+                        (ctypes.c_double * len(y))(*y), ctypes.c_int(len(x)))
+
+
+def _curve_point(lib, ph, index, k: int) -> tuple[float, float]:
+    import ctypes
+
+    x, y = ctypes.c_double(), ctypes.c_double()
+    lib.EN_getcurvevalue(ph, index, ctypes.c_int(k), ctypes.byref(x), ctypes.byref(y))
+    return x.value, y.value
+
+
+def _set_demand_model(en, wn, pressure_driven: bool, minimum_pressure_m: float,
+                      required_pressure_m: float) -> None:
+    """Set DDA or PDA (with the network's pressure exponent) through ``EN_setdemandmodel``."""
+    import ctypes
+
+    hyd = wn.options.hydraulic
+    pressure_m = (minimum_pressure_m, required_pressure_m) if pressure_driven else (
+        hyd.minimum_pressure, hyd.required_pressure)
+    scale = _pressure_scale(hyd.inpfile_units)
+    err = en.ENlib.EN_setdemandmodel(en._project, ctypes.c_int(int(pressure_driven)),
+                                     ctypes.c_double(pressure_m[0] / scale),
+                                     ctypes.c_double(pressure_m[1] / scale),
+                                     ctypes.c_double(hyd.pressure_exponent))
+    if err:
+        raise HydraulicsError(f"EPANET error {err} setting the demand model; check the "
+                              "minimum and required pressures (minimum < required)")
+
+
+def _demand_model(en) -> str:
+    """``"DDA"`` or ``"PDA"``: the demand model of an open EPANET project."""
+    import ctypes
+
+    model, pmin, preq, pexp = ctypes.c_int(), *(ctypes.c_double() for _ in range(3))
+    en.ENlib.EN_getdemandmodel(en._project, *(ctypes.byref(v) for v in (model, pmin, preq,
+                                                                         pexp)))
+    return "PDA" if model.value == 1 else "DDA"
 
 
 #: Free space ``/dev/shm`` must have to hold EPANET's scratch files [bytes].
@@ -361,13 +746,6 @@ def _pressure_scale(units: str) -> float:
     return PSI_M if units.upper() in US_FLOW_UNITS else 1.0
 
 
-def _link_ids(en, wn, n_links: int) -> list[str]:
-    """Link names in EPANET's order (pipes, pumps, valves in the order WNTR wrote them)."""
-    names = wn.pipe_name_list + wn.pump_name_list + wn.valve_name_list
-    order = {en.ENgetlinkindex(n): n for n in names}
-    return [order[i] for i in range(1, n_links + 1)]
-
-
 #: EPANET flow units codes of the binary output, and each unit in [m³/s].
 FLOW_UNITS_M3S = {0: 0.028316846592, 1: 6.30901964e-5, 2: 0.0438126364, 3: 0.0526167824,
                   4: 0.0142764102, 5: 1e-3, 6: 1e-3 / 60, 7: 1e3 / 86400, 8: 1 / 3600,
@@ -381,7 +759,9 @@ PSI_M = FOOT_M / 0.4333
 PRESSURE_UNITS_M = {0: PSI_M, 1: 1 / 9.80665, 2: 1.0}
 
 
-def read_binary_output(path: str | Path, nodes: list[str], links: list[str]) -> xr.Dataset:
+def read_binary_output(
+    path: str | Path, nodes: list[str], links: list[str], every: int = 1
+) -> xr.Dataset:
     """Read an EPANET 2.2 binary output file into a dataset in SI units.
 
     The file starts with a prolog of integers (magic number, version, node, tank, link,
@@ -390,7 +770,7 @@ def read_binary_output(path: str | Path, nodes: list[str], links: list[str]) -> 
     float averages, the number of reporting periods, the warning flag, the magic number).
     Just before the epilog are the periods' results, float32: per node demand, head,
     pressure, quality; per link flow, velocity, head loss, quality, status, setting,
-    reaction rate, friction factor.
+    reaction rate, friction factor. ``every`` keeps every k-th reported period [-].
     """
     path = Path(path)
     size = path.stat().st_size
@@ -406,10 +786,12 @@ def read_binary_output(path: str | Path, nodes: list[str], links: list[str]) -> 
     pressure_m = PRESSURE_UNITS_M[head[10]]
     width = 4 * n_nodes + 8 * n_links
     offset = size - _EPILOG_BYTES - periods * width * 4
-    values = np.memmap(path, dtype="<f4", mode="r", offset=offset, shape=(periods, width))
-    node_v = values[:, : 4 * n_nodes].reshape(periods, 4, n_nodes)
-    link_v = values[:, 4 * n_nodes:].reshape(periods, 8, n_links)
-    times = head[12] + head[13] * np.arange(periods)
+    values = np.memmap(path, dtype="<f4", mode="r", offset=offset,
+                       shape=(periods, width))[::every]
+    kept = values.shape[0]
+    node_v = values[:, : 4 * n_nodes].reshape(kept, 4, n_nodes)
+    link_v = values[:, 4 * n_nodes:].reshape(kept, 8, n_links)
+    times = head[12] + head[13] * every * np.arange(kept)
 
     def si(v, factor):  # only the variables asked for are read; float32 maths as WNTR's reader
         return np.asarray(v * np.float32(factor), dtype=float)
@@ -460,18 +842,21 @@ def results_dataset(results: wntr.sim.results.SimulationResults) -> xr.Dataset:
 def state_at_clock(
     wn: wntr.network.WaterNetworkModel, local_time: pd.Timestamp, step_s: float = 900
 ) -> xr.Dataset:
-    """Simulate a day from local midnight up to ``local_time`` and return the state then.
+    """Simulate from the network's start clock time up to ``local_time``'s clock time and
+    return the state then.
 
-    The model's demand patterns are daily and start at midnight; tanks start at their
-    initial levels.
+    The run starts at the network's ``START CLOCKTIME`` (midnight in most files) with its
+    own pattern start, controls and rules, tanks at their initial levels, and lasts until
+    the clock next shows ``local_time``'s time of day (less than a day).
 
     Returns
     -------
     Dataset
-        One time (``local_time``'s seconds after midnight, rounded down to ``step_s``).
+        One time: seconds from the run's start, rounded down to ``step_s``.
     """
     seconds = (local_time - local_time.normalize()).total_seconds()
-    duration = int(seconds // step_s * step_s)
+    ahead = (seconds - float(wn.options.time.start_clocktime)) % 86400
+    duration = int(ahead // step_s * step_s)
     ds = results_dataset(run_epanet(wn, duration, step_s))
     return ds.isel(time=-1)
 

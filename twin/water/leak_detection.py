@@ -1,502 +1,281 @@
-"""Leak detection: what the twin expects against what SCADA measures, and change detection.
+"""Change detection on standardised residuals: a two-sided CUSUM that restarts after alarms.
 
-The twin's expectation is an extended-period simulation (EPS) of the period with the EPANET
-engine: junction demands are driven by the customers' AMR meters of the period, the tanks
-start at the levels SCADA measured at the period's first hour. Its DMA inflows (from the
-boundary flow meters) and logger pressures are compared with SCADA; a leak shows as an
-inflow above, and pressures below, what the twin expects. A one-sided CUSUM on the
-normalised inflow residual of each DMA raises an alarm with its time and DMA.
+Each DMA's corrected consumption residual (:mod:`twin.water.leak_residuals`), hourly,
+divided by its long-run noise, runs through a two-sided CUSUM (Page 1954)::
+
+    S+_t = max(0, S+_{t-1} + z_t - mu - k)       (consumption rises: a leak)
+    S-_t = max(0, S-_{t-1} - (z_t - mu) - k)     (consumption falls: a repair, a meter)
+
+An alarm is raised when either sum exceeds h. The change is dated at the last step where
+that sum was zero. After an alarm the reference level mu moves to the median of z over the
+``rebase`` steps after the alarm (the new normal: an unrepaired leak stays in it; after a
+false alarm the level found is the old one, so one false alarm does not breed another), both
+sums restart from zero (the level is measured again over four times as many steps, once
+they have passed), and detection goes on: a second leak on top of the first raises
+its own alarm, a growing leak raises alarms while it grows. A departure z − mu is clipped
+to ``±clip`` so that one outlier cannot raise an alarm by itself.
+
+The threshold h comes from a target mean time between false alarms (the in-control average
+run length ARL0) through Siegmund's approximation, for the allowance k that the smallest
+leak worth finding sets (Montgomery, *Introduction to Statistical Quality Control*, 8th ed.,
+ch. 9; Siegmund 1985). The residuals' lag-1 autocorrelation ρ is accounted for by
+standardising with the long-run deviation σ·sqrt((1+ρ)/(1−ρ)).
 
 References
 ----------
-Page, E. S. (1954). Continuous inspection schemes. Biometrika 41, 100-115 (CUSUM).
+Page, E. S. (1954). Continuous inspection schemes. Biometrika 41, 100-115.
+Siegmund, D. (1985). Sequential Analysis. Springer.
 Vrachimis, S. G. et al. (2022). Battle of the Leakage Detection and Isolation Methods.
 J. Water Resour. Plann. Manage. 148(12) (BattLeDIM).
 """
 
 from __future__ import annotations
 
-import copy
-import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-import wntr
-import xarray as xr
-from wntr.network.base import LinkStatus
 
-from twin.water.dma import net_inflow_l_s
-from twin.water.hydraulics import results_dataset, run_epanet
-from twin.water.night_flow import model_hour, zone_storage_m3
-
-#: SCADA tag of a DMA boundary flow meter [L/s], of a pressure logger [m], of a tank level [m].
-FLOW_TAG = re.compile(r"^WATER\.(?P<meter>[^.]+)\.FLOW$")
-PRESSURE_TAG = re.compile(r"^WATER\.J-(?P<junction>.+)\.PRESSURE$")
-LEVEL_TAG = re.compile(r"^WATER\.TANK-(?P<tank>.+)\.LEVEL$")
-POWER_TAG = re.compile(r"^WATER\.PUMP-(?P<pump>.+)\.POWER$")
-#: Electrical power above which a pump counts as running [kW].
-PUMP_ON_KW = 1.0
-
-#: CUSUM allowance k and decision threshold h, in standard deviations of the residual [-].
+#: Default allowance k of the CUSUM, in long-run standard deviations [-].
 CUSUM_K = 0.5
-CUSUM_H = 8.0
-#: Hours simulated from one set of measured tank levels and pump statuses [h].
-SEGMENT_H = 24
-#: Standardised residuals are clipped to ± this [-].
-Z_CLIP = 4.0
-#: Smallest leak worth an alarm [L/s].
-MIN_LEAK_L_S = 0.5
-#: Changes closer than this in different DMAs are one event [h].
-MERGE_H = 3.0
-#: Hours after an alarm that set the new reference level of the CUSUM [h].
-REBASE_WINDOW_H = 24
-#: Hours of residual averaged on each side of a change to measure its size [h].
+#: Bounds of the allowance when it is set from the smallest leak [-].
+K_RANGE = (0.25, 1.0)
+#: Default mean time between false alarms of one DMA's detector [h] (three months).
+TARGET_ARL_H = 24 * 91
+#: Steps after an alarm whose median sets the new reference level [-] (hours).
+REBASE_H = 12
+#: Hours of residual on each side of a change that measure its size [h].
 CHANGE_WINDOW_H = 12
 
 
-class LeakDetectionError(ValueError):
-    """Measurements that do not allow leak detection; the message says what is missing."""
-
-
 @dataclass(frozen=True)
-class Observations:
-    """Hourly SCADA and AMR measurements of a period, as leak detection reads them.
+class CusumSettings:
+    """Settings of one detector, with where they came from.
 
     Attributes
     ----------
-    times : DatetimeIndex
-        UTC hour starts of the period.
-    flow_l_s : DataFrame
-        time × flow meter id: boundary flows [L/s], NaN where missing.
-    pressure_m : DataFrame
-        time × junction: logger pressures [m].
-    tank_level_m : DataFrame
-        time × tank: tank levels [m].
-    pump_power_kw : DataFrame
-        time × pump: electrical power of the pumps [kW].
-    use_m3 : DataFrame
-        time × water meter id: customers' volume in the hour starting at the time [m³].
+    k : float
+        Allowance [σ].
+    h : float
+        Decision threshold [σ].
+    clip : float
+        Standardised values are clipped to ±clip [σ].
+    rebase : int
+        Steps after an alarm that set the new reference level.
+    sigma : float
+        Long-run noise of the residual [units of the residual].
+    target_arl : float
+        The in-control average run length h was chosen for [steps].
     """
 
-    times: pd.DatetimeIndex
-    flow_l_s: pd.DataFrame
-    pressure_m: pd.DataFrame
-    tank_level_m: pd.DataFrame
-    pump_power_kw: pd.DataFrame
-    use_m3: pd.DataFrame
+    k: float
+    h: float
+    clip: float
+    rebase: int
+    sigma: float
+    target_arl: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
-def read_observations(store, start, end) -> Observations:
-    """Read the period's water SCADA and AMR reads from a measurement store.
+def siegmund_arl(k: float, h: float) -> float:
+    """In-control average run length of a one-sided CUSUM on N(0,1) values [steps].
+
+    ``ARL0 ≈ (exp(2kb) − 2kb − 1) / (2k²)`` with ``b = h + 1.166`` (Siegmund 1985).
+    """
+    b = h + 1.166
+    return float((np.exp(2 * k * b) - 2 * k * b - 1) / (2 * k * k))
+
+
+def threshold_for_arl(k: float, arl: float) -> float:
+    """The threshold h whose two-sided CUSUM has an in-control run length of ``arl`` [σ].
+
+    Two one-sided sums, each with run length 2·arl, raise false alarms at the rate 1/arl.
+    """
+    lo, hi = 0.1, 100.0
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if siegmund_arl(k, mid) < 2 * arl else (lo, mid)
+    return hi
+
+
+def calibrate(sigma: float, rho: float, min_leak: float, target_arl: float = TARGET_ARL_H,
+              rebase: int = REBASE_H) -> CusumSettings:
+    """Detector settings from a residual's noise and the smallest leak worth finding.
 
     Parameters
     ----------
-    store : twin.ingest.store.MeasurementStore
-    start, end : time-like
-        UTC bounds of the period, ``start <= t < end`` (whole hours).
-
-    Raises
-    ------
-    LeakDetectionError
-        When the store holds no water SCADA or no AMR reads in the period.
+    sigma : float
+        Robust standard deviation of the corrected residual on the leak-free period.
+    rho : float
+        Its lag-1 autocorrelation [-].
+    min_leak : float
+        Smallest leak the detector is tuned for, in the units of the residual.
+    target_arl : float
+        Mean steps between false alarms wanted.
     """
-    start, end = pd.Timestamp(start), pd.Timestamp(end)
-    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
-    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
-    times = pd.date_range(start.ceil("h"), end, freq="h", inclusive="left")
-    kinds = set(store.kinds())
-    missing = {"scada", "water_read"} - kinds
-    if missing:
-        raise LeakDetectionError(
-            f"the store at {store.root} holds no {', '.join(sorted(missing))} measurements; "
-            "ingest the SCADA historian and AMR water registers first (`twin ingest`)")
-    scada = store.read("scada", start=start, end=end)
-    scada = scada[scada.series_id.astype(str).str.startswith("WATER.")]
-    reads = store.read("water_read", start=start, end=end)
-    if scada.empty or reads.empty:
-        raise LeakDetectionError(
-            f"no water SCADA or AMR reads between {start} and {end} in {store.root}; "
-            "choose a period the store covers")
-    wide = _wide(scada, times)
-    use = _wide(reads, times)
-    return Observations(
-        times=times,
-        flow_l_s=_columns(wide, FLOW_TAG, "meter"),
-        pressure_m=_columns(wide, PRESSURE_TAG, "junction"),
-        tank_level_m=_columns(wide, LEVEL_TAG, "tank"),
-        pump_power_kw=_columns(wide, POWER_TAG, "pump"),
-        use_m3=use,
-    )
+    long_run = sigma * np.sqrt((1 + rho) / (1 - rho))
+    k = float(np.clip(0.5 * min_leak / long_run, *K_RANGE)) if long_run > 0 else CUSUM_K
+    h = threshold_for_arl(k, target_arl)
+    return CusumSettings(k=k, h=h, clip=max(h / 2, 3.0), rebase=rebase, sigma=float(long_run),
+                         target_arl=float(target_arl))
 
 
-def _wide(long: pd.DataFrame, times: pd.DatetimeIndex) -> pd.DataFrame:
-    """Long measurements → time × series, on the hourly ``times`` (failed reads left out)."""
-    ok = long[long.quality_flag.astype(str) != "failed"]
-    wide = ok.pivot_table(index="time_utc", columns=ok.series_id.astype(str), values="value",
-                          aggfunc="mean", observed=True)
-    return wide.reindex(times)
-
-
-def _columns(wide: pd.DataFrame, pattern: re.Pattern, group: str) -> pd.DataFrame:
-    cols = {c: m.group(group) for c in wide.columns if (m := pattern.match(c))}
-    return wide[list(cols)].rename(columns=cols).sort_index(axis=1)
-
-
-# --------------------------------------------------------------------------- the expectation
-
-def daily_multiplier(wn: wntr.network.WaterNetworkModel, pattern: str | None,
-                     clock_h: np.ndarray) -> np.ndarray:
-    """A junction demand pattern's multiplier at the given clock hours [-] (1 without one)."""
-    if pattern is None:
-        return np.ones(len(clock_h))
-    pat = wn.get_pattern(pattern)
-    step_h = wn.options.time.pattern_timestep / 3600.0
-    mult = np.asarray(pat.multipliers, dtype=float)
-    return mult[(clock_h // step_h).astype(int) % len(mult)]
-
-
-def _junction_patterns(wn) -> pd.DataFrame:
-    rows = []
-    for name, j in wn.junctions():
-        ts = j.demand_timeseries_list
-        base = float(ts[0].base_value) if len(ts) else 0.0
-        pat = ts[0].pattern_name if len(ts) and ts[0].pattern_name else None
-        rows.append((name, base, pat))
-    return pd.DataFrame(rows, columns=["junction", "base_m3s", "pattern"]).set_index("junction")
-
-
-def metered_demand_ratio(
-    wn: wntr.network.WaterNetworkModel,
-    customers: pd.DataFrame,
-    use_m3: pd.DataFrame,
-    clock_h: np.ndarray,
-) -> pd.Series:
-    """Ratio of the metered use to the use the model's demand patterns predict, per hour [-].
-
-    For customer i at junction j with share s_i of the junction's demand, the model predicts
-    ``s_i · base_j · pattern_j(t) · 3600 s`` in hour t. The ratio is the sum over customers
-    with a read that hour of what they used, over the sum of what the model predicts for
-    them: the day's weather and the season, as the meters saw them.
+def cusum_two_sided(z: np.ndarray, k: float = CUSUM_K, h: float = 8.0, clip: float = 4.0,
+                    rebase: int = REBASE_H, mu0: float = 0.0) -> list[dict]:
+    """Changes of the mean of a standardised series, up and down, with restarts.
 
     Parameters
     ----------
-    customers : DataFrame
-        ``water_meter_id``, ``junction``, ``water_share`` [-].
-    use_m3 : DataFrame
-        time × water meter id: volume in the hour [m³].
-
-    Raises
-    ------
-    LeakDetectionError
-        When no meter of the reads is a customer of the network, or reads name junctions the
-        network does not have.
-    """
-    cust = customers.set_index("water_meter_id").reindex(use_m3.columns.astype(str))
-    unknown = cust.junction.isna()
-    if unknown.all():
-        raise LeakDetectionError(
-            "none of the AMR water meters in the store is in the customer register; "
-            "check that the store and the city belong together")
-    cust = cust[~unknown]
-    pats = _junction_patterns(wn)
-    bad = sorted(set(cust.junction.astype(str)) - set(pats.index))
-    if bad:
-        raise LeakDetectionError(
-            f"customers draw water at junctions the network does not have: {bad[:5]}; "
-            "fix customers.csv or the network")
-    use = use_m3[cust.index].to_numpy(dtype=float)
-    expected = np.zeros_like(use)
-    for k, (_, row) in enumerate(cust.iterrows()):
-        p = pats.loc[str(row.junction)]
-        expected[:, k] = row.water_share * p.base_m3s * 3600.0 * daily_multiplier(
-            wn, p.pattern, clock_h)
-    seen = ~np.isnan(use)
-    num = np.where(seen, use, 0.0).sum(axis=1)
-    den = np.where(seen, expected, 0.0).sum(axis=1)
-    ratio = pd.Series(np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan),
-                      index=use_m3.index, name="demand_ratio")
-    if ratio.isna().all():
-        raise LeakDetectionError("no usable AMR reads in the period")
-    return ratio.interpolate(limit_direction="both")
-
-
-def pump_status_from_power(power_kw: pd.DataFrame, on_kw: float = PUMP_ON_KW) -> pd.DataFrame:
-    """Pump status per hour from SCADA power: 1 when it draws more than ``on_kw`` [kW].
-
-    Missing readings take the last known status (the first known one at the start).
-    """
-    on = (power_kw > on_kw).astype(float).where(power_kw.notna())
-    return on.ffill().bfill().fillna(0.0).astype(int)
-
-
-def expected_hydraulics(
-    wn: wntr.network.WaterNetworkModel,
-    customers: pd.DataFrame,
-    obs: Observations,
-    timezone: str,
-    segment_h: int = SEGMENT_H,
-) -> xr.Dataset:
-    """Simulate the period as the twin expects it (no leaks), hourly.
-
-    The period is run in segments of ``segment_h`` hours; each starts from the tank levels
-    and pump statuses SCADA measured at its first hour, then the model's own controls
-    act (with EPANET's switching between report steps). A leak drains tanks a little faster,
-    so a model run for weeks would drift from the real tank levels and switch its pumps at
-    other hours; restarting from the measurements bounds that drift.
+    z : ndarray
+        Standardised residuals (NaN where missing: they add nothing).
+    k, h, clip : float
+        Allowance, threshold and clip [σ].
+    rebase : int
+        Steps after an alarm whose values set the new reference (0: the reference stays).
+    mu0 : float
+        Reference level at the start [σ].
 
     Returns
     -------
-    Dataset
-        :func:`twin.water.hydraulics.results_dataset` of the run, with ``time`` the period's
-        UTC hours (naive), and ``operations_match (time)``: 1 where every pump's simulated
-        status equals the measured one at that hour and the hour before.
+    list of dict
+        ``alarm`` (index), ``change`` (index of the estimated start), ``direction`` (+1 up,
+        −1 down), ``level_before`` and ``level_after`` (reference levels) [σ].
     """
-    clock_h = model_hour(obs.times, timezone).astype(float)
-    ratio = metered_demand_ratio(wn, customers, obs.use_m3, clock_h)
-    pump_on = pump_status_from_power(obs.pump_power_kw)
-    parts = []
-    for first in range(0, len(obs.times), segment_h):
-        sl = slice(first, min(first + segment_h, len(obs.times)))
-        levels = obs.tank_level_m.iloc[sl].ffill().bfill().iloc[0]
-        model = expected_network(wn, ratio.iloc[sl], clock_h[sl], levels,
-                                 pump_on.iloc[sl].iloc[0])
-        hours = sl.stop - sl.start
-        ds = results_dataset(run_epanet(model, (hours - 1) * 3600, 3600)).isel(
-            time=slice(0, hours))
-        parts.append(ds.assign_coords(time=obs.times[sl].tz_localize(None)))
-    ds = xr.concat(parts, dim="time")
-    pumps = [p for p in pump_on.columns if p in set(ds.link.values)]
-    same = (ds["status"].sel(link=pumps).to_numpy() > 0) == (pump_on[pumps].to_numpy() > 0)
-    same = same.all(axis=1)
-    same[1:] &= same[:-1]
-    ds["operations_match"] = ("time", same.astype(int),
-                              {"units": "1 model pumps as measured, 0 not"})
-    return ds
+    z = np.asarray(z, dtype=float)
+    n = len(z)
+    out: list[dict] = []
+    mu, sp, sm, zp, zm = mu0, 0.0, 0.0, -1, -1
+    refine_at, refine_from = -1, 0
+    t = 0
+    while t < n:
+        if t == refine_at:
+            # the reference again, from four times as many steps since the alarm: the
+            # level found from the first few carries their noise
+            seg = z[refine_from:t]
+            seg = seg[np.isfinite(seg)]
+            if len(seg):
+                out[-1]["level_after"] = mu = float(np.median(seg))
+        v = z[t] - mu
+        if np.isfinite(v):
+            v = min(max(v, -clip), clip)  # about the reference: one outlier cannot alarm
+            sp = max(0.0, sp + v - k)
+            sm = max(0.0, sm - v - k)
+        if sp == 0.0:
+            zp = t
+        if sm == 0.0:
+            zm = t
+        if sp > h or sm > h:
+            up = sp > h
+            change = (zp if up else zm) + 1
+            stop = min(n, t + 1 + rebase)
+            seg = np.asarray(z[t + 1:stop], dtype=float)
+            seg = seg[np.isfinite(seg)]
+            new = float(np.median(seg)) if len(seg) else mu
+            out.append({"alarm": t, "change": change, "direction": 1 if up else -1,
+                        "level_before": mu, "level_after": new})
+            mu, sp, sm = new, 0.0, 0.0
+            refine_from, refine_at = t + 1, t + 1 + 4 * rebase if rebase else -1
+            t = stop
+            zp = zm = t - 1
+            continue
+        t += 1
+    return out
 
-
-def expected_network(
-    wn: wntr.network.WaterNetworkModel,
-    ratio: pd.Series,
-    clock_h: np.ndarray,
-    tank_level_m: pd.Series | None = None,
-    pump_on: pd.Series | None = None,
-) -> wntr.network.WaterNetworkModel:
-    """Copy of ``wn`` set up to simulate a stretch of the period as the meters saw it.
-
-    Every demand pattern becomes an hourly pattern: its daily multiplier at the model clock
-    times the metered demand ratio; the clock starts at the stretch's first hour (so
-    ``CLOCKTIME`` pump controls act at the right hours); tanks start at ``tank_level_m``
-    [m] and pumps at the status ``pump_on`` (1 on) where given.
-    """
-    wn = copy.deepcopy(wn)
-    r = ratio.to_numpy(dtype=float)
-    for name in {p for p in _junction_patterns(wn).pattern if p is not None}:
-        pat = wn.get_pattern(name)
-        pat.multipliers = (daily_multiplier(wn, name, clock_h) * r).tolist()
-    wn.options.time.pattern_timestep = 3600
-    wn.options.time.start_clocktime = int(round(clock_h[0] * 3600)) % 86400
-    for tank, level in (tank_level_m.dropna().items() if tank_level_m is not None else ()):
-        t = wn.get_node(str(tank))
-        t.init_level = float(np.clip(level, t.min_level, t.max_level))
-    for pump, on in (pump_on.items() if pump_on is not None else ()):
-        if str(pump) in wn.pump_name_list:
-            wn.get_link(str(pump)).initial_status = LinkStatus.Open if on else LinkStatus.Closed
-    return wn
-
-
-def zones_of(meters: pd.DataFrame) -> list[str]:
-    """The DMAs the boundary meters bound, sorted."""
-    return sorted(z for z in set(meters.from_zone) | set(meters.to_zone) if z.startswith("DMA"))
-
-
-def dma_net_inflow_l_s(flow_l_s: pd.DataFrame, meters: pd.DataFrame) -> pd.DataFrame:
-    """Net inflow of each DMA [L/s] (time × DMA): :func:`twin.water.dma.net_inflow_l_s`
-    without the source zone; NaN at hours where one of the DMA's meters has no reading."""
-    try:
-        return net_inflow_l_s(flow_l_s, meters)[zones_of(meters)]
-    except KeyError as exc:
-        raise LeakDetectionError(f"{exc.args[0]}; every DMA boundary meter needs its SCADA "
-                                 "flow (WATER.<meter>.FLOW)") from None
-
-
-def dma_storage_change_l_s(
-    level_m: pd.DataFrame, wn: wntr.network.WaterNetworkModel, dmas: pd.Series
-) -> pd.DataFrame:
-    """Rate at which each DMA's tanks fill [L/s] (time × DMA), from hourly tank levels [m].
-
-    A central difference over two hours of the stored volume
-    (:func:`twin.water.night_flow.zone_storage_m3`); a DMA without tanks stores nothing (0).
-    """
-    level = level_m.interpolate(limit_direction="both")
-    stored = zone_storage_m3(level, wn, dmas)
-    rate = pd.DataFrame(np.gradient(stored.to_numpy(dtype=float), 3600.0, axis=0) * 1000.0,
-                        index=stored.index, columns=stored.columns) if len(stored) > 1 else (
-        stored * 0.0)
-    return rate.reindex(columns=sorted(z for z in dmas.unique() if str(z).startswith("DMA")),
-                        fill_value=0.0)
-
-
-def model_meter_flows_l_s(ds: xr.Dataset, meters: pd.DataFrame) -> pd.DataFrame:
-    """Boundary meter flows of a simulation [L/s] (time × meter id)."""
-    flow = ds["flow_m3s"].sel(link=meters.link.astype(str).to_list()).to_numpy() * 1000.0
-    return pd.DataFrame(flow, index=pd.DatetimeIndex(ds.time.values, tz="UTC"),
-                        columns=meters.meter_id.to_list())
-
-
-def residuals(ds: xr.Dataset, obs: Observations, meters: pd.DataFrame,
-              wn: wntr.network.WaterNetworkModel, dmas: pd.Series) -> xr.Dataset:
-    """Measured minus expected: DMA consumption [L/s], meter flows [L/s], logger pressures [m].
-
-    A DMA's consumption is its net inflow minus the rate its tanks fill
-    (:func:`dma_storage_change_l_s`), measured (SCADA flows and levels) and expected (the
-    simulation's flows and levels) alike; while a pump feeds a DMA at a fixed rate, a leak
-    is paid from its tank, not from its inflow, and only the consumption shows it.
-
-    Returns
-    -------
-    Dataset
-        ``inflow_residual_l_s (time × dma)`` (consumption residual),
-        ``flow_residual_l_s (time × meter)``, ``pressure_residual_m (time × logger)``,
-        ``operations_match (time)``; positive consumption and negative pressure residuals
-        point to water leaving the network unseen.
-    """
-    t0 = obs.times[: ds.sizes["time"]]
-    model_flow = model_meter_flows_l_s(ds, meters).set_index(t0)
-    obs_flow = obs.flow_l_s.reindex(model_flow.index)
-    tanks = [t for t in obs.tank_level_m.columns if t in set(ds.node.values)]
-    model_level = pd.DataFrame(ds["pressure_m"].sel(node=tanks).to_numpy(), index=t0,
-                               columns=tanks)
-    obs_level = obs.tank_level_m[tanks].reindex(t0)
-    inflow = (dma_net_inflow_l_s(obs_flow, meters)
-              - dma_storage_change_l_s(obs_level, wn, dmas).reindex(columns=zones_of(meters),
-                                                                      fill_value=0.0)
-              - dma_net_inflow_l_s(model_flow, meters)
-              + dma_storage_change_l_s(model_level, wn, dmas).reindex(columns=zones_of(meters),
-                                                                        fill_value=0.0))
-    ops = ds["operations_match"].to_numpy() if "operations_match" in ds else np.ones(len(t0))
-    loggers = [j for j in obs.pressure_m.columns if j in set(ds.node.values)]
-    p_model = ds["pressure_m"].sel(node=loggers).to_numpy()
-    p_res = obs.pressure_m[loggers].reindex(model_flow.index).to_numpy() - p_model
-    t = model_flow.index.tz_localize(None)
-    return xr.Dataset(
-        {"inflow_residual_l_s": (("time", "dma"), inflow.to_numpy(), {"units": "L/s"}),
-         "flow_residual_l_s": (("time", "meter"), (obs_flow - model_flow).to_numpy(),
-                               {"units": "L/s"}),
-         "pressure_residual_m": (("time", "logger"), p_res, {"units": "m"}),
-         "operations_match": ("time", ops, {"units": "1 model pumps as measured, 0 not"})},
-        coords={"time": t, "dma": inflow.columns.to_numpy(dtype=str),
-                "meter": model_flow.columns.to_numpy(dtype=str),
-                "logger": np.asarray(loggers, dtype=str)},
-    )
-
-
-# ------------------------------------------------------------------------ change detection
 
 def robust_sigma(x: np.ndarray) -> float:
-    """Noise standard deviation of a series that may hold steps: MAD of its first differences.
+    """Noise standard deviation of a series that may hold steps: MAD of first differences.
 
     ``1.4826 · median|Δx − median Δx| / √2``; steps and the odd outlier barely move it.
     """
-    d = np.diff(x[~np.isnan(x)])
+    x = np.asarray(x, dtype=float)
+    d = np.diff(x[np.isfinite(x)])
     if len(d) < 3:
         return float("nan")
     return float(1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2))
 
 
-def cusum_changes(
-    z: np.ndarray, k: float = CUSUM_K, h: float = CUSUM_H, window: int = REBASE_WINDOW_H
-) -> list[tuple[int, int]]:
-    """Upward changes of the mean of a standardised series by a one-sided CUSUM.
-
-    ``S_t = max(0, S_{t−1} + z_t − μ − k)``; an alarm is raised when ``S_t > h``. The change
-    is dated at the last step where S was zero. After an alarm the reference level μ moves to
-    the mean of z over the ``window`` steps from the alarm, and the sum restarts, so a
-    second, later leak in the same DMA raises its own alarm. Missing values add nothing.
-
-    Returns
-    -------
-    list of (alarm_index, change_index)
-    """
-    out, s, mu, last_zero = [], 0.0, 0.0, -1
-    t = 0
-    while t < len(z):
-        v = z[t]
-        if not np.isnan(v):
-            s = max(0.0, s + v - mu - k)
-        if s == 0.0:
-            last_zero = t
-        if s > h:
-            change = last_zero + 1
-            out.append((t, change))
-            seg = z[t: t + window]
-            mu = float(np.nanmean(seg)) if np.isfinite(seg).any() else mu
-            s, last_zero = 0.0, t
-        t += 1
-    return out
+def change_step(x: np.ndarray, change: int, stop: int, window: int = CHANGE_WINDOW_H,
+                first: int = 0) -> float:
+    """Median of ``x`` over [change, stop) minus the median of the ``window`` steps before
+    the change (not before ``first``): a level shift that an hour or two of outliers does
+    not move. NaN when either side has no value."""
+    after = np.asarray(x[change:max(stop, change + 1)], dtype=float)
+    before = np.asarray(x[max(first, change - window):change], dtype=float)
+    if not np.isfinite(after).any() or not np.isfinite(before).any():
+        return float("nan")
+    return float(np.nanmedian(after) - np.nanmedian(before))
 
 
-def detect_leaks(
-    res: xr.Dataset,
-    k: float = CUSUM_K,
-    h: float = CUSUM_H,
-    min_step_l_s: float = MIN_LEAK_L_S,
-    merge_h: float = MERGE_H,
-) -> pd.DataFrame:
-    """Raise leak alarms from the DMA inflow residuals.
+def detect_changes(residual: pd.DataFrame, settings: dict[str, CusumSettings],
+                   mask: np.ndarray | None = None) -> pd.DataFrame:
+    """Run :func:`cusum_two_sided` on each column of an hourly corrected residual.
 
-    Each DMA's inflow residual is standardised by its noise (:func:`robust_sigma`), clipped
-    to ±:data:`Z_CLIP` (so a lone spike cannot raise an alarm by itself), left out at hours
-    where the model's pumps did not run as measured (``operations_match`` of the
-    residuals, when present) and run through :func:`cusum_changes`. Alarms whose step is
-    below ``min_step_l_s`` [L/s] are dropped; alarms in several DMAs whose changes lie within
-    ``merge_h`` hours of each other are one event (a leak moves the flows of its neighbours
-    too), kept in the DMA where the step is largest against its noise.
+    Parameters
+    ----------
+    residual : DataFrame
+        hour (UTC) × series (a DMA): corrected residual in its units.
+    settings : dict
+        Detector settings per series (:func:`calibrate`).
+    mask : ndarray of bool, optional
+        Hours to leave out (e.g. where the model's pumps did not run as measured).
 
     Returns
     -------
     DataFrame
-        One row per alarm: ``dma``, ``alarm_utc`` (when the CUSUM crossed ``h``),
-        ``change_utc`` (the estimated start), ``step_l_s`` (median inflow residual over
-        :data:`CHANGE_WINDOW_H` hours after minus before the change) [L/s], ``sigma_l_s``.
+        One row per change: ``series``, ``alarm_utc``, ``change_utc``, ``direction``
+        (``up``/``down``), ``step`` (the change of level, in the series' units),
+        ``rebased_utc`` (when the new reference was set).
     """
     rows = []
-    times = pd.DatetimeIndex(res.time.values).tz_localize("UTC")
-    for dma in res.dma.values:
-        r = res["inflow_residual_l_s"].sel(dma=dma).to_numpy().copy()
-        if "operations_match" in res:
-            r[res["operations_match"].to_numpy() == 0] = np.nan
-        sigma = robust_sigma(r)
-        if not np.isfinite(sigma) or sigma <= 0:
+    times = residual.index
+    for name in residual.columns:
+        s = settings.get(name)
+        if s is None or not np.isfinite(s.sigma) or s.sigma <= 0:
             continue
-        for alarm, change in cusum_changes(np.clip(r / sigma, -Z_CLIP, Z_CLIP), k, h):
-            rows.append({"dma": str(dma), "alarm_utc": times[alarm],
-                         "change_utc": times[change],
-                         "step_l_s": change_step(r, change), "sigma_l_s": sigma})
-    cols = ["dma", "alarm_utc", "change_utc", "step_l_s", "sigma_l_s"]
-    alarms = pd.DataFrame(rows, columns=cols)
-    alarms = alarms[alarms.step_l_s >= min_step_l_s]
-    return merge_events(alarms, merge_h).sort_values("alarm_utc", ignore_index=True)
+        x = residual[name].to_numpy(dtype=float).copy()
+        if mask is not None:
+            x[mask] = np.nan
+        events = cusum_two_sided(x / s.sigma, s.k, s.h, s.clip, s.rebase)
+        prev_stop = 0
+        for ev in events:
+            stop = min(len(x), ev["alarm"] + 1 + s.rebase)
+            rows.append({
+                "series": str(name), "alarm_utc": times[ev["alarm"]],
+                "change_utc": times[min(ev["change"], len(x) - 1)],
+                "direction": "up" if ev["direction"] > 0 else "down",
+                "step": (ev["level_after"] - ev["level_before"]) * s.sigma,
+                "rebased_utc": times[stop - 1],
+                "first_utc": times[prev_stop]})
+            prev_stop = stop
+    cols = ["series", "alarm_utc", "change_utc", "direction", "step", "rebased_utc",
+            "first_utc"]
+    return pd.DataFrame(rows, columns=cols).sort_values("alarm_utc", ignore_index=True)
 
 
-def merge_events(alarms: pd.DataFrame, merge_h: float = MERGE_H) -> pd.DataFrame:
-    """Keep one alarm per group of changes within ``merge_h`` hours: the largest step/sigma."""
-    if alarms.empty:
-        return alarms
-    a = alarms.sort_values("change_utc").reset_index(drop=True)
-    gap = a.change_utc.diff() > pd.Timedelta(hours=merge_h)
-    group = gap.cumsum()
-    score = a.step_l_s / a.sigma_l_s
-    return a.loc[score.groupby(group).idxmax().to_numpy()]
+def refine_change(x: pd.Series, change_utc, alarm_utc, first_utc=None,
+                  window_h: int = 72) -> pd.Timestamp:
+    """The most likely start of a step in ``x`` before an alarm.
 
-
-def change_step(x: np.ndarray, change: int, window: int = CHANGE_WINDOW_H) -> float:
-    """Median of ``x`` over ``window`` steps from ``change`` minus the median of the
-    ``window`` steps before: a level shift, which an hour or two of outliers on either side
-    (a tank level glitch, a burst of demand) does not move."""
-    after = x[change: change + window]
-    before = x[max(0, change - window): change]
-    if not np.isfinite(after).any():
-        return float("nan")
-    base = float(np.nanmedian(before)) if np.isfinite(before).any() else 0.0
-    return float(np.nanmedian(after)) - base
+    Over the hours from ``window_h`` before the CUSUM's change estimate (not before
+    ``first_utc``) to the alarm, the split τ maximising the two-sample statistic
+    ``|mean(after) − mean(before)|·sqrt(n_a·n_b/(n_a+n_b))`` (a least-squares single step).
+    The CUSUM's own estimate, the last time its sum was zero, comes early when the
+    allowance is small.
+    """
+    lo = pd.Timestamp(change_utc) - pd.Timedelta(hours=window_h)
+    if first_utc is not None:
+        lo = max(lo, pd.Timestamp(first_utc))
+    seg = x[(x.index >= lo) & (x.index <= alarm_utc)].dropna()
+    if len(seg) < 4:
+        return pd.Timestamp(change_utc)
+    v = seg.to_numpy(dtype=float)
+    n = len(v)
+    c = np.cumsum(v)
+    k = np.arange(1, n)
+    mb = c[:-1] / k
+    ma = (c[-1] - c[:-1]) / (n - k)
+    stat = np.abs(ma - mb) * np.sqrt(k * (n - k) / n)
+    stat[ma < mb] = 0.0  # a rise
+    return seg.index[int(np.argmax(stat)) + 1]

@@ -32,8 +32,6 @@ import pandas as pd
 import wntr
 import xarray as xr
 
-from twin.water.leak_detection import CHANGE_WINDOW_H, robust_sigma
-
 #: Emitter coefficient of the standard leak [L/s per m^0.5] (about 2-3 L/s at 50-100 m).
 STANDARD_EMITTER_LPS = 0.3
 #: Clock times of the snapshots the sensitivity is averaged over [h].
@@ -45,7 +43,7 @@ RANK_KINDS = ("pressure", "flow", "consumption")
 #: Junctions per Dask task [-].
 BATCH_SIZE = 24
 #: Version of the cached matrices' layout; part of the cache key.
-CACHE_FORMAT = 2
+CACHE_FORMAT = 4
 #: Default cache folder of sensitivity matrices for library calls (the ``twin`` command keeps
 #: them under the data directory instead).
 CACHE_DIR = Path(tempfile.gettempdir()) / "citytwin-leak-sensitivity"
@@ -59,16 +57,20 @@ class LeakLocationError(ValueError):
 
 def snapshot_inp_texts(wn: wntr.network.WaterNetworkModel,
                        clock_h: Sequence[float] = SNAPSHOT_CLOCK_H) -> list[str]:
-    """EPANET input texts of single-period runs of ``wn`` at each clock time [h]."""
+    """EPANET input texts (flow units L/s, pressures m) of single-period runs of ``wn`` at
+    each clock time [h]."""
     texts = []
     for hour in clock_h:
         w = copy.deepcopy(wn)
         w.options.time.duration = 0
         w.options.time.start_clocktime = int(hour * 3600) % 86400
-        w.options.time.pattern_start = 0
+        # EPANET plays patterns from the pattern start, not the clock time
+        w.options.time.pattern_start = int(hour * 3600)
         with tempfile.TemporaryDirectory(prefix="twin-sens-") as tmp:
             path = Path(tmp) / "snap.inp"
-            wntr.network.io.write_inpfile(w, str(path))
+            # in L/s and m, whatever the network's own units: the toolkit's emitter
+            # coefficients and pressures are then in the units the sensitivity is kept in
+            wntr.network.io.write_inpfile(w, str(path), units="LPS")
             texts.append(path.read_text())
     return texts
 
@@ -256,92 +258,138 @@ def sensitivity_dataset(junctions, loggers, meters, dmas, dp, dq, leak_l_s) -> x
     )
 
 
-def observed_change(res: xr.Dataset, change_utc: pd.Timestamp,
-                    window_h: int = CHANGE_WINDOW_H) -> tuple[pd.Series, pd.Series]:
-    """Change of every sensor's residual at a leak's start, and the residuals' noise.
+def pipe_table(wn: wntr.network.WaterNetworkModel) -> pd.DataFrame:
+    """Pipes with their end nodes: index pipe name; ``start``, ``end``."""
+    rows = [(n, p.start_node_name, p.end_node_name) for n, p in wn.pipes()]
+    return pd.DataFrame(rows, columns=["pipe", "start", "end"]).set_index("pipe")
 
-    Mean over ``window_h`` hours from ``change_utc`` minus the mean over the ``window_h``
-    hours before, at hours where the model's pumps ran as measured.
 
-    Returns
-    -------
-    change, sigma : Series
-        Indexed by sensor name as in :func:`sensitivity_dataset` [m or L/s].
+def pressure_change(residual_m: pd.DataFrame, change_utc, stop_utc, first_utc=None,
+                    window_h: int = 24) -> pd.Series:
+    """Change of each logger's corrected pressure residual at a leak's start [m].
+
+    Median over [change, stop] minus the median over the ``window_h`` hours before the
+    change (not before ``first_utc``, the end of the previous event's rebase, so that an
+    earlier leak's change is not counted again).
     """
-    t = pd.DatetimeIndex(res.time.values)
-    c = pd.Timestamp(change_utc).tz_convert("UTC").tz_localize(None)
-    ok = res["operations_match"].to_numpy() == 1 if "operations_match" in res else True
-    after = ok & (t >= c) & (t < c + pd.Timedelta(hours=window_h))
-    before = ok & (t < c) & (t >= c - pd.Timedelta(hours=window_h))
-    change, sigma = {}, {}
-    for var, dim, prefix in (("pressure_residual_m", "logger", "P"),
-                             ("flow_residual_l_s", "meter", "Q"),
-                             ("inflow_residual_l_s", "dma", "C")):
-        for name in res[dim].values:
-            x = res[var].sel({dim: name}).to_numpy()
-            xs = np.where(ok, x, np.nan)
-            key = f"{prefix} {name}"
-            change[key] = np.nanmean(x[after]) - np.nanmean(x[before]) if (
-                np.isfinite(x[after]).any() and np.isfinite(x[before]).any()) else np.nan
-            sigma[key] = robust_sigma(xs)
-    return pd.Series(change), pd.Series(sigma)
+    t = residual_m.index
+    lo = change_utc - pd.Timedelta(hours=window_h)
+    if first_utc is not None:
+        lo = max(lo, first_utc)
+    before = residual_m[(t >= lo) & (t < change_utc)]
+    after = residual_m[(t >= change_utc) & (t <= stop_utc)]
+    if before.empty or after.empty:
+        return pd.Series(np.nan, index=residual_m.columns)
+    return after.median() - before.median()
 
 
-def rank_candidates(
-    change: pd.Series,
-    sigma: pd.Series,
+def rank_locations(
+    dp_m: pd.Series,
+    sigma_m: pd.Series,
+    leak_l_s: float,
     sens: xr.Dataset,
+    candidates: Sequence[str],
     node_xy: pd.DataFrame,
+    pipes: pd.DataFrame | None = None,
     top: int = 5,
-    min_sigma: float = 0.01,
-    kinds: Sequence[str] = RANK_KINDS,
+    leak_rel_sd: float = 0.3,
+    pipe_points: Sequence[float] = (0.25, 0.5, 0.75),
+    common_mode: bool = True,
+    metric: str = "misfit",
 ) -> pd.DataFrame:
-    """Rank candidate junctions by how well a leak there explains the observed change.
+    """Rank leak positions by how well a leak there explains the loggers' pressure change.
 
-    Sensors of the ``kinds`` given are used (see :data:`RANK_KINDS`), each weighted by 1/σ
-    (its residual noise, at least ``min_sigma``); for each
-    junction the leak flow q = max(0, s·Δ / s·s) is fitted and the misfit ``|Δ − q s|²``
-    computed.
+    Each candidate position has a sensitivity vector s (m per L/s at every logger): a
+    junction's column of ``sens``, or, on a pipe between two candidate junctions, the
+    linear blend ``(1−a)·s_start + a·s_end`` at the fractions ``pipe_points`` (the refined
+    search, with positions along the pipe). The leak flow q is fitted to the pressure change
+    Δp (weights 1/σ) with the flow step of the DMA's consumption as a prior
+    (``leak_l_s``, standard deviation ``leak_rel_sd``·q): ``q = (sᵀΔp/σ² + q0/σq²) /
+    (sᵀs/σ² + 1/σq²)``; the misfit is ``|Δp − q s|²/σ² + (q − q0)²/σq²``. With
+    ``common_mode`` (default) Δp and every s are taken as departures from their median over
+    the loggers: a change all loggers see alike (head lost in the mains that feed them all,
+    demand noise) says nothing of where the leak is.
+
+    Parameters
+    ----------
+    dp_m, sigma_m : Series
+        Pressure change and its noise per logger junction [m].
+    leak_l_s : float
+        Leak size from the DMA's consumption step [L/s].
+    candidates : sequence of str
+        Junctions the leak may be at (the alarming DMA's).
+    node_xy : DataFrame
+        ``x_m``, ``y_m`` of the nodes [m].
+    pipes : DataFrame, optional
+        :func:`pipe_table`; without it only junctions are ranked.
 
     Returns
     -------
     DataFrame
-        ``top`` rows, best first: ``junction``, ``dma``, ``leak_l_s`` (fitted) [L/s],
-        ``misfit`` [-], ``distance_m`` from the best candidate [m].
+        ``top`` rows, best first: ``rank``, ``element`` (junction or pipe), ``kind``,
+        ``at`` (fraction along the pipe, 0 for a junction), ``x_m``, ``y_m`` [m],
+        ``leak_l_s`` [L/s], ``misfit`` [-], ``distance_m`` from the best [m].
+
+    Raises
+    ------
+    LeakLocationError
+        When no logger has a pressure change or no candidate junction can leak.
     """
-    kind_of = dict(zip(sens.sensor.values, sens.kind.values, strict=True))
-    sensors = [s for s in sens.sensor.values if s in change.index and np.isfinite(change[s])
-               and np.isfinite(sigma.get(s, np.nan)) and kind_of[s] in kinds]
-    if not sensors:
-        raise LeakLocationError("no sensor has a residual change to locate the leak from")
-    sens = sens.isel(junction=np.flatnonzero(sens["standard_leak_l_s"].to_numpy() > 0))
-    w = 1.0 / np.maximum(sigma[sensors].to_numpy(), min_sigma)
-    d = change[sensors].to_numpy() * w
-    s = sens["sensitivity"].sel(sensor=sensors).to_numpy() * w
-    ss = np.einsum("ij,ij->i", s, s)
-    q = np.clip(np.where(ss > 0, s @ d / np.where(ss > 0, ss, 1.0), 0.0), 0, None)
-    misfit = ((d[None, :] - q[:, None] * s) ** 2).sum(axis=1)
-    order = np.argsort(misfit)[:top]
-    names = sens.junction.values[order].astype(str)
-    xy = node_xy.loc[names, ["x_m", "y_m"]].to_numpy()
+    loggers = [n for n in dp_m.index if np.isfinite(dp_m[n]) and np.isfinite(
+        sigma_m.get(n, np.nan)) and f"P {n}" in set(sens.sensor.values)]
+    if not loggers:
+        raise LeakLocationError("no pressure logger has a residual change to locate the leak "
+                                "from (loggers missing or flagged over the change)")
+    flows = sens["standard_leak_l_s"].to_series()
+    cand = [j for j in candidates if j in flows.index and flows[j] > 0]
+    if not cand:
+        raise LeakLocationError("no candidate junction in the alarming area can leak (no "
+                                "pressure at any of them)")
+    S = sens["sensitivity"].sel(junction=cand, sensor=[f"P {n}" for n in loggers]).to_numpy()
+    xy = node_xy.loc[cand, ["x_m", "y_m"]].to_numpy(dtype=float)
+    elem, kind, at = list(cand), ["junction"] * len(cand), [0.0] * len(cand)
+    vecs, pts = [S], [xy]
+    if pipes is not None and len(pipe_points):
+        pos = {j: i for i, j in enumerate(cand)}
+        inner = pipes[pipes.start.isin(pos) & pipes.end.isin(pos)]
+        if len(inner):
+            ia = inner.start.map(pos).to_numpy()
+            ib = inner.end.map(pos).to_numpy()
+            for a in pipe_points:
+                vecs.append((1 - a) * S[ia] + a * S[ib])
+                pts.append((1 - a) * xy[ia] + a * xy[ib])
+                elem += list(inner.index)
+                kind += ["pipe"] * len(inner)
+                at += [float(a)] * len(inner)
+    S_all, P_all = np.vstack(vecs), np.vstack(pts)
+    if common_mode and len(loggers) > 2:
+        # what every logger sees alike (the head lost in the mains feeding them all) tells
+        # nothing of where: compare the loggers' departures from their median
+        S_all = S_all - np.median(S_all, axis=1, keepdims=True)
+        dpv = dp_m[loggers].to_numpy(dtype=float)
+        dpv = dpv - np.median(dpv)
+    else:
+        dpv = dp_m[loggers].to_numpy(dtype=float)
+    w = 1.0 / np.maximum(sigma_m[loggers].to_numpy(dtype=float), 0.01)
+    d = dpv * w
+    Sw = S_all * w
+    q0 = max(float(leak_l_s), 0.0)
+    sq = max(leak_rel_sd * q0, 0.1)
+    q = np.clip((Sw @ d + q0 / sq**2) / ((Sw * Sw).sum(axis=1) + 1 / sq**2), 0.0, None)
+    misfit = ((d[None, :] - q[:, None] * Sw) ** 2).sum(axis=1) + ((q - q0) / sq) ** 2
+    if metric == "correlation":
+        # pressure-residual correlation: the angle between the observed change and each
+        # position's signature, blind to the model's errors of magnitude
+        norm = np.linalg.norm(Sw, axis=1) * max(np.linalg.norm(d), 1e-12)
+        misfit = 1.0 - np.where(norm > 0, Sw @ d / np.where(norm > 0, norm, 1.0), 0.0)
+    order = np.argsort(misfit, kind="stable")[:top]
+    best = P_all[order[0]]
     return pd.DataFrame({
-        "junction": names,
-        "dma": sens.dma.values[order].astype(str),
-        "leak_l_s": q[order],
-        "misfit": misfit[order],
-        "distance_m": np.hypot(*(xy - xy[0]).T),
+        "rank": np.arange(1, len(order) + 1),
+        "element": np.asarray(elem, dtype=object)[order],
+        "kind": np.asarray(kind, dtype=object)[order],
+        "at": np.asarray(at)[order],
+        "x_m": P_all[order, 0], "y_m": P_all[order, 1],
+        "leak_l_s": q[order], "misfit": misfit[order],
+        "distance_m": np.hypot(*(P_all[order] - best).T),
     })
-
-
-def locate_leaks(alarms: pd.DataFrame, res: xr.Dataset, sens: xr.Dataset,
-                 node_xy: pd.DataFrame, top: int = 5) -> pd.DataFrame:
-    """Top candidates of every alarm (:func:`rank_candidates`), with an ``alarm`` number."""
-    out = []
-    for i, a in enumerate(alarms.itertuples()):
-        change, sigma = observed_change(res, a.change_utc)
-        ranked = rank_candidates(change, sigma, sens, node_xy, top)
-        ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
-        ranked.insert(0, "alarm", i)
-        out.append(ranked)
-    cols = ["alarm", "rank", "junction", "dma", "leak_l_s", "misfit", "distance_m"]
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=cols)

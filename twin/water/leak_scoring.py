@@ -1,12 +1,14 @@
-"""Scoring leak detection against known leaks, as the BattLeDIM 2020 competition did.
+"""Scoring leak alarms against known leaks, as the BattLeDIM 2020 competition did.
 
-A detection is a true positive when it is raised inside a leak's time window (start ≤ alarm
-≤ end) and its located junction lies within ``radius_m`` (300 m) of the leak; every other
-detection is a false alarm. The delay is alarm time minus leak start [h]; the location error
-is the distance from the located junction to the leak [m].
+An alarm is a true positive when it is raised inside a leak's time window (start ≤ alarm ≤
+end) and its located position lies within ``radius_m`` (300 m) of the leak; each leak counts
+once; every other alarm of a new leak is a false alarm. The delay is alarm time minus leak
+start [h]; the location error is the distance from the located position to the leaking pipe
+(the segment between its end nodes) or junction [m].
 
-Only scoring reads the ground truth (the generator's ``truth/faults.csv``); the detector never
-sees it.
+A truth file is a CSV with columns ``leak_id``, ``pipe`` (or ``junction``), ``start``,
+``end`` (times; UTC unless they carry an offset), ``flow`` [m³/h] (the largest flow of the
+leak). Only scoring reads the truth; the detector never sees it.
 
 References
 ----------
@@ -22,94 +24,189 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-#: A detection counts when it is within this distance of the leak [m].
+#: An alarm counts when it is within this distance of the leak [m].
 HIT_RADIUS_M = 300.0
+#: Leak size classes of the score table [m³/h].
+SIZE_CLASSES_M3H = ((3.0, 10.0), (10.0, 50.0), (50.0, np.inf))
+#: Days in a month, for false alarms per month [day].
+MONTH_DAYS = 30.44
 
 
-def read_leak_truth(path: str | Path) -> pd.DataFrame:
-    """Read the leaks of a ground-truth file (``truth/faults.csv``, rows of kind ``leak``).
+class TruthFileError(ValueError):
+    """A truth file that cannot be scored against; the message names file, row and column."""
+
+
+def read_truth(path: str | Path, pipes: pd.DataFrame | None = None,
+               junctions: set[str] | None = None) -> pd.DataFrame:
+    """Read a leak truth file (``leak_id``, ``pipe`` or ``junction``, ``start``, ``end``,
+    ``flow`` [m³/h]).
+
+    Parameters
+    ----------
+    pipes : DataFrame, optional
+        :func:`twin.water.leak_location.pipe_table` of the network, to check pipe names.
+    junctions : set of str, optional
+        Junction names of the network, to check junction names.
 
     Returns
     -------
     DataFrame
-        ``leak_id``, ``junction``, ``dma``, ``start_utc``, ``end_utc`` (UTC),
-        ``mean_flow_l_s`` [L/s].
+        ``leak_id``, ``pipe``, ``junction``, ``start``, ``end`` (UTC), ``flow`` [m³/h].
+
+    Raises
+    ------
+    TruthFileError
+        Missing file or column, or a row whose time, flow or element is not valid.
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no ground-truth file")
+        raise TruthFileError(f"{path}: no such truth file")
+    try:
+        df = pd.read_csv(path, dtype=str)
+    except Exception as exc:
+        raise TruthFileError(f"{path}: cannot read as CSV: {exc}") from None
+    need = ["leak_id", "start", "end", "flow"]
+    missing = [c for c in need if c not in df.columns]
+    if "pipe" not in df.columns and "junction" not in df.columns:
+        missing.append("pipe")
+    if missing:
+        raise TruthFileError(f"{path}: missing column(s) {missing}; a truth file has "
+                             "leak_id, pipe (or junction), start, end, flow [m³/h]")
+    out = []
+    for i, r in df.iterrows():
+        row = i + 2  # 1-based, after the header
+        try:
+            start = _utc(r["start"])
+            end = _utc(r["end"])
+        except (ValueError, TypeError):
+            raise TruthFileError(f"{path}, row {row}: start {r['start']!r} or end {r['end']!r} "
+                                 "is not a time") from None
+        try:
+            flow = float(r["flow"])
+        except (ValueError, TypeError):
+            raise TruthFileError(f"{path}, row {row}, column flow: {r['flow']!r} is not a "
+                                 "number [m³/h]") from None
+        pipe = r.get("pipe")
+        where = "pipe" if isinstance(pipe, str) and pipe.strip() else "junction"
+        elem = str(r.get(where, "")).strip()
+        if where == "pipe" and pipes is not None and elem not in pipes.index:
+            raise TruthFileError(f"{path}, row {row}, column pipe: {elem!r} is not a pipe of "
+                                 "the network")
+        if where == "junction" and junctions is not None and elem not in junctions:
+            raise TruthFileError(f"{path}, row {row}, column junction: {elem!r} is not a "
+                                 "junction of the network")
+        out.append({"leak_id": str(r["leak_id"]), "pipe": elem if where == "pipe" else "",
+                    "junction": elem if where == "junction" else "", "start": start,
+                    "end": end, "flow": flow})
+    return pd.DataFrame(out, columns=["leak_id", "pipe", "junction", "start", "end", "flow"])
+
+
+def _utc(text) -> pd.Timestamp:
+    t = pd.Timestamp(text)
+    if pd.isna(t):
+        raise ValueError(text)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def truth_from_faults(path: str | Path) -> pd.DataFrame:
+    """The leaks of the sample city's generator truth (``truth/faults.csv``, kind ``leak``),
+    in the :func:`read_truth` layout (``junction`` leaks; ``flow`` [m³/h] from the mean)."""
     faults = pd.read_csv(path, dtype={"series_id": str})
     leaks = faults[faults.kind == "leak"]
     details = [json.loads(d) for d in leaks.details]
     return pd.DataFrame({
-        "leak_id": leaks.fault_id.to_numpy(),
-        "junction": leaks.series_id.to_numpy(),
-        "dma": [d.get("dma") for d in details],
-        "start_utc": pd.to_datetime(leaks.start_utc, utc=True).to_numpy(),
-        "end_utc": pd.to_datetime(leaks.end_utc, utc=True).to_numpy(),
-        "mean_flow_l_s": [d.get("mean_flow_l_s", np.nan) for d in details],
-    }).assign(start_utc=lambda d: pd.to_datetime(d.start_utc, utc=True),
-              end_utc=lambda d: pd.to_datetime(d.end_utc, utc=True))
+        "leak_id": leaks.fault_id.astype(str).to_numpy(), "pipe": "",
+        "junction": leaks.series_id.astype(str).to_numpy(),
+        "start": pd.to_datetime(leaks.start_utc, utc=True).to_numpy(),
+        "end": pd.to_datetime(leaks.end_utc, utc=True).to_numpy(),
+        "flow": [d.get("mean_flow_l_s", np.nan) * 3.6 for d in details],
+    }).assign(start=lambda d: pd.to_datetime(d.start, utc=True),
+              end=lambda d: pd.to_datetime(d.end, utc=True))
 
 
-def match_detections(
-    detections: pd.DataFrame, leaks: pd.DataFrame, node_xy: pd.DataFrame,
-    radius_m: float = HIT_RADIUS_M,
-) -> pd.DataFrame:
-    """Match each detection to at most one leak, and each leak to at most one detection.
+def leak_segments(truth: pd.DataFrame, node_xy: pd.DataFrame,
+                  pipes: pd.DataFrame) -> np.ndarray:
+    """Each leak's place as a segment (x0, y0, x1, y1) [m]: its pipe's ends, or its junction
+    twice."""
+    seg = np.zeros((len(truth), 4))
+    for k, r in enumerate(truth.itertuples()):
+        if r.pipe:
+            a, b = pipes.loc[r.pipe, ["start", "end"]]
+        else:
+            a = b = r.junction
+        seg[k] = [*node_xy.loc[a, ["x_m", "y_m"]], *node_xy.loc[b, ["x_m", "y_m"]]]
+    return seg
 
-    Parameters
-    ----------
-    detections : DataFrame
-        ``alarm_utc``, ``dma``, ``junction`` (the located junction, best candidate).
-    leaks : DataFrame
-        As :func:`read_leak_truth`.
-    node_xy : DataFrame
-        Node coordinates ``x_m``, ``y_m`` [m].
+
+def distance_to_segment(x: float, y: float, seg: np.ndarray) -> float:
+    """Distance from a point to a segment (x0, y0, x1, y1) [m]."""
+    x0, y0, x1, y1 = seg
+    dx, dy = x1 - x0, y1 - y0
+    L2 = dx * dx + dy * dy
+    u = 0.0 if L2 == 0 else float(np.clip(((x - x0) * dx + (y - y0) * dy) / L2, 0, 1))
+    return float(np.hypot(x - (x0 + u * dx), y - (y0 + u * dy)))
+
+
+def match_alarms(alarms: pd.DataFrame, truth: pd.DataFrame, segments: np.ndarray,
+                 radius_m: float = HIT_RADIUS_M) -> pd.DataFrame:
+    """Match alarms to leaks, BattLeDIM's way.
+
+    Alarms (``alarm_utc``, ``x_m``, ``y_m``) are taken in time order; each goes to the
+    nearest leak open at its time (start ≤ alarm ≤ end) that no earlier alarm took.
 
     Returns
     -------
     DataFrame
-        One row per detection: its columns plus ``leak_id`` (matched leak in time and DMA, or
-        empty), ``delay_h``, ``location_error_m`` and ``true_positive`` (in the window and
-        within ``radius_m``). Detections are taken in time order; each goes to the open
-        leak of its DMA that started first.
+        The alarms with ``leak_id`` (the open leak matched, empty if none), ``delay_h``,
+        ``location_error_m`` and ``true_positive`` (matched within ``radius_m``).
     """
-    out = detections.sort_values("alarm_utc").reset_index(drop=True).copy()
+    out = alarms.sort_values("alarm_utc").reset_index(drop=True).copy()
     out["leak_id"], out["delay_h"], out["location_error_m"] = "", np.nan, np.nan
     out["true_positive"] = False
     taken: set[str] = set()
-    for i, d in out.iterrows():
-        open_ = leaks[(leaks.start_utc <= d.alarm_utc) & (d.alarm_utc <= leaks.end_utc)
-                      & (leaks.dma == d.dma) & ~leaks.leak_id.isin(taken)]
-        if open_.empty:
+    for i, a in out.iterrows():
+        open_ = [k for k, r in enumerate(truth.itertuples())
+                 if r.start <= a.alarm_utc <= r.end and r.leak_id not in taken]
+        if not open_:
             continue
-        leak = open_.sort_values("start_utc").iloc[0]
-        taken.add(leak.leak_id)
-        err = float(np.hypot(*(node_xy.loc[str(d.junction), ["x_m", "y_m"]].to_numpy(float)
-                               - node_xy.loc[leak.junction, ["x_m", "y_m"]].to_numpy(float))))
+        d = [distance_to_segment(a.x_m, a.y_m, segments[k]) if np.isfinite(a.x_m) else np.inf
+             for k in open_]
+        k = open_[int(np.argmin(d))]
+        err = float(np.min(d))
+        if err > radius_m and not np.isfinite(err):
+            continue
+        leak = truth.iloc[k]
+        if err <= radius_m:
+            taken.add(leak.leak_id)
         out.loc[i, ["leak_id", "delay_h", "location_error_m", "true_positive"]] = [
-            leak.leak_id, (d.alarm_utc - leak.start_utc).total_seconds() / 3600, err,
+            leak.leak_id, (a.alarm_utc - leak.start).total_seconds() / 3600, err,
             err <= radius_m]
     return out
 
 
-def detection_score(matched: pd.DataFrame, leaks: pd.DataFrame) -> dict[str, float]:
-    """Summary figures of :func:`match_detections` (units in the keys).
+def score(matched: pd.DataFrame, truth: pd.DataFrame, months: float, n_dmas: int,
+          kinds: pd.Series | None = None) -> dict:
+    """BattLeDIM-style summary of :func:`match_alarms` (units in the keys).
 
-    ``leaks``, ``detected`` (leaks found in their window and DMA), ``true_positives``
-    (also within the hit radius), ``false_alarms`` (detections matching no leak's window and
-    DMA), ``battledim_false_alarms`` (detections that are not true positives),
-    ``mean_delay_h`` and ``median_location_error_m`` over the detected leaks.
+    ``leaks``, ``found`` (true positives), per size class ``found_<lo>-<hi>_m3h`` as
+    ``(found, total)``, ``false_alarms``, ``false_alarms_per_dma_month``,
+    ``median_delay_h`` (true positives), ``median_delay_abrupt_h`` (with ``kinds``: leak id →
+    ``abrupt``/``incipient``), ``median_location_error_m`` (nearest open leak of each alarm
+    in its window, hit or not).
     """
-    found = matched[matched.leak_id != ""]
-    return {
-        "leaks": int(len(leaks)),
-        "detected": int(len(found)),
-        "true_positives": int(matched.true_positive.sum()),
-        "false_alarms": int((matched.leak_id == "").sum()),
-        "battledim_false_alarms": int((~matched.true_positive.astype(bool)).sum()),
-        "mean_delay_h": float(found.delay_h.mean()) if len(found) else float("nan"),
-        "median_location_error_m": (float(found.location_error_m.median()) if len(found)
-                                    else float("nan")),
-    }
+    tp = matched[matched.true_positive.astype(bool)]
+    out = {"leaks": int(len(truth)), "found": int(len(tp))}
+    for lo, hi in SIZE_CLASSES_M3H:
+        ids = truth.leak_id[(truth.flow >= lo) & (truth.flow < hi)]
+        out[f"found_{lo:g}-{hi:g}_m3h"] = (int(tp.leak_id.isin(ids).sum()), int(len(ids)))
+    fa = int((~matched.true_positive.astype(bool)).sum())
+    out["false_alarms"] = fa
+    out["false_alarms_per_dma_month"] = fa / max(n_dmas * months, 1e-9)
+    out["median_delay_h"] = float(tp.delay_h.median()) if len(tp) else float("nan")
+    if kinds is not None and len(tp):
+        ab = tp[tp.leak_id.map(kinds) == "abrupt"]
+        out["median_delay_abrupt_h"] = float(ab.delay_h.median()) if len(ab) else float("nan")
+    first = matched[matched.leak_id != ""].drop_duplicates("leak_id")
+    out["median_location_error_m"] = (float(first.location_error_m.median()) if len(first)
+                                      else float("nan"))
+    return out

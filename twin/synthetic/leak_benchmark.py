@@ -1,0 +1,318 @@
+"""A BattLeDIM-style leak benchmark on any public DMA network.
+
+Given an EPANET network (e.g. KL, 935 junctions, from the Water Benchmark Hub), one case:
+
+* the *published* model, which the twin is given: the network with its coordinates in
+  metres and, where it has no demand patterns, a weekly residential and a weekday
+  commercial pattern (hourly), split into DMAs with a flow meter on every boundary link
+  (:func:`twin.water.dma.partition_dmas`, :func:`twin.water.dma.boundary_meters`), a pressure
+  logger per ``junctions_per_logger`` junctions spread over each DMA, AMR meters on a share
+  of the demand junctions;
+* the *real* network that makes the data: every pipe's diameter and roughness off by up to
+  ``param_uncertainty`` (uniform), every junction's demand off by a fixed factor up to
+  ``demand_uncertainty`` (uniform) and by a noise of that size (AR(1), 15-min) shared by a
+  noise group of junctions, a common day factor (weather), patterns interpolated between
+  their hours, and leaks: demands at the middle of a pipe (the pipe is split there), abrupt
+  (full flow at once) or incipient (growing linearly over days), 3 to 200 m³/h, several at
+  once, some repaired within the period;
+* SCADA from one EPANET run of the real network at ``step_s``: boundary flows with 1 %
+  noise, logger pressures with ``pressure_noise_m``, tank levels; AMR hourly volumes with
+  1 % noise;
+* the truth: ``leak_id``, ``pipe``, ``start``, ``end``, ``flow`` [m³/h] (the format
+  ``twin water leaks --truth`` reads), with ``kind``, ``dma``, ``x_m``, ``y_m``.
+
+The first ``leak_free_days`` days hold no leak (BattLeDIM gave a leak-free year; here a few
+weeks), as the twin's baseline needs.
+
+References
+----------
+Vrachimis, S. G. et al. (2022). Battle of the Leakage Detection and Isolation Methods.
+J. Water Resour. Plann. Manage. 148(12).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import wntr
+
+from twin.water.dma import boundary_meters, partition_dmas
+from twin.water.hydraulics import simulate
+from twin.water.leak_expectation import Observations
+from twin.water.network import metres_per_coordinate_unit, read_inp, transform_coordinates
+
+#: Hourly residential multipliers of a weekday and of a weekend day [-] (morning and
+#: evening peaks; weekend later and flatter).
+RESIDENTIAL_WEEKDAY = [0.45, 0.35, 0.3, 0.3, 0.35, 0.6, 1.2, 1.7, 1.5, 1.2, 1.0, 1.0,
+                       1.05, 1.0, 0.9, 0.9, 1.0, 1.2, 1.5, 1.6, 1.4, 1.1, 0.8, 0.6]
+RESIDENTIAL_WEEKEND = [0.5, 0.4, 0.35, 0.3, 0.3, 0.4, 0.6, 0.9, 1.3, 1.5, 1.5, 1.4,
+                       1.3, 1.2, 1.1, 1.0, 1.1, 1.2, 1.4, 1.5, 1.3, 1.1, 0.9, 0.6]
+#: Hourly commercial multipliers of a weekday; weekends at 0.3 [-].
+COMMERCIAL_WEEKDAY = [0.2] * 6 + [0.6, 1.2, 1.8, 1.9, 1.9, 1.8, 1.6, 1.8, 1.8, 1.7, 1.5, 1.0,
+                                  0.6] + [0.3] * 5
+#: Leak size classes [m³/h] drawn in turn.
+SIZE_CLASSES_M3H = ((3.0, 10.0), (10.0, 50.0), (50.0, 200.0))
+#: Step of the real network's demand noise [s].
+NOISE_STEP_S = 900
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    """One benchmark case.
+
+    Attributes
+    ----------
+    network : str
+        Path of the EPANET ``.inp``.
+    seed : int
+    start : str
+        UTC start of the period (a Monday midnight: the model's time zero).
+    days, leak_free_days : int
+        Length of the period and of its leak-free start [day].
+    step_s : int
+        SCADA and hydraulic step [s].
+    n_dmas : int
+    junctions_per_logger : int
+        One pressure logger per this many junctions of a DMA [-] (BattLeDIM: 782/33 ≈ 24).
+    amr_share : float
+        Share of demand junctions with an AMR meter [-] (BattLeDIM: 82/782 ≈ 0.1).
+    n_leaks : int
+    incipient_share : float
+    demand_uncertainty, param_uncertainty : float
+        Relative errors of demands and of pipe diameters and roughness [-].
+    noise_groups : int
+        Junction groups that share one demand-noise series [-].
+    pressure_noise_m : float
+        Logger noise standard deviation [m].
+    flow_noise : float
+        Flow meter noise, relative standard deviation [-].
+    """
+
+    network: str
+    seed: int = 0
+    start: str = "2019-01-07"
+    days: int = 70
+    leak_free_days: int = 14
+    step_s: int = 300
+    n_dmas: int = 3
+    junctions_per_logger: int = 24
+    amr_share: float = 0.1
+    n_leaks: int = 8
+    incipient_share: float = 0.4
+    demand_uncertainty: float = 0.10
+    param_uncertainty: float = 0.10
+    noise_groups: int = 96
+    pressure_noise_m: float = 0.05
+    flow_noise: float = 0.01
+
+
+@dataclass(frozen=True)
+class BenchmarkCase:
+    """The twin's inputs of one case and its truth."""
+
+    spec: BenchmarkSpec
+    wn: wntr.network.WaterNetworkModel
+    dmas: pd.Series
+    meters: pd.DataFrame
+    customers: pd.DataFrame
+    loggers: list[str]
+    node_xy: pd.DataFrame
+    obs: Observations
+    truth: pd.DataFrame
+    real_wn: wntr.network.WaterNetworkModel
+    simulate_s: float
+
+
+def published_model(path: str) -> wntr.network.WaterNetworkModel:
+    """The network as a utility publishes it: coordinates in metres, demand patterns.
+
+    A network without patterns gets :data:`RESIDENTIAL_WEEKDAY`/``WEEKEND`` as a weekly
+    pattern on four of five junctions (by name order) and :data:`COMMERCIAL_WEEKDAY` on the
+    fifth; pattern step one hour, time zero a Monday midnight.
+    """
+    wn = read_inp(path)
+    scale = metres_per_coordinate_unit(wn)
+    if abs(scale - 1.0) > 0.05:
+        transform_coordinates(wn, scale, 0.0, 0.0)
+        for _, link in wn.links():
+            link.vertices = [(x * scale, y * scale) for x, y in link.vertices]
+    wn.options.time.pattern_start = 0
+    if not wn.pattern_name_list:
+        res = RESIDENTIAL_WEEKDAY * 5 + RESIDENTIAL_WEEKEND * 2
+        com = COMMERCIAL_WEEKDAY * 5 + [0.3] * 48
+        wn.add_pattern("RES", res)
+        wn.add_pattern("COM", com)
+        wn.options.time.pattern_timestep = 3600
+        for k, (_, j) in enumerate(wn.junctions()):
+            for d in j.demand_timeseries_list:
+                d.pattern_name = "COM" if k % 5 == 4 else "RES"
+    return wn
+
+
+def spread_loggers(wn, junctions: list[str], count: int, rng) -> list[str]:
+    """``count`` junctions spread over a set by farthest-point sampling (random first)."""
+    xy = np.array([wn.get_node(j).coordinates for j in junctions], dtype=float)
+    chosen = [int(rng.integers(len(junctions)))]
+    d = np.hypot(*(xy - xy[chosen[0]]).T)
+    while len(chosen) < min(count, len(junctions)):
+        nxt = int(np.argmax(d))
+        chosen.append(nxt)
+        d = np.minimum(d, np.hypot(*(xy - xy[nxt]).T))
+    return [junctions[i] for i in chosen]
+
+
+def _ar1(rng, n: int, sd: float, rho: float = 0.8) -> np.ndarray:
+    e = rng.normal(0, sd * np.sqrt(1 - rho**2), n)
+    x = np.empty(n)
+    x[0] = rng.normal(0, sd)
+    for i in range(1, n):
+        x[i] = rho * x[i - 1] + e[i]
+    return x
+
+
+def draw_leaks(spec: BenchmarkSpec, wn, dmas: pd.Series, meters: pd.DataFrame,
+               rng) -> pd.DataFrame:
+    """The leaks of a case: pipe, start and end [s from the start], flow [m³/h], kind, ramp."""
+    boundary = set(meters.link)
+    pipes = [n for n, p in wn.pipes() if n not in boundary and p.length > 10
+             and dmas.get(p.start_node_name) == dmas.get(p.end_node_name)
+             and p.start_node_name in wn.junction_name_list]
+    t_end = spec.days * 86400
+    rows = []
+    for i in range(spec.n_leaks):
+        lo, hi = SIZE_CLASSES_M3H[i % len(SIZE_CLASSES_M3H)]
+        flow = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+        start = float(rng.uniform((spec.leak_free_days + 1) * 86400, t_end - 4 * 86400))
+        start = round(start / NOISE_STEP_S) * NOISE_STEP_S
+        incipient = rng.random() < spec.incipient_share
+        ramp = float(rng.uniform(2, 10) * 86400) if incipient else 0.0
+        end = start + float(rng.uniform(7, 40) * 86400)
+        end = min(t_end, round(end / NOISE_STEP_S) * NOISE_STEP_S)
+        pipe = pipes[int(rng.integers(len(pipes)))]
+        rows.append({"leak_id": f"L{i + 1:02d}", "pipe": pipe, "start_s": start,
+                     "end_s": end, "flow": flow, "kind": "incipient" if incipient else "abrupt",
+                     "ramp_s": ramp, "dma": str(dmas[wn.get_link(pipe).start_node_name])})
+    return pd.DataFrame(rows)
+
+
+def real_network(spec: BenchmarkSpec, wn, leaks: pd.DataFrame, rng) -> tuple:
+    """The network that makes the data (see the module's description).
+
+    Returns
+    -------
+    (WaterNetworkModel, dict)
+        The real network, and the leak node of each leak id.
+    """
+    real = copy.deepcopy(wn)
+    p = spec.param_uncertainty
+    for _, pipe in real.pipes():
+        pipe.diameter *= rng.uniform(1 - p, 1 + p)
+        pipe.roughness *= rng.uniform(1 - p, 1 + p)
+    n = spec.days * 86400 // NOISE_STEP_S
+    t = np.arange(n) * NOISE_STEP_S
+    day = (t // 86400).astype(int)
+    day_factor = 1 + rng.normal(0, 0.03, spec.days + 1)[day]
+    hours = t / 3600.0
+    d = spec.demand_uncertainty
+    base_pats = {}
+    for name in wn.pattern_name_list:
+        m = np.asarray(wn.get_pattern(name).multipliers, dtype=float)
+        step_h = wn.options.time.pattern_timestep / 3600
+        k = hours / step_h  # position on the pattern, interpolated between its steps
+        i0 = np.floor(k).astype(int)
+        frac = k - i0
+        base_pats[name] = (1 - frac) * m[i0 % len(m)] + frac * m[(i0 + 1) % len(m)]
+    groups = {}
+    for _, j in real.junctions():
+        g = int(rng.integers(spec.noise_groups))
+        factor = rng.uniform(1 - d, 1 + d)
+        for dem in j.demand_timeseries_list:
+            pname = dem.pattern_name
+            if pname is None:
+                continue
+            key = (pname, g)
+            if key not in groups:
+                noise = np.clip(1 + _ar1(rng, n, d), 0.2, None)
+                real.add_pattern(f"N{len(groups)}", np.round(base_pats[pname] * day_factor
+                                                             * noise, 5).tolist())
+                groups[key] = f"N{len(groups)}"
+            dem.base_value *= factor
+            dem.pattern_name = groups[key]
+    real.options.time.pattern_timestep = NOISE_STEP_S
+    leak_nodes = {}
+    for lk in leaks.itertuples():
+        node = f"LEAK-{lk.leak_id}"
+        wntr.morph.split_pipe(real, lk.pipe, f"{lk.pipe}-B", node, split_at_point=0.5,
+                              return_copy=False)
+        q = np.zeros(n)
+        on = (t >= lk.start_s) & (t < lk.end_s)
+        ramp = np.clip((t - lk.start_s + NOISE_STEP_S) / lk.ramp_s, 0, 1) if lk.ramp_s > 0 else 1.0
+        q[on] = (np.ones(n) * ramp)[on]
+        real.add_pattern(f"P-{lk.leak_id}", np.round(q, 5).tolist())
+        real.get_node(node).add_demand(lk.flow / 3600.0, f"P-{lk.leak_id}")
+        leak_nodes[lk.leak_id] = node
+    return real, leak_nodes
+
+
+def make_case(spec: BenchmarkSpec, leaks: pd.DataFrame | None = None) -> BenchmarkCase:
+    """Build one benchmark case (one EPANET run of the real network).
+
+    ``leaks`` (as :func:`draw_leaks` returns them: ``leak_id``, ``pipe``, ``start_s``,
+    ``end_s``, ``flow`` [m³/h], ``kind``, ``ramp_s``, ``dma``) replaces the drawn ones.
+    """
+    import time
+
+    rng = np.random.default_rng(spec.seed)
+    wn = published_model(spec.network)
+    dmas = partition_dmas(wn, spec.n_dmas, seed=spec.seed)
+    meters = boundary_meters(wn, dmas)
+    demand_j = [n for n, j in wn.junctions() if j.base_demand > 0]
+    loggers = []
+    for z in sorted(set(dmas) - {"source"}):
+        js = [n for n in wn.junction_name_list if dmas[n] == z]
+        loggers += spread_loggers(wn, js, max(2, int(np.ceil(len(js) / spec.junctions_per_logger))),
+                                  rng)
+    amr = sorted(rng.choice(demand_j, max(1, int(spec.amr_share * len(demand_j))),
+                            replace=False).tolist())
+    customers = pd.DataFrame({"water_meter_id": [f"AMR-{j}" for j in amr], "junction": amr,
+                              "water_share": 1.0})
+    drawn = draw_leaks(spec, wn, dmas, meters, rng) if spec.n_leaks else None
+    leaks = drawn if leaks is None else leaks
+    real, leak_nodes = real_network(spec, wn, leaks, rng)
+    t0 = time.perf_counter()
+    ds = simulate(real, spec.days * 86400 - spec.step_s, spec.step_s)
+    sim_s = time.perf_counter() - t0
+    times = pd.date_range(pd.Timestamp(spec.start, tz="UTC"), periods=ds.sizes["time"],
+                          freq=f"{spec.step_s}s")
+    pr = ds["pressure_m"].sel(node=loggers).to_numpy()
+    pr = pr + rng.normal(0, spec.pressure_noise_m, pr.shape)
+    fl = ds["flow_m3s"].sel(link=list(meters.link)).to_numpy() * 1000
+    fl = fl * (1 + rng.normal(0, spec.flow_noise, fl.shape))
+    tanks = wn.tank_name_list
+    lv = ds["pressure_m"].sel(node=tanks).to_numpy() + rng.normal(0, 0.01, (len(times),
+                                                                            len(tanks)))
+    dem = ds["demand_m3s"].sel(node=amr).to_pandas().set_axis(times)
+    use = dem.groupby(dem.index.floor("h")).mean() * 3600.0
+    use = use * (1 + rng.normal(0, 0.01, use.shape))
+    obs = Observations(
+        times=times,
+        flow_l_s=pd.DataFrame(fl, index=times, columns=list(meters.meter_id)),
+        pressure_m=pd.DataFrame(pr, index=times, columns=loggers),
+        tank_level_m=pd.DataFrame(lv, index=times, columns=tanks),
+        pump_power_kw=pd.DataFrame(index=times),
+        use_m3=use.set_axis([f"AMR-{j}" for j in amr], axis=1))
+    node_xy = pd.DataFrame([wn.get_node(n).coordinates for n in wn.node_name_list],
+                           index=pd.Index(wn.node_name_list, name="node"), columns=["x_m", "y_m"])
+    t_start = pd.Timestamp(spec.start, tz="UTC")
+    truth = pd.DataFrame({
+        "leak_id": leaks.leak_id, "pipe": leaks["pipe"],
+        "start": [t_start + pd.Timedelta(seconds=s) for s in leaks.start_s],
+        "end": [t_start + pd.Timedelta(seconds=s) for s in leaks.end_s],
+        "flow": leaks.flow.round(2), "kind": leaks.kind, "dma": leaks.dma,
+        "x_m": [real.get_node(leak_nodes[i]).coordinates[0] for i in leaks.leak_id],
+        "y_m": [real.get_node(leak_nodes[i]).coordinates[1] for i in leaks.leak_id]})
+    return BenchmarkCase(spec, wn, dmas, meters, customers, loggers, node_xy, obs, truth,
+                         real, sim_s)

@@ -1,0 +1,351 @@
+"""What the twin expects a DMA network to do: demands, consumption and pressures.
+
+The twin's expectation of a period, at the SCADA's own step, with no leak in it:
+
+* every junction's demand is its model demand (every demand category with its own pattern,
+  played on the EPANET pattern clock) times the *metered demand ratio* of the hour: what
+  the customers' AMR meters used over what the model predicts for them (the day's weather
+  and season, as the meters saw them);
+* a DMA's expected consumption [L/s] is the sum of its junctions' expected demands: a mass
+  balance, with no hydraulic model in it;
+* logger pressures come from an extended-period simulation (EPANET) of the twin's model with
+  those demands, in segments that each restart from the tank levels and pump statuses SCADA
+  measured (so a model run for months cannot drift away from the real tanks).
+
+Every function takes its inputs and does no I/O.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import wntr
+import xarray as xr
+from wntr.network.base import LinkStatus
+
+from twin.water.hydraulics import pattern_multiplier
+
+#: Electrical power above which a pump counts as running [kW].
+PUMP_ON_KW = 1.0
+#: Hours simulated from one set of measured tank levels and pump statuses [h].
+SEGMENT_H = 24
+
+
+class ExpectationError(ValueError):
+    """Inputs the twin cannot form an expectation from; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Observations:
+    """SCADA and AMR measurements of a period, each at its own step.
+
+    Attributes
+    ----------
+    times : DatetimeIndex
+        UTC times of the SCADA steps of the period.
+    flow_l_s : DataFrame
+        time × boundary flow meter id: flows [L/s], NaN where missing.
+    pressure_m : DataFrame
+        time × junction: logger pressures [m].
+    tank_level_m : DataFrame
+        time × tank: tank levels [m].
+    pump_power_kw : DataFrame
+        time × pump: electrical power of the pumps [kW] (may have no columns).
+    use_m3 : DataFrame
+        hour (UTC) × water meter id: customers' volume in the hour starting at the time [m³].
+    """
+
+    times: pd.DatetimeIndex
+    flow_l_s: pd.DataFrame
+    pressure_m: pd.DataFrame
+    tank_level_m: pd.DataFrame
+    pump_power_kw: pd.DataFrame
+    use_m3: pd.DataFrame
+
+    @property
+    def step_s(self) -> float:
+        """The SCADA step [s]: the median spacing of :attr:`times`."""
+        return scada_step_s(self.times)
+
+
+def scada_step_s(times: pd.DatetimeIndex) -> float:
+    """Median spacing of SCADA times [s] (3600 for fewer than two times)."""
+    if len(times) < 2:
+        return 3600.0
+    return float(np.median(np.diff(times.asi8)) / 1e9)
+
+
+# ------------------------------------------------------------------------ the pattern clock
+
+def pattern_seconds(times_utc: pd.DatetimeIndex, timezone: str,
+                    origin_local: pd.Timestamp | None = None) -> np.ndarray:
+    """Seconds on the model's pattern clock at the given UTC times [s].
+
+    The clock :func:`twin.water.hydraulics.pattern_multiplier` plays patterns on (it adds
+    the network's pattern start). A model's time zero is placed at local standard-time
+    midnight (patterns do not follow daylight saving time). ``origin_local`` is the local
+    standard time of the model's time zero (it matters for weekly patterns); by default the
+    first local standard midnight at or before the first time.
+    """
+    standard = pd.Timestamp("2001-01-15", tz=timezone).utcoffset()
+    naive = times_utc.tz_convert("UTC").tz_localize(None) + standard
+    origin = (naive[0].normalize() if origin_local is None
+              else pd.Timestamp(origin_local).tz_localize(None))
+    return np.asarray((naive - origin).total_seconds(), dtype=float)
+
+
+def demand_categories(wn: wntr.network.WaterNetworkModel) -> pd.DataFrame:
+    """Every demand category of every junction: ``junction``, ``base_m3s`` [m³/s], ``pattern``.
+
+    A category without a pattern takes the model's default pattern where it has one (EPANET's
+    rule), else none (constant).
+    """
+    default = wn.options.hydraulic.pattern
+    default = default if default in wn.pattern_name_list else None
+    rows = [(name, float(d.base_value), d.pattern_name or default)
+            for name, j in wn.junctions() for d in j.demand_timeseries_list]
+    return pd.DataFrame(rows, columns=["junction", "base_m3s", "pattern"])
+
+
+def pattern_table(wn: wntr.network.WaterNetworkModel, seconds: np.ndarray) -> pd.DataFrame:
+    """time × pattern: every pattern's multiplier at the pattern-clock times; column ``""`` is
+    the constant 1 of categories without a pattern."""
+    cats = demand_categories(wn)
+    names = sorted({p for p in cats.pattern if p is not None})
+    out = {name: pattern_multiplier(wn, name, seconds) for name in names}
+    out[""] = np.ones(len(seconds))
+    return pd.DataFrame(out)
+
+
+def grouped_base_m3s(wn: wntr.network.WaterNetworkModel, groups: pd.Series) -> pd.DataFrame:
+    """Base demand summed per group of junctions and pattern [m³/s] (group × pattern).
+
+    ``groups`` maps junction → group (e.g. the DMA); junctions not in it are left out.
+    """
+    cats = demand_categories(wn).assign(pattern=lambda d: d.pattern.fillna(""))
+    cats["group"] = cats.junction.map(groups)
+    cats = cats.dropna(subset=["group"])
+    return cats.pivot_table(index="group", columns="pattern", values="base_m3s",
+                            aggfunc="sum", fill_value=0.0)
+
+
+# ---------------------------------------------------------------------- the demand ratio
+
+def metered_demand_ratio(
+    wn: wntr.network.WaterNetworkModel,
+    customers: pd.DataFrame,
+    use_m3: pd.DataFrame,
+    seconds: np.ndarray,
+) -> tuple[pd.Series, list[str]]:
+    """Ratio of metered use to the use the model's demands predict, per AMR hour [-].
+
+    Customer i at junction j with share s_i is predicted ``s_i · Σ_c base_jc · m_c(t)``
+    (every category c of the junction) over the hour; the ratio of an hour is what the
+    customers with a read that hour used over what the model predicts for them.
+
+    Parameters
+    ----------
+    customers : DataFrame
+        ``water_meter_id``, ``junction``, optional ``water_share`` [-] (1 by default).
+    use_m3 : DataFrame
+        hour × water meter id: volume in the hour [m³].
+    seconds : ndarray
+        Pattern-clock time of each hour's start [s] (:func:`pattern_seconds`).
+
+    Returns
+    -------
+    (Series, list of str)
+        The ratio per hour (gaps interpolated), and the meters left out (not in the
+        register).
+
+    Raises
+    ------
+    ExpectationError
+        When no meter is a customer of the network, or customers name junctions the network
+        does not have.
+    """
+    reg = customers.assign(water_meter_id=customers.water_meter_id.astype(str),
+                           junction=customers.junction.astype(str))
+    reg = reg.drop_duplicates("water_meter_id").set_index("water_meter_id")
+    cols = use_m3.columns.astype(str)
+    unknown = sorted(set(cols) - set(reg.index))
+    known = [c for c in cols if c in reg.index]
+    if not known:
+        raise ExpectationError(
+            "none of the AMR water meters is in the customer register; check that the "
+            "measurements and the city belong together")
+    bad = sorted(set(reg.junction[known]) - set(wn.junction_name_list))
+    if bad:
+        raise ExpectationError(f"customers draw water at junctions the network does not have: "
+                               f"{bad[:5]}; fix customers.csv or the network")
+    share = (reg["water_share"] if "water_share" in reg else pd.Series(1.0, index=reg.index))
+    cats = demand_categories(wn).assign(pattern=lambda d: d.pattern.fillna(""))
+    per_j = cats.pivot_table(index="junction", columns="pattern", values="base_m3s",
+                             aggfunc="sum", fill_value=0.0)
+    # weight of each meter per pattern [m³/s]
+    w = per_j.reindex(reg.junction[known].to_numpy()).fillna(0.0).to_numpy() * share[
+        known].to_numpy(float)[:, None]
+    mult = pattern_table(wn, seconds + 1800.0)[per_j.columns].to_numpy()  # mid-hour
+    use = use_m3.set_axis(cols, axis=1)[known].to_numpy(dtype=float)
+    seen = np.isfinite(use)
+    den = np.einsum("tp,tp->t", seen.astype(float) @ w, mult) * 3600.0 * float(
+        wn.options.hydraulic.demand_multiplier)
+    num = np.where(seen, use, 0.0).sum(axis=1)
+    ratio = pd.Series(np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan),
+                      index=use_m3.index, name="demand_ratio")
+    if ratio.isna().all():
+        raise ExpectationError("no usable AMR reads in the period")
+    return ratio.interpolate(limit_direction="both"), unknown
+
+
+def ratio_at(ratio: pd.Series, times: pd.DatetimeIndex) -> np.ndarray:
+    """The hourly demand ratio at each SCADA time (the hour's value) [-]."""
+    hours = times.floor("h")
+    return ratio.reindex(hours).interpolate(limit_direction="both").to_numpy(dtype=float)
+
+
+def expected_consumption_l_s(
+    wn: wntr.network.WaterNetworkModel,
+    dmas: pd.Series,
+    ratio_t: np.ndarray,
+    seconds: np.ndarray,
+    times: pd.DatetimeIndex,
+) -> pd.DataFrame:
+    """Expected consumption of each DMA [L/s] (time × DMA): Σ junction demands × ratio."""
+    base = grouped_base_m3s(wn, dmas)
+    mult = pattern_table(wn, seconds)[base.columns].to_numpy()
+    factor = float(wn.options.hydraulic.demand_multiplier)
+    q = (mult @ base.to_numpy().T) * ratio_t[:, None] * 1000.0 * factor
+    return pd.DataFrame(q, index=times, columns=base.index.astype(str))
+
+
+# ------------------------------------------------------------------- the hydraulic run
+
+def pump_status_from_power(power_kw: pd.DataFrame, on_kw: float = PUMP_ON_KW) -> pd.DataFrame:
+    """Pump status per step from SCADA power: 1 when it draws more than ``on_kw`` [kW].
+
+    Missing readings take the last known status (the first known one at the start).
+    """
+    on = (power_kw > on_kw).astype(float).where(power_kw.notna())
+    return on.ffill().bfill().fillna(0.0).astype(int)
+
+
+def expected_network(
+    wn: wntr.network.WaterNetworkModel,
+    ratio_t: np.ndarray,
+    seconds: np.ndarray,
+    step_s: float,
+    tank_level_m: pd.Series | None = None,
+    pump_on: pd.Series | None = None,
+    clock_s: float | None = None,
+) -> wntr.network.WaterNetworkModel:
+    """Copy of ``wn`` that simulates a stretch of the period as the meters saw it.
+
+    Every pattern becomes a pattern at ``step_s``: its multiplier on the pattern clock
+    ``seconds`` times the demand ratio ``ratio_t``; tanks start at ``tank_level_m`` [m] and
+    pumps at ``pump_on`` (1 on) where given; ``clock_s`` sets the start clock time (for
+    ``CLOCKTIME`` controls).
+    """
+    wn = copy.deepcopy(wn)
+    cats = demand_categories(wn)
+    names = sorted({p for p in cats.pattern if p is not None})
+    for name in names:
+        wn.get_pattern(name).multipliers = (pattern_multiplier(wn, name, seconds)
+                                            * ratio_t).round(6).tolist()
+    if (cats.pattern.isna()).any():
+        wn.add_pattern("TWIN-RATIO", np.round(ratio_t, 6).tolist())
+        for _, j in wn.junctions():
+            for d in j.demand_timeseries_list:
+                if d.pattern_name is None:
+                    d.pattern_name = "TWIN-RATIO"
+    wn.options.time.pattern_timestep = int(step_s)
+    wn.options.time.pattern_start = 0
+    if clock_s is not None:
+        wn.options.time.start_clocktime = int(round(clock_s)) % 86400
+    for tank, level in (tank_level_m.dropna().items() if tank_level_m is not None else ()):
+        t = wn.get_node(str(tank))
+        t.init_level = float(np.clip(level, t.min_level, t.max_level))
+    for pump, on in (pump_on.items() if pump_on is not None else ()):
+        if str(pump) in wn.pump_name_list:
+            wn.get_link(str(pump)).initial_status = LinkStatus.Open if on else LinkStatus.Closed
+    return wn
+
+
+def expected_hydraulics(
+    wn: wntr.network.WaterNetworkModel,
+    obs: Observations,
+    ratio_t: np.ndarray,
+    seconds: np.ndarray,
+    nodes: list[str],
+    segment_h: float = SEGMENT_H,
+    progress=None,
+    links: list[str] | None = None,
+) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    """Simulate the period as the twin expects it (no leaks), at the SCADA step.
+
+    A network without tanks and pumps is run in one go; otherwise in segments of
+    ``segment_h`` hours, each starting from the tank levels and pump statuses SCADA
+    measured at its first step.
+
+    Returns
+    -------
+    (DataFrame, Series, DataFrame)
+        time × node: expected pressure at ``nodes`` [m] (tank nodes: level [m]); per time:
+        True where every model pump ran as measured at that step and the one before; time ×
+        link: expected flow in ``links`` [L/s].
+    """
+    from twin.water.hydraulics import simulate
+
+    step = obs.step_s
+    n = len(obs.times)
+    has_state = bool(wn.tank_name_list or wn.pump_name_list)
+    per = max(1, int(round(segment_h * 3600 / step))) if has_state else n
+    pump_on = pump_status_from_power(obs.pump_power_kw) if len(obs.pump_power_kw.columns) else (
+        pd.DataFrame(index=obs.times))
+    levels = obs.tank_level_m.ffill().bfill()
+    p_parts, s_parts, q_parts = [], [], []
+    links = [x for x in (links or []) if x in set(wn.link_name_list)]
+    keep = [x for x in nodes if x in set(wn.node_name_list)]
+    pumps = [p for p in pump_on.columns if p in set(wn.pump_name_list)]
+    for first in range(0, n, per):
+        sl = slice(first, min(first + per, n))
+        m = sl.stop - sl.start
+        model = expected_network(
+            wn, ratio_t[sl], seconds[sl], step,
+            levels.iloc[sl.start] if len(levels.columns) else None,
+            pump_on.iloc[sl.start] if pumps else None,
+            clock_s=seconds[sl.start] % 86400)
+        ds = simulate(model, max(m - 1, 0) * step, step)
+        ds = ds.isel(time=slice(0, m))
+        p_parts.append(ds["pressure_m"].sel(node=keep).to_numpy())
+        q_parts.append(ds["flow_m3s"].sel(link=links).to_numpy() * 1000.0)
+        if pumps:
+            s_parts.append(ds["status"].sel(link=pumps).to_numpy() > 0)
+        if progress:
+            progress(sl.stop, n)
+    pressure = pd.DataFrame(np.vstack(p_parts), index=obs.times, columns=keep)
+    if pumps:
+        sim_on = np.vstack(s_parts)
+        same = (sim_on == (pump_on[pumps].to_numpy() > 0)).all(axis=1)
+        same[1:] &= same[:-1]
+    else:
+        same = np.ones(n, dtype=bool)
+    flow = pd.DataFrame(np.vstack(q_parts), index=obs.times, columns=links)
+    return pressure, pd.Series(same, index=obs.times, name="operations_match"), flow
+
+
+def expected_dataset(pressure: pd.DataFrame, operations: pd.Series,
+                     consumption: pd.DataFrame) -> xr.Dataset:
+    """The expectation as one dataset: ``pressure_m (time × node)``,
+    ``consumption_l_s (time × dma)``, ``operations_match (time)``."""
+    t = pressure.index.tz_convert("UTC").tz_localize(None)
+    return xr.Dataset(
+        {"pressure_m": (("time", "node"), pressure.to_numpy(), {"units": "m"}),
+         "consumption_l_s": (("time", "dma"), consumption.to_numpy(), {"units": "L/s"}),
+         "operations_match": ("time", operations.to_numpy().astype(int),
+                              {"units": "1 model pumps as measured, 0 not"})},
+        coords={"time": t, "node": pressure.columns.astype(str).to_numpy(),
+                "dma": consumption.columns.astype(str).to_numpy()})

@@ -1,0 +1,144 @@
+"""Checks of the measurements leak detection runs on: gaps, stuck and drifting loggers,
+tank levels in the wrong unit. Each check returns the data to use and flags that explain what
+was done; none stops a run. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import wntr
+
+#: A value repeated unchanged for this long is a stuck sensor [h].
+STUCK_H = 6.0
+#: A gap at least this long is reported [h].
+GAP_H = 24.0
+#: Factors that turn a level in another unit into metres: cm, mm, ft.
+LEVEL_UNITS = {"cm": 0.01, "mm": 0.001, "ft": 0.3048}
+#: A logger whose residual drifts by more than this many of its noise σ over the period,
+#: unlike the other loggers, is flagged as drifting [-].
+DRIFT_SIGMAS = 6.0
+#: ... and by at least this much [m].
+DRIFT_MIN_M = 0.5
+
+
+def flag(sensor: str, problem: str, detail: str) -> dict:
+    """One flag row: which sensor, what problem, what was done."""
+    return {"sensor": sensor, "problem": problem, "detail": detail}
+
+
+def longest_gap_h(x: pd.Series) -> float:
+    """Longest run of missing values [h] (from the index spacing)."""
+    miss = x.isna().to_numpy()
+    if not miss.any():
+        return 0.0
+    step_h = (np.median(np.diff(x.index.asi8)) / 3.6e12) if len(x) > 1 else 1.0
+    best = run = 0
+    for m in miss:
+        run = run + 1 if m else 0
+        best = max(best, run)
+    return float(best * step_h)
+
+
+def mask_stuck(df: pd.DataFrame, stuck_h: float = STUCK_H,
+               zero_ok: bool = False) -> tuple[pd.DataFrame, list[dict]]:
+    """Set to NaN the runs where a sensor repeats one value for ``stuck_h`` hours or more.
+
+    With ``zero_ok`` a run of exact zeros is not stuck (a flow meter on a closed link).
+    Returns the masked frame and one flag per stuck sensor.
+    """
+    if df.empty or len(df) < 3:
+        return df, []
+    step_h = np.median(np.diff(df.index.asi8)) / 3.6e12
+    need = max(3, int(np.ceil(stuck_h / step_h)))
+    out, flags = df.copy(), []
+    for c in df.columns:
+        x = df[c].to_numpy(dtype=float)
+        same = np.r_[False, np.diff(x) == 0]
+        # run ids of consecutive equal values
+        start = ~same
+        rid = np.cumsum(start)
+        counts = np.bincount(rid)
+        bad = counts[rid] >= need
+        bad &= np.isfinite(x)
+        if zero_ok:
+            bad &= x != 0
+        if bad.any():
+            out.loc[bad, c] = np.nan
+            flags.append(flag(str(c), "stuck", f"{bad.sum() * step_h:.0f} h of one repeated "
+                              f"value left out"))
+    return out, flags
+
+
+def gap_flags(df: pd.DataFrame, kind: str, gap_h: float = GAP_H) -> list[dict]:
+    """A flag per sensor with a gap of ``gap_h`` hours or more, or no value at all."""
+    flags = []
+    for c in df.columns:
+        x = df[c]
+        if x.notna().sum() == 0:
+            flags.append(flag(str(c), "missing", f"{kind}: no value in the period"))
+            continue
+        g = longest_gap_h(x)
+        if g >= gap_h:
+            flags.append(flag(str(c), "gap", f"{kind}: longest gap {g / 24:.1f} days; its "
+                              "hours add nothing to detection"))
+    return flags
+
+
+def tank_level_units(level_m: pd.DataFrame,
+                     wn: wntr.network.WaterNetworkModel) -> tuple[pd.DataFrame, list[dict]]:
+    """Tank levels checked against the tanks' range; a tag in cm, mm or ft is converted.
+
+    A tank whose median level lies outside [0, max_level + 1 m] is tried in the units of
+    :data:`LEVEL_UNITS`; the one that brings the median inside [min_level, max_level] is used
+    and flagged. A tank no unit explains is left out (its DMA's storage then counts as
+    constant) and flagged.
+    """
+    out, flags = level_m.copy(), []
+    for tank in level_m.columns:
+        if tank not in wn.tank_name_list:
+            continue
+        t = wn.get_node(tank)
+        med = float(level_m[tank].median())
+        if not np.isfinite(med) or 0.0 <= med <= t.max_level + 1.0:
+            continue
+        for unit, f in LEVEL_UNITS.items():
+            if t.min_level <= med * f <= t.max_level:
+                out[tank] = level_m[tank] * f
+                flags.append(flag(tank, "unit", f"level median {med:.4g} is outside the tank "
+                                  f"(0-{t.max_level:.1f} m); read as {unit} and converted"))
+                break
+        else:
+            out = out.drop(columns=tank)
+            flags.append(flag(tank, "unit", f"level median {med:.4g} fits no unit of the tank "
+                              f"(0-{t.max_level:.1f} m); left out, its DMA's storage taken as "
+                              "constant"))
+    return out, flags
+
+
+def drifting_loggers(residual_m: pd.DataFrame, sigma_m: pd.Series, first_utc: pd.Timestamp,
+                     dma_of: pd.Series | None = None) -> list[str]:
+    """Loggers whose corrected residual drifts over the period when their neighbours do not.
+
+    The drift is the change of the daily median from the first to the last week after
+    ``first_utc`` (the end of the baseline) less the median change over every logger; a
+    logger drifts when that exceeds :data:`DRIFT_SIGMAS` σ and :data:`DRIFT_MIN_M` while no
+    other logger of its DMA (``dma_of``) moved by a third of it the same way (a leak moves
+    its neighbours too; a drifting sensor moves alone).
+    """
+    r = residual_m[residual_m.index >= first_utc]
+    if len(r) < 24 * 8 or r.shape[1] < 3:
+        return []
+    daily = r.groupby(r.index.floor("D")).median()
+    change = daily.tail(7).median() - daily.head(7).median()
+    excess = change - change.median()
+    lim = np.maximum(DRIFT_SIGMAS * sigma_m.reindex(excess.index).fillna(np.inf), DRIFT_MIN_M)
+    out = []
+    for c in excess.index[excess.abs() > lim]:
+        peers = [p for p in excess.index if p != c and (
+            dma_of is None or dma_of.get(p) == dma_of.get(c))]
+        moved = [p for p in peers if np.sign(excess[p]) == np.sign(excess[c])
+                 and abs(excess[p]) > abs(excess[c]) / 3]
+        if not moved:
+            out.append(str(c))
+    return out

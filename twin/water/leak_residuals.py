@@ -1,0 +1,204 @@
+"""Residuals: what SCADA measured minus what the twin expected, and their baseline.
+
+A DMA's measured consumption is its net boundary inflow minus the rate its tanks fill (a
+mass balance on the SCADA flows and levels); its residual is that minus the expected
+consumption (:mod:`twin.water.leak_expectation`). A logger's residual is its pressure minus
+the expected pressure. A leak shows as a consumption residual above zero and pressure
+residuals below.
+
+The twin's model is never exact (diameters, roughness, demand allocation), so residuals
+carry a bias that follows the flows. A *baseline* learned on a leak-free period removes
+it: per series, a least-squares fit of the residual on the expected flows (a constant,
+the DMA's expected consumption, and for pressures the head-loss terms Q^1.852 of every
+DMA); what is left is noise plus whatever changed since.
+
+Every function takes its inputs and does no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import wntr
+
+from twin.water.balance import zone_storage_m3
+from twin.water.dma import SOURCE_ZONE, net_inflow_l_s
+
+#: Hazen-Williams flow exponent of head loss [-].
+HEADLOSS_EXPONENT = 1.852
+
+
+class ResidualError(ValueError):
+    """Measurements that give no residual; the message says what is missing."""
+
+
+def zones_of(meters: pd.DataFrame) -> list[str]:
+    """The DMAs the boundary meters bound, sorted (the source zone is not a DMA)."""
+    return sorted(str(z) for z in set(meters.from_zone) | set(meters.to_zone)
+                  if str(z) != SOURCE_ZONE)
+
+
+def storage_rate_l_s(level_m: pd.DataFrame, wn: wntr.network.WaterNetworkModel,
+                     dmas: pd.Series, zones: list[str]) -> pd.DataFrame:
+    """Rate at which each DMA's tanks fill over each SCADA step [L/s] (time × DMA).
+
+    The stored volume's change from a step's time to the next over the step (EPANET's
+    reading of a step: flows held from its start, tanks filled by the end); the last step
+    repeats the one before. DMAs without tanks store nothing (0).
+    """
+    if level_m.empty or len(level_m) < 2:
+        return pd.DataFrame(0.0, index=level_m.index, columns=zones)
+    level = level_m.interpolate(limit_direction="both")
+    stored = zone_storage_m3(level, wn, dmas)
+    t = level.index.asi8 / 1e9
+    v = stored.to_numpy(dtype=float)
+    rate = np.diff(v, axis=0) / np.diff(t)[:, None] * 1000.0
+    rate = np.vstack([rate, rate[-1:]])
+    return pd.DataFrame(rate, index=level.index, columns=stored.columns).reindex(
+        columns=zones, fill_value=0.0)
+
+
+def measured_consumption_l_s(flow_l_s: pd.DataFrame, level_m: pd.DataFrame,
+                             wn: wntr.network.WaterNetworkModel, meters: pd.DataFrame,
+                             dmas: pd.Series) -> pd.DataFrame:
+    """Consumption of each DMA as SCADA measured it [L/s] (time × DMA).
+
+    Net inflow through the boundary meters (:func:`twin.water.dma.net_inflow_l_s`) minus
+    the rate the DMA's tanks fill; NaN where one of its meters has no reading.
+
+    Raises
+    ------
+    ResidualError
+        A boundary meter without any flow series.
+    """
+    zones = zones_of(meters)
+    try:
+        q = net_inflow_l_s(flow_l_s, meters)[zones]
+    except KeyError as exc:
+        raise ResidualError(f"{exc.args[0]}; every DMA boundary meter needs its SCADA flow "
+                            "(add it to the tag map or the export)") from None
+    tanks = [t for t in level_m.columns if t in set(wn.tank_name_list)]
+    return q - storage_rate_l_s(level_m[tanks], wn, dmas, zones).reindex(q.index).fillna(0.0)
+
+
+def hourly(df: pd.DataFrame, min_share: float = 0.5) -> pd.DataFrame:
+    """Hourly means of a SCADA-step frame; an hour with less than ``min_share`` of its steps
+    measured is NaN."""
+    g = df.groupby(df.index.floor("h"))
+    mean, count = g.mean(), g.count()
+    full = g.size().max() if len(df) else 1
+    return mean.where(count >= max(1, min_share * full))
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A per-series linear baseline of residuals: ``r ≈ X @ coef`` on a leak-free period.
+
+    Attributes
+    ----------
+    coef : DataFrame
+        series × regressor coefficients.
+    sigma : Series
+        Robust standard deviation of the corrected residual on the baseline period, per
+        series (1.4826·MAD) [units of the series].
+    rho : Series
+        Lag-1 autocorrelation of the corrected residual on the baseline period [-].
+    start, end : Timestamp
+        The period it was learned on (UTC).
+    robust : bool
+        True when learned on the whole period by a robust fit (no leak-free period long
+        enough was given).
+    """
+
+    coef: pd.DataFrame
+    sigma: pd.Series
+    rho: pd.Series
+    start: pd.Timestamp
+    end: pd.Timestamp
+    robust: bool
+
+
+def regressors(expected_l_s: pd.DataFrame, pressure: bool) -> pd.DataFrame:
+    """The baseline's regressors at each time: a constant and the expected DMA flows
+    (``pressure``: the head-loss terms Q^1.852 of each DMA's and the system's flow) [-]."""
+    q = expected_l_s.clip(lower=0) / 100.0  # hundreds of L/s: coefficients of order one
+    cols = {"const": np.ones(len(q))}
+    if pressure:
+        for d in q.columns:
+            cols[f"hl {d}"] = q[d].to_numpy() ** HEADLOSS_EXPONENT
+        cols["hl system"] = q.sum(axis=1).to_numpy() ** HEADLOSS_EXPONENT
+    else:
+        for d in q.columns:
+            cols[f"q {d}"] = q[d].to_numpy()
+    return pd.DataFrame(cols, index=expected_l_s.index)
+
+
+def fit_baseline(residual: pd.DataFrame, x: pd.DataFrame | dict[str, pd.DataFrame],
+                 mask: np.ndarray, robust: bool = False, ridge: float = 1e-3) -> Baseline:
+    """Learn a per-series linear baseline of residuals on the rows in ``mask``.
+
+    Parameters
+    ----------
+    residual : DataFrame
+        time × series residuals.
+    x : DataFrame or dict
+        time × regressor (one for all series), or a regressor frame per series.
+    mask : ndarray of bool
+        Rows of the baseline period.
+    robust : bool
+        Iteratively reweighted (Huber, 3 rounds) so that leaks inside the period weigh
+        little.
+    ridge : float
+        Small ridge penalty on the non-constant terms [-], so that collinear regressors stay
+        bounded.
+    """
+    coefs, sig, rho = {}, {}, {}
+    for name in residual.columns:
+        xs = x[name] if isinstance(x, dict) else x
+        X = xs.to_numpy(dtype=float)
+        y = residual[name].to_numpy(dtype=float)
+        ok = mask & np.isfinite(y) & np.isfinite(X).all(axis=1)
+        beta = np.zeros(X.shape[1])
+        if ok.sum() > 2 * X.shape[1]:
+            w = np.ones(ok.sum())
+            pen = np.eye(X.shape[1]) * ridge * ok.sum()
+            pen[0, 0] = 0.0
+            for _ in range(4 if robust else 1):
+                Xw = X[ok] * w[:, None]
+                beta = np.linalg.solve(Xw.T @ X[ok] + pen, Xw.T @ y[ok])
+                e = y[ok] - X[ok] @ beta
+                s = 1.4826 * np.median(np.abs(e - np.median(e))) + 1e-12
+                w = np.minimum(1.0, 1.5 * s / np.maximum(np.abs(e), 1e-12))
+        elif ok.any():
+            beta[0] = float(np.median(y[ok]))
+        e = y - X @ beta
+        eb = e[ok]
+        coefs[name] = pd.Series(beta, index=xs.columns)
+        sig[name] = float(1.4826 * np.median(np.abs(eb - np.median(eb)))) if len(eb) > 3 else (
+            np.nan)
+        rho[name] = _lag1(eb)
+    t = residual.index[mask] if mask.any() else residual.index[:1]
+    return Baseline(pd.DataFrame(coefs).T, pd.Series(sig), pd.Series(rho),
+                    t.min(), t.max(), robust)
+
+
+def _lag1(e: np.ndarray) -> float:
+    e = e[np.isfinite(e)]
+    if len(e) < 4:
+        return 0.0
+    e = e - e.mean()
+    den = float(e @ e)
+    return float(np.clip((e[1:] @ e[:-1]) / den, 0.0, 0.95)) if den > 0 else 0.0
+
+
+def corrected(residual: pd.DataFrame, x: pd.DataFrame | dict[str, pd.DataFrame],
+              base: Baseline) -> pd.DataFrame:
+    """Residual minus its baseline (time × series), in the units of the series."""
+    out = {}
+    for name in residual.columns:
+        xs = x[name] if isinstance(x, dict) else x
+        beta = base.coef.loc[name, xs.columns].to_numpy(dtype=float)
+        out[name] = residual[name].to_numpy(dtype=float) - xs.to_numpy(dtype=float) @ beta
+    return pd.DataFrame(out, index=residual.index)
