@@ -123,11 +123,17 @@ class LossesPage:
         alarms = r.leaks.alarms
         self.alarms.value = (alarms.assign(
             alarm=alarms.alarm_utc.dt.tz_convert(city.timezone).dt.strftime("%d %b %H:%M"))[
-            ["dma", "alarm", "step_l_s", "junction", "leak_l_s"]].rename(columns={
-                "step_l_s": "step [L/s]", "leak_l_s": "fitted leak [L/s]"}) if len(alarms)
+            ["dma", "alarm", "step_l_s", "element", "leak_m3h"]].rename(columns={
+                "step_l_s": "step [L/s]", "element": "best position",
+                "leak_m3h": "fitted leak [m³/h]"}) if len(alarms)
             else pd.DataFrame({"alarms": ["none in the period"]}))
         cand = r.leaks.candidates
-        best = cand.sort_values("rank").drop_duplicates("junction").set_index("junction")
+        # a position on a pipe is drawn at the pipe's nearer end (the map marks junctions)
+        at_node = [el if kind != "pipe" else (
+            city.wn.get_link(el).start_node_name if at <= 0.5 else city.wn.get_link(el).end_node_name)
+            for el, kind, at in zip(cand.element, cand.kind, cand["at"], strict=True)]
+        best = cand.assign(junction=at_node).sort_values("rank").drop_duplicates("junction") \
+            .set_index("junction")
         omap = OverlayMap(city, "leaks", "Leak candidates (colour: rank, 1 = best)", "rank",
                           reverse=True)
         omap.mark(junctions=pd.DataFrame({"value": best["rank"].astype(float), "label": [
