@@ -27,6 +27,7 @@ install-test: $(VENV)/.test
 ## login if there is none (printed once), serve the dashboard behind it
 run: install
 	$(BIN)/twin data build --if-missing
+	@[ -f "$${TWIN_DATA_DIR:-data/generated}/maintenance/work_orders.csv" ] || $(BIN)/twin maintenance history
 	$(BIN)/twin users local
 	$(BIN)/twin serve --port $(PORT)
 
