@@ -142,3 +142,14 @@ class Job(param.Parameterized):
         self.fraction = 1.0
         self._finish("")
         return result
+
+
+def show_job(job: Job, run, cancel, progress, status, error) -> None:
+    """Set a page's run controls from its job: Run off and Cancel on while it runs, the
+    progress bar [%] and message, and the error pane shown only when there is an error."""
+    run.disabled = job.running
+    cancel.disabled = not job.running
+    progress.visible = job.running
+    progress.value = int(100 * job.fraction)
+    status.object = job.message
+    error.object, error.visible = job.error, bool(job.error)

@@ -12,7 +12,7 @@ import pandas as pd
 import panel as pn
 
 from apps import state
-from apps.jobs import Job
+from apps.jobs import Job, show_job
 from apps.overlay_map import OverlayMap
 from forecasts.lookahead import LOOKAHEAD_HOURS, default_issue_time
 from twin.scenario import lookahead
@@ -96,14 +96,8 @@ class LookaheadPage:
             self.error.object, self.error.visible = str(exc), True
 
     def _job_state(self, *_):
-        j = self.job
-        self.run_button.disabled = j.running
-        self.cancel_button.disabled = not j.running
-        self.progress.visible = j.running
-        self.progress.value = int(100 * j.fraction)
-        self.status.object = j.message
-        self.error.object = j.error
-        self.error.visible = bool(j.error)
+        show_job(self.job, self.run_button, self.cancel_button, self.progress, self.status,
+                 self.error)
 
     async def _run(self, *_):
         issue = self.issue.value.strip() or None

@@ -16,7 +16,7 @@ import panel as pn
 from bokeh.models.widgets.tables import NumberFormatter
 
 from apps import state
-from apps.jobs import Job
+from apps.jobs import Job, show_job
 from apps.overlay_map import OverlayMap
 from twin.loss_review import MAX_DAYS, LossesResult
 
@@ -86,13 +86,8 @@ class LossesPage:
             self.error.object, self.error.visible = str(exc), True
 
     def _job_state(self, *_):
-        j = self.job
-        self.run_button.disabled = j.running
-        self.cancel_button.disabled = not j.running
-        self.progress.visible = j.running
-        self.progress.value = int(100 * j.fraction)
-        self.status.object = j.message
-        self.error.object, self.error.visible = j.error, bool(j.error)
+        show_job(self.job, self.run_button, self.cancel_button, self.progress, self.status,
+                 self.error)
 
     async def _run(self, *_):
         first, days, job = self.first_day.value, self.days.value, self.job

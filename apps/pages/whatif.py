@@ -21,7 +21,7 @@ import panel as pn
 from bokeh.models.widgets.tables import NumberFormatter
 
 from apps import state
-from apps.jobs import Job, model_batch
+from apps.jobs import Job, model_batch, show_job
 from apps.overlay_map import OverlayMap
 from twin import scenario_impact as impact
 from twin.scenario import ScenarioResult, open_result, run_scenario, scenario_yaml
@@ -207,13 +207,9 @@ class WhatIfPage:
         return {"": "", **names}
 
     def _job_state(self, *_):
-        j = self.job
-        self.run_button.disabled = self.open_button.disabled = j.running
-        self.cancel_button.disabled = not j.running
-        self.progress.visible = j.running
-        self.progress.value = int(100 * j.fraction)
-        self.status.object = j.message
-        self.error.object, self.error.visible = j.error, bool(j.error)
+        show_job(self.job, self.run_button, self.cancel_button, self.progress, self.status,
+                 self.error)
+        self.open_button.disabled = self.job.running
 
     def knobs(self) -> WhatIfKnobs:
         """The knobs as set on the page."""

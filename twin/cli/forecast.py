@@ -92,6 +92,16 @@ def _history_start(store, name: str, weeks: float, until=None) -> pd.Timestamp |
 TMY3_SETUPS = ("forecast", "measured", "none")
 
 
+def _forecast_inputs(city, country, subdiv, store, weather):
+    """The city, its place (zone, location, holidays), its store and the weather to use: what
+    ``run`` and ``backtest`` both resolve from their options, or a one-line error."""
+    the_city = load_city_or_fail(city)
+    place = _place(the_city, country, subdiv)
+    st = _store(store, the_city)
+    setup, station = _resolve_weather(st, weather, place)
+    return the_city, place, st, setup, station
+
+
 def _resolve_weather(store, weather: str, place) -> tuple[str, str | dict | None]:
     """``(setup, station)``: a TMY3 set-up or ``"store"`` with its station, or with a dict
     series id → station for ``ID=STATION,…`` (one-line errors)."""
@@ -252,10 +262,7 @@ def run(
         fail(f"--reconcile {reconcile!r}: use none or one of {', '.join(hier.METHODS)}")
     _check_day(target_day, "--target-day")
     _check_step(step)
-    the_city = load_city_or_fail(city)
-    place = _place(the_city, country, subdiv)
-    st = _store(store, the_city)
-    setup, station = _resolve_weather(st, weather, place)
+    the_city, place, st, setup, station = _forecast_inputs(city, country, subdiv, store, weather)
     if series:
         started = time.perf_counter()
         with progress_bar() as bar:
@@ -411,10 +418,7 @@ def backtest(
         fail(f"--horizon {horizon!r}: use day-ahead or intraday")
     _check_day(end, "--end")
     _check_step(step)
-    the_city = load_city_or_fail(city)
-    place = _place(the_city, country, subdiv)
-    st = _store(store, the_city)
-    setup, station = _resolve_weather(st, weather, place)
+    the_city, place, st, setup, station = _forecast_inputs(city, country, subdiv, store, weather)
     if series:
         with console.status(f"backtesting {len(series)} series over {weeks} week(s)…"):
             try:
