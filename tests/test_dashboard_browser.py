@@ -467,7 +467,8 @@ def test_maintenance_page_ranks_every_asset_and_gives_the_report(page, city, wor
     top = page.locator(".mt-top").inner_text()
     assert top in set(city.assets.asset_id)
     first = page.locator(".mt-ranking .tabulator-row").first
-    assert first.locator(".tabulator-cell[tabulator-field='asset_id']").inner_text() == top
+    expect(first.locator(".tabulator-cell[tabulator-field='asset_id']")).to_have_text(
+        top, timeout=SOLVE_MS)
     bands = [f"C{i}" for i in range(1, 5)]
     shown = sum(_number(t) for band in bands for t in page.locator(
         f".mt-matrix .tabulator-row .tabulator-cell[tabulator-field='{band}']").all_inner_texts())

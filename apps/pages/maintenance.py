@@ -117,20 +117,23 @@ class MaintenancePage:
             self._show(*out)
 
     def _show(self, city, a):
+        """Fill the results in one batch; the summary (the count a user reads first) goes
+        last so it never shows before the tables it describes."""
         self.assessment = a
         r = a.ranking
-        self.summary.object = (
-            f"<p><b class='mt-assets'>{len(r)}</b> assets as of {a.as_of_year}; total risk "
-            f"<b class='mt-total-risk'>{r.risk_money_per_year.sum():,.0f}</b> per year; "
-            f"riskiest <b class='mt-top'>{r.asset_id.iloc[0]}</b> "
-            f"({r.asset_class.iloc[0]}, {r.action.iloc[0]}).</p>")
-        self.ranking.value = r[SHOWN]
-        self.matrix.value = risk_matrix(r).reset_index()
         omap = OverlayMap(city, "risk", "Assets at risk (colour: risk per year)", "risk / a",
                           height=520)
         omap.mark(**risk_marks(city, r))
-        self.map_box[:] = [pn.pane.Bokeh(omap.figure, sizing_mode="stretch_width")]
-        self.results.visible = True
+        with pn.io.hold():
+            self.ranking.value = r[SHOWN]
+            self.matrix.value = risk_matrix(r).reset_index()
+            self.map_box[:] = [pn.pane.Bokeh(omap.figure, sizing_mode="stretch_width")]
+            self.summary.object = (
+                f"<p><b class='mt-assets'>{len(r)}</b> assets as of {a.as_of_year}; total risk "
+                f"<b class='mt-total-risk'>{r.risk_money_per_year.sum():,.0f}</b> per year; "
+                f"riskiest <b class='mt-top'>{r.asset_id.iloc[0]}</b> "
+                f"({r.asset_class.iloc[0]}, {r.action.iloc[0]}).</p>")
+            self.results.visible = True
 
     def _report(self):
         if self.assessment is None:
