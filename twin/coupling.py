@@ -10,6 +10,8 @@ import pandapower as pp
 import pandas as pd
 import wntr
 
+from twin.findings import Finding
+
 #: Density of water [kg/m³].
 WATER_DENSITY_KG_M3 = 1000.0
 #: Standard gravity [m/s²].
@@ -340,7 +342,12 @@ def pressure_loss_by_dma(
         One row per DMA: ``junctions`` (count), ``junctions_low`` (ever below because of the
         outage), ``hours_low`` [h] (steps with any such junction × step), ``first_low_h``,
         ``last_low_h`` [h from the start] and ``min_pressure_m`` [m] in the outage run, and
-        ``base_min_pressure_m`` [m].
+        ``base_min_pressure_m`` [m]; ``junctions_low_in_base`` (below the limit in the base
+        run already at some step: low, but not because of the outage) and
+        ``junctions_negative`` (below 0 m in the outage run at some step: water cannot
+        reach them, a demand-driven run shows it as negative pressure). So a DMA's minimum
+        below the limit always comes with a low junction, of one kind or the other
+        (:func:`outage_pressure_findings`).
     """
     p_out = outage["pressure_m"].sel(node=junctions).to_pandas()
     p_base = base["pressure_m"].sel(node=junctions).to_pandas().reindex(p_out.index)
@@ -358,5 +365,41 @@ def pressure_loss_by_dma(
             "last_low_h": float(hours.max()) if len(hours) else np.nan,
             "min_pressure_m": float(p_out[cols].min().min()),
             "base_min_pressure_m": float(p_base[cols].min().min()),
+            "junctions_low_in_base": int((p_base[cols] < min_pressure_m).any().sum()),
+            "junctions_negative": int((p_out[cols] < 0).any().sum()),
+            "worst_junction": str(p_out[cols].min().idxmin()),
         })
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs["min_pressure_m"] = min_pressure_m
+    return out
+
+
+def outage_pressure_findings(by_dma: pd.DataFrame, min_pressure_m: float) -> list[Finding]:
+    """Consistency check of an outage table: a DMA whose minimum pressure is below the
+    service limit while no junction is counted low because of the outage.
+
+    That happens when the junctions below the limit are low in the base run too (an
+    outage cannot take service away that was not there), or they are below 0 m, which in a
+    demand-driven run means water does not reach them (disconnected or emptied: a
+    pressure-driven run serves them less). Each such DMA is named with what its minimum is.
+
+    Returns
+    -------
+    list of Finding
+        ``low_without_outage`` per DMA.
+    """
+    out = []
+    for r in by_dma.itertuples():
+        if not (r.min_pressure_m < min_pressure_m and r.junctions_low == 0):
+            continue
+        what = [f"{r.junctions_low_in_base} junction(s) are below {min_pressure_m:g} m in "
+                "the run without the outage too (not counted as lost to it)"]
+        if r.junctions_negative:
+            what.append(f"{r.junctions_negative} below 0 m: water does not reach them "
+                        "(disconnected or emptied; a pressure-driven run serves them less)")
+        out.append(Finding(
+            "low_without_outage", str(r.dma),
+            f"minimum {r.min_pressure_m:.1f} m at {r.worst_junction} (base "
+            f"{r.base_min_pressure_m:.1f} m) beside 0 junctions low because of the outage: "
+            + "; ".join(what)))
+    return out

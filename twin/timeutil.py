@@ -40,3 +40,17 @@ def parse_local_time(text: str | pd.Timestamp, timezone: str) -> pd.Timestamp:
                 " give an explicit UTC offset, e.g. '2016-11-06 01:30-05:00'"
             ) from exc
     return ts.tz_convert("UTC")
+
+
+def local_period(times, timezone: str, step: pd.Timedelta | str = "15min") -> tuple[str, str]:
+    """First and last local day covered by steps starting at ``times`` (UTC): ``YYYY-MM-DD``.
+
+    The last step ends ``step`` after its start; a period ending at local midnight ends
+    the day before.
+    """
+    times = pd.DatetimeIndex(times)
+    if times.tz is None:
+        times = times.tz_localize("UTC")
+    first = times[0].tz_convert(timezone)
+    last = (times[-1] + pd.Timedelta(step) - pd.Timedelta("1ns")).tz_convert(timezone)
+    return f"{first:%Y-%m-%d}", f"{last:%Y-%m-%d}"

@@ -25,16 +25,20 @@ _RESULT = Annotated[Path | None, typer.Option(
          "given and it exists, else a QSTS is run.")]
 
 
-def default_result_path(city=None) -> Path:
-    """Where ``twin electric qsts`` saves its result: ``<city's data dir>/results/qsts.nc``."""
-    return (city.data_dir if city is not None else config.data_dir()) / "results" / "qsts.nc"
+def default_result_path(city=None, period: tuple[str, str] | None = None) -> Path:
+    """Where ``twin electric qsts`` saves its result: ``<city's data dir>/results/qsts.nc``
+    for the whole year (what ``violations`` and ``losses`` read by default), and
+    ``qsts_<first day>_<last day>.nc`` for a shorter ``period`` (local days), so a run of a
+    few days never replaces the year's result."""
+    name = "qsts.nc" if period is None else f"qsts_{period[0]}_{period[1]}.nc"
+    return (city.data_dir if city is not None else config.data_dir()) / "results" / name
 
 
 def _period(city, profiles, start: str | None, days: int | None):
     """The profile steps (UTC) of ``--start``/``--days``; the whole year by default."""
     import pandas as pd
 
-    from twin.timeutil import TimeError, parse_local_time
+    from twin.timeutil import TimeError, local_period, parse_local_time
 
     index = profiles["load_p_mw"].index
     if start is None and days is None:
@@ -51,6 +55,11 @@ def _period(city, profiles, start: str | None, days: int | None):
         first, last = (index[0].tz_convert(city.timezone), index[-1].tz_convert(city.timezone))
         fail(f"--start {start} --days {days} is outside the city's year ({first:%Y-%m-%d} to "
              f"{last:%Y-%m-%d})")
+    if days and times[-1] + pd.Timedelta("15min") < t1:
+        a, b = local_period(times, city.timezone)
+        got = (times[-1] + pd.Timedelta("15min") - times[0]) / pd.Timedelta(days=1)
+        console.print(f"! --days {days} clipped to {got:g} days ({a} to {b}): the city's "
+                      "profiles end there")
     return times
 
 
@@ -97,6 +106,8 @@ def _result(city, result: Path | None, start: str | None, days: int | None):
     """Read a saved QSTS result or run one for the period."""
     import xarray as xr
 
+    from twin.timeutil import local_period
+
 
     path = result
     if path is None and start is None and days is None and default_result_path(city).exists():
@@ -116,10 +127,26 @@ def _result(city, result: Path | None, start: str | None, days: int | None):
         if missing:
             fail(f"{path}: lacks {missing}; it is not a result of `twin electric qsts`")
         loaded["converged"] = loaded.converged.astype(bool)
-        console.print(f"read {path} ({loaded.sizes['time']:,} steps)")
+        a, b = local_period(loaded.time.values, city.timezone)
+        console.print(f"read {path}: QSTS of {a} to {b} ({loaded.sizes['time']:,} steps)")
         return loaded
     profiles = _profiles(city)
     return _run_qsts(city, profiles, _period(city, profiles, start, days))
+
+
+def _saved_period(path: Path, timezone: str) -> tuple[str, str] | None:
+    """The local days of the QSTS result saved at ``path``; None when there is none."""
+    import xarray as xr
+
+    from twin.timeutil import local_period
+
+    if not path.exists():
+        return None
+    try:
+        with xr.open_dataset(path) as ds:
+            return local_period(ds.time.values, timezone)
+    except (OSError, ValueError, KeyError, AttributeError):
+        return None
 
 
 @app.command("qsts")
@@ -140,6 +167,7 @@ def qsts_command(
 
     from twin.electric.losses import total_losses_mwh
     from twin.electric.violations import step_hours
+    from twin.timeutil import local_period
 
     city = load_city_or_fail(city, ("electric",), "twin electric qsts")
     profiles = _profiles(city)
@@ -147,7 +175,11 @@ def qsts_command(
     t = time.perf_counter()
     ds = _run_qsts(city, profiles, times)
     seconds = time.perf_counter() - t
-    out = out or default_result_path(city)
+    whole = len(times) == len(profiles["load_p_mw"].index)
+    out = out or default_result_path(city, None if whole else local_period(times, city.timezone))
+    held = _saved_period(out, city.timezone)
+    if held and held != local_period(times, city.timezone):
+        console.print(f"! {out} held the QSTS of {held[0]} to {held[1]}: replaced")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         ds.to_netcdf(out)
@@ -335,8 +367,13 @@ def losses_command(
         table.add_column(c, justify="left" if c in ("meter", "feeder", "reason") else "right")
     for x in s.head(top).itertuples():
         table.add_row(str(x.rank), x.meter_id, x.feeder, f"{x.score:.1f}", x.reason,
-                      f"{x.change_day:%Y-%m-%d}", f"{x.ratio_after:.2f}", f"{x.missing_kwh:.0f}")
+                      f"{x.change_day:%Y-%m-%d}", f"{x.ratio_after:.2f}",
+                      "n/a !" if x.missing_kwh < 0 else f"{x.missing_kwh:.0f}")
     console.print(table)
+    from twin.electric.meter_anomaly import missing_energy_findings
+
+    for finding in missing_energy_findings(s.head(top)):
+        console.print(str(finding))
     if r.meters.not_read:
         console.print(f"{r.meters.not_read:,} customers' meters hold no reading in the period; "
                       "a load none of whose meters is read counts as unmetered (its profile)")

@@ -221,17 +221,24 @@ def outage(
     midnight = found.start_local
     table = Table(title=f"Pumps {', '.join(pumps)} off from {at:%Y-%m-%d %H:%M} for {hours} h: "
                         f"pressure below {limit:g} m")
-    for col in ("DMA", "junctions", "low", "hours low", "first low", "last low",
-                "min pressure m", "base min m"):
+    for col in ("DMA", "junctions", "low", "low in base", "hours low", "first low",
+                "last low", "min pressure m", "base min m"):
         table.add_column(col, justify="left" if col == "DMA" else "right")
     for r in table_df.itertuples():
         first = "" if np.isnan(r.first_low_h) else (
             f"{midnight + pd.Timedelta(hours=r.first_low_h):%m-%d %H:%M}")
         last = "" if np.isnan(r.last_low_h) else (
             f"{midnight + pd.Timedelta(hours=r.last_low_h):%m-%d %H:%M}")
-        table.add_row(r.dma, str(r.junctions), str(r.junctions_low), f"{r.hours_low:g}", first,
-                      last, f"{r.min_pressure_m:.1f}", f"{r.base_min_pressure_m:.1f}")
+        table.add_row(r.dma, str(r.junctions), str(r.junctions_low),
+                      str(r.junctions_low_in_base), f"{r.hours_low:g}", first, last,
+                      f"{r.min_pressure_m:.1f}" + (" !" if r.min_pressure_m < limit
+                                                   and not r.junctions_low else ""),
+                      f"{r.base_min_pressure_m:.1f}")
     console.print(table)
+    from twin.coupling import outage_pressure_findings
+
+    for finding in outage_pressure_findings(table_df, limit):
+        console.print(str(finding))
     hit = table_df[table_df.junctions_low > 0]
     console.print(f"{len(hit)} of {len(table_df)} DMAs lose service pressure"
                   + (f": {', '.join(hit.dma)}" if len(hit) else ""))
@@ -422,19 +429,14 @@ def balance_cmd(
         table.add_column(head, justify="right")
     for zone, r in t.iterrows():
         cells = [fmt.format(r[col] * k) for _, col, fmt, k in cols]
+        if not r["consistent"]:  # no number for what cannot be: see the findings below
+            cells[3] = cells[5] = "n/a !"
         cells[-1] = "n/a !" if not r["consistent"] else cells[-1] + (
             " *" if r["ili_indicative"] else "")
         table.add_row(str(zone), *cells)
     console.print(table)
-    bad = t.index[~t["consistent"]]
-    if len(bad):
-        unmeasured = t.loc["city", ["unbilled_authorised_m3", "apparent_losses_m3"]].sum()
-        console.print(
-            f"! real losses come out negative in {', '.join(map(str, bad))}: the unmeasured "
-            f"terms ({100 * unmeasured / t.loc['city', 'siv_m3']:.2f} % of the city's SIV) "
-            f"exceed the measured NRW ({t.loc['city', 'nrw_percent']:.2f} %), so the ILI is "
-            "left out. Put the utility's own estimates in BalanceParameters, or use "
-            "--measured-only.")
+    for finding in t.attrs.get("findings", []):
+        console.print(str(finding))
     est = int(t.loc["city", "connections_estimated"])
     console.print(f"* ILI indicative: fewer than 3000 connections or under 25 m (Lambert 2001). "
                   f"{est} connections without reads were estimated; "
@@ -479,11 +481,14 @@ def night_flow_cmd(
                 "NNF max", "leakage m³/d (last 7)", "logger"):
         table.add_column(col, justify="left" if col == "DMA" else "right")
     for dma, g in n.groupby("dma"):
+        leakage = ("n/a !" if g["flags"].iloc[0] else f"{g.leakage_m3_day.tail(7).median():.0f}")
         table.add_row(dma, str(len(g)), f"{g.mnf_l_s.mean():.1f}", f"{g.night_use_l_s.mean():.1f}",
                       f"{g.nnf_l_s.head(7).median():.2f}", f"{g.nnf_l_s.tail(7).median():.2f}",
-                      f"{g.nnf_l_s.max():.2f}", f"{g.leakage_m3_day.tail(7).median():.0f}",
+                      f"{g.nnf_l_s.max():.2f}", leakage,
                       g.pressure_logger.iloc[0] or "none (NDF 24 h)")
     console.print(table)
+    for finding in n.attrs.get("findings", []):
+        console.print(str(finding))
     console.print("NNF = MNF − legitimate night use (customers' reads); medians of nights. "
                   "MNF uses the SCADA at its own step: hourly instantaneous values miss pumps "
                   "switching within the hour (15- or 5-min exports do not).")

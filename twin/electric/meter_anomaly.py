@@ -42,6 +42,7 @@ import pandapower as pp
 import pandas as pd
 
 from twin.electric.losses import KWH_PER_MW_INTERVAL, LossesError
+from twin.findings import Finding
 
 #: Score from which a meter is flagged for inspection [-] (measured on the sample city, see
 #: ``tests/test_electric_meter_anomaly.py``).
@@ -333,6 +334,30 @@ def score_meters(meters: MeterReadings, net: pp.pandapowerNet, profiles: dict,
     out.attrs["day_to_day_correlation"] = phi
     out.attrs["threshold"] = threshold
     return out
+
+
+def missing_energy_findings(scores: pd.DataFrame) -> list[Finding]:
+    """Consistency check of the meter scores: flagged meters whose "missing" energy is < 0.
+
+    ``missing_kwh`` is the energy below the peers' expectation since the meter's change;
+    below zero the meter recorded *more* than expected, which is no energy missing. Such a
+    meter is flagged for another sign (stuck, zeros, a drift before the change) or its
+    change is a step up (a new load, a meter replaced or re-scaled): it is named with its
+    surplus, never counted as missing energy.
+
+    Returns
+    -------
+    list of Finding
+        ``negative_missing_energy`` per flagged meter with ``missing_kwh`` < 0.
+    """
+    bad = scores[scores.flagged & (scores.missing_kwh < 0)]
+    return [Finding(
+        "negative_missing_energy", str(r.meter_id),
+        f"recorded {-r.missing_kwh:,.0f} kWh more than its peers' expectation since "
+        f"{pd.Timestamp(r.change_day):%Y-%m-%d} (use vs peers {r.ratio_after:.2f}): a "
+        f"surplus, not missing energy; flagged for '{r.reason}', likely a step up in use "
+        "(new load, meter replaced or re-scaled) or a fault that is not theft")
+        for r in bad.itertuples()]
 
 
 def load_energy(meters: MeterReadings, scores: pd.DataFrame) -> tuple[pd.DataFrame,

@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from twin.water.balance import scada_on_grid, scada_tags_of, zone_storage_m3
+from twin.findings import Finding, flags_by_element
+from twin.water.balance import flow_volume_l, scada_on_grid, scada_tags_of, zone_storage_m3
 from twin.water.dma import SOURCE_ZONE, dma_names, net_inflow_l_s, water_customers
 
 #: Night window, local clock hours [start, end) [h].
@@ -39,19 +40,22 @@ TREND_NIGHTS = 7
 
 
 def minimum_night_flow(inflow_l_s: pd.DataFrame, stored_m3: pd.DataFrame, timezone: str,
-                       hours: tuple[int, int] = NIGHT_HOURS) -> pd.DataFrame:
+                       hours: tuple[int, int] = NIGHT_HOURS,
+                       flow_reading: str = "instantaneous") -> pd.DataFrame:
     """Minimum night flow per local night and zone [L/s]: water used in the night window.
 
-    Used = ∫ net inflow dt (trapezoidal rule over the instantaneous values at the SCADA's
-    own step, from the window's start to its end) − the increase of water stored in the
-    zone's tanks over the window, divided by the window's length. Nights without a value at
-    the window's start and end are left out.
+    Used = ∫ net inflow dt − the increase of water stored in the zone's tanks over the
+    window, divided by the window's length; the flows at t0 … t1 are integrated as
+    ``flow_reading`` says they were recorded (:func:`twin.water.balance.flow_volume_l`).
+    Nights without a value at the window's start and end are left out.
 
     Hourly instantaneous values alias pumped inflows: a pump switched by its tank's level
     within the hour is seen on or off for the whole hour, while the tank's level change is
     exact. On C-Town (every DMA fed by pumps, every DMA with a tank) the MNF from hourly
     values was off by −29 to +12 L/s against the true use over seven nights; from 15-min
-    values by ±2.6 L/s, from 5-min values by ±1.2 L/s.
+    values by ±2.6 L/s, from 5-min values by ±1.2 L/s. On the sample city, whose flows are
+    hourly means, the trapezoidal rule (which takes half of the hour after the window)
+    put DMA-4's MNF 9 L/s below its customers' own use; held values (``"mean"``) give it.
 
     Parameters
     ----------
@@ -63,8 +67,6 @@ def minimum_night_flow(inflow_l_s: pd.DataFrame, stored_m3: pd.DataFrame, timezo
     """
     local = inflow_l_s.index.tz_convert(timezone)
     width_s = (hours[1] - hours[0]) * 3600.0
-    seconds = (inflow_l_s.index - inflow_l_s.index[0]).total_seconds().to_numpy() \
-        if len(inflow_l_s) else np.array([])
     rows = {}
     for night in sorted(set(local.date)):
         t0 = pd.Timestamp(night).tz_localize(timezone) + pd.Timedelta(hours=hours[0])
@@ -72,9 +74,7 @@ def minimum_night_flow(inflow_l_s: pd.DataFrame, stored_m3: pd.DataFrame, timezo
         if t0 not in inflow_l_s.index or t1 not in inflow_l_s.index:
             continue
         inside = np.asarray((inflow_l_s.index >= t0) & (inflow_l_s.index <= t1))
-        q = inflow_l_s[inside]
-        x = seconds[inside]
-        volume_l = pd.Series(np.trapezoid(q.to_numpy(), x, axis=0), index=q.columns)
+        volume_l = flow_volume_l(inflow_l_s[inside], flow_reading)
         for zone in stored_m3.columns:
             volume_l[zone] -= (stored_m3.loc[t1, zone] - stored_m3.loc[t0, zone]) * 1e3
         rows[night] = volume_l / width_s
@@ -186,8 +186,12 @@ def night_day_factor(pressure_m: pd.Series, timezone: str, n1: float = FAVAD_N1,
     return (ratio.clip(lower=0) ** n1).groupby(day.to_numpy()).sum().rename_axis("night")
 
 
-def night_flow_from_store(store, city, start, end, n1: float = FAVAD_N1) -> pd.DataFrame:
+def night_flow_from_store(store, city, start, end, n1: float = FAVAD_N1,
+                          flow_reading: str = "mean") -> pd.DataFrame:
     """Minimum and net night flow per DMA and night over [start, end) (UTC), with leakage.
+
+    ``flow_reading``: how the historian recorded the DMA flows
+    (:data:`twin.water.balance.FLOW_READINGS`; the sample city's are hourly means).
 
     Returns
     -------
@@ -205,7 +209,8 @@ def night_flow_from_store(store, city, start, end, n1: float = FAVAD_N1) -> pd.D
     flows = values[ftags].set_axis(list(meters.meter_id), axis=1)
     levels = values[ltags].set_axis(list(wn.tank_name_list), axis=1)
     inflow = net_inflow_l_s(flows, meters).drop(columns=SOURCE_ZONE, errors="ignore")
-    mnf = minimum_night_flow(inflow, zone_storage_m3(levels, wn, zones), tz)
+    mnf = minimum_night_flow(inflow, zone_storage_m3(levels, wn, zones), tz,
+                             flow_reading=flow_reading)
     reads = store.read("water_read", start=start, end=end)
     legit = night_use_l_s(reads, water_customers(city.customers), zones,
                           hourly_model_demand_m3s(wn), tz)
@@ -226,7 +231,71 @@ def night_flow_from_store(store, city, start, end, n1: float = FAVAD_N1) -> pd.D
             "ndf_h": ndf.to_numpy(), "leakage_m3_day": (nnf * ndf * 3.6).to_numpy(),
             "pressure_logger": logger[0] if logger is not None else ""}))
     out = pd.concat(rows, ignore_index=True)
-    return out.dropna(subset=["mnf_l_s", "night_use_l_s"]).reset_index(drop=True)
+    out = out.dropna(subset=["mnf_l_s", "night_use_l_s"]).reset_index(drop=True)
+    step_s = float(np.median(np.diff(values.index.asi8))) / 1e9 if len(values) > 1 else 3600.0
+    water = water_customers(city.customers)
+    unread = ~water.water_meter_id.astype(str).isin(set(reads.series_id.astype(str)))
+    zone_of = water.junction.astype(str).map(zones)
+    tanks = {str(zones[t]) for t in wn.tank_name_list}
+    context = {dma: {"has_tank": dma in tanks, "connections": int((zone_of == dma).sum()),
+                     "connections_estimated": int((unread & (zone_of == dma)).sum())}
+               for dma in dma_names(zones)}
+    out.attrs.update({"scada_step_s": step_s, "flow_reading": flow_reading,
+                      "zones": context})
+    findings = night_flow_findings(out)
+    out["flags"] = out.dma.map(flags_by_element(findings)).fillna("")
+    out.attrs["findings"] = findings
+    return out
+
+
+def night_flow_findings(night: pd.DataFrame, nights: int = TREND_NIGHTS) -> list[Finding]:
+    """Consistency check of night flow: a DMA whose leakage comes out negative.
+
+    Leakage cannot be below zero; a negative one (median of the last ``nights`` nights, what
+    the CLI shows) means the legitimate night use subtracted is larger than the water the
+    DMA took at night. Likely causes, looked for in this order: tanks filling at night not
+    (fully) subtracted (a DMA with tanks), hourly snapshots of flows read as instantaneous
+    (a pump or tank inlet switching within the step is missed), legitimate night use
+    over-estimated (most connections estimated from the model's allocation).
+
+    Parameters
+    ----------
+    night : DataFrame
+        :func:`night_flow_from_store`'s table (its ``attrs`` give the SCADA step, the flow
+        reading and, per DMA, tanks and estimated connections, where present).
+
+    Returns
+    -------
+    list of Finding
+        ``negative_leakage`` per DMA.
+    """
+    out = []
+    context = night.attrs.get("zones", {})
+    step_s = float(night.attrs.get("scada_step_s", np.nan))
+    reading = night.attrs.get("flow_reading", "")
+    for dma, g in night.groupby("dma", sort=True):
+        recent = g.tail(nights)
+        leak = float(recent.leakage_m3_day.median())
+        if not leak < 0:
+            continue
+        c = context.get(dma, {})
+        causes = []
+        if c.get("has_tank"):
+            causes.append("tanks filling at night not subtracted (check the DMA's tank "
+                          "level tags)")
+        if step_s >= 3600 and reading != "mean":
+            causes.append(f"{step_s / 60:.0f}-min snapshots of the boundary flows, which "
+                          "miss pumps and tank inlets switching within the step")
+        n, est = c.get("connections", 0), c.get("connections_estimated", 0)
+        causes.append("legitimate night use over-estimated" + (
+            f" ({est} of {n} connections without reads, estimated)" if n and est else ""))
+        out.append(Finding(
+            "negative_leakage", str(dma),
+            f"leakage {leak:,.0f} m³/day < 0: legitimate night use "
+            f"{float(recent.night_use_l_s.median()):.1f} L/s exceeds the minimum night flow "
+            f"{float(recent.mnf_l_s.median()):.1f} L/s ({(recent.nnf_l_s < 0).sum()} of "
+            f"{len(recent)} nights); likely: {'; '.join(causes)}"))
+    return out
 
 
 def _pressure_loggers(store, zones: pd.Series, start, end) -> dict:
