@@ -154,7 +154,8 @@ def qsts_command(
     start: _START = None,
     days: _DAYS = None,
     out: Annotated[Path | None, typer.Option(
-        help="NetCDF file to save; default <data dir>/results/qsts.nc.")] = None,
+        help="NetCDF file to save; default <data dir>/results/qsts.nc for the whole year, "
+             "qsts_<first day>_<last day>.nc for a shorter period.")] = None,
     city: CityDir = None,
 ) -> None:
     """Run the year-long (or --start/--days) time-series AC power flow and save it.
