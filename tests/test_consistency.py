@@ -221,7 +221,9 @@ def test_negative_missing_energy_is_a_surplus_not_missing():
     (f,) = missing_energy_findings(s)
     assert f.kind == "negative_missing_energy" and f.element == "EM1"
     assert "recorded 250 kWh more than its peers' expectation since 2016-07-10" in f.reason
-    assert "not missing energy" in f.reason
+    assert "not missing energy" in f.reason and "flagged for 'zero readings'" in f.reason
+    (g,) = missing_energy_findings(s.assign(reason="step down (theft-like)"))
+    assert "use stepped up" in g.reason
 
 
 def test_short_qsts_is_said_clipped_and_never_replaces_the_years_result(tmp_path, monkeypatch):

@@ -351,13 +351,18 @@ def missing_energy_findings(scores: pd.DataFrame) -> list[Finding]:
         ``negative_missing_energy`` per flagged meter with ``missing_kwh`` < 0.
     """
     bad = scores[scores.flagged & (scores.missing_kwh < 0)]
-    return [Finding(
-        "negative_missing_energy", str(r.meter_id),
-        f"recorded {-r.missing_kwh:,.0f} kWh more than its peers' expectation since "
-        f"{pd.Timestamp(r.change_day):%Y-%m-%d} (use vs peers {r.ratio_after:.2f}): a "
-        f"surplus, not missing energy; flagged for '{r.reason}', likely a step up in use "
-        "(new load, meter replaced or re-scaled) or a fault that is not theft")
-        for r in bad.itertuples()]
+    out = []
+    for r in bad.itertuples():
+        deficit = any(w in str(r.reason) for w in ("step down", "low against", "drift"))
+        why = ("likely the change is misplaced or use stepped up (new load, meter replaced or "
+               "re-scaled)" if deficit else f"it is flagged for '{r.reason}', a fault that "
+               "lost no energy over the period: inspect the meter, bill nothing")
+        out.append(Finding(
+            "negative_missing_energy", str(r.meter_id),
+            f"recorded {-r.missing_kwh:,.0f} kWh more than its peers' expectation since "
+            f"{pd.Timestamp(r.change_day):%Y-%m-%d} (use vs peers {r.ratio_after:.2f}): a "
+            f"surplus, not missing energy; {why}"))
+    return out
 
 
 def load_energy(meters: MeterReadings, scores: pd.DataFrame) -> tuple[pd.DataFrame,
