@@ -317,3 +317,64 @@ def test_table_covers_every_command():
                  if not any(tuple(r[1][:len(c)]) == c for r in ROWS)}
     assert not uncovered
     assert len(ROWS) >= 40
+
+
+# ------------------------------------------------------------------ an unexpected error
+
+def _boom(*args, **kwargs):
+    raise RuntimeError("boom: the city loader broke")
+
+
+def run_main(args: list[str], monkeypatch, capsys) -> tuple[int, list[str]]:
+    """Run the console script's entry (``twin.cli.main``) as ``twin ARGS``; exit code and
+    the non-empty lines it printed."""
+    from twin.cli import main
+
+    monkeypatch.setattr("sys.argv", ["twin", *args])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    out = capsys.readouterr()
+    return stop.value.code, [x for x in (out.out + out.err).splitlines() if x.strip()]
+
+
+def test_internal_error_is_one_line_and_a_log_file(monkeypatch, capsys, tmp_path):
+    """An error that is no user's mistake (here the city loader made to raise) ends in one
+    line naming it and the log file that holds its whole traceback; exit 1."""
+    monkeypatch.setenv("TWIN_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr("twin.city.load_city", _boom)
+    code, lines = run_main(["info"], monkeypatch, capsys)
+    assert code == 1
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("internal error: RuntimeError: boom: the city loader broke")
+    logs = list((tmp_path / "data" / "logs").glob("twin-error-*.log"))
+    assert len(logs) == 1 and str(logs[0]) in lines[0]
+    text = logs[0].read_text()
+    assert text.startswith("twin info\n")
+    assert "Traceback (most recent call last)" in text and "in _boom" in text
+    assert text.rstrip().endswith("RuntimeError: boom: the city loader broke")
+
+
+def test_internal_error_log_falls_back_to_the_temp_folder(monkeypatch, capsys, tmp_path):
+    """A data directory that cannot be written (a file) does not lose the traceback."""
+    blocked = tmp_path / "data"
+    blocked.write_text("a file where the data directory should be")
+    monkeypatch.setenv("TWIN_DATA_DIR", str(blocked))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr("tempfile.tempdir", None)
+    monkeypatch.setattr("twin.city.load_city", _boom)
+    code, lines = run_main(["info"], monkeypatch, capsys)
+    assert code == 1 and len(lines) == 1
+    logs = list((tmp_path / "tmp").glob("twin-error-*.log"))
+    assert len(logs) == 1 and str(logs[0]) in lines[0]
+
+
+def test_user_mistakes_keep_exit_2_through_the_entry(monkeypatch, capsys, tmp_path):
+    """Through the same entry a user mistake stays one ``error:`` line and exit 2, and a
+    click usage error stays click's (exit 2); no log is written for them."""
+    monkeypatch.setenv("TWIN_DATA_DIR", str(tmp_path / "data"))
+    code, lines = run_main(["water", "simulate", "--days", "0"], monkeypatch, capsys)
+    assert code == 2 and lines == ["error: --days 0.0 and --step-min 60 must be positive"]
+    code, lines = run_main(["electric", "n1", "--top", "zero"], monkeypatch, capsys)
+    assert code == 2 and lines[-1].startswith("Error: Invalid value for '--top'")
+    assert not (tmp_path / "data" / "logs").exists()

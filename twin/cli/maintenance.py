@@ -46,11 +46,11 @@ def _run(fn, *args, **kwargs):
 
 
 def _inputs(city: Path | None, history: Path | None, store: Path | None):
-    from twin.cli.common import existing_path, fail, load_city_or_fail, store_root
+    from twin.cli.common import fail, load_city_or_fail, store_root
     from twin.maintenance import default_history_path
 
-    h = existing_path(history, "--history") or default_history_path()
-    if history is not None:
+    h = history or default_history_path()
+    if history is not None and history.is_file():  # a missing one: the library says what to do
         try:
             with open(h, encoding="utf-8") as f:
                 f.read(1 << 16)
