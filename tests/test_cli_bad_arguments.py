@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import signal
 import socket
+import socketserver
+import threading
 from pathlib import Path
 
 import pytest
@@ -102,6 +104,8 @@ ROWS = [
     ("leaks-days-1", ["water", "leaks", *S0, "--days", "1", "--store", "{store}"], "--days"),
     ("leaks-scheduler-dead", ["water", "leaks", *S0, "--store", "{store}", "--scheduler",
                               "{dead}"], "{dead}"),
+    ("leaks-scheduler-not-dask", ["water", "leaks", *S0, "--store", "{store}", "--scheduler",
+                                  "{liar}"], "{liar}"),
     ("leaks-scheduler-garbage", ["water", "leaks", *S0, "--store", "{store}", "--scheduler",
                                  "nonsense"], "nonsense"),
     ("leaks-store-file", ["water", "leaks", *S0, "--store", "{afile}"], "--store"),
@@ -238,8 +242,25 @@ ROWS = [
 ]
 
 
+class NotAScheduler(socketserver.BaseRequestHandler):
+    """Accepts a connection, answers bytes that are no Dask frame, hangs up."""
+
+    def handle(self) -> None:
+        self.request.sendall(b"\xff" * 64)
+
+
 @pytest.fixture(scope="module")
-def places(sample_store, tmp_path_factory) -> dict[str, str]:
+def liar():
+    """``tcp://127.0.0.1:PORT`` of a server that accepts connections but is no scheduler
+    (as some networks' proxies do for any address)."""
+    with socketserver.TCPServer(("127.0.0.1", 0), NotAScheduler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield f"tcp://127.0.0.1:{server.server_address[1]}"
+        server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def places(sample_store, liar, tmp_path_factory) -> dict[str, str]:
     """What the rows' ``{placeholders}`` stand for: real files and folders of each sort."""
     tmp = tmp_path_factory.mktemp("bad_arguments")
     afile = tmp / "a_file.txt"
@@ -256,7 +277,7 @@ def places(sample_store, tmp_path_factory) -> dict[str, str]:
     return {"tmp": str(tmp), "afile": str(afile), "adir": str(adir), "garbage": str(garbage),
             "badcsv": str(badcsv),
             "missing": str(tmp / "not_there" / "nothing.here"), "store": sample_store.url,
-            "dead": dead, "root": str(Path(__file__).resolve().parents[1])}
+            "dead": dead, "liar": liar, "root": str(Path(__file__).resolve().parents[1])}
 
 
 class TookTooLong(Exception):
@@ -378,3 +399,14 @@ def test_user_mistakes_keep_exit_2_through_the_entry(monkeypatch, capsys, tmp_pa
     code, lines = run_main(["electric", "n1", "--top", "zero"], monkeypatch, capsys)
     assert code == 2 and lines[-1].startswith("Error: Invalid value for '--top'")
     assert not (tmp_path / "data" / "logs").exists()
+
+
+def test_a_live_scheduler_passes_the_check():
+    """The scheduler check lets a real Dask scheduler through (and fast)."""
+    from distributed import LocalCluster
+
+    from twin.cli.common import reachable_scheduler
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0") as cluster:
+        address = cluster.scheduler_address
+        assert reachable_scheduler(address) == address

@@ -192,8 +192,9 @@ def reachable_scheduler(scheduler: str | None, option: str = "--scheduler") -> s
     ``$TWIN_DASK_SCHEDULER`` when not given), else exit with one line within
     :data:`SCHEDULER_CONNECT_TIMEOUT_S` instead of Dask's 30 s and a traceback.
 
-    ``None`` with no environment variable (a local cluster) passes; only ``tcp://`` and
-    ``tls://`` addresses (or ``host:port``) are tried.
+    ``None`` with no environment variable (a local cluster) passes. A ``tcp://`` or
+    ``tls://`` address (or ``host:port``) must accept a connection; then Dask's own
+    handshake must succeed (a port that accepts connections but is no scheduler fails too).
     """
     from twin.parallel import SCHEDULER_ENV, scheduler_address
 
@@ -208,13 +209,34 @@ def reachable_scheduler(scheduler: str | None, option: str = "--scheduler") -> s
     host = host.strip("[]")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         fail(f"{named}: not a scheduler address; give it as tcp://HOST:PORT")
+    advice = "start one with `dask scheduler`, or leave --scheduler out to use a local cluster"
     try:
         with socket.create_connection((host, int(port)), timeout=SCHEDULER_CONNECT_TIMEOUT_S):
             pass
     except OSError as exc:
-        fail(f"{named}: no Dask scheduler answers there ({_why(exc)}); start one with "
-             "`dask scheduler`, or leave --scheduler out to use a local cluster")
+        fail(f"{named}: no Dask scheduler answers there ({_why(exc)}); {advice}")
+    if not _dask_handshake(address if protocol else f"tcp://{address}"):
+        fail(f"{named}: something accepts connections there but it is no Dask scheduler; "
+             f"{advice}")
     return scheduler
+
+
+def _dask_handshake(address: str) -> bool:
+    """Whether Dask's comm handshake with ``address`` succeeds within
+    :data:`SCHEDULER_CONNECT_TIMEOUT_S`."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def shake() -> None:
+        comm = await connect(address, timeout=SCHEDULER_CONNECT_TIMEOUT_S)
+        await comm.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(shake(), SCHEDULER_CONNECT_TIMEOUT_S + 1))
+    except Exception:  # noqa: BLE001 - refused, timed out, or garbage read as a frame size
+        return False
+    return True
 
 
 # ------------------------------------------------------------------ unexpected errors

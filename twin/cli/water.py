@@ -76,7 +76,8 @@ def leaks(
     if not locate_window_h > 0:
         fail(f"--locate-window-h {locate_window_h}: give a positive number of hours")
     existing_path(truth, "--truth")
-    reachable_scheduler(scheduler)
+    if scheduler:
+        reachable_scheduler(scheduler)
     c = load_city_or_fail(city)
     if truth:  # read now: a bad truth file is refused before the run, not after it
         from twin.water.leak_location import pipe_table
