@@ -160,7 +160,7 @@ def existing_path(path: Path | str | None, option: str, what: str = "file") -> P
     return path
 
 
-def store_root(path: Path | str | None, default: Path, option: str = "--store",
+def store_root(path: Path | str | None, default: Path | None = None, option: str = "--store",
                write: bool = False) -> str:
     """The measurement store folder (``path``, else ``default``) as a string, checked before
     any work: it exists and is a folder (a store is made by ``twin ingest``), and with

@@ -304,7 +304,7 @@ def losses_command(
     city = load_city_or_fail(city, ("electric",), "twin electric losses")
     _check_start(city, start)
     if store is not None:
-        store = store_root(store, store)
+        store = store_root(store)
     ds = _result(city, result, start, days)
     feeders = ls.feeder_losses(ds, city.net)
     table = Table(title=f"technical losses, {ds.sizes['time']:,} steps")

@@ -232,7 +232,8 @@ def _check_weeks(store, kind: str | None, weeks: int, end: str | None, timezone:
         if first is not None:
             if end is not None:
                 last = min(last, pd.Timestamp(end, tz=timezone).tz_convert("UTC"))
-            spans.append((last - first, k, first, last))
+            if last > first:  # else nothing before --end: the library names the series
+                spans.append((last - first, k, first, last))
     if not spans:
         return
     span, k, first, last = max(spans)

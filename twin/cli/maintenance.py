@@ -61,7 +61,7 @@ def _inputs(city: Path | None, history: Path | None, store: Path | None):
     if store is not None:
         from twin.ingest.store import MeasurementStore
 
-        s = MeasurementStore(store_root(store, store))
+        s = MeasurementStore(store_root(store))
     c = load_city_or_fail(city)
     return c, h, s
 
