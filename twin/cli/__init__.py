@@ -11,7 +11,16 @@ import typer
 from rich.table import Table
 
 from twin import config
-from twin.cli.common import CityDir, console, fail, load_city_or_fail, progress_bar
+from twin.cli.common import (
+    CityDir,
+    console,
+    existing_path,
+    fail,
+    load_city_or_fail,
+    option_error,
+    progress_bar,
+    writable_folder,
+)
 from twin.cli.electric import app as electric_app
 from twin.cli.forecast import app as forecast_app
 from twin.cli.maintenance import app as maintenance_app
@@ -104,8 +113,7 @@ def simulate(
     except TimeError as exc:
         fail(str(exc))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        fail(f"{err['loc'][-1]}: {err['msg'].removeprefix('Value error, ')}")
+        fail(option_error(exc))
     start = time.perf_counter()
     with console.status("solving the grid and the water network…"):
         try:
@@ -156,6 +164,7 @@ def city_build(
     from twin.city import read_recipe, sample_city_dir, sample_recipe_path
     from twin.synthetic.city import build_city
 
+    writable_folder(out, "--out")
     try:
         r = read_recipe(recipe or sample_recipe_path())
     except (FileNotFoundError, ValueError) as exc:
@@ -248,11 +257,12 @@ RAW_MEASUREMENT_FOLDERS = ("mdm", "amr", "pv", "scada", "greenbutton")
 def data_build(
     if_missing: Annotated[bool, typer.Option("--if-missing",
                                              help="Do nothing if the data is already built.")] = False,
-    days: Annotated[int | None, typer.Option(help="Only the first N days (for a quick look).")] = None,
+    days: Annotated[int | None, typer.Option(
+        min=1, help="Only the first N days (for a quick look).")] = None,
     start: Annotated[str | None, typer.Option(
         help="First local day, e.g. 2016-07-04 (default 1 January of the city's year).")] = None,
     customers: Annotated[int | None, typer.Option(
-        help="Only the first N customers (for a quick look).")] = None,
+        min=1, help="Only the first N customers (for a quick look).")] = None,
     city: CityDir = None,
 ) -> None:
     """Generate a city's measurements as raw utility files, and ingest them.
@@ -268,8 +278,16 @@ def data_build(
     Example: twin data build --if-missing
     """
     from twin.synthetic.city import generator_city, generator_needs
+    from twin.synthetic.measurements import study_period
 
     c = load_city_or_fail(city)
+    if start is not None:
+        try:
+            study_period(c.recipe.year, c.timezone, start, days)
+        except ValueError:
+            fail(f"--start {start!r}: not a day of the city's year {c.recipe.year}; give it "
+                 f"as YYYY-MM-DD, e.g. {c.recipe.year}-07-04")
+    writable_folder(c.data_dir, "the data directory")
     lacking = generator_needs(c)
     if lacking:
         fail(f"{c.folder}: the measurement generator needs {'; '.join(lacking)}")
@@ -391,8 +409,10 @@ def data_audit(
     from twin.ingest.store import MeasurementStore
 
     c = load_city_or_fail(city)
-    raw = raw or c.data_dir / "raw"
+    raw = existing_path(raw, "--raw", "folder") or c.data_dir / "raw"
     root = store or c.data_dir / "store"
+    if store is not None and store.exists() and not store.is_dir():
+        fail(f"--store {store}: is a file, not a measurement store folder")
     if not (Path(root) / "_manifest").is_dir():
         fail(f"{root}: no measurement store; run 'twin data build' (or twin ingest) first")
     with progress_bar() as bar:
@@ -475,7 +495,7 @@ def ingest(
         fail(f"--unit {unit}: one of {', '.join(UNIT_OVERRIDES)}")
     extra = {k: v for k, v in (("reading_type", str(reading_type) if reading_type else None),
                                ("unit", unit)) if v is not None}
-    store = store or load_city_or_fail(city).data_dir / "store"
+    store = writable_folder(store or load_city_or_fail(city).data_dir / "store", "--store")
     reports = _ingest_with_summary(str(store), paths, city=city, tag_map=tag_map, kind=kind,
                                    format=format, allow_unknown_ids=allow_unknown_ids, **extra)
     if any(r.error for r in reports):
@@ -484,7 +504,7 @@ def ingest(
 
 @app.command()
 def serve(
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 5006,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 5006,
     address: Annotated[str, typer.Option(help="Address to bind.")] = "localhost",
     show: Annotated[bool, typer.Option(help="Open a browser.")] = False,
     city: CityDir = None,
@@ -531,5 +551,13 @@ def serve(
     raise typer.Exit(subprocess.call(cmd, cwd=config.project_root(), env=env))
 
 
+def main() -> None:
+    """The ``twin`` console script: the app behind the one error path
+    (:func:`twin.cli.common.run_app`: an unexpected error is one line and a log file)."""
+    from twin.cli.common import run_app
+
+    run_app(app)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -1,5 +1,5 @@
 """``python -m twin.cli``: the ``twin`` command."""
 
-from twin.cli import app
+from twin.cli import main
 
-app()
+main()

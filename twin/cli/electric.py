@@ -9,7 +9,15 @@ import typer
 from rich.table import Table
 
 from twin import config
-from twin.cli.common import CityDir, console, fail, load_city_or_fail, progress_bar
+from twin.cli.common import (
+    CityDir,
+    console,
+    fail,
+    load_city_or_fail,
+    progress_bar,
+    store_root,
+    writable_file,
+)
 
 app = typer.Typer(help="The electricity network: year-long QSTS, violations, losses, hosting capacity, N-1.\n\nExample: twin electric qsts", no_args_is_help=True, rich_markup_mode=None)
 
@@ -61,6 +69,17 @@ def _period(city, profiles, start: str | None, days: int | None):
         console.print(f"! --days {days} clipped to {got:g} days ({a} to {b}): the city's "
                       "profiles end there")
     return times
+
+
+def _check_start(city, start: str | None) -> None:
+    """Refuse a ``--start`` that is not a local day before any profile is read."""
+    from twin.timeutil import TimeError, parse_local_time
+
+    if start is not None:
+        try:
+            parse_local_time(start, city.timezone)
+        except TimeError as exc:
+            fail(f"--start {exc}")
 
 
 def _profiles(city):
@@ -171,14 +190,17 @@ def qsts_command(
     from twin.timeutil import local_period
 
     city = load_city_or_fail(city, ("electric",), "twin electric qsts")
+    _check_start(city, start)
     profiles = _profiles(city)
     times = _period(city, profiles, start, days)
+    whole = len(times) == len(profiles["load_p_mw"].index)
+    out = writable_file(
+        out or default_result_path(city, None if whole else local_period(times, city.timezone)),
+        "--out")
+    held = _saved_period(out, city.timezone)
     t = time.perf_counter()
     ds = _run_qsts(city, profiles, times)
     seconds = time.perf_counter() - t
-    whole = len(times) == len(profiles["load_p_mw"].index)
-    out = out or default_result_path(city, None if whole else local_period(times, city.timezone))
-    held = _saved_period(out, city.timezone)
     if held and held != local_period(times, city.timezone):
         console.print(f"! {out} held the QSTS of {held[0]} to {held[1]}: replaced")
     try:
@@ -236,7 +258,10 @@ def violations_command(
     limit = vio.MAX_LOADING_PERCENT if max_loading_percent is None else max_loading_percent
     if not lo < hi:
         fail(f"--v-min-pu {lo} must be below --v-max-pu {hi}")
+    if not limit > 0:
+        fail(f"--max-loading-percent {limit}: give a positive thermal limit [%]")
     city = load_city_or_fail(city, ("electric",), "twin electric violations")
+    _check_start(city, start)
     ds = _result(city, result, start, days)
     try:
         events = vio.find_violations(ds, city.net, (lo, hi), limit)
@@ -312,6 +337,9 @@ def losses_command(
     from twin.electric.powerflow import PowerFlowError
 
     city = load_city_or_fail(city, ("electric",), "twin electric losses")
+    _check_start(city, start)
+    if store is not None:
+        store = store_root(store)
     ds = _result(city, result, start, days)
     feeders = ls.feeder_losses(ds, city.net)
     table = Table(title=f"technical losses, {ds.sizes['time']:,} steps")
@@ -391,7 +419,8 @@ def losses_command(
 def hosting_capacity_command(
     hours: Annotated[int, typer.Option(min=1, help="Critical hours (most net export) to check.")
                      ] = 6,
-    resolution_kw: Annotated[float, typer.Option(help="Bisection resolution [kW].")] = 10.0,
+    resolution_kw: Annotated[float, typer.Option(
+        min=0.001, help="Bisection resolution [kW].")] = 10.0,
     v_max_pu: Annotated[float, typer.Option(help="Upper voltage limit [p.u.].")] = 1.10,
     top: Annotated[int, typer.Option(min=1, help="Buses to list (least capacity first).")] = 15,
     out: Annotated[Path | None, typer.Option(help="CSV file for every bus's result.")] = None,
@@ -408,6 +437,10 @@ def hosting_capacity_command(
     )
     from twin.electric.powerflow import VOLTAGE_BAND_PU
 
+    if not v_max_pu > VOLTAGE_BAND_PU[0]:
+        fail(f"--v-max-pu {v_max_pu} must be above the lower voltage limit "
+             f"{VOLTAGE_BAND_PU[0]} p.u.")
+    writable_file(out, "--out")
     city = load_city_or_fail(city, ("electric",), "twin electric hosting-capacity")
     profiles = _profiles(city)
     times = critical_hours(profiles, n=hours)
@@ -451,6 +484,7 @@ def n1_command(
     """
     from twin.electric.contingency import ContingencyError, n_minus_1, outage_list, study_hours
 
+    writable_file(out, "--out")
     city = load_city_or_fail(city, ("electric",), "twin electric n1")
     profiles = _profiles(city)
     outages = outage_list(city.net)

@@ -12,7 +12,16 @@ import typer
 from rich.table import Table
 
 from twin import config
-from twin.cli.common import CityDir, console, fail, load_city_or_fail, progress_bar
+from twin.cli.common import (
+    CityDir,
+    console,
+    fail,
+    load_city_or_fail,
+    progress_bar,
+    reachable_scheduler,
+    store_root,
+    writable_file,
+)
 
 app = typer.Typer(help="Load and solar forecasts: run, backtest, look ahead.\n\nExample: twin "
                   "forecast backtest --series MY_FEEDER --city my_city --weeks 4",
@@ -42,17 +51,16 @@ CountryOpt = Annotated[str | None, typer.Option(
 SubdivOpt = Annotated[str | None, typer.Option(
     help="Holiday calendar subdivision (state, region: e.g. CA, ENG).")]
 CalibrationOpt = Annotated[int, typer.Option(
-    help="Earlier daily issues whose errors calibrate the 80 % intervals (0: none).")]
+    min=0, help="Earlier daily issues whose errors calibrate the 80 % intervals (0: none).")]
 
 
-def _store(store: Path | None, city=None):
-    """The measurement store: ``--store``, else the city's own ``<data dir>/store``."""
+def _store(store: Path | None, city=None, write: bool = False):
+    """The measurement store: ``--store``, else the city's own ``<data dir>/store`` (checked:
+    a folder that exists, and with ``write`` one files can be written in)."""
     from twin.ingest.store import MeasurementStore
 
-    root = store or (city.data_dir if city is not None else config.data_dir()) / "store"
-    if not Path(root).exists() and "://" not in str(root):
-        fail(f"{root}: no measurement store here; run `twin ingest <raw folders>` first")
-    return MeasurementStore(str(root))
+    default = (city.data_dir if city is not None else config.data_dir()) / "store"
+    return MeasurementStore(store_root(store, default, write=write))
 
 
 def _place(city, country: str | None, subdiv: str | None):
@@ -69,6 +77,8 @@ def _hierarchy(level: str, hierarchy: str | None) -> str:
     """The hierarchy a level is forecast in (checked)."""
     from forecasts import data
 
+    if hierarchy is not None and hierarchy not in data.LEVELS:
+        fail(f"--hierarchy {hierarchy!r}: use one of {', '.join(data.LEVELS)}")
     try:
         name = hierarchy or data.hierarchy_of_level(level)
     except data.ForecastDataError as exc:
@@ -92,12 +102,12 @@ def _history_start(store, name: str, weeks: float, until=None) -> pd.Timestamp |
 TMY3_SETUPS = ("forecast", "measured", "none")
 
 
-def _forecast_inputs(city, country, subdiv, store, weather):
+def _forecast_inputs(city, country, subdiv, store, weather, write: bool = False):
     """The city, its place (zone, location, holidays), its store and the weather to use: what
     ``run`` and ``backtest`` both resolve from their options, or a one-line error."""
     the_city = load_city_or_fail(city)
     place = _place(the_city, country, subdiv)
-    st = _store(store, the_city)
+    st = _store(store, the_city, write)
     setup, station = _resolve_weather(st, weather, place)
     return the_city, place, st, setup, station
 
@@ -163,6 +173,13 @@ def _weather(hs, setup: str, station, first, last, place, store):
             features.WEATHER_SETUPS[setup].format(skill=features.NWP_GHI_SKILL))
 
 
+def _store_kind(level: str, hierarchy: str | None) -> str:
+    """The store kind that holds a level's readings."""
+    from forecasts import data
+
+    return data.STORE_KIND[_hierarchy(level, hierarchy)]
+
+
 def _series(level: str, hierarchy: str | None, store, city, step: str, start=None, end=None):
     from forecasts import data
     from twin.scenario import profiles_of
@@ -202,6 +219,31 @@ def _check_step(step: str) -> None:
         fail(f"--step {step!r}: not a time step; use e.g. 1h, 30min or 15min")
 
 
+def _check_weeks(store, kind: str | None, weeks: int, end: str | None, timezone: str) -> None:
+    """Refuse, before any series is read, more test weeks than the store holds before
+    ``end`` with two weeks of history ahead of them: in ``kind``, or (``None``) in the kind
+    it holds longest."""
+    spans = []
+    for k in [kind] if kind else store.kinds():
+        try:
+            first, last = store.first_time(k), store.last_time(k)
+        except ValueError:  # an unknown kind: the library names it later
+            return
+        if first is not None:
+            if end is not None:
+                last = min(last, pd.Timestamp(end, tz=timezone).tz_convert("UTC"))
+            if last > first:  # else nothing before --end: the library names the series
+                spans.append((last - first, k, first, last))
+    if not spans:
+        return
+    span, k, first, last = max(spans)
+    held = int(span / pd.Timedelta("7D"))
+    if weeks + 2 > held:
+        fail(f"--weeks {weeks}: the store holds {held} whole week(s) of {k} readings "
+             f"({first:%Y-%m-%d} to {last:%Y-%m-%d}); a backtest needs the test weeks after "
+             "at least 2 weeks of history: give fewer --weeks")
+
+
 def _check_day(day: str | None, option: str) -> None:
     if day is None:
         return
@@ -233,9 +275,9 @@ def run(
     country: CountryOpt = None,
     subdiv: SubdivOpt = None,
     calibration_days: CalibrationOpt = 14,
-    batch_size: Annotated[int, typer.Option(help="Series per Dask task.")] = 50,
-    workers: Annotated[int | None, typer.Option(help="Local workers; default one per core.")] = (
-        None),
+    batch_size: Annotated[int, typer.Option(min=1, help="Series per Dask task.")] = 50,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="Local workers; default one per core.")] = None,
     scheduler: SchedulerOpt = None,
     store: StoreOpt = None,
     city: CityDir = None,
@@ -262,7 +304,11 @@ def run(
         fail(f"--reconcile {reconcile!r}: use none or one of {', '.join(hier.METHODS)}")
     _check_day(target_day, "--target-day")
     _check_step(step)
-    the_city, place, st, setup, station = _forecast_inputs(city, country, subdiv, store, weather)
+    if not series:
+        _hierarchy(level, hierarchy)
+    reachable_scheduler(scheduler)
+    the_city, place, st, setup, station = _forecast_inputs(city, country, subdiv, store, weather,
+                                                           write=True)
     if series:
         started = time.perf_counter()
         with progress_bar() as bar:
@@ -380,7 +426,7 @@ def backtest(
     models_: Annotated[list[str] | None, typer.Option(
         "--model", help="Models (repeat); default the benchmark's best.")] = None,
     horizon: Annotated[str, typer.Option(help="day-ahead or intraday.")] = "day-ahead",
-    weeks: Annotated[int, typer.Option(help="Test weeks at the end of the data.")] = 1,
+    weeks: Annotated[int, typer.Option(min=1, help="Test weeks at the end of the data.")] = 1,
     end: Annotated[str | None, typer.Option(
         help="The test weeks end the day before this local day (YYYY-MM-DD); default the "
              "end of the data.")] = None,
@@ -418,7 +464,12 @@ def backtest(
         fail(f"--horizon {horizon!r}: use day-ahead or intraday")
     _check_day(end, "--end")
     _check_step(step)
+    writable_file(save, "--save")
+    if not series:
+        _hierarchy(level, hierarchy)
     the_city, place, st, setup, station = _forecast_inputs(city, country, subdiv, store, weather)
+    _check_weeks(st, kind if series else _store_kind(level, hierarchy), weeks, end,
+                 place.timezone)
     if series:
         with console.status(f"backtesting {len(series)} series over {weeks} week(s)…"):
             try:
@@ -492,7 +543,7 @@ def _print_failures(failures: pd.DataFrame) -> None:
 def lookahead(
     issue_time: Annotated[str | None, typer.Option(
         help="UTC issue time (YYYY-MM-DD HH:00); default the hour after the data.")] = None,
-    hours: Annotated[int, typer.Option(help="Hours to look ahead.")] = 48,
+    hours: Annotated[int, typer.Option(min=1, help="Hours to look ahead.")] = 48,
     fast: Annotated[bool, typer.Option(help="Seasonal naive / smart persistence models.")] = False,
     min_pressure_m: Annotated[float, typer.Option(help="Minimum service pressure [m].")] = 20.0,
     scheduler: SchedulerOpt = None,
@@ -508,6 +559,12 @@ def lookahead(
     from forecasts.runner import ForecastRunError
     from twin.scenario import lookahead as run_lookahead
 
+    reachable_scheduler(scheduler)
+    if issue_time is not None:
+        try:
+            pd.Timestamp(issue_time)
+        except ValueError:
+            fail(f"--issue-time {issue_time!r}: not a time; give it as 'YYYY-MM-DD HH:00' (UTC)")
     city = load_city_or_fail(city)
     st = _store(store, city)
     models = ({"electric": "seasonal_naive_daily", "pv": "pv_smart_persistence",

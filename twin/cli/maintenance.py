@@ -46,18 +46,23 @@ def _run(fn, *args, **kwargs):
 
 
 def _inputs(city: Path | None, history: Path | None, store: Path | None):
-    from twin.cli.common import fail, load_city_or_fail
+    from twin.cli.common import fail, load_city_or_fail, store_root
     from twin.maintenance import default_history_path
 
-    c = load_city_or_fail(city)
     h = history or default_history_path()
+    if history is not None and history.is_file():  # a missing one: the library says what to do
+        try:
+            with open(h, encoding="utf-8") as f:
+                f.read(1 << 16)
+        except UnicodeDecodeError:
+            fail(f"--history {h}: not a text (UTF-8) CSV file; give the CMMS work-order "
+                 "export as CSV")
     s = None
     if store is not None:
         from twin.ingest.store import MeasurementStore
 
-        if not Path(store).exists():
-            fail(f"{store}: no measurement store here")
-        s = MeasurementStore(str(store))
+        s = MeasurementStore(store_root(store))
+    c = load_city_or_fail(city)
     return c, h, s
 
 
@@ -68,7 +73,7 @@ def rank(
     store: Store = None,
     csv: Annotated[Path | None, typer.Option(help="Write the whole ranking as CSV.")] = None,
     parquet: Annotated[Path | None, typer.Option(help="Write it as Parquet.")] = None,
-    top: Annotated[int, typer.Option(help="Rows printed.")] = 15,
+    top: Annotated[int, typer.Option(min=1, help="Rows printed.")] = 15,
 ) -> None:
     """Rank every asset by risk = PoF × CoF [money/yr], with health, consequence and action.
 
@@ -76,9 +81,11 @@ def rank(
     """
     from rich.table import Table
 
-    from twin.cli.common import console
+    from twin.cli.common import console, writable_file
     from twin.maintenance import assess
 
+    writable_file(csv, "--csv")
+    writable_file(parquet, "--parquet")
     c, h, s = _inputs(city, history, store)
     a = _run(assess, c, history=h, store=s)
     r = a.ranking
@@ -116,13 +123,14 @@ def plan_cmd(
 
     Example: twin maintenance plan --budget 2e6 --years 5
     """
-    from twin.cli.common import console, fail
+    from twin.cli.common import console, fail, writable_file
     from twin.maintenance import assess, plan
 
     if not budget > 0:
         fail(f"--budget must be a positive amount of money, not {budget}")
     if years < 1:
         fail(f"--years must be at least 1, not {years}")
+    writable_file(csv, "--csv")
     c, h, s = _inputs(city, history, store)
     a = _run(assess, c, history=h, store=s)
     p = plan(a.ranking, budget, years)
@@ -148,13 +156,14 @@ def report_cmd(
 
     Example: twin maintenance report --out report.pdf --budget 2e6 --top 20
     """
-    from twin.cli.common import console, fail
+    from twin.cli.common import console, fail, writable_file
     from twin.maintenance import report
 
     if not budget > 0:
         fail(f"--budget must be a positive amount of money, not {budget}")
     if top < 1:
         fail(f"--top must be at least 1, not {top}")
+    writable_file(out, "--out")
     c, h, s = _inputs(city, history, store)
     a, path = _run(report, c, history=h, path=out, budget=budget, top=top, store=s)
     r = a.ranking
@@ -174,12 +183,12 @@ def history_cmd(
 
     Example: twin maintenance history --seed 14
     """
-    from twin.cli.common import console, load_city_or_fail
+    from twin.cli.common import console, load_city_or_fail, writable_folder
     from twin.maintenance import default_history_path
     from twin.synthetic.failures import build_failures
 
+    folder = writable_folder(out, "--out") or default_history_path().parent
     c = load_city_or_fail(city)
-    folder = out or default_history_path().parent
     with console.status("simulating the year and drawing failures"):
         counts = build_failures(c, folder, seed=seed)
     console.print(f"wrote {folder / 'work_orders.csv'}: {counts['history_failures']} failures, "

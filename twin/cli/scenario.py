@@ -11,8 +11,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from twin import config
-from twin.cli.common import CityDir, console, load_city_or_fail, progress_bar
-from twin.cli.common import fail as _fail
+from twin.cli.common import (
+    CityDir,
+    console,
+    fail,
+    load_city_or_fail,
+    progress_bar,
+    reachable_scheduler,
+    writable_file,
+    writable_folder,
+)
 
 app = typer.Typer(help="Planner what-if studies (scenario files in YAML): run, sweep, compare."
                   "\n\nExample: twin scenario run scenarios/ev_2030.yaml", no_args_is_help=True,
@@ -20,11 +28,6 @@ app = typer.Typer(help="Planner what-if studies (scenario files in YAML): run, s
 
 _OUT = Annotated[Path | None, typer.Option(
     help="Folder of the results (<hash>.nc); default <data dir>/scenarios.")]
-
-
-def fail(message: str, code: int = 2) -> None:
-    """One-line error; the message's brackets (lists, sweep names) printed as they are."""
-    _fail(escape(message), code)
 
 
 def default_out() -> Path:
@@ -36,11 +39,13 @@ def _read(files: list[Path]) -> list:
     from twin.scenario import ScenarioFileError, load_scenario_file
 
     out = []
-    try:
-        for f in files:
+    for f in files:
+        try:
             out.extend(load_scenario_file(f))
-    except ScenarioFileError as exc:
-        fail(str(exc))
+        except ScenarioFileError as exc:
+            fail(str(exc))
+        except UnicodeDecodeError:
+            fail(f"{f}: not a text file; give a scenario file in YAML")
     return out
 
 
@@ -87,9 +92,9 @@ def run(
     from twin.scenario import result_metrics, run_scenarios
 
     scenarios = _read(files)
+    out = writable_folder(out or default_out(), "--out")
     town = load_city_or_fail(city)
     user, engine = _errors()
-    out = out or default_out()
     with progress_bar() as bar:
         task = bar.add_task("scenarios", total=len(scenarios))
 
@@ -128,9 +133,10 @@ def sweep(
     from twin.scenario import run_sweep
 
     scenarios = _read([file])
+    out = writable_folder(out or default_out(), "--out")
+    reachable_scheduler(scheduler)
     town = load_city_or_fail(city)
     user, engine = _errors()
-    out = out or default_out()
     with progress_bar() as bar:
         task = bar.add_task("sweep", total=len(scenarios))
 
@@ -178,6 +184,8 @@ def compare_cmd(
             fail(f"{p}: no such file or folder")
     if not paths:
         fail(f"no result files (.nc) in {', '.join(map(str, results))}")
+    writable_file(csv, "--csv")
+    writable_folder(figures, "--figures")
     try:
         loaded = [open_result(p) for p in paths]
         table = compare(loaded, base)
@@ -274,6 +282,7 @@ def schema(
     """
     from twin.scenario import scenario_schema
 
+    writable_file(out, "--out")
     text = json.dumps(scenario_schema(), indent=1)
     if out:
         out.write_text(text)

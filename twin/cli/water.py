@@ -25,10 +25,10 @@ def leaks(
     false_alarms_per_month: Annotated[float, typer.Option(
         help="Target false alarms per DMA per month (sets the CUSUM threshold).")] = 0.33,
     rebase_h: Annotated[int, typer.Option(
-        help="Hours after an alarm that set the new reference level.")] = 12,
+        min=1, help="Hours after an alarm that set the new reference level.")] = 12,
     locate_window_h: Annotated[float, typer.Option(
         help="Hours of pressure on each side of a change compared to locate it.")] = 24.0,
-    top: Annotated[int, typer.Option(help="Candidate positions listed per alarm.")] = 5,
+    top: Annotated[int, typer.Option(min=1, help="Candidate positions listed per alarm.")] = 5,
     truth: Annotated[str | None, typer.Option(
         help="CSV of known leaks (leak_id, pipe or junction, start, end, flow m3/h): score "
              "the run against it, BattLeDIM's way.")] = None,
@@ -49,7 +49,14 @@ def leaks(
 
     from rich.table import Table
 
-    from twin.cli.common import console, fail, load_city_or_fail, progress_bar
+    from twin.cli.common import (
+        console,
+        existing_path,
+        fail,
+        load_city_or_fail,
+        progress_bar,
+        reachable_scheduler,
+    )
     from twin.water.hydraulics import HydraulicsError
     from twin.water.leak_location import LeakLocationError
     from twin.water.leak_scoring import TruthFileError
@@ -66,9 +73,23 @@ def leaks(
     if min_leak_m3h <= 0 or false_alarms_per_month <= 0 or baseline_days < 0:
         fail("--min-leak-m3h and --false-alarms-per-month must be positive, --baseline-days "
              "not negative")
+    if not locate_window_h > 0:
+        fail(f"--locate-window-h {locate_window_h}: give a positive number of hours")
+    existing_path(truth, "--truth")
+    if scheduler:
+        reachable_scheduler(scheduler)
     c = load_city_or_fail(city)
+    if truth:  # read now: a bad truth file is refused before the run, not after it
+        from twin.water.leak_location import pipe_table
+        from twin.water.leak_scoring import read_truth
+
+        try:
+            read_truth(truth, pipe_table(c.wn), set(c.wn.junction_name_list))
+        except TruthFileError as exc:
+            fail(str(exc))
     t0, t0_utc, t1_utc = _local_period(c, start, days)
     ms = _open_store(store, c)
+    _check_period_held(ms, t0_utc, t1_utc, c.timezone)
     settings = LeakSettings(baseline_days=baseline_days, min_leak_m3h=min_leak_m3h,
                             false_alarms_per_month=false_alarms_per_month, rebase_h=rebase_h,
                             locate_window_h=locate_window_h, top=top)
@@ -177,7 +198,7 @@ def outage(
     from pydantic import ValidationError
     from rich.table import Table
 
-    from twin.cli.common import console, fail, load_city_or_fail
+    from twin.cli.common import console, fail, load_city_or_fail, option_error
     from twin.scenario import Base, Scenario, ScenarioError, run_supply_outage
     from twin.scenario.changes import Outage
     from twin.timeutil import TimeError, parse_local_time
@@ -204,8 +225,7 @@ def outage(
     except TimeError as exc:
         fail(str(exc))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        fail(f"{err['loc'][-1]}: {err['msg'].removeprefix('Value error, ')}")
+        fail(option_error(exc))
     with console.status(f"simulating {days} days with {', '.join(f'{k} {e}' for k, e in lost)}"
                         " out and without…"):
         try:
@@ -261,11 +281,28 @@ def _local_period(city, start: str, days: int):
     return t0, t0.tz_convert("UTC"), t1.tz_convert("UTC")
 
 
-def _open_store(store: str | None, city):
+def _check_period_held(ms, t0_utc, t1_utc, timezone: str) -> None:
+    """Refuse a period reaching more than a day beyond the store's SCADA (e.g. ``--days
+    10000``) before a model is run over steps that hold nothing."""
+    import pandas as pd
+
     from twin.cli.common import fail
+
+    first, last = ms.first_time("scada"), ms.last_time("scada")
+    if first is None:
+        return
+    if t0_utc < first - pd.Timedelta("1D") or t1_utc > last + pd.Timedelta("1D"):
+        fail(f"--start/--days: {t0_utc.tz_convert(timezone):%Y-%m-%d} to "
+             f"{t1_utc.tz_convert(timezone):%Y-%m-%d} reaches beyond the store's SCADA "
+             f"({first.tz_convert(timezone):%Y-%m-%d} to {last.tz_convert(timezone):%Y-%m-%d});"
+             " choose a period the store covers")
+
+
+def _open_store(store: str | None, city):
+    from twin.cli.common import fail, store_root
     from twin.ingest.store import MeasurementStore
 
-    root = store or str(city.data_dir / "store")
+    root = store_root(store, city.data_dir / "store")
     try:
         ms = MeasurementStore(root)
     except Exception as exc:  # the store names what is wrong
@@ -302,7 +339,7 @@ def simulate_cmd(
 
     from rich.table import Table
 
-    from twin.cli.common import console, fail, load_city_or_fail
+    from twin.cli.common import console, fail, load_city_or_fail, writable_file
     from twin.water.hydraulics import HydraulicsError, scale_demands, simulate
     from twin.water.network import (
         NetworkFileError,
@@ -315,6 +352,7 @@ def simulate_cmd(
         fail(f"--days {days} and --step-min {step_min} must be positive")
     if demand_multiplier < 0:
         fail(f"--demand-multiplier {demand_multiplier} must not be negative")
+    writable_file(out, "--out")
     if inp:
         try:
             wn = read_inp(inp)
@@ -395,7 +433,7 @@ def balance_cmd(
     """
     from rich.table import Table
 
-    from twin.cli.common import console, fail, load_city_or_fail
+    from twin.cli.common import console, fail, load_city_or_fail, writable_file
     from twin.water.balance import (
         MEASURED_ONLY,
         BalanceError,
@@ -404,6 +442,7 @@ def balance_cmd(
     )
     from twin.water.hydraulics import HydraulicsError
 
+    writable_file(csv, "--csv")
     city = load_city_or_fail(city, ("water",), "twin water balance")
     t0, a, b = _local_period(city, start, days)
     ms = _open_store(store, city)
@@ -452,7 +491,8 @@ def night_flow_cmd(
     days: Annotated[int, typer.Option(help="Days in the period.")] = 21,
     store: Annotated[str | None, typer.Option(
         help="Measurement store; default <data dir>/store.")] = None,
-    n1: Annotated[float, typer.Option(help="FAVAD leakage exponent N1 for the NDF.")] = 1.0,
+    n1: Annotated[float, typer.Option(
+        min=0.5, max=2.5, help="FAVAD leakage exponent N1 for the NDF (0.5-2.5).")] = 1.0,
     csv: Annotated[str | None, typer.Option(help="Write the nightly table to this CSV.")] = None,
     city: CityDir = None,
 ) -> None:
@@ -462,10 +502,11 @@ def night_flow_cmd(
     """
     from rich.table import Table
 
-    from twin.cli.common import console, fail, load_city_or_fail
+    from twin.cli.common import console, fail, load_city_or_fail, writable_file
     from twin.water.balance import BalanceError
     from twin.water.night_flow import night_flow_from_store
 
+    writable_file(csv, "--csv")
     city = load_city_or_fail(city, ("water",), "twin water night-flow")
     t0, a, b = _local_period(city, start, days)
     ms = _open_store(store, city)

@@ -432,6 +432,16 @@ class MeasurementStore:
         last = pc.max(table["time_utc"]).as_py()
         return None if last is None else _utc(last)
 
+    def first_time(self, kind: str) -> pd.Timestamp | None:
+        """Start (UTC) of the earliest stored reading of a kind, from its first month's files
+        (one column read); None when the kind has none."""
+        months = self._files_by_month(kind)
+        if not months:
+            return None
+        table = self._dataset(months[min(months)]).to_table(columns=["time_utc"])
+        first = pc.min(table["time_utc"]).as_py()
+        return None if first is None else _utc(first)
+
     def read_quarantine(self, kind: str | None = None) -> pd.DataFrame:
         """Read the quarantined input, optionally of one kind only."""
         files = [self._path(rel) for e in self.manifest() for rel in e["files"]
