@@ -52,8 +52,8 @@ from twin.water import leak_residuals as rs
 from twin.water.leak_expectation import ExpectationError, Observations
 
 #: SCADA quantities the leak analysis reads: boundary flows [L/s], logger pressures [m], tank
-#: levels [m], pump power [kW] (store units; see :mod:`twin.ingest.tag_map`).
-WATER_QUANTITIES = ("flow", "pressure", "level", "pump_power")
+#: levels [m], pump power [kW], pump status [-] (store units; see :mod:`twin.ingest.tag_map`).
+WATER_QUANTITIES = ("flow", "pressure", "level", "pump_power", "pump_status")
 #: A m³/h in L/s.
 M3H_L_S = 1 / 3.6
 #: Hours of pressure residual on each side of a change that locate it [h]. Chosen on
@@ -226,6 +226,7 @@ def read_observations(store, start, end, meters: pd.DataFrame | None = None) -> 
         tank_level_m=_columns(wide, what, "level"),
         pump_power_kw=_columns(wide, what, "pump_power"),
         use_m3=_wide(reads, hours),
+        pump_status=_columns(wide, what, "pump_status"),
     )
 
 
