@@ -230,3 +230,22 @@ def test_expectation_runs_the_pumps_as_scada_measured():
     from twin.water.hydraulics import simulate
     ds = simulate(free, (len(times) - 1) * 900, 900)
     assert ((ds["status"].sel(link="P").to_numpy() > 0) != (on > 0)).sum() > 10
+
+
+def test_reference_logger_residuals_see_a_local_drop_only():
+    """LILA's residuals on loggers that follow a reference linearly (a, b known): zero on
+    the leak-free rows, the leak's 0.4 m drop at the logger it lowers, nothing elsewhere."""
+    from twin.water import leak_residuals as rs
+
+    rng = np.random.default_rng(3)
+    t = pd.date_range("2020-01-01", periods=24 * 20, freq="h", tz="UTC")
+    ref = 60 + 5 * np.sin(np.arange(len(t)) * 2 * np.pi / 24)
+    p = pd.DataFrame({"R": ref, "A": 2.0 + 0.8 * ref, "B": -5.0 + 0.6 * ref}, index=t)
+    p += rng.normal(0, 0.005, p.shape)
+    p.loc[t >= t[24 * 12], "A"] -= 0.4
+    mask = np.asarray(t < t[24 * 10])
+    res, reference = rs.reference_logger_residuals(p, mask)
+    assert reference == "R" and list(res.columns) == ["A", "B"]
+    assert abs(res["A"][mask].mean()) < 0.002 and res["A"][mask].std() < 0.02
+    assert abs(res["A"][t >= t[24 * 12]].mean() + 0.4) < 0.01
+    assert abs(res["B"][~mask].mean()) < 0.01
