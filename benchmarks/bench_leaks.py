@@ -16,14 +16,22 @@ Usage::
 
     .venv/bin/python benchmarks/bench_leaks.py [--network KL] [--seeds 0 1 2] [--days 70]
 
-Measured at commit f13ff77 (2 cores shared with other work, under heavy load), KL, 3 seeds
-of 70 days at 5 min (14 leak-free), 24 leaks, 40-41 loggers, 62 AMR meters, 3 DMAs:
-twin 2/24 found (3-10 m³/h 0/9, 10-50 2/9, >50 0/6), 1.30 false alarms per DMA per month,
-median delay of abrupt leaks found 2.8 h, median location error 662 m; minimum-night-flow
-step 1/24, 0.58, 4.0 h, 882 m. Most leaks above 10 m³/h raise an alarm in their DMA within
-hours, but are located 400-2,000 m away, so they do not count. ``--year``: 105,120 steps,
-sensitivity 177 s on a 2-worker LocalCluster + detection and location 597 s = 775 s (floor
-300 s; measured with a second benchmark running beside it).
+Measured at commit cb9ed92 (2 cores shared with about 15 other processes), KL, 3 seeds of
+70 days at 5 min (14 leak-free), 24 leaks, 40-41 loggers, 62 AMR meters, 3 DMAs, pooled:
+
+====================  =====  =====  =====  =====  ==========  ===========  ===========
+                      found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
+====================  =====  =====  =====  =====  ==========  ===========  ===========
+twin CUSUM            2/24   0/9    2/9    0/6    1.30        2.8          604
+LILA pressure         3/24   1/9    1/9    1/6    3.91        6.5          1500
+MNF step              1/24   0/9    1/9    0/6    0.58        4.0          882
+====================  =====  =====  =====  =====  ==========  ===========  ===========
+
+Detection alone (an alarm in the leak's DMA inside its window): twin 21/24 (3-10 6/9,
+10-50 9/9, >50 6/6), 0.10 alarms per DMA-month with no open leak in the DMA, abrupt delay
+4.0 h; LILA 23/24, 1.55, 13.8 h; MNF 12/24, 0.00, 13.5 h. The leaks are detected; they
+are not found because they are placed 250-2,500 m away. At f13ff77: twin 2/24, 1.30, 2.8 h,
+662 m. Sensitivity 31-84 s per seed on a 2-worker LocalCluster, twin 76-156 s per 70 days.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import pandas as pd
 
 from twin.parallel import dask_client
 from twin.synthetic.leak_benchmark import BenchmarkSpec, make_case
+from twin.water import leak_detection as det
 from twin.water import leak_location as loc
 from twin.water import leak_residuals as rs
 from twin.water import leak_scoring as sc
@@ -58,6 +67,63 @@ def medoids(node_xy: pd.DataFrame, dmas: pd.Series, junctions: list[str]) -> dic
         xy = node_xy.loc[js, ["x_m", "y_m"]].to_numpy()
         c = np.median(xy, axis=0)
         out[z] = js[int(np.argmin(np.hypot(*(xy - c).T)))]
+    return out
+
+
+def lila_alarms(case, settings: LeakSettings) -> pd.DataFrame:
+    """LILA beside the twin (Daniel et al. 2022, a BattLeDIM entry): each logger's hourly
+    pressure less its linear model on a reference logger, learned on the leak-free days
+    (:func:`twin.water.leak_residuals.reference_logger_residuals`); per DMA the fall of its
+    loggers' mean residual runs through the twin's two-sided CUSUM, calibrated the same way
+    (allowance 0.5 σ, the same false-alarm target); an alarm is placed at the DMA's logger
+    whose residual fell most over the locate window."""
+    p_h = rs.hourly(case.obs.pressure_m)
+    mask = np.asarray(p_h.index < p_h.index[0] + pd.Timedelta(days=settings.baseline_days))
+    res, _ = rs.reference_logger_residuals(p_h, mask)
+    zones = sorted({str(case.dmas[c]) for c in res.columns})
+    fall = pd.DataFrame({z: -res[[c for c in res.columns if case.dmas[c] == z]].mean(axis=1)
+                         for z in zones})
+    const = pd.DataFrame({"const": np.ones(len(fall))}, index=fall.index)
+    base = rs.fit_baseline(fall, const, mask)
+    e = rs.corrected(fall, const, base)
+    arl = 730.0 / settings.false_alarms_per_month
+    cal = {z: det.calibrate(float(base.sigma[z]), float(base.rho[z]),
+                            float(base.sigma[z]) * 2.0, arl) for z in zones}
+    ch = det.detect_changes(e, cal)
+    ups = ch[ch.direction == "up"]
+    rows = []
+    w = int(settings.locate_window_h)
+    for a in ups.itertuples():
+        lg = [c for c in res.columns if case.dmas[c] == a.series]
+        dp = loc.pressure_change(res[lg], a.change_utc, a.change_utc + pd.Timedelta(hours=w),
+                                 None, w)
+        best = dp.idxmin() if dp.notna().any() else lg[0]
+        rows.append({"dma": a.series, "alarm_utc": a.alarm_utc,
+                     "x_m": case.node_xy.loc[best, "x_m"], "y_m": case.node_xy.loc[best, "y_m"]})
+    return pd.DataFrame(rows, columns=["dma", "alarm_utc", "x_m", "y_m"])
+
+
+def detected_in_dma(alarms: pd.DataFrame, truth: pd.DataFrame) -> dict:
+    """Detection alone, location left aside: each alarm goes to the latest-starting open leak
+    of its DMA not yet detected; counts by size class, abrupt delays, and alarms with no open
+    leak in their DMA."""
+    seen, none, delays = set(), 0, []
+    for a in alarms.sort_values("alarm_utc").itertuples():
+        opn = truth[(truth.dma == a.dma) & (truth.start <= a.alarm_utc)
+                    & (truth.end >= a.alarm_utc)]
+        if not len(opn):
+            none += 1
+            continue
+        free = opn[~opn.leak_id.isin(seen)]
+        if len(free):
+            lk = free.sort_values("start").iloc[-1]
+            seen.add(lk.leak_id)
+            if lk.kind == "abrupt":
+                delays.append((a.alarm_utc - lk.start) / pd.Timedelta(hours=1))
+    out = {"found": len(seen), "leaks": len(truth), "no_open_leak": none, "delays": delays}
+    for lo, hi in sc.SIZE_CLASSES_M3H:
+        ids = set(truth.leak_id[(truth.flow >= lo) & (truth.flow < hi)])
+        out[f"{lo:g}-{hi:g}"] = (len(ids & seen), len(ids))
     return out
 
 
@@ -91,8 +157,16 @@ def run_case(spec: BenchmarkSpec, client, settings: LeakSettings) -> dict:
                      y_m=[case.node_xy.loc[med[d], "y_m"] for d in mnf.dma])
     m_mnf = sc.match_alarms(mnf, truth, seg)
     s_mnf = sc.score(m_mnf, truth, months, n_dmas, kinds)
-    return {"case": case, "report": report, "twin": s_twin, "mnf": s_mnf, "m_twin": m_twin,
-            "m_mnf": m_mnf, "sens_s": sens_s, "twin_s": twin_s}
+    t = time.perf_counter()
+    lila = lila_alarms(case, settings)
+    lila_s = time.perf_counter() - t
+    m_lila = sc.match_alarms(lila, truth, seg)
+    s_lila = sc.score(m_lila, truth, months, n_dmas, kinds)
+    area = {"twin": detected_in_dma(report.alarms, truth),
+            "lila": detected_in_dma(lila, truth), "mnf": detected_in_dma(mnf, truth)}
+    return {"case": case, "report": report, "twin": s_twin, "mnf": s_mnf, "lila": s_lila,
+            "m_twin": m_twin, "m_mnf": m_mnf, "m_lila": m_lila, "area": area,
+            "sens_s": sens_s, "twin_s": twin_s, "lila_s": lila_s}
 
 
 def pooled(rows: list[dict], key: str, months_dmas: float) -> dict:
@@ -142,7 +216,7 @@ def main() -> None:
                       f"{args.days} days at {spec.step_s // 60} min; sensitivity "
                       f"{r['sens_s']:.1f} s (LocalCluster x{args.workers}), twin "
                       f"{r['twin_s']:.1f} s")
-                for who in ("twin", "mnf"):
+                for who in ("twin", "lila", "mnf"):
                     print(f"  {who:<5}" + "  ".join(f"{h} {v}" for h, v in
                                                     zip(head[1:], fmt(r[who]), strict=True)))
                 tr = c.truth.set_index("leak_id")
@@ -161,10 +235,22 @@ def main() -> None:
                      for r in rows)
             print(f"\n{name}, {len(rows)} seeds pooled (BattLeDIM scoring, 300 m):")
             print(" | ".join(f"{h:>14}" for h in head))
-            for who, label in (("twin", "twin CUSUM"), ("mnf", "MNF step")):
+            labels = (("twin", "twin CUSUM"), ("lila", "LILA pressure"), ("mnf", "MNF step"))
+            for who, label in labels:
                 print(" | ".join(f"{v:>14}" for v in [label, *fmt(pooled(rows, who, md))]))
             print("floors: >10 m3/h >= 80 %, 3-10 >= 50 %, FA <= 1, abrupt delay <= 3 h, "
                   "location <= 300 m")
+            print("\ndetection alone (an alarm in the leak's DMA inside its window, location "
+                  "left aside):")
+            for who, label in labels:
+                a = [r["area"][who] for r in rows]
+                cls = "  ".join(f"{k} {sum(x[k][0] for x in a)}/{sum(x[k][1] for x in a)}"
+                                for k in a[0] if "-" in k)
+                d = [v for x in a for v in x["delays"]]
+                print(f"  {label:<14} {sum(x['found'] for x in a)}/{sum(x['leaks'] for x in a)}"
+                      f"  {cls}  alarms with no open leak in their DMA per DMA-month "
+                      f"{sum(x['no_open_leak'] for x in a) / md:.2f}  median abrupt delay "
+                      f"{np.median(d) if d else float('nan'):.1f} h")
         if args.year:
             spec = BenchmarkSpec(str(DATA / "KL.inp"), seed=99, days=365, leak_free_days=14,
                                  n_leaks=20)

@@ -166,3 +166,86 @@ def test_gaps_of_days_are_flagged():
     flags = {f["sensor"]: f for f in qa.gap_flags(df, "pressure logger")}
     assert flags["p1"]["problem"] == "gap" and "3.0 days" in flags["p1"]["detail"]
     assert "p2" not in flags and flags["p3"]["problem"] == "missing"
+
+
+def _pumped_tank_network():
+    """Reservoir → pump → junction → tank, a demand beside; the pump switched by the tank's
+    level (on below 1 m, off above 5 m)."""
+    import wntr
+    from wntr.network.controls import Control, ControlAction, ValueCondition
+
+    wn = wntr.network.WaterNetworkModel()
+    wn.add_reservoir("R", base_head=10.0)
+    wn.add_junction("J1", elevation=0.0)
+    wn.add_pattern("FLAT", [1.0])
+    wn.add_junction("J2", elevation=0.0, base_demand=0.004, demand_pattern="FLAT")
+    wn.add_tank("T", elevation=30.0, init_level=3.0, min_level=0.0, max_level=6.0,
+                diameter=8.0)
+    wn.add_curve("H", "HEAD", [(0.01, 40.0)])
+    wn.add_pump("P", "R", "J1", "HEAD", "H")
+    wn.add_pipe("A", "J1", "J2", length=200.0, diameter=0.2, roughness=120.0)
+    wn.add_pipe("B", "J2", "T", length=200.0, diameter=0.2, roughness=120.0)
+    pump, tank = wn.get_link("P"), wn.get_node("T")
+    wn.add_control("off", Control(ValueCondition(tank, "level", ">", 5.0),
+                                  ControlAction(pump, "status", 0)))
+    wn.add_control("on", Control(ValueCondition(tank, "level", "<", 1.0),
+                                 ControlAction(pump, "status", 1)))
+    wn.options.time.hydraulic_timestep = 900
+    wn.options.time.report_timestep = 900
+    return wn
+
+
+def test_expectation_runs_the_pumps_as_scada_measured():
+    """The model's level controls would run the pump otherwise; with a measured status the
+    simulation must follow it step by step (EPANET's reported pump status), and the tank must
+    fill and empty by the mass balance of the pumped flow and the demand."""
+    from twin.water import leak_expectation as exp
+
+    wn = _pumped_tank_network()
+    times = pd.date_range("2020-01-06", periods=24 * 4, freq="900s", tz="UTC")
+    on = np.zeros(len(times), dtype=int)
+    on[4:20] = 1   # 01:00-05:00
+    on[40:44] = 1  # 10:00-11:00
+    obs = exp.Observations(
+        times=times, flow_l_s=pd.DataFrame(index=times), pressure_m=pd.DataFrame(index=times),
+        tank_level_m=pd.DataFrame({"T": 3.0}, index=times),
+        pump_power_kw=pd.DataFrame({"P": 50.0}, index=times),  # says on all day: status wins
+        use_m3=pd.DataFrame(index=times.floor("h").unique()),
+        pump_status=pd.DataFrame({"P": on}, index=times))
+    status = exp.measured_pump_status(obs)
+    assert (status["P"].to_numpy() == on).all()
+    seconds = np.arange(len(times)) * 900.0
+    p, same, q = exp.expected_hydraulics(wn, obs, np.ones(len(times)), seconds, ["T"],
+                                         segment_h=24, links=["P"])
+    assert same.all()
+    flow = q["P"].to_numpy()
+    assert (flow[on == 0] < 1e-6).all() and (flow[on == 1] > 1.0).all()
+    # the tank's level by mass balance: pump flow in, demand out, over each 15-min step
+    area = np.pi * 4.0**2
+    level = 3.0 + np.cumsum((flow - 4.0) / 1000.0 * 900.0) / area
+    assert np.allclose(p["T"].to_numpy()[1:], level[:-1], atol=0.02)
+    # the model left to its controls would not have run it this way
+    free = exp.expected_network(wn, np.ones(len(times)), seconds, 900.0,
+                                pump_on=status["P"].iloc[:1])
+    from twin.water.hydraulics import simulate
+    ds = simulate(free, (len(times) - 1) * 900, 900)
+    assert ((ds["status"].sel(link="P").to_numpy() > 0) != (on > 0)).sum() > 10
+
+
+def test_reference_logger_residuals_see_a_local_drop_only():
+    """LILA's residuals on loggers that follow a reference linearly (a, b known): zero on
+    the leak-free rows, the leak's 0.4 m drop at the logger it lowers, nothing elsewhere."""
+    from twin.water import leak_residuals as rs
+
+    rng = np.random.default_rng(3)
+    t = pd.date_range("2020-01-01", periods=24 * 20, freq="h", tz="UTC")
+    ref = 60 + 5 * np.sin(np.arange(len(t)) * 2 * np.pi / 24)
+    p = pd.DataFrame({"R": ref, "A": 2.0 + 0.8 * ref, "B": -5.0 + 0.6 * ref}, index=t)
+    p += rng.normal(0, 0.005, p.shape)
+    p.loc[t >= t[24 * 12], "A"] -= 0.4
+    mask = np.asarray(t < t[24 * 10])
+    res, reference = rs.reference_logger_residuals(p, mask)
+    assert reference == "R" and list(res.columns) == ["A", "B"]
+    assert abs(res["A"][mask].mean()) < 0.002 and res["A"][mask].std() < 0.02
+    assert abs(res["A"][t >= t[24 * 12]].mean() + 0.4) < 0.01
+    assert abs(res["B"][~mask].mean()) < 0.01

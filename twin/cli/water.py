@@ -27,7 +27,7 @@ def leaks(
     rebase_h: Annotated[int, typer.Option(
         min=1, help="Hours after an alarm that set the new reference level.")] = 12,
     locate_window_h: Annotated[float, typer.Option(
-        help="Hours of pressure on each side of a change compared to locate it.")] = 24.0,
+        help="Hours of pressure on each side of a change compared to locate it.")] = 48.0,
     top: Annotated[int, typer.Option(min=1, help="Candidate positions listed per alarm.")] = 5,
     truth: Annotated[str | None, typer.Option(
         help="CSV of known leaks (leak_id, pipe or junction, start, end, flow m3/h): score "

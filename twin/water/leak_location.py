@@ -266,7 +266,8 @@ def pipe_table(wn: wntr.network.WaterNetworkModel) -> pd.DataFrame:
 
 def pressure_change(residual_m: pd.DataFrame, change_utc, stop_utc, first_utc=None,
                     window_h: int = 24) -> pd.Series:
-    """Change of each logger's corrected pressure residual at a leak's start [m].
+    """Change of each logger's corrected pressure residual at a leak's start [m] (of any
+    residual's columns, in their units).
 
     Median over [change, stop] minus the median over the ``window_h`` hours before the
     change (not before ``first_utc``, the end of the previous event's rebase, so that an

@@ -202,3 +202,50 @@ def corrected(residual: pd.DataFrame, x: pd.DataFrame | dict[str, pd.DataFrame],
         beta = base.coef.loc[name, xs.columns].to_numpy(dtype=float)
         out[name] = residual[name].to_numpy(dtype=float) - xs.to_numpy(dtype=float) @ beta
     return pd.DataFrame(out, index=residual.index)
+
+
+def reference_logger_residuals(pressure_m: pd.DataFrame, mask: np.ndarray,
+                               reference: str | None = None) -> tuple[pd.DataFrame, str]:
+    """LILA's data-driven pressure residuals: each logger less its linear model on a
+    reference logger, learned on the leak-free rows (no hydraulic model in it).
+
+    ``p_i(t) ≈ a_i + b_i · p_ref(t)`` is fitted by least squares on the rows in ``mask``; a
+    leak lowers the loggers near it more than the reference, so their residual falls.
+
+    Parameters
+    ----------
+    pressure_m : DataFrame
+        time × logger: measured pressures [m] (hourly).
+    mask : ndarray of bool
+        Rows of the leak-free period.
+    reference : str, optional
+        The reference logger; default the one with the highest mean pressure on the
+        leak-free rows (nearest the source, least moved by a leak in the network).
+
+    Returns
+    -------
+    (DataFrame, str)
+        time × logger (the reference left out): residual [m]; and the reference.
+
+    References
+    ----------
+    Daniel, I. et al. (2022). A sequential pressure-based algorithm for data-driven leakage
+    identification and model-based localization in water distribution networks (LILA).
+    J. Water Resour. Plann. Manage. 148(6).
+    """
+    base = pressure_m[mask]
+    ref = reference if reference is not None else str(base.mean().idxmax())
+    x = pressure_m[ref].to_numpy(dtype=float)
+    out = {}
+    for name in pressure_m.columns:
+        if name == ref:
+            continue
+        y = pressure_m[name].to_numpy(dtype=float)
+        ok = mask & np.isfinite(x) & np.isfinite(y)
+        if ok.sum() < 3:
+            out[name] = np.full(len(y), np.nan)
+            continue
+        a = np.c_[np.ones(ok.sum()), x[ok]]
+        coef = np.linalg.lstsq(a, y[ok], rcond=None)[0]
+        out[name] = y - (coef[0] + coef[1] * x)
+    return pd.DataFrame(out, index=pressure_m.index), ref
