@@ -12,7 +12,9 @@ cores work; the file commits once, atomically. Chunks hold whole meters; rows of
 that come back later in the file (re-sent rows) are validated again with that meter's
 staged rows, so the result equals validating the file at once. A file whose energy values
 are Wh under a kWh label is detected on its first chunk (:func:`twin.ingest.vee.unit_scale`)
-and converted (``IngestReport.unit_scale``, ``notes``).
+and converted when the same meters' stored history proves it (``IngestReport.unit_scale``,
+``notes``); without that history the declared unit is kept and the readings flagged
+(``IngestReport.unit_suspect``, rule ``unit_suspect``).
 """
 
 from __future__ import annotations
@@ -396,6 +398,8 @@ def _ingest_batches(store: MeasurementStore, path: str, report: IngestReport,
                     _decide_unit_scale(store, report, df, use_history)
                     decided = True
                 df = vee.apply_unit_scale(df, report.unit_scale)
+                if report.unit_suspect:
+                    df = vee.flag_unit_suspect(df)
                 df = df.assign(series_id=df["series_id"].astype("category"))
                 sid = df["series_id"].cat
                 names = np.asarray(sid.categories.astype(str), dtype=object)
@@ -486,12 +490,22 @@ def _decide_unit_scale(store, report, df, use_history) -> None:
     """Detect a file written in Wh but labelled kWh from its first readings (see
     :func:`twin.ingest.vee.unit_scale`) and record the decision in the report.
 
-    Only an MDM export's unit label is corrected; a unit a file declares in full (a Green
-    Button ReadingType) is never replaced by this guess, which then only warns."""
+    Only an MDM export's unit label is corrected, and only when the same meters' stored
+    history shows it wrong; a unit a file declares in full (a Green Button ReadingType) is
+    never replaced, and a doubt without history (a demand too large for a customer meter)
+    never replaces the declared unit: the readings are kept and flagged
+    (``report.unit_suspect``, rule :data:`twin.ingest.vee.UNIT_SUSPECT_RULE`) with a warning."""
     if report.kind != "electric_interval":
         return
     history = history_stats(store, report.kind, df) if use_history else None
     factor, why = vee.unit_scale(df, history)
+    if factor == 1.0 and why:
+        report.unit_suspect = True
+        report.notes.append(f"warning: values look too large for the unit the file "
+                            f"declares ({why}); kept as declared and flagged "
+                            f"{vee.UNIT_SUSPECT_RULE}; if they are Wh, correct the file's unit "
+                            "or ingest it after the same meters' history")
+        return
     if factor != 1.0 and report.format != "mdm_csv":
         report.notes.append(f"warning: values look {1 / factor:g} times too large ({why}); "
                             "kept as the file declares them (pass --unit to correct)")
