@@ -226,7 +226,7 @@ def backtest_forecasts(
                 factor = calib[model].factor(plan.origin, nominal) if nominal else np.nan
                 if nominal:
                     calib[model].add(plan.end, kept["actual"], kept["mean"], kept[levels[0]],
-                                     kept[levels[-1]])
+                                     kept[levels[-1]], factor)
                 if not scored:
                     continue
                 kept = scale_intervals(kept, factor)

@@ -323,11 +323,16 @@ def forecast_stored(store, ids: Sequence[str], place: Place, model: str = models
     return ds, plan, series
 
 
-def default_model_note(model: str) -> str:
+def default_model_note(model: str, has_weather: bool = True) -> str:
     """Line saying which model was used and whether it was the default (and why)."""
-    if model == models.DEFAULT_MODEL:
-        return (f"model {model} (the default: lowest MASE on the sample city's feeders in "
-                "benchmarks/bench_forecast_accuracy.py; on real demand without weather, "
-                "Taylor's, mstl_ets did better: try --model mstl_ets)")
-    return f"model {model} (asked; the default is {models.DEFAULT_MODEL})"
-
+    default = models.default_model(has_weather)
+    if model == default and has_weather:
+        return (f"model {model} (the default with weather: lowest MASE on the sample city's "
+                "feeders and city in benchmarks/bench_forecast_accuracy.py; without weather "
+                f"the default is {models.DEFAULT_MODEL_WITHOUT_WEATHER})")
+    if model == default:
+        return (f"model {model} (the default without weather: lowest MASE on real demand "
+                "without weather, Taylor's England & Wales, in "
+                f"benchmarks/bench_forecast_accuracy.py; with weather the default is "
+                f"{models.DEFAULT_MODEL})")
+    return f"model {model} (asked; the default here is {default})"

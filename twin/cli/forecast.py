@@ -142,6 +142,14 @@ def _resolve_weather(store, weather: str, place) -> tuple[str, str | dict | None
     return "store", weather
 
 
+def _has_weather(setup: str, level: str, hierarchy: str | None, series) -> bool:
+    """Whether the models will be given weather: a set-up other than ``none``, and for a
+    level, one of the electric hierarchy (the others get none, see :func:`_weather`)."""
+    if setup == "none":
+        return False
+    return bool(series) or _hierarchy(level, hierarchy) == "electric"
+
+
 def _weather(hs, setup: str, station, first, last, place, store):
     """Weather for the electric hierarchy's models from ``first`` to ``last`` (none for the
     others), and a line saying what it is."""
@@ -253,16 +261,17 @@ def run(
     from forecasts.data import ForecastDataError
     from forecasts.stored import default_model_note, forecast_stored
 
-    model = model or models.DEFAULT_MODEL
     if horizon not in ("day-ahead", "intraday"):
         fail(f"--horizon {horizon!r}: use day-ahead or intraday")
-    if model not in models.MODELS:
+    if model is not None and model not in models.MODELS:
         fail(f"--model {model!r}: choose one of {', '.join(sorted(models.MODELS))}")
     if reconcile != "none" and reconcile not in hier.METHODS:
         fail(f"--reconcile {reconcile!r}: use none or one of {', '.join(hier.METHODS)}")
     _check_day(target_day, "--target-day")
     _check_step(step)
     the_city, place, st, setup, station = _forecast_inputs(city, country, subdiv, store, weather)
+    has_weather = _has_weather(setup, level, hierarchy, series)
+    model = model or models.default_model(has_weather)
     if series:
         started = time.perf_counter()
         with progress_bar() as bar:
@@ -281,7 +290,7 @@ def run(
         name = f"{stored.kind}-series-{horizon}-{plan.start.tz_convert(place.timezone):%Y-%m-%d}"
         url = runner.save_forecasts(ds, st.url, name)
         _print_run(ds, plan, place.timezone, stored.unit, time.perf_counter() - started)
-        console.print(default_model_note(model))
+        console.print(default_model_note(model, has_weather))
         console.print(f"place: {place.describe()}; weather: {ds.attrs['weather']}")
         console.print(f"intervals: {ds.attrs['interval_calibration']}")
         console.print(f"saved: {url}")
@@ -321,7 +330,7 @@ def run(
     name = f"{hs.name}-{level}-{horizon}-{plan.start.tz_convert(place.timezone):%Y-%m-%d}"
     url = runner.save_forecasts(ds, st.url, name)
     _print_run(ds, plan, place.timezone, hs.unit, time.perf_counter() - started)
-    console.print(default_model_note(model))
+    console.print(default_model_note(model, has_weather))
     console.print(f"place: {place.describe()}; weather: {weather_note}")
     console.print(f"intervals: {ds.attrs.get('interval_calibration', 'none')}")
     if hs.unmapped:
@@ -410,8 +419,7 @@ def backtest(
     from forecasts.data import ForecastDataError
     from forecasts.stored import backtest_stored, default_model_note
 
-    models_ = models_ or [models.DEFAULT_MODEL]
-    unknown = [m for m in models_ if m not in models.MODELS]
+    unknown = [m for m in models_ or [] if m not in models.MODELS]
     if unknown:
         fail(f"--model {', '.join(unknown)}: choose from {', '.join(sorted(models.MODELS))}")
     if horizon not in ("day-ahead", "intraday"):
@@ -419,6 +427,8 @@ def backtest(
     _check_day(end, "--end")
     _check_step(step)
     the_city, place, st, setup, station = _forecast_inputs(city, country, subdiv, store, weather)
+    has_weather = _has_weather(setup, level, hierarchy, series)
+    models_ = models_ or [models.default_model(has_weather)]
     if series:
         with console.status(f"backtesting {len(series)} series over {weeks} week(s)…"):
             try:
@@ -433,7 +443,7 @@ def backtest(
         _print_backtest(result.table, f"backtest of {names} ({result.series.kind}, "
                                       f"{result.series.unit}), {horizon}, target days "
                                       f"{first:%Y-%m-%d} – {last:%Y-%m-%d}")
-        console.print(", ".join(default_model_note(m) for m in models_))
+        console.print(", ".join(default_model_note(m, has_weather) for m in models_))
         console.print(f"place: {place.describe()}; weather: {result.weather}")
         _print_failures(result.failures)
         _save_table(result.table, save)
@@ -463,7 +473,7 @@ def backtest(
         except ValueError as exc:
             fail(str(exc))
     _print_backtest(table, f"backtest at {level} level, {horizon}, {weeks} week(s)")
-    console.print(", ".join(default_model_note(m) for m in models_))
+    console.print(", ".join(default_model_note(m, has_weather) for m in models_))
     console.print(f"place: {place.describe()}; weather: {weather_note}")
     _print_failures(failures)
     _save_table(table, save)
