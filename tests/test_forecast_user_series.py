@@ -188,3 +188,23 @@ def test_station_weather_from_the_store_in_celsius(user_store):
     both = store_weather(user_store, "LEEDS", "2019-03-01", "2019-03-02", pd.Timedelta("1h"),
                          forecast_station="LEEDS")
     assert not both.ex_post and "forecasts issued before the target day" in both.describe()
+
+
+def test_lookahead_reads_the_store_weather_like_forecasts_do(user_store, tmp_path):
+    """The look-ahead's load weather is the store's station (°F converted), not TMY3."""
+    from forecasts.data import ForecastDataError
+    from forecasts.lookahead import lookahead_weather
+
+    _, temp = user_load_and_weather()
+    place = Place(TZ, 53.8, -1.55, "GB")
+    start, end = pd.Timestamp("2019-03-20", tz="UTC"), pd.Timestamp("2019-03-22", tz="UTC")
+    exog, note = lookahead_weather(user_store, place, "auto", start, end)
+    assert "station LEEDS" in note and "ex post" in note
+    got = exog.measured["temp_air"].loc[start:end - pd.Timedelta("1h")]
+    want = temp.loc[start:end - pd.Timedelta("1h")]
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), atol=1e-3)  # °F had 4 digits
+    assert lookahead_weather(user_store, place, "none", start, end) == (None, "none")
+    with pytest.raises(ForecastDataError, match="LEEDS"):
+        lookahead_weather(user_store, place, "EGLL", start, end)
+    empty = MeasurementStore(str(tmp_path / "empty"))  # no weather, not at the TMY3 station
+    assert lookahead_weather(empty, place, "auto", start, end)[0] is None

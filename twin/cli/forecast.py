@@ -89,9 +89,6 @@ def _history_start(store, name: str, weeks: float, until=None) -> pd.Timestamp |
     return None if last is None else last - pd.Timedelta(weeks=weeks) - pd.Timedelta("2D")
 
 
-TMY3_SETUPS = ("forecast", "measured", "none")
-
-
 def _forecast_inputs(city, country, subdiv, store, weather):
     """The city, its place (zone, location, holidays), its store and the weather to use: what
     ``run`` and ``backtest`` both resolve from their options, or a one-line error."""
@@ -105,7 +102,8 @@ def _forecast_inputs(city, country, subdiv, store, weather):
 def _resolve_weather(store, weather: str, place) -> tuple[str, str | dict | None]:
     """``(setup, station)``: a TMY3 set-up or ``"store"`` with its station, or with a dict
     series id → station for ``ID=STATION,…`` (one-line errors)."""
-    from forecasts import features
+    from forecasts.data import ForecastDataError
+    from forecasts.stored import choose_weather
     from forecasts.weather import stations
 
     if "=" in weather:
@@ -116,30 +114,10 @@ def _resolve_weather(store, weather: str, place) -> tuple[str, str | dict | None
             fail(f"--weather {weather!r}: {', '.join(bad) or 'an empty series id'} not a "
                  f"station of the store (it holds {', '.join(held) or 'no weather'})")
         return "store", {sid.strip(): st.strip() for sid, st in pairs}
-
-    if weather in TMY3_SETUPS:
-        if weather != "none":
-            try:
-                features.require_tmy3_station(place)
-            except ValueError as exc:
-                fail(f"--weather {weather}: {exc}")
-        return weather, None
-    held = stations(store)
-    if weather == "auto":
-        if len(held) == 1:
-            return "store", held[0]
-        if len(held) > 1:
-            fail(f"the store holds weather of stations {', '.join(held)}; name one with "
-                 "--weather")
-        try:
-            features.require_tmy3_station(place)
-            return "forecast", None
-        except ValueError:
-            return "none", None
-    if weather not in held:
-        fail(f"--weather {weather!r}: not a station of the store (it holds "
-             f"{', '.join(held) or 'no weather'}); or use {', '.join(TMY3_SETUPS)} or auto")
-    return "store", weather
+    try:
+        return choose_weather(store, weather, place)
+    except ForecastDataError as exc:
+        fail(f"--{exc}" if str(exc).startswith("weather ") else str(exc))
 
 
 def _has_weather(setup: str, level: str, hierarchy: str | None, series) -> bool:
@@ -505,6 +483,8 @@ def lookahead(
     hours: Annotated[int, typer.Option(help="Hours to look ahead.")] = 48,
     fast: Annotated[bool, typer.Option(help="Seasonal naive / smart persistence models.")] = False,
     min_pressure_m: Annotated[float, typer.Option(help="Minimum service pressure [m].")] = 20.0,
+    weather: WeatherOpt = "auto",
+    weather_forecast: WeatherForecastOpt = None,
     scheduler: SchedulerOpt = None,
     store: StoreOpt = None,
     city: CityDir = None,
@@ -533,7 +513,8 @@ def lookahead(
 
         try:
             la = run_lookahead(city, st, issue_time, hours, models, min_pressure_m,
-                               scheduler=scheduler, progress=progress)
+                               scheduler=scheduler, progress=progress, weather=weather,
+                               weather_forecast=weather_forecast)
         except (ForecastDataError, LookaheadError, ForecastRunError, ValueError) as exc:
             fail(str(exc))
     tz = city.timezone
@@ -555,6 +536,7 @@ def lookahead(
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    console.print(f"load forecasts' weather: {la.forecasts.loads.attrs.get('weather', 'none')}")
     if len(v):
         console.print(v.groupby(["kind", "element_type"]).size().rename("events").to_string())
         console.print(v.head(15).to_string(index=False))

@@ -492,6 +492,8 @@ def _blank_where(rules: pd.Series, mask: np.ndarray) -> pd.Categorical:
 #: A meter's median demand above this is impossible for one customer [kW]: the file's
 #: kWh values are Wh.
 IMPOSSIBLE_MEDIAN_KW = 1000.0
+#: Factor from Wh to kWh [-].
+WH_FACTOR = 1e-3
 #: Ratio of a file's values to the same meters' history that means Wh labelled kWh [-].
 WH_RATIO_RANGE = (300.0, 3000.0)
 
@@ -505,8 +507,8 @@ def unit_scale(readings: pd.DataFrame, history: pd.DataFrame | None = None
     lies in :data:`WH_RATIO_RANGE`; the same meters' own values prove the unit wrong and the
     factor is ``1e-3``. Without: a median over meters of their median demand above
     :data:`IMPOSSIBLE_MEDIAN_KW` is only a guess (a grid supply point's MWh export has it
-    too), so the declared unit is kept (factor ``1.0``) and ``why`` states the doubt for the
-    caller to flag (:func:`flag_unit_suspect`).
+    too), so the factor is ``1.0`` and ``why`` states the doubt for the caller to act on:
+    the customer meters it presumes are the caller's to establish (a city's register).
 
     Returns
     -------
@@ -529,7 +531,7 @@ def unit_scale(readings: pd.DataFrame, history: pd.DataFrame | None = None
             ratio = float((med[both] / h[both]).median())
             lo, hi = WH_RATIO_RANGE
             if lo <= ratio <= hi:
-                return 1e-3, (f"values are {ratio:.0f} times the same {int(both.sum())} "
+                return WH_FACTOR, (f"values are {ratio:.0f} times the same {int(both.sum())} "
                               "meters' stored history: Wh labelled kWh")
             return 1.0, ""
     t = schema.time_ns(d["time_utc"])
