@@ -154,6 +154,15 @@ def test_cli_backtest_and_run_of_a_user_series(user_store, user_city):
         valid = pd.DatetimeIndex(ds.valid_time.values[0]).tz_localize("UTC")
         mean = pd.Series(ds["mean"].values[0, 0], index=valid).reindex(day.index)
         assert np.mean(np.abs(mean - day)) / day.mean() < 0.08  # within 8 % of the day's load
+    # without weather the default is the benchmark's best without weather, and it says so
+    result = runner.invoke(app, ["forecast", "run", *common, "--weather", "none",
+                                 "--target-day", "2019-04-11", "--workers", "1",
+                                 "--calibration-days", "0"])
+    assert result.exit_code == 0, result.output
+    assert "model mstl_ets (the default without weather" in " ".join(result.output.split())
+    path = Path(user_store.url) / "forecasts" / "scada-series-day-ahead-2019-04-11.nc"
+    with xr.open_dataset(path) as ds:
+        assert str(ds["model_used"].values.ravel()[0]) == "mstl_ets"
 
 
 def test_user_series_bad_input_is_one_line(user_store, user_city):
