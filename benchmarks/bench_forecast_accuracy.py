@@ -287,8 +287,12 @@ def sample_city(args, models: list[str], setups: list[str]) -> None:
     hourly = feeder_power(config.data_dir() / "raw", city.timezone)
     hourly = hourly.loc[:pd.Timestamp(args.end, tz=city.timezone).tz_convert("UTC")]
     hourly = hourly.iloc[-24 * (7 * (args.weeks + 8) + 16):]
+    city_total = hourly.sum(axis=1, min_count=hourly.shape[1]).rename("CITY")
+    if args.feeders:  # a quicker look: the first few feeders (the city is still all of them)
+        hourly = hourly.iloc[:, :args.feeders]
+        print(f"feeders backtested: {', '.join(hourly.columns)} (--feeders {args.feeders})")
     series = {tag: hourly[tag] for tag in hourly.columns}
-    series["CITY"] = hourly.sum(axis=1, min_count=hourly.shape[1]).rename("CITY")
+    series["CITY"] = city_total
     levels = {tag: "feeder" for tag in hourly.columns} | {"CITY": "city"}
     if "forecast" in setups:
         rmse = features.irradiance_forecast_rmse(city.recipe.year)
@@ -413,6 +417,8 @@ def main() -> None:
     parser.add_argument("--models", default="combination",
                         help="comma-separated keys of forecasts.models.MODELS")
     parser.add_argument("--skip-city", action="store_true")
+    parser.add_argument("--feeders", type=int, default=0,
+                        help="sample city: backtest only the first N feeders (0: all)")
     parser.add_argument("--skip-real", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-taylor", action="store_true",
