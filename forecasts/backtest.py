@@ -346,9 +346,9 @@ def score(
         lo, hi = min(quantiles), max(quantiles)
         agg["coverage"] = np.nan
         if len(table):
-            pooled = table.assign(level=table["series"].map(levels)).groupby(["level", "model"])
-            agg["coverage"] = pooled.apply(
-                lambda g: _coverage(g, lo, hi))
+            pooled = table.assign(level=table["series"].map(levels)).groupby(
+                ["level", "model"])[["actual", lo, hi]]
+            agg["coverage"] = pooled.apply(lambda g: _coverage(g, lo, hi))
         agg["nominal"] = hi - lo
     return _noted(agg.sort_index(), records, failures)
 
