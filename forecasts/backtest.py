@@ -226,7 +226,7 @@ def backtest_forecasts(
                 factor = calib[model].factor(plan.origin, nominal) if nominal else np.nan
                 if nominal:
                     calib[model].add(plan.end, kept["actual"], kept["mean"], kept[levels[0]],
-                                     kept[levels[-1]])
+                                     kept[levels[-1]], factor)
                 if not scored:
                     continue
                 kept = scale_intervals(kept, factor)
@@ -346,9 +346,9 @@ def score(
         lo, hi = min(quantiles), max(quantiles)
         agg["coverage"] = np.nan
         if len(table):
-            pooled = table.assign(level=table["series"].map(levels)).groupby(["level", "model"])
-            agg["coverage"] = pooled.apply(
-                lambda g: _coverage(g, lo, hi))
+            pooled = table.assign(level=table["series"].map(levels)).groupby(
+                ["level", "model"])[["actual", lo, hi]]
+            agg["coverage"] = pooled.apply(lambda g: _coverage(g, lo, hi))
         agg["nominal"] = hi - lo
     return _noted(agg.sort_index(), records, failures)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from forecasts import data, features, runner
+from forecasts import data, runner
 from forecasts.place import place_of_city
 
 #: Hours a look-ahead covers [h].
@@ -76,7 +76,8 @@ def element_ids(nodes, level: str) -> list[int]:
 def lookahead_forecasts(store, city, profiles: dict, issue_time=None,
                         hours: int = LOOKAHEAD_HOURS, models: dict | None = None,
                         history_days: int = 28, client=None, scheduler=None,
-                        progress=None) -> LookaheadForecasts:
+                        progress=None, weather: str = "auto",
+                        weather_forecast: str | None = None) -> LookaheadForecasts:
     """Forecast every load point, rooftop PV unit and DMA for ``hours`` from ``issue_time``.
 
     Parameters
@@ -97,6 +98,19 @@ def lookahead_forecasts(store, city, profiles: dict, issue_time=None,
         A running Dask client, or the scheduler for :func:`twin.parallel.dask_client`.
     progress : callable, optional
         ``progress(what, done, total)``.
+    weather : str
+        Weather of the load models, as in ``twin forecast run``
+        (:func:`forecasts.stored.choose_weather`): a station the store holds, ``auto`` (the
+        store's only station; else the TMY3 emulated forecast for a city at that station;
+        else none), ``forecast``, ``measured`` or ``none``.
+    weather_forecast : str, optional
+        Store station whose series are forecasts issued before the target day, used over
+        the look-ahead hours (default: the measured record stands in, ex post).
+
+    Returns
+    -------
+    LookaheadForecasts
+        ``loads.attrs["weather"]`` says which weather the loads were forecast with.
     """
     issue = pd.Timestamp(issue_time) if issue_time is not None else default_issue_time(store)
     issue = (issue.tz_localize("UTC") if issue.tzinfo is None else issue.tz_convert("UTC"))
@@ -113,22 +127,17 @@ def lookahead_forecasts(store, city, profiles: dict, issue_time=None,
     }
     level = {"electric": "load", "pv": "sgen", "water": "dma"}
     place = place_of_city(city)
-    # loads net of rooftop PV follow the day-ahead irradiance and temperature forecasts: the
-    # emulated forecast of the TMY3 station for a city there, none for any other city
-    try:
-        weather = features.tmy3_weather(
-            pd.date_range(start, issue + pd.Timedelta(hours=hours), freq=STEP), place,
-            "forecast")
-        weather_note = features.WEATHER_SETUPS["forecast"].format(skill=features.NWP_GHI_SKILL)
-    except ValueError as exc:
-        weather, weather_note = None, f"none: {exc}"
+    # loads net of rooftop PV follow temperature and irradiance: the store's station when it
+    # holds weather (as forecasts do), else the TMY3 emulation for a city there, else none
+    exog, weather_note = lookahead_weather(store, place, weather, start,
+                                           issue + pd.Timedelta(hours=hours), weather_forecast)
 
     def run(name, c):
         values = series[name].level(level[name])
         tick = (lambda d, t: progress(name, d, t)) if progress else None
         ds = runner.run_forecasts(values, [issue], hours, chosen[name],
                                   unit=series[name].units_label, client=c, progress=tick,
-                                  exog=weather if name == "electric" else None, place=place)
+                                  exog=exog if name == "electric" else None, place=place)
         ds.attrs["weather"] = weather_note if name == "electric" else "none"
         return ds
 
@@ -141,6 +150,27 @@ def lookahead_forecasts(store, city, profiles: dict, issue_time=None,
         out = {name: run(name, client) for name in series}
     return LookaheadForecasts(issue, hours, out["electric"], out["pv"], out["water"],
                               series["electric"], series["pv"], series["water"])
+
+
+def lookahead_weather(store, place, weather: str, start, end,
+                      weather_forecast: str | None = None):
+    """Weather of the look-ahead's load models from ``start`` to ``end`` and a line saying
+    what it is: ``(WeatherInputs or None, note)``.
+
+    Raises
+    ------
+    forecasts.data.ForecastDataError
+        A station the store does not hold, or weather with gaps it cannot fill (named).
+    """
+    from forecasts.stored import choose_weather, weather_for
+
+    setup, station = choose_weather(store, weather, place)
+    if setup == "none":
+        return None, ("none (the store holds no weather and the city is not at the TMY3 "
+                      "station)" if weather == "auto" else "none")
+    exog = weather_for(store, station if setup == "store" else setup, start, end, STEP,
+                       weather_forecast if setup == "store" else None, place)
+    return exog, exog.describe()
 
 
 def _mean_frame(ds: xr.Dataset, times: pd.DatetimeIndex) -> pd.DataFrame:

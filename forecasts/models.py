@@ -912,11 +912,22 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-#: The model ``twin forecast`` uses unless told otherwise: the lowest MASE on the sample city's
-#: feeders and city in ``benchmarks/bench_forecast_accuracy.py`` (it uses temperature and
-#: irradiance when given). On the real Taylor demand (no weather, 4 weeks to 2000-08-27) it was
-#: not: MASE 1.065 against mstl_ets 0.824, stl_arima 0.865, weekly naive 1.192.
+#: The model ``twin forecast`` uses unless told otherwise when the series has weather
+#: (temperature, irradiance): the lowest MASE on the sample city's feeders and city in
+#: ``benchmarks/bench_forecast_accuracy.py`` (4 weeks to 2016-10-31, emulated GHI forecast:
+#: feeder / city combination 0.649 / 0.648, mstl_ets 0.694 / 0.701, weekly naive 0.935 /
+#: 0.918; coverage 0.800 / 0.789). See :func:`default_model`.
 DEFAULT_MODEL = "combination"
+#: ... and when it has none: the lowest MASE on the real Taylor demand (no weather, 4 weeks
+#: to 2000-08-27, through the CLI): mstl_ets 0.824 against combination 1.065, stl_arima
+#: 0.865, weekly naive 1.192 (coverage 0.816, 0.827, 0.815, 0.859). Without weather the regression half of the combination has
+#: only day types and a trend to go on (regression_profile alone: 1.9 on these weeks).
+DEFAULT_MODEL_WITHOUT_WEATHER = "mstl_ets"
+
+
+def default_model(has_weather: bool) -> str:
+    """The default model of a series with or without weather (see :data:`DEFAULT_MODEL`)."""
+    return DEFAULT_MODEL if has_weather else DEFAULT_MODEL_WITHOUT_WEATHER
 #: Half-width of the plausible band of a forecast beyond the history's range, as a multiple
 #: of that range [-]: a forecast outside ``[min − f·range, max + f·range]`` of its history is
 #: an explosive fit (a sarimax day alternating ±2.9e12 MW was seen) and is refused.

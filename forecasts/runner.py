@@ -140,7 +140,9 @@ def calibration_factor(y: pd.Series, issue_time: pd.Timestamp, horizon: int,
         except Exception:  # noqa: BLE001 - a past issue that cannot be made is left out
             continue
         fc = fc.reindex(window.index)
-        calib.add(origin + horizon * step, window, fc["mean"], fc[levels[0]], fc[levels[-1]])
+        used = calib.factor(origin, levels[-1] - levels[0])  # as it would have been issued
+        calib.add(origin + horizon * step, window, fc["mean"], fc[levels[0]], fc[levels[-1]],
+                  used)
     return calib.factor(issue_time, levels[-1] - levels[0])
 
 

@@ -19,7 +19,7 @@ from forecasts import features, models, runner
 from forecasts.data import ForecastDataError, read_wide
 from forecasts.place import Place
 from forecasts.weather import KIND as WEATHER_KIND
-from forecasts.weather import WeatherError, WeatherInputs, store_weather
+from forecasts.weather import WeatherError, WeatherInputs, stations, store_weather
 
 #: Kinds whose readings are energy or volume per interval (summed to a coarser step).
 ENERGY_UNITS = ("kWh", "MWh", "Wh", "m3")
@@ -137,6 +137,49 @@ def _units(store, kind: str, ids) -> dict[str, str]:
 def _step_label(step: pd.Timedelta) -> str:
     minutes = int(step / pd.Timedelta("1min"))
     return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}min"
+
+
+#: TMY3 weather set-ups a ``--weather`` may name besides the store's stations (and ``auto``).
+TMY3_SETUPS = ("forecast", "measured", "none")
+
+
+def choose_weather(store, weather: str, place: Place) -> tuple[str, str | None]:
+    """``(setup, station)`` of a weather choice: ``("store", station)`` for a station the
+    store holds, or a TMY3 set-up (``forecast``, ``measured``, ``none``) with None.
+
+    ``auto`` is the store's only station; with none stored, the emulated TMY3 forecast for a
+    place at the station pvlib ships, else ``none``: no place ever gets another's weather.
+
+    Raises
+    ------
+    ForecastDataError
+        A station the store does not hold, several stations under ``auto``, or a TMY3
+        set-up for a place elsewhere (the message names the stations held).
+    """
+    if weather in TMY3_SETUPS:
+        if weather != "none":
+            try:
+                features.require_tmy3_station(place)
+            except ValueError as exc:
+                raise ForecastDataError(f"weather {weather}: {exc}") from None
+        return weather, None
+    held = stations(store)
+    if weather == "auto":
+        if len(held) == 1:
+            return "store", held[0]
+        if len(held) > 1:
+            raise ForecastDataError(f"the store holds weather of stations {', '.join(held)}; "
+                                    "name one (--weather)")
+        try:
+            features.require_tmy3_station(place)
+            return "forecast", None
+        except ValueError:
+            return "none", None
+    if weather not in held:
+        raise ForecastDataError(
+            f"weather {weather!r}: not a station of the store (it holds "
+            f"{', '.join(held) or 'no weather'}); or use {', '.join(TMY3_SETUPS)} or auto")
+    return "store", weather
 
 
 def weather_for(store, station: str | None, start, end, step, forecast_station=None,
@@ -323,11 +366,16 @@ def forecast_stored(store, ids: Sequence[str], place: Place, model: str = models
     return ds, plan, series
 
 
-def default_model_note(model: str) -> str:
+def default_model_note(model: str, has_weather: bool = True) -> str:
     """Line saying which model was used and whether it was the default (and why)."""
-    if model == models.DEFAULT_MODEL:
-        return (f"model {model} (the default: lowest MASE on the sample city's feeders in "
-                "benchmarks/bench_forecast_accuracy.py; on real demand without weather, "
-                "Taylor's, mstl_ets did better: try --model mstl_ets)")
-    return f"model {model} (asked; the default is {models.DEFAULT_MODEL})"
-
+    default = models.default_model(has_weather)
+    if model == default and has_weather:
+        return (f"model {model} (the default with weather: lowest MASE on the sample city's "
+                "feeders and city in benchmarks/bench_forecast_accuracy.py; without weather "
+                f"the default is {models.DEFAULT_MODEL_WITHOUT_WEATHER})")
+    if model == default:
+        return (f"model {model} (the default without weather: lowest MASE on real demand "
+                "without weather, Taylor's England & Wales, in "
+                f"benchmarks/bench_forecast_accuracy.py; with weather the default is "
+                f"{models.DEFAULT_MODEL})")
+    return f"model {model} (asked; the default here is {default})"

@@ -310,3 +310,27 @@ def test_conformal_factor_by_hand_and_only_from_the_past():
     calib.add(t0 + pd.Timedelta("2D"), [9.0], [0.0], [-1.0], [1.0])
     assert np.isnan(calib.factor(t0, 0.8))  # one known origin: too few
     assert calib.factor(t0 + pd.Timedelta("1D"), 0.5) == pytest.approx(2.0)  # not the 9
+
+
+def test_adaptive_level_moves_by_the_misses_of_calibrated_origins():
+    """ACI (Gibbs & Candès 2021) by hand: level = 0.8 + γ·Σ(0.8 − covered) over the known
+    origins issued with a factor; the factor is then the ceil((n+1)·level)-th needed one."""
+    from forecasts.calibration import RollingCalibration
+
+    t0 = pd.Timestamp("2016-05-02", tz="UTC")
+    calib = RollingCalibration(origins=3, min_origins=1, rate=0.1)
+    half = [-1.0] * 4, [1.0] * 4
+    # issued unscaled (NaN factor): not part of the adaptation
+    calib.add(t0, [0.5, 0.5, 0.5, 0.5], [0.0] * 4, *half)
+    assert calib.level(t0, 0.8) == pytest.approx(0.8)
+    # issued with factor 1: |a| = 0.5, 2, 3, 0.2 -> 2 of 4 inside: level 0.8 + 0.1·0.3
+    calib.add(t0 + pd.Timedelta("1D"), [0.5, 2.0, -3.0, 0.2], [0.0] * 4, *half, 1.0)
+    assert calib.level(t0 + pd.Timedelta("1D"), 0.8) == pytest.approx(0.83)
+    assert calib.level(t0, 0.8) == pytest.approx(0.8)  # not known yet at t0
+    # issued with factor 4: all 4 inside -> level 0.83 + 0.1·(0.8 − 1) = 0.81
+    calib.add(t0 + pd.Timedelta("2D"), [1.0, 2.0, 3.0, 3.5], [0.0] * 4, *half, 4.0)
+    issue = t0 + pd.Timedelta("2D")
+    assert calib.level(issue, 0.8) == pytest.approx(0.81)
+    # the last 3 origins: 12 needed factors; k = ceil(13·0.81) = 11th smallest
+    need = np.sort([0.5] * 4 + [0.5, 2.0, 3.0, 0.2] + [1.0, 2.0, 3.0, 3.5])
+    assert calib.factor(issue, 0.8) == pytest.approx(need[10])

@@ -154,6 +154,15 @@ def test_cli_backtest_and_run_of_a_user_series(user_store, user_city):
         valid = pd.DatetimeIndex(ds.valid_time.values[0]).tz_localize("UTC")
         mean = pd.Series(ds["mean"].values[0, 0], index=valid).reindex(day.index)
         assert np.mean(np.abs(mean - day)) / day.mean() < 0.08  # within 8 % of the day's load
+    # without weather the default is the benchmark's best without weather, and it says so
+    result = runner.invoke(app, ["forecast", "run", *common, "--weather", "none",
+                                 "--target-day", "2019-04-11", "--workers", "1",
+                                 "--calibration-days", "0"])
+    assert result.exit_code == 0, result.output
+    assert "model mstl_ets (the default without weather" in " ".join(result.output.split())
+    path = Path(user_store.url) / "forecasts" / "scada-series-day-ahead-2019-04-11.nc"
+    with xr.open_dataset(path) as ds:
+        assert str(ds["model_used"].values.ravel()[0]) == "mstl_ets"
 
 
 def test_user_series_bad_input_is_one_line(user_store, user_city):
@@ -188,3 +197,23 @@ def test_station_weather_from_the_store_in_celsius(user_store):
     both = store_weather(user_store, "LEEDS", "2019-03-01", "2019-03-02", pd.Timedelta("1h"),
                          forecast_station="LEEDS")
     assert not both.ex_post and "forecasts issued before the target day" in both.describe()
+
+
+def test_lookahead_reads_the_store_weather_like_forecasts_do(user_store, tmp_path):
+    """The look-ahead's load weather is the store's station (°F converted), not TMY3."""
+    from forecasts.data import ForecastDataError
+    from forecasts.lookahead import lookahead_weather
+
+    _, temp = user_load_and_weather()
+    place = Place(TZ, 53.8, -1.55, "GB")
+    start, end = pd.Timestamp("2019-03-20", tz="UTC"), pd.Timestamp("2019-03-22", tz="UTC")
+    exog, note = lookahead_weather(user_store, place, "auto", start, end)
+    assert "station LEEDS" in note and "ex post" in note
+    got = exog.measured["temp_air"].loc[start:end - pd.Timedelta("1h")]
+    want = temp.loc[start:end - pd.Timedelta("1h")]
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), atol=1e-3)  # °F had 4 digits
+    assert lookahead_weather(user_store, place, "none", start, end) == (None, "none")
+    with pytest.raises(ForecastDataError, match="LEEDS"):
+        lookahead_weather(user_store, place, "EGLL", start, end)
+    empty = MeasurementStore(str(tmp_path / "empty"))  # no weather, not at the TMY3 station
+    assert lookahead_weather(empty, place, "auto", start, end)[0] is None

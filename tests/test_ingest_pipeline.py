@@ -228,7 +228,7 @@ def test_killed_mid_ingest_leaves_the_store_as_before(tmp_path):
     assert rep.balanced and not rep.skipped and len(store.manifest()) == 2
 
 
-def test_file_in_wh_labelled_kwh_is_scaled_with_history_and_without(tmp_path):
+def test_file_in_wh_labelled_kwh_is_scaled_with_history_and_as_customer_meters(tmp_path):
     lines = examples.wide_lines([f"E{i}" for i in range(5)],
                                 pd.DatetimeIndex(pd.date_range("2016-06-01", periods=14)), TZ,
                                 np.random.default_rng(5))
@@ -241,19 +241,47 @@ def test_file_in_wh_labelled_kwh_is_scaled_with_history_and_without(tmp_path):
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("\n".join([header, *wh]) + "\n")
     truth = read_kwh(tmp_path, header, week2)
-    for name, history in (("with", True), ("without", False)):
-        store = MeasurementStore(tmp_path / f"store-{name}")
-        if history:
-            ingest_file(store, june, timezone=TZ, now=NOW)
-        rep = ingest_file(store, wrong, timezone=TZ, now=NOW, use_history=history)
-        assert rep.unit_scale == pytest.approx(1e-3) and rep.balanced
-        assert "unit_scale" in rep.notes[0] and ("history" in rep.notes[0]) == history
-        df = store.read("electric_interval", start="2016-06-08 04:00")
-        df = df[df["raw_value"].notna()].set_index(["series_id", "time_utc"])
-        got = df["raw_value"].reindex(truth.index)
-        np.testing.assert_allclose(got, truth, atol=6e-4)  # Wh rounded to whole numbers
-        assert (df["quality_flag"].isin(["edited", "failed"])).all()
-        assert df["vee_rule"].astype(str).str.contains("unit_scale").all()
+    store = MeasurementStore(tmp_path / "store-with")
+    ingest_file(store, june, timezone=TZ, now=NOW)
+    rep = ingest_file(store, wrong, timezone=TZ, now=NOW)
+    assert rep.unit_scale == pytest.approx(1e-3) and rep.balanced and not rep.unit_suspect
+    assert "unit_scale" in rep.notes[0] and "history" in rep.notes[0]
+    df = store.read("electric_interval", start="2016-06-08 04:00")
+    df = df[df["raw_value"].notna()].set_index(["series_id", "time_utc"])
+    got = df["raw_value"].reindex(truth.index)
+    np.testing.assert_allclose(got, truth, atol=6e-4)  # Wh rounded to whole numbers
+    assert (df["quality_flag"].isin(["edited", "failed"])).all()
+    assert df["vee_rule"].astype(str).str.contains("unit_scale").all()
+    # without the meters' history: rescaled only as customer meters, and said so
+    store = MeasurementStore(tmp_path / "store-without")
+    rep = ingest_file(store, wrong, timezone=TZ, now=NOW, use_history=False)
+    assert rep.unit_scale == pytest.approx(1e-3) and not rep.unit_suspect and rep.balanced
+    assert "warning:" in rep.notes[0] and "customer meters (no register given)" in rep.notes[0]
+
+
+def test_hourly_mwh_supply_point_export_keeps_its_declared_unit(tmp_path):
+    """A grid supply point's hourly MWh export (median ~1.4 MW, far above any customer
+    meter), let in beside the city's customer register (--allow-unknown-ids), is stored as
+    declared: 1 MWh = 1000 kWh, never divided by 1000 on a guess; flagged unit_suspect."""
+    times = pd.date_range("2016-11-07", periods=24 * 7, freq="1h", tz=TZ)
+    mwh = 1.4 + 0.3 * np.sin(np.arange(len(times)) * 2 * np.pi / 24)
+    stamps = times.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(r"(\d\d)$", r":\1", regex=True)
+    src = tmp_path / "gsp_mwh.csv"
+    pd.DataFrame({"meter_id": "GSP_NORTH", "timestamp_local": stamps, "value": mwh.round(4),
+                  "unit": "MWh"}).to_csv(src, index=False)
+    from twin.ingest.plausible import Checks, KnownSeries
+
+    register = KnownSeries({"electric_interval": frozenset({"EM0001"})},
+                           {"electric_interval": "the customers' electric_meter_id"})
+    store = MeasurementStore(tmp_path / "store")
+    rep = ingest_file(store, src, timezone=TZ, now=NOW,
+                      checks=Checks(register, allow_unknown_ids=True))
+    assert rep.unit_scale == 1.0 and rep.unit_suspect and rep.balanced
+    assert any("unit_suspect" in n and "1,400 kW" in n for n in rep.notes), rep.notes
+    got = store.read("electric_interval").sort_values("time_utc")
+    assert len(got) == len(times)
+    np.testing.assert_allclose(got["value"].to_numpy(), mwh.round(4) * 1000.0, rtol=1e-9)
+    assert got["vee_rule"].astype(str).str.contains("unit_suspect").all()
 
 
 def read_kwh(tmp_path, header, rows):

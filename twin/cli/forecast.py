@@ -99,9 +99,6 @@ def _history_start(store, name: str, weeks: float, until=None) -> pd.Timestamp |
     return None if last is None else last - pd.Timedelta(weeks=weeks) - pd.Timedelta("2D")
 
 
-TMY3_SETUPS = ("forecast", "measured", "none")
-
-
 def _forecast_inputs(city, country, subdiv, store, weather, write: bool = False):
     """The city, its place (zone, location, holidays), its store and the weather to use: what
     ``run`` and ``backtest`` both resolve from their options, or a one-line error."""
@@ -115,7 +112,8 @@ def _forecast_inputs(city, country, subdiv, store, weather, write: bool = False)
 def _resolve_weather(store, weather: str, place) -> tuple[str, str | dict | None]:
     """``(setup, station)``: a TMY3 set-up or ``"store"`` with its station, or with a dict
     series id → station for ``ID=STATION,…`` (one-line errors)."""
-    from forecasts import features
+    from forecasts.data import ForecastDataError
+    from forecasts.stored import choose_weather
     from forecasts.weather import stations
 
     if "=" in weather:
@@ -126,30 +124,18 @@ def _resolve_weather(store, weather: str, place) -> tuple[str, str | dict | None
             fail(f"--weather {weather!r}: {', '.join(bad) or 'an empty series id'} not a "
                  f"station of the store (it holds {', '.join(held) or 'no weather'})")
         return "store", {sid.strip(): st.strip() for sid, st in pairs}
+    try:
+        return choose_weather(store, weather, place)
+    except ForecastDataError as exc:
+        fail(f"--{exc}" if str(exc).startswith("weather ") else str(exc))
 
-    if weather in TMY3_SETUPS:
-        if weather != "none":
-            try:
-                features.require_tmy3_station(place)
-            except ValueError as exc:
-                fail(f"--weather {weather}: {exc}")
-        return weather, None
-    held = stations(store)
-    if weather == "auto":
-        if len(held) == 1:
-            return "store", held[0]
-        if len(held) > 1:
-            fail(f"the store holds weather of stations {', '.join(held)}; name one with "
-                 "--weather")
-        try:
-            features.require_tmy3_station(place)
-            return "forecast", None
-        except ValueError:
-            return "none", None
-    if weather not in held:
-        fail(f"--weather {weather!r}: not a station of the store (it holds "
-             f"{', '.join(held) or 'no weather'}); or use {', '.join(TMY3_SETUPS)} or auto")
-    return "store", weather
+
+def _has_weather(setup: str, level: str, hierarchy: str | None, series) -> bool:
+    """Whether the models will be given weather: a set-up other than ``none``, and for a
+    level, one of the electric hierarchy (the others get none, see :func:`_weather`)."""
+    if setup == "none":
+        return False
+    return bool(series) or _hierarchy(level, hierarchy) == "electric"
 
 
 def _weather(hs, setup: str, station, first, last, place, store):
@@ -295,10 +281,9 @@ def run(
     from forecasts.data import ForecastDataError
     from forecasts.stored import default_model_note, forecast_stored
 
-    model = model or models.DEFAULT_MODEL
     if horizon not in ("day-ahead", "intraday"):
         fail(f"--horizon {horizon!r}: use day-ahead or intraday")
-    if model not in models.MODELS:
+    if model is not None and model not in models.MODELS:
         fail(f"--model {model!r}: choose one of {', '.join(sorted(models.MODELS))}")
     if reconcile != "none" and reconcile not in hier.METHODS:
         fail(f"--reconcile {reconcile!r}: use none or one of {', '.join(hier.METHODS)}")
@@ -309,6 +294,8 @@ def run(
     reachable_scheduler(scheduler)
     the_city, place, st, setup, station = _forecast_inputs(city, country, subdiv, store, weather,
                                                            write=True)
+    has_weather = _has_weather(setup, level, hierarchy, series)
+    model = model or models.default_model(has_weather)
     if series:
         started = time.perf_counter()
         with progress_bar() as bar:
@@ -327,7 +314,7 @@ def run(
         name = f"{stored.kind}-series-{horizon}-{plan.start.tz_convert(place.timezone):%Y-%m-%d}"
         url = runner.save_forecasts(ds, st.url, name)
         _print_run(ds, plan, place.timezone, stored.unit, time.perf_counter() - started)
-        console.print(default_model_note(model))
+        console.print(default_model_note(model, has_weather))
         console.print(f"place: {place.describe()}; weather: {ds.attrs['weather']}")
         console.print(f"intervals: {ds.attrs['interval_calibration']}")
         console.print(f"saved: {url}")
@@ -367,7 +354,7 @@ def run(
     name = f"{hs.name}-{level}-{horizon}-{plan.start.tz_convert(place.timezone):%Y-%m-%d}"
     url = runner.save_forecasts(ds, st.url, name)
     _print_run(ds, plan, place.timezone, hs.unit, time.perf_counter() - started)
-    console.print(default_model_note(model))
+    console.print(default_model_note(model, has_weather))
     console.print(f"place: {place.describe()}; weather: {weather_note}")
     console.print(f"intervals: {ds.attrs.get('interval_calibration', 'none')}")
     if hs.unmapped:
@@ -456,8 +443,7 @@ def backtest(
     from forecasts.data import ForecastDataError
     from forecasts.stored import backtest_stored, default_model_note
 
-    models_ = models_ or [models.DEFAULT_MODEL]
-    unknown = [m for m in models_ if m not in models.MODELS]
+    unknown = [m for m in models_ or [] if m not in models.MODELS]
     if unknown:
         fail(f"--model {', '.join(unknown)}: choose from {', '.join(sorted(models.MODELS))}")
     if horizon not in ("day-ahead", "intraday"):
@@ -470,6 +456,8 @@ def backtest(
     the_city, place, st, setup, station = _forecast_inputs(city, country, subdiv, store, weather)
     _check_weeks(st, kind if series else _store_kind(level, hierarchy), weeks, end,
                  place.timezone)
+    has_weather = _has_weather(setup, level, hierarchy, series)
+    models_ = models_ or [models.default_model(has_weather)]
     if series:
         with console.status(f"backtesting {len(series)} series over {weeks} week(s)…"):
             try:
@@ -484,7 +472,7 @@ def backtest(
         _print_backtest(result.table, f"backtest of {names} ({result.series.kind}, "
                                       f"{result.series.unit}), {horizon}, target days "
                                       f"{first:%Y-%m-%d} – {last:%Y-%m-%d}")
-        console.print(", ".join(default_model_note(m) for m in models_))
+        console.print(", ".join(default_model_note(m, has_weather) for m in models_))
         console.print(f"place: {place.describe()}; weather: {result.weather}")
         _print_failures(result.failures)
         _save_table(result.table, save)
@@ -514,7 +502,7 @@ def backtest(
         except ValueError as exc:
             fail(str(exc))
     _print_backtest(table, f"backtest at {level} level, {horizon}, {weeks} week(s)")
-    console.print(", ".join(default_model_note(m) for m in models_))
+    console.print(", ".join(default_model_note(m, has_weather) for m in models_))
     console.print(f"place: {place.describe()}; weather: {weather_note}")
     _print_failures(failures)
     _save_table(table, save)
@@ -546,6 +534,8 @@ def lookahead(
     hours: Annotated[int, typer.Option(min=1, help="Hours to look ahead.")] = 48,
     fast: Annotated[bool, typer.Option(help="Seasonal naive / smart persistence models.")] = False,
     min_pressure_m: Annotated[float, typer.Option(help="Minimum service pressure [m].")] = 20.0,
+    weather: WeatherOpt = "auto",
+    weather_forecast: WeatherForecastOpt = None,
     scheduler: SchedulerOpt = None,
     store: StoreOpt = None,
     city: CityDir = None,
@@ -580,7 +570,8 @@ def lookahead(
 
         try:
             la = run_lookahead(city, st, issue_time, hours, models, min_pressure_m,
-                               scheduler=scheduler, progress=progress)
+                               scheduler=scheduler, progress=progress, weather=weather,
+                               weather_forecast=weather_forecast)
         except (ForecastDataError, LookaheadError, ForecastRunError, ValueError) as exc:
             fail(str(exc))
     tz = city.timezone
@@ -602,6 +593,7 @@ def lookahead(
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    console.print(f"load forecasts' weather: {la.forecasts.loads.attrs.get('weather', 'none')}")
     if len(v):
         console.print(v.groupby(["kind", "element_type"]).size().rename("events").to_string())
         console.print(v.head(15).to_string(index=False))

@@ -68,6 +68,9 @@ class IngestReport:
     slots_quarantined: int = 0
     #: Factor the file's values were multiplied by to fix a wrong unit label [-] (1 = none).
     unit_scale: float = 1.0
+    #: The file's values look like another unit than it declares, with no stored history to
+    #: prove it: kept as declared and flagged (rule ``unit_suspect``), never rescaled.
+    unit_suspect: bool = False
     #: Rows repaired by the reader, per rule (``dst_autumn_split``, ``dst_spring_96``).
     repaired: dict = field(default_factory=dict)
     #: Why the file was not ingested although it was found (e.g. not a measurement file).

@@ -12,7 +12,10 @@ cores work; the file commits once, atomically. Chunks hold whole meters; rows of
 that come back later in the file (re-sent rows) are validated again with that meter's
 staged rows, so the result equals validating the file at once. A file whose energy values
 are Wh under a kWh label is detected on its first chunk (:func:`twin.ingest.vee.unit_scale`)
-and converted (``IngestReport.unit_scale``, ``notes``).
+and converted when the same meters' stored history proves it, or, without it, when the series
+are customer meters (``IngestReport.unit_scale``, ``notes``); series outside the city's
+register keep their declared unit, flagged (``IngestReport.unit_suspect``, rule
+``unit_suspect``).
 """
 
 from __future__ import annotations
@@ -393,9 +396,11 @@ def _ingest_batches(store: MeasurementStore, path: str, report: IngestReport,
                 quarantines.append(batch.quarantine)
                 df = batch.readings
                 if not decided and len(df):
-                    _decide_unit_scale(store, report, df, use_history)
+                    _decide_unit_scale(store, report, df, use_history, checks)
                     decided = True
                 df = vee.apply_unit_scale(df, report.unit_scale)
+                if report.unit_suspect:
+                    df = vee.flag_unit_suspect(df)
                 df = df.assign(series_id=df["series_id"].astype("category"))
                 sid = df["series_id"].cat
                 names = np.asarray(sid.categories.astype(str), dtype=object)
@@ -482,23 +487,56 @@ def _count(report: IngestReport, batch: ReadBatch) -> None:
         report.repaired[rule] = report.repaired.get(rule, 0) + n
 
 
-def _decide_unit_scale(store, report, df, use_history) -> None:
+def _decide_unit_scale(store, report, df, use_history, checks=None) -> None:
     """Detect a file written in Wh but labelled kWh from its first readings (see
     :func:`twin.ingest.vee.unit_scale`) and record the decision in the report.
 
     Only an MDM export's unit label is corrected; a unit a file declares in full (a Green
-    Button ReadingType) is never replaced by this guess, which then only warns."""
+    Button ReadingType) is never replaced, only warned about. The same meters' stored history
+    proves a wrong label. Without it, a demand above a megawatt is only impossible for a
+    customer meter: the values are rescaled (with a warning) only when the series are the
+    city's customer meters (or no register was given: ``electric_interval`` is customer
+    meter data); series the user let in beside the register (``--allow-unknown-ids``: a
+    feeder, a grid supply point) keep the unit their file declares, flagged
+    (``report.unit_suspect``, rule :data:`twin.ingest.vee.UNIT_SUSPECT_RULE`, a warning)."""
     if report.kind != "electric_interval":
         return
     history = history_stats(store, report.kind, df) if use_history else None
     factor, why = vee.unit_scale(df, history)
-    if factor != 1.0 and report.format != "mdm_csv":
-        report.notes.append(f"warning: values look {1 / factor:g} times too large ({why}); "
-                            "kept as the file declares them (pass --unit to correct)")
+    if why and report.format != "mdm_csv":
+        report.notes.append(f"warning: values look 1000 times too large ({why}); kept as the "
+                            "file declares them (pass --unit to correct)")
         return
+    if factor == 1.0 and why:
+        outside = _not_customer_meters(df, checks)
+        if outside is not None and outside.any():
+            report.unit_suspect = True
+            report.notes.append(
+                f"warning: values look too large for the unit the file declares ({why}); "
+                "series outside the city's customer register keep it, flagged "
+                f"{vee.UNIT_SUSPECT_RULE}; if the file is Wh labelled kWh, correct its unit "
+                "column and ingest it again")
+            return
+        factor = vee.WH_FACTOR
+        why = (f"warning: {why}; rescaled as customer meters ("
+               + ("the city's register lists them" if outside is not None else
+                  "no register given") + ")")
     report.unit_scale = factor
     if factor != 1.0:
         report.notes.append(f"values multiplied by {factor:g} (rule unit_scale): {why}")
+
+
+def _not_customer_meters(df: pd.DataFrame, checks) -> np.ndarray | None:
+    """Readings of series the city's register does not list, let in by the user
+    (``--allow-unknown-ids``); None (no such reading) without a register or that option."""
+    if checks is None or checks.known is None or not checks.allow_unknown_ids:
+        return None
+    meters = checks.known.ids.get("electric_interval")
+    if meters is None:
+        return None
+    sid = df["series_id"].astype("category")
+    names = np.asarray(sid.cat.categories.astype(str), dtype=object)
+    return ~_member(names, meters)[sid.cat.codes.to_numpy()]
 
 
 def _validate(store, report, path, df, settings, now, use_history, vee_sum) -> pd.DataFrame:

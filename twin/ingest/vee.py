@@ -492,6 +492,8 @@ def _blank_where(rules: pd.Series, mask: np.ndarray) -> pd.Categorical:
 #: A meter's median demand above this is impossible for one customer [kW]: the file's
 #: kWh values are Wh.
 IMPOSSIBLE_MEDIAN_KW = 1000.0
+#: Factor from Wh to kWh [-].
+WH_FACTOR = 1e-3
 #: Ratio of a file's values to the same meters' history that means Wh labelled kWh [-].
 WH_RATIO_RANGE = (300.0, 3000.0)
 
@@ -502,15 +504,18 @@ def unit_scale(readings: pd.DataFrame, history: pd.DataFrame | None = None
 
     With history (per series ``median`` from :func:`series_stats`) for at least 3 of the
     file's meters: the median ratio of the file's per-meter medians to their history medians
-    lies in :data:`WH_RATIO_RANGE`. Without: the median over meters of their median demand
-    exceeds :data:`IMPOSSIBLE_MEDIAN_KW` (no customer meter draws a megawatt as a rule).
+    lies in :data:`WH_RATIO_RANGE`; the same meters' own values prove the unit wrong and the
+    factor is ``1e-3``. Without: a median over meters of their median demand above
+    :data:`IMPOSSIBLE_MEDIAN_KW` is only a guess (a grid supply point's MWh export has it
+    too), so the factor is ``1.0`` and ``why`` states the doubt for the caller to act on:
+    the customer meters it presumes are the caller's to establish (a city's register).
 
     Returns
     -------
     factor : float
-        ``1e-3`` when the values are Wh, else ``1.0`` [-].
+        ``1e-3`` when the meters' history shows the values are Wh, else ``1.0`` [-].
     why : str
-        The evidence, in words ("" when the factor is 1).
+        The evidence or the doubt, in words ("" when there is neither).
     """
     d = readings.iloc[:500_000]  # plenty of meters to judge a file by
     d = d.loc[d["value"].notna() & (d["value"] > 0), ["series_id", "time_utc", "value"]]
@@ -526,7 +531,7 @@ def unit_scale(readings: pd.DataFrame, history: pd.DataFrame | None = None
             ratio = float((med[both] / h[both]).median())
             lo, hi = WH_RATIO_RANGE
             if lo <= ratio <= hi:
-                return 1e-3, (f"values are {ratio:.0f} times the same {int(both.sum())} "
+                return WH_FACTOR, (f"values are {ratio:.0f} times the same {int(both.sum())} "
                               "meters' stored history: Wh labelled kWh")
             return 1.0, ""
     t = schema.time_ns(d["time_utc"])
@@ -535,9 +540,15 @@ def unit_scale(readings: pd.DataFrame, history: pd.DataFrame | None = None
     hours = float(np.median(step)) / 3.6e12 if len(step) else 0.25
     demand_kw = float(med.median()) / hours
     if demand_kw > IMPOSSIBLE_MEDIAN_KW:
-        return 1e-3, (f"median meter demand {demand_kw:,.0f} kW is impossible for a customer "
-                      "meter: Wh labelled kWh")
+        return 1.0, (f"median series demand {demand_kw:,.0f} kW is more than a customer meter "
+                     "draws: Wh labelled kWh, or not a customer meter (a feeder or supply "
+                     "point); no stored history of these meters to tell")
     return 1.0, ""
+
+
+#: Rule name of readings whose file's unit :func:`unit_scale` doubts without the meters'
+#: history to prove it: kept as declared, flagged for a person to decide.
+UNIT_SUSPECT_RULE = "unit_suspect"
 
 
 def apply_unit_scale(readings: pd.DataFrame, factor: float) -> pd.DataFrame:
@@ -549,14 +560,26 @@ def apply_unit_scale(readings: pd.DataFrame, factor: float) -> pd.DataFrame:
     out["raw_value"] = out["raw_value"] * factor
     out["quality_flag"] = pd.Categorical.from_codes(
         np.full(len(out), _Q["edited"], np.int8), categories=list(schema.QUALITY_FLAGS))
-    rules = pd.Series(out["vee_rule"], copy=False).astype("category")
-    names = np.array([";".join(x for x in (str(c), "unit_scale") if x)
-                      for c in rules.cat.categories] + ["unit_scale"], dtype=object)
+    out["vee_rule"] = with_rule(out["vee_rule"], "unit_scale")
+    return out
+
+
+def with_rule(rules, rule: str) -> pd.Categorical:
+    """Every reading's ``;``-joined rules with ``rule`` appended (per category, not per row)."""
+    rules = pd.Series(rules, copy=False).astype("category")
+    names = np.array([";".join(x for x in (str(c), rule) if x)
+                      for c in rules.cat.categories] + [rule], dtype=object)
     codes = rules.cat.codes.to_numpy()
     codes = np.where(codes < 0, len(names) - 1, codes)
     uniq, inv = np.unique(names, return_inverse=True)
-    out["vee_rule"] = pd.Categorical.from_codes(inv.reshape(-1)[codes], categories=uniq)
-    return out
+    return pd.Categorical.from_codes(inv.reshape(-1)[codes], categories=uniq)
+
+
+def flag_unit_suspect(readings: pd.DataFrame) -> pd.DataFrame:
+    """Readings kept as the file declares them, with rule :data:`UNIT_SUSPECT_RULE` added."""
+    if readings.empty:
+        return readings
+    return readings.assign(vee_rule=with_rule(readings["vee_rule"], UNIT_SUSPECT_RULE))
 
 
 def as_read(validated: pd.DataFrame) -> pd.DataFrame:

@@ -92,11 +92,15 @@ def lookahead(
     client=None,
     scheduler: str | None = None,
     progress=None,
+    weather: str = "auto",
+    weather_forecast: str | None = None,
 ) -> Lookahead:
     """Forecast the next ``hours`` and run both networks on them: what will break?
 
     Every load point, rooftop PV unit and DMA is forecast from the store
-    (:func:`forecasts.lookahead.lookahead_forecasts`). The water model runs with each DMA's
+    (:func:`forecasts.lookahead.lookahead_forecasts`), the loads with ``weather``: the
+    store's station when it holds weather, as ``twin forecast run`` reads it
+    (``weather_forecast``: its archive of forecasts for the hours ahead). The water model runs with each DMA's
     demands scaled by forecast / modelled metered use, from the issue hour's clock (tanks
     start at their initial levels); its pumps' power per hour becomes load on their buses;
     the grid is solved for every hour by the QSTS engine.
@@ -112,7 +116,8 @@ def lookahead(
 
     profiles = profiles_of(city)
     fc = la.lookahead_forecasts(store, city, profiles, issue_time, hours, models,
-                                client=client, scheduler=scheduler, progress=progress)
+                                client=client, scheduler=scheduler, progress=progress,
+                                weather=weather, weather_forecast=weather_forecast)
     times = fc.times
     local_hour = int(times[0].tz_convert(city.timezone).hour)
 
