@@ -110,12 +110,14 @@ async def session(browser, base: str, ev_percent: int, out: dict) -> None:
         await box.press("Enter")
         t1 = time.perf_counter()
         await page.locator(".wi-run button").click()
-        await page.locator(".wi-metrics .tabulator-cell[tabulator-field='scenario']").first \
-            .wait_for(timeout=300_000)
-        out["whatif_s"] = time.perf_counter() - t1
+        # the metric table, or the page's error message (a failed run is reported at once)
+        table = page.locator(".wi-metrics .tabulator-cell[tabulator-field='scenario']").first
+        await table.or_(page.locator(".wi-error").filter(has_text=re.compile(r"\S"))).first.wait_for(timeout=300_000)
         error = await page.locator(".wi-error").inner_text()
         if error.strip():
             out["error"] = error.strip()
+        else:
+            out["whatif_s"] = time.perf_counter() - t1
     except Exception as exc:  # a session that failed is reported, not hidden
         out["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
     finally:

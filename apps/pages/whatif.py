@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from functools import partial
 
 import pandas as pd
 import panel as pn
@@ -80,6 +79,18 @@ def comparison(city, base: ScenarioResult, result: ScenarioResult) -> dict:
                   {"lines": _marks(diff["line"], "%", 1)},
                   {"junctions": _marks(junctions, "m", 2)}],
     }
+
+
+def difference_maps(city, marks: list[dict]) -> list[OverlayMap]:
+    """The :data:`DIFFERENCE_MAPS` of a :func:`comparison`'s ``marks``, built in the worker
+    thread that compared the runs: new bokeh figures belong to no document yet, so building
+    them needs no lock, and the event loop (every session's) only adds them (0.09 s of
+    figure building per run moved off it)."""
+    maps = [OverlayMap(city, key, title, unit, diverging=True, height=400)
+            for key, title, unit in DIFFERENCE_MAPS]
+    for m, kwargs in zip(maps, marks, strict=True):
+        m.mark(**kwargs, symmetric=True)
+    return maps
 
 
 class WhatIfPage:
@@ -243,7 +254,8 @@ class WhatIfPage:
             base = state.base_result(city, scenario, progress=tick(0))
             result = run_scenario(city, scenario, profiles=None, progress=tick(4),
                                   cancel=cancel.is_set)
-            return city, base, result, comparison(city, base, result)
+            shown = comparison(city, base, result)
+            return city, base, result, shown, difference_maps(city, shown["marks"])
 
         out = await job.run(work, pool=state.WHATIFS)
         if out is not None:
@@ -261,15 +273,18 @@ class WhatIfPage:
             result = open_result(path)
             city = state.city_future().result()
             base = state.base_result(city, result.scenario)
-            return city, base, result, comparison(city, base, result)
+            shown = comparison(city, base, result)
+            return city, base, result, shown, difference_maps(city, shown["marks"])
 
         out = await job.run(work, pool=state.WHATIFS)
         if out is not None:
             with model_batch():
                 self._show(*out)
 
-    def _show(self, city, base: ScenarioResult, result: ScenarioResult, shown: dict):
-        """Fill the page from a :func:`comparison` (on the event loop: widgets only)."""
+    def _show(self, city, base: ScenarioResult, result: ScenarioResult, shown: dict,
+              maps: list[OverlayMap]):
+        """Fill the page from a :func:`comparison` and its :func:`difference_maps` (on the
+        event loop: widgets only)."""
         self.city, self.base, self.result = city, base, result
         if len(self.leak_pick.options) < 2:
             self._fill_lists(city)
@@ -287,16 +302,10 @@ class WhatIfPage:
         self.customers.value = shown["customers"]
         self.events.value = shown["events"]
         self.lows.value = shown["lows"]
-        if self._maps is None or self._maps[0].city is not city:  # one set of maps per page
-            self._maps = [OverlayMap(city, key, title, unit, diverging=True, height=400)
-                          for key, title, unit in DIFFERENCE_MAPS]
-            for m, marks in zip(self._maps, shown["marks"], strict=True):
-                m.mark(**marks, symmetric=True)  # not in the document yet: no lock needed
-            self.maps[:] = [pn.pane.Bokeh(m.figure, sizing_mode="stretch_width")
-                            for m in self._maps]
-        else:  # bokeh models in the document change only under its lock: the next tick
-            for m, marks in zip(self._maps, shown["marks"], strict=True):
-                pn.state.execute(partial(m.mark, **marks, symmetric=True), schedule=True)
+        # the figures were built with their marks in the worker (:func:`difference_maps`):
+        # here they only join the document
+        self._maps = maps
+        self.maps[:] = [pn.pane.Bokeh(m.figure, sizing_mode="stretch_width") for m in maps]
         self.notes.object = ("<p><b>What the changes did:</b> " + "; ".join(result.notes)
                              + "</p>") if result.notes else ""
         self.download.filename = f"{sc.name}.yaml"
