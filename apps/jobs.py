@@ -16,6 +16,7 @@ import threading
 
 import panel as pn
 import param
+from panel.io.callbacks import PeriodicCallback
 
 from apps import state
 
@@ -119,7 +120,11 @@ class Job(param.Parameterized):
         self.error, self.fraction, self._raw = "", 0.0, (0.0, "")
         self.running, self.message = True, f"{self.what}…"
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            self._poll = pn.state.add_periodic_callback(self._show_progress, period=250)
+            # background: a poll does not flip Panel's busy state, which is one for the whole
+            # server (every tick would otherwise update a model in every session's document)
+            self._poll = PeriodicCallback(callback=self._show_progress, period=250,
+                                          background=True)
+            self._poll.start()
         if pool is None:
             fut = state.SOLVERS.submit(func, *args, cancel=cancel, **kwargs)
         else:

@@ -214,12 +214,14 @@ def build():
             "Hover over an element for its name and values; click a legend entry to hide a layer.",
             sizing_mode="stretch_width"),
     ]
-    series = SeriesView(view)
     # a warm server that has shown this time before: the numbers and the map go out with the
-    # page itself; else the first solve starts once the page is in the browser
-    if not view.show_if_solved() and pn.state.curdoc is not None \
-            and pn.state.curdoc.session_context is not None:
-        pn.state.onload(view.refresh)
+    # page itself; else the first solve starts once the page is in the browser. The series
+    # wait for the browser either way (before it connects, Panel defers every change and a
+    # job's progress poll would re-schedule itself on every tick of the event loop)
+    shown = view.show_if_solved()
+    series = SeriesView(view)
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.onload(series.refresh if shown else view.refresh)
     main = [
         pn.Row(shown_at, spinner, status, sizing_mode="stretch_width"),
         error,
