@@ -22,6 +22,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 from apps import state
 from apps.jobs import Job, model_batch, show_job
 from apps.overlay_map import OverlayMap
+from apps.pick_map import PickMap
 from twin import scenario_impact as impact
 from twin.scenario import ScenarioResult, open_result, run_scenario, scenario_yaml
 from twin.whatif import PERIODS, WhatIfKnobs, knobs_scenario
@@ -131,6 +132,11 @@ class WhatIfPage:
         self.drought = w.FloatInput(name="Drought restriction [%]", value=0.0, step=5,
                                     width=160, css_classes=["wi-drought"])
         self.pump = w.Select(name="Pump out", options=[""], width=110, css_classes=["wi-pump"])
+        # the map to pick the element on is built when first asked for (a figure per session)
+        self.pick_toggle = w.Toggle(name="… or click it on the map", width=190, margin=(24, 10),
+                                    css_classes=["wi-pick-toggle"])
+        self.pick_box = pn.Column(sizing_mode="stretch_width", visible=False,
+                                  css_classes=["wi-pick-map"])
         self.hosting = w.Checkbox(name="PV hosting capacity left (about 4 s more a day)",
                                   value=False, css_classes=["wi-hosting"])
         self.run_button = w.Button(name="Run", button_type="primary", width=110,
@@ -176,6 +182,7 @@ class WhatIfPage:
         self.outage_pick.param.watch(
             lambda e: setattr(self.outage_element, "value", e.new or ""), "value")
         self.leak_pick.param.watch(lambda e: setattr(self.leak, "value", e.new or ""), "value")
+        self.pick_toggle.param.watch(self._show_pick_map, "value")
         self.run_button.on_click(self._run)
         self.cancel_button.on_click(lambda _: self.job.cancel())
         self.save_button.on_click(self._save)
@@ -186,7 +193,9 @@ class WhatIfPage:
                              "same period, and see what breaks. Zero or empty: no change."),
             pn.Row(self.name, self.start, self.period),
             pn.Row(self.ev, self.pv, self.heat_days, self.heat_c),
-            pn.Row(self.outage_kind, self.outage_element, self.outage_pick, self.pump),
+            pn.Row(self.outage_kind, self.outage_element, self.outage_pick, self.pick_toggle,
+                   self.pump),
+            self.pick_box,
             pn.Row(self.leak, self.leak_pick, self.leak_flow, self.drought),
             self.hosting,
             pn.Row(self.run_button, self.cancel_button, self.progress, self.status),
@@ -205,6 +214,18 @@ class WhatIfPage:
     def _outage_kind_changed(self, *_):
         if self.city is not None:
             self.outage_pick.options = ["", *element_options(self.city, self.outage_kind.value)]
+
+    def _show_pick_map(self, *_):
+        if self.pick_toggle.value and not self.pick_box.objects and self.city is not None:
+            pick = PickMap(self.city, self.pick)
+            with model_batch():
+                self.pick_box[:] = [pn.pane.Bokeh(pick.figure, sizing_mode="stretch_width")]
+        self.pick_box.visible = self.pick_toggle.value
+
+    def pick(self, kind: str, element: str) -> None:
+        """An element clicked on the map: it is the one out of service."""
+        self.outage_kind.value = kind  # its list of ids follows
+        self.outage_element.value = element
 
     def _saved_options(self) -> dict[str, str]:
         folder = state.results_dir()
