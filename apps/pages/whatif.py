@@ -216,6 +216,8 @@ class WhatIfPage:
             self.outage_pick.options = ["", *element_options(self.city, self.outage_kind.value)]
 
     def _show_pick_map(self, *_):
+        if self.city is None and state.city_is_ready():  # the page opened before the city
+            self._fill_lists(state.city_future().result())
         if self.pick_toggle.value and not self.pick_box.objects and self.city is not None:
             pick = PickMap(self.city, self.pick)
             with model_batch():
