@@ -66,6 +66,10 @@ account = [pn.pane.HTML(f"<p class='signed-in'>Signed in as <b>{user}</b> · "
 template = pn.template.BootstrapTemplate(  # needs no web fonts: works without internet
     title=TITLE, sidebar=[*account, *now_sidebar], main=[tabs], sidebar_width=300,
     header_background="#1b3a4b",
+    # no header spinner: Panel's busy state is one for the server and the template's spinner
+    # one object, so any session's callback would redraw it in every session (work growing
+    # with the square of the sessions); each page shows its own progress
+    busy_indicator=None,
 )
 # the document's model index is rebuilt once, not once per template root
 with model_batch():

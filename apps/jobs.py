@@ -13,9 +13,11 @@ import asyncio
 import contextlib
 import logging
 import threading
+from functools import partial
 
 import panel as pn
 import param
+from panel.io.callbacks import PeriodicCallback
 
 from apps import state
 
@@ -69,6 +71,14 @@ class Job(param.Parameterized):
             raise Cancelled()
         self._raw = (min(max(done / total, 0.0), 1.0) if total else 0.0, label)
 
+    def _start_poll(self, ticket: int) -> None:
+        if ticket != self._ticket or not self.running or self._poll is not None:
+            return
+        # background: a poll does not flip Panel's busy state, which is one for the whole
+        # server (every tick would otherwise update a model in every session's document)
+        self._poll = PeriodicCallback(callback=self._show_progress, period=250, background=True)
+        self._poll.start()
+
     def _show_progress(self) -> None:
         if self._queued is not None:
             pool, fut = self._queued
@@ -119,7 +129,9 @@ class Job(param.Parameterized):
         self.error, self.fraction, self._raw = "", 0.0, (0.0, "")
         self.running, self.message = True, f"{self.what}…"
         if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            self._poll = pn.state.add_periodic_callback(self._show_progress, period=250)
+            # polled once the page is in the browser: before, Panel defers every change and a
+            # starting poll re-schedules itself on every tick of the event loop
+            pn.state.onload(partial(self._start_poll, ticket))
         if pool is None:
             fut = state.SOLVERS.submit(func, *args, cancel=cancel, **kwargs)
         else:

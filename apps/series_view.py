@@ -59,8 +59,8 @@ class SeriesView:
         self.tank_plot = pn.pane.Bokeh(None, css_classes=["series-tank-plot"])
         self.progress = pn.indicators.Progress(value=-1, active=True, visible=False, width=200)
         self.job.param.watch(self._job_state, ["running", "error"])
-        view.param.watch(self._refresh, "snapshot")
-        self.window.param.watch(self._refresh, "value")
+        view.param.watch(self.refresh, "snapshot")
+        self.window.param.watch(self.refresh, "value")
         self.feeder.param.watch(self._draw, "value")
         self.dma.param.watch(self._draw, "value")
         self.panel = pn.Column(
@@ -77,7 +77,8 @@ class SeriesView:
         self.message.object = self.job.error
         self.message.visible = bool(self.job.error)
 
-    async def _refresh(self, *_):
+    async def refresh(self, *_):
+        """Solve the window around the view's time (shared, in a solver thread) and draw it."""
         city = self.view.city
         if city is None or self.view.snapshot is None:
             return

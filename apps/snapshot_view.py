@@ -40,6 +40,20 @@ class SnapshotView(param.Parameterized):
         super().__init__(**params)
         self.city = None
         self._ticket = 0
+        self._shown_at = None
+
+    def show_if_solved(self) -> bool:
+        """Show the state at :attr:`at` at once if the server has solved it already
+        (:func:`apps.state.solved`), so a page built now carries it in its first render
+        instead of asking for it after the browser has drawn the page; whether it did."""
+        hit = state.solved(self.at)
+        if hit is None:
+            return False
+        self._ticket += 1
+        self.city, snap, self.layers = hit
+        self.error, self._shown_at = "", self.at
+        self.snapshot = snap
+        return True
 
     def release(self) -> None:
         """Drop this session's hold on the shared results (its page has closed)."""
@@ -52,9 +66,11 @@ class SnapshotView(param.Parameterized):
 
     async def refresh(self) -> None:
         """Solve at :attr:`at` off the event loop and publish the result or the error."""
+        at = self.at
+        if self.snapshot is not None and at == self._shown_at and not self.error:
+            return  # shown already (see show_if_solved)
         self._ticket += 1
         ticket = self._ticket
-        at = self.at
         self.busy = True
         try:
             if self.city is None:
@@ -73,7 +89,7 @@ class SnapshotView(param.Parameterized):
                 self.error = f"Could not solve the networks at {at}: {exc}"
         else:
             if ticket == self._ticket:
-                self.error = ""
+                self.error, self._shown_at = "", at
                 self.layers = layers
                 self.snapshot = snap
         finally:

@@ -125,6 +125,15 @@ class SharedResults:
                 fut.set_exception(exc)
         return fut.result()
 
+    def peek(self, key: Hashable):
+        """The result for ``key`` if it has been computed without error, else None (never
+        waits, never computes: for the event loop)."""
+        with _lock:
+            fut = self._results.get(key)
+        if fut is None or not fut.done() or fut.exception() is not None:
+            return None
+        return fut.result()
+
     def clear(self) -> None:
         with _lock:
             self._results.clear()
@@ -209,6 +218,17 @@ def solve(city: City, at: str | pd.Timestamp) -> Future[tuple[Snapshot, dict]]:
     thread."""
     key = str(at).strip()
     return SOLVERS.submit(SNAPSHOTS.get, (id(city), key), lambda: _snapshot_and_layers(city, key))
+
+
+def solved(at: str) -> tuple[City, Snapshot, dict] | None:
+    """The city, the snapshot at a city time and its map layers if the server holds them
+    already (a warm server at a time some session has shown), else None. Never waits: a page
+    being built on the event loop can show them in its first render."""
+    if not city_is_ready():
+        return None
+    city = _city.result()
+    hit = SNAPSHOTS.peek((id(city), str(at).strip()))
+    return None if hit is None else (city, *hit)
 
 
 def timeline(city: City, at: str, days: int):

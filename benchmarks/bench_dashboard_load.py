@@ -6,7 +6,8 @@ session (city, profiles, numba, the day's base run), then opens N sessions at on
 *Now* page's numbers (time to first render), opens *What-if*, sets its own EV share and runs a
 one-day what-if (latency until the metric table's scenario appears). Meanwhile a thread polls
 ``/liveness`` every 100 ms and samples the server's memory (RSS of the panel process and its
-children). After the sessions close the server gets 20 s to let go of them.
+children), and the CPU time the server and the browsers spend. After the sessions close the
+server gets 20 s to let go of them (its memory is read again 60 s after).
 
 Floors (issue 17): first render < 3 s warm, one-day what-if < 5 s, /liveness < 200 ms
 throughout, memory after close within 10 % of before. Anchor printed beside the figures: the
@@ -63,8 +64,26 @@ def server_rss_mb(pid: int) -> float:
         return float("nan")
 
 
+def tree_cpu_s(pid: int) -> dict[int, float]:
+    """CPU time (user + system) of a process and each of its children [s], by pid."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return {}
+    out = {}
+    for q in procs:
+        try:
+            t = q.cpu_times()
+            out[q.pid] = t.user + t.system
+        except psutil.Error:
+            pass
+    return out
+
+
 class Monitor(threading.Thread):
-    """Polls /liveness and samples server memory until stopped."""
+    """Polls /liveness, samples server memory and the CPU time of the browsers (this
+    process's children other than the server) until stopped."""
 
     def __init__(self, url: str, pid: int, period_s: float = 0.1):
         super().__init__(daemon=True)
@@ -72,6 +91,7 @@ class Monitor(threading.Thread):
         self.liveness_ms: list[float] = []
         self.failures = 0
         self.rss_mb: list[float] = []
+        self.browser_cpu_s: dict[int, float] = {}  # last seen, per browser process
         self.halt = threading.Event()
 
     def run(self) -> None:
@@ -84,6 +104,10 @@ class Monitor(threading.Thread):
             except OSError:
                 self.failures += 1
             self.rss_mb.append(server_rss_mb(self.pid))
+            server = set(tree_cpu_s(self.pid))
+            for pid, cpu in tree_cpu_s(os.getpid()).items():
+                if pid != os.getpid() and pid not in server:
+                    self.browser_cpu_s[pid] = cpu
             self.halt.wait(self.period_s)
 
 
@@ -110,12 +134,14 @@ async def session(browser, base: str, ev_percent: int, out: dict) -> None:
         await box.press("Enter")
         t1 = time.perf_counter()
         await page.locator(".wi-run button").click()
-        await page.locator(".wi-metrics .tabulator-cell[tabulator-field='scenario']").first \
-            .wait_for(timeout=300_000)
-        out["whatif_s"] = time.perf_counter() - t1
+        # the metric table, or the page's error message (a failed run is reported at once)
+        table = page.locator(".wi-metrics .tabulator-cell[tabulator-field='scenario']").first
+        await table.or_(page.locator(".wi-error").filter(has_text=re.compile(r"\S"))).first.wait_for(timeout=300_000)
         error = await page.locator(".wi-error").inner_text()
         if error.strip():
             out["error"] = error.strip()
+        else:
+            out["whatif_s"] = time.perf_counter() - t1
     except Exception as exc:  # a session that failed is reported, not hidden
         out["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
     finally:
@@ -196,12 +222,16 @@ def main() -> None:
         mon = Monitor(f"{base}/liveness", proc.pid)
         mon.start()
         t = time.perf_counter()
+        cpu0 = sum(tree_cpu_s(proc.pid).values())
         outs = asyncio.run(run_sessions(base, args.sessions))
         wall = time.perf_counter() - t
+        server_cpu = sum(tree_cpu_s(proc.pid).values()) - cpu0
         time.sleep(20)  # sessions closed: let the server drop them
         mon.halt.set()
         mon.join()
         after = server_rss_mb(proc.pid)
+        time.sleep(40)  # and later: a slow release or memory kept
+        later = server_rss_mb(proc.pid)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
@@ -219,7 +249,13 @@ def main() -> None:
     print(f"/liveness [ms]: {stats(mon.liveness_ms)} over {len(mon.liveness_ms)} polls, "
           f"{mon.failures} failed  (floor {FLOORS['liveness_ms']:.0f} ms)")
     print(f"server memory [MiB]: before {before:.0f}, peak {peak:.0f}, after close {after:.0f}"
-          f" ({(after - before) / before:+.1%}; floor ±{FLOORS['memory_rise']:.0%})")
+          f" ({(after - before) / before:+.1%}; floor ±{FLOORS['memory_rise']:.0%}); 60 s after "
+          f"close {later:.0f} ({(later - before) / before:+.1%})")
+    browser_cpu = sum(mon.browser_cpu_s.values())
+    print(f"CPU while the sessions ran [s]: server {server_cpu:.1f} "
+          f"({server_cpu / args.sessions:.2f} per session), browsers about {browser_cpu:.1f} "
+          f"({browser_cpu / args.sessions:.2f} per session; sampled every 0.1 s); "
+          f"{wall:.0f} s wall x {os.cpu_count()} cores = {wall * os.cpu_count():.0f} core-s")
     print(f"sessions failed: {len(errors)} {errors[:3]}")
     print(f"load average after: {os.getloadavg()}")
 

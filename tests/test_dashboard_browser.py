@@ -360,6 +360,24 @@ def test_whatif_unknown_element_is_named(page):
     expect(page.locator(".wi-error")).to_contain_text("9999", timeout=SOLVE_MS)
 
 
+def test_an_element_clicked_on_the_map_is_the_one_out_of_service(page, city):
+    """A click on the pick map selects the element in its layer's source (what Bokeh's tap
+    tool does in the browser); the session turns the selection into the outage knobs."""
+    from playwright.sync_api import expect
+
+    expect(_shown_at(page)).to_have_text("Thu 14 Jul 2016, 18:00 EDT", timeout=FIRST_SOLVE_MS)
+    _open_tab(page, "What-if")
+    page.locator(".wi-pick-toggle button").click()
+    page.wait_for_function("() => Bokeh.documents[0].get_model_by_name('pick-pipes') !== null",
+                           timeout=SOLVE_MS)
+    select = "([name, k]) => { Bokeh.documents[0].get_model_by_name(name).selected.indices = [k] }"
+    for name, k, kind, element in [("pick-lines", 7, "line", str(city.net.line.index[7])),
+                                   ("pick-pipes", 3, "pipe", city.wn.pipe_name_list[3])]:
+        page.evaluate(select, [name, k])
+        expect(page.locator(".wi-outage-kind select")).to_have_value(kind)
+        expect(page.locator(".wi-outage-element input")).to_have_value(element)
+
+
 # ------------------------------------------------------------------------------ Losses
 
 

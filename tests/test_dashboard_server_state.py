@@ -46,6 +46,23 @@ def test_shared_results_compute_once_for_concurrent_callers_and_retry_failures()
     assert shared.get("k", lambda: "again") == "again"
 
 
+def test_peek_never_waits_and_gives_only_finished_results():
+    shared = state.SharedResults(keep=2)
+    gate = threading.Event()
+    worker = threading.Thread(target=shared.get, args=("slow", lambda: gate.wait(5) and 42))
+    worker.start()
+    time.sleep(0.1)
+    t = time.perf_counter()
+    assert shared.peek("slow") is None and shared.peek("never asked") is None
+    assert time.perf_counter() - t < 0.05  # the event loop is not held up
+    gate.set()
+    worker.join()
+    assert shared.peek("slow") == 42
+    with pytest.raises(ValueError):
+        shared.get("bad", lambda: int("x"))
+    assert shared.peek("bad") is None  # a failure is no result
+
+
 def test_fair_pool_serves_in_order_and_tells_each_its_place():
     pool = state.FairPool(1, "test-fair")
     gate, order = threading.Event(), []

@@ -170,8 +170,11 @@ def build():
                "P [kW]": p.power_kw}
         ).rename_axis("pump").reset_index()[
             ["pump", "bus", "state", "flow [L/s]", "head [m]", "P [kW]"]]
-        # bokeh models may only change under the document lock: run on the session's next tick
-        pn.state.execute(partial(nmap.draw, view.layers), schedule=True)
+        draw = partial(nmap.draw, view.layers)
+        if nmap.figure.document is None:  # the page is being built: not in the browser yet
+            draw()
+        else:  # bokeh models in a document change only under its lock: the session's next tick
+            pn.state.execute(draw, schedule=True)
 
 
     def _busy(*_):
@@ -194,8 +197,6 @@ def build():
     state.city_future()  # start loading the city now (at server start with `panel serve --warm`)
     if pn.state.location is not None:
         pn.state.location.sync(view, {"at": "at"})
-    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-        pn.state.onload(view.refresh)  # the first solve, once the page is in the browser
 
     # --- page ----------------------------------------------------------------------------------
     sidebar = [
@@ -213,7 +214,14 @@ def build():
             "Hover over an element for its name and values; click a legend entry to hide a layer.",
             sizing_mode="stretch_width"),
     ]
+    # a warm server that has shown this time before: the numbers and the map go out with the
+    # page itself; else the first solve starts once the page is in the browser. The series
+    # wait for the browser either way (before it connects, Panel defers every change and a
+    # job's progress poll would re-schedule itself on every tick of the event loop)
+    shown = view.show_if_solved()
     series = SeriesView(view)
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.onload(series.refresh if shown else view.refresh)
     main = [
         pn.Row(shown_at, spinner, status, sizing_mode="stretch_width"),
         error,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 from datetime import date
-from functools import partial
 
 import pandas as pd
 import panel as pn
@@ -23,6 +22,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 from apps import state
 from apps.jobs import Job, model_batch, show_job
 from apps.overlay_map import OverlayMap
+from apps.pick_map import PickMap
 from twin import scenario_impact as impact
 from twin.scenario import ScenarioResult, open_result, run_scenario, scenario_yaml
 from twin.whatif import PERIODS, WhatIfKnobs, knobs_scenario
@@ -82,6 +82,18 @@ def comparison(city, base: ScenarioResult, result: ScenarioResult) -> dict:
     }
 
 
+def difference_maps(city, marks: list[dict]) -> list[OverlayMap]:
+    """The :data:`DIFFERENCE_MAPS` of a :func:`comparison`'s ``marks``, built in the worker
+    thread that compared the runs: new bokeh figures belong to no document yet, so building
+    them needs no lock, and the event loop (every session's) only adds them (0.09 s of
+    figure building per run moved off it)."""
+    maps = [OverlayMap(city, key, title, unit, diverging=True, height=400)
+            for key, title, unit in DIFFERENCE_MAPS]
+    for m, kwargs in zip(maps, marks, strict=True):
+        m.mark(**kwargs, symmetric=True)
+    return maps
+
+
 class WhatIfPage:
     """One session's what-if page; its runs and results belong to this session only."""
 
@@ -120,6 +132,11 @@ class WhatIfPage:
         self.drought = w.FloatInput(name="Drought restriction [%]", value=0.0, step=5,
                                     width=160, css_classes=["wi-drought"])
         self.pump = w.Select(name="Pump out", options=[""], width=110, css_classes=["wi-pump"])
+        # the map to pick the element on is built when first asked for (a figure per session)
+        self.pick_toggle = w.Toggle(name="… or click it on the map", width=190, margin=(24, 10),
+                                    css_classes=["wi-pick-toggle"])
+        self.pick_box = pn.Column(sizing_mode="stretch_width", visible=False,
+                                  css_classes=["wi-pick-map"])
         self.hosting = w.Checkbox(name="PV hosting capacity left (about 4 s more a day)",
                                   value=False, css_classes=["wi-hosting"])
         self.run_button = w.Button(name="Run", button_type="primary", width=110,
@@ -165,6 +182,7 @@ class WhatIfPage:
         self.outage_pick.param.watch(
             lambda e: setattr(self.outage_element, "value", e.new or ""), "value")
         self.leak_pick.param.watch(lambda e: setattr(self.leak, "value", e.new or ""), "value")
+        self.pick_toggle.param.watch(self._show_pick_map, "value")
         self.run_button.on_click(self._run)
         self.cancel_button.on_click(lambda _: self.job.cancel())
         self.save_button.on_click(self._save)
@@ -175,7 +193,9 @@ class WhatIfPage:
                              "same period, and see what breaks. Zero or empty: no change."),
             pn.Row(self.name, self.start, self.period),
             pn.Row(self.ev, self.pv, self.heat_days, self.heat_c),
-            pn.Row(self.outage_kind, self.outage_element, self.outage_pick, self.pump),
+            pn.Row(self.outage_kind, self.outage_element, self.outage_pick, self.pick_toggle,
+                   self.pump),
+            self.pick_box,
             pn.Row(self.leak, self.leak_pick, self.leak_flow, self.drought),
             self.hosting,
             pn.Row(self.run_button, self.cancel_button, self.progress, self.status),
@@ -194,6 +214,20 @@ class WhatIfPage:
     def _outage_kind_changed(self, *_):
         if self.city is not None:
             self.outage_pick.options = ["", *element_options(self.city, self.outage_kind.value)]
+
+    def _show_pick_map(self, *_):
+        if self.city is None and state.city_is_ready():  # the page opened before the city
+            self._fill_lists(state.city_future().result())
+        if self.pick_toggle.value and not self.pick_box.objects and self.city is not None:
+            pick = PickMap(self.city, self.pick)
+            with model_batch():
+                self.pick_box[:] = [pn.pane.Bokeh(pick.figure, sizing_mode="stretch_width")]
+        self.pick_box.visible = self.pick_toggle.value
+
+    def pick(self, kind: str, element: str) -> None:
+        """An element clicked on the map: it is the one out of service."""
+        self.outage_kind.value = kind  # its list of ids follows
+        self.outage_element.value = element
 
     def _saved_options(self) -> dict[str, str]:
         folder = state.results_dir()
@@ -243,7 +277,8 @@ class WhatIfPage:
             base = state.base_result(city, scenario, progress=tick(0))
             result = run_scenario(city, scenario, profiles=None, progress=tick(4),
                                   cancel=cancel.is_set)
-            return city, base, result, comparison(city, base, result)
+            shown = comparison(city, base, result)
+            return city, base, result, shown, difference_maps(city, shown["marks"])
 
         out = await job.run(work, pool=state.WHATIFS)
         if out is not None:
@@ -261,15 +296,18 @@ class WhatIfPage:
             result = open_result(path)
             city = state.city_future().result()
             base = state.base_result(city, result.scenario)
-            return city, base, result, comparison(city, base, result)
+            shown = comparison(city, base, result)
+            return city, base, result, shown, difference_maps(city, shown["marks"])
 
         out = await job.run(work, pool=state.WHATIFS)
         if out is not None:
             with model_batch():
                 self._show(*out)
 
-    def _show(self, city, base: ScenarioResult, result: ScenarioResult, shown: dict):
-        """Fill the page from a :func:`comparison` (on the event loop: widgets only)."""
+    def _show(self, city, base: ScenarioResult, result: ScenarioResult, shown: dict,
+              maps: list[OverlayMap]):
+        """Fill the page from a :func:`comparison` and its :func:`difference_maps` (on the
+        event loop: widgets only)."""
         self.city, self.base, self.result = city, base, result
         if len(self.leak_pick.options) < 2:
             self._fill_lists(city)
@@ -287,16 +325,10 @@ class WhatIfPage:
         self.customers.value = shown["customers"]
         self.events.value = shown["events"]
         self.lows.value = shown["lows"]
-        if self._maps is None or self._maps[0].city is not city:  # one set of maps per page
-            self._maps = [OverlayMap(city, key, title, unit, diverging=True, height=400)
-                          for key, title, unit in DIFFERENCE_MAPS]
-            for m, marks in zip(self._maps, shown["marks"], strict=True):
-                m.mark(**marks, symmetric=True)  # not in the document yet: no lock needed
-            self.maps[:] = [pn.pane.Bokeh(m.figure, sizing_mode="stretch_width")
-                            for m in self._maps]
-        else:  # bokeh models in the document change only under its lock: the next tick
-            for m, marks in zip(self._maps, shown["marks"], strict=True):
-                pn.state.execute(partial(m.mark, **marks, symmetric=True), schedule=True)
+        # the figures were built with their marks in the worker (:func:`difference_maps`):
+        # here they only join the document
+        self._maps = maps
+        self.maps[:] = [pn.pane.Bokeh(m.figure, sizing_mode="stretch_width") for m in maps]
         self.notes.object = ("<p><b>What the changes did:</b> " + "; ".join(result.notes)
                              + "</p>") if result.notes else ""
         self.download.filename = f"{sc.name}.yaml"
