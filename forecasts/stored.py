@@ -366,16 +366,21 @@ def forecast_stored(store, ids: Sequence[str], place: Place, model: str = models
     return ds, plan, series
 
 
-def default_model_note(model: str, has_weather: bool = True) -> str:
-    """Line saying which model was used and whether it was the default (and why)."""
-    default = models.default_model(has_weather)
-    if model == default and has_weather:
-        return (f"model {model} (the default with weather: lowest MASE on the sample city's "
-                "feeders and city in benchmarks/bench_forecast_accuracy.py; without weather "
-                f"the default is {models.DEFAULT_MODEL_WITHOUT_WEATHER})")
-    if model == default:
-        return (f"model {model} (the default without weather: lowest MASE on real demand "
-                "without weather, Taylor's England & Wales, in "
-                f"benchmarks/bench_forecast_accuracy.py; with weather the default is "
-                f"{models.DEFAULT_MODEL})")
-    return f"model {model} (asked; the default here is {default})"
+def default_model_note(model: str, has_weather: bool = True, kind: str = "load") -> str:
+    """Line saying which model was used and whether it was the default (and why); ``kind``
+    is ``"load"`` or ``"pv"`` (see :func:`forecasts.models.default_model`)."""
+    default = models.default_model(has_weather, kind)
+    other = models.default_model(not has_weather, kind)
+    if model != default:
+        return f"model {model} (asked; the default here is {default})"
+    if kind == "pv":
+        basis = ("lowest MASE on real PV, SERF East with its PSM3 weather, in "
+                 "benchmarks/bench_forecast_accuracy.py")
+    elif has_weather:
+        basis = ("lowest MASE on the sample city's feeders and city in "
+                 "benchmarks/bench_forecast_accuracy.py")
+    else:
+        basis = ("lowest MASE on real demand without weather, Taylor's England & Wales, in "
+                 "benchmarks/bench_forecast_accuracy.py")
+    return (f"model {model} (the default {'with' if has_weather else 'without'} weather: "
+            f"{basis}; {'without' if has_weather else 'with'} weather the default is {other})")

@@ -138,6 +138,16 @@ def _has_weather(setup: str, level: str, hierarchy: str | None, series) -> bool:
     return bool(series) or _hierarchy(level, hierarchy) == "electric"
 
 
+def _series_kind(kind: str | None, level: str, hierarchy: str | None, series) -> str:
+    """``"pv"`` for PV generation (``--kind pv`` of stored series, or a level of the PV
+    hierarchy), else ``"load"``: which default model applies."""
+    from forecasts import data
+
+    if series:
+        return "pv" if kind == data.STORE_KIND["pv"] else "load"
+    return "pv" if _hierarchy(level, hierarchy) == "pv" else "load"
+
+
 def _weather(hs, setup: str, station, first, last, place, store):
     """Weather for the electric hierarchy's models from ``first`` to ``last`` (none for the
     others), and a line saying what it is."""
@@ -295,7 +305,8 @@ def run(
     the_city, place, st, setup, station = _forecast_inputs(city, country, subdiv, store, weather,
                                                            write=True)
     has_weather = _has_weather(setup, level, hierarchy, series)
-    model = model or models.default_model(has_weather)
+    series_kind = _series_kind(kind, level, hierarchy, series)
+    model = model or models.default_model(has_weather, series_kind)
     if series:
         started = time.perf_counter()
         with progress_bar() as bar:
@@ -314,7 +325,7 @@ def run(
         name = f"{stored.kind}-series-{horizon}-{plan.start.tz_convert(place.timezone):%Y-%m-%d}"
         url = runner.save_forecasts(ds, st.url, name)
         _print_run(ds, plan, place.timezone, stored.unit, time.perf_counter() - started)
-        console.print(default_model_note(model, has_weather))
+        console.print(default_model_note(model, has_weather, series_kind))
         console.print(f"place: {place.describe()}; weather: {ds.attrs['weather']}")
         console.print(f"intervals: {ds.attrs['interval_calibration']}")
         console.print(f"saved: {url}")
@@ -354,7 +365,7 @@ def run(
     name = f"{hs.name}-{level}-{horizon}-{plan.start.tz_convert(place.timezone):%Y-%m-%d}"
     url = runner.save_forecasts(ds, st.url, name)
     _print_run(ds, plan, place.timezone, hs.unit, time.perf_counter() - started)
-    console.print(default_model_note(model, has_weather))
+    console.print(default_model_note(model, has_weather, series_kind))
     console.print(f"place: {place.describe()}; weather: {weather_note}")
     console.print(f"intervals: {ds.attrs.get('interval_calibration', 'none')}")
     if hs.unmapped:
@@ -457,7 +468,8 @@ def backtest(
     _check_weeks(st, kind if series else _store_kind(level, hierarchy), weeks, end,
                  place.timezone)
     has_weather = _has_weather(setup, level, hierarchy, series)
-    models_ = models_ or [models.default_model(has_weather)]
+    series_kind = _series_kind(kind, level, hierarchy, series)
+    models_ = models_ or [models.default_model(has_weather, series_kind)]
     if series:
         with console.status(f"backtesting {len(series)} series over {weeks} week(s)…"):
             try:
@@ -472,7 +484,7 @@ def backtest(
         _print_backtest(result.table, f"backtest of {names} ({result.series.kind}, "
                                       f"{result.series.unit}), {horizon}, target days "
                                       f"{first:%Y-%m-%d} – {last:%Y-%m-%d}")
-        console.print(", ".join(default_model_note(m, has_weather) for m in models_))
+        console.print(", ".join(default_model_note(m, has_weather, series_kind) for m in models_))
         console.print(f"place: {place.describe()}; weather: {result.weather}")
         _print_failures(result.failures)
         _save_table(result.table, save)
@@ -502,7 +514,7 @@ def backtest(
         except ValueError as exc:
             fail(str(exc))
     _print_backtest(table, f"backtest at {level} level, {horizon}, {weeks} week(s)")
-    console.print(", ".join(default_model_note(m, has_weather) for m in models_))
+    console.print(", ".join(default_model_note(m, has_weather, series_kind) for m in models_))
     console.print(f"place: {place.describe()}; weather: {weather_note}")
     _print_failures(failures)
     _save_table(table, save)
