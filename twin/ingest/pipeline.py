@@ -626,6 +626,10 @@ def ingest_paths(
     file finds its MeterReading, ReadingType and UsagePoint in another by their hrefs; files
     holding no readings are reported ``skipped``.
 
+    First, what earlier ingests that were killed left in the store's staging is removed
+    (:meth:`MeasurementStore.vacuum`: only batches whose writer is gone, never another
+    running writer's).
+
     Parameters
     ----------
     progress : callable, optional
@@ -648,6 +652,7 @@ def ingest_paths(
         kwargs["tag_map"] = read_tag_map(kwargs["tag_map"], elements)
     if isinstance(kwargs.get("reading_type"), (str, os.PathLike)):
         kwargs["reading_type"] = reading_types_of(kwargs["reading_type"])
+    store.vacuum()
     found = list(_walk(paths))
     if _input_bytes(f for f, _ in found) > BIG_RUN_BYTES:
         _return_big_arrays_to_os()
