@@ -164,7 +164,7 @@ def settings_for(kind: str, settings: vee.VeeSettings | None = None) -> vee.VeeS
     if settings is None and kind in ("scada", "weather"):  # steady pumps, full tanks
         s = dataclasses.replace(s, frozen_min_run=48)
     if settings is None and kind == "water_read":  # hourly use is spiky and steady at night
-        s = dataclasses.replace(s, spike_ratio=float("inf"), frozen_min_run=24,
+        s = dataclasses.replace(s, spike_min_step=vee.WATER_SPIKE_MIN_M3, frozen_min_run=24,
                                 zero_min_span=pd.Timedelta("3D"))  # longer than a weekend away
     if settings is None and kind == "electric_interval":  # standby load never reads 0 for a day
         s = dataclasses.replace(s, zero_min_span=pd.Timedelta("1D"))
