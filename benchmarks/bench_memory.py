@@ -17,6 +17,7 @@ the year's result that ``violations`` and ``losses`` read.
 
     TWIN_DATA_DIR=/data/year python benchmarks/bench_memory.py            # every command
     python benchmarks/bench_memory.py --data-dir /data/year --only audit --only losses
+    python benchmarks/bench_memory.py --data-dir /data/year --checkout ../main   # another tree
 
 The data directory must hold ``raw/`` (with ``truth/faults.csv``) and ``store/`` of the
 year; ``--build`` runs ``twin data build --if-missing`` into it first (tens of minutes).
@@ -43,7 +44,7 @@ GIB = 1024**3
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def readme_commands(scratch: Path) -> list[tuple[str, list[str]]]:
+def readme_commands(scratch: Path, root: Path = ROOT) -> list[tuple[str, list[str]]]:
     """The README's ``twin`` commands as (label, arguments), in README order.
 
     Commands that write a file write it under ``scratch``; ``serve`` and ``city build``
@@ -51,6 +52,7 @@ def readme_commands(scratch: Path) -> list[tuple[str, list[str]]]:
     city's definition, not a command on the year's data.
     """
     sweep_out = scratch / "sweep"
+    scenarios = root / "scenarios"
     return [
         ("info", ["info"]),
         ("simulate", ["simulate", "--at", "2016-07-14 18:00"]),
@@ -75,12 +77,12 @@ def readme_commands(scratch: Path) -> list[tuple[str, list[str]]]:
         ("maintenance report", ["maintenance", "report", "--out", str(scratch / "report.pdf"),
                                 "--top", "20"]),
         ("scenario list", ["scenario", "list"]),
-        ("scenario run", ["scenario", "run", str(ROOT / "scenarios" / "ev_2030.yaml")]),
-        ("scenario sweep", ["scenario", "sweep", str(ROOT / "scenarios" / "ev_pv_sweep.yaml"),
+        ("scenario run", ["scenario", "run", str(scenarios / "ev_2030.yaml")]),
+        ("scenario sweep", ["scenario", "sweep", str(scenarios / "ev_pv_sweep.yaml"),
                             "--workers", "2", "--out", str(sweep_out)]),
         ("scenario compare", ["scenario", "compare", str(sweep_out)]),
         ("scenario validate", ["scenario", "validate", *sorted(
-            str(p) for p in (ROOT / "scenarios").glob("*.yaml"))]),
+            str(p) for p in scenarios.glob("*.yaml"))]),
     ]
 
 
@@ -116,13 +118,13 @@ def tree_rss(proc: psutil.Process) -> int:
 
 
 def measure(label: str, argv: list[str], env: dict, interval: float,
-            timeout: float) -> Peak:
+            timeout: float, root: Path = ROOT) -> Peak:
     """Run ``python -m twin.cli argv`` and measure its peak memory (see module docstring)."""
     cmd = [sys.executable, "-m", "twin.cli", *argv]
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
         child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                 cwd=ROOT, start_new_session=True)
+                                 cwd=root, start_new_session=True)
         proc = psutil.Process(child.pid)
         peak = {"tree": 0}
         done = threading.Event()
@@ -157,6 +159,13 @@ def measure(label: str, argv: list[str], env: dict, interval: float,
                 lines[-1][:100] if lines else "")
 
 
+def _commit(root: Path) -> str:
+    """The checkout's commit (short hash), or "?" outside git."""
+    out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True)
+    return out.stdout.strip() or "?"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -166,6 +175,8 @@ def main() -> None:
                     help="run only commands whose label contains this (repeatable)")
     ap.add_argument("--interval", type=float, default=0.1, help="polling interval [s]")
     ap.add_argument("--timeout", type=float, default=3600.0, help="per command [s]")
+    ap.add_argument("--checkout", type=Path, default=ROOT,
+                    help="the twin's checkout whose code runs (default this one)")
     ap.add_argument("--build", action="store_true",
                     help="run 'twin data build --if-missing' into the data directory first")
     args = ap.parse_args()
@@ -175,29 +186,29 @@ def main() -> None:
     if data_dir is None:
         sys.exit("give --data-dir or $TWIN_DATA_DIR: the sample city's year (twin data build)")
     env["TWIN_DATA_DIR"] = str(data_dir)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    root = args.checkout.resolve()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     env.setdefault("TWIN_PSEUDONYM_KEY", "bench-memory")
     if args.build:
         subprocess.run([sys.executable, "-m", "twin.cli", "data", "build", "--if-missing"],
-                       env=env, cwd=ROOT, check=True)
+                       env=env, cwd=root, check=True)
     store = data_dir / "store"
     if not (store / "_manifest").is_dir() or not (data_dir / "raw" / "truth").is_dir():
         sys.exit(f"{data_dir}: no raw/truth and store/ of the year; run with --build "
                  "(twin data build) first")
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
-        commands = [(label, argv) for label, argv in readme_commands(Path(tmp))
+        commands = [(label, argv) for label, argv in readme_commands(Path(tmp), root)
                     if not args.only or any(o in label for o in args.only)]
-        print(f"data directory {data_dir}; ceiling {CEILING_BYTES / GIB:.0f} GiB; "
+        print(f"code {root} ({_commit(root)}); data directory {data_dir}; ceiling {CEILING_BYTES / GIB:.0f} GiB; "
               f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / GIB:.1f} GiB; "
               f"{len(commands)} commands")
-        baseline = measure("--help", ["--help"], env, args.interval,
-                           60.0)
+        baseline = measure("--help", ["--help"], env, args.interval, 120.0, root)
         rows = [baseline]
         for label, argv in commands:
             print(f"running twin {shlex.join(argv)} …", flush=True)
-            rows.append(measure(label, argv, env, args.interval, args.timeout))
+            rows.append(measure(label, argv, env, args.interval, args.timeout, root))
             r = rows[-1]
             print(f"  exit {r.exit_code}, {r.seconds:.0f} s, peak {r.peak_bytes / GIB:.2f} GiB",
                   flush=True)

@@ -101,3 +101,34 @@ def test_read_meters_matches_the_store_by_hand(sample_store, city, chunk_rows):
     got = m.kwh[:, 7]
     want = pd.Series(ref["value"].to_numpy(), index=ref["time_utc"].dt.tz_localize(None))
     np.testing.assert_allclose(got, want.reindex(times).to_numpy(dtype=np.float32))
+
+
+def test_balance_qsts_keeps_only_what_the_balance_reads(city, sample_store):
+    """The two QSTS passes of the NTL balance keep line losses and flows alone; they are the
+    values a run keeping every variable gives (same allocation, same solver)."""
+    from twin.electric import losses
+    from twin.electric.qsts import run_qsts
+    from twin.scenario import profiles_of
+
+    profiles = profiles_of(city)
+    times = pd.date_range("2016-07-06", periods=96, freq="15min")
+    feeders = sorted(f for f in city.net.bus.feeder.unique() if f.startswith("F"))
+    heads = losses.read_feeder_heads(sample_store, feeders, times[0], times[-1]
+                                     + pd.Timedelta("15min")).reindex(index=times,
+                                                                      columns=feeders)
+    pumps = pd.DataFrame(index=times)
+    ds, _ = losses.qsts_on_measurements(city.net, profiles, heads, pumps)
+    assert set(ds.data_vars) <= {*losses.BALANCE_VARIABLES, "converged", "bus_supplied"}
+    assert "vm_pu" not in ds and "line_loading_percent" not in ds
+    # the second pass by hand, keeping every variable
+    first, _ = losses.allocate_loads(city.net, profiles, heads.iloc[:, :0], pumps,
+                                     pd.DataFrame())
+    full0 = run_qsts(city.net, first)
+    filled = heads.fillna(losses.feeder_head_p_mw(full0, city.net).reindex(columns=feeders))
+    second, _ = losses.allocate_loads(city.net, profiles, filled, pumps,
+                                      losses.feeder_line_losses_mw(full0, city.net))
+    full = run_qsts(city.net, second)
+    assert "vm_pu" in full
+    for v in losses.BALANCE_VARIABLES:
+        np.testing.assert_allclose(ds[v].values, full[v].values, rtol=1e-12, atol=1e-12)
+    assert float(ds.line_pl_mw.sum()) > 0
