@@ -14,30 +14,36 @@ import pytest
 
 from twin.electric.meter_anomaly import read_meters
 from twin.ingest.audit import audit_build
-from twin.ingest.store import _series_groups
+from twin.ingest.store import _split_by_series
 
 SMALL = 40_000  # stored rows per chunk: ~20 chunks a month on the sample store
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
-    df = df.assign(series_id=df["series_id"].astype(str))
+    sid = df["series_id"].astype("category")
+    df = df.assign(series_id=sid.cat.set_categories(sorted(sid.cat.categories)))
     return df.sort_values(["series_id", "time_utc"], kind="stable").reset_index(drop=True)
 
 
 def test_chunks_hold_what_read_returns(sample_store):
-    whole = sample_store.read("electric_interval")
-    assert len(whole) > 500_000
-    chunks = list(sample_store.iter_read("electric_interval", chunk_rows=SMALL))
+    a, b = pd.Timestamp("2016-07-08", tz="UTC"), pd.Timestamp("2016-07-13", tz="UTC")
+    whole = sample_store.read("electric_interval", start=a, end=b)
+    assert len(whole) > 150_000
+    chunks = list(sample_store.iter_read("electric_interval", start=a, end=b,
+                                         chunk_rows=SMALL // 4))
     assert len(chunks) > 10
-    assert max(len(c) for c in chunks) <= SMALL
+    assert max(len(c) for c in chunks) <= SMALL // 4
     streamed = pd.concat(chunks, ignore_index=True)
     pd.testing.assert_frame_equal(_sorted(streamed), _sorted(whole), check_categorical=False)
     # each chunk is sorted by series and time, and no reading is in two chunks
     for c in chunks:
-        key = c["series_id"].astype(str) + c["time_utc"].astype(str)
-        assert key.is_monotonic_increasing
+        assert c["series_id"].cat.categories.is_monotonic_increasing
+        dc = np.diff(c["series_id"].cat.codes.to_numpy())
+        dt = np.diff(c["time_utc"].array.asi8)
+        assert ((dc > 0) | ((dc == 0) & (dt > 0))).all()
     # overlaps were there to resolve: the stored rows outnumber the readings
-    stored = sum(len(p) for p in sample_store.iter_columns("electric_interval", ["series_id"]))
+    stored = sum(len(p) for p in sample_store.iter_columns("electric_interval", ["series_id"],
+                                                           start=a, end=b))
     assert stored > len(whole)
 
 
@@ -52,16 +58,19 @@ def test_columns_and_window_are_read_alone(sample_store):
     pd.testing.assert_frame_equal(_sorted(streamed), _sorted(whole), check_categorical=False)
 
 
-def test_series_groups_split_by_rows(sample_store):
+def test_split_by_series_keeps_series_whole(sample_store):
     files = [f for fs in sample_store._files_by_month("electric_interval").values()
              for f in fs]
-    dataset = sample_store._dataset(files)
-    groups = _series_groups(dataset, None, 10_000)
-    names = [s for g in groups for s in g]
-    assert names == sorted(names) and len(names) == len(set(names))
-    assert len(groups) > 50
-    assert _series_groups(dataset, None, None) == [None]
-    assert _series_groups(dataset, None, 10**9) == [None]
+    table = sample_store._dataset(files).to_table(columns=["series_id", "time_utc"])
+    parts = list(_split_by_series(table, 10_000))
+    assert len(parts) > 50 and sum(p.num_rows for p in parts) == table.num_rows
+    ids = [sorted(set(np.asarray(p.column("series_id").combine_chunks().dictionary)[np.unique(
+        p.column("series_id").combine_chunks().indices)])) for p in parts]
+    flat = [s for group in ids for s in group]
+    assert flat == sorted(flat) and len(flat) == len(set(flat))  # whole, sorted, disjoint
+    assert all(p.num_rows <= 10_000 or len(i) == 1 for p, i in zip(parts, ids, strict=True))
+    assert list(_split_by_series(table, None)) == [table]
+    assert list(_split_by_series(table, 10**9)) == [table]
 
 
 def test_streamed_audit_equals_one_shot(sample_raw, sample_store, city):
