@@ -14,7 +14,7 @@ import pytest
 
 from twin.electric.meter_anomaly import read_meters
 from twin.ingest.audit import audit_build
-from twin.ingest.store import _split_by_series
+from twin.ingest.store import _series_groups
 
 SMALL = 40_000  # stored rows per chunk: ~20 chunks a month on the sample store
 
@@ -58,19 +58,16 @@ def test_columns_and_window_are_read_alone(sample_store):
     pd.testing.assert_frame_equal(_sorted(streamed), _sorted(whole), check_categorical=False)
 
 
-def test_split_by_series_keeps_series_whole(sample_store):
+def test_series_groups_split_by_rows(sample_store):
     files = [f for fs in sample_store._files_by_month("electric_interval").values()
              for f in fs]
-    table = sample_store._dataset(files).to_table(columns=["series_id", "time_utc"])
-    parts = list(_split_by_series(table, 10_000))
-    assert len(parts) > 50 and sum(p.num_rows for p in parts) == table.num_rows
-    ids = [sorted(set(np.asarray(p.column("series_id").combine_chunks().dictionary)[np.unique(
-        p.column("series_id").combine_chunks().indices)])) for p in parts]
-    flat = [s for group in ids for s in group]
-    assert flat == sorted(flat) and len(flat) == len(set(flat))  # whole, sorted, disjoint
-    assert all(p.num_rows <= 10_000 or len(i) == 1 for p, i in zip(parts, ids, strict=True))
-    assert list(_split_by_series(table, None)) == [table]
-    assert list(_split_by_series(table, 10**9)) == [table]
+    dataset = sample_store._dataset(files)
+    groups = _series_groups(dataset, None, 10_000)
+    names = [s for g in groups for s in g]
+    assert names == sorted(names) and len(names) == len(set(names))
+    assert len(groups) > 50
+    assert _series_groups(dataset, None, None) == [None]
+    assert _series_groups(dataset, None, 10**9) == [None]
 
 
 def test_streamed_audit_equals_one_shot(sample_raw, sample_store, city):

@@ -508,13 +508,12 @@ class MeasurementStore:
                   ) -> Iterator[pd.DataFrame]:
         """Read readings as :meth:`read` does (overlaps resolved), streamed in chunks.
 
-        A UTC month is read at once as Arrow columns (only ``columns`` and the few the
-        precedence rule needs: ~30 B a reading), and its overlaps are resolved and handed
-        over a group of whole series at a time, each group holding at most ``chunk_rows``
-        stored rows (a series with more is a group of its own). A reading's overlapping
-        copies share its series and month, so every chunk resolves its own: the chunks
-        concatenated hold the rows of :meth:`read` (each chunk sorted by series and time;
-        months in order, series groups in order within a month).
+        A UTC month at a time, and within a month a group of whole series at a time, each
+        group holding at most ``chunk_rows`` stored rows (a series with more is a group of
+        its own); only ``columns`` are read besides the few the precedence rule needs. A
+        reading's overlapping copies share its series and month, so every chunk resolves
+        its own: the chunks concatenated hold the rows of :meth:`read` (each chunk sorted by
+        series and time; months in order, series groups in order within a month).
 
         Parameters
         ----------
@@ -537,13 +536,16 @@ class MeasurementStore:
             need = list(dict.fromkeys([*columns, *_MERGE_COLUMNS]))
         ranks = None
         for files in self._files_by_month(kind, start, end).values():
+            dataset = self._dataset(files)
+            where = _filter(series, start, end)
             ranks = self.source_ranks() if ranks is None else ranks
-            table = self._dataset(files).to_table(columns=need,
-                                                  filter=_filter(series, start, end))
-            for part in _split_by_series(table, chunk_rows):
-                if part.num_rows:
-                    yield merge_overlaps(part, ranks, columns)
-            del table
+            for group in _series_groups(dataset, where, chunk_rows):
+                filt = where if group is None else _and(where, ds.field("series_id").isin(
+                    group))
+                table = dataset.to_table(columns=need, filter=filt)
+                if table.num_rows:
+                    yield merge_overlaps(table, ranks, columns)
+                del table
 
     def iter_columns(self, kind: str, columns: Sequence[str], series=None, start=None,
                      end=None) -> Iterator[pd.DataFrame]:
@@ -827,41 +829,42 @@ def _month(t) -> str:
     return _utc(t).strftime("%Y-%m")
 
 
-def _split_by_series(table: pa.Table, chunk_rows: int | None) -> Iterator[pa.Table]:
-    """Split stored rows into groups of whole series (in sorted order of the ids) of at most
-    ``chunk_rows`` rows each; the table itself when it is smaller or ``chunk_rows`` is None.
-    Works on the dictionary codes of ``series_id`` (no string per row)."""
-    if chunk_rows is None or table.num_rows <= chunk_rows:
-        yield table
-        return
-    table = table.unify_dictionaries()
-    col = table.column("series_id")
-    names = col.chunk(0).dictionary.to_numpy(zero_copy_only=False)
-    codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in col.chunks])
-    counts = np.bincount(codes, minlength=len(names))
-    group_of = np.zeros(len(names), np.int64)
-    group, rows = 0, 0
-    for c in np.argsort(names, kind="stable"):  # series in sorted order
-        if not counts[c]:
+def _and(a, b):
+    """Both filter expressions (either may be None)."""
+    return b if a is None else a if b is None else a & b
+
+
+def _series_groups(dataset: ds.Dataset, where, chunk_rows: int | None) -> list:
+    """Groups of series ids (sorted) of at most ``chunk_rows`` stored rows each; ``[None]``
+    (everything at once) when the rows are fewer or ``chunk_rows`` is None. Reads only the
+    ``series_id`` column (dictionary indices, no string per row)."""
+    if chunk_rows is None:
+        return [None]
+    counts: dict[str, int] = {}
+    for batch in dataset.to_batches(columns=["series_id"], filter=where):
+        col = batch.column(0)
+        if not batch.num_rows:
             continue
-        if rows and rows + counts[c] > chunk_rows:
-            group, rows = group + 1, 0
-        group_of[c] = group
-        rows += counts[c]
-    of_row = group_of[codes]
-    del codes
-    order = np.argsort(of_row, kind="stable")
-    bounds = np.searchsorted(of_row[order], np.arange(group + 2))
-    del of_row
-    for g in range(group + 1):
-        yield table.take(pa.array(order[bounds[g]:bounds[g + 1]]))
+        n = np.bincount(col.indices.to_numpy(zero_copy_only=False),
+                        minlength=len(col.dictionary))
+        for name, k in zip(col.dictionary.to_pylist(), n.tolist(), strict=True):
+            if k:
+                counts[name] = counts.get(name, 0) + k
+    if sum(counts.values()) <= chunk_rows:
+        return [None]
+    groups, group, rows = [], [], 0
+    for name in sorted(counts):
+        if group and rows + counts[name] > chunk_rows:
+            groups.append(group)
+            group, rows = [], 0
+        group.append(name)
+        rows += counts[name]
+    return [*groups, group] if group else groups
 
 
 def _filter(series, start, end):
     expr = None
-
-    def both(a, b):
-        return b if a is None else a & b
+    both = _and
 
     if series is not None:
         series = [series] if isinstance(series, str) else list(series)
