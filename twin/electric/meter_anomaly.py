@@ -149,10 +149,22 @@ def read_meters(store, customers: pd.DataFrame, times: pd.DatetimeIndex,
     load = reg.loc[meter_ids, "load"].astype(int)
     share = reg.loc[meter_ids, "load_share"].astype(float)
     share = share / share.groupby(load.to_numpy()).transform("sum").to_numpy()
-    return MeterReadings(times, meter_ids, np.ascontiguousarray(kwh[:, seen]), flat[:, seen],
+    return MeterReadings(times, meter_ids, _columns_in_place(kwh, seen), flat[:, seen],
                          zero[:, seen], days, load.rename("load"), share.rename("share"),
                          pd.Series(unmapped, dtype=int, name="readings"),
                          int((~seen).sum()))
+
+
+def _columns_in_place(a: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``a[:, keep]`` without a second copy of ``a`` (a year of 3,000 meters is 0.4 GB): the
+    kept columns are moved to the front and a view of them returned."""
+    if keep.all():
+        return a
+    cols = np.flatnonzero(keep)
+    for j, c in enumerate(cols):
+        if j != c:
+            a[:, j] = a[:, c]
+    return a[:, :len(cols)]
 
 
 def _add_chunk(df: pd.DataFrame, col_of: pd.Index, t_ns: np.ndarray, day_of: np.ndarray,

@@ -546,6 +546,7 @@ class MeasurementStore:
                 if table.num_rows:
                     yield merge_overlaps(table, ranks, columns)
                 del table
+            pa.default_memory_pool().release_unused()  # a month's buffers back to the OS
 
     def iter_columns(self, kind: str, columns: Sequence[str], series=None, start=None,
                      end=None) -> Iterator[pd.DataFrame]:
