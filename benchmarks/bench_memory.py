@@ -52,6 +52,7 @@ def readme_commands(scratch: Path, root: Path = ROOT) -> list[tuple[str, list[st
     city's definition, not a command on the year's data.
     """
     sweep_out = scratch / "sweep"
+    year = ["--start", "2016-01-01", "--days", "366"]  # the sample city's year (2016)
     scenarios = root / "scenarios"
     return [
         ("info", ["info"]),
@@ -63,9 +64,10 @@ def readme_commands(scratch: Path, root: Path = ROOT) -> list[tuple[str, list[st
         ("electric hosting-capacity", ["electric", "hosting-capacity"]),
         ("electric n1", ["electric", "n1"]),
         ("water simulate", ["water", "simulate"]),
-        ("water balance", ["water", "balance"]),
-        ("water night-flow", ["water", "night-flow"]),
-        ("water leaks", ["water", "leaks"]),
+        ("water balance", ["water", "balance", *year]),
+        ("water night-flow", ["water", "night-flow", *year]),
+        ("water leaks", ["water", "leaks", "--start", "2016-01-11", "--days", "7",
+                         "--baseline-days", "2"]),  # the README's example period
         ("water outage", ["water", "outage", "--feeder", "F83", "--start", "2016-07-14 20:00",
                           "--hours", "6"]),
         ("forecast run", ["forecast", "run", "--level", "feeder", "--horizon", "day-ahead"]),
