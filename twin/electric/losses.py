@@ -46,6 +46,8 @@ KWH_PER_MW_INTERVAL = 250.0
 SUBSTATION = "substation"
 #: Less energy delivered than this gives no loss percentage (an idle feeder) [MWh].
 MIN_DELIVERED_MWH = 1e-3
+#: QSTS variables the feeder balance reads: line losses, and the flow into each feeder head.
+BALANCE_VARIABLES = ("line_p_from_mw", "line_pl_mw")
 #: Bounds of the per-step load scale of the allocation [-]; outside, the step is clipped and
 #: counted in ``allocation_clipped_steps``.
 ALLOCATION_SCALE_BOUNDS = (0.0, 5.0)
@@ -309,20 +311,26 @@ def qsts_on_measurements(net: pp.pandapowerNet, profiles: dict, head_p_mw: pd.Da
                          pump_p_mw: pd.DataFrame, progress: Callable | None = None):
     """QSTS with loads allocated from the head-of-feeder measurements (two passes).
 
+    Only the line results the balance needs are kept (:data:`BALANCE_VARIABLES`): a year of
+    every variable of both passes would take ~0.6 GB.
+
     Returns
     -------
     (Dataset, Series)
-        The second pass's QSTS result and the clipped allocation steps per feeder.
+        The second pass's QSTS result (:data:`BALANCE_VARIABLES` and ``converged``) and the
+        clipped allocation steps per feeder.
     """
     from twin.electric.qsts import run_qsts
 
     heads = head_p_mw.copy()
     first, _ = allocate_loads(net, profiles, heads.iloc[:, :0], pump_p_mw, pd.DataFrame())
-    ds0 = run_qsts(net, first, progress=progress)
+    ds0 = run_qsts(net, first, progress=progress, variables=BALANCE_VARIABLES)
+    del first
     losses0 = feeder_line_losses_mw(ds0, net)
     filled = heads.fillna(feeder_head_p_mw(ds0, net).reindex(columns=heads.columns))
+    del ds0
     second, clipped = allocate_loads(net, profiles, filled, pump_p_mw, losses0)
-    ds = run_qsts(net, second, progress=progress)
+    ds = run_qsts(net, second, progress=progress, variables=BALANCE_VARIABLES)
     return ds, clipped
 
 

@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from twin.ingest.store import MeasurementStore
+from twin.ingest.store import READ_CHUNK_ROWS, MeasurementStore
 
 #: A fault is found when at least this share of its affected readings is flagged [-].
 FOUND_SHARE = 0.5
@@ -234,15 +234,68 @@ def _months(store: MeasurementStore, kind: str) -> list[str]:
     return sorted(months)
 
 
-def _file_name(source: pd.Series) -> np.ndarray:
-    """The file name part of ``source`` labels (``name@sha``), per row."""
-    cats = source.cat.categories.astype(str)
-    names = np.array([c.rsplit("@", 1)[0] for c in cats], dtype=object)
-    return names[source.cat.codes.to_numpy()]
+#: Store columns the audit reads (the values themselves are not needed).
+AUDIT_COLUMNS = ("series_id", "time_utc", "quality_flag", "vee_rule", "source")
+
+
+def _category_strings(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A categorical column as (codes per row, its categories as str); no string per row."""
+    cat = col.astype("category").cat
+    return cat.codes.to_numpy(), np.asarray(cat.categories.astype(str), dtype=object)
+
+
+def _member(k: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """``np.isin(k, sorted_keys)`` for keys sorted once (a binary search per chunk row
+    instead of sorting every fault key again for every chunk)."""
+    if not len(sorted_keys):
+        return np.zeros(len(k), bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, k), len(sorted_keys) - 1)
+    return sorted_keys[pos] == k
+
+
+def _audit_chunk(df: pd.DataFrame, code, enc, key_codes: np.ndarray,
+                 file_faults: pd.DataFrame, file_stats: dict, kind: str):
+    """Audit one chunk of stored readings (whole series of one month, overlaps resolved).
+
+    Returns the stored fault keys (``k``, ``flag``, ``file``), the rows a file fault covers
+    and the chunk's false-flag counts; adds the file faults' counts to ``file_stats``.
+    """
+    sid_codes, sid_names = _category_strings(df["series_id"])
+    c = np.append(code(sid_names), -1)[sid_codes]
+    t = df["time_utc"].array.asi8 // _MIN_NS
+    k = enc(c, t)
+    q_codes, q_names = _category_strings(df["quality_flag"])
+    r_codes, r_names = _category_strings(df["vee_rule"])
+    flag = (np.append(q_names != "valid", True)[q_codes]
+            | np.append(r_names != "", True)[r_codes])
+    src_codes, src_names = _category_strings(df["source"])
+    file_names = np.array([n.rsplit("@", 1)[0] for n in src_names], dtype=object)
+    hit = (c >= 0) & _member(k, key_codes)
+    stored = pd.DataFrame({"k": k[hit], "flag": flag[hit],
+                           "file": np.append(file_names, None)[src_codes[hit]]})
+    # file faults: readings of the file in the window
+    in_file_fault = np.zeros(len(df), bool)
+    for i, f in file_faults.iterrows():
+        of_file = np.flatnonzero(file_names == Path(f["file"]).name)
+        if not len(of_file):
+            continue
+        lo, hi = f["start_utc"].value // _MIN_NS, f["end_utc"].value // _MIN_NS
+        m = np.isin(src_codes, of_file) & (t >= lo) & (t < hi)
+        if m.any():
+            file_stats[i][0] += int(m.sum())
+            file_stats[i][1] += int(flag[m].sum())
+            file_stats[i][2] |= set(sid_names[np.unique(sid_codes[m])])
+            file_stats[i][3] |= set(sid_names[np.unique(sid_codes[m & flag])])
+        in_file_fault |= m
+    free = ~hit & ~in_file_fault
+    rules = pd.Series(np.append(r_names, "nan")[r_codes[free & flag]])
+    return stored, in_file_fault, {"kind": kind, "readings": int(free.sum()),
+                                   "flagged": int((free & flag).sum()),
+                                   "rules": rules.value_counts().to_dict()}
 
 
 def audit_vee(store: MeasurementStore, faults: pd.DataFrame, timezone: str,
-              progress=None) -> AuditResult:
+              progress=None, chunk_rows: int | None = READ_CHUNK_ROWS) -> AuditResult:
     """Score the store's VEE flags against ground-truth faults (see module docstring).
 
     Parameters
@@ -256,6 +309,10 @@ def audit_vee(store: MeasurementStore, faults: pd.DataFrame, timezone: str,
         The city's zone (the wide files' local days).
     progress : callable, optional
         ``progress(done, total, label)`` after each month read.
+    chunk_rows : int, optional
+        Stored rows read at once (:meth:`MeasurementStore.iter_read`): the store is
+        streamed a month and a group of series at a time; None reads each month whole
+        (the same result, more memory).
 
     Returns
     -------
@@ -294,41 +351,17 @@ def audit_vee(store: MeasurementStore, faults: pd.DataFrame, timezone: str,
     # per file fault: stored readings, flagged ones, meters, meters with a flagged reading
     file_stats = {i: [0, 0, set(), set()] for i in file_faults.index}
 
+    sorted_keys = np.unique(key_codes)
     for done, (kind, month) in enumerate(work, 1):
         start = pd.Timestamp(month + "-01", tz="UTC")
-        df = store.read(kind, start=start, end=start + pd.offsets.MonthBegin(1))
+        for df in store.iter_read(kind, AUDIT_COLUMNS, start=start,
+                                  end=start + pd.offsets.MonthBegin(1), chunk_rows=chunk_rows):
+            stored, in_file_fault, false_row = _audit_chunk(df, code, enc, sorted_keys,
+                                                             file_faults, file_stats, kind)
+            stored_fault_keys.append(stored)
+            false_rows.append(false_row)
         if progress is not None:
             progress(done, len(work), f"{kind} {month}")
-        if df.empty:
-            continue
-        sid = df["series_id"].astype("category")
-        cat_codes = code(np.asarray(sid.cat.categories.astype(str)))
-        c = np.append(cat_codes, -1)[sid.cat.codes.to_numpy()]
-        t = df["time_utc"].array.asi8 // _MIN_NS
-        k = enc(c, t)
-        flag = (df["quality_flag"].astype(str).to_numpy() != "valid") | (
-            df["vee_rule"].astype(str).to_numpy() != "")
-        files = _file_name(df["source"].astype("category"))
-        hit = (c >= 0) & np.isin(k, key_codes)
-        stored_fault_keys.append(pd.DataFrame({"k": k[hit], "flag": flag[hit],
-                                               "file": files[hit]}))
-        # file faults: readings of the file in the window
-        in_file_fault = np.zeros(len(df), bool)
-        for i, f in file_faults.iterrows():
-            name = Path(f["file"]).name
-            lo, hi = f["start_utc"].value // _MIN_NS, f["end_utc"].value // _MIN_NS
-            m = (files == name) & (t >= lo) & (t < hi)
-            if m.any():
-                file_stats[i][0] += int(m.sum())
-                file_stats[i][1] += int(flag[m].sum())
-                file_stats[i][2] |= set(sid[m].astype(str).unique())
-                file_stats[i][3] |= set(sid[m & flag].astype(str).unique())
-            in_file_fault |= m
-        free = ~hit & ~in_file_fault
-        rules = df["vee_rule"].astype(str).to_numpy()[free & flag]
-        false_rows.append({"kind": kind, "readings": int(free.sum()),
-                           "flagged": int((free & flag).sum()),
-                           "rules": pd.Series(rules).value_counts().to_dict()})
 
     stored = (pd.concat(stored_fault_keys, ignore_index=True) if stored_fault_keys
               else pd.DataFrame({"k": [], "flag": [], "file": []}))
@@ -439,7 +472,8 @@ def summarise(by_fault: pd.DataFrame) -> pd.DataFrame:
 
 
 def audit_build(raw_dir, store: MeasurementStore, timezone: str,
-                progress=None) -> AuditResult:
-    """Audit a store against the ``truth/faults.csv`` of the raw build in ``raw_dir``."""
+                progress=None, chunk_rows: int | None = READ_CHUNK_ROWS) -> AuditResult:
+    """Audit a store against the ``truth/faults.csv`` of the raw build in ``raw_dir`` (see
+    :func:`audit_vee` for ``progress`` and ``chunk_rows``)."""
     return audit_vee(store, read_faults(Path(raw_dir) / "truth" / "faults.csv"), timezone,
-                     progress)
+                     progress, chunk_rows)

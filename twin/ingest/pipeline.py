@@ -167,7 +167,7 @@ def settings_for(kind: str, settings: vee.VeeSettings | None = None) -> vee.VeeS
     if settings is None and kind in ("scada", "weather"):  # steady pumps, full tanks
         s = dataclasses.replace(s, frozen_min_run=48)
     if settings is None and kind == "water_read":  # hourly use is spiky and steady at night
-        s = dataclasses.replace(s, spike_ratio=float("inf"), frozen_min_run=24,
+        s = dataclasses.replace(s, spike_min_step=vee.WATER_SPIKE_MIN_M3, frozen_min_run=24,
                                 zero_min_span=pd.Timedelta("3D"))  # longer than a weekend away
     if settings is None and kind == "electric_interval":  # standby load never reads 0 for a day
         s = dataclasses.replace(s, zero_min_span=pd.Timedelta("1D"))
@@ -664,6 +664,10 @@ def ingest_paths(
     file finds its MeterReading, ReadingType and UsagePoint in another by their hrefs; files
     holding no readings are reported ``skipped``.
 
+    First, what earlier ingests that were killed left in the store's staging is removed
+    (:meth:`MeasurementStore.vacuum`: only batches whose writer is gone, never another
+    running writer's).
+
     Parameters
     ----------
     progress : callable, optional
@@ -686,6 +690,7 @@ def ingest_paths(
         kwargs["tag_map"] = read_tag_map(kwargs["tag_map"], elements)
     if isinstance(kwargs.get("reading_type"), (str, os.PathLike)):
         kwargs["reading_type"] = reading_types_of(kwargs["reading_type"])
+    store.vacuum()
     found = list(_walk(paths))
     if _input_bytes(f for f, _ in found) > BIG_RUN_BYTES:
         _return_big_arrays_to_os()

@@ -17,6 +17,15 @@ Atomic appends
     crash at any earlier point leaves the store reading back exactly as before (the
     leftovers are removed by :meth:`MeasurementStore.vacuum`).
 
+Writers and stale staging
+    Several writers may append at once (each batch stages under its own name). While a
+    batch is open its writer holds an exclusive lock on ``_staging/<batch>.lock`` (``flock``;
+    the kernel releases it when the writer dies, e.g. killed mid-ingest). :meth:`vacuum`,
+    which every ingest run calls first, removes only the leftovers of batches whose lock it
+    can take (their writer is gone) and that never committed: a running writer's staging and
+    its files being published are left alone. On a store without file locks (object
+    storage) a batch counts as abandoned :data:`STALE_STAGING_S` after it began.
+
 Re-ingest
     Each manifest entry records the sha256 of its source file; writing a file whose checksum
     is already committed adds nothing.
@@ -33,9 +42,12 @@ Overlaps (precedence rule)
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import posixpath
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -69,6 +81,16 @@ COMPRESSION = "lz4"
 #: Columns whose min/max statistics are written (the ones reads filter on: row groups are
 #: skipped by them); statistics of the other columns cost ~40 % of the write, unused.
 STATISTICS_COLUMNS = ("series_id", "time_utc")
+#: Stored rows read at once by :meth:`MeasurementStore.iter_read` [-]: a million readings
+#: with every column take ~0.3 GB while their overlaps are resolved.
+READ_CHUNK_ROWS = 1_000_000
+#: On a store without file locks (object storage), a staged batch this long after it began
+#: is taken as abandoned by a writer that died [s] (an ingest of one file takes minutes).
+STALE_STAGING_S = 24 * 3600
+#: The batch name in staged and published file names: ``<start ns>-<8 hex>``.
+_BATCH_NAME = re.compile(r"(\d{20}-[0-9a-f]{8})")
+#: Columns the precedence rule reads besides the ones asked for.
+_MERGE_COLUMNS = ("series_id", "time_utc", "quality_flag", BATCH_COLUMN)
 
 
 class StoreError(ValueError):
@@ -146,16 +168,21 @@ def month_slices(times: pd.Series, max_rows: int = 2_000_000) -> list[tuple[str,
     return out
 
 
-def merge_overlaps(table: pa.Table, source_rank: dict[int, int] | None = None) -> pd.DataFrame:
+def merge_overlaps(table: pa.Table, source_rank: dict[int, int] | None = None,
+                   columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Resolve readings that several batches hold, by the store's precedence rule.
 
     Parameters
     ----------
     table : pyarrow.Table
-        Stored rows with ``batch_ns``.
+        Stored rows with ``series_id``, ``time_utc``, ``quality_flag`` and ``batch_ns``
+        (and the ``columns`` asked for).
     source_rank : dict, optional
         Source precedence of each batch (``batch_ns`` -> rank, see
         :data:`FORMAT_PRECEDENCE`); batches not in it rank as an MDM export.
+    columns : sequence of str, optional
+        Measurement columns to return, in this order; all (conformed to the schema) by
+        default.
 
     Returns
     -------
@@ -164,8 +191,13 @@ def merge_overlaps(table: pa.Table, source_rank: dict[int, int] | None = None) -
     """
     df = table.to_pandas()
     if df.empty:
-        return schema.empty_measurements()
-    sid = df["series_id"].astype(str).astype("category")
+        return _subset(schema.empty_measurements(), columns)
+    sid = df["series_id"]
+    if isinstance(sid.dtype, pd.CategoricalDtype) and sid.cat.categories.dtype == object:
+        # Arrow's dictionary: codes as stored (no string per row); categories sorted
+        sid = sid.cat.set_categories(sorted(sid.cat.categories))
+    else:
+        sid = sid.astype(str).astype("category")
     df["series_id"] = sid
     codes = sid.cat.codes.to_numpy()
     t = schema.time_ns(df["time_utc"])
@@ -175,13 +207,29 @@ def merge_overlaps(table: pa.Table, source_rank: dict[int, int] | None = None) -
     src = np.array([(source_rank or {}).get(int(b), _DEFAULT_FORMAT_RANK) for b in batches],
                    np.int8)[inv]
     order = np.lexsort((batch, src, rank, t, codes))  # last key is primary
-    c, tt = codes[order], t[order]
+    del t, rank, batch, inv, src
+    c, tt = codes[order], schema.time_ns(df["time_utc"])[order]
     last = np.ones(len(order), bool)
     last[:-1] = (c[1:] != c[:-1]) | (tt[1:] != tt[:-1])
+    del c, tt
     keep = order[last]
+    del order, last
     out = df.iloc[keep].drop(columns=BATCH_COLUMN)
     out["series_id"] = out["series_id"].cat.remove_unused_categories()
-    return schema.conform(out)
+    if columns is None:
+        return schema.conform(out)
+    return _subset(out, columns)
+
+
+def _subset(df: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
+    """``df``'s ``columns`` (all by default) with a fresh index and the schema's dtypes for
+    the columns :func:`schema.conform` would fix (``interval_s`` nulls of old files: 0)."""
+    if columns is None:
+        return df
+    out = df[list(columns)].reset_index(drop=True)
+    if "interval_s" in out and out["interval_s"].dtype != "int32":
+        out["interval_s"] = out["interval_s"].fillna(0).astype("int32")
+    return out
 
 
 class MeasurementStore:
@@ -332,22 +380,72 @@ class MeasurementStore:
         return dst
 
     def vacuum(self) -> list[str]:
-        """Remove what crashed writes left behind (staging, uncommitted files); return them."""
+        """Remove what writers that died left behind; return the paths removed.
+
+        A batch's leftovers (its ``_staging/<batch>/`` folder and lock, and files it had
+        moved into partitions without committing) are removed only when its writer is gone:
+        its lock can be taken (:func:`_abandoned`) and it has no manifest entry. Batches
+        being written by a running writer are left alone, so any writer may call this at any
+        time (every ingest run does, first).
+        """
         committed = {f for e in self.manifest() for f in e["files"]}
         removed = []
         staging = self._path("_staging")
         if self.fs.exists(staging):
-            removed += self.fs.ls(staging, detail=False)
-            self.fs.rm(staging, recursive=True)
+            names = {posixpath.basename(p.rstrip("/")) for p in self.fs.ls(staging,
+                                                                         detail=False)}
+            for batch in sorted({n.removesuffix(".lock") for n in names}):
+                with self._abandoned(batch) as gone:
+                    if not gone:
+                        continue
+                    folder = self._path("_staging", batch)
+                    if self.fs.exists(folder):
+                        self.fs.rm(folder, recursive=True)
+                        removed.append(folder)
+                    if f"{batch}.lock" in names:  # its lock file goes when the lock is let go
+                        removed.append(self._path("_staging", f"{batch}.lock"))
         for kind in [*schema.KINDS, QUARANTINE]:
             folder = self._path(kind)
             if not self.fs.exists(folder):
                 continue
             for path in self.fs.find(folder):
-                if posixpath.relpath(path, self.root) not in committed:
-                    self.fs.rm(path)
-                    removed.append(path)
+                if posixpath.relpath(path, self.root) in committed:
+                    continue
+                match = _BATCH_NAME.search(posixpath.basename(path))
+                if match is None:
+                    continue  # not a file this store wrote: not ours to remove
+                with self._abandoned(match.group(1)) as gone:
+                    if gone and self.fs.exists(path):
+                        self.fs.rm(path)
+                        removed.append(path)
+        if self._local:
+            with contextlib.suppress(OSError):  # not empty: a writer is at work
+                os.rmdir(staging)
         return removed
+
+    @property
+    def _local(self) -> bool:
+        return "file" in _protocols(self.fs)
+
+    @contextlib.contextmanager
+    def _abandoned(self, batch: str):
+        """Yield True while ``batch`` is known abandoned: never committed and its writer
+        gone (its lock held here until the block ends, so no writer can take it back)."""
+        if self.fs.exists(self._path("_manifest", f"{batch}.json")):
+            yield False
+            return
+        if not self._local:
+            began = int(batch.split("-")[0]) if _BATCH_NAME.fullmatch(batch) else 0
+            yield time.time_ns() - began > STALE_STAGING_S * 1_000_000_000
+            return
+        lock = _take_lock(self._path("_staging", f"{batch}.lock"), wait=False)
+        if lock is None:  # its writer holds it
+            yield False
+            return
+        try:  # committed while we waited for the lock? (the entry is moved before release)
+            yield not self.fs.exists(self._path("_manifest", f"{batch}.json"))
+        finally:
+            _drop_lock(lock, self._path("_staging", f"{batch}.lock"))
 
     # ---------------------------------------------------------------- reading
     def _files_by_month(self, kind: str, start=None, end=None) -> dict[str, list[str]]:
@@ -404,6 +502,51 @@ class MeasurementStore:
         if not files:
             return schema.empty_measurements()
         return self._read_files(files, series, start, end)
+
+    def iter_read(self, kind: str, columns: Sequence[str] | None = None, series=None,
+                  start=None, end=None, chunk_rows: int | None = READ_CHUNK_ROWS
+                  ) -> Iterator[pd.DataFrame]:
+        """Read readings as :meth:`read` does (overlaps resolved), streamed in chunks.
+
+        A UTC month at a time, and within a month a group of whole series at a time, each
+        group holding at most ``chunk_rows`` stored rows (a series with more is a group of
+        its own); only ``columns`` are read besides the few the precedence rule needs. A
+        reading's overlapping copies share its series and month, so every chunk resolves
+        its own: the chunks concatenated hold the rows of :meth:`read` (each chunk sorted by
+        series and time; months in order, series groups in order within a month).
+
+        Parameters
+        ----------
+        kind : str
+            Measurement kind.
+        columns : sequence of str, optional
+            Measurement columns to return; all by default.
+        series, start, end
+            As for :meth:`read`.
+        chunk_rows : int, optional
+            Stored rows per chunk [-]; None reads each month whole.
+
+        Yields
+        ------
+        pandas.DataFrame
+            Non-empty chunks with ``columns``.
+        """
+        need = None
+        if columns is not None:
+            need = list(dict.fromkeys([*columns, *_MERGE_COLUMNS]))
+        ranks = None
+        for files in self._files_by_month(kind, start, end).values():
+            dataset = self._dataset(files)
+            where = _filter(series, start, end)
+            ranks = self.source_ranks() if ranks is None else ranks
+            for group in _series_groups(dataset, where, chunk_rows):
+                filt = where if group is None else _and(where, ds.field("series_id").isin(
+                    group))
+                table = dataset.to_table(columns=need, filter=filt)
+                if table.num_rows:
+                    yield merge_overlaps(table, ranks, columns)
+                del table
+            pa.default_memory_pool().release_unused()  # a month's buffers back to the OS
 
     def iter_columns(self, kind: str, columns: Sequence[str], series=None, start=None,
                      end=None) -> Iterator[pd.DataFrame]:
@@ -522,6 +665,8 @@ class StagedBatch:
         self.batch_ns = time.time_ns()
         self.batch = f"{self.batch_ns:020d}-{uuid.uuid4().hex[:8]}"
         self.staging = store._path("_staging", self.batch)
+        self._lock_path = store._path("_staging", f"{self.batch}.lock")
+        self._lock = _take_lock(self._lock_path, wait=True) if store._local else None
         self.parts: list[str] = []  # relative paths of the staged reading parts
         self.series: list[set] = []  # series ids of each part
         self.rows = 0
@@ -613,12 +758,20 @@ class StagedBatch:
             f.write(json.dumps(entry, indent=1).encode())
         store._publish(moves, staged_entry, store._path("_manifest", f"{self.batch}.json"))
         store.fs.rm(self.staging, recursive=True)
+        self._release()
         return WriteResult(self.batch, self.rows, nq, False)
 
     def abort(self) -> None:
         """Remove what was staged; the store stays as it was."""
         if self.store.fs.exists(self.staging):
             self.store.fs.rm(self.staging, recursive=True)
+        self._release()
+
+    def _release(self) -> None:
+        """Give up the batch's lock (and remove its file): the batch is closed."""
+        if self._lock is not None:
+            _drop_lock(self._lock, self._lock_path)
+            self._lock = None
 
 
 @dataclass(frozen=True)
@@ -632,6 +785,52 @@ class _MonthReader:
         return self.store._read_files(files, self.series, self.start, self.end)
 
 
+def _protocols(fs) -> tuple:
+    p = fs.protocol
+    return (p,) if isinstance(p, str) else tuple(p)
+
+
+def _take_lock(path: str, wait: bool) -> int | None:
+    """Take the exclusive ``flock`` on the lock file ``path`` (created if missing); return
+    its descriptor, or None when another process holds it and ``wait`` is False.
+
+    The lock counts only while ``path`` still names the locked file: a holder that finished
+    removes the file, and a process that took the lock on the removed file retries (a
+    writer) or gives up (a cleaner: the batch was closed by its writer).
+    """
+    import fcntl
+
+    while True:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # the folder was removed meanwhile (empty): again
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.write(fd, f"{os.getpid()}\n".encode())
+            return fd
+        os.close(fd)
+        if not wait:
+            return None
+
+
+def _drop_lock(fd: int, path: str) -> None:
+    """Remove the lock file ``path`` and release its lock (in that order: see
+    :func:`_take_lock`)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    os.close(fd)
+
+
 def _utc(t) -> pd.Timestamp:
     ts = pd.Timestamp(t)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
@@ -641,11 +840,42 @@ def _month(t) -> str:
     return _utc(t).strftime("%Y-%m")
 
 
+def _and(a, b):
+    """Both filter expressions (either may be None)."""
+    return b if a is None else a if b is None else a & b
+
+
+def _series_groups(dataset: ds.Dataset, where, chunk_rows: int | None) -> list:
+    """Groups of series ids (sorted) of at most ``chunk_rows`` stored rows each; ``[None]``
+    (everything at once) when the rows are fewer or ``chunk_rows`` is None. Reads only the
+    ``series_id`` column (dictionary indices, no string per row)."""
+    if chunk_rows is None:
+        return [None]
+    counts: dict[str, int] = {}
+    for batch in dataset.to_batches(columns=["series_id"], filter=where):
+        col = batch.column(0)
+        if not batch.num_rows:
+            continue
+        n = np.bincount(col.indices.to_numpy(zero_copy_only=False),
+                        minlength=len(col.dictionary))
+        for name, k in zip(col.dictionary.to_pylist(), n.tolist(), strict=True):
+            if k:
+                counts[name] = counts.get(name, 0) + k
+    if sum(counts.values()) <= chunk_rows:
+        return [None]
+    groups, group, rows = [], [], 0
+    for name in sorted(counts):
+        if group and rows + counts[name] > chunk_rows:
+            groups.append(group)
+            group, rows = [], 0
+        group.append(name)
+        rows += counts[name]
+    return [*groups, group] if group else groups
+
+
 def _filter(series, start, end):
     expr = None
-
-    def both(a, b):
-        return b if a is None else a & b
+    both = _and
 
     if series is not None:
         series = [series] if isinstance(series, str) else list(series)
