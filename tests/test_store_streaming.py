@@ -138,3 +138,28 @@ def test_balance_qsts_keeps_only_what_the_balance_reads(city, sample_store):
     for v in losses.BALANCE_VARIABLES:
         np.testing.assert_allclose(ds[v].values, full[v].values, rtol=1e-12, atol=1e-12)
     assert float(ds.line_pl_mw.sum()) > 0
+
+
+def test_water_balance_and_night_flow_reads_stream_to_the_one_shot_figures(sample_store, city):
+
+    """The balance's per-meter volumes and the night flow's night reads, summed and cut a
+    chunk at a time, equal the one-shot read of the same window summed and cut by hand."""
+    from twin.water.balance import metered_volumes_m3, read_time_span
+    from twin.water.night_flow import NIGHT_HOURS, night_reads
+
+    a, b = pd.Timestamp("2016-07-05", tz="UTC"), pd.Timestamp("2016-07-19", tz="UTC")
+    whole = sample_store.read("water_read", start=a, end=b)
+    assert len(whole) > 10_000
+    volumes, count = metered_volumes_m3(sample_store, a, b)
+    assert count == len(whole)
+    by_hand = whole.groupby(whole.series_id.astype(str))["value"].sum()
+    got = volumes.set_index("series_id")["value"]
+    pd.testing.assert_series_equal(got.sort_index(), by_hand.sort_index(), check_names=False,
+                                   rtol=1e-12)
+    assert read_time_span(sample_store, "water_read", a, b) == (whole.time_utc.min(),
+                                                                whole.time_utc.max())
+    hour = pd.DatetimeIndex(whole.time_utc).tz_convert(city.timezone).hour
+    night = whole[(hour >= NIGHT_HOURS[0]) & (hour < NIGHT_HOURS[1])]
+    streamed = night_reads(sample_store, a, b, city.timezone)
+    assert len(streamed) == len(night) > 0
+    assert streamed.value.sum() == pytest.approx(night.value.sum(), rel=1e-12)

@@ -476,11 +476,11 @@ def balance_inputs(store, city, start, end, flow_reading: str = "mean") -> dict:
     last = store.read("scada", series=ftags[:1], start=start, end=end + pd.Timedelta("1s"))
     stop = min(end, last.time_utc.max()) if len(last) else end
     values = values.loc[:stop]
-    reads = store.read("water_read", start=start, end=values.index[-1])
-    if not len(reads):
+    span = read_time_span(store, "water_read", start, values.index[-1])
+    if span is None:
         raise BalanceError(f"no water meter reads between {start} and {values.index[-1]}; "
                            "ingest the AMR exports of the period (`twin ingest`)")
-    a, b = aligned_period(values.index, reads["time_utc"])
+    a, b = aligned_period(values.index, pd.Series(span))
     cut = len(values) - len(values.loc[a:b])
     values = values.loc[a:b]
     if len(values) < 2:
@@ -491,12 +491,40 @@ def balance_inputs(store, city, start, end, flow_reading: str = "mean") -> dict:
                                                                  strict=True)))
     siv = system_input_m3(flows, meters, levels, wn, zones, flow_reading)
     t0, t1 = values.index[0], values.index[-1]
-    reads = reads[(reads.time_utc >= t0) & (reads.time_utc < t1)]
-    billed = billed_metered_m3(reads, city.customers, zones, mean_demand_m3s(wn))
+    volumes, n_reads = metered_volumes_m3(store, t0, t1)
+    billed = billed_metered_m3(volumes, city.customers, zones, mean_demand_m3s(wn))
     hours = len(flows) - 1
     return {"siv_m3": siv, "billed": billed, "hours": hours, "days": hours / 24,
-            "start": t0, "end": t1, "scada_filled": filled, "reads": len(reads),
+            "start": t0, "end": t1, "scada_filled": filled, "reads": n_reads,
             "hours_cut_for_reads": cut}
+
+
+def read_time_span(store, kind: str, start, end) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last reading time (UTC) of ``kind`` in [start, end), one column read a
+    batch at a time; None when there is none."""
+    first = last = None
+    for batch in store.iter_columns(kind, ["time_utc"], start=start, end=end):
+        lo, hi = batch.time_utc.min(), batch.time_utc.max()
+        first = lo if first is None else min(first, lo)
+        last = hi if last is None else max(last, hi)
+    return None if first is None else (pd.Timestamp(first), pd.Timestamp(last))
+
+
+def metered_volumes_m3(store, start, end) -> tuple[pd.DataFrame, int]:
+    """Each water meter's read volume over [start, end) [m³] and the number of reads.
+
+    Summed a month and a group of meters at a time
+    (:meth:`~twin.ingest.store.MeasurementStore.iter_read`), so a year of hourly reads is
+    never held at once; the frame (``series_id``, ``value``: one row per meter) is what
+    :func:`billed_metered_m3` takes in place of the reads themselves.
+    """
+    sums, count = [], 0
+    for chunk in store.iter_read("water_read", ["series_id", "value"], start=start, end=end):
+        count += len(chunk)
+        sums.append(chunk.groupby(chunk.series_id.astype(str))["value"].sum())
+    volume = pd.concat(sums).groupby(level=0).sum() if sums else pd.Series(dtype=float)
+    return pd.DataFrame({"series_id": volume.index.astype(str),
+                         "value": volume.to_numpy(float)}), count
 
 
 def aligned_period(times: pd.DatetimeIndex, read_times: pd.Series) -> tuple:

@@ -170,6 +170,24 @@ def night_use_l_s(reads: pd.DataFrame, customers: pd.DataFrame, zones: pd.Series
     return out
 
 
+def night_reads(store, start, end, timezone: str,
+                hours: tuple[int, int] = NIGHT_HOURS) -> pd.DataFrame:
+    """The water reads (``series_id``, ``time_utc``, ``value`` [m³]) of the local night
+    hours over [start, end), read a month and a group of meters at a time so that a year
+    of hourly reads is never held at once (:func:`night_use_l_s` reads no other hour)."""
+    parts = []
+    for chunk in store.iter_read("water_read", ["series_id", "time_utc", "value"],
+                                 start=start, end=end):
+        hour = pd.DatetimeIndex(chunk.time_utc).tz_convert(timezone).hour
+        night = chunk[np.asarray((hour >= hours[0]) & (hour < hours[1]))]
+        parts.append(night.assign(series_id=night.series_id.astype(str)))
+    if not parts:
+        return pd.DataFrame({"series_id": pd.Series(dtype=str),
+                             "time_utc": pd.Series(dtype="datetime64[ns, UTC]"),
+                             "value": pd.Series(dtype=float)})
+    return pd.concat(parts, ignore_index=True)
+
+
 def night_day_factor(pressure_m: pd.Series, timezone: str, n1: float = FAVAD_N1,
                      hours: tuple[int, int] = NIGHT_HOURS) -> pd.Series:
     """Night-day factor per local day [h/day]: Σ over the day's hours of (P_h / P_night)^N1.
@@ -211,7 +229,7 @@ def night_flow_from_store(store, city, start, end, n1: float = FAVAD_N1,
     inflow = net_inflow_l_s(flows, meters).drop(columns=SOURCE_ZONE, errors="ignore")
     mnf = minimum_night_flow(inflow, zone_storage_m3(levels, wn, zones), tz,
                              flow_reading=flow_reading)
-    reads = store.read("water_read", start=start, end=end)
+    reads = night_reads(store, start, end, tz)
     legit = night_use_l_s(reads, water_customers(city.customers), zones,
                           hourly_model_demand_m3s(wn), tz)
     loggers = _pressure_loggers(store, zones, start, end)
