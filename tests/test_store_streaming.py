@@ -141,7 +141,6 @@ def test_balance_qsts_keeps_only_what_the_balance_reads(city, sample_store):
 
 
 def test_water_balance_and_night_flow_reads_stream_to_the_one_shot_figures(sample_store, city):
-
     """The balance's per-meter volumes and the night flow's night reads, summed and cut a
     chunk at a time, equal the one-shot read of the same window summed and cut by hand."""
     from twin.water.balance import metered_volumes_m3, read_time_span
