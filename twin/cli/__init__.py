@@ -82,9 +82,10 @@ def info(city: CityDir = None) -> None:
 def simulate(
     at: Annotated[str, typer.Option(help="City time, e.g. '2016-07-14 18:00'.")] = (
         "2016-07-14 18:00"),
-    min_pressure_m: Annotated[float, typer.Option(help="Minimum service pressure [m].")] = 20.0,
-    v_min_pu: Annotated[float, typer.Option(help="Lower voltage limit [p.u.].")] = 0.90,
-    v_max_pu: Annotated[float, typer.Option(help="Upper voltage limit [p.u.].")] = 1.10,
+    min_pressure_m: Annotated[float, typer.Option(
+        min=0.0, help="Minimum service pressure [m].")] = 20.0,
+    v_min_pu: Annotated[float, typer.Option(min=0.0, help="Lower voltage limit [p.u.].")] = 0.90,
+    v_max_pu: Annotated[float, typer.Option(min=0.0, help="Upper voltage limit [p.u.].")] = 1.10,
     city: CityDir = None,
 ) -> None:
     """Solve one power flow and one hydraulic snapshot at a time, and list violations.

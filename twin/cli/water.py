@@ -320,7 +320,8 @@ def simulate_cmd(
         "--pda", help="Pressure-driven demands (PDA); default the network file's own "
         "demand model.")] = False,
     required_pressure_m: Annotated[float, typer.Option(
-        help="PDA: pressure for the full demand [m]; also the low-pressure limit.")] = 20.0,
+        min=0.0, help="PDA: pressure for the full demand [m]; also the low-pressure limit.")
+    ] = 20.0,
     demand_multiplier: Annotated[float, typer.Option(
         help="Scenario: scale every junction's demand by this factor.")] = 1.0,
     inp: Annotated[str | None, typer.Option(
