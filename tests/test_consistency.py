@@ -87,6 +87,12 @@ def test_negative_leakage_is_flagged_not_shown():
                  "(80 of 100 connections without reads"):
         assert part in f.reason, f.reason
     assert night_flow_findings(t.assign(leakage_m3_day=5.0)) == []
+    # negative over the first week only (the last week positive): flagged, naming the window
+    fortnight = pd.concat([t, t.assign(night=nights + pd.Timedelta("7D"), leakage_m3_day=5.0)],
+                          ignore_index=True)
+    fortnight.attrs = t.attrs
+    (f,) = night_flow_findings(fortnight)
+    assert "median of the first 7 nights" in f.reason, f.reason
 
 
 def _leaks_and_run(city, start: str, days: int):

@@ -264,6 +264,13 @@ def outage(
                   + (f": {', '.join(hit.dma)}" if len(hit) else ""))
 
 
+def _nnf_cell(nnf) -> str:
+    """A night-flow table cell: the nights' median net night flow [L/s], or ``n/a !`` when
+    it is negative (impossible; the finding below the table gives the likely cause)."""
+    v = float(nnf.median())
+    return "n/a !" if v < 0 else f"{v:.2f}"
+
+
 def _local_period(city, start: str, days: int):
     """(local start, UTC start, UTC end) of ``days`` local days from ``start``; fails cleanly."""
     import pandas as pd
@@ -525,7 +532,7 @@ def night_flow_cmd(
     for dma, g in n.groupby("dma"):
         leakage = ("n/a !" if g["flags"].iloc[0] else f"{g.leakage_m3_day.tail(7).median():.0f}")
         table.add_row(dma, str(len(g)), f"{g.mnf_l_s.mean():.1f}", f"{g.night_use_l_s.mean():.1f}",
-                      f"{g.nnf_l_s.head(7).median():.2f}", f"{g.nnf_l_s.tail(7).median():.2f}",
+                      _nnf_cell(g.nnf_l_s.head(7)), _nnf_cell(g.nnf_l_s.tail(7)),
                       f"{g.nnf_l_s.max():.2f}", leakage,
                       g.pressure_logger.iloc[0] or "none (NDF 24 h)")
     console.print(table)

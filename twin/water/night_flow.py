@@ -266,11 +266,20 @@ def night_flow_from_store(store, city, start, end, n1: float = FAVAD_N1,
     return out
 
 
+def _negative_window(night_of_dma: pd.DataFrame, nights: int):
+    """``(which, rows)`` of the last or else the first ``nights`` nights of one DMA whose
+    median leakage is negative, or None."""
+    for which, rows in (("last", night_of_dma.tail(nights)), ("first", night_of_dma.head(nights))):
+        if float(rows.leakage_m3_day.median()) < 0:
+            return which, rows
+    return None
+
+
 def night_flow_findings(night: pd.DataFrame, nights: int = TREND_NIGHTS) -> list[Finding]:
     """Consistency check of night flow: a DMA whose leakage comes out negative.
 
-    Leakage cannot be below zero; a negative one (median of the last ``nights`` nights, what
-    the CLI shows) means the legitimate night use subtracted is larger than the water the
+    Leakage cannot be below zero; a negative one (median of the first or the last ``nights``
+    nights, what the CLI shows) means the legitimate night use subtracted is larger than the water the
     DMA took at night. Likely causes, looked for in this order: tanks filling at night not
     (fully) subtracted (a DMA with tanks), hourly snapshots of flows read as instantaneous
     (a pump or tank inlet switching within the step is missed), legitimate night use
@@ -292,10 +301,11 @@ def night_flow_findings(night: pd.DataFrame, nights: int = TREND_NIGHTS) -> list
     step_s = float(night.attrs.get("scada_step_s", np.nan))
     reading = night.attrs.get("flow_reading", "")
     for dma, g in night.groupby("dma", sort=True):
-        recent = g.tail(nights)
-        leak = float(recent.leakage_m3_day.median())
-        if not leak < 0:
+        negative = _negative_window(g, nights)
+        if negative is None:
             continue
+        which, recent = negative
+        leak = float(recent.leakage_m3_day.median())
         c = context.get(dma, {})
         causes = []
         if c.get("has_tank"):
@@ -309,7 +319,8 @@ def night_flow_findings(night: pd.DataFrame, nights: int = TREND_NIGHTS) -> list
             f" ({est} of {n} connections without reads, estimated)" if n and est else ""))
         out.append(Finding(
             "negative_leakage", str(dma),
-            f"leakage {leak:,.0f} m³/day < 0: legitimate night use "
+            f"leakage {leak:,.0f} m³/day < 0 (median of the {which} {len(recent)} nights): "
+            f"legitimate night use "
             f"{float(recent.night_use_l_s.median()):.1f} L/s exceeds the minimum night flow "
             f"{float(recent.mnf_l_s.median()):.1f} L/s ({(recent.nnf_l_s < 0).sum()} of "
             f"{len(recent)} nights); likely: {'; '.join(causes)}"))
