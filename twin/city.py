@@ -75,6 +75,10 @@ class CityRecipe(BaseModel):
     standard_profile: str = Field(
         "H0-A", description="SimBench standard load profile type for loads without a "
         "profile of their own (e.g. H0-A household, G0-A commercial, L0-A farm)")
+    scada_flow_reading: Literal["instantaneous", "mean"] = Field(
+        "instantaneous", description="how the SCADA historian records flows: a sample at the "
+        "time stamp (instantaneous) or the mean over the step starting at the stamp (a "
+        "totaliser's advance); the water balance and night flow integrate them accordingly")
     seed: int = 2016
     customers: int = Field(3000, gt=0)
     dma_count: int = Field(4, gt=0)

@@ -452,13 +452,15 @@ def zone_pressure_m(wn: wntr.network.WaterNetworkModel, zones: pd.Series,
     return per_dma
 
 
-def balance_inputs(store, city, start, end, flow_reading: str = "mean") -> dict:
+def balance_inputs(store, city, start, end, flow_reading: str | None = None) -> dict:
     """Read and prepare everything a balance over [start, end) needs from the store.
 
     Parameters
     ----------
     start, end : time-like
         UTC bounds of the period (whole hours).
+    flow_reading : {"instantaneous", "mean"}, optional
+        How the historian recorded the DMA flows; default the city's ``scada_flow_reading``.
 
     Returns
     -------
@@ -470,6 +472,7 @@ def balance_inputs(store, city, start, end, flow_reading: str = "mean") -> dict:
     start, end = pd.Timestamp(start), pd.Timestamp(end)
     if start.tzinfo is None:
         start, end = start.tz_localize("UTC"), end.tz_localize("UTC")
+    flow_reading = flow_reading or city.recipe.scada_flow_reading
     meters, wn, zones = city.dma_meters, city.wn, city.dmas
     ftags, ltags = scada_tags_of(store, meters, wn)
     values, filled = scada_hourly(store, ftags + ltags, start, end)
@@ -558,11 +561,12 @@ def city_zone_table(city, pressure_m: pd.Series | None = None) -> pd.DataFrame:
 def balance_from_store(store, city, start, end,
                        params: BalanceParameters = BalanceParameters(),
                        pressure_m: pd.Series | None = None,
-                       flow_reading: str = "mean") -> pd.DataFrame:
+                       flow_reading: str | None = None) -> pd.DataFrame:
     """The water balance per DMA and for the city over [start, end) (UTC) from the store.
 
-    ``flow_reading`` says how the historian recorded the DMA flows (:data:`FLOW_READINGS`;
-    the sample city's are hourly means). ``attrs["findings"]`` lists the inconsistencies
+    ``flow_reading`` says how the historian recorded the DMA flows (:data:`FLOW_READINGS`);
+    default the city's declaration (``scada_flow_reading`` of its manifest; the sample
+    city's are hourly means). ``attrs["findings"]`` lists the inconsistencies
     (:func:`balance_findings`), ``flags`` names them per zone.
 
     See :func:`water_balance` for the columns; ``attrs`` also carry the period actually

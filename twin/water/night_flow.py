@@ -205,11 +205,12 @@ def night_day_factor(pressure_m: pd.Series, timezone: str, n1: float = FAVAD_N1,
 
 
 def night_flow_from_store(store, city, start, end, n1: float = FAVAD_N1,
-                          flow_reading: str = "mean") -> pd.DataFrame:
+                          flow_reading: str | None = None) -> pd.DataFrame:
     """Minimum and net night flow per DMA and night over [start, end) (UTC), with leakage.
 
     ``flow_reading``: how the historian recorded the DMA flows
-    (:data:`twin.water.balance.FLOW_READINGS`; the sample city's are hourly means).
+    (:data:`twin.water.balance.FLOW_READINGS`); default the city's ``scada_flow_reading``
+    (the sample city's are hourly means).
 
     Returns
     -------
@@ -221,6 +222,7 @@ def night_flow_from_store(store, city, start, end, n1: float = FAVAD_N1,
         then NDF = 24 h).
     """
     start, end = pd.Timestamp(start), pd.Timestamp(end)
+    flow_reading = flow_reading or city.recipe.scada_flow_reading
     meters, wn, zones, tz = city.dma_meters, city.wn, city.dmas, city.timezone
     ftags, ltags = scada_tags_of(store, meters, wn)
     values, _ = scada_on_grid(store, ftags + ltags, start, end)
