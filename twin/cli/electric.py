@@ -191,6 +191,7 @@ def qsts_command(
 
     city = load_city_or_fail(city, ("electric",), "twin electric qsts")
     _check_start(city, start)
+    writable_file(out, "--out")  # a given path, before the profiles are read
     profiles = _profiles(city)
     times = _period(city, profiles, start, days)
     whole = len(times) == len(profiles["load_p_mw"].index)
