@@ -94,6 +94,13 @@ def difference_maps(city, marks: list[dict]) -> list[OverlayMap]:
     return maps
 
 
+def _compared(city, base: ScenarioResult, result: ScenarioResult) -> tuple:
+    """``(city, base, result, shown, maps)``: a result beside its base (:func:`comparison`)
+    and its difference maps, built off the event loop for :meth:`WhatIfPage._show`."""
+    shown = comparison(city, base, result)
+    return city, base, result, shown, difference_maps(city, shown["marks"])
+
+
 class WhatIfPage:
     """One session's what-if page; its runs and results belong to this session only."""
 
@@ -277,29 +284,28 @@ class WhatIfPage:
             base = state.base_result(city, scenario, progress=tick(0))
             result = run_scenario(city, scenario, profiles=None, progress=tick(4),
                                   cancel=cancel.is_set)
-            shown = comparison(city, base, result)
-            return city, base, result, shown, difference_maps(city, shown["marks"])
+            return _compared(city, base, result)
 
-        out = await job.run(work, pool=state.WHATIFS)
-        if out is not None:
-            with model_batch():
-                self._show(*out)
+        await self._run_and_show(work)
 
     async def _open(self, *_):
         path = self.saved.value
         if not path:
             self.job.error = "pick a saved result to open"
             return
-        job = self.job
 
         def work(cancel):
             result = open_result(path)
             city = state.city_future().result()
             base = state.base_result(city, result.scenario)
-            shown = comparison(city, base, result)
-            return city, base, result, shown, difference_maps(city, shown["marks"])
+            return _compared(city, base, result)
 
-        out = await job.run(work, pool=state.WHATIFS)
+        await self._run_and_show(work)
+
+    async def _run_and_show(self, work):
+        """Run ``work`` (returning :func:`_compared`'s tuple) in the what-if pool and show
+        its result, if any, in one model batch."""
+        out = await self.job.run(work, pool=state.WHATIFS)
         if out is not None:
             with model_batch():
                 self._show(*out)
