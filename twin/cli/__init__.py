@@ -19,6 +19,7 @@ from twin.cli.common import (
     load_city_or_fail,
     option_error,
     progress_bar,
+    store_root,
     writable_folder,
 )
 from twin.cli.electric import app as electric_app
@@ -411,9 +412,7 @@ def data_audit(
 
     c = load_city_or_fail(city)
     raw = existing_path(raw, "--raw", "folder") or c.data_dir / "raw"
-    root = store or c.data_dir / "store"
-    if store is not None and store.exists() and not store.is_dir():
-        fail(f"--store {store}: is a file, not a measurement store folder")
+    root = store_root(store, c.data_dir / "store")
     if not (Path(root) / "_manifest").is_dir():
         fail(f"{root}: no measurement store; run 'twin data build' (or twin ingest) first")
     with progress_bar() as bar:
