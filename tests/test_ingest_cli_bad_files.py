@@ -1,4 +1,8 @@
-"""The bad files of issue 16 through the real ``twin ingest`` (a subprocess per case).
+"""The bad files of issue 16 through the real ``twin ingest``.
+
+The folder of every case runs as a separate process (``python -c ... app()``: the real exit
+code and streams); each case alone runs the same entry (:func:`twin.cli.common.run_app`) in
+this process, which loads the city once instead of once per case.
 
 Each case is a small file in a real format, written here from the sample city's own meter
 ids and tags, with one of the faults the issue found stored as ``valid`` or ending in a
@@ -133,6 +137,21 @@ def twin_ingest(store: Path, *args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300, env=env)
 
 
+def twin_ingest_here(store: Path, *args: str, capsys, monkeypatch) -> subprocess.CompletedProcess:
+    """``twin ingest --store STORE ARGS`` through the console script's entry in this process;
+    its exit code and what it printed, as :func:`twin_ingest` gives them."""
+    from twin.cli import app
+    from twin.cli.common import console, run_app
+
+    monkeypatch.setattr(console, "_width", 400)  # as COLUMNS=400: a table row on one line
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        run_app(app, ["ingest", "--store", str(store), *args])
+        raise SystemExit(0)
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess(args, stop.value.code or 0, out.out, out.err)
+
+
 def row_of(stdout: str, name: str) -> list[str]:
     """The cells of a file's row in the summary table."""
     line = next(x for x in stdout.splitlines()
@@ -177,41 +196,40 @@ def test_the_bad_files_in_one_folder(tmp_path):
     assert scada["raw_value"].round(9).tolist() == [0.8, 0.8]
 
 
-@pytest.mark.slow  # a process per case, each loading the city (5-10 s on a loaded machine)
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_bad_file_through_twin_ingest(case, tmp_path):
+def test_bad_file_through_twin_ingest(case, tmp_path, capsys, monkeypatch):
     """Each case alone: its exit code (0 read with quarantine entries, 1 a failed file)."""
     _, name, text, options, code, expected = case
     path = tmp_path / name
     path.write_text(text)
-    out = twin_ingest(tmp_path / "store", *options, str(path))
+    out = twin_ingest_here(tmp_path / "store", *options, str(path), capsys=capsys,
+                           monkeypatch=monkeypatch)
     both = out.stdout + out.stderr
     assert "Traceback" not in both, both
     assert out.returncode == code, both
     check_row(out.stdout, name, expected, tmp_path / "store")
 
 
-@pytest.mark.slow  # a process loading the city (5-30 s)
-def test_scada_kw_row_is_converted_to_mw(tmp_path):
+def test_scada_kw_row_is_converted_to_mw(tmp_path, capsys, monkeypatch):
     """A feeder head written in kW (the row says so) is stored in MW, 800 kW = 0.8 MW."""
     path = tmp_path / "kw.csv"
     path.write_text(scada_rows([("0.8", "MW"), ("800", "kW"), ("812.5", "kW")]))
-    out = twin_ingest(tmp_path / "store", str(path))
+    out = twin_ingest_here(tmp_path / "store", str(path), capsys=capsys,
+                           monkeypatch=monkeypatch)
     assert out.returncode == 0, out.stdout + out.stderr
     got = MeasurementStore(str(tmp_path / "store")).read("scada")
     assert got["unit"].astype(str).unique().tolist() == ["MW"]
     assert sorted(got["raw_value"].round(6)) == [0.8, 0.8, 0.8125]
 
 
-@pytest.mark.slow  # two processes loading the city
-def test_water_register_drop_is_no_huge_volume(tmp_path):
+def test_water_register_drop_is_no_huge_volume(tmp_path, capsys, monkeypatch):
     """A register read that drops to 3 m3 (and one that goes negative) is left out: the
     hourly volumes stay those of the register's steady 0.06 m3/h, none of 1,000 m3."""
     for drop in ("3.000", "-5.000"):
         path = tmp_path / f"reg{drop}.csv"
         path.write_text(register_rows(drop))
         store = tmp_path / f"store{drop}"
-        out = twin_ingest(store, str(path))
+        out = twin_ingest_here(store, str(path), capsys=capsys, monkeypatch=monkeypatch)
         assert out.returncode == 0 and "Traceback" not in out.stdout + out.stderr
         v = MeasurementStore(str(store)).read("water_read")["value"]
         assert len(v) == 23 and v.max() == pytest.approx(0.06, abs=1e-9)
