@@ -478,6 +478,13 @@ def test_lookahead_page_equals_the_library(page, city, sample_store):
     expect(page.locator(".la-violation-count")).to_have_text(str(len(la.violations)))
     expect(page.locator(".la-low-count")).to_have_text(str(len(la.low_pressure)))
     expect(page.locator(".la-vm-min")).to_have_text(f"{float(la.electric.vm_pu.min()):.3f}")
+    from forecasts.publishable import publishable_forecasts
+
+    shown, _ = publishable_forecasts(la.forecasts, city.customers)  # no customer's forecast
+    options = page.locator(".la-series select option").all_inner_texts()
+    assert options == [f"{k}: {s}" for k in ("water", "loads", "pv") for s in shown[k]]
+    assert len(options) < sum(getattr(la.forecasts, k).sizes["series"]
+                              for k in ("water", "loads", "pv"))  # some are withheld
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "dashboard-lookahead.png"), full_page=True)
 
