@@ -157,6 +157,16 @@ def _cell(page, table: str, key: str, row: str, field: str) -> str:
     return line.first.locator(f".tabulator-cell[tabulator-field='{field}']").inner_text()
 
 
+#: A real meter or customer id of the register (electric, water, PV inverter, customer).
+REAL_ID = re.compile(r"\b(EM|WM)\d{6,}|\bC\d{5}\b|\bINV-")
+
+
+def _assert_no_real_ids(text: str) -> None:
+    """Privacy (issue 17): no page or download names a meter or customer of the register."""
+    found = REAL_ID.search(text)
+    assert found is None, f"a real id is shown: {found.group(0)!r}"
+
+
 def _page_text(page) -> str:
     """Every text of the page, into Panel's shadow roots (a host's inner_text() leaves them
     out: it reads '' for a whole Panel page)."""
@@ -240,6 +250,7 @@ def test_now_page_shows_the_library_snapshot_and_series(page, city):
     expect(page.locator(".series-vm-min")).to_have_text(f"{f.vm_min_pu.min():.3f}")
     expect(page.locator(".series-pressure-min")).to_have_text(f"{d.pressure_min_m.min():.1f} m")
     expect(page.locator(".series-inflow-max")).to_have_text(f"{d.inflow_l_s.max():.1f} L/s")
+    _assert_no_real_ids(_page_text(page))
     page.wait_for_timeout(500)  # let the canvases paint before the picture
     page.screenshot(path=str(ARTIFACTS / "dashboard-now.png"), full_page=True)
 
@@ -308,6 +319,7 @@ def test_whatif_runs_and_its_table_equals_the_library(page, city, tmp_path):
     # the customers table agrees with the scenario layer's own count of interrupted customers
     assert _number(_cell(page, "wi-customers", "customer_class", "all", "without_electricity")) == \
         m["customers_interrupted"]
+    _assert_no_real_ids(_page_text(page))
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "dashboard-whatif.png"), full_page=True)
 
@@ -318,6 +330,7 @@ def test_whatif_runs_and_its_table_equals_the_library(page, city, tmp_path):
     download.value.save_as(path)
     again = parse_scenarios(path.read_text(), str(path))[0]
     assert again.hash == scenario.hash
+    _assert_no_real_ids(path.read_text())
     assert yaml.safe_load(path.read_text())["changes"][0]["share"] == 0.5
 
 
@@ -424,8 +437,7 @@ def test_losses_page_equals_the_library(page, city, sample_store, credentials):
     assert ids and all(i.startswith("PM-") for i in ids)
     content = _page_text(page)
     assert ids[0] in content  # the walk reaches the tables' cells
-    # no real meter or customer id anywhere on the page
-    assert not re.search(r"\b(EM|WM)\d{6,}|\bC\d{5}\b", content)
+    _assert_no_real_ids(content)
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "dashboard-losses.png"), full_page=True)
 
@@ -478,6 +490,7 @@ def test_lookahead_page_equals_the_library(page, city, sample_store):
     expect(page.locator(".la-violation-count")).to_have_text(str(len(la.violations)))
     expect(page.locator(".la-low-count")).to_have_text(str(len(la.low_pressure)))
     expect(page.locator(".la-vm-min")).to_have_text(f"{float(la.electric.vm_pu.min()):.3f}")
+    _assert_no_real_ids(_page_text(page))
     from forecasts.publishable import publishable_forecasts
 
     shown, _ = publishable_forecasts(la.forecasts, city.customers)  # no customer's forecast
@@ -540,6 +553,7 @@ def test_maintenance_page_ranks_every_asset_and_gives_the_report(page, city, wor
     shown = sum(_number(t) for band in bands for t in page.locator(
         f".mt-matrix .tabulator-row .tabulator-cell[tabulator-field='{band}']").all_inner_texts())
     assert shown == len(city.assets)
+    _assert_no_real_ids(_page_text(page))
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "dashboard-maintenance.png"), full_page=True)
     with page.expect_download(timeout=300_000) as download:
@@ -548,3 +562,4 @@ def test_maintenance_page_ranks_every_asset_and_gives_the_report(page, city, wor
     download.value.save_as(pdf)
     text = "".join(p.extract_text() or "" for p in PdfReader(pdf).pages)
     assert top in text
+    _assert_no_real_ids(text)
