@@ -131,7 +131,8 @@ def withheld_zones(balance: pd.DataFrame, customers: pd.DataFrame, zones: pd.Ser
     outside = group_violations("outside the DMAs", who.customer_class[~in_dma],
                                who.use_m3[~in_dma], rules)
     if CITY in out or CITY not in balance.index or outside:
-        why = ("whose figures are withheld" if CITY in out or CITY not in balance.index else
+        why = ("whose figures are withheld" if CITY in out else
+               "whose figures are not shown" if CITY not in balance.index else
                "among them read customers in no DMA who break the " + _and(
                    [f"{v.rule} ({v.detail})" for v in outside]) + " rule")
         read_zones = set(who.zone)
