@@ -140,3 +140,30 @@ def test_night_flow_of_a_withheld_zone_keeps_only_the_scada_figures():
                        "leakage_m3_day"]].isna().all()
     assert out.loc[0, "mnf_l_s"] == 3.0 and out.loc[0, "flags"] == ""
     assert out.loc[1].equals(night.loc[1])
+
+
+def test_the_sample_store_balance_withholds_what_its_reads_say(city, sample_store):
+    """End to end on the shared 21-day build: each DMA's verdict against the rules applied by
+    hand to the store's own reads (a groupby of the water reads, not the library's path)."""
+    from twin.loss_review import period_utc
+    from twin.water.balance import balance_from_store
+
+    a, b = period_utc(city, pd.Timestamp("2016-07-04").date(), 21)
+    full = balance_from_store(sample_store, city, a, b)
+    reads = sample_store.read("water_read", start=pd.Timestamp(full.attrs["start"]),
+                              end=pd.Timestamp(full.attrs["end"]))
+    use = reads.groupby(reads.series_id.astype(str)).value.sum()
+    reg = city.customers.assign(meter=city.customers.water_meter_id.astype(str))
+    reg = reg[reg.meter.isin(use.index)].assign(
+        use=lambda r: r.meter.map(use), zone=lambda r: r.junction.astype(str).map(city.dmas))
+    out, notes = publishable_balance(full, city.customers, city.dmas, use)
+    for zone in ("DMA-1", "DMA-2", "DMA-3"):
+        r = reg[reg.zone == zone]
+        shops = r[r.customer_class != "residential"].use
+        breaks = ((r.customer_class == "residential").sum() < 100 or len(shops) < 15
+                  or shops.max() > 0.15 * shops.sum())
+        assert out.loc[zone, "withheld"] == breaks, zone
+        assert np.isnan(out.loc[zone, "nrw_percent"]) == breaks
+        assert out.loc[zone, "siv_m3"] == full.loc[zone, "siv_m3"]
+    assert all(f"{full.loc[z, 'billed_metered_m3']:,.0f}" not in " ".join(notes)
+               for z in full.index)
