@@ -450,7 +450,7 @@ def _check_water_privacy(page, city, store, r):
     from twin.water.balance import balance_from_store
 
     full = balance_from_store(store, city, r.start, r.end)  # what the rules withhold
-    table = " | ".join(page.locator(".loss-balance .tabulator-cell").all_inner_texts())
+    table = {t.strip() for t in page.locator(".loss-balance .tabulator-cell").all_inner_texts()}
     notes = page.locator(".loss-balance-notes li").all_inner_texts()
     content = _page_text(page)
     for zone, row in r.balance.iterrows():
@@ -462,10 +462,14 @@ def _check_water_privacy(page, city, store, r):
             continue
         assert nrw == "-"
         for col in ("billed_metered_m3", "nrw_m3"):
-            assert f"{full.loc[zone, col]:,.0f}" not in table, (zone, col)
-        assert f"{full.loc[zone, 'billed_metered_m3']:,.0f}" not in content, zone
+            assert f"{full.loc[zone, col]:,.0f}" not in table, (zone, col)  # no such cell
+        billed = re.escape(f"{full.loc[zone, 'billed_metered_m3']:,.0f}")
+        assert not re.search(rf"(?<![\d,.]){billed}(?![\d,.])", content), zone
     assert r.balance.withheld.any()  # else this check checks nothing
     assert notes == r.water_privacy_notes
+    if r.night.nnf_trend_l_s.isna().all():  # no DMA's night-flow trend may be drawn
+        assert "Withheld for every DMA" in " ".join(
+            page.locator(".loss-night-note p").all_inner_texts())
 
 
 # ------------------------------------------------------------------------------ Next 48 h
