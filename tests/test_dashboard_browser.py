@@ -157,6 +157,32 @@ def _cell(page, table: str, key: str, row: str, field: str) -> str:
     return line.first.locator(f".tabulator-cell[tabulator-field='{field}']").inner_text()
 
 
+#: A real meter or customer id of the register (electric, water, PV inverter, customer).
+REAL_ID = re.compile(r"\b(EM|WM)\d{6,}|\bC\d{5}\b|\bINV-")
+
+
+def _assert_no_real_ids(text: str) -> None:
+    """Privacy (issue 17): no page or download names a meter or customer of the register."""
+    found = REAL_ID.search(text)
+    assert found is None, f"a real id is shown: {found.group(0)!r}"
+
+
+def _page_text(page) -> str:
+    """Every text of the page, into Panel's shadow roots (a host's inner_text() leaves them
+    out: it reads '' for a whole Panel page)."""
+    return page.evaluate("""() => {
+        const out = [];
+        const walk = (n) => {
+            if (n.shadowRoot) walk(n.shadowRoot);
+            for (const c of n.childNodes) {
+                if (c.nodeType === Node.TEXT_NODE) out.push(c.textContent); else walk(c);
+            }
+        };
+        walk(document.body);
+        return out.join(" ");
+    }""")
+
+
 def _check_cards(page, snap):
     from playwright.sync_api import expect
 
@@ -224,6 +250,7 @@ def test_now_page_shows_the_library_snapshot_and_series(page, city):
     expect(page.locator(".series-vm-min")).to_have_text(f"{f.vm_min_pu.min():.3f}")
     expect(page.locator(".series-pressure-min")).to_have_text(f"{d.pressure_min_m.min():.1f} m")
     expect(page.locator(".series-inflow-max")).to_have_text(f"{d.inflow_l_s.max():.1f} L/s")
+    _assert_no_real_ids(_page_text(page))
     page.wait_for_timeout(500)  # let the canvases paint before the picture
     page.screenshot(path=str(ARTIFACTS / "dashboard-now.png"), full_page=True)
 
@@ -292,6 +319,7 @@ def test_whatif_runs_and_its_table_equals_the_library(page, city, tmp_path):
     # the customers table agrees with the scenario layer's own count of interrupted customers
     assert _number(_cell(page, "wi-customers", "customer_class", "all", "without_electricity")) == \
         m["customers_interrupted"]
+    _assert_no_real_ids(_page_text(page))
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "dashboard-whatif.png"), full_page=True)
 
@@ -302,6 +330,7 @@ def test_whatif_runs_and_its_table_equals_the_library(page, city, tmp_path):
     download.value.save_as(path)
     again = parse_scenarios(path.read_text(), str(path))[0]
     assert again.hash == scenario.hash
+    _assert_no_real_ids(path.read_text())
     assert yaml.safe_load(path.read_text())["changes"][0]["share"] == 0.5
 
 
@@ -399,19 +428,48 @@ def test_losses_page_equals_the_library(page, city, sample_store, credentials):
         r = losses_of_period(city, sample_store, date(2016, 7, 4), 21)
     finally:
         del os.environ["TWIN_PSEUDONYM_KEY"]
-    for zone in ("DMA-1", "city"):
-        shown = _number(_cell(page, "loss-balance", "zone", zone, "NRW [%]"))
-        assert shown == pytest.approx(r.balance.loc[zone, "nrw_percent"], abs=0.006)
+    _check_water_privacy(page, city, sample_store, r)
     alarms = page.locator(".loss-alarms .tabulator-row")
     expect(alarms).to_have_count(max(len(r.leaks.alarms), 1))
     shown_ids = page.locator(".loss-suspicious .tabulator-cell[tabulator-field='meter']")
     expect(shown_ids.first).to_have_text(r.suspicious.meter.iloc[0])
     ids = shown_ids.all_inner_texts()
     assert ids and all(i.startswith("PM-") for i in ids)
-    content = page.locator(".page-losses").inner_text()
-    assert not re.search(r"\bEM\d{6,}", content)  # no real meter id anywhere on the page
+    content = _page_text(page)
+    assert ids[0] in content  # the walk reaches the tables' cells
+    _assert_no_real_ids(content)
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "dashboard-losses.png"), full_page=True)
+
+
+def _check_water_privacy(page, city, store, r):
+    """The balance shows what the library lets through: system input everywhere, NRW only
+    for zones whose read customers pass the aggregation rules; for the others the note, and
+    neither their NRW nor their billed use anywhere in the table (the sample store's 400 read
+    customers break the rules in every DMA and the city, one hospital dominating)."""
+    from twin.water.balance import balance_from_store
+
+    full = balance_from_store(store, city, r.start, r.end)  # what the rules withhold
+    table = {t.strip() for t in page.locator(".loss-balance .tabulator-cell").all_inner_texts()}
+    notes = page.locator(".loss-balance-notes li").all_inner_texts()
+    content = _page_text(page)
+    for zone, row in r.balance.iterrows():
+        siv = _number(_cell(page, "loss-balance", "zone", zone, "system input [m³]"))
+        assert siv == pytest.approx(row["siv_m3"], abs=0.5)
+        nrw = _cell(page, "loss-balance", "zone", zone, "NRW [%]").strip()
+        if not row["withheld"]:
+            assert _number(nrw) == pytest.approx(row["nrw_percent"], abs=0.006)
+            continue
+        assert nrw == "-"
+        for col in ("billed_metered_m3", "nrw_m3"):
+            assert f"{full.loc[zone, col]:,.0f}" not in table, (zone, col)  # no such cell
+        billed = re.escape(f"{full.loc[zone, 'billed_metered_m3']:,.0f}")
+        assert not re.search(rf"(?<![\d,.]){billed}(?![\d,.])", content), zone
+    assert r.balance.withheld.any()  # else this check checks nothing
+    assert notes == r.water_privacy_notes
+    if r.night.nnf_trend_l_s.isna().all():  # no DMA's night-flow trend may be drawn
+        assert "Withheld for every DMA" in " ".join(
+            page.locator(".loss-night-note p").all_inner_texts())
 
 
 # ------------------------------------------------------------------------------ Next 48 h
@@ -436,6 +494,14 @@ def test_lookahead_page_equals_the_library(page, city, sample_store):
     expect(page.locator(".la-violation-count")).to_have_text(str(len(la.violations)))
     expect(page.locator(".la-low-count")).to_have_text(str(len(la.low_pressure)))
     expect(page.locator(".la-vm-min")).to_have_text(f"{float(la.electric.vm_pu.min()):.3f}")
+    _assert_no_real_ids(_page_text(page))
+    from forecasts.publishable import publishable_forecasts
+
+    shown, _ = publishable_forecasts(la.forecasts, city.customers)  # no customer's forecast
+    options = page.locator(".la-series select option").all_inner_texts()
+    assert options == [f"{k}: {s}" for k in ("water", "loads", "pv") for s in shown[k]]
+    assert len(options) < sum(getattr(la.forecasts, k).sizes["series"]
+                              for k in ("water", "loads", "pv"))  # some are withheld
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "dashboard-lookahead.png"), full_page=True)
 
@@ -491,6 +557,7 @@ def test_maintenance_page_ranks_every_asset_and_gives_the_report(page, city, wor
     shown = sum(_number(t) for band in bands for t in page.locator(
         f".mt-matrix .tabulator-row .tabulator-cell[tabulator-field='{band}']").all_inner_texts())
     assert shown == len(city.assets)
+    _assert_no_real_ids(_page_text(page))
     page.wait_for_timeout(500)
     page.screenshot(path=str(ARTIFACTS / "dashboard-maintenance.png"), full_page=True)
     with page.expect_download(timeout=300_000) as download:
@@ -499,3 +566,4 @@ def test_maintenance_page_ranks_every_asset_and_gives_the_report(page, city, wor
     download.value.save_as(pdf)
     text = "".join(p.extract_text() or "" for p in PdfReader(pdf).pages)
     assert top in text
+    _assert_no_real_ids(text)

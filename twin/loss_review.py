@@ -6,12 +6,15 @@ per DMA (:func:`twin.water.balance.balance_from_store`), the night flow
 (:func:`twin.water.leaks.find_leaks`) and the feeders' non-technical losses
 (:func:`twin.electric.losses.non_technical_losses`), the last made fit to show by
 :mod:`twin.electric.ntl_report` (pseudonymous meters; feeder sums only where the aggregation
-rules hold).
+rules hold). The balance and the night flow are made fit to show the same way by
+:mod:`twin.water.balance_privacy`: a DMA whose read customers break the aggregation rules keeps
+its system input, and its billed use, NRW, real losses, ILI and net night flow are withheld with
+a note.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
@@ -25,7 +28,8 @@ from twin.electric.ntl_report import (
 )
 from twin.scenario import profiles_of
 from twin.timeutil import parse_local_time
-from twin.water.balance import balance_from_store
+from twin.water.balance import balance_from_store, metered_volumes_m3
+from twin.water.balance_privacy import publishable_balance, publishable_night_flow
 from twin.water.leaks import find_leaks
 from twin.water.night_flow import night_flow_from_store
 
@@ -45,16 +49,21 @@ class LossesResult:
         UTC bounds ``[start, end)``.
     balance : DataFrame
         Water balance per DMA and the city (NRW, ILI, flags ``consistent``,
-        ``ili_indicative``).
+        ``ili_indicative``), customer figures withheld (``withheld``) where a zone's read
+        customers break the aggregation rules
+        (:func:`twin.water.balance_privacy.publishable_balance`).
     night : DataFrame
-        Night flow per DMA and night (``nnf_trend_l_s`` [L/s] ...).
+        Night flow per DMA and night (``nnf_trend_l_s`` [L/s] ...), the customer figures
+        withheld for the same DMAs.
     leaks : twin.water.leaks.LeakReport
     feeders : DataFrame
         Feeder energy balance [MWh], customer sums withheld where a rule breaks.
     privacy_notes : list of str
-        The rules broken, one note each.
+        The rules the feeders break, one note each.
     suspicious : DataFrame
         Flagged meters under pseudonyms (:func:`twin.electric.ntl_report.suspicious_meters`).
+    water_privacy_notes : list of str
+        The rules the DMAs (and the city) break, and what of their balance is withheld.
     """
 
     start: pd.Timestamp
@@ -65,6 +74,7 @@ class LossesResult:
     feeders: pd.DataFrame
     privacy_notes: list
     suspicious: pd.DataFrame
+    water_privacy_notes: list = field(default_factory=list)
 
 
 def period_utc(city, first_day: date, days: int) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -107,8 +117,13 @@ def losses_of_period(city, store, first_day: date, days: int, progress=None,
     a, b = period_utc(city, first_day, days)
     tick(0, 4, "water balance")
     balance = balance_from_store(store, city, a, b)
+    read, _ = metered_volumes_m3(store, pd.Timestamp(balance.attrs["start"]),
+                                 pd.Timestamp(balance.attrs["end"]))
+    balance, water_notes = publishable_balance(balance, city.customers, city.dmas,
+                                               read.set_index("series_id")["value"])
     tick(1, 4, "night flow")
-    night = night_flow_from_store(store, city, a, b)
+    night = publishable_night_flow(night_flow_from_store(store, city, a, b),
+                                   balance.index[balance.withheld])
     tick(2, 4, "leak detection and location")
     leaks = find_leaks(city, store, a, b,
                        cache_dir=cache_dir or config.data_dir() / "leak-sensitivity")
@@ -117,6 +132,6 @@ def losses_of_period(city, store, first_day: date, days: int, progress=None,
     energy = meter_energy_kwh(ntl.meters.meter_ids, ntl.meters.kwh)
     feeders, notes = publishable_feeder_balance(ntl.balance, city.customers, energy)
     return LossesResult(a, b, balance, night, leaks, feeders, notes,
-                        suspicious_meters(ntl.scores))
+                        suspicious_meters(ntl.scores), water_notes)
 
 

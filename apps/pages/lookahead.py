@@ -15,6 +15,7 @@ from apps import state
 from apps.jobs import Job, show_job
 from apps.overlay_map import OverlayMap
 from forecasts.lookahead import LOOKAHEAD_HOURS, default_issue_time
+from forecasts.publishable import publishable_forecasts
 from twin.scenario import lookahead
 
 #: Models offered: fast baselines or the statistical models of the look-ahead's default.
@@ -155,8 +156,9 @@ class LookaheadPage:
         self.map_box[:] = [pn.pane.Bokeh(omap.figure, sizing_mode="stretch_width")]
         ds = {"water": la.forecasts.water, "loads": la.forecasts.loads, "pv": la.forecasts.pv}
         self._datasets = ds
-        options = [f"{k}: {s}" for k in ("water", "loads", "pv")
-                   for s in ds[k]["series"].to_numpy().astype(str)]
+        shown, withheld = publishable_forecasts(la.forecasts, city.customers)  # privacy
+        options = [f"{k}: {s}" for k in ("water", "loads", "pv") for s in shown[k]]
+        self.series.description = " ".join(withheld) or None
         self.series.options = options
         self.series.value = options[0] if options else None
         self.results.visible = True

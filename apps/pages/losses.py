@@ -3,11 +3,14 @@
 One library call over a period of the store, :func:`twin.loss_review.losses_of_period`: NRW and
 ILI per DMA with their flags, the night-flow trend, leak alarms with their located candidates
 (on the map), non-technical losses per feeder (sums only where the aggregation rules hold) and
-the suspicious meters under pseudonyms.
+the suspicious meters under pseudonyms. The balance's and night flow's customer figures of a DMA
+whose read customers break the aggregation rules come back withheld, with a note saying why
+(:mod:`twin.water.balance_privacy`).
 """
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 
 import hvplot.pandas  # noqa: F401  (registers .hvplot)
@@ -25,7 +28,8 @@ TABLE = {"disabled": True, "show_index": False, "theme": "simple", "layout": "fi
 BALANCE_COLUMNS = {"siv_m3": "system input [m³]", "billed_metered_m3": "billed metered [m³]",
                    "nrw_m3": "NRW [m³]", "nrw_percent": "NRW [%]",
                    "real_losses_l_s": "real losses [L/s]", "ili": "ILI",
-                   "ili_indicative": "ILI indicative", "consistent": "consistent"}
+                   "ili_indicative": "ILI indicative", "consistent": "consistent",
+                   "withheld": "withheld (privacy)"}
 NTL_COLUMNS = {"head_mwh": "head [MWh]", "metered_mwh": "metered [MWh]",
                "technical_losses_mwh": "technical losses [MWh]", "ntl_mwh": "NTL [MWh]",
                "ntl_percent": "NTL [%]"}
@@ -49,8 +53,11 @@ class LossesPage:
         self.error = pn.pane.Alert("", alert_type="danger", visible=False,
                                    css_classes=["loss-error"])
         self.balance = pn.widgets.Tabulator(None, css_classes=["loss-balance"], **TABLE)
+        self.balance_notes = pn.pane.HTML("", css_classes=["loss-balance-notes"],
+                                          sizing_mode="stretch_width")
         self.night_plot = pn.pane.HoloViews(None, sizing_mode="stretch_width",
                                             css_classes=["loss-night-plot"])
+        self.night_note = pn.pane.HTML("", css_classes=["loss-night-note"])
         self.alarms = pn.widgets.Tabulator(None, css_classes=["loss-alarms"], **TABLE)
         self.map_box = pn.Column(sizing_mode="stretch_width", css_classes=["loss-map"])
         self.feeders = pn.widgets.Tabulator(None, css_classes=["loss-ntl"], **TABLE)
@@ -59,8 +66,9 @@ class LossesPage:
                                                height=300, **TABLE)
         self.results = pn.Column(
             pn.pane.Markdown("#### Water balance per DMA (IWA)"), self.balance,
+            self.balance_notes,
             pn.pane.Markdown("#### Net night flow per DMA (02–04 h) and its trend"),
-            self.night_plot,
+            self.night_plot, self.night_note,
             pn.Row(pn.Column(pn.pane.Markdown("#### Leak alarms, best located junction"),
                              self.alarms, width=620), self.map_box,
                    sizing_mode="stretch_width"),
@@ -111,10 +119,15 @@ class LossesPage:
             NumberFormatter(format="0.00"))
         self.balance.value = r.balance[list(BALANCE_COLUMNS)].rename(
             columns=BALANCE_COLUMNS).rename_axis("zone").reset_index()
-        trend = r.night.pivot(index="night", columns="dma", values="nnf_trend_l_s")
+        self.balance_notes.object = _withheld_html(r.water_privacy_notes)
+        trend = r.night.pivot(index="night", columns="dma", values="nnf_trend_l_s") \
+            .dropna(axis=1, how="all")  # the DMAs withheld have no trend to draw
         self.night_plot.object = trend.hvplot.line(
             ylabel="net night flow, 7-night median [L/s]", xlabel="", height=260,
-            responsive=True, grid=True)
+            responsive=True, grid=True) if trend.shape[1] else None
+        self.night_plot.visible = bool(trend.shape[1])
+        self.night_note.object = "" if trend.shape[1] else (
+            "<p>Withheld for every DMA by the aggregation rules (see the notes above).</p>")
         alarms = r.leaks.alarms
         self.alarms.value = (alarms.assign(
             alarm=alarms.alarm_utc.dt.tz_convert(city.timezone).dt.strftime("%d %b %H:%M"))[
@@ -139,7 +152,12 @@ class LossesPage:
                                                 NumberFormatter(format="0.00"))
         self.feeders.value = r.feeders[list(NTL_COLUMNS)].rename(columns=NTL_COLUMNS) \
             .reset_index()
-        self.notes.object = ("<p><b>Withheld by the aggregation rules:</b></p><ul>" + "".join(
-            f"<li>{n}</li>" for n in r.privacy_notes) + "</ul>") if r.privacy_notes else ""
+        self.notes.object = _withheld_html(r.privacy_notes)
         self.suspicious.value = r.suspicious
         self.results.visible = True
+
+
+def _withheld_html(notes: list[str]) -> str:
+    """The notes of what the aggregation rules withheld, as a list (empty: nothing)."""
+    return ("<p><b>Withheld by the aggregation rules:</b></p><ul>" + "".join(
+        f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>") if notes else ""

@@ -109,9 +109,15 @@ def group_violations(group: str, customer_class: Iterable[str], energy_kwh: Iter
     customer_class : iterable of str
         Class of each customer in the group (one entry per customer).
     energy_kwh : iterable of float
-        Energy of each customer over the published period [kWh] (NaN counts as 0).
+        Energy of each customer over the published period [kWh] (NaN counts as 0); any
+        additive use works the same way (water volume [m³] for a water aggregate).
     rules : PrivacyRules
         The thresholds.
+
+    Notes
+    -----
+    The messages name counts of customers but never a use: a share and a total of a group
+    that breaks a rule would give away the use the rule withholds.
     """
     classes = np.asarray(list(customer_class), dtype=object)
     energy = np.nan_to_num(np.asarray(list(energy_kwh), dtype=float))
@@ -137,10 +143,11 @@ def group_violations(group: str, customer_class: Iterable[str], energy_kwh: Iter
         # exact for integer energies: e / total > num / den  <=>  e * den > num * total
         above = e * share.denominator > share.numerator * total
         if total > 0 and above.any():
+            # neither the share nor the part's total is named: together they are the
+            # dominant customer's own use, the very figure the rule protects
             out.append(Violation(str(group), "non-residential 15 % share",
-                                 f"one non-residential customer has {e.max() / total:.1%} of "
-                                 f"the part's {total:,.1f} kWh, at most "
-                                 f"{rules.max_share:.0%} allowed"))
+                                 f"one non-residential customer has more than "
+                                 f"{rules.max_share:.1%} of the part's use"))
     return out
 
 
@@ -170,6 +177,64 @@ def check_publishable(customers: pd.DataFrame, group: str = "group", energy: str
     if bad:
         raise PrivacyError("refusing to publish: " + "; ".join(str(v) for v in bad)
                            + ". Merge small groups or leave them out.")
+
+
+def withheld_groups(customers: pd.DataFrame, shown: Iterable[str], group: str = "group",
+                    energy: str = "energy_kwh", total: str | None = None,
+                    rules: PrivacyRules = PrivacyRules()) -> dict[str, list[Violation]]:
+    """The published groups whose customer aggregates must be withheld, and why.
+
+    Two checks, as a statistical office suppresses cells of a table with its margin:
+
+    - primary: a group of ``shown`` whose own customers break a rule;
+    - complementary: when a ``total`` over every customer of ``customers`` is published
+      beside the groups (a city row under its districts), the total less the groups that
+      are shown is the sum of all the other customers (those of the withheld groups and
+      those in no shown group); if they break a rule together, the total is withheld too,
+      else one withheld group could be recovered by subtraction.
+
+    Parameters
+    ----------
+    customers : DataFrame
+        One row per customer whose reads make the aggregates: ``customer_class``, the
+        ``group`` column (customers of groups that are not shown belong only to the total)
+        and the ``energy`` column [kWh, or m³ for water].
+    shown : iterable of str
+        The groups published (a group of ``shown`` without customers breaks no rule: its
+        aggregate is 0 and tells nothing).
+    group, energy : str
+        Column names.
+    total : str, optional
+        Name of the published total over all of ``customers``; None when no total is shown.
+    rules : PrivacyRules
+        The thresholds.
+
+    Returns
+    -------
+    dict of str to list of Violation
+        Only the groups (and ``total``) to withhold, each with the rules it breaks.
+    """
+    classes = customers["customer_class"].astype(str)
+    keys = customers[group].astype(str)
+    out = {}
+    for name in dict.fromkeys(str(g) for g in shown):
+        at = (keys == name).to_numpy()
+        broken = group_violations(name, classes[at], customers.loc[at, energy], rules)
+        if broken:
+            out[name] = broken
+    if total is None:
+        return out
+    broken = group_violations(total, classes, customers[energy], rules)
+    if not broken:
+        published = set(dict.fromkeys(str(g) for g in shown)) - set(out)
+        rest = (~keys.isin(published)).to_numpy()
+        broken = [Violation(total, v.rule, f"less the groups shown, it would give the sum of "
+                                           f"the other customers, and {v.detail}")
+                  for v in group_violations(total, classes[rest], customers.loc[rest, energy],
+                                            rules)]
+    if broken:
+        out[total] = broken
+    return out
 
 
 def export_aggregate(readings: pd.DataFrame, customers: pd.DataFrame, group_by: str,
