@@ -10,11 +10,20 @@ the DMA's medoid junction. Both are scored by :func:`twin.water.leak_scoring.mat
 (an alarm in the leak's window within 300 m).
 
 ``--year`` also times a year of 5-min SCADA (one case of 365 days, detection and location
-only; generating it is not timed).
+only; generating it is not timed) beside the floor of 300 s, with the peak memory of the
+timed part; ``--year-only`` times it alone; ``--year-whole`` also runs the expectation's
+hydraulics the earlier way (EPANET writing every node and link, read back) on the same case.
+Measured at the commit that brought them (``--year-only --year-whole``, 2 cores, load average
+4.8-7.1 from other developers' work): KL, 105,120 steps, 40 loggers, 38 alarms; sensitivity
+12.7 s on a 2-worker LocalCluster + detection and location 52.0 s = 64.7 s (floor 300 s; the
+session before, 423 s), peak RSS 0.92 GB; the expectation's hydraulic run alone 73.6 s and
+0.88 GB read at the sensors against 205.5 s and 12.09 GB written and read whole, largest
+difference 2.5e-5 m and 7.4e-5 L/s (the binary output's float32).
 
 Usage::
 
     .venv/bin/python benchmarks/bench_leaks.py [--network KL] [--seeds 0 1 2] [--days 70]
+    .venv/bin/python benchmarks/bench_leaks.py --year-only [--year-whole]
 
 Measured at commit cb9ed92 (2 cores shared with about 15 other processes), KL, 3 seeds of
 70 days at 5 min (14 leak-free), 24 leaks, 40-41 loggers, 62 AMR meters, 3 DMAs, pooled:

@@ -98,3 +98,32 @@ def test_leak_expectation_reads_only_its_sensors_and_gets_the_whole_runs_numbers
         scale = float(np.abs(b.to_numpy()).max())
         assert float(np.abs(a.to_numpy() - b.to_numpy()).max()) <= RELATIVE * scale
     assert (fast[1] == whole[1]).all()
+
+
+@needs_public
+def test_expected_network_set_again_in_place_is_a_fresh_copy(tmp_path):
+    """The expectation's segments reuse one copy of the model: the second stretch written
+    from the reused copy is the file a fresh copy writes, byte for byte."""
+    from wntr.epanet.io import InpFile
+
+    from twin.water import leak_expectation as exp
+
+    wn = read_inp(PUBLIC_WATER / "CTOWN.INP")
+    n = 96
+    seconds = np.arange(2 * n) * 900.0
+    ratio = 0.8 + 0.4 * np.cos(seconds / 30000.0)
+    pumps = list(wn.pump_name_list)
+    on = pd.DataFrame({p: (np.arange(2 * n) // (8 + k)) % 2 for k, p in enumerate(pumps)})
+    levels = pd.DataFrame({t: 1.0 + 0.02 * np.arange(2 * n) for t in wn.tank_name_list})
+    first, second = slice(0, n), slice(n, 2 * n)
+
+    def stretch(sl, into=None):
+        return exp.expected_network(wn, ratio[sl], seconds[sl], 900.0, levels.iloc[sl.start],
+                                    on.iloc[sl], clock_s=seconds[sl.start] % 86400, into=into)
+
+    reused = stretch(second, into=stretch(first))
+    fresh = stretch(second)
+    InpFile().write(str(tmp_path / "a.inp"), reused)
+    InpFile().write(str(tmp_path / "b.inp"), fresh)
+    a, b = (tmp_path / "a.inp").read_text(), (tmp_path / "b.inp").read_text()
+    assert "TWIN-" in a and a == b
