@@ -13,7 +13,7 @@ the DMA's medoid junction. Both are scored by :func:`twin.water.leak_scoring.mat
 only; generating it is not timed) beside the floor of 300 s, with the peak memory of the
 timed part; ``--year-only`` times it alone; ``--year-whole`` also runs the expectation's
 hydraulics the earlier way (EPANET writing every node and link, read back) on the same case.
-Measured at the commit that brought them (``--year-only --year-whole``, 2 cores, load average
+Measured at 0ba61eb (``--year-only --year-whole``, 2 cores, load average
 4.8-7.1 from other developers' work): KL, 105,120 steps, 40 loggers, 38 alarms; sensitivity
 12.7 s on a 2-worker LocalCluster + detection and location 52.0 s = 64.7 s (floor 300 s; the
 session before, 423 s), peak RSS 0.92 GB; the expectation's hydraulic run alone 73.6 s and

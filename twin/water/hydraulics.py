@@ -549,11 +549,6 @@ def _run_configuration(wn, duration_s: float, step_s: float, pressure_driven: bo
     return configure
 
 
-#: EPANET toolkit value codes read by :func:`simulate_elements`: a node's pressure, a
-#: link's status (``EN_getnodevalue``, ``EN_getlinkvalue``; a link's flow is ``EN_FLOW``).
-EN_PRESSURE, EN_STATUS = 11, 11
-
-
 def simulate_elements(
     wn: wntr.network.WaterNetworkModel,
     duration_s: float,
@@ -597,10 +592,7 @@ def simulate_elements(
     HydraulicsError
         An element not in the network, or EPANET failing to solve.
     """
-    import ctypes
-
     from wntr.epanet.io import InpFile
-    from wntr.epanet.toolkit import ENepanet
 
     nodes, links = [str(n) for n in nodes], [str(x) for x in links]
     missing = sorted(set(nodes) - set(wn.node_name_list)) + sorted(
@@ -609,37 +601,24 @@ def simulate_elements(
         raise HydraulicsError(f"elements not in {wn.name or 'the network'}: {missing[:5]}")
     configure = _run_configuration(wn, duration_s, step_s, pressure_driven,
                                    required_pressure_m, minimum_pressure_m)
-    name = wn.name or "the network"
+
+    def stepped(en, every: int) -> xr.Dataset:
+        to_m3s = FLOW_UNITS_M3S[en.ENgetflowunits()]
+        times, p, q, st, warning = _step_and_read(
+            en, [en.ENgetnodeindex(n) for n in nodes], [en.ENgetlinkindex(x) for x in links],
+            en.ENgettimeparam(EN_REPORTSTART), en.ENgettimeparam(EN_REPORTSTEP), every)
+        data = {"pressure_m": (("time", "node"), p * _pressure_unit_m(wn), {"units": "m"}),
+                "flow_m3s": (("time", "link"), q * to_m3s, {"units": "m3/s"}),
+                "status": (("time", "link"), st, {"units": "0 closed, 1 open or active"})}
+        return xr.Dataset(data, coords={"time": ("time", times, {"units": "s"}),
+                                        "node": np.asarray(nodes, dtype=str),
+                                        "link": np.asarray(links, dtype=str)},
+                          attrs={"epanet_warning": int(warning)})
+
     with tempfile.TemporaryDirectory(prefix="twin-epanet-", dir=_scratch_dir()) as tmp:
-        inp, rpt = os.path.join(tmp, "run.inp"), os.path.join(tmp, "run.rpt")
+        inp = os.path.join(tmp, "run.inp")
         InpFile().write(inp, wn, units=wn.options.hydraulic.inpfile_units)
-        en = ENepanet(version=2.2)
-        try:
-            en.ENopen(inp, rpt, "")
-            en.ENlib.EN_setstatusreport(en._project, ctypes.c_int(0))
-            every = configure(en)
-            demand_model = _demand_model(en)
-            to_m3s = FLOW_UNITS_M3S[en.ENgetflowunits()]
-            start = en.ENgettimeparam(EN_REPORTSTART)
-            report = en.ENgettimeparam(EN_REPORTSTEP)
-            ni = [en.ENgetnodeindex(n) for n in nodes]
-            li = [en.ENgetlinkindex(x) for x in links]
-            times, p, q, st, warning = _step_and_read(en, ni, li, start, report, every)
-            en.ENclose()
-        except HydraulicsError:
-            raise
-        except Exception as exc:
-            raise HydraulicsError(
-                f"EPANET failed on {name}: {exc}; check the network's controls, pump "
-                "curves and that every node is connected to a source") from exc
-    data = {"pressure_m": (("time", "node"), p * _pressure_unit_m(wn), {"units": "m"}),
-            "flow_m3s": (("time", "link"), q * to_m3s, {"units": "m3/s"}),
-            "status": (("time", "link"), st, {"units": "0 closed, 1 open or active"})}
-    ds = xr.Dataset(data, coords={"time": ("time", times, {"units": "s"}),
-                                  "node": np.asarray(nodes, dtype=str),
-                                  "link": np.asarray(links, dtype=str)})
-    ds.attrs.update({"demand_model": demand_model, "epanet_warning": int(warning)})
-    return ds
+        return _toolkit_run(inp, configure, wn.name or "the network", stepped)
 
 
 def _step_and_read(en, ni: list[int], li: list[int], start: int, report: int, every: int):
@@ -736,10 +715,11 @@ def run_inp_file(path: str | Path, duration_s: float | None = None) -> xr.Datase
         return _toolkit_run(epanet_path(path, tmp), configure, str(path))
 
 
-def _toolkit_run(inp: str, configure, name: str) -> xr.Dataset:
+def _toolkit_run(inp: str, configure, name: str, stepped=None) -> xr.Dataset:
     """Open ``inp`` with the EPANET toolkit, let ``configure(en)`` set what the run
     changes (it returns k, to keep every k-th reported period), solve the hydraulics (no
-    status report, no quality) and read the output."""
+    status report, no quality) and read the output; or, with ``stepped(en, k)``, let it
+    step the hydraulics and return the dataset (nothing written)."""
     import ctypes
 
     from wntr.epanet.toolkit import ENepanet
@@ -748,16 +728,19 @@ def _toolkit_run(inp: str, configure, name: str) -> xr.Dataset:
         rpt, out = os.path.join(tmp, "run.rpt"), os.path.join(tmp, "run.bin")
         en = ENepanet(version=2.2)
         try:
-            en.ENopen(inp, rpt, out)
+            en.ENopen(inp, rpt, out if stepped is None else "")
             en.ENlib.EN_setstatusreport(en._project, ctypes.c_int(0))
             every = configure(en)
-            nodes = [_element_id(en, "node", i) for i in range(1, en.ENgetcount(0) + 1)]
-            links = [_element_id(en, "link", i) for i in range(1, en.ENgetcount(2) + 1)]
             demand_model = _demand_model(en)
-            t0, c0 = time.perf_counter(), time.process_time()
-            en.ENsolveH()
-            solve_s, solve_cpu_s = time.perf_counter() - t0, time.process_time() - c0
-            en.ENsaveH()
+            if stepped is not None:
+                ds = stepped(en, every)
+            else:
+                nodes = [_element_id(en, "node", i) for i in range(1, en.ENgetcount(0) + 1)]
+                links = [_element_id(en, "link", i) for i in range(1, en.ENgetcount(2) + 1)]
+                t0, c0 = time.perf_counter(), time.process_time()
+                en.ENsolveH()
+                solve_s, solve_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+                en.ENsaveH()
             en.ENclose()
         except HydraulicsError:
             raise
@@ -765,9 +748,10 @@ def _toolkit_run(inp: str, configure, name: str) -> xr.Dataset:
             raise HydraulicsError(
                 f"EPANET failed on {name}: {exc}; check the network's controls, pump "
                 "curves and that every node is connected to a source") from exc
-        ds = read_binary_output(out, nodes, links, every)
+        if stepped is None:
+            ds = read_binary_output(out, nodes, links, every)
+            ds.attrs["epanet_solve_s"], ds.attrs["epanet_solve_cpu_s"] = solve_s, solve_cpu_s
     ds.attrs["demand_model"] = demand_model
-    ds.attrs["epanet_solve_s"], ds.attrs["epanet_solve_cpu_s"] = solve_s, solve_cpu_s
     return ds
 
 
@@ -1059,9 +1043,9 @@ def summary(ds: xr.Dataset, junctions: list[str]) -> dict[str, float]:
     }
 
 
-#: EPANET toolkit value codes: a link's flow, a node's demand (``EN_getlinkvalue``,
-#: ``EN_getnodevalue``).
-EN_FLOW, EN_DEMAND = 8, 9
+#: EPANET toolkit value codes: a link's flow, a node's demand, a node's pressure, a link's
+#: status (``EN_getlinkvalue``, ``EN_getnodevalue``).
+EN_FLOW, EN_DEMAND, EN_PRESSURE, EN_STATUS = 8, 9, 11, 11
 
 
 def step_volumes_m3(
