@@ -127,3 +127,13 @@ def test_expected_network_set_again_in_place_is_a_fresh_copy(tmp_path):
     InpFile().write(str(tmp_path / "b.inp"), fresh)
     a, b = (tmp_path / "a.inp").read_text(), (tmp_path / "b.inp").read_text()
     assert "TWIN-" in a and a == b
+
+
+@pytest.mark.parametrize("units,pressure", [("LPS", "KPA"), ("CMH", None), ("GPM", "KPA")])
+def test_pressure_units_of_the_written_file(units, pressure):
+    """EPANET reports pressure in psi with US flow units (whatever the file asks), in kPa
+    where an SI file asks for it, else in metres; both ways convert it to metres alike."""
+    wn = read_inp(shipped_network_path("Net1"))
+    wn.options.hydraulic.inpfile_units = units
+    wn.options.hydraulic.inpfile_pressure_units = pressure
+    _compare(wn, 24, 3600, list(wn.junction_name_list), list(wn.pump_name_list))
