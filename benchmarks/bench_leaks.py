@@ -18,7 +18,9 @@ Measured at 0ba61eb (``--year-only --year-whole``, 2 cores, load average
 12.7 s on a 2-worker LocalCluster + detection and location 52.0 s = 64.7 s (floor 300 s; the
 session before, 423 s), peak RSS 0.92 GB; the expectation's hydraulic run alone 73.6 s and
 0.88 GB read at the sensors against 205.5 s and 12.09 GB written and read whole, largest
-difference 2.5e-5 m and 7.4e-5 L/s (the binary output's float32). Where the time went
+difference 2.5e-5 m and 7.4e-5 L/s (the binary output's float32). At 9647a7e
+(``--year-only``, load average 2.2-2.3): 9.1 s + 36.5 s = 45.5 s, peak RSS 0.94 GB, the
+same 38 alarms. Where the time went
 (cProfile of ``detect_and_locate`` on the same case, load ~6): before, 194 s, of which
 EPANET's solve 85 s, writing its 5.9 GB binary output 38 s, reading it into a dataset of
 every node and link 62 s, residuals, detection and location together 5 s (peak RSS 11.8 GB);
