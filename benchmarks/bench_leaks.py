@@ -10,11 +10,28 @@ the DMA's medoid junction. Both are scored by :func:`twin.water.leak_scoring.mat
 (an alarm in the leak's window within 300 m).
 
 ``--year`` also times a year of 5-min SCADA (one case of 365 days, detection and location
-only; generating it is not timed).
+only; generating it is not timed) beside the floor of 300 s, with the peak memory of the
+timed part; ``--year-only`` times it alone; ``--year-whole`` also runs the expectation's
+hydraulics the earlier way (EPANET writing every node and link, read back) on the same case.
+Measured at 0ba61eb (``--year-only --year-whole``, 2 cores, load average
+4.8-7.1 from other developers' work): KL, 105,120 steps, 40 loggers, 38 alarms; sensitivity
+12.7 s on a 2-worker LocalCluster + detection and location 52.0 s = 64.7 s (floor 300 s; the
+session before, 423 s), peak RSS 0.92 GB; the expectation's hydraulic run alone 73.6 s and
+0.88 GB read at the sensors against 205.5 s and 12.09 GB written and read whole, largest
+difference 2.5e-5 m and 7.4e-5 L/s (the binary output's float32). At 9647a7e
+(``--year-only``, load average 2.2-2.3): 9.1 s + 36.5 s = 45.5 s, peak RSS 0.94 GB, the
+same 38 alarms. Where the time went
+(cProfile of ``detect_and_locate`` on the same case, load ~6): before, 194 s, of which
+EPANET's solve 85 s, writing its 5.9 GB binary output 38 s, reading it into a dataset of
+every node and link 62 s, residuals, detection and location together 5 s (peak RSS 11.8 GB);
+after, 113 s under the profiler (52 s without it), of which stepping EPANET and reading the
+40 loggers and boundary links 100 s, the rest 13 s (peak RSS 0.82 GB): EPANET's own solve
+of 105,120 hydraulic steps is now the floor.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_leaks.py [--network KL] [--seeds 0 1 2] [--days 70]
+    .venv/bin/python benchmarks/bench_leaks.py --year-only [--year-whole]
 
 Measured at commit cb9ed92 (2 cores shared with about 15 other processes), KL, 3 seeds of
 70 days at 5 min (14 leak-free), 24 leaks, 40-41 loggers, 62 AMR meters, 3 DMAs, pooled:
@@ -37,6 +54,7 @@ are not found because they are placed 250-2,500 m away. At f13ff77: twin 2/24, 1
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -189,6 +207,76 @@ def fmt(s: dict) -> list[str]:
             f"{s['median_delay_h']:.1f}", f"{s['median_location_error_m']:.0f}"]
 
 
+#: The floor of issue 15: a year of 5-min SCADA of an 800-junction network [s].
+YEAR_FLOOR_S = 300.0
+
+
+def peak_rss_reset() -> None:
+    """Start measuring this process's peak resident memory afresh (Linux ``clear_refs``)."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_rss_gb() -> float:
+    """This process's peak resident memory since :func:`peak_rss_reset` [GB]."""
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines()
+                if x.startswith("VmHWM"))
+    return int(line.split()[1]) / 1e6
+
+
+def year_run(client, settings: LeakSettings, whole: bool) -> None:
+    """A year of 5-min SCADA on KL (935 junctions), timed beside the floor: sensitivities
+    over the cluster, then :func:`detect_and_locate` (expectation read only at the sensors);
+    with ``whole``, the expectation's hydraulic run also the earlier way (every node and
+    link written by EPANET and read back) on the same case, and how far the two differ."""
+    from twin.water import leak_expectation as exp
+
+    spec = BenchmarkSpec(str(DATA / "KL.inp"), seed=99, days=365, leak_free_days=14,
+                         n_leaks=20)
+    t = time.perf_counter()
+    case = make_case(spec)
+    gen_s = time.perf_counter() - t
+    net = LeakNetwork(case.wn, case.dmas, case.meters, case.customers, case.node_xy, "UTC")
+    load0 = os.getloadavg()
+    peak_rss_reset()
+    t = time.perf_counter()
+    sens = loc.leak_sensitivity(case.wn, case.loggers, case.meters, case.dmas, client=client,
+                                cache_dir=None)
+    t_sens = time.perf_counter() - t
+    t = time.perf_counter()
+    rep = detect_and_locate(net, case.obs, settings, sens=sens)
+    t_twin = time.perf_counter() - t
+    rss = peak_rss_gb()
+    load1 = os.getloadavg()
+    total = t_sens + t_twin
+    print(f"\nyear: {len(case.obs.times)} SCADA steps of 5 min, {case.wn.num_junctions} "
+          f"junctions, {len(case.loggers)} loggers, {len(rep.alarms)} alarms\n"
+          f"  twin: sensitivity {t_sens:.1f} s (LocalCluster) + detection and location "
+          f"{t_twin:.1f} s = {total:.1f} s against the floor {YEAR_FLOOR_S:.0f} s "
+          f"({'under' if total < YEAR_FLOOR_S else 'OVER'}); peak RSS of this process "
+          f"{rss:.2f} GB (workers apart); load average {load0[0]:.1f} at the start, "
+          f"{load1[0]:.1f} at the end (2 cores); generating the case {gen_s:.0f} s, not "
+          "counted")
+    if not whole:
+        return
+    loggers = list(case.obs.pressure_m.columns)
+    seconds = exp.pattern_seconds(case.obs.times, "UTC")
+    ratio = np.ones(len(seconds))
+    links = list(case.meters.link.astype(str))
+    runs = {}
+    for flag in (False, True):
+        peak_rss_reset()
+        t = time.perf_counter()
+        runs[flag] = exp.expected_hydraulics(case.wn, case.obs, ratio, seconds, loggers,
+                                             links=links, whole_network=flag)
+        runs[flag] = (*runs[flag], time.perf_counter() - t, peak_rss_gb())
+    dp = float(np.abs(runs[False][0].to_numpy() - runs[True][0].to_numpy()).max())
+    dq = float(np.abs(runs[False][2].to_numpy() - runs[True][2].to_numpy()).max())
+    print(f"  expectation's hydraulic run alone: read at the sensors {runs[False][3]:.1f} s "
+          f"(peak RSS {runs[False][4]:.2f} GB), every node and link written and read "
+          f"{runs[True][3]:.1f} s (peak RSS {runs[True][4]:.2f} GB); largest difference "
+          f"{dp:.1e} m, {dq:.1e} L/s; load average {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--network", nargs="+", default=["KL"])
@@ -197,12 +285,17 @@ def main() -> None:
     parser.add_argument("--leaks", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--year", action="store_true", help="also time a year of 5-min SCADA")
+    parser.add_argument("--year-only", action="store_true",
+                        help="time a year of 5-min SCADA only (no seeds)")
+    parser.add_argument("--year-whole", action="store_true",
+                        help="with the year, also time the expectation's hydraulic run written "
+                        "and read for every node and link (the earlier way; ~12 GB)")
     args = parser.parse_args()
     settings = LeakSettings(baseline_days=14)
     head = ["", "found", "3-10", "10-50", ">50 m3/h", "FA/DMA/month", "delay abrupt h",
             "delay all h", "loc. error m"]
     with dask_client(n_workers=args.workers) as client:
-        for name in args.network:
+        for name in [] if args.year_only else args.network:
             rows = []
             for seed in args.seeds:
                 spec = BenchmarkSpec(str(DATA / NETWORKS.get(name, name)), seed=seed,
@@ -251,26 +344,8 @@ def main() -> None:
                       f"  {cls}  alarms with no open leak in their DMA per DMA-month "
                       f"{sum(x['no_open_leak'] for x in a) / md:.2f}  median abrupt delay "
                       f"{np.median(d) if d else float('nan'):.1f} h")
-        if args.year:
-            spec = BenchmarkSpec(str(DATA / "KL.inp"), seed=99, days=365, leak_free_days=14,
-                                 n_leaks=20)
-            t = time.perf_counter()
-            case = make_case(spec)
-            gen_s = time.perf_counter() - t
-            net = LeakNetwork(case.wn, case.dmas, case.meters, case.customers, case.node_xy,
-                              "UTC")
-            t = time.perf_counter()
-            sens = loc.leak_sensitivity(case.wn, case.loggers, case.meters, case.dmas,
-                                        client=client, cache_dir=None)
-            t_sens = time.perf_counter() - t
-            t = time.perf_counter()
-            rep = detect_and_locate(net, case.obs, settings, sens=sens)
-            t_twin = time.perf_counter() - t
-            print(f"\nyear: {len(case.obs.times)} SCADA steps of 5 min, "
-                  f"{case.wn.num_junctions} junctions, {len(case.loggers)} loggers: "
-                  f"sensitivity {t_sens:.1f} s + detection and location {t_twin:.1f} s "
-                  f"= {t_sens + t_twin:.1f} s (floor 300 s; generating the case {gen_s:.0f} s, "
-                  f"not counted); {len(rep.alarms)} alarms")
+        if args.year or args.year_only:
+            year_run(client, settings, args.year_whole)
 
 
 if __name__ == "__main__":

@@ -527,16 +527,164 @@ def simulate(
     """
     from wntr.epanet.io import InpFile
 
+    configure = _run_configuration(wn, duration_s, step_s, pressure_driven,
+                                   required_pressure_m, minimum_pressure_m)
+    with tempfile.TemporaryDirectory(prefix="twin-epanet-", dir=_scratch_dir()) as tmp:
+        inp = os.path.join(tmp, "run.inp")
+        InpFile().write(inp, wn, units=wn.options.hydraulic.inpfile_units)
+        return _toolkit_run(inp, configure, wn.name or "the network")
+
+
+def _run_configuration(wn, duration_s: float, step_s: float, pressure_driven: bool | None,
+                       required_pressure_m: float, minimum_pressure_m: float):
+    """What :func:`simulate` and :func:`simulate_elements` set in the open EPANET project
+    before solving: exact patterns and curves, the demand model when asked, the run's
+    times. The returned ``configure(en)`` returns k, to keep every k-th reported period."""
     def configure(en) -> int:
         _set_exact_patterns_and_curves(en, wn)
         if pressure_driven is not None:
             _set_demand_model(en, wn, pressure_driven, minimum_pressure_m, required_pressure_m)
         return _set_run_times(en, duration_s, step_s)
 
+    return configure
+
+
+def simulate_elements(
+    wn: wntr.network.WaterNetworkModel,
+    duration_s: float,
+    step_s: float = 3600,
+    nodes: Sequence[str] = (),
+    links: Sequence[str] = (),
+    pressure_driven: bool | None = None,
+    required_pressure_m: float = MIN_SERVICE_PRESSURE_M,
+    minimum_pressure_m: float = PDA_MINIMUM_PRESSURE_M,
+) -> xr.Dataset:
+    """The run :func:`simulate` makes, reading only some nodes and links.
+
+    The EPANET toolkit steps the hydraulics (``ENrunH``/``ENnextH``, what ``ENsolveH``
+    does) and reads the pressure at ``nodes`` and the flow and status of ``links`` at each
+    reported time; nothing is written for the other elements (a year at 5-min steps of
+    a 935-junction network writes a 5.9 GB binary output in :func:`simulate`, read back
+    whole). Same network, options, steps and reported times as :func:`simulate`; values in
+    double precision where the binary output keeps float32 (they agree to its ~1e-7
+    relative round-off: ``tests/test_water_hydraulics_elements.py``).
+
+    Parameters
+    ----------
+    duration_s, step_s, pressure_driven, required_pressure_m, minimum_pressure_m
+        As for :func:`simulate`.
+    nodes : sequence of str
+        Nodes whose pressure is read (a tank's: its level [m] where the specific gravity
+        is 1).
+    links : sequence of str
+        Links whose flow and status are read.
+
+    Returns
+    -------
+    Dataset
+        ``pressure_m (time × node)`` [m], ``flow_m3s (time × link)`` [m³/s], ``status (time
+        × link)`` (0 closed, 1 open or active); ``time`` in seconds from the start, as
+        :func:`simulate`; attributes ``demand_model`` and ``epanet_warning`` (the last
+        warning code EPANET returned, 0 when none).
+
+    Raises
+    ------
+    HydraulicsError
+        An element not in the network, or EPANET failing to solve.
+    """
+    from wntr.epanet.io import InpFile
+
+    nodes, links = [str(n) for n in nodes], [str(x) for x in links]
+    missing = sorted(set(nodes) - set(wn.node_name_list)) + sorted(
+        set(links) - set(wn.link_name_list))
+    if missing:
+        raise HydraulicsError(f"elements not in {wn.name or 'the network'}: {missing[:5]}")
+    configure = _run_configuration(wn, duration_s, step_s, pressure_driven,
+                                   required_pressure_m, minimum_pressure_m)
+
+    def stepped(en, every: int) -> xr.Dataset:
+        to_m3s = FLOW_UNITS_M3S[en.ENgetflowunits()]
+        times, p, q, st, warning = _step_and_read(
+            en, [en.ENgetnodeindex(n) for n in nodes], [en.ENgetlinkindex(x) for x in links],
+            en.ENgettimeparam(EN_REPORTSTART), en.ENgettimeparam(EN_REPORTSTEP), every)
+        data = {"pressure_m": (("time", "node"), p * _pressure_unit_m(wn), {"units": "m"}),
+                "flow_m3s": (("time", "link"), q * to_m3s, {"units": "m3/s"}),
+                "status": (("time", "link"), st, {"units": "0 closed, 1 open or active"})}
+        return xr.Dataset(data, coords={"time": ("time", times, {"units": "s"}),
+                                        "node": np.asarray(nodes, dtype=str),
+                                        "link": np.asarray(links, dtype=str)},
+                          attrs={"epanet_warning": int(warning)})
+
     with tempfile.TemporaryDirectory(prefix="twin-epanet-", dir=_scratch_dir()) as tmp:
         inp = os.path.join(tmp, "run.inp")
         InpFile().write(inp, wn, units=wn.options.hydraulic.inpfile_units)
-        return _toolkit_run(inp, configure, wn.name or "the network")
+        return _toolkit_run(inp, configure, wn.name or "the network", stepped)
+
+
+def _step_and_read(en, ni: list[int], li: list[int], start: int, report: int, every: int):
+    """Step an open project's hydraulics to its end; at each k-th reporting time (from
+    ``start``, every ``report`` s) read the nodes' pressures and the links' flows and
+    statuses (EPANET units). Returns times [s], the three arrays and the last warning."""
+    import ctypes
+
+    lib, ph = en.ENlib, en._project
+    t, dt, v = ctypes.c_long(), ctypes.c_long(), ctypes.c_double()
+    ref_t, ref_dt, ref_v = ctypes.byref(t), ctypes.byref(dt), ctypes.byref(v)
+    node_args = [ctypes.c_int(i) for i in ni]
+    link_args = [ctypes.c_int(i) for i in li]
+    c_p, c_q, c_s = ctypes.c_int(EN_PRESSURE), ctypes.c_int(EN_FLOW), ctypes.c_int(EN_STATUS)
+    get_node, get_link = lib.EN_getnodevalue, lib.EN_getlinkvalue
+    times, rows_p, rows_q, rows_s = [], [], [], []
+    warning, period = 0, 0
+    err = lib.EN_openH(ph) or lib.EN_initH(ph, ctypes.c_int(0))
+    if err >= 100:
+        raise HydraulicsError(f"EPANET error {err} opening the hydraulics")
+    while True:
+        err = lib.EN_runH(ph, ref_t)
+        if err >= 100:
+            raise HydraulicsError(f"EPANET error {err} solving the hydraulics at "
+                                  f"{t.value} s")
+        warning = err or warning
+        now = t.value
+        if now >= start and (now - start) % report == 0:
+            if period % every == 0:
+                times.append(now)
+                row = []
+                for a in node_args:
+                    get_node(ph, a, c_p, ref_v)
+                    row.append(v.value)
+                rows_p.append(row)
+                row_q, row_s = [], []
+                for a in link_args:
+                    get_link(ph, a, c_q, ref_v)
+                    row_q.append(v.value)
+                    get_link(ph, a, c_s, ref_v)
+                    row_s.append(v.value)
+                rows_q.append(row_q)
+                rows_s.append(row_s)
+            period += 1
+        err = lib.EN_nextH(ph, ref_dt)
+        if err >= 100:
+            raise HydraulicsError(f"EPANET error {err} stepping the hydraulics at {now} s")
+        if dt.value <= 0:
+            break
+    lib.EN_closeH(ph)
+    n = len(times)
+    return (np.asarray(times, dtype=float),
+            np.asarray(rows_p, dtype=float).reshape(n, len(ni)),
+            np.asarray(rows_q, dtype=float).reshape(n, len(li)),
+            (np.asarray(rows_s, dtype=float).reshape(n, len(li)) > 0).astype(float), warning)
+
+
+def _pressure_unit_m(wn: wntr.network.WaterNetworkModel) -> float:
+    """Metres of water per pressure unit EPANET reports for ``wn`` as written by WNTR
+    [m/unit]: psi with US flow units, else kPa where the network asks for it, else metres
+    (EPANET's own rule)."""
+    hyd = wn.options.hydraulic
+    if hyd.inpfile_units.upper() in US_FLOW_UNITS:
+        return PRESSURE_UNITS_M[0]
+    unit = str(hyd.inpfile_pressure_units or "").upper()
+    return PRESSURE_UNITS_M[1] if unit.startswith("KPA") else PRESSURE_UNITS_M[2]
 
 
 def run_inp_file(path: str | Path, duration_s: float | None = None) -> xr.Dataset:
@@ -567,10 +715,11 @@ def run_inp_file(path: str | Path, duration_s: float | None = None) -> xr.Datase
         return _toolkit_run(epanet_path(path, tmp), configure, str(path))
 
 
-def _toolkit_run(inp: str, configure, name: str) -> xr.Dataset:
+def _toolkit_run(inp: str, configure, name: str, stepped=None) -> xr.Dataset:
     """Open ``inp`` with the EPANET toolkit, let ``configure(en)`` set what the run
     changes (it returns k, to keep every k-th reported period), solve the hydraulics (no
-    status report, no quality) and read the output."""
+    status report, no quality) and read the output; or, with ``stepped(en, k)``, let it
+    step the hydraulics and return the dataset (nothing written)."""
     import ctypes
 
     from wntr.epanet.toolkit import ENepanet
@@ -579,16 +728,19 @@ def _toolkit_run(inp: str, configure, name: str) -> xr.Dataset:
         rpt, out = os.path.join(tmp, "run.rpt"), os.path.join(tmp, "run.bin")
         en = ENepanet(version=2.2)
         try:
-            en.ENopen(inp, rpt, out)
+            en.ENopen(inp, rpt, out if stepped is None else "")
             en.ENlib.EN_setstatusreport(en._project, ctypes.c_int(0))
             every = configure(en)
-            nodes = [_element_id(en, "node", i) for i in range(1, en.ENgetcount(0) + 1)]
-            links = [_element_id(en, "link", i) for i in range(1, en.ENgetcount(2) + 1)]
             demand_model = _demand_model(en)
-            t0, c0 = time.perf_counter(), time.process_time()
-            en.ENsolveH()
-            solve_s, solve_cpu_s = time.perf_counter() - t0, time.process_time() - c0
-            en.ENsaveH()
+            if stepped is not None:
+                ds = stepped(en, every)
+            else:
+                nodes = [_element_id(en, "node", i) for i in range(1, en.ENgetcount(0) + 1)]
+                links = [_element_id(en, "link", i) for i in range(1, en.ENgetcount(2) + 1)]
+                t0, c0 = time.perf_counter(), time.process_time()
+                en.ENsolveH()
+                solve_s, solve_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+                en.ENsaveH()
             en.ENclose()
         except HydraulicsError:
             raise
@@ -596,9 +748,10 @@ def _toolkit_run(inp: str, configure, name: str) -> xr.Dataset:
             raise HydraulicsError(
                 f"EPANET failed on {name}: {exc}; check the network's controls, pump "
                 "curves and that every node is connected to a source") from exc
-        ds = read_binary_output(out, nodes, links, every)
+        if stepped is None:
+            ds = read_binary_output(out, nodes, links, every)
+            ds.attrs["epanet_solve_s"], ds.attrs["epanet_solve_cpu_s"] = solve_s, solve_cpu_s
     ds.attrs["demand_model"] = demand_model
-    ds.attrs["epanet_solve_s"], ds.attrs["epanet_solve_cpu_s"] = solve_s, solve_cpu_s
     return ds
 
 
@@ -890,9 +1043,9 @@ def summary(ds: xr.Dataset, junctions: list[str]) -> dict[str, float]:
     }
 
 
-#: EPANET toolkit value codes: a link's flow, a node's demand (``EN_getlinkvalue``,
-#: ``EN_getnodevalue``).
-EN_FLOW, EN_DEMAND = 8, 9
+#: EPANET toolkit value codes: a link's flow, a node's demand, a node's pressure, a link's
+#: status (``EN_getlinkvalue``, ``EN_getnodevalue``).
+EN_FLOW, EN_DEMAND, EN_PRESSURE, EN_STATUS = 8, 9, 11, 11
 
 
 def step_volumes_m3(

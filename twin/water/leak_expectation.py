@@ -66,6 +66,9 @@ class Observations:
     pump_status : DataFrame
         time × pump: running status SCADA measured (1 running, 0 stopped) [-] (may have no
         columns); where a pump has one, it is used rather than its power.
+    metered : MeteredUse, optional
+        The AMR reads already reduced (read from a store a group of meters at a time); when
+        given, it is used and ``use_m3`` only gives the hours (it may have no columns).
     """
 
     times: pd.DatetimeIndex
@@ -75,6 +78,7 @@ class Observations:
     pump_power_kw: pd.DataFrame
     use_m3: pd.DataFrame
     pump_status: pd.DataFrame = field(default_factory=pd.DataFrame)
+    metered: MeteredUse | None = None
 
     @property
     def step_s(self) -> float:
@@ -147,12 +151,105 @@ def grouped_base_m3s(wn: wntr.network.WaterNetworkModel, groups: pd.Series) -> p
 
 # ---------------------------------------------------------------------- the demand ratio
 
-def metered_demand_ratio(
-    wn: wntr.network.WaterNetworkModel,
+@dataclass(frozen=True)
+class MeteredUse:
+    """Customers' AMR reads of a period, reduced to what the demand ratio needs.
+
+    Sums over meters, so the reads can be taken a group of meters at a time
+    (:func:`metered_use` of each group, added with ``+``) and a year of a utility's meters
+    is never held at once.
+
+    Attributes
+    ----------
+    hours : DatetimeIndex
+        UTC start of each AMR hour.
+    use_m3 : ndarray
+        hour: volume read by the registered meters that read in the hour [m³].
+    model_m3s : DataFrame
+        hour × pattern: Σ over the same meters of share × their junction's base demand of
+        each pattern (``""`` the categories without one) [m³/s].
+    meters : frozenset of str
+        Registered meters in the reads.
+    unregistered : frozenset of str
+        Meters with reads that are not in the customer register (left out).
+    """
+
+    hours: pd.DatetimeIndex
+    use_m3: np.ndarray
+    model_m3s: pd.DataFrame
+    meters: frozenset = frozenset()
+    unregistered: frozenset = frozenset()
+
+    def __add__(self, other: MeteredUse) -> MeteredUse:
+        if not self.hours.equals(other.hours):
+            raise ValueError("metered use of different hours cannot be added")
+        cols = self.model_m3s.columns.union(other.model_m3s.columns)
+        model = self.model_m3s.reindex(columns=cols, fill_value=0.0) + \
+            other.model_m3s.reindex(columns=cols, fill_value=0.0)
+        return MeteredUse(self.hours, self.use_m3 + other.use_m3, model,
+                          self.meters | other.meters, self.unregistered | other.unregistered)
+
+
+def junction_base_m3s(wn: wntr.network.WaterNetworkModel) -> pd.DataFrame:
+    """Base demand of every junction per pattern [m³/s] (junction × pattern; ``""`` the
+    categories without a pattern): :func:`grouped_base_m3s` with each junction its own
+    group."""
+    names = list(wn.junction_name_list)
+    return grouped_base_m3s(wn, pd.Series(names, index=names))
+
+
+def metered_use(
+    base_m3s: pd.DataFrame,
     customers: pd.DataFrame,
     use_m3: pd.DataFrame,
+    hours: pd.DatetimeIndex | None = None,
+) -> MeteredUse:
+    """Reduce AMR reads (hour × meter) to a :class:`MeteredUse`.
+
+    Parameters
+    ----------
+    base_m3s : DataFrame
+        Junction × pattern base demand [m³/s] (:func:`junction_base_m3s`).
+    customers : DataFrame
+        ``water_meter_id``, ``junction``, optional ``water_share`` [-] (1 by default).
+    use_m3 : DataFrame
+        hour × water meter id: volume in the hour [m³], NaN where a meter did not read.
+    hours : DatetimeIndex, optional
+        The period's hours (the reads are placed on them); default ``use_m3``'s index.
+
+    Raises
+    ------
+    ExpectationError
+        When meters with reads are customers at junctions the network does not have.
+    """
+    hours = use_m3.index if hours is None else hours
+    reg = customers.assign(water_meter_id=customers.water_meter_id.astype(str),
+                           junction=customers.junction.astype(str))
+    reg = reg.drop_duplicates("water_meter_id").set_index("water_meter_id")
+    cols = use_m3.columns.astype(str)
+    unknown = set(cols) - set(reg.index)
+    known = [c for c in cols if c in reg.index]
+    bad = sorted(set(reg.junction[known]) - set(base_m3s.index))
+    if bad:
+        raise ExpectationError(f"customers draw water at junctions the network does not have: "
+                               f"{bad[:5]}; fix customers.csv or the network")
+    share = (reg["water_share"] if "water_share" in reg else pd.Series(1.0, index=reg.index))
+    # weight of each meter per pattern [m³/s]
+    w = base_m3s.reindex(reg.junction[known].to_numpy()).fillna(0.0).to_numpy() * share[
+        known].to_numpy(float)[:, None]
+    use = use_m3.set_axis(cols, axis=1)[known].reindex(hours).to_numpy(dtype=float)
+    seen = np.isfinite(use)
+    return MeteredUse(hours, np.where(seen, use, 0.0).sum(axis=1),
+                      pd.DataFrame(seen.astype(float) @ w, index=hours,
+                                   columns=base_m3s.columns),
+                      frozenset(known), frozenset(unknown))
+
+
+def demand_ratio(
+    wn: wntr.network.WaterNetworkModel,
+    metered: MeteredUse,
     seconds: np.ndarray,
-) -> tuple[pd.Series, list[str]]:
+) -> pd.Series:
     """Ratio of metered use to the use the model's demands predict, per AMR hour [-].
 
     Customer i at junction j with share s_i is predicted ``s_i · Σ_c base_jc · m_c(t)``
@@ -161,57 +258,53 @@ def metered_demand_ratio(
 
     Parameters
     ----------
-    customers : DataFrame
-        ``water_meter_id``, ``junction``, optional ``water_share`` [-] (1 by default).
-    use_m3 : DataFrame
-        hour × water meter id: volume in the hour [m³].
+    metered : MeteredUse
+        The period's reads (:func:`metered_use`).
     seconds : ndarray
         Pattern-clock time of each hour's start [s] (:func:`pattern_seconds`).
+
+    Returns
+    -------
+    Series
+        The ratio per hour (gaps interpolated).
+
+    Raises
+    ------
+    ExpectationError
+        When no meter is a customer of the network, or no hour has a usable read.
+    """
+    if not metered.meters:
+        raise ExpectationError(
+            "none of the AMR water meters is in the customer register; check that the "
+            "measurements and the city belong together")
+    model = metered.model_m3s
+    mult = pattern_table(wn, seconds + 1800.0)[model.columns].to_numpy()  # mid-hour
+    den = np.einsum("tp,tp->t", model.to_numpy(), mult) * 3600.0 * float(
+        wn.options.hydraulic.demand_multiplier)
+    num = metered.use_m3
+    ratio = pd.Series(np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan),
+                      index=metered.hours, name="demand_ratio")
+    if ratio.isna().all():
+        raise ExpectationError("no usable AMR reads in the period")
+    return ratio.interpolate(limit_direction="both")
+
+
+def metered_demand_ratio(
+    wn: wntr.network.WaterNetworkModel,
+    customers: pd.DataFrame,
+    use_m3: pd.DataFrame,
+    seconds: np.ndarray,
+) -> tuple[pd.Series, list[str]]:
+    """:func:`demand_ratio` of reads held whole (hour × meter, volume in the hour [m³]).
 
     Returns
     -------
     (Series, list of str)
         The ratio per hour (gaps interpolated), and the meters left out (not in the
         register).
-
-    Raises
-    ------
-    ExpectationError
-        When no meter is a customer of the network, or customers name junctions the network
-        does not have.
     """
-    reg = customers.assign(water_meter_id=customers.water_meter_id.astype(str),
-                           junction=customers.junction.astype(str))
-    reg = reg.drop_duplicates("water_meter_id").set_index("water_meter_id")
-    cols = use_m3.columns.astype(str)
-    unknown = sorted(set(cols) - set(reg.index))
-    known = [c for c in cols if c in reg.index]
-    if not known:
-        raise ExpectationError(
-            "none of the AMR water meters is in the customer register; check that the "
-            "measurements and the city belong together")
-    bad = sorted(set(reg.junction[known]) - set(wn.junction_name_list))
-    if bad:
-        raise ExpectationError(f"customers draw water at junctions the network does not have: "
-                               f"{bad[:5]}; fix customers.csv or the network")
-    share = (reg["water_share"] if "water_share" in reg else pd.Series(1.0, index=reg.index))
-    cats = demand_categories(wn).assign(pattern=lambda d: d.pattern.fillna(""))
-    per_j = cats.pivot_table(index="junction", columns="pattern", values="base_m3s",
-                             aggfunc="sum", fill_value=0.0)
-    # weight of each meter per pattern [m³/s]
-    w = per_j.reindex(reg.junction[known].to_numpy()).fillna(0.0).to_numpy() * share[
-        known].to_numpy(float)[:, None]
-    mult = pattern_table(wn, seconds + 1800.0)[per_j.columns].to_numpy()  # mid-hour
-    use = use_m3.set_axis(cols, axis=1)[known].to_numpy(dtype=float)
-    seen = np.isfinite(use)
-    den = np.einsum("tp,tp->t", seen.astype(float) @ w, mult) * 3600.0 * float(
-        wn.options.hydraulic.demand_multiplier)
-    num = np.where(seen, use, 0.0).sum(axis=1)
-    ratio = pd.Series(np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan),
-                      index=use_m3.index, name="demand_ratio")
-    if ratio.isna().all():
-        raise ExpectationError("no usable AMR reads in the period")
-    return ratio.interpolate(limit_direction="both"), unknown
+    metered = metered_use(junction_base_m3s(wn), customers, use_m3)
+    return demand_ratio(wn, metered, seconds), sorted(metered.unregistered)
 
 
 def ratio_at(ratio: pd.Series, times: pd.DatetimeIndex) -> np.ndarray:
@@ -298,6 +391,7 @@ def expected_network(
     tank_level_m: pd.Series | None = None,
     pump_on: pd.Series | pd.DataFrame | None = None,
     clock_s: float | None = None,
+    into: wntr.network.WaterNetworkModel | None = None,
 ) -> wntr.network.WaterNetworkModel:
     """Copy of ``wn`` that simulates a stretch of the period as the meters saw it.
 
@@ -306,35 +400,48 @@ def expected_network(
     pumps start at ``pump_on`` (1 on; a Series) or run as measured over the whole stretch
     (a DataFrame, step × pump: :func:`drive_pumps`); ``clock_s`` sets the start clock time
     (for ``CLOCKTIME`` controls).
+
+    ``into``: an earlier result of this function for the same ``wn`` (and the same tanks
+    and pumps given), set again in place for another stretch instead of copying ``wn``
+    anew; what it then simulates is what a fresh copy simulates (a deep copy of a
+    935-junction model takes 0.1-0.3 s, more than EPANET takes for a day of it).
     """
-    wn = copy.deepcopy(wn)
+    out = copy.deepcopy(wn) if into is None else into
     cats = demand_categories(wn)
     names = sorted({p for p in cats.pattern if p is not None})
     for name in names:
-        wn.get_pattern(name).multipliers = (pattern_multiplier(wn, name, seconds)
-                                            * ratio_t).round(6).tolist()
+        out.get_pattern(name).multipliers = (pattern_multiplier(wn, name, seconds)
+                                             * ratio_t).round(6).tolist()
     if (cats.pattern.isna()).any():
-        wn.add_pattern("TWIN-RATIO", np.round(ratio_t, 6).tolist())
-        have = set(wn.pattern_name_list)
-        for _, j in wn.junctions():
+        if RATIO_PATTERN in out.pattern_name_list:
+            out.get_pattern(RATIO_PATTERN).multipliers = np.round(ratio_t, 6).tolist()
+        else:
+            out.add_pattern(RATIO_PATTERN, np.round(ratio_t, 6).tolist())
+        have = set(out.pattern_name_list)
+        for _, j in out.junctions():
             for d in j.demand_timeseries_list:
                 if d.pattern_name not in have:
-                    d.pattern_name = "TWIN-RATIO"
-    wn.options.time.pattern_timestep = int(step_s)
-    wn.options.time.pattern_start = 0
+                    d.pattern_name = RATIO_PATTERN
+    out.options.time.pattern_timestep = int(step_s)
+    out.options.time.pattern_start = 0
     if clock_s is not None:
-        wn.options.time.start_clocktime = int(round(clock_s)) % 86400
+        out.options.time.start_clocktime = int(round(clock_s)) % 86400
     for tank, level in (tank_level_m.dropna().items() if tank_level_m is not None else ()):
-        t = wn.get_node(str(tank))
+        t = out.get_node(str(tank))
         t.init_level = float(np.clip(level, t.min_level, t.max_level))
     if isinstance(pump_on, pd.DataFrame):
-        drive_pumps(wn, pump_on, step_s)
+        drive_pumps(out, pump_on, step_s)  # also removes an earlier stretch's switches
     else:
         for pump, on in (pump_on.items() if pump_on is not None else ()):
-            if str(pump) in wn.pump_name_list:
-                wn.get_link(str(pump)).initial_status = (LinkStatus.Open if on
-                                                         else LinkStatus.Closed)
-    return wn
+            if str(pump) in out.pump_name_list:
+                out.get_link(str(pump)).initial_status = (LinkStatus.Open if on
+                                                          else LinkStatus.Closed)
+    return out
+
+
+#: The pattern :func:`expected_network` gives demand categories that have none: the
+#: demand ratio alone.
+RATIO_PATTERN = "TWIN-RATIO"
 
 
 def expected_hydraulics(
@@ -346,6 +453,7 @@ def expected_hydraulics(
     segment_h: float = SEGMENT_H,
     progress=None,
     links: list[str] | None = None,
+    whole_network: bool = False,
 ) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
     """Simulate the period as the twin expects it (no leaks), at the SCADA step.
 
@@ -355,6 +463,11 @@ def expected_hydraulics(
     pump SCADA measures (status, or power) runs as measured through the segment
     (:func:`drive_pumps`); otherwise, and for the other pumps, the model's controls run them.
 
+    Only ``nodes``, ``links`` and the pumps are read out of EPANET, as it steps
+    (:func:`twin.water.hydraulics.simulate_elements`); ``whole_network`` writes and reads
+    every node and link instead (:func:`twin.water.hydraulics.simulate`, the same numbers
+    to float32 round-off; on KL, a year at 5 min, it writes 5.9 GB and took 7x longer).
+
     Returns
     -------
     (DataFrame, Series, DataFrame)
@@ -362,7 +475,7 @@ def expected_hydraulics(
         True where every model pump ran as measured at that step and the one before; time ×
         link: expected flow in ``links`` [L/s].
     """
-    from twin.water.hydraulics import simulate
+    from twin.water.hydraulics import simulate, simulate_elements
 
     step = obs.step_s
     n = len(obs.times)
@@ -374,6 +487,7 @@ def expected_hydraulics(
     links = [x for x in (links or []) if x in set(wn.link_name_list)]
     keep = [x for x in nodes if x in set(wn.node_name_list)]
     pumps = [p for p in pump_on.columns if p in set(wn.pump_name_list)]
+    model = None
     for first in range(0, n, per):
         sl = slice(first, min(first + per, n))
         m = sl.stop - sl.start
@@ -382,8 +496,12 @@ def expected_hydraulics(
             levels.iloc[sl.start] if len(levels.columns) else None,
             (pump_on[pumps].iloc[sl] if step <= DRIVE_PUMPS_MAX_STEP_S
              else pump_on[pumps].iloc[sl.start]) if pumps else None,
-            clock_s=seconds[sl.start] % 86400)
-        ds = simulate(model, max(m - 1, 0) * step, step)
+            clock_s=seconds[sl.start] % 86400, into=model)
+        if whole_network:
+            ds = simulate(model, max(m - 1, 0) * step, step)
+        else:
+            ds = simulate_elements(model, max(m - 1, 0) * step, step, keep,
+                                   list(dict.fromkeys(links + pumps)))
         ds = ds.isel(time=slice(0, m))
         p_parts.append(ds["pressure_m"].sel(node=keep).to_numpy())
         q_parts.append(ds["flow_m3s"].sel(link=links).to_numpy() * 1000.0)
