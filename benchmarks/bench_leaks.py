@@ -44,7 +44,12 @@ import numpy as np
 import pandas as pd
 
 from twin.parallel import dask_client
-from twin.synthetic.leak_benchmark import BenchmarkSpec, make_case
+from twin.synthetic.leak_benchmark import (
+    LOGGER_DENSITIES,
+    BenchmarkSpec,
+    make_case,
+    nearest_logger_m,
+)
 from twin.water import leak_detection as det
 from twin.water import leak_location as loc
 from twin.water import leak_residuals as rs
@@ -196,6 +201,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=70)
     parser.add_argument("--leaks", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--density", choices=LOGGER_DENSITIES, default="length",
+                        help="loggers per length of main (L-Town's 42.6 km / 33) or per "
+                             "junction (L-Town's 782 / 33)")
     parser.add_argument("--year", action="store_true", help="also time a year of 5-min SCADA")
     args = parser.parse_args()
     settings = LeakSettings(baseline_days=14)
@@ -206,12 +214,16 @@ def main() -> None:
             rows = []
             for seed in args.seeds:
                 spec = BenchmarkSpec(str(DATA / NETWORKS.get(name, name)), seed=seed,
-                                     days=args.days, leak_free_days=14, n_leaks=args.leaks)
+                                     days=args.days, leak_free_days=14, n_leaks=args.leaks,
+                                     logger_density=args.density)
                 r = run_case(spec, client, settings)
                 rows.append(r)
                 c = r["case"]
+                near = nearest_logger_m(c.node_xy, c.wn.junction_name_list, c.loggers)
+                r["near_m"] = float(np.median(near))
                 print(f"{name} seed {seed}: {c.wn.num_junctions} junctions, "
-                      f"{len(c.loggers)} loggers, {len(c.customers)} AMR, "
+                      f"{len(c.loggers)} loggers ({args.density} density; junction to nearest "
+                      f"logger median {np.median(near):.0f} m), {len(c.customers)} AMR, "
                       f"{len(rs.zones_of(c.meters))} DMAs, {len(c.meters)} meters, "
                       f"{args.days} days at {spec.step_s // 60} min; sensitivity "
                       f"{r['sens_s']:.1f} s (LocalCluster x{args.workers}), twin "
@@ -233,7 +245,10 @@ def main() -> None:
                           f"{tr.loc[lid, 'end']:%m-%d %H:%M} {tr.loc[lid, 'dma']}")
             md = sum(len(rs.zones_of(r["case"].meters)) * args.days / sc.MONTH_DAYS
                      for r in rows)
-            print(f"\n{name}, {len(rows)} seeds pooled (BattLeDIM scoring, 300 m):")
+            n_log = "/".join(str(len(r["case"].loggers)) for r in rows)
+            near = "/".join(f"{r['near_m']:.0f}" for r in rows)
+            print(f"\n{name}, {len(rows)} seeds pooled (BattLeDIM scoring, 300 m); {n_log} "
+                  f"loggers by {args.density}, junction to nearest logger median {near} m:")
             print(" | ".join(f"{h:>14}" for h in head))
             labels = (("twin", "twin CUSUM"), ("lila", "LILA pressure"), ("mnf", "MNF step"))
             for who, label in labels:
