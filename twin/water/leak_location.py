@@ -92,10 +92,14 @@ def sensitivity_batch(
     loggers: Sequence[str],
     links: Sequence[str],
     emitter_lps: float = STANDARD_EMITTER_LPS,
+    leak_l_s: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pressure and flow change per L/s of leak, for a batch of candidate junctions.
 
-    Runs in any process (a Dask worker): it writes its own temporary files.
+    Runs in any process (a Dask worker): it writes its own temporary files. With
+    ``leak_l_s`` [L/s] each junction's emitter is sized to draw about that flow at its
+    pressure before the leak (the change of a leak of that size, not of the small standard
+    one: head losses grow with the square of the flow).
 
     Returns
     -------
@@ -131,13 +135,20 @@ def sensitivity_batch(
                             np.array([en.ENgetlinkvalue(i, _EN_FLOW) for i in ki]))
 
                 p0, q0 = solve()
+                # every candidate's pressure without a leak (sizing the emitters)
+                p_of = {i: en.ENgetnodevalue(i, _EN_PRESSURE) for i in (
+                    en.ENgetnodeindex(j) for j in junctions)} if leak_l_s is not None else {}
                 for r, j in enumerate(junctions):
                     ji = en.ENgetnodeindex(j)
-                    en.ENsetnodevalue(ji, _EN_EMITTER, emitter_lps)
+                    coef = emitter_lps
+                    if leak_l_s is not None:
+                        p_before = p_of[ji]
+                        coef = leak_l_s / np.sqrt(max(p_before, 1.0))
+                    en.ENsetnodevalue(ji, _EN_EMITTER, coef)
                     p1, q1 = solve()
                     pj = max(en.ENgetnodevalue(ji, _EN_PRESSURE), 0.0)
                     en.ENsetnodevalue(ji, _EN_EMITTER, 0.0)
-                    leak = emitter_lps * np.sqrt(pj)
+                    leak = coef * np.sqrt(pj)
                     flow[r] += leak / len(inp_texts)
                     if leak > 1e-9:
                         dp[r] += (p1 - p0) / leak / len(inp_texts)
@@ -256,6 +267,25 @@ def sensitivity_dataset(junctions, loggers, meters, dmas, dp, dq, leak_l_s) -> x
                 "kind": ("sensor", np.asarray(kind, dtype=str)),
                 "dma": ("junction", np.asarray(dma_of, dtype=str))},
     )
+
+
+def candidate_junctions(wn: wntr.network.WaterNetworkModel, dmas: pd.Series,
+                        meters: pd.DataFrame, dma: str, boundary: bool = True) -> list[str]:
+    """Junctions a leak seen by ``dma``'s balance may be at: the DMA's own, and with
+    ``boundary`` the far ends of its metered boundary links (a leak on a pipe that leaves
+    the DMA is counted by its meters too, depending on where the meter sits)."""
+    own = [j for j in wn.junction_name_list if str(dmas.get(j, "")) == dma]
+    if not boundary:
+        return own
+    mine = meters[(meters.from_zone == dma) | (meters.to_zone == dma)].link.astype(str)
+    juncs = set(wn.junction_name_list)
+    ends = []
+    for name in mine:
+        link = wn.get_link(name)
+        for n in (link.start_node_name, link.end_node_name):
+            if n in juncs and str(dmas.get(n, "")) != dma and n not in ends:
+                ends.append(n)
+    return own + ends
 
 
 def pipe_table(wn: wntr.network.WaterNetworkModel) -> pd.DataFrame:
@@ -394,3 +424,47 @@ def rank_locations(
         "leak_l_s": q[order], "misfit": misfit[order],
         "distance_m": np.hypot(*(P_all[order] - best).T),
     })
+
+
+def refine_with_size(
+    ranked: pd.DataFrame,
+    dp_m: pd.Series,
+    sigma_m: pd.Series,
+    leak_l_s: float,
+    inp_texts: Sequence[str],
+    node_xy: pd.DataFrame,
+    pipes: pd.DataFrame | None = None,
+    top: int = 5,
+    **rank_options,
+) -> pd.DataFrame:
+    """Rank again the best positions of a first ranking with the change a leak of the
+    fitted size makes there (EPANET, the snapshots of :func:`snapshot_inp_texts`), not the
+    standard small leak's.
+
+    The junctions of ``ranked`` (and the two ends of its pipes) get their pressure change
+    per L/s for a leak of the best position's fitted flow; they and the pipes between them
+    are then ranked by :func:`rank_locations` (same prior ``leak_l_s`` [L/s], same
+    options).
+
+    Returns
+    -------
+    DataFrame
+        As :func:`rank_locations`.
+    """
+    juncs: list[str] = []
+    for r in ranked.itertuples():
+        ends = [r.element] if r.kind == "junction" else list(pipes.loc[r.element,
+                                                                        ["start", "end"]])
+        juncs += [j for j in ends if j not in juncs]
+    loggers = [n for n in dp_m.index if np.isfinite(dp_m[n])]
+    q = float(ranked.leak_l_s.iloc[0]) if len(ranked) else float(leak_l_s)
+    if q <= 0:
+        q = float(leak_l_s)
+    dp, _, flow = sensitivity_batch(inp_texts, juncs, loggers, [], leak_l_s=max(q, 1e-3))
+    sized = xr.Dataset(
+        {"sensitivity": (("junction", "sensor"), dp),
+         "standard_leak_l_s": ("junction", flow)},
+        coords={"junction": np.asarray(juncs, dtype=str),
+                "sensor": np.asarray([f"P {n}" for n in loggers], dtype=str)})
+    return rank_locations(dp_m, sigma_m, leak_l_s, sized, juncs, node_xy, pipes, top,
+                          **rank_options)
