@@ -95,6 +95,7 @@ def lila_alarms(case, settings: LeakSettings) -> pd.DataFrame:
     cal = {z: det.calibrate(float(base.sigma[z]), float(base.rho[z]),
                             float(base.sigma[z]) * 2.0, arl) for z in zones}
     ch = det.detect_changes(e, cal)
+    ch["alarm_utc"] = ch.alarm_utc + pd.Timedelta(hours=1)  # known at the end of its hour
     ups = ch[ch.direction == "up"]
     rows = []
     w = int(settings.locate_window_h)

@@ -322,7 +322,8 @@ def real_network(spec: BenchmarkSpec, wn, leaks: pd.DataFrame, rng) -> tuple:
         factor = rng.uniform(1 - d, 1 + d)
         for dem in j.demand_timeseries_list:
             pname = dem.pattern_name
-            if pname is None:
+            if not pname:  # no pattern (CTOWN: ''): a constant demand, off by its factor
+                dem.base_value *= factor
                 continue
             key = (pname, g)
             if key not in groups:
