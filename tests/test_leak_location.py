@@ -151,3 +151,28 @@ def test_distance_along_pipes_is_the_shortest_path(city):
         for b in range(len(nodes)):
             assert d[a, b] == pytest.approx(
                 nx.shortest_path_length(g, nodes[a], nodes[b], weight="w"))
+
+
+def test_a_logger_missing_over_the_change_is_left_out_not_fatal():
+    """A logger with no data over the change (missing for days) is left out of the fit: the
+    ranking is the one of the other loggers, and the leak's junction still comes first."""
+    import xarray as xr
+
+    juncs, loggers = ["j1", "j2", "j3"], ["a", "b", "c", "d"]
+    s = np.array([[-0.30, -0.05, -0.02, -0.01],
+                  [-0.04, -0.25, -0.06, -0.02],
+                  [-0.01, -0.03, -0.08, -0.28]])
+    sens = xr.Dataset({"sensitivity": (("junction", "sensor"), s),
+                       "standard_leak_l_s": ("junction", np.ones(3))},
+                      coords={"junction": juncs, "sensor": [f"P {n}" for n in loggers]})
+    xy = pd.DataFrame({"x_m": [0.0, 500.0, 1000.0], "y_m": 0.0}, index=juncs)
+    dp = pd.Series(2.0 * s[1], index=loggers)  # 2 L/s at j2
+    sigma = pd.Series(0.01, index=loggers)
+    gap = dp.copy()
+    gap["b"] = np.nan
+    full = loc.rank_locations(dp, sigma, 2.0, sens, juncs, xy, common_mode=False)
+    missing = loc.rank_locations(gap, sigma, 2.0, sens, juncs, xy, common_mode=False)
+    dropped = loc.rank_locations(dp.drop("b"), sigma, 2.0, sens, juncs, xy, common_mode=False)
+    assert full.element.iloc[0] == missing.element.iloc[0] == "j2"
+    pd.testing.assert_frame_equal(missing, dropped)
+    assert missing.leak_l_s.iloc[0] == pytest.approx(2.0, rel=1e-6)
