@@ -44,12 +44,7 @@ import numpy as np
 import pandas as pd
 
 from twin.parallel import dask_client
-from twin.synthetic.leak_benchmark import (
-    LOGGER_DENSITIES,
-    BenchmarkSpec,
-    make_case,
-    nearest_logger_m,
-)
+from twin.synthetic.leak_benchmark import LOGGER_DENSITIES, BenchmarkSpec, make_case
 from twin.water import leak_detection as det
 from twin.water import leak_location as loc
 from twin.water import leak_residuals as rs
@@ -220,7 +215,7 @@ def main() -> None:
                 r = run_case(spec, client, settings)
                 rows.append(r)
                 c = r["case"]
-                near = nearest_logger_m(c.node_xy, c.wn.junction_name_list, c.loggers)
+                near = loc.nearest_logger_m(c.node_xy, c.wn.junction_name_list, c.loggers)
                 r["near_m"] = float(np.median(near))
                 print(f"{name} seed {seed}: {c.wn.num_junctions} junctions, "
                       f"{len(c.loggers)} loggers ({args.density} density; junction to nearest "

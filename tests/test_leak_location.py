@@ -133,8 +133,8 @@ def test_benchmark_loggers_by_length_of_main_as_l_town():
         n = sum(dmas[lg] == z for lg in by_len)
         assert n == int(np.ceil(km[z] * 1000 / (42_600 / 33)))
     assert len(set(by_len)) == len(by_len) and len(by_jn) < len(by_len) / 4
-    near_len = np.median(lb.nearest_logger_m(xy, wn.junction_name_list, by_len))
-    near_jn = np.median(lb.nearest_logger_m(xy, wn.junction_name_list, by_jn))
+    near_len = np.median(loc.nearest_logger_m(xy, wn.junction_name_list, by_len))
+    near_jn = np.median(loc.nearest_logger_m(xy, wn.junction_name_list, by_jn))
     assert near_len < 200 < 350 < near_jn
     with pytest.raises(ValueError, match="logger_density"):
         lb.logger_count(lb.BenchmarkSpec(str(KL), logger_density="area"), 10, 1000.0)
@@ -176,3 +176,17 @@ def test_a_logger_missing_over_the_change_is_left_out_not_fatal():
     assert full.element.iloc[0] == missing.element.iloc[0] == "j2"
     pd.testing.assert_frame_equal(missing, dropped)
     assert missing.leak_l_s.iloc[0] == pytest.approx(2.0, rel=1e-6)
+
+
+def test_candidates_near_the_logger_that_fell_most():
+    """Candidates within the radius of the area's logger with the largest fall against the
+    median of all loggers; everything when no area logger has a change."""
+    xy = pd.DataFrame({"x_m": [0.0, 100.0, 400.0, 900.0, 1000.0, 0.0],
+                       "y_m": [0.0, 0.0, 0.0, 0.0, 0.0, 500.0]},
+                      index=["a", "b", "c", "d", "e", "far"])
+    dp = pd.Series({"a": -0.02, "d": -0.30, "far": -0.01, "b": -0.03})
+    cand = ["a", "b", "c", "d", "e"]
+    # d falls most (0.30 m against a median of 0.025 m): c, d, e lie within 600 m of it
+    assert loc.near_largest_drop(dp, cand, ["a", "b", "d"], xy, 600.0) == ["c", "d", "e"]
+    assert loc.near_largest_drop(dp, cand, ["a", "b", "d"], xy, 0.0) == cand
+    assert loc.near_largest_drop(dp.drop("d") * np.nan, cand, ["a", "b"], xy, 600.0) == cand

@@ -242,19 +242,6 @@ def place_loggers(spec: BenchmarkSpec, wn, dmas: pd.Series, rng) -> list[str]:
     return loggers
 
 
-def nearest_logger_m(node_xy: pd.DataFrame, junctions: list[str],
-                     loggers: list[str]) -> np.ndarray:
-    """Straight-line distance from each junction to its nearest logger [m] (what a 300 m
-    location radius is measured against)."""
-    a = node_xy.loc[junctions, ["x_m", "y_m"]].to_numpy(dtype=float)
-    b = node_xy.loc[loggers, ["x_m", "y_m"]].to_numpy(dtype=float)
-    out = np.full(len(a), np.inf)
-    for k in range(0, len(a), 256):
-        d = np.hypot(a[k:k + 256, None, 0] - b[None, :, 0], a[k:k + 256, None, 1] - b[None, :, 1])
-        out[k:k + 256] = d.min(axis=1)
-    return out
-
-
 def _ar1(rng, n: int, sd: float, rho: float = 0.8) -> np.ndarray:
     e = rng.normal(0, sd * np.sqrt(1 - rho**2), n)
     x = np.empty(n)

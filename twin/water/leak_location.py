@@ -288,6 +288,34 @@ def candidate_junctions(wn: wntr.network.WaterNetworkModel, dmas: pd.Series,
     return own + ends
 
 
+def nearest_logger_m(node_xy: pd.DataFrame, junctions: Sequence[str],
+                     loggers: Sequence[str]) -> np.ndarray:
+    """Straight-line distance from each junction to its nearest logger [m] (its median is
+    the loggers' spacing, what a location radius is measured against)."""
+    a = node_xy.loc[list(junctions), ["x_m", "y_m"]].to_numpy(dtype=float)
+    b = node_xy.loc[list(loggers), ["x_m", "y_m"]].to_numpy(dtype=float)
+    out = np.full(len(a), np.inf)
+    for k in range(0, len(a), 256):
+        d = np.hypot(a[k:k + 256, None, 0] - b[None, :, 0], a[k:k + 256, None, 1] - b[None, :, 1])
+        out[k:k + 256] = d.min(axis=1)
+    return out
+
+
+def near_largest_drop(dp_m: pd.Series, candidates: Sequence[str], area_loggers: Sequence[str],
+                      node_xy: pd.DataFrame, radius_m: float) -> list[str]:
+    """The candidates within ``radius_m`` [m] of the area's logger whose pressure fell most
+    against the median change of all loggers (where LILA places a leak); all candidates
+    when no area logger has a change or none lies that near."""
+    lg = [n for n in area_loggers if n in dp_m.index and np.isfinite(dp_m[n])]
+    if not lg or not radius_m > 0:
+        return list(candidates)
+    best = (dp_m[lg] - dp_m.median()).idxmin()
+    d = np.hypot(node_xy.loc[list(candidates), "x_m"] - node_xy.loc[best, "x_m"],
+                 node_xy.loc[list(candidates), "y_m"] - node_xy.loc[best, "y_m"])
+    near = [c for c, dist in zip(candidates, d, strict=True) if dist <= radius_m]
+    return near or list(candidates)
+
+
 def pipe_table(wn: wntr.network.WaterNetworkModel) -> pd.DataFrame:
     """Pipes with their end nodes: index pipe name; ``start``, ``end``."""
     rows = [(n, p.start_node_name, p.end_node_name) for n, p in wn.pipes()]
