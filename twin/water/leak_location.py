@@ -316,6 +316,31 @@ def near_largest_drop(dp_m: pd.Series, candidates: Sequence[str], area_loggers: 
     return near or list(candidates)
 
 
+def baseline_share(coef: pd.DataFrame, x_with: pd.Series, x_without: pd.Series,
+                   leak_l_s: float) -> pd.Series:
+    """What a residual baseline that regresses on measured flows takes out of a leak's
+    pressure change, per L/s of leak [m per L/s].
+
+    A leak adds its flow to the measured inflows the baseline's regressors are made of
+    (head-loss terms of the DMA's and the system's flow): the baseline then "expects" part
+    of the leak's pressure drop, ``coef @ (x_with − x_without)``, and the residual keeps
+    only the rest.
+
+    Parameters
+    ----------
+    coef : DataFrame
+        logger × regressor coefficients of the pressure baseline.
+    x_with, x_without : Series
+        The regressors at the window's flows with and without the leak's flow.
+    leak_l_s : float
+        The leak flow [L/s].
+    """
+    if not leak_l_s > 0:
+        return pd.Series(0.0, index=coef.index)
+    dx = (x_with - x_without).reindex(coef.columns).fillna(0.0)
+    return (coef @ dx) / leak_l_s
+
+
 def pipe_table(wn: wntr.network.WaterNetworkModel) -> pd.DataFrame:
     """Pipes with their end nodes: index pipe name; ``start``, ``end``."""
     rows = [(n, p.start_node_name, p.end_node_name) for n, p in wn.pipes()]
@@ -355,6 +380,7 @@ def rank_locations(
     pipe_points: Sequence[float] = (0.25, 0.5, 0.75),
     common_mode: bool = True,
     metric: str = "misfit",
+    regressed_m: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Rank leak positions by how well a leak there explains the loggers' pressure change.
 
@@ -381,6 +407,10 @@ def rank_locations(
         ``x_m``, ``y_m`` of the nodes [m].
     pipes : DataFrame, optional
         :func:`pipe_table`; without it only junctions are ranked.
+    regressed_m : Series, optional
+        Per logger, the pressure per L/s of leak that the residuals' baseline takes out
+        with the flows it regresses on (:func:`baseline_share`) [m per L/s]; it is taken
+        out of every position's change the same way.
 
     Returns
     -------
@@ -405,6 +435,8 @@ def rank_locations(
         raise LeakLocationError("no candidate junction in the alarming area can leak (no "
                                 "pressure at any of them)")
     S = sens["sensitivity"].sel(junction=cand, sensor=[f"P {n}" for n in loggers]).to_numpy()
+    if regressed_m is not None:
+        S = S - regressed_m.reindex(loggers).fillna(0.0).to_numpy()[None, :]
     xy = node_xy.loc[cand, ["x_m", "y_m"]].to_numpy(dtype=float)
     elem, kind, at = list(cand), ["junction"] * len(cand), [0.0] * len(cand)
     vecs, pts = [S], [xy]

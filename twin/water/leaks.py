@@ -34,15 +34,19 @@ off by up to 10 %):
   15/15) against LILA's 23/24, but 0.10 alarms per DMA-month with no open leak in the DMA
   against LILA's 1.55, and a median delay of abrupt leaks of 4.0 h against 13.8 h (the
   minimum-night-flow step of practice: 12/24, 0.00, 13.5 h);
-* what is missed is location, not detection: of those 21 detections 2 were placed within
-  300 m (median error 604 m). Located from each leak's true start on 3 cases of 42 days
-  (24 leaks), the pressure sensitivities over 48-h windows put 7 within 300 m (median 648 m);
-  restricting the loggers to the alarming DMA, correlation instead of the fitted misfit,
-  whitening by the leak-free period's window-to-window covariance, the boundary meters'
-  flow changes and the centre of the top candidates all moved that median by less than the
-  differences between seeds. With 40 loggers on KL's 250 km of main (median distance from a
-  junction to its nearest logger 402 m, a bound for any locate-at-the-logger method such as
-  LILA's) the 300 m floor is out of reach of these methods here;
+* what is missed is location, not detection, and location needs loggers at a density per
+  length of main: with L-Town's per junction (40 loggers on KL's 252 km, median distance
+  from a junction to its nearest logger about 400 m) an earlier session placed 2 of 21
+  detections within 300 m; at L-Town's density per length (one logger per 1,291 m of main,
+  197 on KL, 162 m) the positions are found by: junctions of the alarming DMA and the far
+  ends of its meters, narrowed to 3 logger spacings around the DMA's logger that fell most
+  (:data:`DROP_SPACINGS`), ranked by the fitted misfit with the standard leak, the best 10
+  and the pipes between them ranked again for a leak of the fitted size
+  (:data:`SIZE_REFINE`). On 8 cases of 42 days (64 leaks, alarms located again) that took
+  found leaks from 16 to 24 (median error 592 to 306 m). Restricting the loggers to the
+  alarming DMA, explaining the other DMAs' consumption changes by their mean sensitivity,
+  the boundary candidates and points along pipes ranked with the standard leak did not help
+  (within the seeds' spread, or worse);
 * the minimum-night-flow step of practice runs beside it in the benchmark as the anchor.
 """
 
@@ -120,6 +124,9 @@ class LeakSettings:
         Candidates lie within this many logger spacings (median distance from a junction
         to its nearest logger) of the alarming DMA's logger whose pressure fell most [-];
         0 turns it off.
+    baseline_share : bool
+        Take out of each position's change what the pressure baseline expects from the
+        leak's own flow (:func:`twin.water.leak_location.baseline_share`).
     size_refine : int
         Best positions ranked again with the pressure change of a leak of the fitted size
         (not the small standard leak's) [-]; 0 turns it off.
@@ -139,6 +146,7 @@ class LeakSettings:
     locate_window_h: float = LOCATE_WINDOW_H
     size_refine: int = SIZE_REFINE
     drop_spacings: float = DROP_SPACINGS
+    baseline_share: bool = True
     segment_h: float = exp.SEGMENT_H
     pattern_origin: pd.Timestamp | None = None
 
@@ -467,6 +475,17 @@ def detect_and_locate(
         q_win = float(loc.pressure_change(e_c[[a.series]], change, stop, first,
                                           int(s.locate_window_h)).iloc[0])
         q_prior = q_win if np.isfinite(q_win) else a.step
+        # the share of the leak's drop the pressure baseline expects from the flows it
+        # regresses on (the leak adds to them), taken out of the positions' changes too
+        q_now = q_meas_h[(q_meas_h.index >= change) & (q_meas_h.index <= stop)].mean().fillna(
+            q_h.mean())
+        q_leak = max(q_prior, 0.0)
+        q_before = q_now.copy()
+        q_before[a.series] = max(q_now[a.series] - q_leak, 0.0)
+        regressed = loc.baseline_share(
+            base_p.coef, rs.regressors(q_now.to_frame().T, pressure=True).iloc[0],
+            rs.regressors(q_before.to_frame().T, pressure=True).iloc[0], q_leak) if (
+            s.baseline_share) else None
         cand = loc.candidate_junctions(wn, net.dmas, net.meters, a.series)
         cand = loc.near_largest_drop(dp, cand, [lg for lg in use_p.columns if str(
             net.dmas.get(lg)) == a.series], net.node_xy, s.drop_spacings * spacing_m)
@@ -482,10 +501,11 @@ def detect_and_locate(
             # change is that of a leak of the fitted size
             ranked = loc.rank_locations(dp, sigma_p, max(q_prior, 0.0), sens, cand,
                                         net.node_xy, None if s.size_refine else pipes,
-                                        max(s.top, s.size_refine))
+                                        max(s.top, s.size_refine), regressed_m=regressed)
             if s.size_refine:
                 ranked = loc.refine_with_size(ranked, dp, sigma_p, max(q_prior, 0.0), texts,
-                                              net.node_xy, pipes, s.top)
+                                              net.node_xy, pipes, s.top,
+                                              regressed_m=regressed)
         except loc.LeakLocationError as exc:
             flag_txt.append(f"not located: {exc}")
             ranked = None
