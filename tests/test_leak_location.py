@@ -190,3 +190,27 @@ def test_candidates_near_the_logger_that_fell_most():
     assert loc.near_largest_drop(dp, cand, ["a", "b", "d"], xy, 600.0) == ["c", "d", "e"]
     assert loc.near_largest_drop(dp, cand, ["a", "b", "d"], xy, 0.0) == cand
     assert loc.near_largest_drop(dp.drop("d") * np.nan, cand, ["a", "b"], xy, 600.0) == cand
+
+
+def test_what_the_baseline_expects_from_the_leak_is_taken_out_of_the_positions():
+    """A baseline regressing pressures on a DMA's head-loss term (0.5 m per unit) sees the
+    leak's 2 L/s raise that term from 1.00 to 1.08: it takes 0.02 m per L/s out of the
+    logger's change, and ranking with that share recovers the leak and its size exactly."""
+    import xarray as xr
+
+    coef = pd.DataFrame({"const": [0.1, 0.1], "hl DMA-1": [0.5, 0.0]}, index=["a", "b"])
+    share = loc.baseline_share(coef, pd.Series({"const": 1.0, "hl DMA-1": 1.08}),
+                               pd.Series({"const": 1.0, "hl DMA-1": 1.00}), 2.0)
+    assert share["a"] == pytest.approx(0.5 * 0.08 / 2.0) and share["b"] == 0.0
+    juncs, loggers = ["j1", "j2"], ["a", "b", "c"]
+    s = np.array([[-0.10, -0.02, -0.01], [-0.03, -0.12, -0.02]])
+    sens = xr.Dataset({"sensitivity": (("junction", "sensor"), s),
+                       "standard_leak_l_s": ("junction", np.ones(2))},
+                      coords={"junction": juncs, "sensor": [f"P {n}" for n in loggers]})
+    xy = pd.DataFrame({"x_m": [0.0, 500.0], "y_m": 0.0}, index=juncs)
+    reg = share.reindex(loggers).fillna(0.0)
+    dp = pd.Series(2.0 * (s[1] - reg.to_numpy()), index=loggers)
+    r = loc.rank_locations(dp, pd.Series(0.01, index=loggers), 2.0, sens, juncs, xy,
+                           common_mode=False, regressed_m=reg)
+    assert r.element.iloc[0] == "j2" and r.misfit.iloc[0] == pytest.approx(0.0, abs=1e-9)
+    assert r.leak_l_s.iloc[0] == pytest.approx(2.0)
