@@ -28,27 +28,58 @@ after, 113 s under the profiler (52 s without it), of which stepping EPANET and 
 40 loggers and boundary links 100 s, the rest 13 s (peak RSS 0.82 GB): EPANET's own solve
 of 105,120 hydraulic steps is now the floor.
 
+Loggers: ``--density length`` (default) puts one per 1,291 m of each DMA's main, L-Town's
+42.6 km / 33 (BattLeDIM's density per length, what a 300 m location radius is measured
+against), spread along its pipes; ``--density junctions`` one per 24 junctions (L-Town's
+782 / 33). Each case prints its loggers and the median distance from a junction to its
+nearest logger.
+
 Usage::
 
     .venv/bin/python benchmarks/bench_leaks.py [--network KL] [--seeds 0 1 2] [--days 70]
+        [--density length|junctions]
     .venv/bin/python benchmarks/bench_leaks.py --year-only [--year-whole]
 
-Measured at commit cb9ed92 (2 cores shared with about 15 other processes), KL, 3 seeds of
-70 days at 5 min (14 leak-free), 24 leaks, 40-41 loggers, 62 AMR meters, 3 DMAs, pooled:
+Measured at commit d05af18, 3 seeds of 70 days at 5 min (14 leak-free), 24 leaks, 3 DMAs,
+pooled, the four runs side by side on 2 cores (load average 3-5), same seeds and leaks for
+both densities:
 
-====================  =====  =====  =====  =====  ==========  ===========  ===========
-                      found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
-====================  =====  =====  =====  =====  ==========  ===========  ===========
-twin CUSUM            2/24   0/9    2/9    0/6    1.30        2.8          604
-LILA pressure         3/24   1/9    1/9    1/6    3.91        6.5          1500
-MNF step              1/24   0/9    1/9    0/6    0.58        4.0          882
-====================  =====  =====  =====  =====  ==========  ===========  ===========
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
+KL, by length (197 log.,  found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
+162 m to the nearest)
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
+twin CUSUM               8/24   1/9    4/9    3/6    1.01        7.5          397
+LILA pressure            12/24  1/9    5/9    6/6    3.58        14.1         794
+MNF step                 1/24   0/9    1/9    0/6    0.72        4.0          890
+KL, by junctions (40-41  found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
+loggers, 382-417 m)
+twin CUSUM               7/24   2/9    2/9    3/6    1.21        3.2          676
+LILA pressure            7/24   1/9    3/9    3/6    5.65        10.2         1087
+MNF step                 1/24   0/9    1/9    0/6    0.58        4.0          882
+CTOWN, by length (45     found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
+loggers, 117-121 m)
+twin CUSUM               6/24   0/9    3/9    3/6    0.82        32.0         449
+LILA pressure            10/24  3/9    3/9    4/6    4.11        29.1         410
+MNF step                 2/24   0/9    1/9    1/6    0.43        36.8         342
+CTOWN, by junctions (18  found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
+loggers, 204-214 m)
+twin CUSUM               6/24   2/9    1/9    3/6    0.87        3.5          639
+LILA pressure            9/24   3/9    2/9    4/6    4.69        86.0         589
+MNF step                 1/24   0/9    0/9    1/6    0.48        nan          413
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
 
-Detection alone (an alarm in the leak's DMA inside its window): twin 21/24 (3-10 6/9,
-10-50 9/9, >50 6/6), 0.10 alarms per DMA-month with no open leak in the DMA, abrupt delay
-4.0 h; LILA 23/24, 1.55, 13.8 h; MNF 12/24, 0.00, 13.5 h. The leaks are detected; they
-are not found because they are placed 250-2,500 m away. At f13ff77: twin 2/24, 1.30, 2.8 h,
-662 m. Sensitivity 31-84 s per seed on a 2-worker LocalCluster, twin 76-156 s per 70 days.
+Delay: median over the leaks found, abrupt ones; an alarm is timed at the end of the hour
+that raised it. Location error: median over the leaks with an alarm in their window (the
+nearest, hit or not). Detection alone (an alarm in the leak's DMA inside its window), KL:
+twin 21/24 (3-10 6/9, 10-50 9/9, >50 6/6), 0.10-0.14 alarms per DMA-month with no open
+leak in the DMA, abrupt delay 5.0 h; LILA 22-23/24, 1.40-2.51, 14-20 h; MNF 12-13/24.
+CTOWN: twin 14-15/24, delay 30-32 h (tanks and pumps; 3-4 boundary meters). Floors met: FA
+<= 1 per DMA-month on CTOWN and at 1.01 on KL by length; not met: found (>10 m3/h 7/15 on
+KL by length), median location error (397 m), abrupt delay. Sensitivity 8-26 s per seed on
+a 2-worker LocalCluster, twin 21-49 s per 70 days on KL.
+
+At cb9ed92 (an earlier session, 40 loggers by junctions, alarms at the start of their hour,
+junction-and-pipe ranking with the standard leak): twin 2/24, 1.30, 2.8 h, 604 m.
 """
 
 from __future__ import annotations
@@ -62,7 +93,7 @@ import numpy as np
 import pandas as pd
 
 from twin.parallel import dask_client
-from twin.synthetic.leak_benchmark import BenchmarkSpec, make_case
+from twin.synthetic.leak_benchmark import LOGGER_DENSITIES, BenchmarkSpec, make_case
 from twin.water import leak_detection as det
 from twin.water import leak_location as loc
 from twin.water import leak_residuals as rs
@@ -108,6 +139,7 @@ def lila_alarms(case, settings: LeakSettings) -> pd.DataFrame:
     cal = {z: det.calibrate(float(base.sigma[z]), float(base.rho[z]),
                             float(base.sigma[z]) * 2.0, arl) for z in zones}
     ch = det.detect_changes(e, cal)
+    ch["alarm_utc"] = ch.alarm_utc + pd.Timedelta(hours=1)  # known at the end of its hour
     ups = ch[ch.direction == "up"]
     rows = []
     w = int(settings.locate_window_h)
@@ -284,6 +316,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=70)
     parser.add_argument("--leaks", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--density", choices=LOGGER_DENSITIES, default="length",
+                        help="loggers per length of main (L-Town's 42.6 km / 33) or per "
+                             "junction (L-Town's 782 / 33)")
     parser.add_argument("--year", action="store_true", help="also time a year of 5-min SCADA")
     parser.add_argument("--year-only", action="store_true",
                         help="time a year of 5-min SCADA only (no seeds)")
@@ -299,12 +334,16 @@ def main() -> None:
             rows = []
             for seed in args.seeds:
                 spec = BenchmarkSpec(str(DATA / NETWORKS.get(name, name)), seed=seed,
-                                     days=args.days, leak_free_days=14, n_leaks=args.leaks)
+                                     days=args.days, leak_free_days=14, n_leaks=args.leaks,
+                                     logger_density=args.density)
                 r = run_case(spec, client, settings)
                 rows.append(r)
                 c = r["case"]
+                near = loc.nearest_logger_m(c.node_xy, c.wn.junction_name_list, c.loggers)
+                r["near_m"] = float(np.median(near))
                 print(f"{name} seed {seed}: {c.wn.num_junctions} junctions, "
-                      f"{len(c.loggers)} loggers, {len(c.customers)} AMR, "
+                      f"{len(c.loggers)} loggers ({args.density} density; junction to nearest "
+                      f"logger median {np.median(near):.0f} m), {len(c.customers)} AMR, "
                       f"{len(rs.zones_of(c.meters))} DMAs, {len(c.meters)} meters, "
                       f"{args.days} days at {spec.step_s // 60} min; sensitivity "
                       f"{r['sens_s']:.1f} s (LocalCluster x{args.workers}), twin "
@@ -326,7 +365,10 @@ def main() -> None:
                           f"{tr.loc[lid, 'end']:%m-%d %H:%M} {tr.loc[lid, 'dma']}")
             md = sum(len(rs.zones_of(r["case"].meters)) * args.days / sc.MONTH_DAYS
                      for r in rows)
-            print(f"\n{name}, {len(rows)} seeds pooled (BattLeDIM scoring, 300 m):")
+            n_log = "/".join(str(len(r["case"].loggers)) for r in rows)
+            near = "/".join(f"{r['near_m']:.0f}" for r in rows)
+            print(f"\n{name}, {len(rows)} seeds pooled (BattLeDIM scoring, 300 m); {n_log} "
+                  f"loggers by {args.density}, junction to nearest logger median {near} m:")
             print(" | ".join(f"{h:>14}" for h in head))
             labels = (("twin", "twin CUSUM"), ("lila", "LILA pressure"), ("mnf", "MNF step"))
             for who, label in labels:

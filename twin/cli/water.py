@@ -29,6 +29,11 @@ def leaks(
     locate_window_h: Annotated[float, typer.Option(
         help="Hours of pressure on each side of a change compared to locate it.")] = 48.0,
     top: Annotated[int, typer.Option(min=1, help="Candidate positions listed per alarm.")] = 5,
+    size_refine: Annotated[int, typer.Option(
+        min=0, help="Best positions ranked again with a leak of the fitted size (0: off).")] = 10,
+    drop_spacings: Annotated[float, typer.Option(
+        min=0, help="Candidates within this many logger spacings of the alarming DMA's "
+                    "logger that fell most (0: off).")] = 3.0,
     truth: Annotated[str | None, typer.Option(
         help="CSV of known leaks (leak_id, pipe or junction, start, end, flow m3/h): score "
              "the run against it, BattLeDIM's way.")] = None,
@@ -92,7 +97,8 @@ def leaks(
     _check_period_held(ms, t0_utc, t1_utc, c.timezone)
     settings = LeakSettings(baseline_days=baseline_days, min_leak_m3h=min_leak_m3h,
                             false_alarms_per_month=false_alarms_per_month, rebase_h=rebase_h,
-                            locate_window_h=locate_window_h, top=top)
+                            locate_window_h=locate_window_h, top=top, size_refine=size_refine,
+                            drop_spacings=drop_spacings)
     if scheduler:
         from twin.parallel import dask_client
         client_cm = dask_client(scheduler)

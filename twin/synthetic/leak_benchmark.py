@@ -5,9 +5,10 @@ Given an EPANET network (e.g. KL, 935 junctions, from the Water Benchmark Hub), 
 * the *published* model, which the twin is given: the network with its coordinates in
   metres and, where it has no demand patterns, a weekly residential and a weekday
   commercial pattern (hourly), split into DMAs with a flow meter on every boundary link
-  (:func:`twin.water.dma.partition_dmas`, :func:`twin.water.dma.boundary_meters`), a pressure
-  logger per ``junctions_per_logger`` junctions spread over each DMA, AMR meters on a share
-  of the demand junctions;
+  (:func:`twin.water.dma.partition_dmas`, :func:`twin.water.dma.boundary_meters`), pressure
+  loggers spread over each DMA along its pipes at BattLeDIM's density per length of main
+  (``main_m_per_logger``; or, with ``logger_density="junctions"``, one per
+  ``junctions_per_logger`` junctions), AMR meters on a share of the demand junctions;
 * the *real* network that makes the data: every pipe's diameter and roughness off by up to
   ``param_uncertainty`` (uniform), every junction's demand off by a fixed factor up to
   ``demand_uncertainty`` (uniform) and by a noise of that size (AR(1), 15-min) shared by a
@@ -39,7 +40,7 @@ import numpy as np
 import pandas as pd
 import wntr
 
-from twin.water.dma import boundary_meters, partition_dmas
+from twin.water.dma import boundary_meters, dma_names, mains_length_km, partition_dmas
 from twin.water.hydraulics import simulate
 from twin.water.leak_expectation import Observations
 from twin.water.network import metres_per_coordinate_unit, read_inp, transform_coordinates
@@ -57,6 +58,12 @@ COMMERCIAL_WEEKDAY = [0.2] * 6 + [0.6, 1.2, 1.8, 1.9, 1.9, 1.8, 1.6, 1.8, 1.8, 1
 SIZE_CLASSES_M3H = ((3.0, 10.0), (10.0, 50.0), (50.0, 200.0))
 #: Step of the real network's demand noise [s].
 NOISE_STEP_S = 900
+#: L-Town (BattLeDIM 2020): total length of its pipes [m], pressure loggers [-] and
+#: junctions [-], as published (Vrachimis et al. 2022; the Water Benchmark Hub's L-Town page:
+#: "a network of pipes with a total length of 42.6km"; 33 pressure sensors, 782 junctions).
+L_TOWN_MAIN_M, L_TOWN_LOGGERS, L_TOWN_JUNCTIONS = 42_600.0, 33, 782
+#: Ways to set how many loggers a DMA gets: by its length of main or by its junctions.
+LOGGER_DENSITIES = ("length", "junctions")
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,17 @@ class BenchmarkSpec:
     step_s : int
         SCADA and hydraulic step [s].
     n_dmas : int
+    logger_density : str
+        ``"length"`` (default): one pressure logger per ``main_m_per_logger`` of a DMA's main;
+        ``"junctions"``: one per ``junctions_per_logger`` of its junctions. A location
+        radius (BattLeDIM's 300 m) is a length, so the density that keeps a case comparable
+        with L-Town is the one per length: a network with longer pipes between its junctions
+        (KL: 252 km for 935 junctions, against L-Town's 42.6 km for 782) gets about five
+        times fewer loggers per km by junctions.
+    main_m_per_logger : float
+        Length of main per pressure logger [m] (L-Town: 42,600 m / 33 ≈ 1,291 m).
     junctions_per_logger : int
-        One pressure logger per this many junctions of a DMA [-] (BattLeDIM: 782/33 ≈ 24).
+        Junctions per pressure logger [-] (L-Town: 782/33 ≈ 24).
     amr_share : float
         Share of demand junctions with an AMR meter [-] (BattLeDIM: 82/782 ≈ 0.1).
     n_leaks : int
@@ -98,6 +114,8 @@ class BenchmarkSpec:
     leak_free_days: int = 14
     step_s: int = 300
     n_dmas: int = 3
+    logger_density: str = "length"
+    main_m_per_logger: float = L_TOWN_MAIN_M / L_TOWN_LOGGERS
     junctions_per_logger: int = 24
     amr_share: float = 0.1
     n_leaks: int = 8
@@ -152,16 +170,76 @@ def published_model(path: str) -> wntr.network.WaterNetworkModel:
     return wn
 
 
-def spread_loggers(wn, junctions: list[str], count: int, rng) -> list[str]:
-    """``count`` junctions spread over a set by farthest-point sampling (random first)."""
-    xy = np.array([wn.get_node(j).coordinates for j in junctions], dtype=float)
+def spread_loggers(wn, junctions: list[str], count: int, rng,
+                   distance: np.ndarray | None = None) -> list[str]:
+    """``count`` junctions spread over a set by farthest-point sampling (random first).
+
+    ``distance`` (junctions × junctions [m], e.g. :func:`pipe_distance_m`) measures the
+    spread along the pipes; default the straight line between coordinates.
+    """
+    if distance is None:
+        xy = np.array([wn.get_node(j).coordinates for j in junctions], dtype=float)
+
+        def dist(i):
+            return np.hypot(*(xy - xy[i]).T)
+    else:
+        def dist(i):
+            return distance[i]
     chosen = [int(rng.integers(len(junctions)))]
-    d = np.hypot(*(xy - xy[chosen[0]]).T)
+    d = dist(chosen[0]).copy()
     while len(chosen) < min(count, len(junctions)):
         nxt = int(np.argmax(d))
         chosen.append(nxt)
-        d = np.minimum(d, np.hypot(*(xy - xy[nxt]).T))
+        d = np.minimum(d, dist(nxt))
     return [junctions[i] for i in chosen]
+
+
+def pipe_distance_m(wn, nodes: list[str]) -> np.ndarray:
+    """Shortest distances along the pipes between ``nodes`` [m] (pumps and valves count
+    1 m; nodes not connected: ``inf``)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    index = {n: i for i, n in enumerate(wn.node_name_list)}
+    rows, cols, w = [], [], []
+    for _, link in wn.links():
+        rows.append(index[link.start_node_name])
+        cols.append(index[link.end_node_name])
+        w.append(max(float(getattr(link, "length", 1.0) or 1.0), 1e-3))
+    n = len(index)
+    graph = coo_matrix((w, (rows, cols)), shape=(n, n)).tocsr()
+    at = [index[x] for x in nodes]
+    return dijkstra(graph, directed=False, indices=at)[:, at]
+
+
+def logger_count(spec: BenchmarkSpec, n_junctions: int, main_m: float) -> int:
+    """Pressure loggers a DMA gets at the spec's density (at least 2) [-].
+
+    Parameters
+    ----------
+    n_junctions : int
+        Junctions of the DMA.
+    main_m : float
+        Its length of main [m] (:func:`twin.water.dma.mains_length_km`).
+    """
+    if spec.logger_density not in LOGGER_DENSITIES:
+        raise ValueError(f"logger_density {spec.logger_density!r}: use one of "
+                         f"{', '.join(LOGGER_DENSITIES)}")
+    if spec.logger_density == "length":
+        return max(2, int(np.ceil(main_m / spec.main_m_per_logger)))
+    return max(2, int(np.ceil(n_junctions / spec.junctions_per_logger)))
+
+
+def place_loggers(spec: BenchmarkSpec, wn, dmas: pd.Series, rng) -> list[str]:
+    """Pressure loggers of a case: per DMA, :func:`logger_count` junctions spread along its
+    pipes (farthest-point sampling over the distances along pipes)."""
+    km = mains_length_km(wn, dmas)
+    loggers = []
+    for z in dma_names(dmas):
+        js = [n for n in wn.junction_name_list if dmas[n] == z]
+        count = logger_count(spec, len(js), 1000.0 * float(km.get(z, 0.0)))
+        loggers += spread_loggers(wn, js, count, rng, pipe_distance_m(wn, js))
+    return loggers
 
 
 def _ar1(rng, n: int, sd: float, rho: float = 0.8) -> np.ndarray:
@@ -231,7 +309,8 @@ def real_network(spec: BenchmarkSpec, wn, leaks: pd.DataFrame, rng) -> tuple:
         factor = rng.uniform(1 - d, 1 + d)
         for dem in j.demand_timeseries_list:
             pname = dem.pattern_name
-            if pname is None:
+            if not pname:  # no pattern (CTOWN: ''): a constant demand, off by its factor
+                dem.base_value *= factor
                 continue
             key = (pname, g)
             if key not in groups:
@@ -270,11 +349,7 @@ def make_case(spec: BenchmarkSpec, leaks: pd.DataFrame | None = None) -> Benchma
     dmas = partition_dmas(wn, spec.n_dmas, seed=spec.seed)
     meters = boundary_meters(wn, dmas)
     demand_j = [n for n, j in wn.junctions() if j.base_demand > 0]
-    loggers = []
-    for z in sorted(set(dmas) - {"source"}):
-        js = [n for n in wn.junction_name_list if dmas[n] == z]
-        loggers += spread_loggers(wn, js, max(2, int(np.ceil(len(js) / spec.junctions_per_logger))),
-                                  rng)
+    loggers = place_loggers(spec, wn, dmas, rng)
     amr = sorted(rng.choice(demand_j, max(1, int(spec.amr_share * len(demand_j))),
                             replace=False).tolist())
     customers = pd.DataFrame({"water_meter_id": [f"AMR-{j}" for j in amr], "junction": amr,

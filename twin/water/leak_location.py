@@ -92,10 +92,14 @@ def sensitivity_batch(
     loggers: Sequence[str],
     links: Sequence[str],
     emitter_lps: float = STANDARD_EMITTER_LPS,
+    leak_l_s: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pressure and flow change per L/s of leak, for a batch of candidate junctions.
 
-    Runs in any process (a Dask worker): it writes its own temporary files.
+    Runs in any process (a Dask worker): it writes its own temporary files. With
+    ``leak_l_s`` [L/s] each junction's emitter is sized to draw about that flow at its
+    pressure before the leak (the change of a leak of that size, not of the small standard
+    one: head losses grow with the square of the flow).
 
     Returns
     -------
@@ -131,13 +135,20 @@ def sensitivity_batch(
                             np.array([en.ENgetlinkvalue(i, _EN_FLOW) for i in ki]))
 
                 p0, q0 = solve()
+                # every candidate's pressure without a leak (sizing the emitters)
+                p_of = {i: en.ENgetnodevalue(i, _EN_PRESSURE) for i in (
+                    en.ENgetnodeindex(j) for j in junctions)} if leak_l_s is not None else {}
                 for r, j in enumerate(junctions):
                     ji = en.ENgetnodeindex(j)
-                    en.ENsetnodevalue(ji, _EN_EMITTER, emitter_lps)
+                    coef = emitter_lps
+                    if leak_l_s is not None:
+                        p_before = p_of[ji]
+                        coef = leak_l_s / np.sqrt(max(p_before, 1.0))
+                    en.ENsetnodevalue(ji, _EN_EMITTER, coef)
                     p1, q1 = solve()
                     pj = max(en.ENgetnodevalue(ji, _EN_PRESSURE), 0.0)
                     en.ENsetnodevalue(ji, _EN_EMITTER, 0.0)
-                    leak = emitter_lps * np.sqrt(pj)
+                    leak = coef * np.sqrt(pj)
                     flow[r] += leak / len(inp_texts)
                     if leak > 1e-9:
                         dp[r] += (p1 - p0) / leak / len(inp_texts)
@@ -258,6 +269,78 @@ def sensitivity_dataset(junctions, loggers, meters, dmas, dp, dq, leak_l_s) -> x
     )
 
 
+def candidate_junctions(wn: wntr.network.WaterNetworkModel, dmas: pd.Series,
+                        meters: pd.DataFrame, dma: str, boundary: bool = True) -> list[str]:
+    """Junctions a leak seen by ``dma``'s balance may be at: the DMA's own, and with
+    ``boundary`` the far ends of its metered boundary links (a leak on a pipe that leaves
+    the DMA is counted by its meters too, depending on where the meter sits)."""
+    own = [j for j in wn.junction_name_list if str(dmas.get(j, "")) == dma]
+    if not boundary:
+        return own
+    mine = meters[(meters.from_zone == dma) | (meters.to_zone == dma)].link.astype(str)
+    juncs = set(wn.junction_name_list)
+    ends = []
+    for name in mine:
+        link = wn.get_link(name)
+        for n in (link.start_node_name, link.end_node_name):
+            if n in juncs and str(dmas.get(n, "")) != dma and n not in ends:
+                ends.append(n)
+    return own + ends
+
+
+def nearest_logger_m(node_xy: pd.DataFrame, junctions: Sequence[str],
+                     loggers: Sequence[str]) -> np.ndarray:
+    """Straight-line distance from each junction to its nearest logger [m] (its median is
+    the loggers' spacing, what a location radius is measured against)."""
+    a = node_xy.loc[list(junctions), ["x_m", "y_m"]].to_numpy(dtype=float)
+    b = node_xy.loc[list(loggers), ["x_m", "y_m"]].to_numpy(dtype=float)
+    out = np.full(len(a), np.inf)
+    for k in range(0, len(a), 256):
+        d = np.hypot(a[k:k + 256, None, 0] - b[None, :, 0], a[k:k + 256, None, 1] - b[None, :, 1])
+        out[k:k + 256] = d.min(axis=1)
+    return out
+
+
+def near_largest_drop(dp_m: pd.Series, candidates: Sequence[str], area_loggers: Sequence[str],
+                      node_xy: pd.DataFrame, radius_m: float) -> list[str]:
+    """The candidates within ``radius_m`` [m] of the area's logger whose pressure fell most
+    against the median change of all loggers (where LILA places a leak); all candidates
+    when no area logger has a change or none lies that near."""
+    lg = [n for n in area_loggers if n in dp_m.index and np.isfinite(dp_m[n])]
+    if not lg or not radius_m > 0:
+        return list(candidates)
+    best = (dp_m[lg] - dp_m.median()).idxmin()
+    d = np.hypot(node_xy.loc[list(candidates), "x_m"] - node_xy.loc[best, "x_m"],
+                 node_xy.loc[list(candidates), "y_m"] - node_xy.loc[best, "y_m"])
+    near = [c for c, dist in zip(candidates, d, strict=True) if dist <= radius_m]
+    return near or list(candidates)
+
+
+def baseline_share(coef: pd.DataFrame, x_with: pd.Series, x_without: pd.Series,
+                   leak_l_s: float) -> pd.Series:
+    """What a residual baseline that regresses on measured flows takes out of a leak's
+    pressure change, per L/s of leak [m per L/s].
+
+    A leak adds its flow to the measured inflows the baseline's regressors are made of
+    (head-loss terms of the DMA's and the system's flow): the baseline then "expects" part
+    of the leak's pressure drop, ``coef @ (x_with − x_without)``, and the residual keeps
+    only the rest.
+
+    Parameters
+    ----------
+    coef : DataFrame
+        logger × regressor coefficients of the pressure baseline.
+    x_with, x_without : Series
+        The regressors at the window's flows with and without the leak's flow.
+    leak_l_s : float
+        The leak flow [L/s].
+    """
+    if not leak_l_s > 0:
+        return pd.Series(0.0, index=coef.index)
+    dx = (x_with - x_without).reindex(coef.columns).fillna(0.0)
+    return (coef @ dx) / leak_l_s
+
+
 def pipe_table(wn: wntr.network.WaterNetworkModel) -> pd.DataFrame:
     """Pipes with their end nodes: index pipe name; ``start``, ``end``."""
     rows = [(n, p.start_node_name, p.end_node_name) for n, p in wn.pipes()]
@@ -297,6 +380,7 @@ def rank_locations(
     pipe_points: Sequence[float] = (0.25, 0.5, 0.75),
     common_mode: bool = True,
     metric: str = "misfit",
+    regressed_m: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Rank leak positions by how well a leak there explains the loggers' pressure change.
 
@@ -323,6 +407,10 @@ def rank_locations(
         ``x_m``, ``y_m`` of the nodes [m].
     pipes : DataFrame, optional
         :func:`pipe_table`; without it only junctions are ranked.
+    regressed_m : Series, optional
+        Per logger, the pressure per L/s of leak that the residuals' baseline takes out
+        with the flows it regresses on (:func:`baseline_share`) [m per L/s]; it is taken
+        out of every position's change the same way.
 
     Returns
     -------
@@ -347,6 +435,8 @@ def rank_locations(
         raise LeakLocationError("no candidate junction in the alarming area can leak (no "
                                 "pressure at any of them)")
     S = sens["sensitivity"].sel(junction=cand, sensor=[f"P {n}" for n in loggers]).to_numpy()
+    if regressed_m is not None:
+        S = S - regressed_m.reindex(loggers).fillna(0.0).to_numpy()[None, :]
     xy = node_xy.loc[cand, ["x_m", "y_m"]].to_numpy(dtype=float)
     elem, kind, at = list(cand), ["junction"] * len(cand), [0.0] * len(cand)
     vecs, pts = [S], [xy]
@@ -394,3 +484,47 @@ def rank_locations(
         "leak_l_s": q[order], "misfit": misfit[order],
         "distance_m": np.hypot(*(P_all[order] - best).T),
     })
+
+
+def refine_with_size(
+    ranked: pd.DataFrame,
+    dp_m: pd.Series,
+    sigma_m: pd.Series,
+    leak_l_s: float,
+    inp_texts: Sequence[str],
+    node_xy: pd.DataFrame,
+    pipes: pd.DataFrame | None = None,
+    top: int = 5,
+    **rank_options,
+) -> pd.DataFrame:
+    """Rank again the best positions of a first ranking with the change a leak of the
+    fitted size makes there (EPANET, the snapshots of :func:`snapshot_inp_texts`), not the
+    standard small leak's.
+
+    The junctions of ``ranked`` (and the two ends of its pipes) get their pressure change
+    per L/s for a leak of the best position's fitted flow; they and the pipes between them
+    are then ranked by :func:`rank_locations` (same prior ``leak_l_s`` [L/s], same
+    options).
+
+    Returns
+    -------
+    DataFrame
+        As :func:`rank_locations`.
+    """
+    juncs: list[str] = []
+    for r in ranked.itertuples():
+        ends = [r.element] if r.kind == "junction" else list(pipes.loc[r.element,
+                                                                        ["start", "end"]])
+        juncs += [j for j in ends if j not in juncs]
+    loggers = [n for n in dp_m.index if np.isfinite(dp_m[n])]
+    q = float(ranked.leak_l_s.iloc[0]) if len(ranked) else float(leak_l_s)
+    if q <= 0:
+        q = float(leak_l_s)
+    dp, _, flow = sensitivity_batch(inp_texts, juncs, loggers, [], leak_l_s=max(q, 1e-3))
+    sized = xr.Dataset(
+        {"sensitivity": (("junction", "sensor"), dp),
+         "standard_leak_l_s": ("junction", flow)},
+        coords={"junction": np.asarray(juncs, dtype=str),
+                "sensor": np.asarray([f"P {n}" for n in loggers], dtype=str)})
+    return rank_locations(dp_m, sigma_m, leak_l_s, sized, juncs, node_xy, pipes, top,
+                          **rank_options)

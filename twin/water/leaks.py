@@ -34,15 +34,19 @@ off by up to 10 %):
   15/15) against LILA's 23/24, but 0.10 alarms per DMA-month with no open leak in the DMA
   against LILA's 1.55, and a median delay of abrupt leaks of 4.0 h against 13.8 h (the
   minimum-night-flow step of practice: 12/24, 0.00, 13.5 h);
-* what is missed is location, not detection: of those 21 detections 2 were placed within
-  300 m (median error 604 m). Located from each leak's true start on 3 cases of 42 days
-  (24 leaks), the pressure sensitivities over 48-h windows put 7 within 300 m (median 648 m);
-  restricting the loggers to the alarming DMA, correlation instead of the fitted misfit,
-  whitening by the leak-free period's window-to-window covariance, the boundary meters'
-  flow changes and the centre of the top candidates all moved that median by less than the
-  differences between seeds. With 40 loggers on KL's 250 km of main (median distance from a
-  junction to its nearest logger 402 m, a bound for any locate-at-the-logger method such as
-  LILA's) the 300 m floor is out of reach of these methods here;
+* what is missed is location, not detection, and location needs loggers at a density per
+  length of main: with L-Town's per junction (40 loggers on KL's 252 km, median distance
+  from a junction to its nearest logger about 400 m) an earlier session placed 2 of 21
+  detections within 300 m; at L-Town's density per length (one logger per 1,291 m of main,
+  197 on KL, 162 m) the positions are found by: junctions of the alarming DMA and the far
+  ends of its meters, narrowed to 3 logger spacings around the DMA's logger that fell most
+  (:data:`DROP_SPACINGS`), ranked by the fitted misfit with the standard leak, the best 10
+  and the pipes between them ranked again for a leak of the fitted size
+  (:data:`SIZE_REFINE`). On 8 cases of 42 days (64 leaks, alarms located again) that took
+  found leaks from 16 to 24 (median error 592 to 306 m). Restricting the loggers to the
+  alarming DMA, explaining the other DMAs' consumption changes by their mean sensitivity,
+  the boundary candidates and points along pipes ranked with the standard leak did not help
+  (within the seeds' spread, or worse);
 * the minimum-night-flow step of practice runs beside it in the benchmark as the anchor;
 * speed and memory: the expectation's EPANET run is read only at the loggers, tanks,
   boundary links and pumps as it steps, and the store is read a month and a group of
@@ -75,10 +79,23 @@ from twin.water.leak_expectation import ExpectationError, Observations
 WATER_QUANTITIES = ("flow", "pressure", "level", "pump_power", "pump_status")
 #: A m³/h in L/s.
 M3H_L_S = 1 / 3.6
+#: The step of the residuals detection runs on.
+HOUR = pd.Timedelta(hours=1)
 #: Hours of pressure residual on each side of a change that locate it [h]. Chosen on
 #: ``benchmarks/bench_leaks.py`` cases (KL, 16 leaks, located from their true start): 48 h
 #: put 6 of 16 within 300 m (median 606 m), 24 h 3 of 16 (775 m), 72 h 5 of 16 (693 m).
 LOCATE_WINDOW_H = 48.0
+#: Best junctions ranked again, with the points along the pipes between them, for a leak of
+#: the fitted size. Chosen on ``benchmarks/bench_leaks.py`` cases (KL, loggers by length of
+#: main, 8 seeds of 42 days, 64 leaks, alarms located again): junctions and pipe points
+#: ranked with the standard leak found 16 (median error 592 m), junctions alone 18 (504 m),
+#: the best 10 junctions and their pipes sized 19 (426 m); the best 25: as 10.
+SIZE_REFINE = 10
+#: Candidates within this many logger spacings of the logger that fell most. Chosen on the
+#: same 8 cases with the sized re-ranking: off 19 of 64 found (median error 426 m), 2
+#: spacings 23 (321 m), 3 spacings 24 (306 m), 4 spacings 20 (350 m); the logger alone
+#: (LILA's placement) 22 (304 m).
+DROP_SPACINGS = 3.0
 
 
 class LeakDetectionError(ValueError):
@@ -108,6 +125,16 @@ class LeakSettings:
         Hours of pressure residual on each side of a change compared to locate it (whole
         days, so the daily cycle cancels); the position is given that long after the change
         (or at the next change, whichever is first) [h].
+    drop_spacings : float
+        Candidates lie within this many logger spacings (median distance from a junction
+        to its nearest logger) of the alarming DMA's logger whose pressure fell most [-];
+        0 turns it off.
+    baseline_share : bool
+        Take out of each position's change what the pressure baseline expects from the
+        leak's own flow (:func:`twin.water.leak_location.baseline_share`).
+    size_refine : int
+        Best positions ranked again with the pressure change of a leak of the fitted size
+        (not the small standard leak's) [-]; 0 turns it off.
     segment_h : float
         Hours simulated from one set of measured tank levels and pump statuses [h].
     pattern_origin : Timestamp, optional
@@ -122,6 +149,9 @@ class LeakSettings:
     growth_radius_m: float = 300.0
     top: int = 5
     locate_window_h: float = LOCATE_WINDOW_H
+    size_refine: int = SIZE_REFINE
+    drop_spacings: float = DROP_SPACINGS
+    baseline_share: bool = True
     segment_h: float = exp.SEGMENT_H
     pattern_origin: pd.Timestamp | None = None
 
@@ -464,6 +494,8 @@ def detect_and_locate(
     cal = {d: det.calibrate(float(base_c.sigma.get(d, np.nan)), float(base_c.rho.get(d, 0.0)),
                             min_leak, arl, s.rebase_h) for d in zones}
     changes = det.detect_changes(e_c, cal, mask=~ops_h.to_numpy())
+    # an hour is labelled by its start; its alarm is known once the hour is measured
+    changes["alarm_utc"] = changes.alarm_utc + HOUR
     calibration = _calibration_table(cal, base_c, base_p, s)
     # 5. location
     # a rise smaller than half the smallest leak (its level measured after the alarm) is
@@ -479,7 +511,9 @@ def detect_and_locate(
     cm = use_p.sub(use_p.median(axis=1), axis=0)[mask]
     sigma_p = 1.4826 * (cm - cm.median()).abs().median()
     pipes = loc.pipe_table(wn)
-    junction_dma = net.dmas.reindex(wn.junction_name_list).astype(str)
+    texts = loc.snapshot_inp_texts(wn) if len(ups) and s.size_refine else []
+    spacing_m = float(np.median(loc.nearest_logger_m(net.node_xy, wn.junction_name_list,
+                                                     loggers))) if loggers else 0.0
     rows, cands = [], []
     tick("locate", 0, len(ups))
     prev_end = t[0]
@@ -497,7 +531,20 @@ def detect_and_locate(
         q_win = float(loc.pressure_change(e_c[[a.series]], change, stop, first,
                                           int(s.locate_window_h)).iloc[0])
         q_prior = q_win if np.isfinite(q_win) else a.step
-        cand = list(junction_dma.index[junction_dma == a.series])
+        # the share of the leak's drop the pressure baseline expects from the flows it
+        # regresses on (the leak adds to them), taken out of the positions' changes too
+        q_now = q_meas_h[(q_meas_h.index >= change) & (q_meas_h.index <= stop)].mean().fillna(
+            q_h.mean())
+        q_leak = max(q_prior, 0.0)
+        q_before = q_now.copy()
+        q_before[a.series] = max(q_now[a.series] - q_leak, 0.0)
+        regressed = loc.baseline_share(
+            base_p.coef, rs.regressors(q_now.to_frame().T, pressure=True).iloc[0],
+            rs.regressors(q_before.to_frame().T, pressure=True).iloc[0], q_leak) if (
+            s.baseline_share) else None
+        cand = loc.candidate_junctions(wn, net.dmas, net.meters, a.series)
+        cand = loc.near_largest_drop(dp, cand, [lg for lg in use_p.columns if str(
+            net.dmas.get(lg)) == a.series], net.node_xy, s.drop_spacings * spacing_m)
         flag_txt = []
         if robust:
             flag_txt.append("robust baseline")
@@ -506,8 +553,15 @@ def detect_and_locate(
         if (a.change_utc - t[0]) < pd.Timedelta(hours=24):
             flag_txt.append("in the first hours: little before the change to compare with")
         try:
+            # junctions first; points along the pipes between the best of them once the
+            # change is that of a leak of the fitted size
             ranked = loc.rank_locations(dp, sigma_p, max(q_prior, 0.0), sens, cand,
-                                        net.node_xy, pipes, s.top)
+                                        net.node_xy, None if s.size_refine else pipes,
+                                        max(s.top, s.size_refine), regressed_m=regressed)
+            if s.size_refine:
+                ranked = loc.refine_with_size(ranked, dp, sigma_p, max(q_prior, 0.0), texts,
+                                              net.node_xy, pipes, s.top,
+                                              regressed_m=regressed)
         except loc.LeakLocationError as exc:
             flag_txt.append(f"not located: {exc}")
             ranked = None

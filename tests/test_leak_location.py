@@ -1,0 +1,216 @@
+"""Leak location: candidates of the alarming DMA with its boundary, the re-ranking with a
+leak of the fitted size against full EPANET runs, and the benchmark's logger layout by length
+of main."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from twin.synthetic import leak_benchmark as lb
+from twin.water import leak_location as loc
+from twin.water.dma import mains_length_km, partition_dmas
+from twin.water.hydraulics import results_dataset, run_epanet
+
+KL = next((p / "shared" / "data" / "water" / "KL.inp" for p in Path(__file__).resolve().parents
+           if (p / "shared" / "data" / "water" / "KL.inp").exists()), None)
+
+
+def _dma_with_boundary(city):
+    counts = city.dma_meters.from_zone.value_counts() + city.dma_meters.to_zone.value_counts()
+    return next(z for z in counts.sort_values(ascending=False).index if z.startswith("DMA"))
+
+
+def test_candidates_are_the_dma_and_the_far_ends_of_its_meters(city):
+    dma = _dma_with_boundary(city)
+    cand = loc.candidate_junctions(city.wn, city.dmas, city.dma_meters, dma)
+    own = {j for j in city.wn.junction_name_list if city.dmas[j] == dma}
+    far = set()
+    for m in city.dma_meters.itertuples():
+        if dma in (m.from_zone, m.to_zone):
+            link = city.wn.get_link(m.link)
+            far |= {n for n in (link.start_node_name, link.end_node_name)
+                    if city.dmas[n] != dma and n in city.wn.junction_name_list}
+    assert far, "the chosen DMA has metered links to other DMAs' junctions"
+    assert set(cand) == own | far and len(cand) == len(own | far)
+    assert set(loc.candidate_junctions(city.wn, city.dmas, city.dma_meters, dma,
+                                       boundary=False)) == own
+
+
+def _epanet_snapshot(wn, hour, node=None, emitter_m3s=0.0):
+    w = copy.deepcopy(wn)
+    w.options.time.pattern_start = hour * 3600
+    w.options.time.start_clocktime = hour * 3600
+    if node is not None:
+        w.get_node(node).emitter_coefficient = emitter_m3s
+    return results_dataset(run_epanet(w, 0))
+
+
+def test_sized_leak_change_matches_an_epanet_run_of_that_leak(city):
+    """A leak sized to about 15 L/s: the toolkit's change per L/s times the leak equals the
+    pressure change of a full EPANET run (WNTR EpanetSimulator) with that emitter."""
+    wn = city.wn
+    loggers, j, hour = ["15", "115", "203"], "121", 9
+    texts = loc.snapshot_inp_texts(wn, [hour])
+    dp, _, leak = loc.sensitivity_batch(texts, [j], loggers, [], leak_l_s=15.0)
+    base = _epanet_snapshot(wn, hour)
+    p0 = float(base.pressure_m.sel(node=j)[0])
+    coef_l_s = 15.0 / np.sqrt(p0)  # L/s per m^0.5, as the toolkit sized it
+    leaky = _epanet_snapshot(wn, hour, j, coef_l_s / 1000.0)
+    q_ref = coef_l_s * np.sqrt(float(leaky.pressure_m.sel(node=j)[0]))
+    assert leak[0] == pytest.approx(q_ref, rel=1e-3)
+    assert 10.0 < leak[0] <= 15.0  # the pressure at the leak falls, so does its flow
+    ref = (leaky.pressure_m - base.pressure_m).sel(node=loggers)[0].to_numpy()
+    np.testing.assert_allclose(dp[0] * leak[0], ref, rtol=3e-3, atol=1e-4)
+
+
+def test_refine_with_size_places_and_sizes_a_large_leak(city):
+    """The loggers' change from full EPANET runs of a 20 L/s leak (mean over the snapshot
+    clock times): re-ranked with a leak of the fitted size, the leak's junction comes first
+    and its flow is found within 5 %."""
+    wn = city.wn
+    dma = _dma_with_boundary(city)
+    cand = loc.candidate_junctions(wn, city.dmas, city.dma_meters, dma)
+    loggers = [j for j in wn.junction_name_list[::4] if j in set(city.dmas.index)]
+    j = next(c for c in cand if c not in loggers and city.dmas[c] == dma
+             and wn.get_node(c).elevation < np.median([wn.get_node(x).elevation
+                                                       for x in cand]))
+    dp = np.zeros(len(loggers))
+    q_true = 0.0
+    for hour in loc.SNAPSHOT_CLOCK_H:
+        base = _epanet_snapshot(wn, hour)
+        coef = 20.0 / np.sqrt(float(base.pressure_m.sel(node=j)[0]))
+        leaky = _epanet_snapshot(wn, hour, j, coef / 1000.0)
+        q_true += coef * np.sqrt(float(leaky.pressure_m.sel(node=j)[0])) / len(
+            loc.SNAPSHOT_CLOCK_H)
+        dp += (leaky.pressure_m - base.pressure_m).sel(node=loggers)[0].to_numpy() / len(
+            loc.SNAPSHOT_CLOCK_H)
+    dp_m = pd.Series(dp, index=loggers)
+    sigma = pd.Series(0.01, index=loggers)
+    sens = loc.leak_sensitivity(wn, loggers, city.dma_meters, city.dmas, junctions=cand,
+                                cache_dir=None)
+    first = loc.rank_locations(dp_m, sigma, q_true, sens, cand, city.node_xy, None, top=10)
+    texts = loc.snapshot_inp_texts(wn)
+    sized = loc.refine_with_size(first, dp_m, sigma, q_true, texts, city.node_xy, None,
+                                 top=5, leak_rel_sd=10.0)
+    assert sized.element.iloc[0] == j
+    assert sized.leak_l_s.iloc[0] == pytest.approx(q_true, rel=0.05)
+    assert sized.misfit.iloc[0] <= first.misfit.iloc[0] + 1e-9
+
+
+def test_no_location_from_an_alarm_in_the_first_hours():
+    """An alarm in a run's first hours has nothing before its change to compare with: no
+    logger has a change, and location says so (the run flags the alarm and goes on)."""
+    t = pd.date_range("2020-01-01", periods=48, freq="h", tz="UTC")
+    res = pd.DataFrame(np.random.default_rng(1).normal(0, 0.01, (48, 3)), index=t,
+                       columns=["a", "b", "c"])
+    dp = loc.pressure_change(res, t[0], t[10], t[0], 24)
+    assert dp.isna().all()
+    with pytest.raises(loc.LeakLocationError, match="no pressure logger has a residual change"):
+        loc.rank_locations(dp, pd.Series(0.01, index=dp.index), 1.0, None, ["a"],
+                           pd.DataFrame())
+
+
+@pytest.mark.skipif(KL is None, reason="the public KL network is not beside the checkout")
+def test_benchmark_loggers_by_length_of_main_as_l_town():
+    """KL (252 km of main, 935 junctions): one logger per 1,291 m of main per DMA (L-Town's
+    42.6 km / 33) gives about 197 loggers and a median junction-to-nearest-logger distance
+    of 162 m; L-Town's per-junction density (782 / 33) only about 40 and 417 m."""
+    wn = lb.published_model(str(KL))
+    dmas = partition_dmas(wn, 3, seed=0)
+    km = mains_length_km(wn, dmas)
+    xy = pd.DataFrame([wn.get_node(n).coordinates for n in wn.node_name_list],
+                      index=wn.node_name_list, columns=["x_m", "y_m"])
+    by_len = lb.place_loggers(lb.BenchmarkSpec(str(KL)), wn, dmas, np.random.default_rng(0))
+    by_jn = lb.place_loggers(lb.BenchmarkSpec(str(KL), logger_density="junctions"), wn, dmas,
+                             np.random.default_rng(0))
+    for z in km.index[km.index.str.startswith("DMA")]:
+        n = sum(dmas[lg] == z for lg in by_len)
+        assert n == int(np.ceil(km[z] * 1000 / (42_600 / 33)))
+    assert len(set(by_len)) == len(by_len) and len(by_jn) < len(by_len) / 4
+    near_len = np.median(loc.nearest_logger_m(xy, wn.junction_name_list, by_len))
+    near_jn = np.median(loc.nearest_logger_m(xy, wn.junction_name_list, by_jn))
+    assert near_len < 200 < 350 < near_jn
+    with pytest.raises(ValueError, match="logger_density"):
+        lb.logger_count(lb.BenchmarkSpec(str(KL), logger_density="area"), 10, 1000.0)
+
+
+def test_distance_along_pipes_is_the_shortest_path(city):
+    g = nx.Graph()
+    for _, link in city.wn.links():
+        g.add_edge(link.start_node_name, link.end_node_name,
+                   w=max(float(getattr(link, "length", 1.0) or 1.0), 1e-3))
+    nodes = city.wn.junction_name_list[:6]
+    d = lb.pipe_distance_m(city.wn, nodes)
+    for a in range(len(nodes)):
+        for b in range(len(nodes)):
+            assert d[a, b] == pytest.approx(
+                nx.shortest_path_length(g, nodes[a], nodes[b], weight="w"))
+
+
+def test_a_logger_missing_over_the_change_is_left_out_not_fatal():
+    """A logger with no data over the change (missing for days) is left out of the fit: the
+    ranking is the one of the other loggers, and the leak's junction still comes first."""
+    import xarray as xr
+
+    juncs, loggers = ["j1", "j2", "j3"], ["a", "b", "c", "d"]
+    s = np.array([[-0.30, -0.05, -0.02, -0.01],
+                  [-0.04, -0.25, -0.06, -0.02],
+                  [-0.01, -0.03, -0.08, -0.28]])
+    sens = xr.Dataset({"sensitivity": (("junction", "sensor"), s),
+                       "standard_leak_l_s": ("junction", np.ones(3))},
+                      coords={"junction": juncs, "sensor": [f"P {n}" for n in loggers]})
+    xy = pd.DataFrame({"x_m": [0.0, 500.0, 1000.0], "y_m": 0.0}, index=juncs)
+    dp = pd.Series(2.0 * s[1], index=loggers)  # 2 L/s at j2
+    sigma = pd.Series(0.01, index=loggers)
+    gap = dp.copy()
+    gap["b"] = np.nan
+    full = loc.rank_locations(dp, sigma, 2.0, sens, juncs, xy, common_mode=False)
+    missing = loc.rank_locations(gap, sigma, 2.0, sens, juncs, xy, common_mode=False)
+    dropped = loc.rank_locations(dp.drop("b"), sigma, 2.0, sens, juncs, xy, common_mode=False)
+    assert full.element.iloc[0] == missing.element.iloc[0] == "j2"
+    pd.testing.assert_frame_equal(missing, dropped)
+    assert missing.leak_l_s.iloc[0] == pytest.approx(2.0, rel=1e-6)
+
+
+def test_candidates_near_the_logger_that_fell_most():
+    """Candidates within the radius of the area's logger with the largest fall against the
+    median of all loggers; everything when no area logger has a change."""
+    xy = pd.DataFrame({"x_m": [0.0, 100.0, 400.0, 900.0, 1000.0, 0.0],
+                       "y_m": [0.0, 0.0, 0.0, 0.0, 0.0, 500.0]},
+                      index=["a", "b", "c", "d", "e", "far"])
+    dp = pd.Series({"a": -0.02, "d": -0.30, "far": -0.01, "b": -0.03})
+    cand = ["a", "b", "c", "d", "e"]
+    # d falls most (0.30 m against a median of 0.025 m): c, d, e lie within 600 m of it
+    assert loc.near_largest_drop(dp, cand, ["a", "b", "d"], xy, 600.0) == ["c", "d", "e"]
+    assert loc.near_largest_drop(dp, cand, ["a", "b", "d"], xy, 0.0) == cand
+    assert loc.near_largest_drop(dp.drop("d") * np.nan, cand, ["a", "b"], xy, 600.0) == cand
+
+
+def test_what_the_baseline_expects_from_the_leak_is_taken_out_of_the_positions():
+    """A baseline regressing pressures on a DMA's head-loss term (0.5 m per unit) sees the
+    leak's 2 L/s raise that term from 1.00 to 1.08: it takes 0.02 m per L/s out of the
+    logger's change, and ranking with that share recovers the leak and its size exactly."""
+    import xarray as xr
+
+    coef = pd.DataFrame({"const": [0.1, 0.1], "hl DMA-1": [0.5, 0.0]}, index=["a", "b"])
+    share = loc.baseline_share(coef, pd.Series({"const": 1.0, "hl DMA-1": 1.08}),
+                               pd.Series({"const": 1.0, "hl DMA-1": 1.00}), 2.0)
+    assert share["a"] == pytest.approx(0.5 * 0.08 / 2.0) and share["b"] == 0.0
+    juncs, loggers = ["j1", "j2"], ["a", "b", "c"]
+    s = np.array([[-0.10, -0.02, -0.01], [-0.03, -0.12, -0.02]])
+    sens = xr.Dataset({"sensitivity": (("junction", "sensor"), s),
+                       "standard_leak_l_s": ("junction", np.ones(2))},
+                      coords={"junction": juncs, "sensor": [f"P {n}" for n in loggers]})
+    xy = pd.DataFrame({"x_m": [0.0, 500.0], "y_m": 0.0}, index=juncs)
+    reg = share.reindex(loggers).fillna(0.0)
+    dp = pd.Series(2.0 * (s[1] - reg.to_numpy()), index=loggers)
+    r = loc.rank_locations(dp, pd.Series(0.01, index=loggers), 2.0, sens, juncs, xy,
+                           common_mode=False, regressed_m=reg)
+    assert r.element.iloc[0] == "j2" and r.misfit.iloc[0] == pytest.approx(0.0, abs=1e-9)
+    assert r.leak_l_s.iloc[0] == pytest.approx(2.0)
