@@ -21,6 +21,9 @@ from twin.ingest.privacy import KEY_ENV as PSEUDONYM_KEY_ENV
 CITY_ENV = "TWIN_CITY"
 #: Environment variable that gives the dashboard its measurement store.
 STORE_ENV = "TWIN_STORE"
+#: glibc heaps (arenas) the server's threads share: each thread would otherwise grow its own
+#: and keep it (sessions' memory not given back after they close).
+MALLOC_ARENAS = "2"
 
 
 class ServeError(ValueError):
@@ -50,7 +53,9 @@ class ServeSettings:
     auth: bool = True
     oauth: OAuthSettings | None = None
     show: bool = False
-    num_threads: int | None = None
+    #: Panel's thread pool: the sessions' events (a tab opened, a click) and their work after
+    #: the page has loaded run there, not on the event loop every session shares
+    num_threads: int | None = 4
 
 
 def apps_dir() -> Path:
@@ -87,6 +92,7 @@ def panel_serve_command(settings: ServeSettings, python: str = sys.executable,
     env = dict(os.environ if environ is None else environ)
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    env.setdefault("MALLOC_ARENA_MAX", MALLOC_ARENAS)
     if s.city is not None:
         env[CITY_ENV] = str(Path(s.city).resolve())
     if s.store is not None:
