@@ -513,7 +513,10 @@ def main() -> None:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise SystemExit(f"server not live: {(tmp / 'server.log').read_text()}") from None
                 time.sleep(0.3)
-        print(f"load average before: {os.getloadavg()}; cores {os.cpu_count()}", flush=True)
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True).stdout.strip()
+        print(f"commit {commit}; load average before: {os.getloadavg()}; cores "
+              f"{os.cpu_count()}", flush=True)
         figures = [measure(mode, base, proc, args.sessions, args.later_s) for mode in modes]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
