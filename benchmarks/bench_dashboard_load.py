@@ -1,21 +1,85 @@
-"""Load on the dashboard: concurrent Chromium sessions against a real `twin serve` (panel serve).
+"""Load on the dashboard: concurrent sessions against a real `twin serve` (panel serve).
 
-Starts ``twin serve`` (login on, a throw-away user) on a free localhost port, warms it with one
-session (city, profiles, numba, the day's base run), then opens N sessions at once in Chromium
-(one browser context each: own cookies, own Bokeh session). Each session logs in, waits for the
-*Now* page's numbers (time to first render), opens *What-if*, sets its own EV share and runs a
-one-day what-if (latency until the metric table's scenario appears). Meanwhile a thread polls
-``/liveness`` every 100 ms and samples the server's memory (RSS of the panel process and its
-children), and the CPU time the server and the browsers spend. After the sessions close the
-server gets 20 s to let go of them (its memory is read again 60 s after).
+Starts ``twin serve`` (login on, a throw-away user) on a free localhost port. Two kinds of
+client, each against the same server, one after the other (``--mode``):
+
+- ``websocket``: Python clients that speak Bokeh's protocol as BokehJS does, without a browser
+  (:class:`DocClient`): log in (the login form's POST gives the signed ``user`` cookie), GET
+  ``/dashboard`` with the cookie (the server builds the session's document) and read the
+  session token from the page, open ``/dashboard/ws`` with the cookie and the token, pull the
+  document (PULL-DOC), say ``document_ready`` (what BokehJS sends once the page is drawn; Panel
+  runs its onload work on it), then follow the server's PATCH-DOC messages. A client keeps an
+  index of the models from the JSON rather than rebuilding them (0.05-0.08 s CPU a session
+  here, against 10-15 s for a Chromium session on the same two cores). The What-if tab is
+  chosen by setting the tabs' ``active`` (a ModelChanged, as a click on the tab sends), the EV
+  share by setting the input's ``value``, and Run by a ``button_click`` UI event on the
+  button's model (a MessageSent ``bokeh_event``, as BokehJS sends a click).
+- ``browser``: Debian's Chromium through Playwright, one context (own cookies, own Bokeh
+  session) per engineer, which draws everything: the engineers' browsers, here on the server's
+  two cores.
+
+Each mode first warms the server with one session (city, profiles, numba, the day's base run),
+waits 20 s, then opens N sessions at once. Each logs in (timed apart: once a day per engineer),
+opens the app and waits for the *Now* page's numbers (time to first render: the time and the
+first summary card), opens *What-if*, sets its own EV share and runs a one-day what-if (latency
+from the click until the metric table's scenario column is in the page). Meanwhile a thread
+polls ``/liveness`` every 100 ms (5 s timeout: a poll that times out counts as failed) and
+samples the server's memory (RSS of the panel process and its children), and the CPU time the
+server and the clients spend. After the sessions close the server gets 20 s to drop them (Bokeh
+drops a closed session after 15 s, looked for every 1 s) before memory is read again, and
+memory is read once more 40 s later.
 
 Floors (issue 17): first render < 3 s warm, one-day what-if < 5 s, /liveness < 200 ms
 throughout, memory after close within 10 % of before. Anchor printed beside the figures: the
-same what-if called directly in this process (``run_scenario`` of base and scenario), i.e. what
-the page costs above the library.
+same what-if called directly in this process (``run_scenario``), i.e. what the page costs
+above the library.
 
 Run: PYTHONPATH=$PWD OMP_NUM_THREADS=1 python benchmarks/bench_dashboard_load.py --sessions 10
-The machine is shared: figures include other users' load (the script prints the load average).
+(``--mode websocket|browser|both``, default both). The machine is shared: figures include other
+users' load (the script prints the load average).
+
+Measured, 10 sessions at once, 2 cores shared with other developers (load average before / after
+the run printed by it):
+
+commit 6a76628, load average 0.9 before, 3.7 after; ``--sessions 10`` (both modes):
+
+================================  ===========  =================  ====================  =====
+figure                            floor        websocket clients  Chromium sessions     met
+================================  ===========  =================  ====================  =====
+first render, median / max [s]    < 3 warm     2.22 / 2.47        10.91 / 11.47         ws
+  (page served, median [s])                    1.05               -
+one-day what-if, median / max [s] < 5          4.89 / 5.62        27.98 / 30.41         ws
+                                                                                        median
+/liveness p95 / max [ms]          < 200        528 / 1768         543 / 4660            no
+memory: before, peak, 20 s after  within 10 %  843, 968, 931      937, 1017, 949        no /
+  close [MiB]                                  (+10.5 %)          (+1.3 %)              yes
+sessions failed                                0                  0
+server CPU per session [s]                     1.48               1.82
+client CPU per session [s]                     0.05 (Python)      9.92 (Chromium)
+log in, median [s] (apart)                     0.73               3.67
+================================  ===========  =================  ====================  =====
+
+Anchor: the library's ``run_scenario`` of one one-day what-if, warm: 0.11 s. The Chromium
+row's memory "before" is after the websocket clients' sessions (the server had served them).
+
+Before this work (same bench, websocket mode, code of 537b0a0, load average 6.4, first render
+counted with the log in): first render 22.2 s for every session (each waited for the other
+nine documents), what-if median 7.3 s (max 9.4), /liveness p95 1149 ms, max 4.5 s, 4 polls
+timed out, memory +20.9 % 20 s after close, server CPU 2.04 s a session; Chromium mode
+(issue's last session, load 10+): first render median 53.9 s, what-if median 34.5 s,
+/liveness p95 579 ms, max 4.67 s, memory +18.4 %.
+
+Where the server's time goes (py-spy, 10 websocket sessions): of 14 s on the event loop,
+building the session documents on their GET 3.5 s, adding a what-if's results 2.4 s, adding
+the series plots 2.3 s, adding pages opened later 1.8 s, sending patches 0.9 s. The event loop
+serves one session's synchronous Bokeh work at a time and /liveness waits behind all of it
+that is queued: with 10 sessions arriving together the queue holds seconds. Panel's thread pool
+(``--num-threads 4``) cut /liveness max to 2.6 s and first render to 2.5 s at load 2.2, but 1
+session in 10 lost its What-if page with it (both modes), so it is off. With
+``MALLOC_ARENA_MAX=2`` (set by ``twin serve``) memory 20 s after close went from +19 to +21 %
+to +9.4 to +11.7 % (three runs). Before that setting, three batches of 10 websocket sessions
+in a row on one warm server left it 13, 11 and 17 MiB larger each (about 1.3 MiB a session
+kept): most of the rise is the first batch's, after it little grows.
 """
 
 from __future__ import annotations
