@@ -46,6 +46,15 @@ def _source(name: str, keys: list[str]) -> ColumnDataSource:
     return ColumnDataSource(name=name, data={k: [] for k in keys})
 
 
+def lean(figure) -> None:
+    """Let BokehJS derive each renderer's unselected and muted looks from its glyph ("auto")
+    instead of sending two more glyph models per renderer: a session's document is built and
+    serialized on the server's event loop, at a cost that grows with its models."""
+    for renderer in figure.renderers:
+        renderer.nonselection_glyph = "auto"
+        renderer.muted_glyph = "auto"
+
+
 class NetworkMap:
     """A bokeh map of the MV grid and the water network, updated from snapshots."""
 
@@ -138,6 +147,7 @@ class NetworkMap:
             title_text_font_size="9pt", location="bottom_left", background_fill_alpha=0.85,
             glyph_height=14, label_height=14, spacing=0, padding=6)
         p.add_layout(legend)
+        lean(p)
         for mapper, title in [(voltage, "voltage [p.u.]"),
                               (loading, "loading [%]"),
                               (pressure, "pressure [m]")]:

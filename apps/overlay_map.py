@@ -13,6 +13,7 @@ from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMappe
 from bokeh.palettes import interp_palette
 from bokeh.plotting import figure
 
+from apps.network_map import lean
 from twin.city import City
 
 DIVERGING = interp_palette(["#2166ac", "#92c5de", "#f7f7f7", "#f4a582", "#b2182b"], 256)
@@ -72,6 +73,7 @@ class OverlayMap:
         p.add_layout(ColorBar(color_mapper=self.mapper, title=colour_label, width=12,
                               title_text_font_style="normal", title_text_font_size="9pt",
                               major_label_text_font_size="8pt"), "right")
+        lean(p)
         self.figure = p
 
     def mark(self, buses=None, junctions=None, lines=None, links=None,

@@ -16,6 +16,7 @@ import holoviews as hv
 import hvplot.pandas  # noqa: F401  (registers .hvplot)
 import pandas as pd
 import panel as pn
+from bokeh.document import Document
 
 from apps import state
 from apps.jobs import Job, model_batch
@@ -119,6 +120,17 @@ class SeriesView:
             self.summary.object = shown["summary"]
 
 
+def _rendered(plot):
+    """The bokeh figure of a HoloViews plot, rendered against a document of its own and with
+    no theme (the session's document gives it its theme when the figure joins it).
+
+    Left to itself HoloViews takes bokeh's current document, which in a worker thread can be
+    any session's (bokeh's stack of current documents is one for the process), and applies
+    its theme to models that a session's document holds too, without that session's lock
+    (seen as lock errors and a broken session under 10 concurrent sessions)."""
+    return hv.renderer("bokeh").instance(theme=None).get_plot(plot, doc=Document()).state
+
+
 def series_figures(city, tl, feeder: str, dma: str) -> dict:
     """The plots (bokeh figures, rendered from hvplot) and the summary line of a feeder and a
     DMA over a timeline (pure; built and rendered in a worker thread, so the session's event
@@ -147,7 +159,7 @@ def series_figures(city, tl, feeder: str, dma: str) -> dict:
             y="pressure_mean_m", color="#0d3b66", **PLOT),
         "tanks": _local(tanks, tz).rename(columns=lambda t: f"tank {t}").hvplot.line(
             ylabel="level [m]", title="Tanks", **{**PLOT, "width": 620, "legend": "right"})}
-    return {**{key: hv.render(plot, backend="bokeh") for key, plot in plots.items()},
+    return {**{key: _rendered(plot) for key, plot in plots.items()},
             "summary": (
             f"<span class='series-period'>{t0:%a %d %b %H:%M} – {t1:%a %d %b %H:%M %Z}</span>: "
             f"feeder {feeder} <b class='series-loading-max'>"

@@ -1,27 +1,92 @@
-"""Load on the dashboard: concurrent Chromium sessions against a real `twin serve` (panel serve).
+"""Load on the dashboard: concurrent sessions against a real `twin serve` (panel serve).
 
-Starts ``twin serve`` (login on, a throw-away user) on a free localhost port, warms it with one
-session (city, profiles, numba, the day's base run), then opens N sessions at once in Chromium
-(one browser context each: own cookies, own Bokeh session). Each session logs in, waits for the
-*Now* page's numbers (time to first render), opens *What-if*, sets its own EV share and runs a
-one-day what-if (latency until the metric table's scenario appears). Meanwhile a thread polls
-``/liveness`` every 100 ms and samples the server's memory (RSS of the panel process and its
-children), and the CPU time the server and the browsers spend. After the sessions close the
-server gets 20 s to let go of them (its memory is read again 60 s after).
+Starts ``twin serve`` (login on, a throw-away user) on a free localhost port. Two kinds of
+client, each against the same server, one after the other (``--mode``):
+
+- ``websocket``: Python clients that speak Bokeh's protocol as BokehJS does, without a browser
+  (:class:`DocClient`): log in (the login form's POST gives the signed ``user`` cookie), GET
+  ``/dashboard`` with the cookie (the server builds the session's document) and read the
+  session token from the page, open ``/dashboard/ws`` with the cookie and the token, pull the
+  document (PULL-DOC), say ``document_ready`` (what BokehJS sends once the page is drawn; Panel
+  runs its onload work on it), then follow the server's PATCH-DOC messages. A client keeps an
+  index of the models from the JSON rather than rebuilding them (0.05-0.08 s CPU a session
+  here, against 10-15 s for a Chromium session on the same two cores). The What-if tab is
+  chosen by setting the tabs' ``active`` (a ModelChanged, as a click on the tab sends), the EV
+  share by setting the input's ``value``, and Run by a ``button_click`` UI event on the
+  button's model (a MessageSent ``bokeh_event``, as BokehJS sends a click).
+- ``browser``: Debian's Chromium through Playwright, one context (own cookies, own Bokeh
+  session) per engineer, which draws everything: the engineers' browsers, here on the server's
+  two cores.
+
+Each mode first warms the server with one session (city, profiles, numba, the day's base run),
+waits 20 s, then opens N sessions at once. Each logs in (timed apart: once a day per engineer),
+opens the app and waits for the *Now* page's numbers (time to first render: the time and the
+first summary card), opens *What-if*, sets its own EV share and runs a one-day what-if (latency
+from the click until the metric table's scenario column is in the page). Meanwhile a thread
+polls ``/liveness`` every 100 ms (5 s timeout: a poll that times out counts as failed) and
+samples the server's memory (RSS of the panel process and its children), and the CPU time the
+server and the clients spend. After the sessions close the server gets 20 s to drop them (Bokeh
+drops a closed session after 15 s, looked for every 1 s) before memory is read again, and
+memory is read once more 40 s later.
 
 Floors (issue 17): first render < 3 s warm, one-day what-if < 5 s, /liveness < 200 ms
 throughout, memory after close within 10 % of before. Anchor printed beside the figures: the
-same what-if called directly in this process (``run_scenario`` of base and scenario), i.e. what
-the page costs above the library.
+same what-if called directly in this process (``run_scenario``), i.e. what the page costs
+above the library.
 
 Run: PYTHONPATH=$PWD OMP_NUM_THREADS=1 python benchmarks/bench_dashboard_load.py --sessions 10
-The machine is shared: figures include other users' load (the script prints the load average).
+(``--mode websocket|browser|both``, default both). The machine is shared: figures include other
+users' load (the script prints the load average).
+
+Measured, 10 sessions at once, 2 cores shared with other developers (load average before / after
+the run printed by it):
+
+commit 6a76628, load average 0.9 before, 3.7 after; ``--sessions 10`` (both modes):
+
+================================  ===========  =================  ====================  =====
+figure                            floor        websocket clients  Chromium sessions     met
+================================  ===========  =================  ====================  =====
+first render, median / max [s]    < 3 warm     2.22 / 2.47        10.91 / 11.47         ws
+  (page served, median [s])                    1.05               -
+one-day what-if, median / max [s] < 5          4.89 / 5.62        27.98 / 30.41         ws
+                                                                                        median
+/liveness p95 / max [ms]          < 200        528 / 1768         543 / 4660            no
+memory: before, peak, 20 s after  within 10 %  843, 968, 931      937, 1017, 949        no /
+  close [MiB]                                  (+10.5 %)          (+1.3 %)              yes
+sessions failed                                0                  0
+server CPU per session [s]                     1.48               1.82
+client CPU per session [s]                     0.05 (Python)      9.92 (Chromium)
+log in, median [s] (apart)                     0.73               3.67
+================================  ===========  =================  ====================  =====
+
+Anchor: the library's ``run_scenario`` of one one-day what-if, warm: 0.11 s. The Chromium
+row's memory "before" is after the websocket clients' sessions (the server had served them).
+
+Before this work (same bench, websocket mode, code of 537b0a0, load average 6.4, first render
+counted with the log in): first render 22.2 s for every session (each waited for the other
+nine documents), what-if median 7.3 s (max 9.4), /liveness p95 1149 ms, max 4.5 s, 4 polls
+timed out, memory +20.9 % 20 s after close, server CPU 2.04 s a session; Chromium mode
+(issue's last session, load 10+): first render median 53.9 s, what-if median 34.5 s,
+/liveness p95 579 ms, max 4.67 s, memory +18.4 %.
+
+Where the server's time goes (py-spy, 10 websocket sessions): of 14 s on the event loop,
+building the session documents on their GET 3.5 s, adding a what-if's results 2.4 s, adding
+the series plots 2.3 s, adding pages opened later 1.8 s, sending patches 0.9 s. The event loop
+serves one session's synchronous Bokeh work at a time and /liveness waits behind all of it
+that is queued: with 10 sessions arriving together the queue holds seconds. Panel's thread pool
+(``--num-threads 4``) cut /liveness max to 2.6 s and first render to 2.5 s at load 2.2, but 1
+session in 10 lost its What-if page with it (both modes), so it is off. With
+``MALLOC_ARENA_MAX=2`` (set by ``twin serve``) memory 20 s after close went from +19 to +21 %
+to +9.4 to +11.7 % (three runs). Before that setting, three batches of 10 websocket sessions
+in a row on one warm server left it 13, 11 and 17 MiB larger each (about 1.3 MiB a session
+kept): most of the rise is the first batch's, after it little grows.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import os
 import re
 import signal
@@ -31,6 +96,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from datetime import date
 from pathlib import Path
@@ -117,12 +183,14 @@ async def session(browser, base: str, ev_percent: int, out: dict) -> None:
     page = await context.new_page()
     page.set_default_timeout(300_000)  # a loaded server: measure, do not give up
     try:
-        t0 = time.perf_counter()
+        t = time.perf_counter()  # log in (the login form's POST: the context keeps the cookie)
+        login = await context.request.post(f"{base}/login", max_redirects=0, form={
+            "username": USER, "password": PASSWORD}, timeout=300_000)
+        out["login_s"] = time.perf_counter() - t
+        if not any(c["name"] == "user" for c in await context.cookies()):
+            raise RuntimeError(f"login refused (HTTP {login.status})")
+        t0 = time.perf_counter()  # open the app, logged in
         await page.goto(f"{base}/dashboard")
-        await page.fill("input[name=username]", USER)
-        await page.fill("input[name=password]", PASSWORD)
-        await page.click("button[type=submit]")
-        await page.wait_for_url(re.compile("/dashboard"))
         await page.locator(".snapshot-time .at-local").filter(
             has_text=AT_TEXT).wait_for(timeout=120_000)
         await page.locator(".summary-vm_min_pu div").filter(
@@ -162,6 +230,228 @@ async def run_sessions(base: str, n: int) -> list[dict]:
     return outs
 
 
+# ---- websocket clients: the Bokeh protocol a browser speaks, without the browser --------------
+class DocClient:
+    """One Bokeh session seen from a client that speaks the protocol as BokehJS does, but keeps
+    only an index of the document's models (id -> type and attributes, from the JSON) instead of
+    rebuilding them as Python objects: a client costs the server what a browser does, and this
+    process little CPU (rebuilding Bokeh documents in Python took 2.2 s CPU a session, on the
+    server's two cores).
+
+    The pulled document and the server's PATCH-DOC messages (``ModelChanged``,
+    ``ColumnDataChanged``, new models inline) update the index; this side's changes and UI
+    events go to the server as PATCH-DOC messages in Bokeh's JSON (``ModelChanged`` with the
+    new value; ``MessageSent``/``bokeh_event`` for a click or the document being ready).
+    """
+
+    def __init__(self, socket):
+        from bokeh.client.websocket import WebSocketClientConnectionWrapper
+        from bokeh.protocol import Protocol
+        from bokeh.protocol.receiver import Receiver
+
+        self.socket = WebSocketClientConnectionWrapper(socket)
+        self.protocol = Protocol()
+        self.receiver = Receiver(self.protocol)
+        self.models: dict[str, dict] = {}  # id -> {"_type": type, attribute: JSON value}
+        self.changed = asyncio.Condition()
+        self.errors: list[str] = []
+        self.reader: asyncio.Task | None = None
+
+    async def _message(self):
+        while True:
+            fragment = await self.socket.read_message()
+            if fragment is None:
+                return None
+            message = await self.receiver.consume(fragment)
+            if message is not None:
+                return message
+
+    def _index(self, value) -> None:
+        stack = [value]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, dict):
+                if v.get("type") == "object" and "id" in v:
+                    attrs = v.get("attributes") or {}
+                    self.models[v["id"]] = {**attrs, "_type": v.get("name")}
+                    stack.extend(attrs.values())
+                else:
+                    stack.extend(v.values())
+            elif isinstance(v, list):
+                stack.extend(v)
+
+    def _apply(self, events: list[dict]) -> None:
+        for e in events:
+            model = self.models.get((e.get("model") or {}).get("id"))
+            if e.get("kind") == "ModelChanged" and model is not None:
+                model[e["attr"]] = e["new"]
+            elif e.get("kind") == "ColumnDataChanged" and model is not None:
+                model[e["attr"]] = {**columns(model.get(e["attr"])), **columns(e["data"])}
+            self._index(e)
+
+    async def pull(self) -> None:
+        """Wait for the server's ACK, pull the document and start following its patches."""
+        ack = await self._message()
+        if ack is None or ack.msgtype != "ACK":
+            raise RuntimeError(f"no ACK from the server: {ack!r}")
+        await self.protocol.create("PULL-DOC-REQ").send(self.socket)
+        reply = await self._message()
+        if reply is None or reply.msgtype != "PULL-DOC-REPLY":
+            raise RuntimeError(f"no document from the server: {reply!r}")
+        self._index(reply.content["doc"])
+        self.reader = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        while (message := await self._message()) is not None:
+            if message.msgtype == "PATCH-DOC":
+                self._apply(message.content["events"])
+            elif message.msgtype == "ERROR":
+                self.errors.append(str(message.content.get("text")))
+            async with self.changed:
+                self.changed.notify_all()
+        async with self.changed:
+            self.changed.notify_all()
+
+    async def _send(self, event: dict) -> None:
+        from bokeh.protocol.messages.patch_doc import patch_doc
+
+        msg = patch_doc(patch_doc.create_header(), {}, {"events": [event]})
+        await msg.send(self.socket)
+
+    async def set(self, model_id: str, attr: str, value) -> None:
+        """Change a model's property, as a widget edited in the browser does."""
+        self.models[model_id][attr] = value
+        await self._send({"kind": "ModelChanged", "model": {"id": model_id}, "attr": attr,
+                          "new": value})
+
+    async def ui_event(self, name: str, model_id: str | None = None) -> None:
+        """A UI event: ``button_click`` on a model, or ``document_ready`` (the page drawn)."""
+        values = {"type": "map"}
+        if model_id is not None:
+            values["entries"] = [["model", {"id": model_id}]]
+        await self._send({"kind": "MessageSent", "msg_type": "bokeh_event",
+                          "msg_data": {"type": "event", "name": name, "values": values}})
+
+    def with_class(self, css: str) -> list[tuple[str, dict]]:
+        """The (id, attributes) of the models carrying the CSS class ``css``."""
+        return [(i, m) for i, m in list(self.models.items())
+                if css in (m.get("css_classes") or ())]
+
+    async def wait_for(self, found, timeout_s: float):
+        """Wait until ``found(self)`` returns something true; return it."""
+        async def until():
+            async with self.changed:
+                while not (hit := found(self)):
+                    if self.reader is not None and self.reader.done():
+                        raise RuntimeError("the server closed the session")
+                    await self.changed.wait()
+                return hit
+        return await asyncio.wait_for(until(), timeout_s)
+
+    def close(self) -> None:
+        self.socket._socket.close()
+
+
+def columns(data) -> dict:
+    """A ColumnDataSource's ``data`` in Bokeh's JSON (a map or a plain object) as a dict."""
+    if isinstance(data, dict) and data.get("type") == "map":
+        return dict(data.get("entries") or [])
+    return dict(data or {})
+
+
+def rows(column) -> int:
+    """Rows of one column in Bokeh's JSON (a list, or an ndarray with its shape)."""
+    if isinstance(column, dict):
+        return int((column.get("shape") or [0])[0])
+    return len(column or ())
+
+
+def now_numbers_shown(client: DocClient) -> bool:
+    """The Now page shows its time and the first summary card's value."""
+    shown_at = [m for _, m in client.with_class("snapshot-time")
+                if AT_TEXT in html.unescape(str(m.get("text", "")))]
+    card = [m for _, m in client.with_class("summary-vm_min_pu")
+            if re.search(r"\d\.\d{3} p\.u\.", html.unescape(str(m.get("text", ""))))]
+    return bool(shown_at and card)
+
+
+def whatif_outcome(client: DocClient):
+    """The what-if's metric table (its scenario column filled) or the page's error, else None."""
+    for _, table in client.with_class("wi-metrics"):
+        source = client.models.get((table.get("source") or {}).get("id"), {})
+        n = rows(columns(source.get("data")).get("scenario"))
+        if n:
+            return ("table", n)
+    for _, alert in client.with_class("wi-error"):
+        text = html.unescape(str(alert.get("text", ""))).strip()
+        if alert.get("visible", True) and text:
+            return ("error", text)
+    return None
+
+
+async def ws_session(base: str, ev_percent: int, out: dict) -> None:
+    """One engineer as a websocket client: log in, open the app (the page the browser would
+    load, then its Bokeh session), see the numbers, run a one-day what-if."""
+    from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    http = AsyncHTTPClient(force_instance=True)
+    client = None
+    try:
+        t = time.perf_counter()
+        login = await http.fetch(f"{base}/login", method="POST", follow_redirects=False,
+                                 raise_error=False, request_timeout=300,
+                                 body=urllib.parse.urlencode(
+                                     {"username": USER, "password": PASSWORD}))
+        out["login_s"] = time.perf_counter() - t
+        cookie = "; ".join(c.split(";", 1)[0] for c in login.headers.get_list("Set-Cookie"))
+        if "user=" not in cookie:
+            raise RuntimeError(f"login refused (HTTP {login.code})")
+        t0 = time.perf_counter()  # open the app, logged in
+        page = await http.fetch(f"{base}/dashboard", headers={"Cookie": cookie},
+                                request_timeout=300)
+        out["page_s"] = time.perf_counter() - t0
+        token = re.search(r'"token":\s*"([^"]+)"', page.body.decode()).group(1)
+        socket = await websocket_connect(
+            HTTPRequest(f"ws{base.removeprefix('http')}/dashboard/ws", request_timeout=300,
+                        headers={"Cookie": cookie, "Origin": base}),
+            subprotocols=["bokeh", token], max_message_size=200 * 2**20)
+        client = DocClient(socket)
+        await client.pull()
+        out["pulled_s"] = time.perf_counter() - t0
+        await client.ui_event("document_ready")  # what BokehJS says once the page is drawn
+        await client.wait_for(now_numbers_shown, 300)
+        out["first_render_s"] = time.perf_counter() - t0
+        # the What-if tab chosen, as a click on it does (the page is built on first opening)
+        tabs = next(i for i, m in client.models.items() if m["_type"] in ("Tabs", "panel.models.tabs.Tabs"))
+        await client.set(tabs, "active", 1)
+        run, _ = (await client.wait_for(lambda c: c.with_class("wi-run"), 300))[0]
+        await client.set(client.with_class("wi-ev")[0][0], "value", float(ev_percent))
+        t1 = time.perf_counter()
+        await client.ui_event("button_click", run)
+        kind, what = await client.wait_for(whatif_outcome, 300)
+        if kind == "error":
+            out["error"] = what
+        else:
+            out["whatif_s"] = time.perf_counter() - t1
+        if client.errors:
+            out["error"] = f"server said: {client.errors[0]}"
+    except Exception as exc:  # a session that failed is reported, not hidden
+        out["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    finally:
+        if client is not None:
+            client.close()
+        http.close()
+
+
+async def run_ws_sessions(base: str, n: int) -> list[dict]:
+    outs = [{} for _ in range(n)]
+    await asyncio.gather(*(ws_session(base, 10 + (90 * i) // max(n - 1, 1), o)
+                           for i, o in enumerate(outs)))
+    return outs
+
+
+
 def library_anchor() -> float:
     """The same one-day what-if (base + scenario) called directly [s], warm."""
     from twin.city import load_city
@@ -186,10 +476,86 @@ def stats(values: list[float]) -> str:
             f"max {v[-1]:.2f}")
 
 
+RUNNERS = {"websocket": run_ws_sessions, "browser": run_sessions}
+#: Seconds after the last session closes before memory is read: Bokeh drops a closed session
+#: after its 15 s grace (``unused_session_lifetime``), checked every 1 s (``twin serve``).
+SETTLE_S = 20.0
+
+
+def measure(mode: str, base: str, proc, n: int, later_s: float = 40.0) -> dict:
+    """Warm the server with one session of ``mode``, then run ``n`` at once and watch it."""
+    run = RUNNERS[mode]
+    t = time.perf_counter()
+    warm = asyncio.run(run(base, 1))[0]
+    print(f"[{mode}] warm-up session: first render {warm.get('first_render_s', 0):.1f} s, "
+          f"what-if {warm.get('whatif_s', 0):.1f} s, {time.perf_counter() - t:.0f} s in all "
+          f"{warm.get('error', '')}", flush=True)
+    time.sleep(SETTLE_S)  # the warm-up session gone too
+    before = server_rss_mb(proc.pid)
+    mon = Monitor(f"{base}/liveness", proc.pid)
+    mon.start()
+    t = time.perf_counter()
+    cpu0 = sum(tree_cpu_s(proc.pid).values())
+    me0 = sum(os.times()[:2])
+    outs = asyncio.run(run(base, n))
+    wall = time.perf_counter() - t
+    server_cpu = sum(tree_cpu_s(proc.pid).values()) - cpu0
+    client_cpu = sum(os.times()[:2]) - me0  # this process: the websocket clients
+    time.sleep(SETTLE_S)  # sessions closed: let the server drop them
+    mon.halt.set()
+    mon.join()
+    after = server_rss_mb(proc.pid)
+    time.sleep(later_s)  # and later: a slow release or memory kept
+    later = server_rss_mb(proc.pid)
+    clients = (client_cpu if mode == "websocket" else sum(mon.browser_cpu_s.values()))
+    return {"mode": mode, "n": n, "outs": outs, "wall": wall, "server_cpu": server_cpu,
+            "client_cpu": clients, "before": before, "peak": max([before, *mon.rss_mb]),
+            "after": after, "later": later, "liveness": mon.liveness_ms,
+            "failures": mon.failures, "later_s": later_s}
+
+
+def report(f: dict, anchor: float) -> None:
+    n = f["n"]
+    first = [o["first_render_s"] for o in f["outs"] if "first_render_s" in o]
+    whatif = [o["whatif_s"] for o in f["outs"] if "whatif_s" in o]
+    errors = [o["error"] for o in f["outs"] if "error" in o]
+    before, after, later = f["before"], f["after"], f["later"]
+    who = ("websocket clients (Bokeh protocol, logged in)" if f["mode"] == "websocket"
+           else "Chromium sessions (logged in)")
+    print(f"\n{n} concurrent {who}, {f['wall']:.1f} s wall")
+    print(f"log in [s]: {stats([o['login_s'] for o in f['outs'] if 'login_s' in o])} "
+          "(once a day per engineer; not part of the figures below)")
+    print(f"time to first render [s]: {stats(first)}  (floor {FLOORS['first_render_s']} s warm)")
+    if any("pulled_s" in o for o in f["outs"]):
+        print(f"  of which the page served (its document built) [s]: "
+              f"{stats([o['page_s'] for o in f['outs'] if 'page_s' in o])}; the document "
+              f"pulled [s]: {stats([o['pulled_s'] for o in f['outs'] if 'pulled_s' in o])}")
+    print(f"one-day what-if latency [s]: {stats(whatif)}  (floor {FLOORS['whatif_s']} s); "
+          f"anchor: the library's run_scenario of one what-if, warm, {anchor:.2f} s")
+    print(f"/liveness [ms]: {stats(f['liveness'])} over {len(f['liveness'])} polls, "
+          f"{f['failures']} failed  (floor {FLOORS['liveness_ms']:.0f} ms)")
+    print(f"server memory [MiB]: before {before:.0f}, peak {f['peak']:.0f}, {SETTLE_S:.0f} s "
+          f"after close {after:.0f} ({(after - before) / before:+.1%}; floor "
+          f"±{FLOORS['memory_rise']:.0%}); {SETTLE_S + f['later_s']:.0f} s after close {later:.0f} "
+          f"({(later - before) / before:+.1%})")
+    clients = "browsers" if f["mode"] == "browser" else "websocket clients (this process)"
+    print(f"CPU while the sessions ran [s]: server {f['server_cpu']:.1f} "
+          f"({f['server_cpu'] / n:.2f} per session), {clients} {f['client_cpu']:.1f} "
+          f"({f['client_cpu'] / n:.2f} per session); {f['wall']:.0f} s wall x "
+          f"{os.cpu_count()} cores = {f['wall'] * os.cpu_count():.0f} core-s")
+    print(f"sessions failed: {len(errors)} {errors[:3]}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sessions", type=int, default=10)
+    ap.add_argument("--mode", choices=["websocket", "browser", "both"], default="both",
+                    help="clients: Bokeh websocket clients, Chromium, or both (in that order, "
+                         "against one server)")
+    ap.add_argument("--later-s", type=float, default=40.0,
+                    help="memory read again this long after the first reading after close [s]")
     args = ap.parse_args()
+    modes = ["websocket", "browser"] if args.mode == "both" else [args.mode]
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
     users.add_user(USER, PASSWORD, tmp / "users.json")
@@ -211,53 +577,19 @@ def main() -> None:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise SystemExit(f"server not live: {(tmp / 'server.log').read_text()}") from None
                 time.sleep(0.3)
-        print(f"load average before: {os.getloadavg()}; cores {os.cpu_count()}")
-        t = time.perf_counter()
-        warm = asyncio.run(run_sessions(base, 1))[0]
-        print(f"warm-up session (cold server): first render {warm.get('first_render_s', 0):.1f}"
-              f" s, what-if {warm.get('whatif_s', 0):.1f} s, {time.perf_counter() - t:.0f} s "
-              f"in all {warm.get('error', '')}")
-        time.sleep(10)
-        before = server_rss_mb(proc.pid)
-        mon = Monitor(f"{base}/liveness", proc.pid)
-        mon.start()
-        t = time.perf_counter()
-        cpu0 = sum(tree_cpu_s(proc.pid).values())
-        outs = asyncio.run(run_sessions(base, args.sessions))
-        wall = time.perf_counter() - t
-        server_cpu = sum(tree_cpu_s(proc.pid).values()) - cpu0
-        time.sleep(20)  # sessions closed: let the server drop them
-        mon.halt.set()
-        mon.join()
-        after = server_rss_mb(proc.pid)
-        time.sleep(40)  # and later: a slow release or memory kept
-        later = server_rss_mb(proc.pid)
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                capture_output=True, text=True).stdout.strip()
+        print(f"commit {commit}; load average before: {os.getloadavg()}; cores "
+              f"{os.cpu_count()}", flush=True)
+        figures = [measure(mode, base, proc, args.sessions, args.later_s) for mode in modes]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
         log.close()
     anchor = library_anchor()
-
-    first = [o["first_render_s"] for o in outs if "first_render_s" in o]
-    whatif = [o["whatif_s"] for o in outs if "whatif_s" in o]
-    errors = [o["error"] for o in outs if "error" in o]
-    peak = max([before, *mon.rss_mb])
-    print(f"\n{args.sessions} concurrent sessions (Chromium, logged in), {wall:.1f} s wall")
-    print(f"time to first render [s]: {stats(first)}  (floor {FLOORS['first_render_s']} s warm)")
-    print(f"one-day what-if latency [s]: {stats(whatif)}  (floor {FLOORS['whatif_s']} s); "
-          f"anchor: the library's run_scenario of one what-if, warm, {anchor:.2f} s")
-    print(f"/liveness [ms]: {stats(mon.liveness_ms)} over {len(mon.liveness_ms)} polls, "
-          f"{mon.failures} failed  (floor {FLOORS['liveness_ms']:.0f} ms)")
-    print(f"server memory [MiB]: before {before:.0f}, peak {peak:.0f}, after close {after:.0f}"
-          f" ({(after - before) / before:+.1%}; floor ±{FLOORS['memory_rise']:.0%}); 60 s after "
-          f"close {later:.0f} ({(later - before) / before:+.1%})")
-    browser_cpu = sum(mon.browser_cpu_s.values())
-    print(f"CPU while the sessions ran [s]: server {server_cpu:.1f} "
-          f"({server_cpu / args.sessions:.2f} per session), browsers about {browser_cpu:.1f} "
-          f"({browser_cpu / args.sessions:.2f} per session; sampled every 0.1 s); "
-          f"{wall:.0f} s wall x {os.cpu_count()} cores = {wall * os.cpu_count():.0f} core-s")
-    print(f"sessions failed: {len(errors)} {errors[:3]}")
-    print(f"load average after: {os.getloadavg()}")
+    for f in figures:
+        report(f, anchor)
+    print(f"\nload average after: {os.getloadavg()}; server log {tmp / 'server.log'}")
 
 
 if __name__ == "__main__":

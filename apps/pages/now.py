@@ -14,10 +14,11 @@ from __future__ import annotations
 from datetime import date
 from functools import partial
 
+import pandas as pd
 import panel as pn
-from bokeh.models.widgets.tables import NumberFormatter
 
 from apps import state
+from apps.jobs import model_batch
 from apps.network_map import NetworkMap
 from apps.series_view import SeriesView
 from apps.snapshot_view import DEFAULT_AT, SnapshotView
@@ -45,6 +46,32 @@ CARDS = [
     ("violations", "Violations", "{value:.0f}", 1.0, [(0, "#2e7d32"), (INF, BAD)]),
 ]
 QUARTER_HOURS = [f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 15, 30, 45)]
+
+
+TABLE_CSS = ("table {font-size: 12px; border-collapse: collapse; width: 100%}"
+             " th, td {padding: 2px 8px; border-bottom: 1px solid #e3e6ea; text-align: right}"
+             " th {background: #f4f6f8}")
+
+
+def violations_table(violations: pd.DataFrame) -> pd.DataFrame:
+    """The snapshot's limit violations as shown: type, name, kind, value, limit and unit, the
+    values as text to three and two decimals."""
+    def fixed(column, digits):
+        return [f"{float(x):.{digits}f}" for x in column]
+
+    return violations.drop(columns=["element"]).rename(columns={"element_type": "type"}).assign(
+        value=fixed(violations.value, 3), limit=fixed(violations.limit, 2))
+
+
+def pumps_table(pumps: pd.DataFrame) -> pd.DataFrame:
+    """The snapshot's pumps as shown: feeding bus, running or off, flow [L/s], head gain [m]
+    and electric power [kW] to one decimal."""
+    return pd.DataFrame({
+        "pump": pumps.index.astype(str), "bus": pumps.bus.to_numpy(),
+        "state": ["running" if kw > 0 else "off" for kw in pumps.power_kw],
+        "flow [L/s]": [f"{q * 1000.0:.1f}" for q in pumps.flow_m3s],
+        "head [m]": [f"{h:.1f}" for h in pumps.head_m],
+        "P [kW]": [f"{kw:.1f}" for kw in pumps.power_kw]})
 
 
 def _date_and_clock(at: str):
@@ -88,11 +115,23 @@ def build():
     view.param.watch(_at_to_pickers, "at")
 
     # --- what is shown -------------------------------------------------------------------------
-    nmap = NetworkMap()
-    map_pane = pn.pane.Bokeh(nmap.figure, sizing_mode="stretch_width", min_height=660)
     # the marker classes sit on a Column: a Bokeh pane neither renders them nor can show `loading`
-    map_box = pn.Column(map_pane, name="network-map", css_classes=["citytwin-map"],
+    map_box = pn.Column(name="network-map", css_classes=["citytwin-map"],
                         sizing_mode="stretch_width", min_height=660)
+    maps: list[NetworkMap] = []  # the session's map, once it has joined the page
+
+
+    def _attach_map():
+        """The map joins the page once the browser shows the rest. Its hundred-odd Bokeh
+        models are half the page: built and sent on their own, the numbers go out first and
+        the server's event loop is held for two shorter spells instead of one long one."""
+        nmap = NetworkMap()
+        if view.layers is not None:
+            nmap.draw(view.layers)
+        maps.append(nmap)
+        with model_batch():
+            map_box[:] = [pn.pane.Bokeh(nmap.figure, sizing_mode="stretch_width",
+                                        min_height=660)]
     CARD_STYLE = {"background": "white", "border": "1px solid #d9dee3", "border-radius": "6px",
                   "padding": "4px 10px", "box-shadow": "0 1px 2px rgba(0,0,0,.06)"}
     cards = {
@@ -126,27 +165,20 @@ def build():
                          sizing_mode="stretch_width")
     error = pn.pane.Alert("", alert_type="danger", visible=False, css_classes=["time-error"])
 
-    #: Read-only, compact tables.
-    TABLE = {"disabled": True, "show_index": False, "visible": False, "theme": "simple",
-             "layout": "fit_columns", "sizing_mode": "stretch_width",
-             "configuration": {"columnDefaults": {"headerSort": False}},
-             "stylesheets": [".tabulator, .tabulator-row, .tabulator-col {font-size: 12px !important}"]}
-    violations = pn.widgets.Tabulator(
-        None, name="violations", css_classes=["violations-table"], height=300,
-        hidden_columns=["element"], titles={"element_type": "type"},
-        formatters={"value": NumberFormatter(format="0.000"),
-                    "limit": NumberFormatter(format="0.00")}, **TABLE)
+    # read-only and small: HTML tables (one model each; a Tabulator is some 25 models, and
+    # each session's document is built and sent on the server's event loop)
+    violations = pn.pane.DataFrame(None, index=False, name="violations", visible=False,
+                                   css_classes=["violations-table"], sizing_mode="stretch_width",
+                                   max_height=300, styles={"overflow-y": "auto"},
+                                   stylesheets=[TABLE_CSS])
     no_violations = pn.pane.HTML(
         f"<p class='ok'>None: every bus within {VOLTAGE_BAND_PU[0]:.2f}–{VOLTAGE_BAND_PU[1]:.2f}"
         f" p.u., every line and transformer at or below {MAX_LOADING_PERCENT:.0f} %, every"
         f" demand junction at or above {MIN_SERVICE_PRESSURE_M:.0f} m.</p>",
         css_classes=["no-violations"], visible=False, sizing_mode="stretch_width")
-    pumps = pn.widgets.Tabulator(
-        None, name="pumps", css_classes=["pumps-table"], height=110,
-        widths={"pump": 50, "bus": 45, "state": 65},
-        formatters={"flow [L/s]": NumberFormatter(format="0.0"),
-                    "head [m]": NumberFormatter(format="0.0"),
-                    "P [kW]": NumberFormatter(format="0.0")}, **TABLE)
+    pumps = pn.pane.DataFrame(None, index=False, name="pumps", visible=False,
+                              css_classes=["pumps-table"], sizing_mode="stretch_width",
+                              stylesheets=[TABLE_CSS])
 
 
     def _show(*_):
@@ -159,22 +191,13 @@ def build():
         shown_at.object = (
             f"<h4 style='margin:4px 0'>State at <span class='at-local'>{local}</span>"
             f" <small style='color:#666'>({snap.at_utc:%H:%M} UTC)</small></h4>")
-        violations.value = snap.violations
+        violations.object = violations_table(snap.violations)
         violations.visible = not snap.violations.empty
         no_violations.visible = snap.violations.empty
-        p = snap.pumps
+        pumps.object = pumps_table(snap.pumps)
         pumps.visible = True
-        pumps.value = p.assign(
-            **{"state": (p.power_kw > 0).map({True: "running", False: "off"}),
-               "flow [L/s]": p.flow_m3s * 1000.0, "head [m]": p.head_m,
-               "P [kW]": p.power_kw}
-        ).rename_axis("pump").reset_index()[
-            ["pump", "bus", "state", "flow [L/s]", "head [m]", "P [kW]"]]
-        draw = partial(nmap.draw, view.layers)
-        if nmap.figure.document is None:  # the page is being built: not in the browser yet
-            draw()
-        else:  # bokeh models in a document change only under its lock: the session's next tick
-            pn.state.execute(draw, schedule=True)
+        if maps:  # bokeh models in a document change only under its lock: the next tick
+            pn.state.execute(partial(maps[0].draw, view.layers), schedule=True)
 
 
     def _busy(*_):
@@ -221,7 +244,10 @@ def build():
     shown = view.show_if_solved()
     series = SeriesView(view)
     if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.onload(_attach_map)
         pn.state.onload(series.refresh if shown else view.refresh)
+    else:  # not served (a test building the page): whole at once
+        _attach_map()
     main = [
         pn.Row(shown_at, spinner, status, sizing_mode="stretch_width"),
         error,
