@@ -16,9 +16,10 @@ Given an EPANET network (e.g. KL, 935 junctions, from the Water Benchmark Hub), 
   their hours, and leaks: demands at the middle of a pipe (the pipe is split there), abrupt
   (full flow at once) or incipient (growing linearly over days), 3 to 200 m³/h, several at
   once, some repaired within the period;
-* SCADA from one EPANET run of the real network at ``step_s``: boundary flows with 1 %
-  noise, logger pressures with ``pressure_noise_m``, tank levels; AMR hourly volumes with
-  1 % noise;
+* SCADA from one EPANET run of the real network at ``step_s``, read only at its sensors
+  (:func:`sensor_run`): boundary flows with 1 % noise, logger pressures with
+  ``pressure_noise_m``, tank levels with ``level_noise_m``; AMR hourly volumes with 1 %
+  noise;
 * the truth: ``leak_id``, ``pipe``, ``start``, ``end``, ``flow`` [m³/h] (the format
   ``twin water leaks --truth`` reads), with ``kind``, ``dma``, ``x_m``, ``y_m``.
 
@@ -41,7 +42,7 @@ import pandas as pd
 import wntr
 
 from twin.water.dma import boundary_meters, dma_names, mains_length_km, partition_dmas
-from twin.water.hydraulics import simulate
+from twin.water.hydraulics import junction_demand_m3s, simulate_elements
 from twin.water.leak_expectation import Observations
 from twin.water.network import metres_per_coordinate_unit, read_inp, transform_coordinates
 
@@ -105,6 +106,10 @@ class BenchmarkSpec:
         Logger noise standard deviation [m].
     flow_noise : float
         Flow meter noise, relative standard deviation [-].
+    level_noise_m : float
+        Tank level noise standard deviation [m].
+    amr_noise : float
+        AMR volume noise, relative standard deviation [-].
     """
 
     network: str
@@ -125,6 +130,8 @@ class BenchmarkSpec:
     noise_groups: int = 96
     pressure_noise_m: float = 0.05
     flow_noise: float = 0.01
+    level_noise_m: float = 0.01
+    amr_noise: float = 0.01
 
 
 @dataclass(frozen=True)
@@ -336,6 +343,49 @@ def real_network(spec: BenchmarkSpec, wn, leaks: pd.DataFrame, rng) -> tuple:
     return real, leak_nodes
 
 
+def sensor_run(real, duration_s: float, step_s: float, nodes: list[str], links: list[str],
+               amr: list[str]) -> dict[str, np.ndarray]:
+    """What the case's sensors see of one EPANET run of the real network, noiseless.
+
+    Only ``nodes`` and ``links`` are read as EPANET steps
+    (:func:`twin.water.hydraulics.simulate_elements`; no binary output of every element).
+    The AMR junctions' demands are the demand-driven ones EPANET meets in full
+    (:func:`twin.water.hydraulics.junction_demand_m3s` at the run's times).
+
+    Parameters
+    ----------
+    real : WaterNetworkModel
+        The network that makes the data (demand-driven).
+    duration_s, step_s : float
+        Run length and reporting step [s].
+    nodes, links : list of str
+        Nodes whose pressure (a tank's: its level) and links whose flow are read.
+    amr : list of str
+        Junctions whose demand is returned.
+
+    Returns
+    -------
+    dict
+        ``time_s`` [s from the start], ``pressure_m`` (time × nodes) [m], ``flow_m3s``
+        (time × links) [m³/s], ``demand_m3s`` (time × amr) [m³/s].
+
+    Raises
+    ------
+    ValueError
+        A pressure-driven network (its delivered demands are not read).
+    """
+    model = str(real.options.hydraulic.demand_model).upper()
+    if model not in ("DDA", "DD"):
+        raise ValueError(f"{real.name or 'the network'}: demand model {model}; the benchmark "
+                         "generator needs a demand-driven network (set [OPTIONS] DEMAND "
+                         "MODEL DDA)")
+    ds = simulate_elements(real, duration_s, step_s, nodes, links)
+    t = ds["time"].to_numpy()
+    return {"time_s": t, "pressure_m": ds["pressure_m"].to_numpy(),
+            "flow_m3s": ds["flow_m3s"].to_numpy(),
+            "demand_m3s": junction_demand_m3s(real, t, amr).to_numpy()}
+
+
 def make_case(spec: BenchmarkSpec, leaks: pd.DataFrame | None = None) -> BenchmarkCase:
     """Build one benchmark case (one EPANET run of the real network).
 
@@ -357,21 +407,22 @@ def make_case(spec: BenchmarkSpec, leaks: pd.DataFrame | None = None) -> Benchma
     drawn = draw_leaks(spec, wn, dmas, meters, rng) if spec.n_leaks else None
     leaks = drawn if leaks is None else leaks
     real, leak_nodes = real_network(spec, wn, leaks, rng)
-    t0 = time.perf_counter()
-    ds = simulate(real, spec.days * 86400 - spec.step_s, spec.step_s)
-    sim_s = time.perf_counter() - t0
-    times = pd.date_range(pd.Timestamp(spec.start, tz="UTC"), periods=ds.sizes["time"],
-                          freq=f"{spec.step_s}s")
-    pr = ds["pressure_m"].sel(node=loggers).to_numpy()
-    pr = pr + rng.normal(0, spec.pressure_noise_m, pr.shape)
-    fl = ds["flow_m3s"].sel(link=list(meters.link)).to_numpy() * 1000
-    fl = fl * (1 + rng.normal(0, spec.flow_noise, fl.shape))
     tanks = wn.tank_name_list
-    lv = ds["pressure_m"].sel(node=tanks).to_numpy() + rng.normal(0, 0.01, (len(times),
-                                                                            len(tanks)))
-    dem = ds["demand_m3s"].sel(node=amr).to_pandas().set_axis(times)
+    t0 = time.perf_counter()
+    run = sensor_run(real, spec.days * 86400 - spec.step_s, spec.step_s, loggers + tanks,
+                     list(meters.link), amr)
+    sim_s = time.perf_counter() - t0
+    times = pd.date_range(pd.Timestamp(spec.start, tz="UTC"), periods=run["time_s"].size,
+                          freq=f"{spec.step_s}s")
+    pr = run["pressure_m"][:, :len(loggers)]
+    pr = pr + rng.normal(0, spec.pressure_noise_m, pr.shape)
+    fl = run["flow_m3s"] * 1000
+    fl = fl * (1 + rng.normal(0, spec.flow_noise, fl.shape))
+    lv = run["pressure_m"][:, len(loggers):] + rng.normal(0, spec.level_noise_m,
+                                                          (len(times), len(tanks)))
+    dem = pd.DataFrame(run["demand_m3s"], index=times, columns=amr)
     use = dem.groupby(dem.index.floor("h")).mean() * 3600.0
-    use = use * (1 + rng.normal(0, 0.01, use.shape))
+    use = use * (1 + rng.normal(0, spec.amr_noise, use.shape))
     obs = Observations(
         times=times,
         flow_l_s=pd.DataFrame(fl, index=times, columns=list(meters.meter_id)),
