@@ -91,3 +91,26 @@ def test_demand_ratio_from_chunks_is_the_hand_computed_one(city, sample_store, p
     # the same reads held whole give the same ratio
     whole, _ = exp.metered_demand_ratio(city.wn, city.customers, use, seconds)
     assert np.allclose(whole.to_numpy(), ratio.to_numpy(), rtol=1e-12)
+
+
+def test_progress_once_per_chunk_with_a_growing_count(city, sample_store, period):
+    """From ten days before the data (a month with none) to the period's end: one call per
+    chunk read (counted here from the store), ``done`` 1, 2, …, the total never below it,
+    counting the months not yet read, and equal to the chunks read at the end."""
+    start = period[0] - pd.Timedelta(days=10)
+    assert start.month != period[0].month
+    calls = []
+    obs = read_observations(sample_store, start, period[1], city.dma_meters,
+                            chunk_rows=SMALL_CHUNK,
+                            progress=lambda done, total: calls.append((done, total)))
+    n = sum(1 for kind in ("scada", "water_read")
+            for _ in sample_store.iter_read(kind, ["value"], start=start, end=period[1],
+                                            chunk_rows=SMALL_CHUNK))
+    assert n >= 10 and [d for d, _ in calls] == list(range(1, n + 1))
+    totals = [t for _, t in calls]
+    assert all(t >= d for d, t in calls) and totals[-1] == n
+    # scada: June empty, July read first (done 1, July's water reads and June's ahead: 3);
+    # a further July chunk adds one; June's water reads turn out empty: one less
+    assert totals[:2] == [3, 4]
+    assert [a - b for a, b in zip(totals, totals[1:], strict=False) if b < a] == [1]
+    assert obs.pressure_m.notna().any().all()

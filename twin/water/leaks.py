@@ -232,7 +232,8 @@ class LeakReport:
 def read_observations(store, start, end, meters: pd.DataFrame | None = None,
                       wn: wntr.network.WaterNetworkModel | None = None,
                       customers: pd.DataFrame | None = None,
-                      chunk_rows: int | None = READ_CHUNK_ROWS) -> Observations:
+                      chunk_rows: int | None = READ_CHUNK_ROWS,
+                      progress: Callable[[int, int], None] | None = None) -> Observations:
     """Read the period's water SCADA (at its own step) and AMR reads from a store.
 
     Which series is which element's flow, pressure, level or pump power comes from the tag
@@ -246,6 +247,7 @@ def read_observations(store, start, end, meters: pd.DataFrame | None = None,
     what the demand ratio needs (:class:`~twin.water.leak_expectation.MeteredUse`, hours ×
     demand patterns), so a year of a utility's hourly reads is never held, else they are
     kept whole (hour × meter, ``use_m3``). ``chunk_rows``: stored rows read at once [-].
+    ``progress(done, total)`` after each chunk (:func:`_store_chunks`).
 
     Raises
     ------
@@ -261,21 +263,21 @@ def read_observations(store, start, end, meters: pd.DataFrame | None = None,
             "ingest the SCADA historian and AMR water registers first (`twin ingest`)")
     tag_rows = store.scada_tags()
     parts, whats, stamps = [], [], []
-    for chunk in store.iter_read("scada", READ_COLUMNS, start=start, end=end,
-                                 chunk_rows=chunk_rows):
-        what = series_elements(chunk.series_id.astype(str).unique(), tag_rows)
-        what = what[what.quantity.isin(WATER_QUANTITIES)]
-        chunk = chunk[chunk.series_id.astype(str).isin(set(what.tag))]
-        if len(chunk):
-            stamps.append(np.unique(chunk.time_utc.to_numpy(dtype="datetime64[ns]")))
-            parts.append(_pivot(chunk))
-            whats.append(what)
     hours = pd.date_range(start.ceil("h"), end, freq="h", inclusive="left")
     reduce = wn is not None and customers is not None
     base = exp.junction_base_m3s(wn) if reduce else None
     metered, use_parts = None, []
-    for chunk in store.iter_read("water_read", READ_COLUMNS, start=start, end=end,
-                                 chunk_rows=chunk_rows):
+    for kind, chunk in _store_chunks(store, ("scada", "water_read"), start, end, chunk_rows,
+                                     progress):
+        if kind == "scada":
+            what = series_elements(chunk.series_id.astype(str).unique(), tag_rows)
+            what = what[what.quantity.isin(WATER_QUANTITIES)]
+            chunk = chunk[chunk.series_id.astype(str).isin(set(what.tag))]
+            if len(chunk):
+                stamps.append(np.unique(chunk.time_utc.to_numpy(dtype="datetime64[ns]")))
+                parts.append(_pivot(chunk))
+                whats.append(what)
+            continue
         wide = _pivot(chunk)
         if reduce:
             try:
@@ -313,6 +315,31 @@ def read_observations(store, start, end, meters: pd.DataFrame | None = None,
 
 #: Columns of the stored readings the leak analysis reads.
 READ_COLUMNS = ("series_id", "time_utc", "value", "quality_flag")
+
+
+def _store_chunks(store, kinds, start: pd.Timestamp, end: pd.Timestamp, chunk_rows: int | None,
+                  progress: Callable[[int, int], None] | None = None):
+    """Yield ``(kind, chunk)`` of ``kinds`` in ``[start, end)`` (UTC), a UTC month at a time
+    (:meth:`~twin.ingest.store.MeasurementStore.iter_read` within the month).
+
+    ``progress(done, total)`` once each chunk has been used: ``done`` chunks read so far,
+    ``total`` that plus the kind-months not begun (a month's chunks are known only as it is
+    read: ``total`` grows by one for each further chunk of a month, falls by one for a month
+    holding nothing, and equals ``done`` at the end).
+    """
+    months = pd.date_range(start.normalize().replace(day=1), end, freq="MS")
+    bounds = [start, *[m for m in months if start < m < end], end]
+    work = [(k, a, b) for k in kinds for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    done = last = 0
+    for i, (kind, a, b) in enumerate(work):
+        for chunk in store.iter_read(kind, READ_COLUMNS, start=a, end=b, chunk_rows=chunk_rows):
+            yield kind, chunk
+            done += 1
+            last = done + len(work) - i - 1
+            if progress is not None:
+                progress(done, last)
+    if progress is not None and done and last != done:
+        progress(done, done)
 
 
 def _utc(t) -> pd.Timestamp:
@@ -359,8 +386,8 @@ def find_leaks(city, store, start, end, settings: LeakSettings = LeakSettings(),
     """
     tick = progress or (lambda *_: None)
     tick("read", 0, 1)
-    obs = read_observations(store, start, end, city.dma_meters, city.wn, city.customers)
-    tick("read", 1, 1)
+    obs = read_observations(store, start, end, city.dma_meters, city.wn, city.customers,
+                            progress=lambda done, total: tick("read", done, total))
     return detect_and_locate(LeakNetwork.from_city(city), obs, settings, client=client,
                              cache_dir=cache_dir, progress=progress)
 
