@@ -142,4 +142,5 @@ def test_cli_runs_and_scores_against_a_truth_file(sample_raw, sample_store, tmp_
                                  "--truth", str(path)])
     assert r.exit_code == 0, r.output
     assert "Calibration on the baseline" in r.output and "Leak alarms" in r.output
+    assert "read store chunks" in r.output  # the read's bar, counted in chunks
     assert "found_3-10_m3h" in r.output and "false_alarms_per_dma_month" in r.output

@@ -108,8 +108,9 @@ def leaks(
         tasks = {}
 
         def tick(step: str, done: int, total: int) -> None:
-            if step not in tasks:
-                tasks[step] = bar.add_task(step, total=max(total, 1))
+            if step not in tasks:  # "read": store chunks, a month and a group of series each
+                label = "read store chunks" if step == "read" else step
+                tasks[step] = bar.add_task(label, total=max(total, 1))
             bar.update(tasks[step], completed=done, total=max(total, 1))
 
         try:
