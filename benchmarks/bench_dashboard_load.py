@@ -61,7 +61,13 @@ The pool runs a session's widget events and onload work off the event loop; a pa
 map and the pick map are built there and join the session's document on the event loop
 (``apps.jobs.in_session``). Before that, the pool's threads froze and re-indexed a session's
 document (``apps.jobs.model_batch``) without its lock, racing the event loop: 22 times in 11
-sessions, logged. The run below (6a76628) is without the pool.
+sessions, logged. A second run at dc422d4 (load 1.2): first render 2.28 / 2.73 s, what-if
+3.75 / 4.80 s, /liveness p95 217 ms, max 3342 ms, memory +12.6 %, 0 failed. The same code with
+the pool off, right after (load 1.4): 2.14 / 2.43 s, 4.17 / 5.67 s, p95 379 ms, max 2437 ms,
++10.5 %. The pool takes the what-ifs' and pages' event work off the loop (what-if and /liveness
+p95 lower); the /liveness max stays at seconds: Bokeh builds each session's document on its GET
+on the event loop (page served 0.7-1.9 s), which no thread pool moves. The run below (6a76628)
+is without the pool.
 
 commit 6a76628, load average 0.9 before, 3.7 after; ``--sessions 10`` (both modes):
 
