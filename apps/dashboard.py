@@ -23,7 +23,7 @@ if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `apps` importabl
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from apps import pages  # noqa: E402
-from apps.jobs import model_batch  # noqa: E402
+from apps.jobs import in_session, model_batch  # noqa: E402
 from apps.pages import now  # noqa: E402
 
 pn.extension("tabulator", notifications=False)
@@ -41,15 +41,20 @@ built: dict[int, object] = {}
 
 
 def _open_page(event) -> None:
-    """Build a page the first time its tab is chosen."""
+    """Build a page the first time its tab is chosen: its widgets here (in Panel's thread
+    when the server has them), its models on the session's own thread (:func:`in_session`)."""
     index = event.new
     if index == 0 or index in built:
         return
     title = titles[index]
     page = pages.LAZY_PAGES[title]()
     built[index] = page
-    with model_batch():
-        tabs[index] = (title, page.panel)
+
+    def show() -> None:
+        with model_batch():
+            tabs[index] = (title, page.panel)
+
+    in_session(show)
 
 
 tabs.param.watch(_open_page, "active")

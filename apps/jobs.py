@@ -27,12 +27,40 @@ log = logging.getLogger(__name__)
 USER_ERRORS = (ValueError, KeyError, FileNotFoundError, LookupError)
 
 
+def on_session_thread() -> bool:
+    """Whether this thread is the one the session's document belongs to (the server's event
+    loop), rather than one of Panel's threads (``--num-threads``), which run a session's
+    widget callbacks while the event loop may be changing the same document."""
+    owner = pn.state._thread_id  # the thread Panel built the session's document on
+    return owner is None or owner == threading.get_ident()
+
+
+def in_session(change) -> None:
+    """Call ``change()`` (a change of the session's models) on the session's own thread, with
+    its document's lock: at once when already there, else on the event loop's next tick."""
+    if on_session_thread():
+        change()
+    else:
+        pn.state.execute(change, schedule=True)
+
+
 def model_batch():
     """A context in which the session's document indexes its new models once, at the end,
     instead of after every root or layout change (what makes adding a page or a result on the
-    event loop slow: 1.3-4.3 s -> 0.6-1.1 s for the whole *Now* page at load average 12-15)."""
+    event loop slow: 1.3-4.3 s -> 0.6-1.1 s for the whole *Now* page at load average 12-15).
+
+    Only on the session's own thread (:func:`in_session`): from another thread the freeze and
+    the re-indexing would race the event loop's changes of the same document (a re-index
+    that started before a page joined ends after it and drops the page's models from the
+    document: their later changes and the browser's clicks on them are lost)."""
     doc = pn.state.curdoc
-    return doc.models.freeze() if doc is not None else contextlib.nullcontext()
+    if doc is None:
+        return contextlib.nullcontext()
+    if not on_session_thread():
+        log.warning("model_batch called off the session's thread (%s): not batched",
+                    threading.current_thread().name)
+        return contextlib.nullcontext()
+    return doc.models.freeze()
 
 
 class Cancelled(Exception):

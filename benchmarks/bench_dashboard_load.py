@@ -41,6 +41,34 @@ users' load (the script prints the load average).
 Measured, 10 sessions at once, 2 cores shared with other developers (load average before / after
 the run printed by it):
 
+commit 4ab141e (Panel's thread pool on, ``--num-threads 4``), load average 0.25 before, 1.3
+after; ``--sessions 10 --mode websocket``:
+
+================================  ===========  =================  =====
+figure                            floor        websocket clients  met
+================================  ===========  =================  =====
+first render, median / max [s]    < 3 warm     2.31 / 2.48        yes
+  (page served, median [s])                    0.72
+one-day what-if, median / max [s] < 5          3.40 / 4.03        yes
+/liveness p95 / max [ms]          < 200        249 / 2218         no
+memory: before, peak, 20 s after  within 10 %  844, 972, 935      no
+  close [MiB]                                  (+10.8 %)
+sessions failed                                0
+server CPU per session [s]                     1.48
+================================  ===========  =================  =====
+
+The pool runs a session's widget events and onload work off the event loop; a page, the *Now*
+map and the pick map are built there and join the session's document on the event loop
+(``apps.jobs.in_session``). Before that, the pool's threads froze and re-indexed a session's
+document (``apps.jobs.model_batch``) without its lock, racing the event loop: 22 times in 11
+sessions, logged. A second run at dc422d4 (load 1.2): first render 2.28 / 2.73 s, what-if
+3.75 / 4.80 s, /liveness p95 217 ms, max 3342 ms, memory +12.6 %, 0 failed. The same code with
+the pool off, right after (load 1.4): 2.14 / 2.43 s, 4.17 / 5.67 s, p95 379 ms, max 2437 ms,
++10.5 %. The pool takes the what-ifs' and pages' event work off the loop (what-if and /liveness
+p95 lower); the /liveness max stays at seconds: Bokeh builds each session's document on its GET
+on the event loop (page served 0.7-1.9 s), which no thread pool moves. The run below (6a76628)
+is without the pool.
+
 commit 6a76628, load average 0.9 before, 3.7 after; ``--sessions 10`` (both modes):
 
 ================================  ===========  =================  ====================  =====
@@ -75,7 +103,9 @@ the series plots 2.3 s, adding pages opened later 1.8 s, sending patches 0.9 s. 
 serves one session's synchronous Bokeh work at a time and /liveness waits behind all of it
 that is queued: with 10 sessions arriving together the queue holds seconds. Panel's thread pool
 (``--num-threads 4``) cut /liveness max to 2.6 s and first render to 2.5 s at load 2.2, but 1
-session in 10 lost its What-if page with it (both modes), so it is off. With
+session in 10 lost its What-if page with it (both modes), so it was off until 4ab141e (see
+above; with the pool on after 6a76628 the loss did not show again: 0 in 50 sessions before
+that change, 0 in 30 after). With
 ``MALLOC_ARENA_MAX=2`` (set by ``twin serve``) memory 20 s after close went from +19 to +21 %
 to +9.4 to +11.7 % (three runs). Before that setting, three batches of 10 websocket sessions
 in a row on one warm server left it 13, 11 and 17 MiB larger each (about 1.3 MiB a session

@@ -87,3 +87,36 @@ def test_shared_snapshot_equals_the_library_and_its_map(city):
     vm = ref.electric["vm_pu"].to_series().reindex(city.net.bus.index).to_numpy()
     np.testing.assert_allclose(layers["buses"]["vm_pu"], vm)
     assert map_layers(city, ref)["junctions"]["name"] == layers["junctions"]["name"]
+
+
+def test_model_batch_freezes_the_document_only_on_its_own_thread(caplog):
+    """Panel's threads (``--num-threads``) run a session's events: a batch asked for there must
+    leave the document's model index to the event loop (freezing or re-indexing it from another
+    thread races the loop's changes of the same document)."""
+    import panel as pn
+    from bokeh.document import Document
+    from panel.io.state import set_curdoc
+
+    from apps.jobs import model_batch, on_session_thread
+
+    doc = Document()
+    pn.state._thread_id_[doc] = threading.get_ident()  # as Panel claims a session's document
+    with set_curdoc(doc):
+        assert on_session_thread()
+        with model_batch():
+            assert doc.models._freeze_count == 1
+    assert doc.models._freeze_count == 0
+
+    seen = {}
+
+    def in_pool_thread():
+        with set_curdoc(doc):
+            seen["on_thread"] = on_session_thread()
+            with model_batch():
+                seen["frozen"] = doc.models._freeze_count
+
+    worker = threading.Thread(target=in_pool_thread)
+    worker.start()
+    worker.join()
+    assert seen == {"on_thread": False, "frozen": 0}
+    assert "off the session's thread" in caplog.text

@@ -53,10 +53,10 @@ class ServeSettings:
     auth: bool = True
     oauth: OAuthSettings | None = None
     show: bool = False
-    #: Panel's thread pool (``--num-threads``) would take the sessions' events off the event
-    #: loop (10 websocket sessions: first render 6.0 -> 2.5 s, /liveness max 4.6 -> 2.6 s),
-    #: but with it 1 session in 10 lost its What-if page (measured): off until that is found
-    num_threads: int | None = None
+    #: Panel's thread pool (``--num-threads``): the sessions' widget events and page builds run
+    #: in it, off the event loop; their models join the document on the event loop
+    #: (:func:`apps.jobs.in_session`), never from the pool's threads
+    num_threads: int | None = 4
 
 
 def apps_dir() -> Path:

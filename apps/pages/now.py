@@ -18,7 +18,7 @@ import pandas as pd
 import panel as pn
 
 from apps import state
-from apps.jobs import model_batch
+from apps.jobs import in_session, model_batch
 from apps.network_map import NetworkMap
 from apps.series_view import SeriesView
 from apps.snapshot_view import DEFAULT_AT, SnapshotView
@@ -124,14 +124,20 @@ def build():
     def _attach_map():
         """The map joins the page once the browser shows the rest. Its hundred-odd Bokeh
         models are half the page: built and sent on their own, the numbers go out first and
-        the server's event loop is held for two shorter spells instead of one long one."""
+        the server's event loop is held for two shorter spells instead of one long one.
+        The figure is built where this runs (in Panel's thread when the server has them: it
+        belongs to no document yet), it joins the page on the session's own thread."""
         nmap = NetworkMap()
         if view.layers is not None:
             nmap.draw(view.layers)
         maps.append(nmap)
-        with model_batch():
-            map_box[:] = [pn.pane.Bokeh(nmap.figure, sizing_mode="stretch_width",
-                                        min_height=660)]
+
+        def show() -> None:
+            with model_batch():
+                map_box[:] = [pn.pane.Bokeh(nmap.figure, sizing_mode="stretch_width",
+                                            min_height=660)]
+
+        in_session(show)
     CARD_STYLE = {"background": "white", "border": "1px solid #d9dee3", "border-radius": "6px",
                   "padding": "4px 10px", "box-shadow": "0 1px 2px rgba(0,0,0,.06)"}
     cards = {

@@ -20,7 +20,7 @@ import panel as pn
 from bokeh.models.widgets.tables import NumberFormatter
 
 from apps import state
-from apps.jobs import Job, model_batch, show_job
+from apps.jobs import Job, in_session, model_batch, show_job
 from apps.overlay_map import OverlayMap
 from apps.pick_map import PickMap
 from twin import scenario_impact as impact
@@ -225,11 +225,18 @@ class WhatIfPage:
     def _show_pick_map(self, *_):
         if self.city is None and state.city_is_ready():  # the page opened before the city
             self._fill_lists(state.city_future().result())
-        if self.pick_toggle.value and not self.pick_box.objects and self.city is not None:
-            pick = PickMap(self.city, self.pick)
-            with model_batch():
-                self.pick_box[:] = [pn.pane.Bokeh(pick.figure, sizing_mode="stretch_width")]
-        self.pick_box.visible = self.pick_toggle.value
+        shown = self.pick_toggle.value
+        if shown and not self.pick_box.objects and self.city is not None:
+            pick = PickMap(self.city, self.pick)  # a figure of no document yet: any thread
+
+            def show() -> None:
+                with model_batch():
+                    self.pick_box[:] = [pn.pane.Bokeh(pick.figure, sizing_mode="stretch_width")]
+                self.pick_box.visible = shown
+
+            in_session(show)
+            return
+        self.pick_box.visible = shown
 
     def pick(self, kind: str, element: str) -> None:
         """An element clicked on the map: it is the one out of service."""
