@@ -127,8 +127,14 @@ def _rendered(plot):
     Left to itself HoloViews takes bokeh's current document, which in a worker thread can be
     any session's (bokeh's stack of current documents is one for the process), and applies
     its theme to models that a session's document holds too, without that session's lock
-    (seen as lock errors and a broken session under 10 concurrent sessions)."""
-    return hv.renderer("bokeh").instance(theme=None).get_plot(plot, doc=Document()).state
+    (seen as lock errors and a broken session under 10 concurrent sessions).
+
+    The HoloViews plot is let go once its figure is made: it hooks itself on a document's
+    ``on_session_destroyed`` (here bokeh's process-wide current document, never destroyed),
+    which kept every figure ever drawn, and its data, alive for the server's life."""
+    rendered = hv.renderer("bokeh").instance(theme=None).get_plot(plot, doc=Document())
+    rendered.document = None  # drops the hook (HoloViews' ``Plot._unwatch_session``)
+    return rendered.state
 
 
 def series_figures(city, tl, feeder: str, dma: str) -> dict:
