@@ -16,12 +16,14 @@ from pathlib import Path
 import tornado.escape
 from panel.auth import BasicLoginHandler, LogoutHandler  # noqa: F401  (bokeh reads LogoutHandler)
 from panel.config import config
+from panel.io.server import DocHandler
 from panel.io.state import state
 from tornado.ioloop import IOLoop
 
 if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `twin` of this checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from apps.jobs import TURNS  # noqa: E402
 from twin.users import UsersError, verify_user  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -30,9 +32,16 @@ login_url = "/login"
 logout_url = "/logout"
 
 
-def get_user(request_handler) -> str | None:
-    """The logged-in user from the signed cookie, or None (the server then redirects to login)."""
+async def get_user_async(request_handler) -> str | None:
+    """The logged-in user from the signed cookie, or None (the server then redirects to login).
+
+    A logged-in request for an app's page waits for its turn on the event loop
+    (:data:`apps.jobs.TURNS`) first: bokeh builds the session's document on that request,
+    synchronously, right after this returns, and requests that arrive together no longer
+    build theirs back to back in one turn of the loop."""
     user = request_handler.get_secure_cookie("user", max_age_days=config.oauth_expiry)
+    if user and isinstance(request_handler, DocHandler):
+        await TURNS.take_step()
     return user.decode("utf-8") if user else None
 
 

@@ -1,4 +1,5 @@
-"""Long work of one session, run in the shared solver threads with progress and a cancel.
+"""Long work of one session, run in the shared solver threads with progress and a cancel; and
+the event loop's turns (:class:`LoopTurns`) in which sessions' changes of their pages are made.
 
 The event loop only awaits the thread. A job run in a :class:`~apps.state.FairPool` (the
 what-ifs) shows its place in the queue until it starts. Progress comes back from the worker thread as plain
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import threading
 from functools import partial
@@ -35,13 +38,125 @@ def on_session_thread() -> bool:
     return owner is None or owner == threading.get_ident()
 
 
-def in_session(change) -> None:
+#: Pause of the event loop after each session's change that takes a turn [s]: the loop answers
+#: what has arrived meanwhile (``/liveness``, clicks, other sessions' messages) before the next.
+BREATH_S = 0.005
+#: Turns' priorities, first served first: what a session shows first (its page request, the
+#: *Now* page's time and numbers), what an engineer asked for (a page opened, a what-if's
+#: results), then the rest (maps, series, tables that follow).
+FIRST, ASKED, REST = 0, 1, 2
+
+
+class LoopTurns:
+    """The sessions' changes of their models, one at a time on the server's event loop, by
+    priority and then in the order asked, with a breath (:data:`BREATH_S`) after each.
+
+    A change of a document (a page joining it, a what-if's results, a figure) is a synchronous
+    spell of tens to hundreds of ms on the one event loop every session and request shares.
+    Run as they come, ten sessions' spells ready at once ran back to back in one turn of the
+    loop, and a request that arrived meanwhile waited for all of them (seconds of /liveness);
+    taking turns, it waits for the one spell under way. Served by priority, the sessions'
+    first views do not queue behind other sessions' figures.
+    """
+
+    def __init__(self):
+        self._busy = False
+        self._waiting: list[tuple[int, int, asyncio.Future]] = []  # a heap
+        self._order = itertools.count()
+        self._first = 0  # FIRST turns waiting or under way
+        self._no_first = threading.Event()
+        self._no_first.set()
+
+    def yield_to_first_views(self, timeout_s: float = 2.0) -> None:
+        """Wait (in a worker thread) while sessions' first views wait for or take their turns,
+        at most ``timeout_s`` [s]. Python work in a thread holds the one interpreter lock as
+        much as the event loop does: a worker's figures built meanwhile would slow every
+        session's first view, and are not needed before it."""
+        self._no_first.wait(timeout_s)
+
+    async def _acquire(self, priority: int) -> None:
+        if priority == FIRST:
+            self._first += 1
+            self._no_first.clear()
+        if not self._busy and not self._waiting:
+            self._busy = True
+            return
+        turn = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (priority, next(self._order), turn))
+        try:
+            await turn  # handed over by _release: the queue stays busy
+        except BaseException:  # the waiting task was cancelled
+            if turn.done() and not turn.cancelled():
+                self._release(priority)  # handed the turn just now: pass it on
+            else:
+                self._done(priority)
+            raise
+
+    def _done(self, priority: int) -> None:
+        if priority == FIRST:
+            self._first -= 1
+            if not self._first:
+                self._no_first.set()
+
+    def _release(self, priority: int) -> None:
+        self._done(priority)
+        while self._waiting:
+            *_, turn = heapq.heappop(self._waiting)
+            if not turn.done():  # a waiter whose task was cancelled is passed over
+                turn.set_result(None)
+                return
+        self._busy = False
+
+    async def take_step(self, priority: int = FIRST) -> None:
+        """Take a turn for the synchronous work that follows this ``await`` in the caller's
+        task, up to its next real suspension (bokeh building a session's document on its
+        request); the turn passes on a breath after that step."""
+        await self._acquire(priority)
+        loop = asyncio.get_running_loop()
+        loop.call_soon(loop.call_later, BREATH_S, self._release, priority)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, priority: int = ASKED):
+        """``async with TURNS.turn(priority):`` then the change, with no ``await`` inside."""
+        await self._acquire(priority)
+        try:
+            yield
+        finally:
+            asyncio.get_running_loop().call_later(BREATH_S, self._release, priority)
+
+
+#: The server's one queue of session changes (:class:`LoopTurns`; one event loop a server).
+TURNS = LoopTurns()
+
+
+def in_session(change, priority: int = ASKED) -> None:
     """Call ``change()`` (a change of the session's models) on the session's own thread, with
-    its document's lock: at once when already there, else on the event loop's next tick."""
-    if on_session_thread():
+    its document's lock, when its turn comes (:data:`TURNS`); at once when the page is not
+    served (built in a test or a notebook)."""
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:
         change()
-    else:
-        pn.state.execute(change, schedule=True)
+        return
+
+    async def when_its_turn() -> None:
+        async with TURNS.turn(priority):
+            change()
+
+    doc.add_next_tick_callback(when_its_turn)  # bokeh's one thread-safe call of a document
+
+
+def in_session_steps(changes: list, priorities: list[int]) -> None:
+    """:func:`in_session` for each of ``changes`` in order, with its priority, each asking for
+    its turn once the one before has run: a page joining part by part takes its turns between
+    other sessions' instead of all of them at once."""
+    if not changes:
+        return
+
+    def step() -> None:
+        changes[0]()
+        in_session_steps(changes[1:], priorities[1:])
+
+    in_session(step, priorities[0])
 
 
 def model_batch():

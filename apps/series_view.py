@@ -11,15 +11,18 @@ Times are shown on the city's clock.
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import holoviews as hv
 import hvplot.pandas  # noqa: F401  (registers .hvplot)
 import pandas as pd
 import panel as pn
 from bokeh.document import Document
+from bokeh.models import DatetimeTickFormatter, FixedTicker, HoverTool, Toolbar
 
 from apps import state
-from apps.jobs import Job, model_batch
+from apps.jobs import REST, TURNS, Job, model_batch
+from apps.network_map import lean
 from twin.electric.feeder_series import feeder_names, feeder_series
 from twin.scenario import MAX_LOADING_PERCENT, MIN_SERVICE_PRESSURE_M, VOLTAGE_BAND_PU
 from twin.water.zone_series import dma_series, tank_levels_m
@@ -84,10 +87,11 @@ class SeriesView:
         if city is None or self.view.snapshot is None:
             return
         if not self.feeder.options:
-            self.feeder.options = feeder_names(city.net)
-            self.feeder.value = self.feeder.options[0]
-            self.dma.options = sorted(z for z in set(city.dmas) if z.startswith("DMA"))
-            self.dma.value = self.dma.options[0]
+            async with TURNS.turn(REST):
+                self.feeder.options = feeder_names(city.net)
+                self.feeder.value = self.feeder.options[0]
+                self.dma.options = sorted(z for z in set(city.dmas) if z.startswith("DMA"))
+                self.dma.value = self.dma.options[0]
         days = WINDOWS[self.window.value]
         key = (self.view.at, days)
         if key == self._key:
@@ -110,14 +114,20 @@ class SeriesView:
         ticket = self._drawing
         shown = await asyncio.wrap_future(state.SOLVERS.submit(
             series_figures, city, tl, self.feeder.value, self.dma.value))
-        if ticket != self._drawing:  # another feeder, DMA or time was picked meanwhile
-            return
-        with model_batch():
-            for pane, key in ((self.loading_plot, "loading"), (self.voltage_plot, "voltage"),
-                              (self.inflow_plot, "inflow"), (self.pressure_plot, "pressure"),
-                              (self.tank_plot, "tanks")):
-                pane.object = shown[key]
-            self.summary.object = shown["summary"]
+        # the summary, then each figure (some 25-50 models) in a turn of its own
+        for pane, key in ((self.summary, "summary"), (self.loading_plot, "loading"),
+                          (self.voltage_plot, "voltage"), (self.inflow_plot, "inflow"),
+                          (self.pressure_plot, "pressure"), (self.tank_plot, "tanks")):
+            async with TURNS.turn(REST):
+                if ticket != self._drawing:  # another feeder, DMA or time was picked meanwhile
+                    return
+                with model_batch():
+                    pane.object = shown[key]
+
+
+#: HoloViews renders one plot at a time: its renderer's state is not safe to share between
+#: two solver threads (seen as a figure's title set on another plot's, under 10 sessions).
+_HOLOVIEWS = threading.Lock()
 
 
 def _rendered(plot):
@@ -132,9 +142,46 @@ def _rendered(plot):
     The HoloViews plot is let go once its figure is made: it hooks itself on a document's
     ``on_session_destroyed`` (here bokeh's process-wide current document, never destroyed),
     which kept every figure ever drawn, and its data, alive for the server's life."""
-    rendered = hv.renderer("bokeh").instance(theme=None).get_plot(plot, doc=Document())
-    rendered.document = None  # drops the hook (HoloViews' ``Plot._unwatch_session``)
+    with _HOLOVIEWS:
+        rendered = hv.renderer("bokeh").instance(theme=None).get_plot(plot, doc=Document())
+        rendered.document = None  # drops the hook (HoloViews' ``Plot._unwatch_session``)
     return rendered.state
+
+
+#: Hours between the time axis' ticks for a window of up to (days): a tick every 6 h on a day,
+#: every other day on a week (the labels of a 305 px wide plot stay apart).
+TICK_HOURS = ((1, 6), (2, 12), (7, 48))
+
+
+def time_ticks(first: pd.Timestamp, last: pd.Timestamp) -> list[float]:
+    """The time axis' ticks of a window [ms since the epoch, the axis' own unit]: whole hours
+    of the shown clock, :data:`TICK_HOURS` apart."""
+    days = (last - first) / pd.Timedelta(days=1)
+    step = next((h for d, h in TICK_HOURS if days <= d), 48 * max(1, round(days / 7)))
+    ticks = pd.date_range(first.ceil(f"{min(step, 24)}h"), last, freq=f"{step}h")
+    return [t.value / 1e6 for t in ticks]
+
+
+def lean_series(figure, first: pd.Timestamp, last: pd.Timestamp) -> None:
+    """Cut a series figure to the models it needs (the five plots of the sample city's day:
+    287 -> 161 models), each one built, sent and indexed on the server's event loop in every
+    session.
+
+    - the time axis gets its ticks for the window (:func:`time_ticks`) and one formatter,
+      instead of bokeh's composite of 13 tickers and a chain of three formatters;
+    - the tools are the hover only: the window is already the day or week around the time
+      (zooming into it is what the window and the time picker do), so no toolbar to show;
+    - each renderer's unselected and muted looks are left to BokehJS (:func:`lean`)."""
+    ticker = FixedTicker(ticks=time_ticks(first, last), minor_ticks=[])
+    formatter = DatetimeTickFormatter(hours="%H:%M", days="%a %d", months="%b", context=None)
+    for axis in figure.xaxis:
+        axis.ticker, axis.formatter = ticker, formatter
+    for grid in figure.xgrid:
+        grid.ticker = ticker
+    hovers = [t for t in figure.tools if isinstance(t, HoverTool)]
+    figure.toolbar = Toolbar(tools=hovers, logo=None)
+    figure.toolbar_location = None
+    lean(figure)
 
 
 def series_figures(city, tl, feeder: str, dma: str) -> dict:
@@ -165,7 +212,12 @@ def series_figures(city, tl, feeder: str, dma: str) -> dict:
             y="pressure_mean_m", color="#0d3b66", **PLOT),
         "tanks": _local(tanks, tz).rename(columns=lambda t: f"tank {t}").hvplot.line(
             ylabel="level [m]", title="Tanks", **{**PLOT, "width": 620, "legend": "right"})}
-    return {**{key: _rendered(plot) for key, plot in plots.items()},
+    figures = {}
+    for key, plot in plots.items():
+        TURNS.yield_to_first_views()
+        figures[key] = _rendered(plot)
+        lean_series(figures[key], fl.index[0], fl.index[-1])
+    return {**figures,
             "summary": (
             f"<span class='series-period'>{t0:%a %d %b %H:%M} – {t1:%a %d %b %H:%M %Z}</span>: "
             f"feeder {feeder} <b class='series-loading-max'>"

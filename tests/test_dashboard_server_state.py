@@ -120,3 +120,82 @@ def test_model_batch_freezes_the_document_only_on_its_own_thread(caplog):
     worker.join()
     assert seen == {"on_thread": False, "frozen": 0}
     assert "off the session's thread" in caplog.text
+
+
+def test_loop_turns_serve_by_priority_then_order_one_at_a_time_with_a_breath():
+    """The event loop's queue of session changes (:class:`apps.jobs.LoopTurns`): one change
+    at a time, the first views before what was asked for before the rest, in the order asked
+    within a priority, and a breath of the loop between two turns."""
+    import asyncio
+
+    from apps.jobs import ASKED, BREATH_S, FIRST, REST, LoopTurns
+
+    turns = LoopTurns()
+    ran: list[tuple[str, float]] = []
+    inside = []
+
+    async def change(name: str, priority: int) -> None:
+        async with turns.turn(priority):
+            inside.append(name)
+            assert len(inside) == 1  # nobody else in a turn meanwhile
+            ran.append((name, time.perf_counter()))
+            time.sleep(0.01)  # synchronous work, as a change of a document
+            inside.remove(name)
+
+    async def main() -> None:
+        holder = asyncio.ensure_future(change("holder", REST))
+        await asyncio.sleep(0)  # the holder has its turn: the others queue behind it
+        waiting = [("rest-1", REST), ("asked-1", ASKED), ("first-1", FIRST), ("rest-2", REST),
+                   ("first-2", FIRST), ("asked-2", ASKED)]
+        await asyncio.gather(holder, *(change(n, p) for n, p in waiting))
+
+    asyncio.run(main())
+    assert [n for n, _ in ran] == ["holder", "first-1", "first-2", "asked-1", "asked-2",
+                                   "rest-1", "rest-2"]
+    starts = [t for _, t in ran]
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert min(gaps) >= 0.01 + BREATH_S * 0.9  # each turn's 10 ms of work, then the breath
+
+
+def test_a_cancelled_waiter_passes_its_turn_on_and_first_views_hold_workers():
+    """A waiting change whose session went away never blocks the queue; worker threads wait
+    (:meth:`~apps.jobs.LoopTurns.yield_to_first_views`) only while first views queue."""
+    import asyncio
+
+    from apps.jobs import FIRST, REST, LoopTurns
+
+    turns = LoopTurns()
+    ran = []
+    waited = {}
+
+    async def change(name: str, priority: int, hold_s: float = 0.0) -> None:
+        async with turns.turn(priority):
+            ran.append(name)
+            time.sleep(hold_s)
+
+    def worker() -> None:
+        t = time.perf_counter()
+        turns.yield_to_first_views(timeout_s=5.0)
+        waited["s"] = time.perf_counter() - t
+
+    async def main() -> None:
+        holder = asyncio.ensure_future(change("holder", REST, hold_s=0.05))
+        await asyncio.sleep(0)
+        gone = asyncio.ensure_future(change("gone", FIRST))
+        first = asyncio.ensure_future(change("first", FIRST, hold_s=0.05))
+        await asyncio.sleep(0)
+        thread = threading.Thread(target=worker)
+        thread.start()  # first views queue: the worker waits for them
+        gone.cancel()
+        await asyncio.gather(holder, first)
+        await asyncio.get_running_loop().run_in_executor(None, thread.join)
+        await asyncio.sleep(0.05)
+        later = asyncio.ensure_future(change("later", REST))
+        await later
+
+    asyncio.run(main())
+    assert ran == ["holder", "first", "later"]
+    assert 0.05 <= waited["s"] < 1.0  # until the first view had its turn, not the timeout
+    t = time.perf_counter()
+    turns.yield_to_first_views(timeout_s=5.0)  # none queued: no wait
+    assert time.perf_counter() - t < 0.01

@@ -53,10 +53,13 @@ class ServeSettings:
     auth: bool = True
     oauth: OAuthSettings | None = None
     show: bool = False
-    #: Panel's thread pool (``--num-threads``): the sessions' widget events and page builds run
-    #: in it, off the event loop; their models join the document on the event loop
-    #: (:func:`apps.jobs.in_session`), never from the pool's threads
-    num_threads: int | None = 4
+    #: Panel's thread pool (``--num-threads``): the sessions' widget events run in it, off the
+    #: event loop; their models join the document on the event loop
+    #: (:func:`apps.jobs.in_session`), never from the pool's threads. One thread: the events'
+    #: work is Python under the one interpreter lock, which more threads only contend for
+    #: (with the event loop among them), and Panel's count of busy events is not safe to
+    #: change from two threads at once (seen as a lost click under 10 sessions with 4)
+    num_threads: int | None = 1
 
 
 def apps_dir() -> Path:

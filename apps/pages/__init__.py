@@ -47,6 +47,8 @@ def releaser(built: dict, *releases: Callable[[], None]) -> Callable:
         for stop in releases:
             stop()
         for page in built.values():
+            if page is None:  # asked for, not built yet
+                continue
             page.release() if hasattr(page, "release") else page.job.release()
         built.clear()
         state.release_memory_soon()

@@ -18,7 +18,7 @@ import pandas as pd
 import panel as pn
 
 from apps import state
-from apps.jobs import in_session, model_batch
+from apps.jobs import REST, in_session, model_batch
 from apps.network_map import NetworkMap
 from apps.series_view import SeriesView
 from apps.snapshot_view import DEFAULT_AT, SnapshotView
@@ -84,8 +84,9 @@ def _date_and_clock(at: str):
 
 
 def build():
-    """The page for one session: ``(sidebar, main, view, release)``; ``release()`` stops its
-    work when the session closes."""
+    """The page for one session: ``(sidebar, main, view, release, start)``; ``start()`` starts
+    its work (call it once the page's numbers have joined the document: the map and the
+    series come after them), ``release()`` stops it when the session closes."""
     view = SnapshotView()
     recipe = state.recipe()  # the city's year and clock; a small YAML read, per session
     year = recipe.year
@@ -137,7 +138,7 @@ def build():
                 map_box[:] = [pn.pane.Bokeh(nmap.figure, sizing_mode="stretch_width",
                                             min_height=660)]
 
-        in_session(show)
+        in_session(show, REST)
     CARD_STYLE = {"background": "white", "border": "1px solid #d9dee3", "border-radius": "6px",
                   "padding": "4px 10px", "box-shadow": "0 1px 2px rgba(0,0,0,.06)"}
     cards = {
@@ -249,11 +250,15 @@ def build():
     # job's progress poll would re-schedule itself on every tick of the event loop)
     shown = view.show_if_solved()
     series = SeriesView(view)
-    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-        pn.state.onload(_attach_map)
-        pn.state.onload(series.refresh if shown else view.refresh)
-    else:  # not served (a test building the page): whole at once
-        _attach_map()
+
+    def start() -> None:
+        """Start the page's work: the map, and the series (or the solve, when the server has
+        not solved the time yet) once the page is in the browser."""
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            pn.state.onload(_attach_map)
+            pn.state.onload(series.refresh if shown else view.refresh)
+        else:  # not served (a test building the page): whole at once
+            _attach_map()
     main = [
         pn.Row(shown_at, spinner, status, sizing_mode="stretch_width"),
         error,
@@ -265,4 +270,4 @@ def build():
             pn.Column(pn.pane.Markdown("#### Pumps", margin=(0, 10)), pumps, width=520),
             sizing_mode="stretch_width"),
     ]
-    return sidebar, main, view, series.job.release
+    return sidebar, main, view, series.job.release, start

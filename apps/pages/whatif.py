@@ -20,8 +20,9 @@ import panel as pn
 from bokeh.models.widgets.tables import NumberFormatter
 
 from apps import state
-from apps.jobs import Job, in_session, model_batch, show_job
+from apps.jobs import ASKED, REST, TURNS, Job, in_session, model_batch, show_job
 from apps.overlay_map import OverlayMap
+from apps.pages.now import TABLE_CSS
 from apps.pick_map import PickMap
 from twin import scenario_impact as impact
 from twin.scenario import ScenarioResult, open_result, run_scenario, scenario_yaml
@@ -161,8 +162,13 @@ class WhatIfPage:
         self.metrics = w.Tabulator(None, css_classes=["wi-metrics"], hidden_columns=[
             "description"], widths={"metric": 230, "unit": 70, "base": 105, "scenario": 105,
                                     "delta": 105}, **{**TABLE, "page_size": 30})
-        self.events = w.Tabulator(None, css_classes=["wi-events"], **TABLE)
-        self.lows = w.Tabulator(None, css_classes=["wi-low-pressure"], **TABLE)
+        # read-only lists: HTML tables (one model each; a Tabulator is some 15)
+        self.events = pn.pane.DataFrame(None, index=False, css_classes=["wi-events"],
+                                        sizing_mode="stretch_width", max_height=300,
+                                        styles={"overflow-y": "auto"}, stylesheets=[TABLE_CSS])
+        self.lows = pn.pane.DataFrame(None, index=False, css_classes=["wi-low-pressure"],
+                                      sizing_mode="stretch_width", max_height=300,
+                                      styles={"overflow-y": "auto"}, stylesheets=[TABLE_CSS])
         self.customers = w.Tabulator(None, css_classes=["wi-customers"], **TABLE)
         self.maps = pn.Row(sizing_mode="stretch_width", css_classes=["wi-maps"])
         self.notes = pn.pane.HTML("", css_classes=["wi-notes"], sizing_mode="stretch_width")
@@ -313,9 +319,19 @@ class WhatIfPage:
         """Run ``work`` (returning :func:`_compared`'s tuple) in the what-if pool and show
         its result, if any, in one model batch."""
         out = await self.job.run(work, pool=state.WHATIFS)
-        if out is not None:
+        if out is None:
+            return
+        async with TURNS.turn(ASKED):
             with model_batch():
                 self._show(*out)
+        # the difference maps follow, each in a turn of its own (some 60 models each)
+        maps = out[-1]
+        for i, m in enumerate(maps):
+            async with TURNS.turn(REST):
+                if self._maps is not maps:  # a newer result is shown, or the page closed
+                    return
+                with model_batch():
+                    self.maps[i] = pn.pane.Bokeh(m.figure, sizing_mode="stretch_width")
 
     def _show(self, city, base: ScenarioResult, result: ScenarioResult, shown: dict,
               maps: list[OverlayMap]):
@@ -336,12 +352,13 @@ class WhatIfPage:
                                "large for the network" if failed else "")
         self.warning.visible = bool(failed)
         self.customers.value = shown["customers"]
-        self.events.value = shown["events"]
-        self.lows.value = shown["lows"]
+        self.events.object = shown["events"]
+        self.lows.object = shown["lows"]
         # the figures were built with their marks in the worker (:func:`difference_maps`):
-        # here they only join the document
+        # they join the document in turns of their own (:meth:`_run_and_show`), in place of
+        # the last result's
         self._maps = maps
-        self.maps[:] = [pn.pane.Bokeh(m.figure, sizing_mode="stretch_width") for m in maps]
+        self.maps[:] = [pn.pane.HTML("<p>Drawing the map…</p>", width=300) for _ in maps]
         self.notes.object = ("<p><b>What the changes did:</b> " + "; ".join(result.notes)
                              + "</p>") if result.notes else ""
         self.download.filename = f"{sc.name}.yaml"
