@@ -16,6 +16,7 @@ import heapq
 import itertools
 import logging
 import threading
+import time
 from functools import partial
 
 import panel as pn
@@ -45,6 +46,8 @@ BREATH_S = 0.005
 #: *Now* page's time and numbers), what an engineer asked for (a page opened, a what-if's
 #: results), then the rest (maps, series, tables that follow).
 FIRST, ASKED, REST = 0, 1, 2
+#: A turn that holds the event loop longer than this is logged [s] (/liveness' floor).
+SLOW_TURN_S = 0.2
 
 
 class LoopTurns:
@@ -140,9 +143,20 @@ def in_session(change, priority: int = ASKED) -> None:
 
     async def when_its_turn() -> None:
         async with TURNS.turn(priority):
+            started, cpu = time.perf_counter(), time.thread_time()
             change()
+            took = time.perf_counter() - started
+            if took > SLOW_TURN_S:
+                log.warning("a turn of %s held the event loop %.0f ms (%.0f ms of CPU)",
+                         _name(change), 1e3 * took, 1e3 * (time.thread_time() - cpu))
 
     doc.add_next_tick_callback(when_its_turn)  # bokeh's one thread-safe call of a document
+
+
+def _name(change) -> str:
+    """A change's name for the log (of the function a ``partial`` wraps)."""
+    change = getattr(change, "func", change)
+    return getattr(change, "__qualname__", repr(change))
 
 
 def in_session_steps(changes: list, priorities: list[int]) -> None:
@@ -155,6 +169,8 @@ def in_session_steps(changes: list, priorities: list[int]) -> None:
     def step() -> None:
         changes[0]()
         in_session_steps(changes[1:], priorities[1:])
+
+    step.__qualname__ = _name(changes[0])
 
     in_session(step, priorities[0])
 
@@ -269,18 +285,21 @@ class Job(param.Parameterized):
         self._ticket += 1
         ticket = self._ticket
         self._cancel = cancel = threading.Event()
-        self.error, self.fraction, self._raw = "", 0.0, (0.0, "")
-        self.running, self.message = True, f"{self.what}…"
-        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
-            # polled once the page is in the browser: before, Panel defers every change and a
-            # starting poll re-schedules itself on every tick of the event loop
-            pn.state.onload(partial(self._start_poll, ticket))
+        self._raw = (0.0, "")
         if pool is None:
             fut = state.SOLVERS.submit(func, *args, cancel=cancel, **kwargs)
         else:
             fut = pool.submit(func, *args, cancel=cancel, **kwargs)
             self._queued = (pool, fut)
-            self._show_progress()
+        async with TURNS.turn(ASKED):  # the page shows it runs: a change of its models
+            self.error, self.fraction = "", 0.0
+            self.running, self.message = True, f"{self.what}…"
+            if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+                # polled once the page is in the browser: before, Panel defers every change
+                # and a starting poll re-schedules itself on every tick of the event loop
+                pn.state.onload(partial(self._start_poll, ticket))
+            if self._queued is not None:
+                self._show_progress()
         try:
             result = await asyncio.wrap_future(fut)
         except (Cancelled, asyncio.CancelledError):
@@ -289,13 +308,15 @@ class Job(param.Parameterized):
             if ticket == self._ticket:
                 if not isinstance(exc, USER_ERRORS):
                     log.exception("dashboard: %s failed", self.what)
-                self.error = user_message(self.what, exc)
-                self._finish("")
+                async with TURNS.turn(ASKED):
+                    self.error = user_message(self.what, exc)
+                    self._finish("")
             return None
         if ticket != self._ticket:
             return None
-        self.fraction = 1.0
-        self._finish("")
+        async with TURNS.turn(ASKED):
+            self.fraction = 1.0
+            self._finish("")
         return result
 
 
