@@ -587,7 +587,7 @@ def detect_and_locate(
             rows.append({"alarm": i, "dma": a.series, "alarm_utc": a.alarm_utc,
                          "change_utc": change, "rebased_utc": a.rebased_utc,
                          "step_l_s": a.step, "leak_m3h": a.step * 3.6, "element": element,
-                         "x_m": x_m, "y_m": y_m, "located_utc": located,
+                         "x_m": x_m, "y_m": y_m, "located_utc": max(located, a.alarm_utc),
                          "flag": f"growth of alarm {head[i]}: located with it"})
             tick("locate", i + 1, len(ups))
             continue
@@ -645,7 +645,8 @@ def detect_and_locate(
             where = ("", np.nan, np.nan)
         # the last hour of the window is measured at its end; the day's running means
         # reach half a day past it
-        located = stop + HOUR + pd.Timedelta(hours=loc.SIGNATURE_SMOOTH_H // 2)
+        located = max(stop + HOUR + pd.Timedelta(hours=loc.SIGNATURE_SMOOTH_H // 2),
+                      a.alarm_utc)
         where_of[i] = (*where, located)
         rows.append({"alarm": i, "dma": a.series, "alarm_utc": a.alarm_utc,
                      "change_utc": change, "rebased_utc": a.rebased_utc,
