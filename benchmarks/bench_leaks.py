@@ -40,6 +40,34 @@ Usage::
         [--density length|junctions]
     .venv/bin/python benchmarks/bench_leaks.py --year-only [--year-whole]
 
+Measured at commit 4bd25ff (location on each leak's regressed signature, one location per
+episode of a growing leak, :mod:`twin.water.leaks`), 3 seeds of 70 days at 5 min, loggers by
+length, each network's run beside the same run of fe8b8de (the code before it), one after the
+other on 2 cores shared with other developers' work (load average 2.0-5.3):
+
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
+KL, by length (197 log.)  found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
+twin CUSUM, 4bd25ff      11/24  1/9    4/9    6/6    0.63        4.2          273
+twin CUSUM, fe8b8de      8/24   1/9    4/9    3/6    1.01        7.5          397
+LILA pressure            12/24  1/9    5/9    6/6    3.58        14.1         794
+MNF step                 1/24   0/9    1/9    0/6    0.72        4.0          890
+CTOWN, by length (45)    found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
+twin CUSUM, 4bd25ff      7/24   1/9    4/9    2/6    0.63        15.6         549
+twin CUSUM, fe8b8de      6/24   0/9    3/9    3/6    0.82        32.0         449
+LILA pressure            10/24  3/9    3/9    4/6    4.11        29.1         410
+MNF step                 2/24   0/9    1/9    1/6    0.43        36.8         342
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
+
+Detection alone is unchanged (KL 21/24, 0.14 alarms per DMA-month with no open leak in the
+DMA; CTOWN 15/24, 0.24): what moved is location. On KL the floors of false alarms (<= 1) and
+median location error (<= 300 m) are now met, found above 10 m3/h is 10/15 (floor 80 %),
+3-10 m3/h 1/9 (floor half); on CTOWN the location error rose (449 to 549 m, a median over
+the leaks with an alarm in their window, hit or not) while found rose and false alarms fell. The
+positions are known later than the alarms (``located_utc``: the end of the located window,
+48 h after the episode's last growth or the next change, plus half a day); the delays are
+the alarms'. Twin 20-25 s per 70 days on KL, 6-7 s on CTOWN.
+
 Measured at commit d05af18, 3 seeds of 70 days at 5 min (14 leak-free), 24 leaks, 3 DMAs,
 pooled, the four runs side by side on 2 cores (load average 3-5), same seeds and leaks for
 both densities:

@@ -214,3 +214,71 @@ def test_what_the_baseline_expects_from_the_leak_is_taken_out_of_the_positions()
                            common_mode=False, regressed_m=reg)
     assert r.element.iloc[0] == "j2" and r.misfit.iloc[0] == pytest.approx(0.0, abs=1e-9)
     assert r.leak_l_s.iloc[0] == pytest.approx(2.0)
+
+
+def _hours(days: float) -> pd.DatetimeIndex:
+    return pd.date_range("2026-01-05", periods=int(days * 24), freq="h", tz="UTC")
+
+
+def test_signature_of_a_growing_leak_is_its_sensitivity_and_leaves_an_earlier_one_out():
+    """Pressures that fall by s·q with the leak flow q (a ramp: an incipient leak), on a
+    daily cycle in both: the day's running means cancel the cycle and the slope is s, exact,
+    for every logger (one with a day of gaps). An earlier leak of another signature that
+    began before the window is in the constant, not in the slope."""
+    t = _hours(12)
+    h = np.arange(len(t), dtype=float)
+    q = np.clip((h - 96) / 96, 0, 1) * 10.0  # 0 until day 4, 10 L/s at day 8 [L/s]
+    early = np.where(h >= 24, 4.0, 0.0)  # another leak from day 1
+    cycle = np.sin(2 * np.pi * h / 24)
+    s = {"a": -0.30, "b": -0.05, "c": -0.12}
+    s_early = {"a": -0.01, "b": -0.40, "c": -0.02}
+    p = pd.DataFrame({n: 40.0 + s[n] * q + s_early[n] * early + 0.2 * cycle for n in s},
+                     index=t)
+    p.loc[t[120:144], "c"] = np.nan
+    flow = pd.Series(q + early + 1.5 * np.cos(2 * np.pi * h / 24), index=t)
+    g = loc.leak_signature(p, flow, t[60], t[240])
+    for n in s:
+        assert g[n] == pytest.approx(s[n], abs=1e-9)
+    # the step of medians over the day after the alarm sees a fraction of the final leak
+    step = loc.pressure_change(p, t[110], t[134], None, 24)
+    assert abs(step["a"]) < 0.3 * abs(s["a"]) * 10.0
+    # a window that takes in the earlier leak's start mixes the two signatures
+    mixed = loc.leak_signature(p, flow, t[0], t[240])
+    assert mixed["b"] < s["b"] - 0.02  # pulled towards the earlier leak's -0.40
+    # a flow that does not change over the window gives no signature
+    assert loc.leak_signature(p, flow, t[40], t[80]).isna().all()
+
+
+def test_a_leak_growing_between_two_alarms_continues_an_abrupt_second_does_not():
+    """The rule that makes two alarms one episode: the residual keeps rising from the first
+    change to the second (a ramp) - not when it is level in between (two steps), nor after a
+    fall (a repair) between them."""
+    from twin.water.leaks import continues
+
+    t = _hours(6)
+    h = np.arange(len(t), dtype=float)
+    ramp = pd.Series(np.clip((h - 24) / 72, 0, 1) * 6.0, index=t)
+    steps = pd.Series(np.where(h >= 24, 2.0, 0.0) + np.where(h >= 60, 2.0, 0.0), index=t)
+    none = pd.DataFrame(columns=["series", "alarm_utc", "direction"])
+    first = pd.Series({"series": "DMA-1", "alarm_utc": t[30], "step": 2.0})
+    second = pd.Series({"series": "DMA-1", "alarm_utc": t[66], "step": 2.0})
+    assert continues(ramp, none, first, t[24], second, t[60])
+    assert not continues(steps, none, first, t[24], second, t[60])
+    fall = pd.DataFrame({"series": ["DMA-1"], "alarm_utc": [t[50]], "direction": ["down"]})
+    assert not continues(ramp, fall, first, t[24], second, t[60])
+    assert not continues(ramp, none, first, t[24], second, t[27])  # 3 h apart: too few
+
+
+def test_an_episode_is_located_until_a_day_after_its_last_growth_or_the_next_change():
+    from twin.water.leaks import locate_until
+
+    t0 = pd.Timestamp("2026-01-05", tz="UTC")
+    hr = pd.Timedelta(hours=1)
+    ch = pd.DataFrame({"change_utc": [t0, t0 + 20 * hr, t0 + 90 * hr]})
+    end = t0 + 1000 * hr
+    # the growth at 20 h is the episode's own: the window runs to 20 h + 48 h
+    assert locate_until(ch, t0, [t0, t0 + 20 * hr], t0 + 20 * hr, 48 * hr, end) == t0 + 68 * hr
+    # not its own: another series' change at 20 h ends it
+    assert locate_until(ch, t0, [t0], t0, 48 * hr, end) == t0 + 20 * hr
+    assert locate_until(ch, t0, [t0, t0 + 20 * hr], t0 + 20 * hr, 48 * hr,
+                        t0 + 30 * hr) == t0 + 30 * hr

@@ -51,6 +51,20 @@ def test_sample_leaks_alarm_in_their_dma_and_window(city, sample_raw, report):
     assert not report.calibration.attrs["robust"]
 
 
+def test_each_position_is_known_after_its_alarm_and_growth_takes_its_episodes(report):
+    """A position is measured on hours after the alarm's change: it is given no earlier than
+    the alarm, and a growth alarm carries the position of the alarm it grows from."""
+    a = report.alarms
+    assert (a.located_utc >= a.alarm_utc).all()
+    assert (a.located_utc > a.change_utc).all()
+    by_no = a.set_index("alarm")
+    for g in a[a.flag.str.startswith("growth of alarm")].itertuples():
+        head = by_no.loc[int(g.flag.split(":")[0].split()[-1])]
+        assert g.kind == "growth"
+        assert (g.element, g.x_m, g.located_utc) == (head.element, head.x_m,
+                                                      max(head.located_utc, g.alarm_utc))
+
+
 def test_calibration_reported_and_consistent(report):
     cal = report.calibration
     c = cal[cal.kind == "consumption"]

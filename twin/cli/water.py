@@ -139,13 +139,14 @@ def leaks(
                       f"{p.sigma.max():.3f})")
     table = Table(title=f"Leak alarms {t0:%Y-%m-%d} + {days} days ({len(report.alarms)})")
     for col in ("#", "DMA", "alarm (local)", "change since", "m3/h", "kind", "position",
-                "x m", "y m", "flag"):
+                "x m", "y m", "located (local)", "flag"):
         table.add_column(col, justify="left" if col in ("DMA", "kind", "flag") else "right")
     for a in report.alarms.itertuples():
         kind = a.kind if a.kind == "new" else f"growth of #{a.growth_of}"
         table.add_row(str(a.alarm), a.dma, f"{a.alarm_utc.tz_convert(tz):%Y-%m-%d %H:%M}",
                       f"{a.change_utc.tz_convert(tz):%Y-%m-%d %H:%M}", f"{a.leak_m3h:.1f}",
-                      kind, str(a.element), f"{a.x_m:.0f}", f"{a.y_m:.0f}", a.flag)
+                      kind, str(a.element), f"{a.x_m:.0f}", f"{a.y_m:.0f}",
+                      f"{a.located_utc.tz_convert(tz):%Y-%m-%d %H:%M}", a.flag)
     console.print(table)
     if len(report.candidates):
         cand = Table(title=f"Top {top} positions per alarm")
@@ -158,7 +159,8 @@ def leaks(
     downs = report.changes[report.changes.direction == "down"]
     console.print(f"{len(report.alarms)} alarm(s), {len(downs)} fall(s) of consumption "
                   f"(repairs or meters) in {report.residuals.sizes['time']} hours; distances "
-                  "are from each alarm's best position.")
+                  "are from each alarm's best position, known at its 'located' time (the "
+                  "hours after the alarm it is measured on).")
     for f in report.flags.itertuples():
         console.print(f"flag: {f.sensor}: {f.problem}: {f.detail}")
     for note in report.notes:

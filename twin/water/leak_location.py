@@ -9,8 +9,12 @@ batch. The runs are independent, so batches of junctions can be spread over Dask
 (:func:`twin.parallel.dask_client`).
 
 Candidates are ranked by the weighted least-squares misfit of ``Δ ≈ q · s_j`` between the
-observed change Δ (residuals after minus before the alarm's change) and the column s_j of
-the junction, with the leak flow q ≥ 0 fitted for each.
+observed change Δ and the column s_j of the junction, with the leak flow q ≥ 0 fitted for
+each. The observed change is the leak's signature (:func:`leak_signature`): each logger's
+pressure regressed on the area's leak flow (its consumption residual), day means on day
+means, over the hours from before the change to a window after it, times the leak flow;
+an earlier leak that began before the window is in the regression's constant (the
+differential signature), and a leak that grows is measured over its whole rise.
 
 References
 ----------
@@ -40,6 +44,9 @@ SNAPSHOT_CLOCK_H = (3, 9, 15, 21)
 #: sample city (12 leaks): all three kinds put the best candidate within 300 m for 3 of 11
 #: detected leaks, pressures and consumption alone for none.
 RANK_KINDS = ("pressure", "flow", "consumption")
+#: Hours of the running mean that pressures and leak flow are regressed on when a leak's
+#: signature is measured (:func:`leak_signature`): a whole day [h].
+SIGNATURE_SMOOTH_H = 24
 #: Junctions per Dask task [-].
 BATCH_SIZE = 24
 #: Version of the cached matrices' layout; part of the cache key.
@@ -365,6 +372,67 @@ def pressure_change(residual_m: pd.DataFrame, change_utc, stop_utc, first_utc=No
     if before.empty or after.empty:
         return pd.Series(np.nan, index=residual_m.columns)
     return after.median() - before.median()
+
+
+def leak_signature(residual_m: pd.DataFrame, leak_flow_l_s: pd.Series, lo_utc, hi_utc,
+                   smooth_h: int = SIGNATURE_SMOOTH_H) -> pd.Series:
+    """Each logger's pressure change per L/s of an area's leak flow, regressed over a window
+    [m per L/s].
+
+    Over the hours in [``lo_utc``, ``hi_utc``], the centred ``smooth_h``-hour means of each
+    logger's residual and of the area's leak flow (its consumption residual) are taken (a
+    whole day: what is left of the daily cycle in either cancels), and the least-squares
+    slope of the one on the other is returned. Unlike the step of medians before and after
+    a change (:func:`pressure_change`) it uses the whole course of a leak that grows: an
+    incipient leak's pressure falls as its flow rises, hour by hour, and every hour of the
+    rise counts, not only its level at the end. A leak present all through the window,
+    or one that only started before it, is in the constant, not in the slope: the window
+    is what makes the signature differential.
+
+    Parameters
+    ----------
+    residual_m : DataFrame
+        hour × logger: corrected pressure residuals [m].
+    leak_flow_l_s : Series
+        hour: the area's consumption residual [L/s].
+    lo_utc, hi_utc : Timestamp
+        The window, both ends included; the running means at its ends take in up to
+        ``smooth_h // 2`` hours beyond them, so the signature is known that long after
+        ``hi_utc``'s hour is measured.
+    smooth_h : int
+        Hours of the centred running mean [h]; 1 or less for none.
+
+    Returns
+    -------
+    Series
+        Per logger [m per L/s]; NaN where a logger has fewer than 6 whole-day means in the
+        window (an hour whose day holds a gap has none) or the leak flow does not vary over
+        it.
+    """
+    t = residual_m.index
+    sel = (t >= lo_utc) & (t <= hi_utc)
+    # the means at the window's ends take in the half day beyond them
+    pad = pd.Timedelta(hours=smooth_h // 2 if smooth_h > 1 else 0)
+    near = (t >= lo_utc - pad) & (t <= hi_utc + pad)
+    x = leak_flow_l_s.reindex(t)[near]
+    y = residual_m[near]
+    if smooth_h > 1:
+        # a whole day or nothing: a mean over part of a day keeps part of its cycle
+        x = x.rolling(smooth_h, center=True, min_periods=smooth_h).mean()
+        y = y.rolling(smooth_h, center=True, min_periods=smooth_h).mean()
+    x, y = x[sel[near]], y[sel[near]]
+    xv = x.to_numpy(dtype=float)[:, None]
+    yv = y.to_numpy(dtype=float)
+    ok = np.isfinite(xv) & np.isfinite(yv)
+    n = ok.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xm = np.where(ok, xv, 0.0).sum(axis=0) / n
+        ym = np.where(ok, yv, 0.0).sum(axis=0) / n
+        dx = np.where(ok, xv - xm, 0.0)
+        sxx = (dx * dx).sum(axis=0)
+        slope = (dx * np.where(ok, yv - ym, 0.0)).sum(axis=0) / sxx
+    slope[(n < 6) | ~(sxx > 1e-12)] = np.nan
+    return pd.Series(slope, index=residual_m.columns)
 
 
 def rank_locations(
