@@ -88,7 +88,7 @@ Not met: /liveness max. The longest turns (40-150 ms of CPU) still take 250-550 
 time while the what-if and solver threads run Python (logged by the server as "a turn of ...
 held the event loop"), and after the sessions close Panel's ``gc.collect`` of their objects
 holds the loop for about 0.55 s (after the measured window). Memory after close stays
-8.5-11.4 % above before over seven runs: the Python objects counted before and after are the
+above before by 8.5, 8.5, 9.3, 10.3, 10.8 and 11.4 % in six runs of this work: the Python objects counted before and after are the
 same to 0.3 % (111,232 and 111,579), so the rest is the C heap not given back.
 
 commit 4ab141e (Panel's thread pool on, ``--num-threads 4``), load average 0.25 before, 1.3
