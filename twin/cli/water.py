@@ -46,8 +46,9 @@ def leaks(
     """Detect leaks from SCADA against the twin's expectation, and locate them.
 
     Each DMA's consumption residual (measured minus expected, less a baseline learned on the
-    leak-free days, less what all DMAs' residuals share) runs, every 15 minutes, through a
-    two-sided CUSUM calibrated on that baseline's noise, which restarts after each alarm; positions in the alarming DMA (junctions and points along
+    leak-free days, less what all DMAs' residuals share) runs, every 15 minutes (or each
+    DMA alone hourly where that is less noisy), through a two-sided CUSUM calibrated on that
+    baseline's noise, which restarts after each alarm; positions in the alarming DMA (junctions and points along
     pipes) are ranked by the loggers' pressure change. The calibration and any flagged
     input are printed.
 
