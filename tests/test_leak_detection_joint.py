@@ -108,3 +108,29 @@ def test_within_hour_ramp_by_hand():
     mid = ramp.A.iloc[12:24].to_numpy()
     assert mid[0] == pytest.approx(-6.875) and mid[-1] == pytest.approx(6.875)
     assert mid.mean() == pytest.approx(0.0)
+
+
+def test_return_after_a_fall_is_no_rise():
+    """A fall of 2 L/s for 30 hours, then back to where it was (a meter's outage, a level
+    measured low): the detector sees the fall and the way back up, the way back's ``rise``
+    (above the level before the fall) is about 0, so it is no leak; a later 2 L/s rise
+    counts in full."""
+    rng = np.random.default_rng(9)
+    n = 4 * 24 * 40
+    t = pd.date_range("2020-01-06", periods=n, freq="15min", tz="UTC")
+    x = rng.normal(0, 0.3, n)
+    x[4 * 24 * 20:4 * 24 * 20 + 120] -= 2.0
+    x[4 * 24 * 30:] += 2.0
+    r = pd.DataFrame({"A": x}, index=t)
+    base = np.asarray(t < t[0] + pd.Timedelta(days=14))
+    s = det.calibrate_joint(r, base, min_leak=0.8, target_arl=730 * 4 / 0.33, rebase=48,
+                            step_s=900)
+    ch, _ = det.detect_joint(r, s)
+    fall = ch[ch.direction == "down"]
+    assert len(fall) >= 1 and fall.step.iloc[0] == pytest.approx(-2.0, abs=0.3)
+    back = ch[(ch.direction == "up") & (ch.alarm_utc > fall.alarm_utc.iloc[0])
+              & (ch.alarm_utc < t[4 * 24 * 30])]
+    assert len(back) == 1 and back.step.iloc[0] == pytest.approx(2.0, abs=0.3)
+    assert abs(back.rise.iloc[0]) < 0.3
+    leak = ch[(ch.direction == "up") & (ch.alarm_utc >= t[4 * 24 * 30])]
+    assert leak.rise.iloc[0] == pytest.approx(2.0, abs=0.3)
