@@ -537,52 +537,16 @@ def detect_and_locate(
                pd.Timedelta(seconds=exp.scada_step_s(obs.times)))
     pattern = exp.expected_consumption_l_s(wn, net.dmas, np.ones(len(obs.times)), seconds,
                                            obs.times).reindex(columns=zones, fill_value=0.0)
-    e_d, base_c, ops_d, mask_d = _detection_residuals(
-        c_meas - c_exp, c_exp, rs.within_hour_ramp(pattern, ratio_t) if step < HOUR else None,
-        ops, step, base_end, robust)
-    n_h = step / HOUR
-    # the innovations' spread by bins of expected consumption (demand noise grows with
-    # demand): on the bench, found 9 to 10/24, alarms with no open leak 0.43 to 0.24
-    q_d = rs.step_means(c_exp, step).reindex(e_d.index)
-    joint = det.calibrate_joint(e_d, mask_d, min_leak,
-                                730.0 / max(s.false_alarms_per_month, 1e-6) / n_h,
-                                max(1, int(round(s.rebase_h / n_h))), step.total_seconds(),
-                                load=q_d)
-    # each DMA alone, hourly (the detector before), where the noise its CUSUM sums is
-    # lower that way than together (median over DMAs, per hour): on CTOWN (tanks filled
-    # and emptied by pumps, the storage rate read from levels) together found 9/24 leaks in
-    # their DMA, alone 15/24; on KL alone 21/24 and together 22/24 (benchmarks/bench_leaks.py)
-    xc = {d: rs.regressors(q_h[[d]], pressure=False) for d in zones}
-    base_h = rs.fit_baseline(r_c, xc, mask, robust=robust)
-    e_h = rs.corrected(r_c, xc, base_h)
-    alone = {d: det.calibrate(float(base_h.sigma.get(d, np.nan)),
-                              float(base_h.rho.get(d, 0.0)), min_leak,
-                              730.0 / max(s.false_alarms_per_month, 1e-6), s.rebase_h)
-             for d in zones}
-    noise_together = float(np.nanmedian(joint.sigma_u / np.maximum(joint.gain, 1e-3)
-                                        * np.sqrt(n_h)))
-    noise_alone = float(np.nanmedian([c.sigma for c in alone.values()]))
-    if noise_alone < noise_together:
-        notes.append(f"DMAs' consumption detected each alone, hourly: the noise the CUSUM "
-                     f"sums is {noise_alone:.2f} L/s per √h that way against "
-                     f"{noise_together:.2f} together at {n_h * 60:.0f} min")
-        changes = det.detect_changes(e_h, alone, mask=~ops_h.to_numpy())
-        changes["alarm_utc"] = changes.alarm_utc + HOUR
-        changes = changes.assign(rise=changes.step, explained_by=-1)
-        e_c = e_h
-        calibration = _calibration_alone(alone, base_h, base_p, s)
-    else:
-        changes, e_joint = det.detect_joint(e_d, joint, mask=~ops_d, load=q_d)
-        # a step is labelled by its start; its alarm is known once the step is measured
-        changes["alarm_utc"] = changes.alarm_utc + step
-        # location sizes the leak on this hourly residual too: with the common mode out
-        # its median error on the bench fell from 656 to 375 m (KL, 3 seeds of 70 days)
-        e_c = rs.hourly(e_joint).reindex(t)
-        calibration = _calibration_table(joint, n_h, base_c, base_p, s)
+    ramp = rs.within_hour_ramp(pattern, ratio_t) if step < HOUR else None
+    changes, e_c, calibration, note = _detect_consumption(
+        c_meas - c_exp, c_exp, ramp, ops, step, r_c, q_h, mask, ops_h.to_numpy(), base_end,
+        robust, base_p, s)
+    if note:
+        notes.append(note)
     # 5. location
     # a rise smaller than the smallest leak (its level measured after the alarm) is the
-    # detector's noise, not a leak: kept in ``changes``, not raised (half of it raised
-    # a third more alarms in DMAs with no open leak; see leak_detection)
+    # detector's noise, not a leak: kept in ``changes``, not raised (at half of it, 0.39
+    # against 0.31 alarms per DMA-month with no open leak, 6 KL cases of 70 days)
     ups = changes[(changes.direction == "up") & (changes.rise >= min_leak)
                   & (changes.explained_by < 0)].reset_index(drop=True)
     if len(ups) and sens is None:
@@ -738,6 +702,64 @@ def _growth(alarms: pd.DataFrame, changes: pd.DataFrame, radius_m: float) -> pd.
         kind.append(k)
         of.append(o)
     return alarms.assign(kind=kind, growth_of=of)
+
+
+def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
+                        ramp: pd.DataFrame | None, ops: pd.Series, step: pd.Timedelta,
+                        r_h: pd.DataFrame, q_h: pd.DataFrame, mask_h: np.ndarray,
+                        ops_h: np.ndarray, base_end: pd.Timestamp, robust: bool,
+                        base_p: rs.Baseline, s: LeakSettings):
+    """The DMAs' consumption changes: together at ``step`` (the common mode out,
+    :func:`twin.water.leak_detection.joint_cusum`), or each alone hourly where the noise
+    its CUSUM sums is lower that way (median over DMAs, per hour).
+
+    On CTOWN (tanks filled and emptied by pumps, the storage rate read from levels)
+    together found 9/24 leaks in their DMA, alone 15/24; on KL alone 21/24 and together
+    22/24 (``benchmarks/bench_leaks.py``, 3 seeds of 70 days).
+
+    Returns
+    -------
+    (DataFrame, DataFrame, DataFrame, str)
+        The changes (:func:`twin.water.leak_detection.detect_joint`'s columns, alarms
+        stamped at the end of their step), the hourly residual location reads (time ×
+        DMA) [L/s], the calibration table, and a note ('' when together).
+    """
+    min_leak = s.min_leak_m3h * M3H_L_S
+    e_d, base_c, ops_d, mask_d = _detection_residuals(residual, expected, ramp, ops, step,
+                                                      base_end, robust)
+    n_h = step / HOUR
+    # the innovations' spread by bins of expected consumption (demand noise grows with
+    # demand): on the bench, found 9 to 10/24, alarms with no open leak 0.43 to 0.24
+    q_d = rs.step_means(expected, step).reindex(e_d.index)
+    joint = det.calibrate_joint(e_d, mask_d, min_leak,
+                                730.0 / max(s.false_alarms_per_month, 1e-6) / n_h,
+                                max(1, int(round(s.rebase_h / n_h))), step.total_seconds(),
+                                load=q_d)
+    xc = {d: rs.regressors(q_h[[d]], pressure=False) for d in r_h.columns}
+    base_h = rs.fit_baseline(r_h, xc, mask_h, robust=robust)
+    e_h = rs.corrected(r_h, xc, base_h)
+    alone = {d: det.calibrate(float(base_h.sigma.get(d, np.nan)),
+                              float(base_h.rho.get(d, 0.0)), min_leak,
+                              730.0 / max(s.false_alarms_per_month, 1e-6), s.rebase_h)
+             for d in r_h.columns}
+    noise_together = float(np.nanmedian(joint.sigma_u / np.maximum(joint.gain, 1e-3)
+                                        * np.sqrt(n_h)))
+    noise_alone = float(np.nanmedian([c.sigma for c in alone.values()]))
+    if noise_alone < noise_together:
+        changes = det.detect_changes(e_h, alone, mask=~ops_h)
+        changes["alarm_utc"] = changes.alarm_utc + HOUR
+        changes = changes.assign(rise=changes.step, explained_by=-1)
+        note = (f"DMAs' consumption detected each alone, hourly: the noise the CUSUM sums "
+                f"is {noise_alone:.2f} L/s per √h that way against {noise_together:.2f} "
+                f"together at {n_h * 60:.0f} min")
+        return changes, e_h, _calibration_alone(alone, base_h, base_p, s), note
+    changes, e_joint = det.detect_joint(e_d, joint, mask=~ops_d, load=q_d)
+    # a step is labelled by its start; its alarm is known once the step is measured
+    changes["alarm_utc"] = changes.alarm_utc + step
+    # location sizes the leak on this hourly residual too: with the common mode out its
+    # median error on the bench fell from 656 to 375 m (KL, 3 seeds of 70 days)
+    e_c = rs.hourly(e_joint).reindex(r_h.index)
+    return changes, e_c, _calibration_table(joint, n_h, base_c, base_p, s), ""
 
 
 def _detection_residuals(residual: pd.DataFrame, expected: pd.DataFrame,
