@@ -106,6 +106,26 @@ CTOWN: twin 14-15/24, delay 30-32 h (tanks and pumps; 3-4 boundary meters). Floo
 KL by length), median location error (397 m), abrupt delay. Sensitivity 8-26 s per seed on
 a 2-worker LocalCluster, twin 21-49 s per 70 days on KL.
 
+At 15f931b (the DMAs' consumption CUSUMs together at 15 min, the common mode out, where
+that is less noisy than each alone hourly: :func:`twin.water.leak_detection.joint_cusum`),
+3 seeds of 70 days by length, beside the code before (fe8b8de, the same as d05af18 for
+detection) run the same day, 2 cores, load average 2.1-6.5 from other developers' work:
+
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
+twin, by length           found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
+KL before                8/24   1/9    4/9    3/6    1.01        7.5          397
+KL together (15f931b)    10/24  2/9    4/9    4/6    1.21        0.8          375
+CTOWN before             6/24   0/9    3/9    3/6    0.82        32.0         449
+CTOWN (alone, hourly)    7/24   0/9    3/9    4/6    0.68        32.0         346
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
+
+Detection alone (alarm in the leak's DMA inside its window), KL: before 21/24 (3-10 6/9),
+0.14 alarms per DMA-month with no open leak in the DMA, abrupt delay 5.0 h; together 22/24
+(7/9), 0.24, 2.0 h. CTOWN: 15/24 both (0.24 and 0.10). The year (``--year-only`` at 15f931b, 196 loggers, load
+average 2.4 then 1.9): sensitivity 4.8 s + detection and location 57.6 s = 62.4 s (floor
+300 s), peak RSS 2.42 GB, 73 alarms.
+
 At cb9ed92 (an earlier session, 40 loggers by junctions, alarms at the start of their hour,
 junction-and-pipe ranking with the standard leak): twin 2/24, 1.30, 2.8 h, 604 m.
 """

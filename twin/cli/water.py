@@ -26,6 +26,9 @@ def leaks(
         help="Target false alarms per DMA per month (sets the CUSUM threshold).")] = 0.33,
     rebase_h: Annotated[int, typer.Option(
         min=1, help="Hours after an alarm that set the new reference level.")] = 12,
+    detect_step_min: Annotated[float, typer.Option(
+        min=1, help="Step of the change detection [min] (the SCADA's own when coarser).")
+    ] = 15.0,
     locate_window_h: Annotated[float, typer.Option(
         help="Hours of pressure on each side of a change compared to locate it.")] = 48.0,
     top: Annotated[int, typer.Option(min=1, help="Candidate positions listed per alarm.")] = 5,
@@ -43,8 +46,9 @@ def leaks(
     """Detect leaks from SCADA against the twin's expectation, and locate them.
 
     Each DMA's consumption residual (measured minus expected, less a baseline learned on the
-    leak-free days) runs through a two-sided CUSUM calibrated on that baseline's noise, which
-    restarts after each alarm; positions in the alarming DMA (junctions and points along
+    leak-free days, less what all DMAs' residuals share) runs, every 15 minutes (or each
+    DMA alone hourly where that is less noisy), through a two-sided CUSUM calibrated on that
+    baseline's noise, which restarts after each alarm; positions in the alarming DMA (junctions and points along
     pipes) are ranked by the loggers' pressure change. The calibration and any flagged
     input are printed.
 
@@ -97,6 +101,7 @@ def leaks(
     _check_period_held(ms, t0_utc, t1_utc, c.timezone)
     settings = LeakSettings(baseline_days=baseline_days, min_leak_m3h=min_leak_m3h,
                             false_alarms_per_month=false_alarms_per_month, rebase_h=rebase_h,
+                            detect_step_min=detect_step_min,
                             locate_window_h=locate_window_h, top=top, size_refine=size_refine,
                             drop_spacings=drop_spacings)
     if scheduler:
@@ -125,12 +130,13 @@ def leaks(
     ct = Table(title=f"Calibration on the baseline {cal.attrs.get('baseline_start', '')[:16]} to "
                      f"{cal.attrs.get('baseline_end', '')[:16]} UTC"
                      + (" (robust, whole period)" if cal.attrs.get("robust") else ""))
-    for col in ("DMA", "noise L/s", "lag-1 corr.", "long-run L/s", "k", "h",
-                "h between false alarms"):
+    for col in ("DMA", "noise L/s", "common mode out L/s", "lag-1 corr.", "long-run L/s",
+                "k", "h", "h between false alarms"):
         ct.add_column(col, justify="left" if col == "DMA" else "right")
     for r in cal[cal.kind == "consumption"].itertuples():
-        ct.add_row(r.series, f"{r.sigma:.2f}", f"{r.rho:.2f}", f"{r.long_run_sigma:.2f}",
-                   f"{r.k:.2f}", f"{r.h:.1f}", f"{r.mean_hours_between_false_alarms:.0f}")
+        ct.add_row(r.series, f"{r.sigma:.2f}", f"{r.sigma_common_out:.2f}", f"{r.rho:.2f}",
+                   f"{r.long_run_sigma:.2f}", f"{r.k:.2f}", f"{r.h:.1f}",
+                   f"{r.mean_hours_between_false_alarms:.0f}")
     console.print(ct)
     p = cal[cal.kind == "pressure"]
     if len(p):

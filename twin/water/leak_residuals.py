@@ -86,10 +86,47 @@ def measured_consumption_l_s(flow_l_s: pd.DataFrame, level_m: pd.DataFrame,
 def hourly(df: pd.DataFrame, min_share: float = 0.5) -> pd.DataFrame:
     """Hourly means of a SCADA-step frame; an hour with less than ``min_share`` of its steps
     measured is NaN."""
-    g = df.groupby(df.index.floor("h"))
+    return step_means(df, pd.Timedelta(hours=1), min_share)
+
+
+def step_means(df: pd.DataFrame, step: pd.Timedelta, min_share: float = 0.5) -> pd.DataFrame:
+    """Means of a SCADA-step frame over steps of ``step`` (labelled by their start); a step
+    with less than ``min_share`` of its SCADA steps measured is NaN."""
+    g = df.groupby(df.index.floor(step))
     mean, count = g.mean(), g.count()
     full = g.size().max() if len(df) else 1
     return mean.where(count >= max(1, min_share * full))
+
+
+def within_hour_ramp(pattern_l_s: pd.DataFrame, ratio_t: np.ndarray) -> pd.DataFrame:
+    """How an hour's demand moves within it where the model holds it flat [L/s].
+
+    Demand patterns give a value per hour (its mean) while real use moves smoothly from
+    one hour to the next; within hour i the difference is about the pattern's slope there
+    times the time from the hour's middle::
+
+        ramp(t) = ratio(t) · (q̄_{i+1} − q̄_{i−1}) / 2 · ((t − t_i) / 1 h − 1/2)
+
+    with q̄ the hourly means of the model's consumption at the pattern's own values
+    (``pattern_l_s``, demand ratio 1: no AMR read of a later hour in it). A regressor of the
+    residuals' baseline, whose fit says how much of it the data show.
+
+    Parameters
+    ----------
+    pattern_l_s : DataFrame
+        time (SCADA steps, UTC) × DMA: expected consumption with demand ratio 1 [L/s].
+    ratio_t : ndarray
+        The demand ratio at each of those times [-].
+    """
+    t = pattern_l_s.index
+    hour = t.floor("h")
+    qh = pattern_l_s.groupby(hour).mean()
+    slope = ((qh.shift(-1) - qh.shift(1)) / 2).bfill().ffill().reindex(hour).to_numpy()
+    step = (t[1] - t[0]) if len(t) > 1 else pd.Timedelta(hours=1)
+    pos = ((t - hour) + step / 2) / pd.Timedelta(hours=1) - 0.5
+    return pd.DataFrame(slope * np.asarray(pos, dtype=float)[:, None]
+                        * np.asarray(ratio_t, dtype=float)[:, None],
+                        index=t, columns=pattern_l_s.columns)
 
 
 @dataclass(frozen=True)
@@ -120,11 +157,15 @@ class Baseline:
     robust: bool
 
 
-def regressors(expected_l_s: pd.DataFrame, pressure: bool) -> pd.DataFrame:
+def regressors(expected_l_s: pd.DataFrame, pressure: bool,
+               ramp_l_s: pd.Series | None = None) -> pd.DataFrame:
     """The baseline's regressors at each time: a constant and the expected DMA flows
-    (``pressure``: the head-loss terms Q^1.852 of each DMA's and the system's flow) [-]."""
+    (``pressure``: the head-loss terms Q^1.852 of each DMA's and the system's flow), and the
+    DMA's within-hour ramp when given (:func:`within_hour_ramp`) [-]."""
     q = expected_l_s.clip(lower=0) / 100.0  # hundreds of L/s: coefficients of order one
     cols = {"const": np.ones(len(q))}
+    if ramp_l_s is not None:
+        cols["ramp"] = ramp_l_s.reindex(expected_l_s.index).fillna(0.0).to_numpy() / 100.0
     if pressure:
         for d in q.columns:
             cols[f"hl {d}"] = q[d].to_numpy() ** HEADLOSS_EXPONENT
