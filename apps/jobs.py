@@ -63,11 +63,17 @@ class LoopTurns:
     """
 
     def __init__(self):
+        self._no_first = threading.Event()
+        self._start(None)
+
+    def _start(self, loop) -> None:
+        """An empty queue on ``loop`` (a server has one event loop; a queue left by another,
+        closed with a release still scheduled, is not carried over)."""
+        self._loop = loop
         self._busy = False
         self._waiting: list[tuple[int, int, asyncio.Future]] = []  # a heap
         self._order = itertools.count()
         self._first = 0  # FIRST turns waiting or under way
-        self._no_first = threading.Event()
         self._no_first.set()
 
     def yield_to_first_views(self, timeout_s: float = 2.0) -> None:
@@ -78,13 +84,16 @@ class LoopTurns:
         self._no_first.wait(timeout_s)
 
     async def _acquire(self, priority: int) -> None:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._start(loop)
         if priority == FIRST:
             self._first += 1
             self._no_first.clear()
         if not self._busy and not self._waiting:
             self._busy = True
             return
-        turn = asyncio.get_running_loop().create_future()
+        turn = loop.create_future()
         heapq.heappush(self._waiting, (priority, next(self._order), turn))
         try:
             await turn  # handed over by _release: the queue stays busy
@@ -148,7 +157,7 @@ def in_session(change, priority: int = ASKED) -> None:
             took = time.perf_counter() - started
             if took > SLOW_TURN_S:
                 log.warning("a turn of %s held the event loop %.0f ms (%.0f ms of CPU)",
-                         _name(change), 1e3 * took, 1e3 * (time.thread_time() - cpu))
+                            _name(change), 1e3 * took, 1e3 * (time.thread_time() - cpu))
 
     doc.add_next_tick_callback(when_its_turn)  # bokeh's one thread-safe call of a document
 

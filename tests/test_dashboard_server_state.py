@@ -199,3 +199,20 @@ def test_a_cancelled_waiter_passes_its_turn_on_and_first_views_hold_workers():
     t = time.perf_counter()
     turns.yield_to_first_views(timeout_s=5.0)  # none queued: no wait
     assert time.perf_counter() - t < 0.01
+
+
+def test_a_queue_left_busy_by_a_closed_loop_does_not_hold_the_next():
+    """A loop closed while a turn's release was still scheduled (a test's ``asyncio.run``)
+    leaves no busy queue behind for the next loop."""
+    import asyncio
+
+    from apps.jobs import ASKED, LoopTurns
+
+    turns = LoopTurns()
+
+    async def change() -> str:
+        async with turns.turn(ASKED):
+            return "ran"
+
+    assert asyncio.run(change()) == "ran"  # its release, 5 ms later, never runs
+    assert asyncio.run(asyncio.wait_for(change(), timeout=2.0)) == "ran"
