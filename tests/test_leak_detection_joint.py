@@ -7,17 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from twin.synthetic.leak_benchmark import _ar1  # the benchmark's AR(1) noise
 from twin.water import leak_detection as det
 from twin.water import leak_residuals as rs
-
-
-def _ar1(rng, n, sd, rho):
-    e = rng.normal(0, sd * np.sqrt(1 - rho**2), n)
-    x = np.empty(n)
-    x[0] = rng.normal(0, sd)
-    for i in range(1, n):
-        x[i] = rho * x[i - 1] + e[i]
-    return x
 
 
 def _dmas(seed, n=4 * 24 * 60, common_sd=3.0, own_sd=0.5):
