@@ -405,9 +405,9 @@ def leak_signature(residual_m: pd.DataFrame, leak_flow_l_s: pd.Series, lo_utc, h
     Returns
     -------
     Series
-        Per logger [m per L/s]; NaN where a logger has fewer than 6 whole-day means in the
-        window (an hour whose day holds a gap has none) or the leak flow does not vary over
-        it.
+        Per logger [m per L/s]; NaN where fewer than 6 hours of the window have a whole
+        day's mean (an hour whose day holds a gap has none) or the leak flow does not vary
+        over it.
     """
     t = residual_m.index
     sel = (t >= lo_utc) & (t <= hi_utc)

@@ -815,22 +815,21 @@ def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
         DMA) [L/s], the calibration table, and a note ('' when together).
     """
     min_leak = s.min_leak_m3h * M3H_L_S
+    arl_h = 730.0 / max(s.false_alarms_per_month, 1e-6)  # hours between false alarms [h]
     e_d, base_c, ops_d, mask_d = _detection_residuals(residual, expected, ramp, ops, step,
                                                       base_end, robust)
     n_h = step / HOUR
     # the innovations' spread by bins of expected consumption (demand noise grows with
     # demand): on the bench, found 9 to 10/24, alarms with no open leak 0.43 to 0.24
     q_d = rs.step_means(expected, step).reindex(e_d.index)
-    joint = det.calibrate_joint(e_d, mask_d, min_leak,
-                                730.0 / max(s.false_alarms_per_month, 1e-6) / n_h,
+    joint = det.calibrate_joint(e_d, mask_d, min_leak, arl_h / n_h,
                                 max(1, int(round(s.rebase_h / n_h))), step.total_seconds(),
                                 load=q_d)
     xc = {d: rs.regressors(q_h[[d]], pressure=False) for d in r_h.columns}
     base_h = rs.fit_baseline(r_h, xc, mask_h, robust=robust)
     e_h = rs.corrected(r_h, xc, base_h)
     alone = {d: det.calibrate(float(base_h.sigma.get(d, np.nan)),
-                              float(base_h.rho.get(d, 0.0)), min_leak,
-                              730.0 / max(s.false_alarms_per_month, 1e-6), s.rebase_h)
+                              float(base_h.rho.get(d, 0.0)), min_leak, arl_h, s.rebase_h)
              for d in r_h.columns}
     noise_together = float(np.nanmedian(joint.sigma_u / np.maximum(joint.gain, 1e-3)
                                         * np.sqrt(n_h)))
@@ -842,14 +841,16 @@ def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
         note = (f"DMAs' consumption detected each alone, hourly: the noise the CUSUM sums "
                 f"is {noise_alone:.2f} L/s per √h that way against {noise_together:.2f} "
                 f"together at {n_h * 60:.0f} min")
-        return changes, e_h, _calibration_alone(alone, base_h, base_p, s), note
+        return changes, e_h, _calibration_table(_consumption_rows_alone(alone, base_h, s),
+                                                base_h, base_p, "alone, hourly"), note
     changes, e_joint = det.detect_joint(e_d, joint, mask=~ops_d, load=q_d)
     # a step is labelled by its start; its alarm is known once the step is measured
     changes["alarm_utc"] = changes.alarm_utc + step
     # location sizes the leak on this hourly residual too: with the common mode out its
     # median error on the bench fell from 656 to 375 m (KL, 3 seeds of 70 days)
     e_c = rs.hourly(e_joint).reindex(r_h.index)
-    return changes, e_c, _calibration_table(joint, n_h, base_c, base_p, s), ""
+    return changes, e_c, _calibration_table(_consumption_rows_joint(joint, n_h, s), base_c,
+                                            base_p, f"together, {n_h * 60:.0f} min"), ""
 
 
 def _detection_residuals(residual: pd.DataFrame, expected: pd.DataFrame,
@@ -873,39 +874,35 @@ def _detection_residuals(residual: pd.DataFrame, expected: pd.DataFrame,
     return e, base, ops_d, mask
 
 
-def _calibration_alone(cal: dict, base_c: rs.Baseline, base_p: rs.Baseline,
-                       s: LeakSettings) -> pd.DataFrame:
-    """The calibration table of DMAs detected each alone, hourly."""
-    rows = [{"series": d, "kind": "consumption", "sigma": base_c.sigma.get(d),
+def _consumption_rows_alone(cal: dict, base_c: rs.Baseline, s: LeakSettings) -> list[dict]:
+    """The calibration rows of DMAs detected each alone, hourly."""
+    return [{"series": d, "kind": "consumption", "sigma": base_c.sigma.get(d),
              "rho": base_c.rho.get(d), "sigma_common_out": base_c.sigma.get(d),
              "long_run_sigma": c.sigma, "k": c.k, "h": c.h,
              "mean_hours_between_false_alarms": c.target_arl, "step_h": 1.0,
              "min_leak_m3h": s.min_leak_m3h, "units": "L/s"} for d, c in cal.items()]
-    rows += [{"series": lg, "kind": "pressure", "sigma": base_p.sigma[lg],
-              "rho": base_p.rho.get(lg), "units": "m"} for lg in base_p.sigma.index]
-    out = pd.DataFrame(rows)
-    out.attrs.update({"baseline_start": str(base_c.start), "baseline_end": str(base_c.end),
-                      "robust": base_c.robust, "detection": "alone, hourly"})
-    return out
 
 
-def _calibration_table(joint: det.JointSettings, step_h: float, base_c: rs.Baseline,
-                       base_p: rs.Baseline, s: LeakSettings) -> pd.DataFrame:
-    rows = []
-    for c in joint.table().itertuples():
-        rows.append({"series": c.series, "kind": "consumption", "sigma": c.sigma,
-                     "rho": c.rho, "sigma_common_out": c.sigma_common_out,
-                     "sigma_innovation": c.sigma_innovation, "ar_lags": c.ar_lags,
-                     "long_run_sigma": c.long_run_sigma, "k": c.k, "h": c.h,
-                     "mean_hours_between_false_alarms": c.mean_steps_between_false_alarms
-                     * step_h, "step_h": step_h, "min_leak_m3h": s.min_leak_m3h,
-                     "units": "L/s"})
-    for lg in base_p.sigma.index:
-        rows.append({"series": lg, "kind": "pressure", "sigma": base_p.sigma[lg],
-                     "rho": base_p.rho.get(lg), "units": "m"})
-    out = pd.DataFrame(rows)
+def _consumption_rows_joint(joint: det.JointSettings, step_h: float,
+                            s: LeakSettings) -> list[dict]:
+    """The calibration rows of DMAs detected together, every ``step_h`` hours."""
+    return [{"series": c.series, "kind": "consumption", "sigma": c.sigma, "rho": c.rho,
+             "sigma_common_out": c.sigma_common_out, "sigma_innovation": c.sigma_innovation,
+             "ar_lags": c.ar_lags, "long_run_sigma": c.long_run_sigma, "k": c.k, "h": c.h,
+             "mean_hours_between_false_alarms": c.mean_steps_between_false_alarms * step_h,
+             "step_h": step_h, "min_leak_m3h": s.min_leak_m3h, "units": "L/s"}
+            for c in joint.table().itertuples()]
+
+
+def _calibration_table(consumption_rows: list[dict], base_c: rs.Baseline,
+                       base_p: rs.Baseline, detection: str) -> pd.DataFrame:
+    """The calibration of a run: the consumption rows, then each logger's pressure noise;
+    the baseline's period and how the DMAs were detected in ``attrs``."""
+    out = pd.DataFrame(consumption_rows + [
+        {"series": lg, "kind": "pressure", "sigma": base_p.sigma[lg],
+         "rho": base_p.rho.get(lg), "units": "m"} for lg in base_p.sigma.index])
     out.attrs.update({"baseline_start": str(base_c.start), "baseline_end": str(base_c.end),
-                      "robust": base_c.robust, "detection": f"together, {step_h * 60:.0f} min"})
+                      "robust": base_c.robust, "detection": detection})
     return out
 
 
