@@ -88,10 +88,8 @@ class SeriesView:
             return
         if not self.feeder.options:
             async with TURNS.turn(REST):
-                self.feeder.options = feeder_names(city.net)
-                self.feeder.value = self.feeder.options[0]
-                self.dma.options = sorted(z for z in set(city.dmas) if z.startswith("DMA"))
-                self.dma.value = self.dma.options[0]
+                self.feeder.options, self.dma.options = feeder_names(city.net), dma_names(city)
+                self.feeder.value, self.dma.value = opening_choice(city)
         days = WINDOWS[self.window.value]
         key = (self.view.at, days)
         if key == self._key:
@@ -123,6 +121,16 @@ class SeriesView:
                     return
                 with model_batch():
                     pane.object = shown[key]
+
+
+def dma_names(city) -> list[str]:
+    """The city's DMAs the page offers (the zones named DMA…), sorted."""
+    return sorted(z for z in set(city.dmas) if z.startswith("DMA"))
+
+
+def opening_choice(city) -> tuple[str, str]:
+    """The feeder and the DMA the series open with: the first of each."""
+    return feeder_names(city.net)[0], dma_names(city)[0]
 
 
 #: HoloViews renders one plot at a time: its renderer's state is not safe to share between

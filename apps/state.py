@@ -1,9 +1,13 @@
 """What every dashboard session shares: the read-only city, the store and the solver threads.
 
 ``panel serve`` runs an app script once per browser session but imports modules once per
-server process, so everything here exists once and is shared read-only by all sessions.
-Nothing here is loaded at import: the city (a few seconds) and, on a fresh machine, its year
-of profiles (about 10 s) are prepared in a solver thread the first time a session asks, so
+server process, so everything here exists once a process and is shared read-only by its
+sessions. ``twin serve`` starts the server through ``apps/serve.py``: it loads the city with
+its profiles (:func:`load_city_here`) and solves the opening view before Panel forks one worker
+process a core, which inherit all of it; each worker has its own event loop and threads, and
+"once per server" below means once per worker process. Served otherwise (``panel serve``, a
+test), nothing here is loaded at import: the city (a few seconds) and, on a fresh machine, its
+year of profiles (about 10 s) are prepared in a solver thread the first time a session asks, so
 pages appear at once and show a loading state meanwhile.
 
 Results that are the same for every session (a snapshot at a time and its map layers, the base
@@ -11,7 +15,8 @@ timeline around a time, the base run of a what-if's period, the losses review of
 maintenance assessment) are computed once per server by :class:`SharedResults`, keyed by all
 their inputs, and shared read-only: no session's own change (a what-if's knobs) is part of
 them. What-ifs, which are each session's own, queue in :data:`WHATIFS`, a pool sized to the
-cores that runs them in the order they were asked for and tells each its place in the queue.
+process's share of the cores that runs them in the order they were asked for and tells each
+its place in the queue.
 
 The city folder is ``$TWIN_CITY`` (``twin serve --city``), the store ``$TWIN_STORE``
 (``twin serve --store``, default ``<data directory>/store``).
@@ -100,6 +105,13 @@ class FairPool:
 WHATIFS = FairPool(max(1, os.cpu_count() or 1), "twin-whatif")
 
 
+def share_cores(processes: int) -> None:
+    """Size :data:`WHATIFS` to this process's share of the machine's cores when the server
+    runs ``processes`` worker processes (``apps/serve.py``). Before any what-if is run."""
+    global WHATIFS
+    WHATIFS = FairPool(max(1, (os.cpu_count() or 1) // max(1, processes)), "twin-whatif")
+
+
 class SharedResults:
     """Read-only results computed once per server for each key and kept for the last few keys.
 
@@ -182,12 +194,18 @@ def _prepare_city() -> City:
     folder = city_folder()
     city = load_city(str(folder) if folder else None)
     profiles_of(city)  # read from the Parquet cache, or built there on a fresh machine
-    # the city, its profiles and the imported modules live as long as the server: out of the
-    # garbage collector's sight, so its full collections (which hold every thread, the event
-    # loop's too) only go through what sessions made since: 0.33 s -> see release_memory
-    gc.collect()
-    gc.freeze()
+    freeze_shared()
     return city
+
+
+def freeze_shared() -> None:
+    """Put what exists now (the city, its profiles, shared results, imported modules: what
+    lives as long as the server) out of the garbage collector's sight, so its full collections
+    (which hold every thread, the event loop's too) only go through what sessions made since
+    (0.33 s a collection before), and a forked worker process does not write to the pages it
+    shares with its parent by collecting them."""
+    release_memory()
+    gc.freeze()
 
 
 def city_future() -> Future[City]:
@@ -201,6 +219,19 @@ def city_future() -> Future[City]:
         if _city is None or (_city.done() and _city.exception() is not None):
             _city = SOLVERS.submit(_prepare_city)
         return _city
+
+
+def load_city_here() -> City:
+    """Load the city with its profiles in the calling thread, once: the server's start, before
+    it forks its worker processes (``apps/serve.py``), which then share it copy-on-write.
+    Never after a solver thread has started (a fork keeps no thread)."""
+    global _city
+    with _lock:
+        if not city_is_ready():
+            done: Future[City] = Future()
+            done.set_result(_prepare_city())
+            _city = done
+        return _city.result()
 
 
 def city_is_ready() -> bool:
@@ -221,12 +252,17 @@ def _snapshot_and_layers(city: City, at: str) -> tuple[Snapshot, dict]:
     return snap, map_layers(city, snap)
 
 
-def solve(city: City, at: str | pd.Timestamp) -> Future[tuple[Snapshot, dict]]:
+def snapshot_and_layers(city: City, at: str | pd.Timestamp) -> tuple[Snapshot, dict]:
     """Both networks solved at a city time (:func:`twin.scenario.snapshot`) and the map layers
-    that show it (:func:`apps.network_map.map_layers`), once per server and time, in a solver
-    thread."""
+    that show it (:func:`apps.network_map.map_layers`), once per server and time, in the
+    calling thread."""
     key = str(at).strip()
-    return SOLVERS.submit(SNAPSHOTS.get, (id(city), key), lambda: _snapshot_and_layers(city, key))
+    return SNAPSHOTS.get((id(city), key), lambda: _snapshot_and_layers(city, key))
+
+
+def solve(city: City, at: str | pd.Timestamp) -> Future[tuple[Snapshot, dict]]:
+    """:func:`snapshot_and_layers` in a solver thread."""
+    return SOLVERS.submit(snapshot_and_layers, city, at)
 
 
 def solved(at: str) -> tuple[City, Snapshot, dict] | None:

@@ -203,12 +203,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def server_rss_mb(pid: int) -> float:
-    """RSS of a process and its children [MiB]."""
+def server_memory_mb(pid: int) -> float:
+    """Memory of a process and its children: the sum of their proportional set sizes (PSS)
+    [MiB]. The server's worker processes share their parent's pages copy-on-write (the city);
+    the sum of their RSS would count each shared page once per process, PSS counts it once."""
     try:
         p = psutil.Process(pid)
         procs = [p, *p.children(recursive=True)]
-        return sum(q.memory_info().rss for q in procs if q.is_running()) / 2**20
+        return sum(q.memory_full_info().pss for q in procs if q.is_running()) / 2**20
     except psutil.Error:
         return float("nan")
 
@@ -239,7 +241,7 @@ class Monitor(threading.Thread):
         self.url, self.pid, self.period_s = url, pid, period_s
         self.liveness_ms: list[float] = []
         self.failures = 0
-        self.rss_mb: list[float] = []
+        self.memory_mb: list[float] = []
         self.browser_cpu_s: dict[int, float] = {}  # last seen, per browser process
         self.halt = threading.Event()
 
@@ -252,7 +254,7 @@ class Monitor(threading.Thread):
                 self.liveness_ms.append((time.perf_counter() - t) * 1000)
             except OSError:
                 self.failures += 1
-            self.rss_mb.append(server_rss_mb(self.pid))
+            self.memory_mb.append(server_memory_mb(self.pid))
             server = set(tree_cpu_s(self.pid))
             for pid, cpu in tree_cpu_s(os.getpid()).items():
                 if pid != os.getpid() and pid not in server:
@@ -574,7 +576,7 @@ def measure(mode: str, base: str, proc, n: int, later_s: float = 40.0) -> dict:
           f"what-if {warm.get('whatif_s', 0):.1f} s, {time.perf_counter() - t:.0f} s in all "
           f"{warm.get('error', '')}", flush=True)
     time.sleep(SETTLE_S)  # the warm-up session gone too
-    before = server_rss_mb(proc.pid)
+    before = server_memory_mb(proc.pid)
     mon = Monitor(f"{base}/liveness", proc.pid)
     mon.start()
     t = time.perf_counter()
@@ -587,12 +589,12 @@ def measure(mode: str, base: str, proc, n: int, later_s: float = 40.0) -> dict:
     time.sleep(SETTLE_S)  # sessions closed: let the server drop them
     mon.halt.set()
     mon.join()
-    after = server_rss_mb(proc.pid)
+    after = server_memory_mb(proc.pid)
     time.sleep(later_s)  # and later: a slow release or memory kept
-    later = server_rss_mb(proc.pid)
+    later = server_memory_mb(proc.pid)
     clients = (client_cpu if mode == "websocket" else sum(mon.browser_cpu_s.values()))
     return {"mode": mode, "n": n, "outs": outs, "wall": wall, "server_cpu": server_cpu,
-            "client_cpu": clients, "before": before, "peak": max([before, *mon.rss_mb]),
+            "client_cpu": clients, "before": before, "peak": max([before, *mon.memory_mb]),
             "after": after, "later": later, "liveness": mon.liveness_ms,
             "failures": mon.failures, "later_s": later_s}
 
@@ -617,7 +619,7 @@ def report(f: dict, anchor: float) -> None:
           f"anchor: the library's run_scenario of one what-if, warm, {anchor:.2f} s")
     print(f"/liveness [ms]: {stats(f['liveness'])} over {len(f['liveness'])} polls, "
           f"{f['failures']} failed  (floor {FLOORS['liveness_ms']:.0f} ms)")
-    print(f"server memory [MiB]: before {before:.0f}, peak {f['peak']:.0f}, {SETTLE_S:.0f} s "
+    print(f"server memory (PSS, all its processes) [MiB]: before {before:.0f}, peak {f['peak']:.0f}, {SETTLE_S:.0f} s "
           f"after close {after:.0f} ({(after - before) / before:+.1%}; floor "
           f"±{FLOORS['memory_rise']:.0%}); {SETTLE_S + f['later_s']:.0f} s after close {later:.0f} "
           f"({(later - before) / before:+.1%})")
@@ -635,6 +637,9 @@ def main() -> None:
     ap.add_argument("--mode", choices=["websocket", "browser", "both"], default="both",
                     help="clients: Bokeh websocket clients, Chromium, or both (in that order, "
                          "against one server)")
+    ap.add_argument("--batches", type=int, default=1,
+                    help="batches of sessions one after the other against the same server, "
+                         "each measured (memory returns to its level after each)")
     ap.add_argument("--later-s", type=float, default=40.0,
                     help="memory read again this long after the first reading after close [s]")
     args = ap.parse_args()
@@ -664,7 +669,8 @@ def main() -> None:
                                 capture_output=True, text=True).stdout.strip()
         print(f"commit {commit}; load average before: {os.getloadavg()}; cores "
               f"{os.cpu_count()}", flush=True)
-        figures = [measure(mode, base, proc, args.sessions, args.later_s) for mode in modes]
+        figures = [measure(mode, base, proc, args.sessions, args.later_s)
+                   for mode in modes for _ in range(args.batches)]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)

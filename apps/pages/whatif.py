@@ -29,6 +29,15 @@ from twin.scenario import ScenarioResult, open_result, run_scenario, scenario_ya
 from twin.whatif import PERIODS, WhatIfKnobs, knobs_scenario
 
 OUTAGE_KINDS = ["", "line", "trafo", "feeder", "bus", "pipe", "tank"]
+#: The period the page opens with: (month, day) of its first day in the city's year, and its
+#: length (a key of :data:`twin.whatif.PERIODS`).
+OPENING_DAY, OPENING_PERIOD = (7, 14), "a day"
+
+
+def opening_knobs(year: int) -> WhatIfKnobs:
+    """The knobs as the page opens (its period, nothing changed), whose base run the server
+    makes before its first session (``apps/serve.py``)."""
+    return WhatIfKnobs(start=date(year, *OPENING_DAY), days=PERIODS[OPENING_PERIOD])
 TABLE = {"disabled": True, "show_index": False, "theme": "simple", "layout": "fit_data_table",
          "sizing_mode": "stretch_width", "page_size": 10, "pagination": "local"}
 
@@ -114,9 +123,9 @@ class WhatIfPage:
         year = state.recipe().year
         w = pn.widgets
         self.name = w.TextInput(name="Name", value="what-if", width=150, css_classes=["wi-name"])
-        self.start = w.DatePicker(name="First day", value=date(year, 7, 14), width=150,
+        self.start = w.DatePicker(name="First day", value=date(year, *OPENING_DAY), width=150,
                                   css_classes=["wi-start"])
-        self.period = w.Select(name="Period", options=list(PERIODS), value="a day", width=120,
+        self.period = w.Select(name="Period", options=list(PERIODS), value=OPENING_PERIOD, width=120,
                                css_classes=["wi-period"])
         self.ev = w.FloatInput(name="EV share [%]", value=0.0, step=5, width=120,
                                css_classes=["wi-ev"])

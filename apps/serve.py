@@ -1,0 +1,120 @@
+"""Start the dashboard server: load what every session shares, then hand over to ``panel serve``.
+
+Run by ``twin serve`` (:func:`twin.dashboard_server.panel_serve_command`) as
+``python apps/serve.py <panel serve arguments>``. Before Panel starts, this process loads the
+city with its profiles and solves the *Now* page's opening time and the day around it
+(:mod:`apps.state`). With ``--num-procs N`` Panel then forks N worker processes, each with its
+own event loop, which inherit all of it copy-on-write: sessions are spread over the workers by
+the kernel, and one worker's Python work never holds another's event loop (a thread of the same
+process would, through the interpreter lock).
+
+Nothing here starts a thread before the fork: a forked process keeps none of its parent's
+threads, so every solve here runs in this thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `apps` importable, any cwd
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def say(message: str) -> None:
+    """One line of the server's start-up progress, at once (also when not a terminal)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def worker_processes(panel_args: list[str]) -> int:
+    """The worker processes asked of Panel (``--num-procs``, Panel's default 1)."""
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument("--num-procs", type=int, default=1)
+    return ap.parse_known_args(panel_args)[0].num_procs
+
+
+def prepare(processes: int) -> None:
+    """Load and solve what every session shares, in this thread (see the module's text)."""
+    from apps import state
+    from apps.series_view import WINDOWS
+    from apps.snapshot_view import DEFAULT_AT
+
+    state.share_cores(processes)
+    started = time.perf_counter()
+    say("dashboard: loading the city and its profiles (a fresh machine builds the profiles "
+        "first: about 10 s)")
+    city = state.load_city_here()
+    say(f"dashboard: city '{city.recipe.name}' loaded in {time.perf_counter() - started:.1f} s; "
+        f"solving {DEFAULT_AT}, the opening time")
+    state.snapshot_and_layers(city, DEFAULT_AT)
+    state.timeline(city, DEFAULT_AT, WINDOWS[next(iter(WINDOWS))])
+    import apps.pages.lookahead  # noqa: F401  the pages' modules, shared by the workers too
+    import apps.pages.losses  # noqa: F401
+    import apps.pages.maintenance  # noqa: F401
+    import apps.pages.now  # noqa: F401
+    from apps.pages.whatif import opening_knobs
+    from twin.whatif import knobs_scenario
+
+    say("dashboard: the what-if page's opening base run (it also compiles the solvers' "
+        "numba code once for all workers)")
+    state.base_result(city, knobs_scenario(opening_knobs(city.recipe.year)))
+
+    state.freeze_shared()
+    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    if others:  # a forked worker would hold none of them: its pools would wait for ever
+        raise RuntimeError(f"threads started before the server's workers fork: {others}")
+    say(f"dashboard: ready in {time.perf_counter() - started:.1f} s; starting "
+        f"{processes} worker process{'es' if processes > 1 else ''}")
+
+
+def rehearse() -> None:
+    """A session's work done once and let go: the series figures of the opening view and a
+    what-if with EV and PV compared with its base (see :func:`warm_worker`)."""
+    from dataclasses import replace
+
+    from apps import state
+    from apps.pages.whatif import comparison, opening_knobs
+    from apps.series_view import WINDOWS, opening_choice, series_figures
+    from apps.snapshot_view import DEFAULT_AT
+    from twin.scenario import run_scenario
+    from twin.whatif import knobs_scenario
+
+    started = time.perf_counter()
+    city = state.city_future().result()
+    tl = state.timeline(city, DEFAULT_AT, WINDOWS[next(iter(WINDOWS))])
+    series_figures(city, tl, *opening_choice(city))
+    knobs = replace(opening_knobs(city.recipe.year), ev_share_percent=50.0,
+                    pv_share_percent=50.0)
+    scenario = knobs_scenario(knobs, "rehearsal")
+    comparison(city, state.base_result(city, scenario), run_scenario(city, scenario))
+    state.release_memory()
+    say(f"dashboard: worker {os.getpid()} warm in {time.perf_counter() - started:.1f} s")
+
+
+def warm_worker() -> None:
+    """Rehearse a session's work in a solver thread of this worker process as it starts
+    (``panel serve --setup apps/worker.py``). What Python, HoloViews and Bokeh build on first
+    use, and the copies the worker makes of the pages it shares with its parent as it reads
+    the city (reference counts are written in them), are then made once at start, not in the
+    worker's first sessions: its first render is as quick as later ones, and its memory after
+    sessions close returns to its level at start."""
+    from apps import state
+
+    state.SOLVERS.submit(rehearse)
+
+
+def main(panel_args: list[str]) -> None:
+    """Prepare, then run ``panel serve`` with ``panel_args`` in this process."""
+    from panel.command import main as panel_main
+
+    prepare(worker_processes(panel_args))
+    sys.argv = ["panel", "serve", *panel_args]  # Panel's command line reads sys.argv
+    panel_main()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

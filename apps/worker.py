@@ -1,0 +1,12 @@
+"""Run by Panel in each worker process of the dashboard server as it starts (``panel serve
+--setup``, given by ``twin serve``): the worker warms itself (:func:`apps.serve.warm_worker`)."""
+
+import sys
+from pathlib import Path
+
+if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `apps` importable, any cwd
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from apps.serve import warm_worker  # noqa: E402
+
+warm_worker()
