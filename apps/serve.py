@@ -41,17 +41,18 @@ def prepare(processes: int) -> None:
     """Load and solve what every session shares, in this thread (see the module's text)."""
     from apps import state
     from apps.series_view import WINDOWS
-    from apps.snapshot_view import DEFAULT_AT
+    from apps.snapshot_view import opening_at
 
     state.share_cores(processes)
     started = time.perf_counter()
     say("dashboard: loading the city and its profiles (a fresh machine builds the profiles "
         "first: about 10 s)")
     city = state.load_city_here()
+    at = opening_at(city.recipe.year)
     say(f"dashboard: city '{city.recipe.name}' loaded in {time.perf_counter() - started:.1f} s; "
-        f"solving {DEFAULT_AT}, the opening time")
-    state.snapshot_and_layers(city, DEFAULT_AT)
-    state.timeline(city, DEFAULT_AT, WINDOWS[next(iter(WINDOWS))])
+        f"solving {at}, the opening time")
+    state.snapshot_and_layers(city, at)
+    state.timeline(city, at, WINDOWS[next(iter(WINDOWS))])
     import apps.pages.lookahead  # noqa: F401  the pages' modules, shared by the workers too
     import apps.pages.losses  # noqa: F401
     import apps.pages.maintenance  # noqa: F401
@@ -82,7 +83,7 @@ def rehearse() -> None:
     from apps.pages import now
     from apps.pages.whatif import comparison, opening_knobs
     from apps.series_view import WINDOWS, opening_choice, series_figures
-    from apps.snapshot_view import DEFAULT_AT
+    from apps.snapshot_view import opening_at
     from twin.scenario import run_scenario
     from twin.whatif import knobs_scenario
 
@@ -91,7 +92,7 @@ def rehearse() -> None:
     _, _, view, now_release, _ = now.build()
     built = {title: build() for title, build in pages.LAZY_PAGES.items()}
     pages.releaser(built, view.release, now_release)(None)
-    tl = state.timeline(city, DEFAULT_AT, WINDOWS[next(iter(WINDOWS))])
+    tl = state.timeline(city, opening_at(city.recipe.year), WINDOWS[next(iter(WINDOWS))])
     series_figures(city, tl, *opening_choice(city))
     knobs = replace(opening_knobs(city.recipe.year), ev_share_percent=50.0,
                     pv_share_percent=50.0)

@@ -20,8 +20,16 @@ from twin.timeutil import TimeError
 
 log = logging.getLogger(__name__)
 
-#: The time a session opens at, in the city's clock.
+#: The time a session opens at in the city's year: (month, day, clock) in the city's clock.
+OPENING_TIME = (7, 14, "18:00")
+#: The opening time of the sample city (its year 2016), as the widget's default shows it.
 DEFAULT_AT = "2016-07-14 18:00"
+
+
+def opening_at(year: int) -> str:
+    """The city time a session opens at, in the city's ``year`` (e.g. '2016-07-14 18:00')."""
+    month, day, clock = OPENING_TIME
+    return f"{year:04d}-{month:02d}-{day:02d} {clock}"
 
 
 class SnapshotView(param.Parameterized):

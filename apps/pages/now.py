@@ -21,7 +21,7 @@ from apps import state
 from apps.jobs import REST, in_session, model_batch
 from apps.network_map import NetworkMap
 from apps.series_view import SeriesView
-from apps.snapshot_view import DEFAULT_AT, SnapshotView
+from apps.snapshot_view import SnapshotView, opening_at
 from twin.scenario import MAX_LOADING_PERCENT, MIN_SERVICE_PRESSURE_M, VOLTAGE_BAND_PU
 
 OK, BAD = "#1b3a4b", "#c62828"
@@ -87,10 +87,10 @@ def build():
     """The page for one session: ``(sidebar, main, view, release, start)``; ``start()`` starts
     its work (call it once the page's numbers have joined the document: the map and the
     series come after them), ``release()`` stops it when the session closes."""
-    view = SnapshotView()
     recipe = state.recipe()  # the city's year and clock; a small YAML read, per session
     year = recipe.year
-    first_day, clock0 = _date_and_clock(DEFAULT_AT)
+    view = SnapshotView(at=opening_at(year))
+    first_day, clock0 = _date_and_clock(view.at)
 
     # --- time picker ---------------------------------------------------------------------------
     date_picker = pn.widgets.DatePicker(
