@@ -118,7 +118,11 @@ def main(panel_args: list[str]) -> None:
     """Prepare, then run ``panel serve`` with ``panel_args`` in this process."""
     from panel.command import main as panel_main
 
-    prepare(worker_processes(panel_args))
+    try:
+        prepare(worker_processes(panel_args))
+    except Exception as exc:  # noqa: BLE001  (the city's own error names its file and field)
+        say(f"dashboard: cannot start: {type(exc).__name__}: {exc}")
+        raise SystemExit(1) from None
     sys.argv = ["panel", "serve", *panel_args]  # Panel's command line reads sys.argv
     panel_main()
 
