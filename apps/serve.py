@@ -73,15 +73,16 @@ def prepare(processes: int) -> None:
 
 
 def rehearse() -> None:
-    """A session's work done once and let go: every page built, the series figures of the
-    opening view drawn and a what-if with EV and PV compared with its base (see
+    """A session's work done once and let go: every page built, the map and the series figures
+    of the opening view drawn, and a what-if with EV and PV shown beside its base (see
     :func:`warm_worker`). A page's first build in a process takes ten times its later ones
     (What-if 0.40 s against 0.04 s; Panel and param set up each class on first use)."""
     from dataclasses import replace
 
     from apps import pages, state
+    from apps.network_map import NetworkMap
     from apps.pages import now
-    from apps.pages.whatif import comparison, opening_knobs
+    from apps.pages.whatif import compared, opening_knobs
     from apps.series_view import WINDOWS, opening_choice, series_figures
     from apps.snapshot_view import opening_at
     from twin.scenario import run_scenario
@@ -89,15 +90,18 @@ def rehearse() -> None:
 
     started = time.perf_counter()
     city = state.city_future().result()
+    at = opening_at(city.recipe.year)
     _, _, view, now_release, _ = now.build()
+    NetworkMap().draw(state.snapshot_and_layers(city, at)[1])
+    series_figures(city, state.timeline(city, at, WINDOWS[next(iter(WINDOWS))]),
+                   *opening_choice(city))
     built = {title: build() for title, build in pages.LAZY_PAGES.items()}
-    pages.releaser(built, view.release, now_release)(None)
-    tl = state.timeline(city, opening_at(city.recipe.year), WINDOWS[next(iter(WINDOWS))])
-    series_figures(city, tl, *opening_choice(city))
     knobs = replace(opening_knobs(city.recipe.year), ev_share_percent=50.0,
                     pv_share_percent=50.0)
     scenario = knobs_scenario(knobs, "rehearsal")
-    comparison(city, state.base_result(city, scenario), run_scenario(city, scenario))
+    built["What-if"].show(*compared(city, state.base_result(city, scenario),
+                                    run_scenario(city, scenario)))
+    pages.releaser(built, view.release, now_release)(None)
     state.release_memory()
     say(f"dashboard: worker {os.getpid()} warm in {time.perf_counter() - started:.1f} s")
 

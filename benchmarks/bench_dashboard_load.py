@@ -203,6 +203,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+#: Seconds between readings of the server's memory while the sessions run: a reading walks
+#: each process's page tables (about 20 ms of CPU each for the server's 0.5-0.8 GB processes),
+#: which at every /liveness poll took some 40 % of a core from the 2 the server has.
+MEMORY_EVERY_S = 2.0
+
+
 def server_memory_mb(pid: int) -> float:
     """Memory of a process and its children: the sum of their proportional set sizes (PSS)
     [MiB]. The server's worker processes share their parent's pages copy-on-write (the city);
@@ -240,21 +246,27 @@ class Monitor(threading.Thread):
         super().__init__(daemon=True)
         self.url, self.pid, self.period_s = url, pid, period_s
         self.liveness_ms: list[float] = []
+        self.liveness_at_s: list[float] = []  # when each poll was sent, from the start [s]
+        self.started = time.perf_counter()
         self.failures = 0
         self.memory_mb: list[float] = []
         self.browser_cpu_s: dict[int, float] = {}  # last seen, per browser process
         self.halt = threading.Event()
 
     def run(self) -> None:
+        last_memory = -MEMORY_EVERY_S
         while not self.halt.is_set():
             t = time.perf_counter()
             try:
                 with urllib.request.urlopen(self.url, timeout=5) as r:
                     r.read()
                 self.liveness_ms.append((time.perf_counter() - t) * 1000)
+                self.liveness_at_s.append(t - self.started)
             except OSError:
                 self.failures += 1
-            self.memory_mb.append(server_memory_mb(self.pid))
+            if time.perf_counter() - last_memory >= MEMORY_EVERY_S:
+                self.memory_mb.append(server_memory_mb(self.pid))
+                last_memory = time.perf_counter()
             server = set(tree_cpu_s(self.pid))
             for pid, cpu in tree_cpu_s(os.getpid()).items():
                 if pid != os.getpid() and pid not in server:
@@ -596,6 +608,7 @@ def measure(mode: str, base: str, proc, n: int, later_s: float = 40.0) -> dict:
     return {"mode": mode, "n": n, "outs": outs, "wall": wall, "server_cpu": server_cpu,
             "client_cpu": clients, "before": before, "peak": max([before, *mon.memory_mb]),
             "after": after, "later": later, "liveness": mon.liveness_ms,
+            "liveness_at": mon.liveness_at_s, "closed_at": wall,
             "failures": mon.failures, "later_s": later_s}
 
 
@@ -619,6 +632,10 @@ def report(f: dict, anchor: float) -> None:
           f"anchor: the library's run_scenario of one what-if, warm, {anchor:.2f} s")
     print(f"/liveness [ms]: {stats(f['liveness'])} over {len(f['liveness'])} polls, "
           f"{f['failures']} failed  (floor {FLOORS['liveness_ms']:.0f} ms)")
+    slow = sorted(zip(f["liveness"], f["liveness_at"], strict=True), reverse=True)[:3]
+    print("  slowest polls [ms at s]: " + ", ".join(f"{ms:.0f} at {at:.1f}" for ms, at in slow)
+          + f" (the sessions ran 0-{f['closed_at']:.1f} s, then closed; watched until "
+            f"{f['closed_at'] + SETTLE_S:.0f} s)")
     print(f"server memory (PSS, all its processes) [MiB]: before {before:.0f}, peak {f['peak']:.0f}, {SETTLE_S:.0f} s "
           f"after close {after:.0f} ({(after - before) / before:+.1%}; floor "
           f"±{FLOORS['memory_rise']:.0%}); {SETTLE_S + f['later_s']:.0f} s after close {later:.0f} "

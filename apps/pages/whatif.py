@@ -104,9 +104,9 @@ def difference_maps(city, marks: list[dict]) -> list[OverlayMap]:
     return maps
 
 
-def _compared(city, base: ScenarioResult, result: ScenarioResult) -> tuple:
+def compared(city, base: ScenarioResult, result: ScenarioResult) -> tuple:
     """``(city, base, result, shown, maps)``: a result beside its base (:func:`comparison`)
-    and its difference maps, built off the event loop for :meth:`WhatIfPage._show`."""
+    and its difference maps, built off the event loop for :meth:`WhatIfPage.show`."""
     shown = comparison(city, base, result)
     return city, base, result, shown, difference_maps(city, shown["marks"])
 
@@ -306,7 +306,7 @@ class WhatIfPage:
             base = state.base_result(city, scenario, progress=tick(0))
             result = run_scenario(city, scenario, profiles=None, progress=tick(4),
                                   cancel=cancel.is_set)
-            return _compared(city, base, result)
+            return compared(city, base, result)
 
         await self._run_and_show(work)
 
@@ -320,19 +320,19 @@ class WhatIfPage:
             result = open_result(path)
             city = state.city_future().result()
             base = state.base_result(city, result.scenario)
-            return _compared(city, base, result)
+            return compared(city, base, result)
 
         await self._run_and_show(work)
 
     async def _run_and_show(self, work):
-        """Run ``work`` (returning :func:`_compared`'s tuple) in the what-if pool and show
+        """Run ``work`` (returning :func:`compared`'s tuple) in the what-if pool and show
         its result, if any, in one model batch."""
         out = await self.job.run(work, pool=state.WHATIFS)
         if out is None:
             return
         async with TURNS.turn(ASKED):
             with model_batch():
-                self._show(*out)
+                self.show(*out)
         # the difference maps follow, each in a turn of its own (some 60 models each)
         maps = out[-1]
         for i, m in enumerate(maps):
@@ -342,7 +342,7 @@ class WhatIfPage:
                 with model_batch():
                     self.maps[i] = pn.pane.Bokeh(m.figure, sizing_mode="stretch_width")
 
-    def _show(self, city, base: ScenarioResult, result: ScenarioResult, shown: dict,
+    def show(self, city, base: ScenarioResult, result: ScenarioResult, shown: dict,
               maps: list[OverlayMap]):
         """Fill the page from a :func:`comparison` and its :func:`difference_maps` (on the
         event loop: widgets only)."""
