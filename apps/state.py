@@ -356,10 +356,20 @@ def _store_version() -> int | None:
 _trim_timer: threading.Timer | None = None
 
 
+#: Seconds between the worker processes' releases of memory after a burst of closed sessions
+#: (:func:`release_memory_soon`): a release collects the sessions' objects, which holds its
+#: worker's event loop (0.1-0.3 s after 5 sessions); one worker at a time, the other answers.
+RELEASE_STAGGER_S = 2.0
+
+
 def release_memory_soon(delay_s: float = 0.5) -> None:
     """:func:`release_memory` once, ``delay_s`` after the last of a burst of closed sessions
-    (in a timer thread, off the event loop)."""
+    (in a timer thread, off the event loop), and :data:`RELEASE_STAGGER_S` later for each
+    worker process before this one (``tornado.process.task_id``, None when not forked)."""
+    from tornado.process import task_id
+
     global _trim_timer
+    delay_s += RELEASE_STAGGER_S * (task_id() or 0)
     with _lock:
         if _trim_timer is not None:
             _trim_timer.cancel()
