@@ -378,7 +378,7 @@ def year_run(client, settings: LeakSettings, whole: bool) -> None:
         t = time.perf_counter()
         runs[flag] = exp.expected_hydraulics(case.wn, case.obs, ratio, seconds, loggers,
                                              links=links, whole_network=flag)
-        runs[flag] = (*runs[flag], time.perf_counter() - t, peak_rss_gb())
+        runs[flag] = (*runs[flag][:3], time.perf_counter() - t, peak_rss_gb())
     dp = float(np.abs(runs[False][0].to_numpy() - runs[True][0].to_numpy()).max())
     dq = float(np.abs(runs[False][2].to_numpy() - runs[True][2].to_numpy()).max())
     print(f"  expectation's hydraulic run alone: read at the sensors {runs[False][3]:.1f} s "

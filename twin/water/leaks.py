@@ -515,7 +515,7 @@ def detect_and_locate(
         raise LeakDetectionError(str(exc)) from None
     tick("simulate", 0, len(obs.times))
     tanks = list(wn.tank_name_list)
-    p_exp, ops, q_sim = exp.expected_hydraulics(
+    p_exp, ops, q_sim, sim_end = exp.expected_hydraulics(
         wn, obs, ratio_t, seconds, loggers + tanks, s.segment_h,
         progress=lambda d, n: tick("simulate", d, n), links=list(net.meters.link.astype(str)))
     if tanks:
@@ -524,7 +524,8 @@ def detect_and_locate(
         # pumps and tanks at the SCADA step cancels out of the residual
         sim_flow = q_sim.set_axis(list(net.meters.meter_id), axis=1)
         sim_level = p_exp[[t for t in tanks if t in p_exp.columns]]
-        c_exp = rs.measured_consumption_l_s(sim_flow, sim_level, wn, net.meters, net.dmas)
+        c_exp = rs.measured_consumption_l_s(sim_flow, sim_level, wn, net.meters, net.dmas,
+                                            level_end_m=sim_end)
     # 3. residuals, hourly, and their baseline
     r_c = rs.hourly(c_meas - c_exp)
     r_p = rs.hourly(obs.pressure_m[loggers] - p_exp[loggers])
