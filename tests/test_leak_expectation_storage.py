@@ -118,3 +118,41 @@ def test_storage_rate_from_measured_levels_and_given_ends():
     ends = pd.DataFrame({"T": [2.09, 2.18, 2.27, 2.09]}, index=t)
     rate = rs.storage_rate_l_s(level, wn, dmas, ["D"], level_end_m=ends)
     assert rate["D"].to_numpy() == pytest.approx([expect] * 4, rel=1e-9)
+
+
+def test_segments_of_a_continuous_history_are_that_history():
+    """A pump switched by its tank's level (on below 2 m, off above 5 m) and not measured by
+    SCADA: the expectation run in 6-h segments, each restarting the tank from the measured
+    level, must be the one continuous EPANET run those levels came from (the independent
+    reference), pump status and tank filling at every step: each segment starts the pump as
+    the one before left it, not as the model's file starts it."""
+    from wntr.network.controls import Control, ControlAction, ValueCondition
+
+    from twin.water import leak_expectation as exp
+    from twin.water.hydraulics import simulate_elements
+
+    wn, dmas, meters = _tank_dma()
+    pump, tank = wn.get_link("P"), wn.get_node("T")
+    wn.add_control("off", Control(ValueCondition(tank, "level", ">", 5.0),
+                                  ControlAction(pump, "status", 0)))
+    wn.add_control("on", Control(ValueCondition(tank, "level", "<", 2.0),
+                                 ControlAction(pump, "status", 1)))
+    assert exp.controlled_links(wn, []) == ["P"] and exp.controlled_links(wn, ["P"]) == []
+    n = 2 * 96
+    ref = simulate_elements(wn, n * STEP_S, STEP_S, ["T"], ["P"])
+    ref_on = ref["status"].sel(link="P").to_numpy()[:n] > 0
+    ref_level = ref["pressure_m"].sel(node="T").to_numpy()
+    assert 10 < ref_on.sum() < n - 10  # it switches, more than once
+    assert (np.diff(ref_on.astype(int)) != 0).sum() >= 4
+    times = pd.date_range("2020-01-06", periods=n, freq="900s", tz="UTC")
+    obs = exp.Observations(
+        times=times, flow_l_s=pd.DataFrame(index=times), pressure_m=pd.DataFrame(index=times),
+        tank_level_m=pd.DataFrame({"T": ref_level[:n]}, index=times),
+        pump_power_kw=pd.DataFrame(index=times),
+        use_m3=pd.DataFrame(index=times.floor("h").unique()))
+    run = exp.expected_hydraulics(wn, obs, np.ones(n), np.arange(n) * STEP_S, ["T"],
+                                  segment_h=6, links=["P"])
+    on = run.flow_l_s["P"].to_numpy() > 1e-6
+    assert (on == ref_on).all()
+    assert np.abs(run.tank_level_end_m["T"].to_numpy() - ref_level[1:n + 1]).max() < 1e-3
+

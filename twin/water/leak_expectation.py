@@ -460,7 +460,9 @@ def expected_hydraulics(
 
     A network without tanks and pumps is run in one go; otherwise in segments of
     ``segment_h`` hours, each starting from the tank levels and pump statuses SCADA measured
-    at its first step. At a SCADA step of :data:`DRIVE_PUMPS_MAX_STEP_S` or finer, every
+    at its first step; a pump or valve the model's controls switch and SCADA does not
+    measure starts a segment as the segment before left it (:func:`controlled_links`), as
+    in one continuous run, not as the model's file starts it. At a SCADA step of :data:`DRIVE_PUMPS_MAX_STEP_S` or finer, every
     pump SCADA measures (status, or power) runs as measured through the segment
     (:func:`drive_pumps`); otherwise, and for the other pumps, the model's controls run them.
 
@@ -494,6 +496,8 @@ def expected_hydraulics(
     pumps = [p for p in pump_on.columns if p in set(wn.pump_name_list)]
     tanks = list(wn.tank_name_list)
     read = list(dict.fromkeys(keep + tanks))
+    carried = controlled_links(wn, pumps)
+    carry: dict[str, LinkStatus] = {}
     e_parts = []
     model = None
     for first in range(0, n, per):
@@ -505,13 +509,16 @@ def expected_hydraulics(
             (pump_on[pumps].iloc[sl] if step <= DRIVE_PUMPS_MAX_STEP_S
              else pump_on[pumps].iloc[sl.start]) if pumps else None,
             clock_s=seconds[sl.start] % 86400, into=model)
+        for name, status in carry.items():
+            model.get_link(name).initial_status = status
         # one step past the segment: the tanks' levels at the end of its last step
         if whole_network:
             ds = simulate(model, m * step, step)
         else:
             ds = simulate_elements(model, m * step, step, read,
-                                   list(dict.fromkeys(links + pumps)))
+                                   list(dict.fromkeys(links + pumps + carried)))
         e_parts.append(_levels_at_step_ends(ds, tanks, m))
+        carry = _statuses_at_end(ds, wn, carried, m)
         ds = ds.isel(time=slice(0, m))
         p_parts.append(ds["pressure_m"].sel(node=keep).to_numpy())
         q_parts.append(ds["flow_m3s"].sel(link=links).to_numpy() * 1000.0)
@@ -530,6 +537,36 @@ def expected_hydraulics(
     ends = pd.DataFrame(np.vstack(e_parts), index=obs.times, columns=tanks)
     return ExpectedRun(pressure, pd.Series(same, index=obs.times, name="operations_match"),
                        flow, ends)
+
+
+def controlled_links(wn: wntr.network.WaterNetworkModel, measured: list[str]) -> list[str]:
+    """Links whose status the model's controls or rules set and SCADA does not measure (a
+    segment of :func:`expected_hydraulics` starts them as the segment before left them)."""
+    out = set()
+    for _, ctrl in wn.controls():
+        for action in ctrl.actions():
+            target, attribute = action.target()
+            name = str(getattr(target, "name", ""))
+            if attribute == "status" and name in set(wn.link_name_list) and \
+                    name not in set(measured):
+                out.add(name)
+    return sorted(out)
+
+
+def _statuses_at_end(ds: xr.Dataset, wn: wntr.network.WaterNetworkModel, carried: list[str],
+                     m: int) -> dict[str, LinkStatus]:
+    """The status each of ``carried`` had at the end of a segment of ``m`` steps: closed, or
+    open (a valve whose model status is not closed goes back to it: active)."""
+    if not carried or not ds.sizes.get("time", 0):
+        return {}
+    st = ds["status"].sel(link=carried).to_numpy()[min(m, ds.sizes["time"] - 1)]
+    out = {}
+    for name, x in zip(carried, st, strict=True):
+        own = wn.get_link(name).initial_status
+        opened = own if (own != LinkStatus.Closed and name in set(wn.valve_name_list)) \
+            else LinkStatus.Open
+        out[name] = opened if x > 0 else LinkStatus.Closed
+    return out
 
 
 class ExpectedRun(NamedTuple):
