@@ -10,7 +10,9 @@ The twin's expectation of a period, at the SCADA's own step, with no leak in it:
   balance, with no hydraulic model in it;
 * logger pressures come from an extended-period simulation (EPANET) of the twin's model with
   those demands, in segments that each restart from the tank levels and pump statuses SCADA
-  measured (so a model run for months cannot drift away from the real tanks).
+  measured (so a model run for months cannot drift away from the real tanks); pumps and
+  valves SCADA does not measure go on as the segment before left them, and every segment
+  runs one step past its end, so the tanks' filling over each step is the simulation's own.
 
 Every function takes its inputs and does no I/O.
 """

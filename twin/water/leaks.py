@@ -42,9 +42,9 @@ off by up to 10 %):
   leaks found 7.5 to 0.8 h, location error 397 to 375 m; detection alone 21 to 22/24,
   alarms with no open leak in the DMA 0.14 to 0.24 per DMA-month, abrupt delay 5.0 to 2.0 h.
   Where the noise the CUSUM sums is lower with each DMA alone hourly (CTOWN: tanks and
-  pumps, the storage rate read from levels at the SCADA step, and the expectation restarting
-  its tanks at each segment's end: up to 1,456 L/s at that step), the twin detects that way,
-  as before;
+  pumps, the storage rate read from tank levels with 1 cm of noise: 12 L/s per 15-min step
+  in its largest DMA against 3 L/s per hour, a noise whose sum stays bounded), the twin
+  detects that way, as before;
 * what is missed is location, not detection, and location needs loggers at a density per
   length of main: with L-Town's per junction (40 loggers on KL's 252 km, median distance
   from a junction to its nearest logger about 400 m) an earlier session placed 2 of 21
@@ -805,8 +805,9 @@ def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
     its CUSUM sums is lower that way (median over DMAs, per hour).
 
     On CTOWN (tanks filled and emptied by pumps, the storage rate read from levels)
-    together found 9/24 leaks in their DMA, alone 15/24; on KL alone 21/24 and together
-    22/24 (``benchmarks/bench_leaks.py``, 3 seeds of 70 days).
+    together found 21/24 leaks in their DMA (abrupt delay 4.9 h) and 9/24 within 300 m,
+    alone 23/24 (6.5 h) and 12/24 (at 4d4a17f); on KL alone 21/24 and together 22/24
+    (``benchmarks/bench_leaks.py``, 3 seeds of 70 days).
 
     Returns
     -------
