@@ -118,14 +118,22 @@ def test_storage_rate_from_measured_levels_and_given_ends():
     ends = pd.DataFrame({"T": [2.09, 2.18, 2.27, 2.09]}, index=t)
     rate = rs.storage_rate_l_s(level, wn, dmas, ["D"], level_end_m=ends)
     assert rate["D"].to_numpy() == pytest.approx([expect] * 4, rel=1e-9)
+    # a second tank of the DMA whose level tag gave nothing: the first still counts
+    wn.add_tank("U", elevation=0.0, init_level=2.0, min_level=0.0, max_level=6.0,
+                diameter=8.0)
+    both = level.assign(U=np.nan)
+    rate = rs.storage_rate_l_s(both, wn, pd.Series({"T": "D", "U": "D"}), ["D"])
+    assert rate["D"].to_numpy()[:2] == pytest.approx([expect, expect], rel=1e-9)
 
 
-def test_segments_of_a_continuous_history_are_that_history():
+@pytest.mark.parametrize("level_measured", [True, False])
+def test_segments_of_a_continuous_history_are_that_history(level_measured):
     """A pump switched by its tank's level (on below 2 m, off above 5 m) and not measured by
     SCADA: the expectation run in 6-h segments, each restarting the tank from the measured
     level, must be the one continuous EPANET run those levels came from (the independent
     reference), pump status and tank filling at every step: each segment starts the pump as
-    the one before left it, not as the model's file starts it."""
+    the one before left it, not as the model's file starts it. With no level measured, the
+    tank too goes on from where the segment before left it."""
     from wntr.network.controls import Control, ControlAction, ValueCondition
 
     from twin.water import leak_expectation as exp
@@ -147,7 +155,8 @@ def test_segments_of_a_continuous_history_are_that_history():
     times = pd.date_range("2020-01-06", periods=n, freq="900s", tz="UTC")
     obs = exp.Observations(
         times=times, flow_l_s=pd.DataFrame(index=times), pressure_m=pd.DataFrame(index=times),
-        tank_level_m=pd.DataFrame({"T": ref_level[:n]}, index=times),
+        tank_level_m=(pd.DataFrame({"T": ref_level[:n]}, index=times) if level_measured
+                      else pd.DataFrame(index=times)),
         pump_power_kw=pd.DataFrame(index=times),
         use_m3=pd.DataFrame(index=times.floor("h").unique()))
     run = exp.expected_hydraulics(wn, obs, np.ones(n), np.arange(n) * STEP_S, ["T"],

@@ -462,9 +462,9 @@ def expected_hydraulics(
 
     A network without tanks and pumps is run in one go; otherwise in segments of
     ``segment_h`` hours, each starting from the tank levels and pump statuses SCADA measured
-    at its first step; a pump or valve the model's controls switch and SCADA does not
-    measure starts a segment as the segment before left it (:func:`controlled_links`), as
-    in one continuous run, not as the model's file starts it. At a SCADA step of :data:`DRIVE_PUMPS_MAX_STEP_S` or finer, every
+    at its first step; a tank, pump or valve SCADA does not measure (a pump or valve the
+    model's controls switch, :func:`controlled_links`) starts a segment as the segment
+    before left it, as in one continuous run, not as the model's file starts it. At a SCADA step of :data:`DRIVE_PUMPS_MAX_STEP_S` or finer, every
     pump SCADA measures (status, or power) runs as measured through the segment
     (:func:`drive_pumps`); otherwise, and for the other pumps, the model's controls run them.
 
@@ -500,6 +500,9 @@ def expected_hydraulics(
     read = list(dict.fromkeys(keep + tanks))
     carried = controlled_links(wn, pumps)
     carry: dict[str, LinkStatus] = {}
+    unmeasured = [t for t in tanks
+                  if t not in set(levels.columns) or not levels[t].notna().any()]
+    carry_level: dict[str, float] = {}
     e_parts = []
     model = None
     for first in range(0, n, per):
@@ -513,6 +516,9 @@ def expected_hydraulics(
             clock_s=seconds[sl.start] % 86400, into=model)
         for name, status in carry.items():
             model.get_link(name).initial_status = status
+        for tank, level in carry_level.items():
+            node = model.get_node(tank)
+            node.init_level = float(np.clip(level, node.min_level, node.max_level))
         # one step past the segment: the tanks' levels at the end of its last step
         if whole_network:
             ds = simulate(model, m * step, step)
@@ -521,6 +527,7 @@ def expected_hydraulics(
                                    list(dict.fromkeys(links + pumps + carried)))
         e_parts.append(_levels_at_step_ends(ds, tanks, m))
         carry = _statuses_at_end(ds, wn, carried, m)
+        carry_level = {t: float(e_parts[-1][-1, tanks.index(t)]) for t in unmeasured}
         ds = ds.isel(time=slice(0, m))
         p_parts.append(ds["pressure_m"].sel(node=keep).to_numpy())
         q_parts.append(ds["flow_m3s"].sel(link=links).to_numpy() * 1000.0)

@@ -51,8 +51,10 @@ def storage_rate_l_s(level_m: pd.DataFrame, wn: wntr.network.WaterNetworkModel,
     measured levels: its own level at the end of the step, not the restarted one at the
     next time; :attr:`twin.water.leak_expectation.ExpectedRun.tank_level_end_m`), else the
     next time's level, the last step repeating the one before. DMAs without tanks store
-    nothing (0).
+    nothing (0); a tank with no level at all is left out (its DMA's other tanks still
+    count).
     """
+    level_m = level_m.loc[:, level_m.notna().any()]
     if level_m.empty or len(level_m) < 2:
         return pd.DataFrame(0.0, index=level_m.index, columns=zones)
     level = level_m.interpolate(limit_direction="both")

@@ -523,7 +523,10 @@ def detect_and_locate(
         # way SCADA is read (inflow at the step, storage over the step), so the sampling of
         # pumps and tanks at the SCADA step cancels out of the residual
         sim_flow = q_sim.set_axis(list(net.meters.meter_id), axis=1)
-        sim_level = p_exp[[t for t in tanks if t in p_exp.columns]]
+        # over the tanks SCADA measures, as the measured consumption is: a tank whose level
+        # is missing stores in both the same way (the simulation's own level runs on)
+        sim_level = p_exp[[t for t in obs.tank_level_m.columns
+                           if t in p_exp.columns and obs.tank_level_m[t].notna().any()]]
         c_exp = rs.measured_consumption_l_s(sim_flow, sim_level, wn, net.meters, net.dmas,
                                             level_end_m=sim_end)
     # 3. residuals, hourly, and their baseline
