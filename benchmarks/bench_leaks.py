@@ -46,7 +46,8 @@ to measured levels, up to 6,540 L/s at 23:55 on CTOWN; pumps and valves SCADA do
 carried from one segment to the next; the hourly baseline's negative lag-1 autocorrelation kept,
 that of a storage rate from noisy levels), 3 seeds of 70 days at 5 min, loggers by length,
 CTOWN then KL, 2 cores shared with other developers' work (load average 3.1-3.8); each step's
-CTOWN run on its own, same load:
+CTOWN run on its own, same load. Run again at 9a89ad0 (a tank SCADA does not measure carried
+across segments, no such tank in these cases; load average 2.4-4.2): the same figures.
 
 =======================  =====  =====  =====  =====  ==========  ===========  ===========
 CTOWN, by length (45)    found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m

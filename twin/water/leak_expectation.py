@@ -464,9 +464,10 @@ def expected_hydraulics(
     ``segment_h`` hours, each starting from the tank levels and pump statuses SCADA measured
     at its first step; a tank, pump or valve SCADA does not measure (a pump or valve the
     model's controls switch, :func:`controlled_links`) starts a segment as the segment
-    before left it, as in one continuous run, not as the model's file starts it. At a SCADA step of :data:`DRIVE_PUMPS_MAX_STEP_S` or finer, every
-    pump SCADA measures (status, or power) runs as measured through the segment
-    (:func:`drive_pumps`); otherwise, and for the other pumps, the model's controls run them.
+    before left it, as in one continuous run, not as the model's file starts it. At a
+    SCADA step of :data:`DRIVE_PUMPS_MAX_STEP_S` or finer, every pump SCADA measures
+    (status, or power) runs as measured through the segment (:func:`drive_pumps`);
+    otherwise, and for the other pumps, the model's controls run them.
 
     Only ``nodes``, ``links`` and the pumps are read out of EPANET, as it steps
     (:func:`twin.water.hydraulics.simulate_elements`); ``whole_network`` writes and reads
@@ -606,9 +607,10 @@ def _levels_at_step_ends(ds: xr.Dataset, tanks: list[str], m: int) -> np.ndarray
     reports ``m + 1`` times; a run EPANET ended early repeats its last level)."""
     if not tanks:
         return np.zeros((m, 0))
-    lv = ds["pressure_m"].sel(node=tanks).to_numpy()[1:m + 1]
+    run = ds["pressure_m"].sel(node=tanks).to_numpy()
+    lv = run[1:m + 1]
     if len(lv) < m:
-        lv = np.vstack([lv, np.repeat(lv[-1:], m - len(lv), axis=0)])
+        lv = np.vstack([lv, np.repeat(run[-1:], m - len(lv), axis=0)])
     return lv
 
 
