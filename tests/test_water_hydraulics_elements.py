@@ -70,7 +70,8 @@ def test_unknown_element_is_named():
 @needs_public
 def test_leak_expectation_reads_only_its_sensors_and_gets_the_whole_runs_numbers():
     """The expectation's segmented runs (tanks restarted from SCADA, pumps driven as
-    measured) give the same pressures, flows and pump agreement read either way."""
+    measured) give the same pressures, flows, tank levels at the steps' ends and pump
+    agreement read either way."""
     from twin.water import leak_expectation as exp
 
     wn = read_inp(PUBLIC_WATER / "CTOWN.INP")
@@ -94,7 +95,7 @@ def test_leak_expectation_reads_only_its_sensors_and_gets_the_whole_runs_numbers
                                     whole_network=True)
     for a, b in zip(fast, whole, strict=True):
         assert a.shape == b.shape and (a.index == b.index).all()
-    for a, b in zip((fast[0], fast[2]), (whole[0], whole[2]), strict=True):
+    for a, b in zip((fast[0], fast[2], fast[3]), (whole[0], whole[2], whole[3]), strict=True):
         scale = float(np.abs(b.to_numpy()).max())
         assert float(np.abs(a.to_numpy() - b.to_numpy()).max()) <= RELATIVE * scale
     assert (fast[1] == whole[1]).all()

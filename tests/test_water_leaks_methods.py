@@ -215,7 +215,7 @@ def test_expectation_runs_the_pumps_as_scada_measured():
     status = exp.measured_pump_status(obs)
     assert (status["P"].to_numpy() == on).all()
     seconds = np.arange(len(times)) * 900.0
-    p, same, q = exp.expected_hydraulics(wn, obs, np.ones(len(times)), seconds, ["T"],
+    p, same, q, _ = exp.expected_hydraulics(wn, obs, np.ones(len(times)), seconds, ["T"],
                                          segment_h=24, links=["P"])
     assert same.all()
     flow = q["P"].to_numpy()

@@ -583,8 +583,7 @@ def calibrate_joint(r: pd.DataFrame, mask: np.ndarray, min_leak: float, target_a
         if BLOCK_H and s_u > 0:
             # the CUSUM sums the standardised innovations, clipped: their spread over
             # blocks, memory left by the whitening and all (clipped as the CUSUM clips, so
-            # that a few wild steps, e.g. where the expectation restarts its tanks, do not
-            # set it)
+            # that a few wild steps, e.g. a pump switching within a step, do not set it)
             k0 = float(np.clip(0.5 * min_leak * gain / s_u, *K_RANGE))
             c0 = max(threshold_for_arl(k0, target_arl) / 2, 3.0)
             z = np.clip(u[mask] / (s_u * rel[mask]), -c0, c0)
