@@ -492,6 +492,9 @@ def rank_locations(
     LeakLocationError
         When no logger has a pressure change or no candidate junction can leak.
     """
+    if metric not in ("misfit", "correlation"):
+        raise LeakLocationError(f"unknown ranking metric {metric!r}: give 'misfit' or "
+                                "'correlation'")
     loggers = [n for n in dp_m.index if np.isfinite(dp_m[n]) and np.isfinite(
         sigma_m.get(n, np.nan)) and f"P {n}" in set(sens.sensor.values)]
     if not loggers:
