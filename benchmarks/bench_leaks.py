@@ -288,6 +288,29 @@ def detected_in_dma(alarms: pd.DataFrame, truth: pd.DataFrame) -> dict:
     return out
 
 
+def why_missed(alarms: pd.DataFrame, truth: pd.DataFrame, leak_id: str, node_xy: pd.DataFrame,
+               wn) -> str:
+    """Why a leak was not found: no alarm of its DMA in its window (not detected), only
+    alarms taken as an earlier leak's growth (merged), or the nearest position of its
+    window's alarms and its kind (located too far)."""
+    lk = truth.set_index("leak_id").loc[leak_id]
+    mine = alarms[(alarms.dma == lk.dma) & (alarms.alarm_utc >= lk.start)
+                  & (alarms.alarm_utc <= lk.end)]
+    if not len(mine):
+        return "not detected (no alarm of its DMA in its window)"
+    pipes = loc.pipe_table(wn)
+    seg = sc.leak_segments(truth[truth.leak_id == leak_id].assign(junction=""), node_xy,
+                           pipes)[0]
+    err = [sc.distance_to_segment(a.x_m, a.y_m, seg) if np.isfinite(a.x_m) else np.inf
+           for a in mine.itertuples()]
+    k = int(np.argmin(err))
+    near = mine.iloc[k]
+    new = mine[mine.kind == "new"]
+    what = "merged: only growth alarms" if not len(new) else "located too far"
+    return (f"{what}; {len(mine)} alarm(s) of its DMA in its window ({len(new)} new), the "
+            f"nearest position {err[k]:.0f} m (alarm {int(near.alarm)}, {near.kind})")
+
+
 def run_case(spec: BenchmarkSpec, client, settings: LeakSettings) -> dict:
     case = make_case(spec)
     net = LeakNetwork(case.wn, case.dmas, case.meters, case.customers, case.node_xy, "UTC")
@@ -473,7 +496,8 @@ def main() -> None:
                 for lid in sorted(missed):
                     print(f"    missed {lid} {tr.loc[lid, 'flow']:.1f} m3/h "
                           f"{tr.loc[lid, 'kind']} {tr.loc[lid, 'start']:%m-%d %H:%M}-"
-                          f"{tr.loc[lid, 'end']:%m-%d %H:%M} {tr.loc[lid, 'dma']}")
+                          f"{tr.loc[lid, 'end']:%m-%d %H:%M} {tr.loc[lid, 'dma']}: "
+                          f"{why_missed(r['report'].alarms, c.truth, lid, c.node_xy, c.wn)}")
             md = sum(len(rs.zones_of(r["case"].meters)) * args.days / sc.MONTH_DAYS
                      for r in rows)
             n_log = "/".join(str(len(r["case"].loggers)) for r in rows)
