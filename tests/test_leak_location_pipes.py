@@ -170,3 +170,17 @@ def test_a_dma_is_located_on_its_own_loggers_unless_it_has_too_few():
     # two loggers: their median would be the signature itself
     assert location_loggers(loggers, dmas, "DMA-2") == loggers
     assert location_loggers(loggers, dmas, "DMA-2", min_count=2) == ["d", "e"]
+
+
+def test_a_repeat_alarm_listing_the_earlier_leaks_place_is_its_growth():
+    """A repeat alarm whose best position is 800 m from an earlier leak is new unless one of
+    the positions listed for it lies within the radius of that leak."""
+    alarms = pd.DataFrame([_alarm(0, "2019-02-01 06:00", 0.0),
+                           _alarm(1, "2019-02-04 06:00", 800.0)])
+    listed = pd.DataFrame({"alarm": [1, 1, 1], "x_m": [800.0, 650.0, 120.0],
+                           "y_m": [0.0, 0.0, 0.0]})
+    far = listed.assign(x_m=[800.0, 650.0, 500.0])
+    assert _growth(alarms, NO_CHANGES, 300.0).kind.tolist() == ["new", "new"]
+    assert _growth(alarms, NO_CHANGES, 300.0, far).kind.tolist() == ["new", "new"]
+    out = _growth(alarms, NO_CHANGES, 300.0, listed)
+    assert out.kind.tolist() == ["new", "growth"] and out.growth_of.tolist() == [-1, 0]
