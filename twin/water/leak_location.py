@@ -13,9 +13,10 @@ observed change Δ and the column s_j of the junction, with the leak flow q ≥ 
 each, or (``metric="correlation"``, what the leak workflow uses) by the angle between Δ and
 s_j alone, blind to the leak's size. The observed change is the leak's signature
 (:func:`leak_signature`): each logger's pressure regressed on the area's leak flow (its
-consumption residual), day means on day means, over the hours from before the change to a window after it, times the leak flow;
-an earlier leak that began before the window is in the regression's constant (the
-differential signature), and a leak that grows is measured over its whole rise.
+consumption residual), day means on day means, over the hours from before the change to a
+window after it, times the leak flow; an earlier leak that began before the window is in
+the regression's constant (the differential signature), and a leak that grows is measured
+over its whole rise.
 
 References
 ----------
