@@ -10,11 +10,13 @@ batch. The runs are independent, so batches of junctions can be spread over Dask
 
 Candidates are ranked by the weighted least-squares misfit of ``Δ ≈ q · s_j`` between the
 observed change Δ and the column s_j of the junction, with the leak flow q ≥ 0 fitted for
-each. The observed change is the leak's signature (:func:`leak_signature`): each logger's
-pressure regressed on the area's leak flow (its consumption residual), day means on day
-means, over the hours from before the change to a window after it, times the leak flow;
-an earlier leak that began before the window is in the regression's constant (the
-differential signature), and a leak that grows is measured over its whole rise.
+each, or (``metric="correlation"``, what the leak workflow uses) by the angle between Δ and
+s_j alone, blind to the leak's size. The observed change is the leak's signature
+(:func:`leak_signature`): each logger's pressure regressed on the area's leak flow (its
+consumption residual), day means on day means, over the hours from before the change to a
+window after it, times the leak flow; an earlier leak that began before the window is in
+the regression's constant (the differential signature), and a leak that grows is measured
+over its whole rise.
 
 References
 ----------
@@ -479,6 +481,11 @@ def rank_locations(
         Per logger, the pressure per L/s of leak that the residuals' baseline takes out
         with the flows it regresses on (:func:`baseline_share`) [m per L/s]; it is taken
         out of every position's change the same way.
+    metric : str
+        ``"misfit"`` (default) ranks by the misfit above; ``"correlation"`` by ``1 − cos``
+        of the angle between the weighted change and each position's weighted sensitivity
+        (the ``misfit`` column then holds it), so that the size of the change does not
+        matter, only its shape over the loggers.
 
     Returns
     -------
@@ -492,6 +499,9 @@ def rank_locations(
     LeakLocationError
         When no logger has a pressure change or no candidate junction can leak.
     """
+    if metric not in ("misfit", "correlation"):
+        raise LeakLocationError(f"unknown ranking metric {metric!r}: give 'misfit' or "
+                                "'correlation'")
     loggers = [n for n in dp_m.index if np.isfinite(dp_m[n]) and np.isfinite(
         sigma_m.get(n, np.nan)) and f"P {n}" in set(sens.sensor.values)]
     if not loggers:
@@ -538,7 +548,8 @@ def rank_locations(
     misfit = ((d[None, :] - q[:, None] * Sw) ** 2).sum(axis=1) + ((q - q0) / sq) ** 2
     if metric == "correlation":
         # pressure-residual correlation: the angle between the observed change and each
-        # position's signature, blind to the model's errors of magnitude
+        # position's signature, blind to the model's errors of magnitude (q is still
+        # fitted, as the leak's size at that position)
         norm = np.linalg.norm(Sw, axis=1) * max(np.linalg.norm(d), 1e-12)
         misfit = 1.0 - np.where(norm > 0, Sw @ d / np.where(norm > 0, norm, 1.0), 0.0)
     order = np.argsort(misfit, kind="stable")[:top]

@@ -1,0 +1,186 @@
+"""Location on a hand-built looped network against independent WNTR runs of a leak at a pipe's
+midpoint, and the episode rules: growth by position, repairs by the size of the fall, the
+loggers a DMA's leak is located on."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import wntr
+
+from twin.water import leak_location as loc
+from twin.water.leaks import REPAIR_SHARE, _growth, location_loggers
+
+#: Grid of the test network: junctions ``J<r><c>`` 220 m apart.
+ROWS, COLS, SPACING_M = 4, 5, 220.0
+
+
+def _grid_network() -> wntr.network.WaterNetworkModel:
+    """A looped 4 × 5 grid fed from a reservoir at one corner; pipe diameters vary along the
+    rows (no two positions see the loggers alike by symmetry)."""
+    wn = wntr.network.WaterNetworkModel()
+    wn.options.hydraulic.inpfile_units = "LPS"
+    wn.add_reservoir("R", base_head=75.0, coordinates=(-SPACING_M, 0.0))
+    for r in range(ROWS):
+        for c in range(COLS):
+            wn.add_junction(f"J{r}{c}", base_demand=0.4e-3 * (1 + (r + 2 * c) % 3),
+                            elevation=10.0 + 2.0 * r, coordinates=(c * SPACING_M, r * SPACING_M))
+    wn.add_pipe("PR", "R", "J00", length=SPACING_M, diameter=0.30, roughness=110)
+    for r in range(ROWS):
+        for c in range(COLS):
+            d = 0.10 + 0.025 * ((r * 3 + c) % 4)
+            if c + 1 < COLS:
+                wn.add_pipe(f"H{r}{c}", f"J{r}{c}", f"J{r}{c + 1}", length=SPACING_M,
+                            diameter=d, roughness=100)
+            if r + 1 < ROWS:
+                wn.add_pipe(f"V{r}{c}", f"J{r}{c}", f"J{r + 1}{c}", length=SPACING_M,
+                            diameter=d, roughness=100)
+    wn.options.time.duration = 0
+    return wn
+
+
+def _pressures(wn, nodes, tmp_path, name) -> pd.Series:
+    sim = wntr.sim.EpanetSimulator(wn)
+    res = sim.run_sim(file_prefix=str(tmp_path / name))
+    return res.node["pressure"].iloc[0][list(nodes)]
+
+
+def _leak_change(wn, pipe: str, leak_l_s: float, loggers, tmp_path) -> pd.Series:
+    """The loggers' pressure change [m] when a leak of ``leak_l_s`` draws from the midpoint
+    of ``pipe``: two EPANET runs of WNTR, the leak a demand at a node that splits the pipe
+    (not the sensitivity's emitters at junctions)."""
+    base = _pressures(wn, loggers, tmp_path, "base")
+    leaky = copy.deepcopy(wn)
+    wntr.morph.split_pipe(leaky, pipe, f"{pipe}-B", "LEAK", split_at_point=0.5,
+                          return_copy=False)
+    leaky.get_node("LEAK").demand_timeseries_list[0].base_value = leak_l_s / 1000.0
+    return _pressures(leaky, loggers, tmp_path, "leak") - base
+
+
+@pytest.fixture(scope="module")
+def grid():
+    wn = _grid_network()
+    loggers = ["J02", "J04", "J11", "J13", "J20", "J22", "J24", "J31", "J33"]
+    dmas = pd.Series("DMA-1", index=wn.node_name_list)
+    meters = pd.DataFrame(columns=["meter_id", "link", "from_zone", "to_zone"])
+    sens = loc.leak_sensitivity(wn, loggers, meters, dmas, cache_dir=None)
+    xy = pd.DataFrame({n: wn.get_node(n).coordinates for n in wn.node_name_list},
+                      index=["x_m", "y_m"]).T
+    return wn, loggers, sens, xy, loc.pipe_table(wn)
+
+
+@pytest.mark.parametrize("pipe", ["H12", "V21", "H30"])
+def test_a_leak_at_a_pipes_midpoint_is_placed_on_that_pipe(grid, pipe, tmp_path):
+    """The change of a 4 L/s leak at the pipe's midpoint (WNTR, the leak a demand on a split
+    pipe), located by its angle to each position's sensitivity over every junction and
+    the points along the pipes: the true pipe comes first, at a point within a quarter of
+    its length of the leak, whatever size the change is scaled to."""
+    wn, loggers, sens, xy, pipes = grid
+    dp = _leak_change(wn, pipe, 4.0, loggers, tmp_path)
+    sigma = pd.Series(0.01, index=loggers)
+    cand = list(wn.junction_name_list)
+    ranked = loc.rank_locations(dp, sigma, 4.0, sens, cand, xy, pipes, top=5,
+                                metric="correlation")
+    best = ranked.iloc[0]
+    a, b = pipes.loc[pipe, ["start", "end"]]
+    mid = 0.5 * (xy.loc[a].to_numpy() + xy.loc[b].to_numpy())
+    assert np.hypot(best.x_m - mid[0], best.y_m - mid[1]) <= 0.25 * SPACING_M + 1e-6, ranked
+    for scale in (0.1, 10.0):  # the angle is blind to the leak's size
+        again = loc.rank_locations(dp * scale, sigma, 4.0, sens, cand, xy, pipes, top=5,
+                                   metric="correlation")
+        assert (again.element.iloc[0], again["at"].iloc[0]) == (best.element, best["at"])
+
+
+def test_sized_reranking_by_angle_keeps_the_true_pipe(grid, tmp_path):
+    """A 12 L/s leak (head losses no longer linear in the flow): the best junctions re-ranked
+    with a leak of the fitted size, by angle, still put the leak on its pipe."""
+    wn, loggers, sens, xy, pipes = grid
+    pipe = "V12"
+    dp = _leak_change(wn, pipe, 12.0, loggers, tmp_path)
+    sigma = pd.Series(0.01, index=loggers)
+    first = loc.rank_locations(dp, sigma, 12.0, sens, list(wn.junction_name_list), xy, None,
+                               top=6, metric="correlation")
+    texts = loc.snapshot_inp_texts(wn, [0])
+    ranked = loc.refine_with_size(first, dp, sigma, 12.0, texts, xy, pipes, top=3,
+                                  metric="correlation")
+    best = ranked.iloc[0]
+    a, b = pipes.loc[pipe, ["start", "end"]]
+    assert best.element == pipe or best.element in (a, b), ranked
+
+
+def test_an_unknown_metric_is_refused(grid):
+    wn, loggers, sens, xy, pipes = grid
+    with pytest.raises(loc.LeakLocationError, match="metric"):
+        loc.rank_locations(pd.Series(-0.1, index=loggers), pd.Series(0.01, index=loggers), 1.0,
+                           sens, ["J12"], xy, metric="angle")
+
+
+def _alarm(i, t, x, step=2.0, rising=False, dma="DMA-1"):
+    t = pd.Timestamp(t, tz="UTC")
+    return {"alarm": i, "dma": dma, "alarm_utc": t, "change_utc": t - pd.Timedelta(hours=3),
+            "step_l_s": step, "x_m": x, "y_m": 0.0, "rising": rising}
+
+
+def _fall(t, step, dma="DMA-1", explained_by=-1):
+    return {"series": dma, "direction": "down", "alarm_utc": pd.Timestamp(t, tz="UTC"),
+            "change_utc": pd.Timestamp(t, tz="UTC"), "step": step,
+            "explained_by": explained_by}
+
+
+NO_CHANGES = pd.DataFrame(columns=["series", "direction", "alarm_utc", "change_utc", "step",
+                                   "explained_by"])
+
+
+def test_growth_is_by_position_not_by_a_rising_leak_in_the_dma():
+    """A rising leak at x = 0; two days later an alarm located 1 km away is a new leak, one
+    located 100 m away its growth; an alarm that could not be located is the rising leak's
+    growth."""
+    alarms = pd.DataFrame([_alarm(0, "2019-02-01 06:00", 0.0, rising=True),
+                           _alarm(1, "2019-02-03 06:00", 1000.0),
+                           _alarm(2, "2019-02-04 06:00", 100.0),
+                           _alarm(3, "2019-02-05 06:00", np.nan)])
+    out = _growth(alarms, NO_CHANGES, 300.0)
+    assert out.kind.tolist() == ["new", "new", "growth", "growth"]
+    assert out.growth_of.tolist() == [-1, -1, 0, 0]
+
+
+def test_only_a_fall_the_size_of_a_repair_ends_a_leak():
+    """Between a 4 L/s leak's alarm and a later alarm at the same place: a fall of a quarter
+    of its step (noise, demand) leaves the later alarm its growth; a fall of its whole step
+    (its repair) makes the later one a new leak; a fall another DMA's change explains is
+    not a repair either."""
+    alarms = pd.DataFrame([_alarm(0, "2019-02-01 06:00", 0.0, step=4.0),
+                           _alarm(1, "2019-02-04 06:00", 50.0, step=4.0)])
+    small = pd.DataFrame([_fall("2019-02-02 06:00", -0.25 * 4.0)])
+    repair = pd.DataFrame([_fall("2019-02-02 06:00", -4.0)])
+    explained = pd.DataFrame([_fall("2019-02-02 06:00", -4.0, explained_by=7)])
+    assert REPAIR_SHARE * 4.0 > 1.0  # the small fall is below the repair's share
+    assert _growth(alarms, small, 300.0).kind.tolist() == ["new", "growth"]
+    assert _growth(alarms, repair, 300.0).kind.tolist() == ["new", "new"]
+    assert _growth(alarms, explained, 300.0).kind.tolist() == ["new", "growth"]
+
+
+def test_a_dma_is_located_on_its_own_loggers_unless_it_has_too_few():
+    dmas = pd.Series({"a": "DMA-1", "b": "DMA-1", "c": "DMA-1", "d": "DMA-2", "e": "DMA-2"})
+    loggers = ["a", "b", "c", "d", "e"]
+    assert location_loggers(loggers, dmas, "DMA-1") == ["a", "b", "c"]
+    # two loggers: their median would be the signature itself
+    assert location_loggers(loggers, dmas, "DMA-2") == loggers
+    assert location_loggers(loggers, dmas, "DMA-2", min_count=2) == ["d", "e"]
+
+
+def test_a_repeat_alarm_listing_the_earlier_leaks_place_is_its_growth():
+    """A repeat alarm whose best position is 800 m from an earlier leak is new unless one of
+    the positions listed for it lies within the radius of that leak."""
+    alarms = pd.DataFrame([_alarm(0, "2019-02-01 06:00", 0.0),
+                           _alarm(1, "2019-02-04 06:00", 800.0)])
+    listed = pd.DataFrame({"alarm": [1, 1, 1], "x_m": [800.0, 650.0, 120.0],
+                           "y_m": [0.0, 0.0, 0.0]})
+    far = listed.assign(x_m=[800.0, 650.0, 500.0])
+    assert _growth(alarms, NO_CHANGES, 300.0).kind.tolist() == ["new", "new"]
+    assert _growth(alarms, NO_CHANGES, 300.0, far).kind.tolist() == ["new", "new"]
+    out = _growth(alarms, NO_CHANGES, 300.0, listed)
+    assert out.kind.tolist() == ["new", "growth"] and out.growth_of.tolist() == [-1, 0]
