@@ -49,3 +49,30 @@ def sample_store(city, sample_raw, tmp_path_factory):
     errors = [r.error for r in reports if r.error]
     assert not errors, errors
     return store
+
+
+@pytest.fixture(scope="session")
+def pump_tank_network():
+    """Builder of the small network of the tank and pump tests: reservoir R (10 m) → pump P
+    (40 m at 10 L/s) → J1 → pipe A → J2 (4 L/s × ``pattern``, hourly) → pipe B → tank T (8 m
+    across, 3 of 6 m full), 200 m pipes of 200 mm, a 15-min step. ``build(pattern)`` makes a
+    new model each call."""
+    import wntr
+
+    def build(pattern: list[float]):
+        wn = wntr.network.WaterNetworkModel()
+        wn.add_reservoir("R", base_head=10.0)
+        wn.add_junction("J1", elevation=0.0)
+        wn.add_pattern("USE", list(pattern))
+        wn.add_junction("J2", elevation=0.0, base_demand=0.004, demand_pattern="USE")
+        wn.add_tank("T", elevation=30.0, init_level=3.0, min_level=0.0, max_level=6.0,
+                    diameter=8.0)
+        wn.add_curve("H", "HEAD", [(0.01, 40.0)])
+        wn.add_pump("P", "R", "J1", "HEAD", "H")
+        wn.add_pipe("A", "J1", "J2", length=200.0, diameter=0.2, roughness=120.0)
+        wn.add_pipe("B", "J2", "T", length=200.0, diameter=0.2, roughness=120.0)
+        wn.options.time.hydraulic_timestep = 900
+        wn.options.time.report_timestep = 900
+        return wn
+
+    return build

@@ -12,24 +12,10 @@ DAY = [0.5, 0.4, 0.4, 0.5, 0.7, 1.0, 1.4, 1.6, 1.4, 1.2, 1.1, 1.0,
        1.0, 1.0, 0.9, 0.9, 1.0, 1.2, 1.5, 1.6, 1.3, 1.0, 0.8, 0.6]
 
 
-def _tank_dma():
+def _tank_dma(build):
     """Reservoir → pump → J1 → pipe A (the DMA's boundary meter) → J2 (a daily demand) → pipe
-    B → tank T; the DMA is J2 and T."""
-    import wntr
-
-    wn = wntr.network.WaterNetworkModel()
-    wn.add_reservoir("R", base_head=10.0)
-    wn.add_junction("J1", elevation=0.0)
-    wn.add_pattern("DAY", DAY)
-    wn.add_junction("J2", elevation=0.0, base_demand=0.004, demand_pattern="DAY")
-    wn.add_tank("T", elevation=30.0, init_level=3.0, min_level=0.0, max_level=6.0,
-                diameter=8.0)
-    wn.add_curve("H", "HEAD", [(0.01, 40.0)])
-    wn.add_pump("P", "R", "J1", "HEAD", "H")
-    wn.add_pipe("A", "J1", "J2", length=200.0, diameter=0.2, roughness=120.0)
-    wn.add_pipe("B", "J2", "T", length=200.0, diameter=0.2, roughness=120.0)
-    wn.options.time.hydraulic_timestep = int(STEP_S)
-    wn.options.time.report_timestep = int(STEP_S)
+    B → tank T (``pump_tank_network``); the DMA is J2 and T."""
+    wn = build(DAY)
     dmas = pd.Series({"J1": "source", "J2": "D", "T": "D"})
     meters = pd.DataFrame({"meter_id": ["FM"], "link": ["A"], "link_type": ["Pipe"],
                            "from_zone": ["source"], "to_zone": ["D"]})
@@ -37,13 +23,13 @@ def _tank_dma():
 
 
 @pytest.fixture(scope="module")
-def expected_day():
+def expected_day(pump_tank_network):
     """A day at 15 min in 6-h segments; the pump runs as measured (3 h on, 3 h off in each
     segment) and SCADA's tank level is a flat 3 m, so every segment restarts the tank away
     from where the one before left it."""
     from twin.water import leak_expectation as exp
 
-    wn, dmas, meters = _tank_dma()
+    wn, dmas, meters = _tank_dma(pump_tank_network)
     times = pd.date_range("2020-01-06", periods=96, freq="900s", tz="UTC")
     on = ((np.arange(96) % 24) < 12).astype(int)
     obs = exp.Observations(
@@ -127,7 +113,7 @@ def test_storage_rate_from_measured_levels_and_given_ends():
 
 
 @pytest.mark.parametrize("level_measured", [True, False])
-def test_segments_of_a_continuous_history_are_that_history(level_measured):
+def test_segments_of_a_continuous_history_are_that_history(level_measured, pump_tank_network):
     """A pump switched by its tank's level (on below 2 m, off above 5 m) and not measured by
     SCADA: the expectation run in 6-h segments, each restarting the tank from the measured
     level, must be the one continuous EPANET run those levels came from (the independent
@@ -139,7 +125,7 @@ def test_segments_of_a_continuous_history_are_that_history(level_measured):
     from twin.water import leak_expectation as exp
     from twin.water.hydraulics import simulate_elements
 
-    wn, dmas, meters = _tank_dma()
+    wn, dmas, meters = _tank_dma(pump_tank_network)
     pump, tank = wn.get_link("P"), wn.get_node("T")
     wn.add_control("off", Control(ValueCondition(tank, "level", ">", 5.0),
                                   ControlAction(pump, "status", 0)))

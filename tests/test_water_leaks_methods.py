@@ -168,40 +168,27 @@ def test_gaps_of_days_are_flagged():
     assert "p2" not in flags and flags["p3"]["problem"] == "missing"
 
 
-def _pumped_tank_network():
-    """Reservoir → pump → junction → tank, a demand beside; the pump switched by the tank's
-    level (on below 1 m, off above 5 m)."""
-    import wntr
+def _pumped_tank_network(build):
+    """Reservoir → pump → junction → tank, a demand beside (``pump_tank_network``); the pump
+    switched by the tank's level (on below 1 m, off above 5 m)."""
     from wntr.network.controls import Control, ControlAction, ValueCondition
 
-    wn = wntr.network.WaterNetworkModel()
-    wn.add_reservoir("R", base_head=10.0)
-    wn.add_junction("J1", elevation=0.0)
-    wn.add_pattern("FLAT", [1.0])
-    wn.add_junction("J2", elevation=0.0, base_demand=0.004, demand_pattern="FLAT")
-    wn.add_tank("T", elevation=30.0, init_level=3.0, min_level=0.0, max_level=6.0,
-                diameter=8.0)
-    wn.add_curve("H", "HEAD", [(0.01, 40.0)])
-    wn.add_pump("P", "R", "J1", "HEAD", "H")
-    wn.add_pipe("A", "J1", "J2", length=200.0, diameter=0.2, roughness=120.0)
-    wn.add_pipe("B", "J2", "T", length=200.0, diameter=0.2, roughness=120.0)
+    wn = build([1.0])
     pump, tank = wn.get_link("P"), wn.get_node("T")
     wn.add_control("off", Control(ValueCondition(tank, "level", ">", 5.0),
                                   ControlAction(pump, "status", 0)))
     wn.add_control("on", Control(ValueCondition(tank, "level", "<", 1.0),
                                  ControlAction(pump, "status", 1)))
-    wn.options.time.hydraulic_timestep = 900
-    wn.options.time.report_timestep = 900
     return wn
 
 
-def test_expectation_runs_the_pumps_as_scada_measured():
+def test_expectation_runs_the_pumps_as_scada_measured(pump_tank_network):
     """The model's level controls would run the pump otherwise; with a measured status the
     simulation must follow it step by step (EPANET's reported pump status), and the tank must
     fill and empty by the mass balance of the pumped flow and the demand."""
     from twin.water import leak_expectation as exp
 
-    wn = _pumped_tank_network()
+    wn = _pumped_tank_network(pump_tank_network)
     times = pd.date_range("2020-01-06", periods=24 * 4, freq="900s", tz="UTC")
     on = np.zeros(len(times), dtype=int)
     on[4:20] = 1   # 01:00-05:00
