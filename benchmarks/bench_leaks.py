@@ -493,8 +493,13 @@ def main() -> None:
     parser.add_argument("--year-whole", action="store_true",
                         help="with the year, also time the expectation's hydraulic run written "
                         "and read for every node and link (the earlier way; ~12 GB)")
+    parser.add_argument("--false-alarms-per-month", type=float,
+                        default=LeakSettings.false_alarms_per_month,
+                        help="the detectors' false-alarm budget per DMA and month (the twin's "
+                        "setting, `twin water leaks --false-alarms-per-month`)")
     args = parser.parse_args()
-    settings = LeakSettings(baseline_days=14)
+    settings = LeakSettings(baseline_days=14, false_alarms_per_month=args.false_alarms_per_month)
+    print(f"settings: {settings}", flush=True)
     head = ["", "found", "3-10", "10-50", ">50 m3/h", "FA/DMA/month", "delay abrupt h",
             "delay all h", "loc. error m"]
     with dask_client(n_workers=args.workers) as client:
