@@ -103,6 +103,8 @@ ROWS = [
     # --- water
     ("leaks-top-0", ["water", "leaks", *S0, "--top", "0", "--store", "{store}"], "--top"),
     ("leaks-days-1", ["water", "leaks", *S0, "--days", "1", "--store", "{store}"], "--days"),
+    ("leaks-rank-metric", ["water", "leaks", *S0, "--rank-metric", "nearest", "--store",
+                           "{store}"], "--rank-metric nearest"),
     ("leaks-scheduler-dead", ["water", "leaks", *S0, "--store", "{store}", "--scheduler",
                               "{dead}"], "{dead}"),
     ("leaks-scheduler-not-dask", ["water", "leaks", *S0, "--store", "{store}", "--scheduler",

@@ -37,6 +37,14 @@ def leaks(
     drop_spacings: Annotated[float, typer.Option(
         min=0, help="Candidates within this many logger spacings of the alarming DMA's "
                     "logger that fell most (0: off).")] = 3.0,
+    rank_metric: Annotated[str, typer.Option(
+        help="How positions are ranked: 'correlation' (the angle between the loggers' "
+             "change and each position's sensitivity) or 'misfit' (the change's size too)."
+    )] = "correlation",
+    area_loggers: Annotated[bool, typer.Option(
+        "--area-loggers/--all-loggers",
+        help="Locate on the alarming DMA's own loggers (all when it has fewer than 3), or on "
+             "every logger.")] = True,
     truth: Annotated[str | None, typer.Option(
         help="CSV of known leaks (leak_id, pipe or junction, start, end, flow m3/h): score "
              "the run against it, BattLeDIM's way.")] = None,
@@ -82,6 +90,8 @@ def leaks(
     if min_leak_m3h <= 0 or false_alarms_per_month <= 0 or baseline_days < 0:
         fail("--min-leak-m3h and --false-alarms-per-month must be positive, --baseline-days "
              "not negative")
+    if rank_metric not in ("correlation", "misfit"):
+        fail(f"--rank-metric {rank_metric}: give 'correlation' or 'misfit'")
     if not locate_window_h > 0:
         fail(f"--locate-window-h {locate_window_h}: give a positive number of hours")
     existing_path(truth, "--truth")
@@ -103,7 +113,8 @@ def leaks(
                             false_alarms_per_month=false_alarms_per_month, rebase_h=rebase_h,
                             detect_step_min=detect_step_min,
                             locate_window_h=locate_window_h, top=top, size_refine=size_refine,
-                            drop_spacings=drop_spacings)
+                            drop_spacings=drop_spacings, rank_metric=rank_metric,
+                            area_loggers=area_loggers)
     if scheduler:
         from twin.parallel import dask_client
         client_cm = dask_client(scheduler)
