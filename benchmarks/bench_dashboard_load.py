@@ -68,9 +68,9 @@ sessions failed                                0 in 40
 
 Under two other developers' leak benchmarks (nice 19, load average 1.6-4.2), twelve batches
 between 4533e0f and 252174d (the code as now but for the warm-up's extent, the memory release's
-timing and, before cffc253, memory read at every poll): first render max 1.5-3.0 s, what-if max
-2.0-3.2 s, /liveness max 119-389 ms (8 of 12 over 200 ms), memory +8.1 to +11.3 % after a
-first batch (3 of 11 over 10 %), +3.2 % after a second. The slowest polls fell while sessions
+timing and, before cffc253, memory read at every poll): first render max 1.5-3.04 s (one over
+3 s), what-if max 2.0-3.2 s, /liveness max 119-389 ms (8 of 12 over 200 ms), memory +8.1 to
++11.3 % after a first batch (3 of 11 over 10 %), +3.2 % after a second. The slowest polls fell while sessions
 opened their pages and ran what-ifs (1-6 s into the batch). Before the closed sessions' memory
 was released one worker at a time (252174d), the two workers' collections of the sessions'
 objects at once held /liveness 265 ms after close. Chromium (``--mode browser``, same commit,
