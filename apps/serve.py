@@ -2,22 +2,19 @@
 
 Run by ``twin serve`` (:func:`twin.dashboard_server.panel_serve_command`) as
 ``python apps/serve.py <panel serve arguments>``. Before Panel starts, this process loads the
-city with its profiles and solves the *Now* page's opening time and the day around it
-(:mod:`apps.state`). With ``--num-procs N`` Panel then forks N worker processes, each with its
-own event loop, which inherit all of it copy-on-write: sessions are spread over the workers by
-the kernel, and one worker's Python work never holds another's event loop (a thread of the same
-process would, through the interpreter lock).
+city with its profiles, solves the *Now* page's opening time and the day around it, and makes
+the What-if page's opening base run (:mod:`apps.state`), so no session waits for them. As the
+server starts, a solver thread rehearses one session's work (:func:`warm_worker`, through
+``panel serve --setup apps/worker.py``).
 
-Nothing here starts a thread before the fork: a forked process keeps none of its parent's
-threads, so every solve here runs in this thread.
+One server process: with Panel's ``--num-procs`` a session's page request and its websocket
+can reach different processes, and the second builds the session again with other model ids,
+which the page could not place (seen in Chromium at 252174d).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -30,20 +27,12 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def worker_processes(panel_args: list[str]) -> int:
-    """The worker processes asked of Panel (``--num-procs``, Panel's default 1)."""
-    ap = argparse.ArgumentParser(add_help=False)
-    ap.add_argument("--num-procs", type=int, default=1)
-    return ap.parse_known_args(panel_args)[0].num_procs
-
-
-def prepare(processes: int) -> None:
+def prepare() -> None:
     """Load and solve what every session shares, in this thread (see the module's text)."""
     from apps import state
     from apps.series_view import WINDOWS
     from apps.snapshot_view import opening_at
 
-    state.share_cores(processes)
     started = time.perf_counter()
     say("dashboard: loading the city and its profiles (a fresh machine builds the profiles "
         "first: about 10 s)")
@@ -53,23 +42,14 @@ def prepare(processes: int) -> None:
         f"solving {at}, the opening time")
     state.snapshot_and_layers(city, at)
     state.timeline(city, at, WINDOWS[next(iter(WINDOWS))])
-    import apps.pages.lookahead  # noqa: F401  the pages' modules, shared by the workers too
-    import apps.pages.losses  # noqa: F401
-    import apps.pages.maintenance  # noqa: F401
-    import apps.pages.now  # noqa: F401
     from apps.pages.whatif import opening_knobs
     from twin.whatif import knobs_scenario
 
     say("dashboard: the what-if page's opening base run (it also compiles the solvers' "
-        "numba code once for all workers)")
+        "numba code)")
     state.base_result(city, knobs_scenario(opening_knobs(city.recipe.year)))
-
     state.freeze_shared()
-    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
-    if others:  # a forked worker would hold none of them: its pools would wait for ever
-        raise RuntimeError(f"threads started before the server's workers fork: {others}")
-    say(f"dashboard: ready in {time.perf_counter() - started:.1f} s; starting "
-        f"{processes} worker process{'es' if processes > 1 else ''}")
+    say(f"dashboard: ready in {time.perf_counter() - started:.1f} s; starting the server")
 
 
 def rehearse() -> None:
@@ -103,16 +83,14 @@ def rehearse() -> None:
                                     run_scenario(city, scenario)))
     pages.releaser(built, view.release, now_release)(None)
     state.release_memory()
-    say(f"dashboard: worker {os.getpid()} warm in {time.perf_counter() - started:.1f} s")
+    say(f"dashboard: warm in {time.perf_counter() - started:.1f} s")
 
 
 def warm_worker() -> None:
-    """Rehearse a session's work in a solver thread of this worker process as it starts
-    (``panel serve --setup apps/worker.py``). What Python, HoloViews and Bokeh build on first
-    use, and the copies the worker makes of the pages it shares with its parent as it reads
-    the city (reference counts are written in them), are then made once at start, not in the
-    worker's first sessions: its first render is as quick as later ones, and its memory after
-    sessions close returns to its level at start."""
+    """Rehearse a session's work in a solver thread as the server starts (``panel serve
+    --setup apps/worker.py``). What Python, Panel, HoloViews and Bokeh build on first use is
+    then built once at start, not in the first sessions: the first render is as quick as
+    later ones, and memory after sessions close returns to its level at start."""
     from apps import state
 
     state.SOLVERS.submit(rehearse)
@@ -123,7 +101,7 @@ def main(panel_args: list[str]) -> None:
     from panel.command import main as panel_main
 
     try:
-        prepare(worker_processes(panel_args))
+        prepare()
     except Exception as exc:  # noqa: BLE001  (the city's own error names its file and field)
         say(f"dashboard: cannot start: {type(exc).__name__}: {exc}")
         raise SystemExit(1) from None

@@ -1,22 +1,20 @@
 """What every dashboard session shares: the read-only city, the store and the solver threads.
 
 ``panel serve`` runs an app script once per browser session but imports modules once per
-server process, so everything here exists once a process and is shared read-only by its
-sessions. ``twin serve`` starts the server through ``apps/serve.py``: it loads the city with
-its profiles (:func:`load_city_here`) and solves the opening view before Panel forks one worker
-process a core, which inherit all of it; each worker has its own event loop and threads, and
-"once per server" below means once per worker process. Served otherwise (``panel serve``, a
-test), nothing here is loaded at import: the city (a few seconds) and, on a fresh machine, its
-year of profiles (about 10 s) are prepared in a solver thread the first time a session asks, so
-pages appear at once and show a loading state meanwhile.
+server process, so everything here exists once and is shared read-only by all sessions.
+``twin serve`` starts the server through ``apps/serve.py``, which loads the city with its
+profiles (:func:`load_city_here`) and solves the opening view before the server starts.
+Served otherwise (``panel serve``, a test), nothing here is loaded at import: the city (a few
+seconds) and, on a fresh machine, its year of profiles (about 10 s) are prepared in a solver
+thread the first time a session asks, so pages appear at once and show a loading state
+meanwhile.
 
 Results that are the same for every session (a snapshot at a time and its map layers, the base
 timeline around a time, the base run of a what-if's period, the losses review of a period, the
 maintenance assessment) are computed once per server by :class:`SharedResults`, keyed by all
 their inputs, and shared read-only: no session's own change (a what-if's knobs) is part of
 them. What-ifs, which are each session's own, queue in :data:`WHATIFS`, a pool sized to the
-process's share of the cores that runs them in the order they were asked for and tells each
-its place in the queue.
+cores that runs them in the order they were asked for and tells each its place in the queue.
 
 The city folder is ``$TWIN_CITY`` (``twin serve --city``), the store ``$TWIN_STORE``
 (``twin serve --store``, default ``<data directory>/store``).
@@ -103,13 +101,6 @@ class FairPool:
 
 #: What-if runs of all sessions: one worker per core, served in the order asked.
 WHATIFS = FairPool(max(1, os.cpu_count() or 1), "twin-whatif")
-
-
-def share_cores(processes: int) -> None:
-    """Size :data:`WHATIFS` to this process's share of the machine's cores when the server
-    runs ``processes`` worker processes (``apps/serve.py``). Before any what-if is run."""
-    global WHATIFS
-    WHATIFS = FairPool(max(1, (os.cpu_count() or 1) // max(1, processes)), "twin-whatif")
 
 
 class SharedResults:
@@ -202,8 +193,7 @@ def freeze_shared() -> None:
     """Put what exists now (the city, its profiles, shared results, imported modules: what
     lives as long as the server) out of the garbage collector's sight, so its full collections
     (which hold every thread, the event loop's too) only go through what sessions made since
-    (0.33 s a collection before), and a forked worker process does not write to the pages it
-    shares with its parent by collecting them."""
+    (0.33 s a collection before)."""
     release_memory()
     gc.freeze()
 
@@ -222,9 +212,8 @@ def city_future() -> Future[City]:
 
 
 def load_city_here() -> City:
-    """Load the city with its profiles in the calling thread, once: the server's start, before
-    it forks its worker processes (``apps/serve.py``), which then share it copy-on-write.
-    Never after a solver thread has started (a fork keeps no thread)."""
+    """Load the city with its profiles in the calling thread, once: the server's start
+    (``apps/serve.py``), before any session asks."""
     global _city
     with _lock:
         if not city_is_ready():
@@ -356,20 +345,10 @@ def _store_version() -> int | None:
 _trim_timer: threading.Timer | None = None
 
 
-#: Seconds between the worker processes' releases of memory after a burst of closed sessions
-#: (:func:`release_memory_soon`): a release collects the sessions' objects, which holds its
-#: worker's event loop (0.1-0.3 s after 5 sessions); one worker at a time, the other answers.
-RELEASE_STAGGER_S = 2.0
-
-
 def release_memory_soon(delay_s: float = 0.5) -> None:
     """:func:`release_memory` once, ``delay_s`` after the last of a burst of closed sessions
-    (in a timer thread, off the event loop), and :data:`RELEASE_STAGGER_S` later for each
-    worker process before this one (``tornado.process.task_id``, None when not forked)."""
-    from tornado.process import task_id
-
+    (in a timer thread, off the event loop)."""
     global _trim_timer
-    delay_s += RELEASE_STAGGER_S * (task_id() or 0)
     with _lock:
         if _trim_timer is not None:
             _trim_timer.cancel()

@@ -1,5 +1,5 @@
-"""Run by Panel in each worker process of the dashboard server as it starts (``panel serve
---setup``, given by ``twin serve``): the worker warms itself (:func:`apps.serve.warm_worker`)."""
+"""Run by Panel as the dashboard server starts (``panel serve --setup``, given by ``twin
+serve``): the server warms itself (:func:`apps.serve.warm_worker`)."""
 
 import sys
 from pathlib import Path

@@ -224,27 +224,6 @@ def test_login_refuses_a_wrong_password_and_admits_the_right_one(browser, server
 # ------------------------------------------------------------------------------ Now
 
 
-def test_the_server_runs_a_worker_a_core_sharing_the_city_it_loaded(server):
-    """``twin serve`` loads the city once and forks one worker a core (apps/serve.py): the
-    workers are the loader's children and most of their resident pages are its, shared."""
-    psutil = pytest.importorskip("psutil")
-    from twin.dashboard_server import ServeSettings
-
-    port = server.rsplit(":", 1)[1]
-    served = {p.pid: p for p in psutil.process_iter(["cmdline"])
-              if any(a.endswith("serve.py") for a in p.info["cmdline"] or [])
-              and port in (p.info["cmdline"] or [])}  # the workers have the loader's command
-    loader = [p for p in served.values() if p.ppid() not in served]
-    assert len(loader) == 1, loader
-    workers = loader[0].children()
-    expected = ServeSettings().processes or os.cpu_count() or 1
-    assert len(workers) == (expected if expected > 1 else 0)
-    for worker in workers:
-        memory = worker.memory_full_info()
-        # shared pages count in RSS, not in USS (the worker's own): the city is the loader's
-        assert memory.uss < 0.6 * memory.rss, (memory.uss, memory.rss)
-
-
 def test_now_page_shows_the_library_snapshot_and_series(page, city):
     from playwright.sync_api import expect
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import stat
 
 import pytest
@@ -95,11 +94,10 @@ def test_serve_command_keeps_secrets_off_the_command_line(users_file, tmp_path):
     assert env["TWIN_CITY"] == str(tmp_path.resolve())
     assert len(env["TWIN_PSEUDONYM_KEY"]) >= 32
     assert not any(users.cookie_secret() in c for c in cmd)
-    # the loader (city first, then Panel's workers forked) and each worker's warm-up
+    # the loader (the city first, then Panel in the same process) and the server's warm-up;
+    # one process (a session's page and websocket must reach the same one)
     assert cmd[1].endswith("serve.py") and cmd[cmd.index("--setup") + 1].endswith("worker.py")
-    workers = os.cpu_count() or 1
-    assert ("--num-procs" in cmd) == (workers > 1)
-    assert workers == 1 or cmd[cmd.index("--num-procs") + 1] == str(workers)
+    assert "--num-procs" not in cmd
     assert env["PYTHONMALLOC"] == "malloc" and env["MALLOC_ARENA_MAX"] == "2"
     open_cmd, open_env = panel_serve_command(ServeSettings(port=5999, auth=False), environ={})
     assert "--auth-module" not in open_cmd and "BOKEH_COOKIE_SECRET" not in open_env

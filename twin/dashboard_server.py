@@ -28,8 +28,8 @@ MALLOC_ARENAS = "2"
 #: an arena goes back to the system only when every object in it is freed, so a few objects
 #: that outlive a session kept its arenas; the C heap's free pages are given back when
 #: sessions close (:func:`apps.state.release_memory`). Measured, 10 websocket sessions on a
-#: warm server of two workers: memory 20 s after they closed +15.2 % with Python's arenas,
-#: +7.1 % with the C heap.
+#: warm server (then of two worker processes): memory 20 s after they closed +15.2 % with
+#: Python's arenas, +7.1 % with the C heap.
 PYTHON_ALLOCATOR = "malloc"
 
 
@@ -67,9 +67,6 @@ class ServeSettings:
     #: (with the event loop among them), and Panel's count of busy events is not safe to
     #: change from two threads at once (seen as a lost click under 10 sessions with 4)
     num_threads: int | None = 1
-    #: Worker processes (``--num-procs``), each with its own event loop, forked after the
-    #: city is loaded (``apps/serve.py``) and sharing it; None: one a core
-    processes: int | None = None
 
 
 def apps_dir() -> Path:
@@ -96,7 +93,10 @@ def panel_serve_command(settings: ServeSettings, python: str = sys.executable,
     if not app.exists():
         raise ServeError(f"{app}: dashboard app missing")
     s = settings
-    processes = s.processes or os.cpu_count() or 1
+    # one process: Panel's --num-procs workers share the listening socket, and a session's
+    # page request and its websocket reaching different workers made the second create the
+    # session again with other model ids, which the page (built by the first) could not place
+    # (the What-if page lost its headings and tables' layout in Chromium)
     cmd = [python, str(apps_dir() / "serve.py"), str(app), "--port", str(s.port),
            "--address", s.address, "--allow-websocket-origin", f"{s.address}:{s.port}",
            "--allow-websocket-origin", f"127.0.0.1:{s.port}",
@@ -119,8 +119,6 @@ def panel_serve_command(settings: ServeSettings, python: str = sys.executable,
         cmd.append("--show")
     if s.num_threads:
         cmd += ["--num-threads", str(s.num_threads)]
-    if processes > 1:
-        cmd += ["--num-procs", str(processes)]
     cmd += ["--setup", str(apps_dir() / "worker.py")]
     if s.auth:
         secret = users.cookie_secret()
