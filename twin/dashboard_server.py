@@ -24,13 +24,6 @@ STORE_ENV = "TWIN_STORE"
 #: glibc heaps (arenas) the server's threads share: each thread would otherwise grow its own
 #: and keep it (sessions' memory not given back after they close).
 MALLOC_ARENAS = "2"
-#: Python's objects from the C heap (``PYTHONMALLOC=malloc``), not from Python's own arenas:
-#: an arena goes back to the system only when every object in it is freed, so a few objects
-#: that outlive a session kept its arenas; the C heap's free pages are given back when
-#: sessions close (:func:`apps.state.release_memory`). Measured, 10 websocket sessions on a
-#: warm server (then of two worker processes): memory 20 s after they closed +15.2 % with
-#: Python's arenas, +7.1 % with the C heap.
-PYTHON_ALLOCATOR = "malloc"
 
 
 class ServeError(ValueError):
@@ -108,7 +101,6 @@ def panel_serve_command(settings: ServeSettings, python: str = sys.executable,
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     env.setdefault("MALLOC_ARENA_MAX", MALLOC_ARENAS)
-    env.setdefault("PYTHONMALLOC", PYTHON_ALLOCATOR)
     if s.city is not None:
         env[CITY_ENV] = str(Path(s.city).resolve())
     if s.store is not None:
