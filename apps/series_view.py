@@ -28,6 +28,8 @@ from twin.scenario import MAX_LOADING_PERCENT, MIN_SERVICE_PRESSURE_M, VOLTAGE_B
 from twin.water.zone_series import dma_series, tank_levels_m
 
 WINDOWS = {"the day": 1, "the week around it": 7}
+#: The window the series open with (a key of :data:`WINDOWS`).
+OPENING_WINDOW = "the day"
 PLOT = {"height": 180, "width": 305, "grid": True, "xlabel": "", "legend": "top_left",
         "fontsize": {"title": "10pt", "labels": "9pt", "xticks": "8pt", "yticks": "8pt"}}
 
@@ -47,7 +49,7 @@ class SeriesView:
         self._drawing = 0
         self.job = Job("solving the window")
         self.window = pn.widgets.RadioButtonGroup(name="Window", options=list(WINDOWS),
-                                                  value="the day", css_classes=["series-window"])
+                                                  value=OPENING_WINDOW, css_classes=["series-window"])
         self.feeder = pn.widgets.Select(name="Feeder", options=[], css_classes=["series-feeder"],
                                         width=140)
         self.dma = pn.widgets.Select(name="DMA", options=[], css_classes=["series-dma"],

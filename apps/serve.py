@@ -4,8 +4,8 @@ Run by ``twin serve`` (:func:`twin.dashboard_server.panel_serve_command`) as
 ``python apps/serve.py <panel serve arguments>``. Before Panel starts, this process loads the
 city with its profiles, solves the *Now* page's opening time and the day around it, and makes
 the What-if page's opening base run (:mod:`apps.state`), so no session waits for them. As the
-server starts, a solver thread rehearses one session's work (:func:`warm_worker`, through
-``panel serve --setup apps/worker.py``).
+server starts, a solver thread rehearses one session's work (:func:`warm_up`, through
+``panel serve --setup apps/warm_up.py``).
 
 One server process: with Panel's ``--num-procs`` a session's page request and its websocket
 can reach different processes, and the second builds the session again with other model ids,
@@ -30,7 +30,7 @@ def say(message: str) -> None:
 def prepare() -> None:
     """Load and solve what every session shares, in this thread (see the module's text)."""
     from apps import state
-    from apps.series_view import WINDOWS
+    from apps.series_view import OPENING_WINDOW, WINDOWS
     from apps.snapshot_view import opening_at
 
     started = time.perf_counter()
@@ -41,7 +41,7 @@ def prepare() -> None:
     say(f"dashboard: city '{city.recipe.name}' loaded in {time.perf_counter() - started:.1f} s; "
         f"solving {at}, the opening time")
     state.snapshot_and_layers(city, at)
-    state.timeline(city, at, WINDOWS[next(iter(WINDOWS))])
+    state.timeline(city, at, WINDOWS[OPENING_WINDOW])
     from apps.pages.whatif import opening_knobs
     from twin.whatif import knobs_scenario
 
@@ -55,7 +55,7 @@ def prepare() -> None:
 def rehearse() -> None:
     """A session's work done once and let go: every page built, the map and the series figures
     of the opening view drawn, and a what-if with EV and PV shown beside its base (see
-    :func:`warm_worker`). A page's first build in a process takes ten times its later ones
+    :func:`warm_up`). A page's first build in a process takes ten times its later ones
     (What-if 0.40 s against 0.04 s; Panel and param set up each class on first use)."""
     from dataclasses import replace
 
@@ -63,7 +63,7 @@ def rehearse() -> None:
     from apps.network_map import NetworkMap
     from apps.pages import now
     from apps.pages.whatif import compared, opening_knobs
-    from apps.series_view import WINDOWS, opening_choice, series_figures
+    from apps.series_view import OPENING_WINDOW, WINDOWS, opening_choice, series_figures
     from apps.snapshot_view import opening_at
     from twin.scenario import run_scenario
     from twin.whatif import knobs_scenario
@@ -73,7 +73,7 @@ def rehearse() -> None:
     at = opening_at(city.recipe.year)
     _, _, view, now_release, _ = now.build()
     NetworkMap().draw(state.snapshot_and_layers(city, at)[1])
-    series_figures(city, state.timeline(city, at, WINDOWS[next(iter(WINDOWS))]),
+    series_figures(city, state.timeline(city, at, WINDOWS[OPENING_WINDOW]),
                    *opening_choice(city))
     built = {title: build() for title, build in pages.LAZY_PAGES.items()}
     knobs = replace(opening_knobs(city.recipe.year), ev_share_percent=50.0,
@@ -86,14 +86,20 @@ def rehearse() -> None:
     say(f"dashboard: warm in {time.perf_counter() - started:.1f} s")
 
 
-def warm_worker() -> None:
+def warm_up() -> None:
     """Rehearse a session's work in a solver thread as the server starts (``panel serve
-    --setup apps/worker.py``). What Python, Panel, HoloViews and Bokeh build on first use is
+    --setup apps/warm_up.py``). What Python, Panel, HoloViews and Bokeh build on first use is
     then built once at start, not in the first sessions: the first render is as quick as
-    later ones, and memory after sessions close returns to its level at start."""
+    later ones, and memory after sessions close returns to its level at start. A warm-up that
+    fails is said in the server's log; sessions then pay the first-use costs themselves."""
     from apps import state
 
-    state.SOLVERS.submit(rehearse)
+    def said(done) -> None:
+        if done.exception() is not None:
+            say(f"dashboard: warm-up failed, the first sessions will be slower: "
+                f"{type(done.exception()).__name__}: {done.exception()}")
+
+    state.SOLVERS.submit(rehearse).add_done_callback(said)
 
 
 def main(panel_args: list[str]) -> None:

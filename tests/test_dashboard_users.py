@@ -96,7 +96,7 @@ def test_serve_command_keeps_secrets_off_the_command_line(users_file, tmp_path):
     assert not any(users.cookie_secret() in c for c in cmd)
     # the loader (the city first, then Panel in the same process) and the server's warm-up;
     # one process (a session's page and websocket must reach the same one)
-    assert cmd[1].endswith("serve.py") and cmd[cmd.index("--setup") + 1].endswith("worker.py")
+    assert cmd[1].endswith("serve.py") and cmd[cmd.index("--setup") + 1].endswith("warm_up.py")
     assert "--num-procs" not in cmd
     assert env["MALLOC_ARENA_MAX"] == "2"
     open_cmd, open_env = panel_serve_command(ServeSettings(port=5999, auth=False), environ={})

@@ -111,7 +111,7 @@ def panel_serve_command(settings: ServeSettings, python: str = sys.executable,
         cmd.append("--show")
     if s.num_threads:
         cmd += ["--num-threads", str(s.num_threads)]
-    cmd += ["--setup", str(apps_dir() / "worker.py")]
+    cmd += ["--setup", str(apps_dir() / "warm_up.py")]
     if s.auth:
         secret = users.cookie_secret()
         env["BOKEH_COOKIE_SECRET"] = env["PANEL_COOKIE_SECRET"] = secret
