@@ -158,9 +158,12 @@ def _check_value_columns(cols: tuple[str, ...], prefix: str, file: str) -> None:
     Raises
     ------
     MdmCsvError
-        Naming the first column out of order.
+        Naming the first column out of order, or saying there is none (a cut header).
     """
-    first = next(i for i, c in enumerate(cols) if re.fullmatch(prefix + r"\d+", c))
+    first = next((i for i, c in enumerate(cols) if re.fullmatch(prefix + r"\d+", c)), None)
+    if first is None:
+        raise MdmCsvError(f"{file} line 1: no value column ({prefix}001, {prefix}002, ...) in "
+                          "the header; is the file cut short?")
     for k, c in enumerate(cols[first:]):
         m = re.fullmatch(prefix + r"(\d+)", c)
         if m is None or int(m.group(1)) != k + 1:
