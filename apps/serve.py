@@ -1,20 +1,27 @@
 """Start the dashboard server: load what every session shares, then hand over to ``panel serve``.
 
 Run by ``twin serve`` (:func:`twin.dashboard_server.panel_serve_command`) as
-``python apps/serve.py <panel serve arguments>``. Before Panel starts, this process loads the
+``python apps/serve.py --workers N <panel serve arguments>``. Before Panel starts, this process loads the
 city with its profiles, solves the *Now* page's opening time and the day around it, and makes
 the What-if page's opening base run (:mod:`apps.state`), so no session waits for them. As the
 server starts, a solver thread rehearses one session's work (:func:`warm_up`, through
 ``panel serve --setup apps/warm_up.py``).
 
-One server process: with Panel's ``--num-procs`` a session's page request and its websocket
-can reach different processes, and the second builds the session again with other model ids,
-which the page could not place (seen in Chromium at 252174d).
+With ``--workers N`` above 1, it then forks N worker processes, each a whole ``panel serve`` on
+its own port with its own event loop, sharing what was loaded copy-on-write, and stays as the
+front on the public port (:mod:`apps.front`), which hands each engineer to a worker. One
+process holding every session collected their objects in pauses of 0.2-0.5 s that held its
+event loop (``/liveness``) while 10 sessions ran or closed; a worker holds half of them. Panel's
+own ``--num-procs`` shares one listening socket, so a session's page request and its websocket
+could reach different processes and the page could not place what the second built (seen in
+Chromium at 252174d).
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,8 +34,9 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def prepare() -> None:
-    """Load and solve what every session shares, in this thread (see the module's text)."""
+def prepare(workers: int = 1) -> None:
+    """Load and solve what every session shares, in this thread (see the module's text),
+    for ``workers`` worker processes forked afterwards (none started a thread before)."""
     from apps import state
     from apps.series_view import OPENING_WINDOW, WINDOWS
     from apps.snapshot_view import opening_at
@@ -49,6 +57,9 @@ def prepare() -> None:
         "numba code)")
     state.base_result(city, knobs_scenario(opening_knobs(city.recipe.year)))
     state.freeze_shared()
+    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    if workers > 1 and others:  # a forked worker would hold none: its pools would wait for ever
+        raise RuntimeError(f"threads started before the server's workers fork: {others}")
     say(f"dashboard: ready in {time.perf_counter() - started:.1f} s; starting the server")
 
 
@@ -102,15 +113,108 @@ def warm_up() -> None:
     state.SOLVERS.submit(rehearse).add_done_callback(said)
 
 
-def main(panel_args: list[str]) -> None:
-    """Prepare, then run ``panel serve`` with ``panel_args`` in this process."""
+def worker_args(panel_args: list[str], port: int, worker_port: int) -> list[str]:
+    """``panel_args`` for a worker on ``worker_port``: its ``--port``, and the websocket
+    origins allowed at the front's ``port`` allowed at the worker's port instead (the page a
+    worker serves is that worker's origin)."""
+    out = list(panel_args)
+    for i, (flag, value) in enumerate(zip(out, out[1:], strict=False)):
+        if flag == "--port":
+            out[i + 1] = str(worker_port)
+        elif flag == "--allow-websocket-origin" and value.endswith(f":{port}"):
+            out[i + 1] = f"{value.rsplit(':', 1)[0]}:{worker_port}"
+    return out
+
+
+def option(panel_args: list[str], flag: str, default: str) -> str:
+    """The value of ``flag`` in ``panel_args`` (``default`` if absent)."""
+    return panel_args[panel_args.index(flag) + 1] if flag in panel_args else default
+
+
+def fork_worker(panel_args: list[str], index: int, workers: int) -> int:
+    """Fork worker ``index`` of ``workers``: a ``panel serve`` with ``panel_args`` over what
+    this process loaded (shared copy-on-write). Returns the worker's pid (in the parent)."""
+    pid = os.fork()
+    if pid:
+        return pid
     from panel.command import main as panel_main
 
+    from apps import state
+
+    code = 1
     try:
-        prepare()
+        state.serve_as_worker(index, workers)
+        sys.argv = ["panel", "serve", *panel_args]  # Panel's command line reads sys.argv
+        panel_main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def serve_workers(panel_args: list[str], workers: int) -> int:
+    """Fork ``workers`` worker processes, each a ``panel serve`` on its own port, and run the
+    front on the public port (:mod:`apps.front`) until a worker stops or a signal comes.
+    Returns the exit code."""
+    import signal
+
+    from tornado.ioloop import IOLoop, PeriodicCallback
+
+    from apps.front import front_app, worker_ports
+
+    port, address = int(option(panel_args, "--port", "5006")), option(panel_args, "--address",
+                                                                        "localhost")
+    ports = worker_ports(port, workers)
+    pids = {fork_worker(worker_args(panel_args, port, p), k, workers): p
+            for k, p in enumerate(ports)}
+    say(f"dashboard: {workers} worker processes on ports {', '.join(map(str, ports))}; "
+        f"the front on port {port} hands each engineer to one of them")
+    front_app(address, ports).listen(port, address)
+    loop, code = IOLoop.current(), [0]
+
+    def stop(exit_code: int) -> None:
+        code[0] = exit_code
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        loop.add_callback(loop.stop)
+
+    def watch() -> None:
+        for pid, worker_port in list(pids.items()):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                del pids[pid]
+                say(f"dashboard: the worker on port {worker_port} stopped (exit status "
+                    f"{os.waitstatus_to_exitcode(status)}); stopping the server")
+                stop(1)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: loop.add_callback_from_signal(stop, 0))
+    PeriodicCallback(watch, 1000).start()
+    loop.start()
+    return code[0]
+
+
+def main(argv: list[str]) -> None:
+    """Prepare, then serve: ``argv`` is ``--workers N`` followed by ``panel serve``'s
+    arguments. One worker: ``panel serve`` in this process; more: :func:`serve_workers`."""
+    workers, panel_args = int(argv[1]), argv[2:]
+    if argv[0] != "--workers" or workers < 1:
+        raise SystemExit("usage: serve.py --workers N <panel serve arguments>")
+    try:
+        prepare(workers)
     except Exception as exc:  # noqa: BLE001  (the city's own error names its file and field)
         say(f"dashboard: cannot start: {type(exc).__name__}: {exc}")
         raise SystemExit(1) from None
+    if workers > 1:
+        raise SystemExit(serve_workers(panel_args, workers))
+    from panel.command import main as panel_main
+
     sys.argv = ["panel", "serve", *panel_args]  # Panel's command line reads sys.argv
     panel_main()
 

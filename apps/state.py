@@ -1,10 +1,11 @@
 """What every dashboard session shares: the read-only city, the store and the solver threads.
 
 ``panel serve`` runs an app script once per browser session but imports modules once per
-server process, so everything here exists once and is shared read-only by all sessions.
-``twin serve`` starts the server through ``apps/serve.py``, which loads the city with its
-profiles (:func:`load_city_here`) and solves the opening view before the server starts.
-Served otherwise (``panel serve``, a test), nothing here is loaded at import: the city (a few
+server process, so everything here exists once a process and is shared read-only by its
+sessions. ``twin serve`` starts the server through ``apps/serve.py``, which loads the city with
+its profiles (:func:`load_city_here`) and solves the opening view before it forks one worker
+process a core, which inherit all of it copy-on-write; each worker has its own event loop and
+threads, and "once per server" below means once per worker process. Served otherwise (``panel serve``, a test), nothing here is loaded at import: the city (a few
 seconds) and, on a fresh machine, its year of profiles (about 10 s) are prepared in a solver
 thread the first time a session asks, so pages appear at once and show a loading state
 meanwhile.
@@ -14,7 +15,7 @@ timeline around a time, the base run of a what-if's period, the losses review of
 maintenance assessment) are computed once per server by :class:`SharedResults`, keyed by all
 their inputs, and shared read-only: no session's own change (a what-if's knobs) is part of
 them. What-ifs, which are each session's own, queue in :data:`WHATIFS`, a pool sized to the
-cores that runs them in the order they were asked for and tells each its place in the queue.
+process's share of the cores that runs them in the order they were asked for and tells each its place in the queue.
 
 The city folder is ``$TWIN_CITY`` (``twin serve --city``), the store ``$TWIN_STORE``
 (``twin serve --store``, default ``<data directory>/store``).
@@ -101,6 +102,17 @@ class FairPool:
 
 #: What-if runs of all sessions: one worker per core, served in the order asked.
 WHATIFS = FairPool(max(1, os.cpu_count() or 1), "twin-whatif")
+#: This process's place among the server's worker processes (0 when it is the only one).
+WORKER_INDEX = 0
+
+
+def serve_as_worker(index: int, workers: int) -> None:
+    """Make this process worker ``index`` of ``workers`` (``apps/serve.py``, after the fork,
+    before Panel starts): :data:`WHATIFS` sized to its share of the cores, and its place for
+    :func:`release_memory_soon`."""
+    global WHATIFS, WORKER_INDEX
+    WHATIFS = FairPool(max(1, (os.cpu_count() or 1) // workers), "twin-whatif")
+    WORKER_INDEX = index
 
 
 class SharedResults:
@@ -212,8 +224,9 @@ def city_future() -> Future[City]:
 
 
 def load_city_here() -> City:
-    """Load the city with its profiles in the calling thread, once: the server's start
-    (``apps/serve.py``), before any session asks."""
+    """Load the city with its profiles in the calling thread, once: the server's start, before
+    it forks its worker processes (``apps/serve.py``), which then share it copy-on-write.
+    Never after a solver thread has started (a fork keeps no thread)."""
     global _city
     with _lock:
         if not city_is_ready():
@@ -345,10 +358,18 @@ def _store_version() -> int | None:
 _trim_timer: threading.Timer | None = None
 
 
+#: Seconds between the worker processes' releases of memory after a burst of closed sessions
+#: (:func:`release_memory_soon`): a release collects the sessions' objects, which holds its
+#: worker's event loop (0.1-0.3 s after 5 sessions); one worker at a time, the others answer.
+RELEASE_STAGGER_S = 2.0
+
+
 def release_memory_soon(delay_s: float = 0.5) -> None:
     """:func:`release_memory` once, ``delay_s`` after the last of a burst of closed sessions
-    (in a timer thread, off the event loop)."""
+    (in a timer thread, off the event loop), and :data:`RELEASE_STAGGER_S` later for each
+    worker process before this one (:data:`WORKER_INDEX`)."""
     global _trim_timer
+    delay_s += RELEASE_STAGGER_S * WORKER_INDEX
     with _lock:
         if _trim_timer is not None:
             _trim_timer.cancel()

@@ -310,7 +310,9 @@ async def session(browser, base: str, ev_percent: int, out: dict) -> None:
     page.set_default_timeout(300_000)  # a loaded server: measure, do not give up
     try:
         t = time.perf_counter()  # log in (the login form's POST: the context keeps the cookie)
-        login = await context.request.post(f"{base}/login", max_redirects=0, form={
+        asked = await context.request.get(f"{base}/login", max_redirects=0)
+        login_at = asked.headers["location"] if asked.status == 307 else f"{base}/login"
+        login = await context.request.post(login_at, max_redirects=0, form={
             "username": USER, "password": PASSWORD}, timeout=300_000)
         out["login_s"] = time.perf_counter() - t
         if not any(c["name"] == "user" for c in await context.cookies()):
@@ -515,6 +517,15 @@ def whatif_outcome(client: DocClient):
     return None
 
 
+async def landing(http, url: str, headers: dict | None = None) -> str:
+    """Where the server sends a browser that asks for ``url``: the worker the front redirects
+    to (``apps/front.py``; ``scheme://host:port``), or the server itself."""
+    r = await http.fetch(url, headers=headers, follow_redirects=False, raise_error=False,
+                         request_timeout=300)
+    parts = urllib.parse.urlsplit(r.headers["Location"] if r.code == 307 else url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 async def ws_session(base: str, ev_percent: int, out: dict) -> None:
     """One engineer as a websocket client: log in, open the app (the page the browser would
     load, then its Bokeh session), see the numbers, run a one-day what-if."""
@@ -525,7 +536,8 @@ async def ws_session(base: str, ev_percent: int, out: dict) -> None:
     client = None
     try:
         t = time.perf_counter()
-        login = await http.fetch(f"{base}/login", method="POST", follow_redirects=False,
+        login_at = await landing(http, f"{base}/login")  # as a browser goes to the login page
+        login = await http.fetch(f"{login_at}/login", method="POST", follow_redirects=False,
                                  raise_error=False, request_timeout=300,
                                  body=urllib.parse.urlencode(
                                      {"username": USER, "password": PASSWORD}))
@@ -533,14 +545,15 @@ async def ws_session(base: str, ev_percent: int, out: dict) -> None:
         cookie = "; ".join(c.split(";", 1)[0] for c in login.headers.get_list("Set-Cookie"))
         if "user=" not in cookie:
             raise RuntimeError(f"login refused (HTTP {login.code})")
-        t0 = time.perf_counter()  # open the app, logged in
-        page = await http.fetch(f"{base}/dashboard", headers={"Cookie": cookie},
+        t0 = time.perf_counter()  # open the app, logged in (the front's redirect included)
+        worker = await landing(http, f"{base}/dashboard", {"Cookie": cookie})
+        page = await http.fetch(f"{worker}/dashboard", headers={"Cookie": cookie},
                                 request_timeout=300)
         out["page_s"] = time.perf_counter() - t0
         token = re.search(r'"token":\s*"([^"]+)"', page.body.decode()).group(1)
         socket = await websocket_connect(
-            HTTPRequest(f"ws{base.removeprefix('http')}/dashboard/ws", request_timeout=300,
-                        headers={"Cookie": cookie, "Origin": base}),
+            HTTPRequest(f"ws{worker.removeprefix('http')}/dashboard/ws", request_timeout=300,
+                        headers={"Cookie": cookie, "Origin": worker}),
             subprotocols=["bokeh", token], max_message_size=200 * 2**20)
         client = DocClient(socket)
         await client.pull()

@@ -224,6 +224,39 @@ def test_login_refuses_a_wrong_password_and_admits_the_right_one(browser, server
 # ------------------------------------------------------------------------------ Now
 
 
+def test_the_server_runs_a_worker_a_core_each_keeping_its_sessions(server, browser):
+    """``twin serve`` loads the city once and forks one worker a core (apps/serve.py), each a
+    panel serve on its own port: most of a worker's resident pages are the loader's, shared;
+    the front hands engineers to the workers in turn, and a page stays on its worker (its
+    websocket too: the page's numbers appear)."""
+    psutil = pytest.importorskip("psutil")
+    from playwright.sync_api import expect
+
+    port = int(server.rsplit(":", 1)[1])
+    served = {p.pid: p for p in psutil.process_iter(["cmdline"])
+              if any(a.endswith("serve.py") for a in p.info["cmdline"] or [])
+              and str(port) in (p.info["cmdline"] or [])}  # the workers have the loader's command
+    loader = [p for p in served.values() if p.ppid() not in served]
+    assert len(loader) == 1, loader
+    workers = loader[0].children()
+    cores = os.cpu_count() or 1
+    assert len(workers) == (cores if cores > 1 else 0)
+    for worker in workers:
+        memory = worker.memory_full_info()
+        # shared pages count in RSS, not in USS (the worker's own): the city is the loader's
+        assert memory.uss < 0.6 * memory.rss, (memory.uss, memory.rss)
+    seen = set()
+    for _ in range(max(2, len(workers))):
+        context = browser.new_context(viewport={"width": 1600, "height": 1700})
+        page = context.new_page()
+        _login(page, server)
+        expect(page.locator(".summary-vm_min_pu div").filter(has_text="p.u.").first
+               ).to_be_visible(timeout=120_000)
+        seen.add(int(re.search(r":(\d+)/", page.url).group(1)))
+        context.close()
+    assert seen == ({port + 1 + k for k in range(len(workers))} if workers else {port})
+
+
 def test_now_page_shows_the_library_snapshot_and_series(page, city):
     from playwright.sync_api import expect
 

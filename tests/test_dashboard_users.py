@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import stat
 
 import pytest
@@ -94,10 +95,12 @@ def test_serve_command_keeps_secrets_off_the_command_line(users_file, tmp_path):
     assert env["TWIN_CITY"] == str(tmp_path.resolve())
     assert len(env["TWIN_PSEUDONYM_KEY"]) >= 32
     assert not any(users.cookie_secret() in c for c in cmd)
-    # the loader (the city first, then Panel in the same process) and the server's warm-up;
-    # one process (a session's page and websocket must reach the same one)
+    # the loader (the city first, then one worker a core, each a panel serve on its own
+    # port: a session's page and websocket must reach the same one) and each one's warm-up
     assert cmd[1].endswith("serve.py") and cmd[cmd.index("--setup") + 1].endswith("warm_up.py")
-    assert "--num-procs" not in cmd
+    assert cmd[2:4] == ["--workers", str(os.cpu_count() or 1)] and "--num-procs" not in cmd
+    two = panel_serve_command(ServeSettings(port=5999, workers=2), environ={})[0]
+    assert two[2:4] == ["--workers", "2"]
     assert env["MALLOC_ARENA_MAX"] == "2"
     open_cmd, open_env = panel_serve_command(ServeSettings(port=5999, auth=False), environ={})
     assert "--auth-module" not in open_cmd and "BOKEH_COOKIE_SECRET" not in open_env
@@ -107,3 +110,21 @@ def test_serve_command_keeps_secrets_off_the_command_line(users_file, tmp_path):
         "github", key="id", secret="oauth-secret")), environ={})
     assert o_cmd[o_cmd.index("--oauth-provider") + 1] == "github"
     assert o_env["PANEL_OAUTH_SECRET"] == "oauth-secret" and "oauth-secret" not in o_cmd
+
+
+def test_each_worker_is_served_on_its_own_port_with_its_own_origins():
+    """The front on 5999 and workers on 6000, 6001: a worker's panel serve listens on its
+    port and accepts websockets from pages of its own origin (the page it served)."""
+    from apps.front import worker_ports
+    from apps.serve import worker_args
+
+    cmd, _ = panel_serve_command(ServeSettings(port=5999, address="10.0.0.5", auth=False),
+                                 environ={})
+    panel_args = cmd[4:]
+    assert worker_ports(5999, 2) == [6000, 6001]
+    args = worker_args(panel_args, 5999, 6001)
+    assert args[args.index("--port") + 1] == "6001"
+    origins = {args[i + 1] for i, a in enumerate(args) if a == "--allow-websocket-origin"}
+    assert origins == {"10.0.0.5:6001", "127.0.0.1:6001", "localhost:6001"}
+    assert args[args.index("--address") + 1] == "10.0.0.5"
+    assert len(args) == len(panel_args)  # nothing else changed

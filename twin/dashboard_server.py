@@ -60,6 +60,10 @@ class ServeSettings:
     #: (with the event loop among them), and Panel's count of busy events is not safe to
     #: change from two threads at once (seen as a lost click under 10 sessions with 4)
     num_threads: int | None = 1
+    #: Worker processes, each a ``panel serve`` on its own port behind a front on ``port``
+    #: (``apps/serve.py``, :mod:`apps.front`), forked after the city is loaded and sharing
+    #: it; None: one a core
+    workers: int | None = None
 
 
 def apps_dir() -> Path:
@@ -86,11 +90,9 @@ def panel_serve_command(settings: ServeSettings, python: str = sys.executable,
     if not app.exists():
         raise ServeError(f"{app}: dashboard app missing")
     s = settings
-    # one process: Panel's --num-procs workers share the listening socket, and a session's
-    # page request and its websocket reaching different workers made the second create the
-    # session again with other model ids, which the page (built by the first) could not place
-    # (the What-if page lost its headings and tables' layout in Chromium)
-    cmd = [python, str(apps_dir() / "serve.py"), str(app), "--port", str(s.port),
+    workers = s.workers or os.cpu_count() or 1
+    cmd = [python, str(apps_dir() / "serve.py"), "--workers", str(workers), str(app),
+           "--port", str(s.port),
            "--address", s.address, "--allow-websocket-origin", f"{s.address}:{s.port}",
            "--allow-websocket-origin", f"127.0.0.1:{s.port}",
            "--allow-websocket-origin", f"localhost:{s.port}", "--liveness",

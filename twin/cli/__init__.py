@@ -510,6 +510,9 @@ def serve(
     city: CityDir = None,
     store: Annotated[str | None, typer.Option(
         help="Measurement store (path or fsspec URL); default <data directory>/store.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="Server processes, each on its own port after --port (--port + 1, + 2, "
+                    "...; --port hands each engineer to one); default one a core.")] = None,
     no_auth: Annotated[bool, typer.Option(
         "--no-auth", help="Serve without a login (only for the local sample city).")] = False,
     oauth_provider: Annotated[str | None, typer.Option(
@@ -530,7 +533,8 @@ def serve(
     """Serve the dashboard with `panel serve`, behind a login, at http://localhost:5006.
 
     Users come from `twin users add NAME` (salted scrypt hashes); the cookie secret is made
-    once and kept next to them. --no-auth serves without a login.
+    once and kept next to them. --no-auth serves without a login. With more than one worker
+    (one a core by default), the ports after --port must be free too.
 
     Example: twin users add alice; twin serve --port 5006
     """
@@ -539,7 +543,8 @@ def serve(
 
     oauth = OAuthSettings(oauth_provider, oauth_key, oauth_secret, oauth_redirect_uri,
                           oauth_extra_params, oauth_encryption_key) if oauth_provider else None
-    settings = ServeSettings(port, address, city, store, not no_auth, oauth, show)
+    settings = ServeSettings(port, address, city, store, not no_auth, oauth, show,
+                             workers=workers)
     try:
         cmd, env = panel_serve_command(settings)
     except (ServeError, UsersError) as exc:
