@@ -201,13 +201,24 @@ def _prepare_city() -> City:
     return city
 
 
+#: The garbage collector's thresholds while the server runs (Python's: 700, 10, 10). A
+#: session's page build makes tens of thousands of short-lived objects; with a young
+#: generation of 700 many lived through a young collection and were promoted, and the full
+#: collections that followed every 1-3 s while sessions ran (0.1-0.3 s each, holding every
+#: thread, the event loop's too) were the longest waits of ``/liveness``. With these, none
+#: ran while 10 sessions did; the sessions' cycles are collected when they close
+#: (:func:`release_memory`).
+COLLECTOR_THRESHOLDS = (20_000, 50, 1_000)
+
+
 def freeze_shared() -> None:
     """Put what exists now (the city, its profiles, shared results, imported modules: what
     lives as long as the server) out of the garbage collector's sight, so its full collections
     (which hold every thread, the event loop's too) only go through what sessions made since
-    (0.33 s a collection before)."""
+    (0.33 s a collection before), and set :data:`COLLECTOR_THRESHOLDS`."""
     release_memory()
     gc.freeze()
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
 
 
 def city_future() -> Future[City]:

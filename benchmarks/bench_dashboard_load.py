@@ -199,6 +199,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import html
+import json
 import os
 import re
 import signal
@@ -621,14 +622,23 @@ RUNNERS = {"websocket": run_ws_sessions, "browser": run_sessions}
 SETTLE_S = 20.0
 
 
+def server_processes(base: str) -> int:
+    """The worker processes behind ``base`` (its front's ``/liveness`` lists them; a single
+    ``panel serve`` answers for itself)."""
+    with urllib.request.urlopen(f"{base}/liveness", timeout=5) as r:
+        return len(json.loads(r.read()).get("workers", [None]))
+
+
 def measure(mode: str, base: str, proc, n: int, later_s: float = 40.0) -> dict:
-    """Warm the server with one session of ``mode``, then run ``n`` at once and watch it."""
+    """Warm every server process with one session of ``mode`` (one after the other), then run
+    ``n`` at once and watch it."""
     run = RUNNERS[mode]
-    t = time.perf_counter()
-    warm = asyncio.run(run(base, 1))[0]
-    print(f"[{mode}] warm-up session: first render {warm.get('first_render_s', 0):.1f} s, "
-          f"what-if {warm.get('whatif_s', 0):.1f} s, {time.perf_counter() - t:.0f} s in all "
-          f"{warm.get('error', '')}", flush=True)
+    for _ in range(server_processes(base)):  # the front hands them to each worker in turn
+        t = time.perf_counter()
+        warm = asyncio.run(run(base, 1))[0]
+        print(f"[{mode}] warm-up session: first render {warm.get('first_render_s', 0):.1f} s, "
+              f"what-if {warm.get('whatif_s', 0):.1f} s, {time.perf_counter() - t:.0f} s in "
+              f"all {warm.get('error', '')}", flush=True)
     time.sleep(SETTLE_S)  # the warm-up session gone too
     before = server_memory_mb(proc.pid)
     mon = Monitor(f"{base}/liveness", proc.pid)
