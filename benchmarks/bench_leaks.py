@@ -59,6 +59,40 @@ run forced to detect together found 21/24 in their DMA (abrupt delay 4.9 h) but 
 300 m. LILA and the MNF step as at d91b529. The delay of found abrupt leaks (10.0 h, floor 3 h)
 is the hourly detector's: half of CTOWN's abrupt leaks are under 2 σ of their DMA's residual.
 =======
+Measured at commit d6f002f (each alarm of the joint detector given to the DMA whose own step
+explains it, :func:`twin.water.leak_detection.mirror_of`; a rising leak placed where its last
+growth alarm was, :func:`twin.water.leaks._best_position`), 3 seeds of 70 days at 5 min,
+loggers by length, default settings, KL then CTOWN, 2 cores shared (load average 2.5 before,
+3.2 between, 3.6 after):
+
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
+network, loggers          found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
+KL, 197: twin, d6f002f   16/24  4/9    6/9    6/6    0.48        0.6          140
+KL: twin, e403c0b        17/24  5/9    6/9    6/6    0.77        3.1          174
+CTOWN, 45: twin, d6f002f 9/24   2/9    3/9    4/6    0.53        4.8          276
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
+
+LILA and the MNF step as at e403c0b. Detection alone: KL 22/24 (0.29 alarms per DMA-month
+with no open leak in the DMA, abrupt delay 0.8 h; e403c0b 22/24, 0.24, 2.0 h), CTOWN as at
+e403c0b (it detects each DMA alone hourly, where the attribution does not apply). Why the
+bursts were late at e403c0b, burst by burst (15-min joint CUSUM, allowance 0.25 and threshold
+14.25 of the innovations' spread): two (seed 0 L05, 22 m3/h; seed 1 L08, 29 m3/h) showed at
+once in their DMA's residual (+6.4 and +8 L/s, 2.7-3.6 long-run sd) and as at once mirrored in
+the DMAs that regress on it, whose sums crossed first or in the same step with a larger
+ratio; raised as those DMAs' falls, they moved their levels and took the leak out of its own
+DMA's residual, which alarmed 6.5 and 6.2 h later on what was left: now 0.5 h each. Three
+(seed 0 L07 9.6 m3/h, L02 18 m3/h, L01 6 m3/h: 1.0, 0.6 and 0.5 long-run sd of their DMA at
+the hour's demand) are raised as Wald's h/(delta - k) predicts (19, 37, 55 steps; raised
+after 22, 23, 45): noise-bound, and no faster for a second CUSUM tuned for larger steps (for
+delta of 1 Lorden's bound log(ARL0)/(delta^2/2) is 20 steps). Each run about 1.5 min a
+network. Floors on KL: found above 10 m3/h 12/15 (80 %), false alarms, the bursts' delay and
+location are met; 3-10 m3/h 4/9 is not (5/9 at e403c0b): both of seed 1's (7.1 and 8.7 m3/h,
+incipient, in a DMA with 4 other leaks) are now placed at a growth alarm of an earlier leak of
+their DMA 485-1473 m away, one of them at 174 m before. On 5 further seeds (3-7, 40 leaks, the
+same scoring): found 19 to 20/40 (3-10 m3/h 1 to 2/15), false alarms 0.90 to 0.78 per
+DMA-month, location error 271 to 253 m, abrupt delay 0.75 h both.
+
 Measured at commit e403c0b (both of this session's changes together: the expectation's tanks
 and unmeasured pumps carried across segments, 4d4a17f-9a89ad0, and location on the alarming
 DMA's own loggers ranked by the signature's angle, growth by position, 57fcdf4-9944220), 3 seeds
