@@ -114,10 +114,10 @@ def warm_up() -> None:
 
 
 def worker_args(panel_args: list[str], port: int, worker_port: int) -> list[str]:
-    """``panel_args`` for a worker on ``worker_port``: its ``--port``, and the websocket
-    origins allowed at the front's ``port`` allowed at the worker's port instead (the page a
-    worker serves is that worker's origin)."""
-    out = list(panel_args)
+    """``panel_args`` for a worker on ``worker_port``: its ``--port``, the websocket origins
+    allowed at the front's ``port`` allowed at the worker's port instead (the page a worker
+    serves is that worker's origin), and no ``--show`` (the front opens the one browser)."""
+    out = [a for a in panel_args if a != "--show"]
     for i, (flag, value) in enumerate(zip(out, out[1:], strict=False)):
         if flag == "--port":
             out[i + 1] = str(worker_port)
@@ -173,6 +173,10 @@ def serve_workers(panel_args: list[str], workers: int) -> int:
     say(f"dashboard: {workers} worker processes on ports {', '.join(map(str, ports))}; "
         f"the front on port {port} hands each engineer to one of them")
     front_app(address, ports).listen(port, address)
+    if "--show" in panel_args:
+        import webbrowser
+
+        webbrowser.open(f"http://{address}:{port}/dashboard")
     loop, code = IOLoop.current(), [0]
 
     def stop(exit_code: int) -> None:

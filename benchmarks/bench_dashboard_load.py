@@ -18,8 +18,11 @@ client, each against the same server, one after the other (``--mode``):
   session) per engineer, which draws everything: the engineers' browsers, here on the server's
   two cores.
 
-Each mode first warms the server with one session (city, profiles, numba, the day's base run),
-waits 20 s, then opens N sessions at once. Each logs in (timed apart: once a day per engineer),
+``twin serve`` runs one worker process a core behind a front on its port (``apps/front.py``);
+the clients follow the front's redirect to a worker as a browser does, and ``/liveness`` is the
+front's, which answers once every worker has answered its own (the slowest worker's latency).
+Each mode first warms every server process with one session (city, profiles, numba, the day's
+base run), waits 20 s, then opens N sessions at once. Each logs in (timed apart: once a day per engineer),
 opens the app and waits for the *Now* page's numbers (time to first render: the time and the
 first summary card), opens *What-if*, sets its own EV share and runs a one-day what-if (latency
 from the click until the metric table's scenario column is in the page). Meanwhile a thread

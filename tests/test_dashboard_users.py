@@ -118,8 +118,8 @@ def test_each_worker_is_served_on_its_own_port_with_its_own_origins():
     from apps.front import worker_ports
     from apps.serve import worker_args
 
-    cmd, _ = panel_serve_command(ServeSettings(port=5999, address="10.0.0.5", auth=False),
-                                 environ={})
+    cmd, _ = panel_serve_command(ServeSettings(port=5999, address="10.0.0.5", auth=False,
+                                               show=True), environ={})
     panel_args = cmd[4:]
     assert worker_ports(5999, 2) == [6000, 6001]
     args = worker_args(panel_args, 5999, 6001)
@@ -127,4 +127,5 @@ def test_each_worker_is_served_on_its_own_port_with_its_own_origins():
     origins = {args[i + 1] for i, a in enumerate(args) if a == "--allow-websocket-origin"}
     assert origins == {"10.0.0.5:6001", "127.0.0.1:6001", "localhost:6001"}
     assert args[args.index("--address") + 1] == "10.0.0.5"
-    assert len(args) == len(panel_args)  # nothing else changed
+    assert "--show" in panel_args and "--show" not in args  # the front opens one browser
+    assert len(args) == len(panel_args) - 1  # nothing else changed
