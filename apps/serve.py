@@ -194,7 +194,9 @@ def serve_workers(panel_args: list[str], workers: int) -> int:
             if done:
                 del pids[pid]
                 say(f"dashboard: the worker on port {worker_port} stopped (exit status "
-                    f"{os.waitstatus_to_exitcode(status)}); stopping the server")
+                    f"{os.waitstatus_to_exitcode(status)}); stopping the server. The server "
+                    f"needs port {port} and the {workers} after it: if one is in use, give "
+                    f"another --port or fewer --workers")
                 stop(1)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
