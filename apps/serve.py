@@ -1,8 +1,8 @@
 """Start the dashboard server: load what every session shares, then hand over to ``panel serve``.
 
 Run by ``twin serve`` (:func:`twin.dashboard_server.panel_serve_command`) as
-``python apps/serve.py --workers N <panel serve arguments>``. Before Panel starts, this process loads the
-city with its profiles, solves the *Now* page's opening time and the day around it, and makes
+``python apps/serve.py --workers N <panel serve arguments>``. Before Panel starts, this process
+loads the city with its profiles, solves the *Now* page's opening time and the day around it, and makes
 the What-if page's opening base run (:mod:`apps.state`), so no session waits for them. As the
 server starts, a solver thread rehearses one session's work (:func:`warm_up`, through
 ``panel serve --setup apps/warm_up.py``).
@@ -131,9 +131,10 @@ def option(panel_args: list[str], flag: str, default: str) -> str:
     return panel_args[panel_args.index(flag) + 1] if flag in panel_args else default
 
 
-def fork_worker(panel_args: list[str], index: int, workers: int) -> int:
+def fork_worker(panel_args: list[str], index: int, workers: int, front_sockets: list) -> int:
     """Fork worker ``index`` of ``workers``: a ``panel serve`` with ``panel_args`` over what
-    this process loaded (shared copy-on-write). Returns the worker's pid (in the parent)."""
+    this process loaded (shared copy-on-write); the worker closes its copy of the front's
+    ``front_sockets``. Returns the worker's pid (in the parent)."""
     pid = os.fork()
     if pid:
         return pid
@@ -143,6 +144,8 @@ def fork_worker(panel_args: list[str], index: int, workers: int) -> int:
 
     code = 1
     try:
+        for sock in front_sockets:
+            sock.close()
         state.serve_as_worker(index, workers)
         sys.argv = ["panel", "serve", *panel_args]  # Panel's command line reads sys.argv
         panel_main()
@@ -161,18 +164,25 @@ def serve_workers(panel_args: list[str], workers: int) -> int:
     Returns the exit code."""
     import signal
 
+    from tornado.httpserver import HTTPServer
     from tornado.ioloop import IOLoop, PeriodicCallback
+    from tornado.netutil import bind_sockets
 
     from apps.front import front_app, worker_ports
 
     port, address = int(option(panel_args, "--port", "5006")), option(panel_args, "--address",
                                                                         "localhost")
     ports = worker_ports(port, workers)
-    pids = {fork_worker(worker_args(panel_args, port, p), k, workers): p
+    try:  # before the fork (no event loop yet): a port in use stops the start here
+        sockets = bind_sockets(port, address)
+    except OSError as exc:
+        say(f"dashboard: cannot listen on {address}:{port} ({exc}); give another --port")
+        return 1
+    pids = {fork_worker(worker_args(panel_args, port, p), k, workers, sockets): p
             for k, p in enumerate(ports)}
     say(f"dashboard: {workers} worker processes on ports {', '.join(map(str, ports))}; "
         f"the front on port {port} hands each engineer to one of them")
-    front_app(address, ports).listen(port, address)
+    HTTPServer(front_app(address, ports)).add_sockets(sockets)
     if "--show" in panel_args:
         import webbrowser
 
@@ -194,7 +204,9 @@ def serve_workers(panel_args: list[str], workers: int) -> int:
             if done:
                 del pids[pid]
                 say(f"dashboard: the worker on port {worker_port} stopped (exit status "
-                    f"{os.waitstatus_to_exitcode(status)}); stopping the server")
+                    f"{os.waitstatus_to_exitcode(status)}); stopping the server. The server "
+                    f"needs port {port} and the {workers} after it: if one is in use, give "
+                    f"another --port or fewer --workers")
                 stop(1)
 
     for sig in (signal.SIGTERM, signal.SIGINT):
