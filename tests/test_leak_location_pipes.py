@@ -206,3 +206,48 @@ def test_a_rising_leak_takes_the_place_of_its_last_growth():
     assert "alarm 2" in out.loc[0, "flag"]
     assert out.loc[3, ["element", "x_m"]].tolist() == ["J3", 5000.0]
     assert out.loc[1:2, "x_m"].tolist() == [120.0, 40.0]
+
+
+@pytest.mark.parametrize("pipe", ["H12", "V21", "H30"])
+def test_a_pattern_the_loggers_share_when_leak_free_is_noise_not_a_leak(grid, pipe, tmp_path):
+    """An unmodelled 8 L/s consumer at the middle of H23 that switches on and off (as a pump
+    the model runs otherwise than the network would): its pressure change (WNTR) is in
+    half the leak-free hours' residuals, and is on again over a 4 L/s leak's change.
+    Weighted by each logger's noise alone, the consumer's shape pulls the best position
+    more than a grid spacing away from the leak; whitened by the leak-free covariance
+    (:func:`noise_covariance`), the leak's pipe is found within a quarter of its length."""
+    wn, loggers, sens, xy, pipes = grid
+    consumer = _leak_change(wn, "H23", 8.0, loggers, tmp_path)
+    dp = _leak_change(wn, pipe, 4.0, loggers, tmp_path)
+    rng = np.random.default_rng(1)
+    on = rng.random(400) < 0.5
+    free = pd.DataFrame(rng.normal(0.0, 0.01, (400, len(loggers))) + np.outer(on, consumer),
+                        columns=loggers)
+    cov = loc.noise_covariance(free)
+    assert cov.attrs["shrinkage"] < 0.05  # a shared pattern this strong is not shrunk away
+    sigma = pd.Series(0.01, index=loggers)
+    a, b = pipes.loc[pipe, ["start", "end"]]
+    mid = 0.5 * (xy.loc[a].to_numpy() + xy.loc[b].to_numpy())
+    err = {}
+    for name, c in (("alone", None), ("covariance", cov)):
+        best = loc.rank_locations(dp + consumer, sigma, 4.0, sens, list(wn.junction_name_list),
+                                  xy, pipes, top=3, metric="correlation", noise_cov=c).iloc[0]
+        err[name] = float(np.hypot(best.x_m - mid[0], best.y_m - mid[1]))
+    assert err["alone"] > SPACING_M, err
+    assert err["covariance"] <= 0.25 * SPACING_M + 1e-6, err
+
+
+def test_independent_noise_keeps_each_loggers_own_variance():
+    """Noise with no shared pattern: the covariance's diagonal is each logger's variance
+    after the common mode; rows that repeat (a day's running means) are shrunk as the
+    fewer samples they are."""
+    rng = np.random.default_rng(2)
+    sd = np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06])
+    x = pd.DataFrame(rng.normal(0.0, 1.0, (2000, 6)) * sd, columns=list("abcdef"))
+    cov = loc.noise_covariance(x)
+    cm = x.sub(x.median(axis=1), axis=0)
+    np.testing.assert_allclose(np.diag(cov), cm.var().to_numpy(), rtol=1e-6)
+    # the same rows, each repeated 24 times (running means of a day): shrunk as from 1/24
+    rep = pd.DataFrame(np.repeat(x.to_numpy()[:100], 24, axis=0), columns=x.columns)
+    assert (loc.noise_covariance(rep, 24).attrs["shrinkage"]
+            > loc.noise_covariance(rep).attrs["shrinkage"])

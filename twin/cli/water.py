@@ -45,6 +45,10 @@ def leaks(
         "--area-loggers/--all-loggers",
         help="Locate on the alarming DMA's own loggers (all when it has fewer than 3), or on "
              "every logger.")] = True,
+    noise_covariance: Annotated[bool, typer.Option(
+        "--noise-covariance/--logger-noise",
+        help="Weigh the loggers by their noise's covariance on the leak-free days, or each "
+             "by its own noise.")] = True,
     truth: Annotated[str | None, typer.Option(
         help="CSV of known leaks (leak_id, pipe or junction, start, end, flow m3/h): score "
              "the run against it, BattLeDIM's way.")] = None,
@@ -114,7 +118,7 @@ def leaks(
                             detect_step_min=detect_step_min,
                             locate_window_h=locate_window_h, top=top, size_refine=size_refine,
                             drop_spacings=drop_spacings, rank_metric=rank_metric,
-                            area_loggers=area_loggers)
+                            area_loggers=area_loggers, noise_covariance=noise_covariance)
     if scheduler:
         from twin.parallel import dask_client
         client_cm = dask_client(scheduler)

@@ -451,6 +451,7 @@ def rank_locations(
     common_mode: bool = True,
     metric: str = "misfit",
     regressed_m: pd.Series | None = None,
+    noise_cov: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Rank leak positions by how well a leak there explains the loggers' pressure change.
 
@@ -486,6 +487,12 @@ def rank_locations(
         of the angle between the weighted change and each position's weighted sensitivity
         (the ``misfit`` column then holds it), so that the size of the change does not
         matter, only its shape over the loggers.
+    noise_cov : DataFrame, optional
+        logger × logger covariance of the loggers' residual noise, common mode out
+        (:func:`noise_covariance`) [m²]; when it covers every logger, the change and the
+        sensitivities are whitened by it (generalised least squares) instead of weighted by
+        ``1/σ``: a pattern the loggers share in leak-free hours (a pump or tank the model
+        runs otherwise than the network) then counts as noise, not as a leak's shape.
 
     Returns
     -------
@@ -539,9 +546,11 @@ def rank_locations(
         dpv = dpv - np.median(dpv)
     else:
         dpv = dp_m[loggers].to_numpy(dtype=float)
-    w = 1.0 / np.maximum(sigma_m[loggers].to_numpy(dtype=float), 0.01)
-    d = dpv * w
-    Sw = S_all * w
+    cov = None
+    if noise_cov is not None and set(loggers) <= set(noise_cov.index):
+        cov = noise_cov.loc[loggers, loggers].to_numpy(dtype=float)
+        cov = cov if np.isfinite(cov).all() else None
+    d, Sw = whiten(dpv, S_all, sigma_m[loggers].to_numpy(dtype=float), cov)
     q0 = max(float(leak_l_s), 0.0)
     sq = max(leak_rel_sd * q0, 0.1)
     q = np.clip((Sw @ d + q0 / sq**2) / ((Sw * Sw).sum(axis=1) + 1 / sq**2), 0.0, None)
@@ -563,6 +572,93 @@ def rank_locations(
         "leak_l_s": q[order], "misfit": misfit[order],
         "distance_m": np.hypot(*(P_all[order] - best).T),
     })
+
+
+def whiten(change: np.ndarray, sens: np.ndarray, sigma: np.ndarray,
+           cov: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A change (logger) and sensitivities (position × logger) in units of the loggers'
+    noise: divided by each logger's ``sigma`` [m], or, with ``cov`` (logger × logger
+    [m²]), multiplied by the inverse of its Cholesky factor, so that noise of that
+    covariance becomes independent and of unit variance in every direction."""
+    if cov is not None:
+        floor = np.diag(np.maximum(np.diag(cov), 1e-4))
+        chol = np.linalg.cholesky(cov + 1e-9 * floor)
+        return (np.linalg.solve(chol, change), np.linalg.solve(chol, sens.T).T)
+    w = 1.0 / np.maximum(sigma, 0.01)
+    return change * w, sens * w
+
+
+def noise_covariance(residual_m: pd.DataFrame, rows_per_sample: float = 1.0) -> pd.DataFrame:
+    """Covariance of the loggers' leak-free residuals with the correlations shrunk toward
+    none, by the amount the data support (Schäfer and Strimmer 2005, target D) [m²].
+
+    Each row's median over the loggers is taken out first (the common mode location
+    leaves aside, :func:`rank_locations`); rows with a gap are left out.
+
+    Parameters
+    ----------
+    residual_m : DataFrame
+        time × logger: corrected pressure residuals of a leak-free period [m].
+    rows_per_sample : float
+        Rows that make one independent sample [-]: running means over ``k`` rows hold
+        ``n / k`` samples' worth of information, and the correlations are shrunk as from
+        that many.
+
+    Returns
+    -------
+    DataFrame
+        logger × logger; NaN when fewer than 3 whole rows or loggers.
+
+    References
+    ----------
+    Schäfer, J. and Strimmer, K. (2005). A shrinkage approach to large-scale covariance
+    matrix estimation and implications for functional genomics. Statistical Applications
+    in Genetics and Molecular Biology 4(1), art. 32.
+    """
+    cols = list(residual_m.columns)
+    x = residual_m.to_numpy(dtype=float)
+    x = x[np.isfinite(x).all(axis=1)]
+    n, p = x.shape
+    if n < 3 or p < 3:
+        return pd.DataFrame(np.nan, index=cols, columns=cols)
+    x = x - np.median(x, axis=1, keepdims=True)
+    x = x - x.mean(axis=0)
+    sd = np.sqrt((x * x).sum(axis=0) / (n - 1))
+    sd = np.maximum(sd, 1e-6)
+    z = x / sd
+    r = z.T @ z / (n - 1)
+    # variance of each sample correlation, from the spread of its products
+    w = z[:, :, None] * z[:, None, :]
+    var_r = n / (n - 1) ** 3 * ((w - w.mean(axis=0)) ** 2).sum(axis=0)
+    var_r = var_r * max(rows_per_sample, 1.0)
+    off = ~np.eye(p, dtype=bool)
+    lam = float(np.clip(var_r[off].sum() / max((r[off] ** 2).sum(), 1e-12), 0.0, 1.0))
+    shrunk = np.where(off, (1 - lam) * r, 1.0)
+    cov = shrunk * sd[:, None] * sd[None, :]
+    out = pd.DataFrame(cov, index=cols, columns=cols)
+    out.attrs["shrinkage"] = lam
+    return out
+
+
+def signature_noise_covariance(residual_m: pd.DataFrame, mask: np.ndarray,
+                               smooth_h: int = SIGNATURE_SMOOTH_H) -> pd.DataFrame:
+    """The noise covariance of a signature's loggers (:func:`leak_signature`), learned on
+    leak-free hours [m²].
+
+    The ``smooth_h``-hour running means of the residuals (what the signature regresses)
+    at the hours of ``mask`` go to :func:`noise_covariance`, as ``smooth_h`` rows a sample.
+
+    Parameters
+    ----------
+    residual_m : DataFrame
+        hour × logger: corrected pressure residuals [m].
+    mask : ndarray of bool
+        The leak-free hours (the baseline's).
+    """
+    x = residual_m
+    if smooth_h > 1:
+        x = x.rolling(smooth_h, center=True, min_periods=smooth_h).mean()
+    return noise_covariance(x[np.asarray(mask, dtype=bool)], max(smooth_h, 1))
 
 
 def refine_with_size(
