@@ -67,6 +67,33 @@ before, 1.3 after; CTOWN 6.1-6.4 s a seed, KL 10.8-12.2 s):
 =======================  =====  =====  =====  =====  ==========  ===========  ===========
 network, loggers          found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
 =======================  =====  =====  =====  =====  ==========  ===========  ===========
+KL, 197: twin, dd2ebe3   17/24  5/9    6/9    6/6    0.77        3.1          83
+CTOWN, 45: twin, dd2ebe3 13/24  3/9    5/9    5/6    0.43        4.9          193
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
+
+LILA, MNF and detection alone as at e403c0b. On CTOWN the twin's sensitivities were not the
+trouble (their angle to those of the network that made the data, at each leak's node, had a
+cosine of 0.95-1.00 for 21 of 24 leaks); the signatures were: a pump or tank the model runs
+otherwise leaves 5-15 σ patterns over a DMA's loggers for hours. Still missed on CTOWN (11):
+5 whose whole change is 0.3-2 noise units once whitened, 3 under a larger leak of their DMA
+(one alarm for both, or taken as its growth), a 96 m³/h incipient one among two others, a
+20 m³/h one beside two open leaks of its DMA, one 3.1 m³/h not detected. On seeds not used
+to choose (same scoring): CTOWN 3, 5, 6, 7 found 16 to 15/32, FA 0.83 to 0.72; KL 3-5 10 to
+11/24, 0.77 to 0.82.
+
+Measured at commit d6f002f (each alarm of the joint detector given to the DMA whose own step
+explains it, :func:`twin.water.leak_detection.mirror_of`; a rising leak placed where its last
+growth alarm was, :func:`twin.water.leaks._best_position`), 3 seeds of 70 days at 5 min,
+loggers by length, default settings, KL then CTOWN, 2 cores shared (load average 2.5 before,
+3.2 between, 3.6 after):
+
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
+network, loggers          found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
+KL, 197: twin, d6f002f   16/24  4/9    6/9    6/6    0.48        0.6          140
+KL: twin, e403c0b        17/24  5/9    6/9    6/6    0.77        3.1          174
+CTOWN, 45: twin, d6f002f 9/24   2/9    3/9    4/6    0.53        4.8          276
+=======================  =====  =====  =====  =====  ==========  ===========  ===========
 
 LILA and the MNF step as at e403c0b. Detection alone: KL 22/24 (0.29 alarms per DMA-month
 with no open leak in the DMA, abrupt delay 0.8 h; e403c0b 22/24, 0.24, 2.0 h), CTOWN as at
@@ -87,35 +114,7 @@ incipient, in a DMA with 4 other leaks) are now placed at a growth alarm of an e
 their DMA 485-1473 m away, one of them at 174 m before. On 5 further seeds (3-7, 40 leaks, the
 same scoring): found 19 to 20/40 (3-10 m3/h 1 to 2/15), false alarms 0.90 to 0.78 per
 DMA-month, location error 271 to 253 m, abrupt delay 0.75 h both.
-=======
-KL, 197: twin, dd2ebe3   17/24  5/9    6/9    6/6    0.77        3.1          83
-CTOWN, 45: twin, dd2ebe3 13/24  3/9    5/9    5/6    0.43        4.9          193
-=======================  =====  =====  =====  =====  ==========  ===========  ===========
 
-LILA, MNF and detection alone as at e403c0b. On CTOWN the twin's sensitivities were not the
-trouble (their angle to those of the network that made the data, at each leak's node, had a
-cosine of 0.95-1.00 for 21 of 24 leaks); the signatures were: a pump or tank the model runs
-otherwise leaves 5-15 σ patterns over a DMA's loggers for hours. Still missed on CTOWN (11):
-5 whose whole change is 0.3-2 noise units once whitened, 3 under a larger leak of their DMA
-(one alarm for both, or taken as its growth), a 96 m³/h incipient one among two others, a
-20 m³/h one beside two open leaks of its DMA, one 3.1 m³/h not detected. On seeds not used
-to choose (same scoring): CTOWN 3, 5, 6, 7 found 16 to 15/32, FA 0.83 to 0.72; KL 3-5 10 to
-11/24, 0.77 to 0.82.
-
-=======
-Measured at commit d6f002f (each alarm of the joint detector given to the DMA whose own step
-explains it, :func:`twin.water.leak_detection.mirror_of`; a rising leak placed where its last
-growth alarm was, :func:`twin.water.leaks._best_position`), 3 seeds of 70 days at 5 min,
-loggers by length, default settings, KL then CTOWN, 2 cores shared (load average 2.5 before,
-3.2 between, 3.6 after):
-
-=======================  =====  =====  =====  =====  ==========  ===========  ===========
-network, loggers          found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
-=======================  =====  =====  =====  =====  ==========  ===========  ===========
-KL, 197: twin, d6f002f   16/24  4/9    6/9    6/6    0.48        0.6          140
-KL: twin, e403c0b        17/24  5/9    6/9    6/6    0.77        3.1          174
-CTOWN, 45: twin, d6f002f 9/24   2/9    3/9    4/6    0.53        4.8          276
-=======================  =====  =====  =====  =====  ==========  ===========  ====
 Measured at commit e403c0b (both of this session's changes together: the expectation's tanks
 and unmeasured pumps carried across segments, 4d4a17f-9a89ad0, and location on the alarming
 DMA's own loggers ranked by the signature's angle, growth by position, 57fcdf4-9944220), 3 seeds
