@@ -12,7 +12,7 @@ import pytest
 import wntr
 
 from twin.water import leak_location as loc
-from twin.water.leaks import REPAIR_SHARE, _best_position, _growth, location_loggers
+from twin.water.leaks import REPAIR_SHARE, _growth, location_loggers
 
 #: Grid of the test network: junctions ``J<r><c>`` 220 m apart.
 ROWS, COLS, SPACING_M = 4, 5, 220.0
@@ -184,28 +184,6 @@ def test_a_repeat_alarm_listing_the_earlier_leaks_place_is_its_growth():
     assert _growth(alarms, NO_CHANGES, 300.0, far).kind.tolist() == ["new", "new"]
     out = _growth(alarms, NO_CHANGES, 300.0, listed)
     assert out.kind.tolist() == ["new", "growth"] and out.growth_of.tolist() == [-1, 0]
-
-
-def test_a_rising_leak_takes_the_place_of_its_last_growth():
-    """A rising leak first placed at x = 250 and its growth alarms placed at 120 and 40 m:
-    the leak keeps its first alarm's time and takes the last growth's place, known when
-    that one was; a steady leak keeps its own place."""
-    rows = [_alarm(0, "2019-02-01 06:00", 250.0, rising=True),
-            _alarm(1, "2019-02-02 06:00", 120.0), _alarm(2, "2019-02-03 06:00", 40.0),
-            _alarm(3, "2019-02-04 06:00", 5000.0, dma="DMA-2"),
-            _alarm(4, "2019-02-05 06:00", 5100.0, dma="DMA-2")]
-    for i, r in enumerate(rows):
-        r.update(element=f"J{i}", flag="",
-                 located_utc=r["alarm_utc"] + pd.Timedelta(hours=60))
-    alarms = _growth(pd.DataFrame(rows), NO_CHANGES, 300.0)
-    assert alarms.kind.tolist() == ["new", "growth", "growth", "new", "growth"]
-    out = _best_position(alarms)
-    assert out.loc[0, ["element", "x_m"]].tolist() == ["J2", 40.0]
-    assert out.loc[0, "alarm_utc"] == alarms.loc[0, "alarm_utc"]
-    assert out.loc[0, "located_utc"] == alarms.loc[2, "located_utc"]
-    assert "alarm 2" in out.loc[0, "flag"]
-    assert out.loc[3, ["element", "x_m"]].tolist() == ["J3", 5000.0]
-    assert out.loc[1:2, "x_m"].tolist() == [120.0, 40.0]
 
 
 @pytest.mark.parametrize("pipe", ["H12", "V21", "H30"])

@@ -300,8 +300,7 @@ class LeakReport:
         ``step_l_s`` [L/s], ``leak_m3h`` [m³/h], ``kind`` (``new`` or ``growth`` of an
         earlier alarm, ``growth_of``), the best position ``element``, ``x_m``, ``y_m`` [m],
         ``located_utc`` (when that position is known: the end of the hours it was measured
-        on, after the alarm; a growth alarm carries its episode's position and time; a
-        rising leak takes its last growth alarm's, :func:`_best_position`) and
+        on, after the alarm; a growth alarm carries its episode's position and time) and
         ``flag`` (why a figure is less reliable, empty when none).
     changes : DataFrame
         Every change the detectors saw, up and down (:func:`twin.water.leak_detection.
@@ -761,7 +760,6 @@ def detect_and_locate(
         columns=["alarm", "rank", "element", "kind", "at", "x_m", "y_m", "leak_l_s", "misfit",
                  "distance_m"])
     alarms = _growth(alarms, changes, s.growth_radius_m, candidates)
-    alarms = _best_position(alarms)
     shrunk = [f"{_logger_area(k, net.dmas)} {c.attrs['shrinkage']:.2f}"
               for k, c in covs.items() if c is not None and "shrinkage" in c.attrs]
     if shrunk:
@@ -928,31 +926,6 @@ def _growth(alarms: pd.DataFrame, changes: pd.DataFrame, radius_m: float,
         kind.append(k)
         of.append(o)
     return alarms.assign(kind=kind, growth_of=of)
-
-
-def _best_position(alarms: pd.DataFrame) -> pd.DataFrame:
-    """A rising (incipient) leak's position from the last of its growth alarms
-    (:func:`_growth`), located on more hours of a larger leak than its first alarm was; the
-    alarm keeps its time, its ``located_utc`` becomes the growth's (when the position was
-    known) and its flag says so.
-
-    On ``benchmarks/bench_leaks.py`` (KL, 3 seeds of 70 days, alarms given to the DMA whose
-    step explains them): found 15 to 16/24 (a 134 m³/h incipient leak first located 301 m
-    away, 60 m at its growth), median location error 193 to 140 m; on seeds 3-7 (40 leaks)
-    20/40 both. The growth alarm whose best position fits its signature best instead
-    (1 − cos): 16/24 and 19/40.
-    """
-    out = alarms.copy()
-    for i, a in out[(out.kind == "new") & out.rising.astype(bool)].iterrows():
-        later = out[(out.kind == "growth") & (out.growth_of == a.alarm)
-                    & np.isfinite(out.x_m.astype(float))]
-        if len(later):
-            g = later.iloc[-1]
-            out.loc[i, ["element", "x_m", "y_m"]] = [g.element, g.x_m, g.y_m]
-            out.loc[i, "located_utc"] = max(g.located_utc, a.alarm_utc)
-            out.loc[i, "flag"] = "; ".join(
-                x for x in [a.flag, f"position from its growth, alarm {int(g.alarm)}"] if x)
-    return out
 
 
 def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
