@@ -46,7 +46,36 @@ users' load (the script prints the load average).
 Measured, 10 sessions at once, 2 cores shared with other developers (load average before / after
 the run printed by it):
 
-commit 01ee991 with Python's own allocator, i.e. this code (``twin serve`` loads the city,
+commit d68cb49, i.e. this code (``twin serve`` forks one worker process a core after loading
+the city, each a ``panel serve`` on its own port behind the front, ``apps/front.py``; young
+collections every 20,000 allocations, ``apps.state.COLLECTOR_THRESHOLDS``), quiet machine (load
+average 1.1 before, 0.6 after), ``--sessions 10 --mode websocket --batches 3``, every worker
+warmed with a session first:
+
+================================  ===========  =============================  =====
+figure                            floor        batch 1, batch 2, batch 3      met
+================================  ===========  =============================  =====
+first render, median / max [s]    < 3 warm     0.84 / 1.07, 0.96 / 1.08,      yes
+                                               0.82 / 0.98
+one-day what-if, median / max [s] < 5          1.32 / 1.85, 1.16 / 1.65,      yes
+                                               1.25 / 1.49
+/liveness p95 / max [ms]          < 200        100 / 263, 89 / 287, 90 / 262  p95 only
+memory (PSS): before, 20 s after  within 10 %  1124 -> 1211 (+7.8 %),         yes
+  close [MiB]                                  1226 -> 1215, 1231 -> 1216
+sessions failed                                0, 0, 0
+================================  ===========  =============================  =====
+
+The slowest polls came 18-19 s after the sessions closed (263, 287, 241 ms): each worker's
+release of its closed sessions (``apps.state.release_memory``, 2 s apart), a full collection of
+five sessions' objects; while the sessions ran the slowest were 155-176 ms, and once 262 ms
+(batch 3, at 3.6 s). The same code with the sessions' turns under the ``/liveness`` probe of a
+watchdog thread (1 batch): the longest turns were Bokeh's model index rebuilt over the whole
+document after a page's parts joined (``Document.models`` recompute, 125-145 ms). Under other
+developers' load (2.2-3.2): first render max 1.0-1.4 s, what-if max 1.5-3.1 s, /liveness max
+179-346 ms, memory +0.4 to +10.3 %. Before the workers (one process, same load): full
+collections of 0.2-0.3 s every 1-3 s while the sessions ran, and the first render 1.8-2.3 s.
+
+commit 01ee991 with Python's own allocator (``twin serve`` loads the city,
 solves the opening view and the What-if page's opening base run before the server starts, and
 rehearses one session's work as it starts: ``apps/serve.py``; one server process), quiet
 machine (load average 0.4 before), ``--sessions 10 --mode websocket --batches 2``:
