@@ -93,7 +93,11 @@ def rehearse() -> None:
     built["What-if"].show(*compared(city, state.base_result(city, scenario),
                                     run_scenario(city, scenario)))
     pages.releaser(built, view.release, now_release)(None)
-    state.release_memory()
+    # what the server made as it started (Panel's and Bokeh's server modules, the warmed
+    # classes and caches) lives as long as it: out of the collector's sight too, so that a
+    # collection goes through the sessions' objects only (one after sessions closed held a
+    # worker's loop 110-240 ms before, most of it in these)
+    state.freeze_shared()
     say(f"dashboard: warm in {time.perf_counter() - started:.1f} s")
 
 

@@ -39,8 +39,9 @@ LAZY_PAGES = {"What-if": _whatif, "Next 48 hours": _lookahead, "Losses and leaks
 
 def releaser(built: dict, *releases: Callable[[], None]) -> Callable:
     """The ``on_session_destroyed`` callback of one session: stop the work of its pages
-    (``releases`` and each built page's ``release``, or its job's), drop them and give the
-    memory back (:func:`apps.state.release_memory_soon`)."""
+    (``releases`` and each built page's ``release``, or its job's), drop them, collect them
+    (:func:`apps.state.collect_closed_session`) and give the memory back
+    (:func:`apps.state.release_memory_soon`)."""
     from apps import state
 
     def release(session_context) -> None:
@@ -51,6 +52,7 @@ def releaser(built: dict, *releases: Callable[[], None]) -> Callable:
                 continue
             page.release() if hasattr(page, "release") else page.job.release()
         built.clear()
+        state.collect_closed_session()
         state.release_memory_soon()
 
     return release
