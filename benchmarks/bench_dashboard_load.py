@@ -46,7 +46,17 @@ users' load (the script prints the load average).
 Measured, 10 sessions at once, 2 cores shared with other developers (load average before / after
 the run printed by it):
 
-commit d68cb49, i.e. this code (``twin serve`` forks one worker process a core after loading
+commit b34cb30, i.e. this code (as d68cb49 below, and a closed session's objects collected as
+Bokeh discards it, one session at a time, ``apps.state.collect_closed_session``; what the server
+made as it started frozen after the warm-up), quiet machine (load average 0.5-0.8 before, 0.4
+after), ``--sessions 10 --mode websocket --batches 2``, twice in a row: first render max 1.30,
+1.42, 1.21, 1.21 s; what-if max 1.77, 1.84, 1.62, 1.47 s; /liveness max 262, 192, 202, 226 ms
+(p95 97-116 ms; the slowest 20-22 s after the sessions closed, the first release's collection
+of 5 sessions' activity, 231 ms at most in the watchdog run); memory 20 s after close +10.4,
+-0.4, +9.8, -0.7 %; 0 sessions failed. Met in one batch of four (the second), /liveness over
+200 ms in three, memory over 10 % in one.
+
+commit d68cb49 (``twin serve`` forks one worker process a core after loading
 the city, each a ``panel serve`` on its own port behind the front, ``apps/front.py``; young
 collections every 20,000 allocations, ``apps.state.COLLECTOR_THRESHOLDS``), quiet machine (load
 average 1.1 before, 0.6 after), ``--sessions 10 --mode websocket --batches 3``, every worker
