@@ -49,7 +49,8 @@ class SeriesView:
         self._drawing = 0
         self.job = Job("solving the window")
         self.window = pn.widgets.RadioButtonGroup(name="Window", options=list(WINDOWS),
-                                                  value=OPENING_WINDOW, css_classes=["series-window"])
+                                                  value=OPENING_WINDOW,
+                                                  css_classes=["series-window"])
         self.feeder = pn.widgets.Select(name="Feeder", options=[], css_classes=["series-feeder"],
                                         width=140)
         self.dma = pn.widgets.Select(name="DMA", options=[], css_classes=["series-dma"],

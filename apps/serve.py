@@ -1,10 +1,10 @@
 """Start the dashboard server: load what every session shares, then hand over to ``panel serve``.
 
 Run by ``twin serve`` (:func:`twin.dashboard_server.panel_serve_command`) as
-``python apps/serve.py --workers N <panel serve arguments>``. Before Panel starts, this process
-loads the city with its profiles, solves the *Now* page's opening time and the day around it, and makes
-the What-if page's opening base run (:mod:`apps.state`), so no session waits for them. As the
-server starts, a solver thread rehearses one session's work (:func:`warm_up`, through
+``python apps/serve.py --workers N <panel serve arguments>``. Before Panel starts, this
+process loads the city with its profiles, solves the *Now* page's opening time and the day
+around it, and makes the What-if page's opening base run (:mod:`apps.state`), so no session
+waits for them. As the server starts, a solver thread rehearses one session's work (:func:`warm_up`, through
 ``panel serve --setup apps/warm_up.py``).
 
 With ``--workers N`` above 1, it then forks N worker processes, each a whole ``panel serve`` on

@@ -22,8 +22,6 @@ log = logging.getLogger(__name__)
 
 #: The time a session opens at in the city's year: (month, day, clock) in the city's clock.
 OPENING_TIME = (7, 14, "18:00")
-#: The opening time of the sample city (its year 2016), as the widget's default shows it.
-DEFAULT_AT = "2016-07-14 18:00"
 
 
 def opening_at(year: int) -> str:
@@ -35,7 +33,8 @@ def opening_at(year: int) -> str:
 class SnapshotView(param.Parameterized):
     """The state of both networks at one chosen city time, for one session."""
 
-    at = param.String(default=DEFAULT_AT, doc="City time to show, e.g. '2016-07-14 18:00'.")
+    # every page passes the served city's opening time; the default is the sample city's
+    at = param.String(default=opening_at(2016), doc="City time to show, e.g. '2016-07-14 18:00'.")
     snapshot = param.ClassSelector(class_=Snapshot, default=None, allow_None=True,
                                    doc="The latest solved snapshot (shared, read-only).")
     layers = param.Dict(default=None, allow_None=True,

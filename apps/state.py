@@ -5,17 +5,18 @@ server process, so everything here exists once a process and is shared read-only
 sessions. ``twin serve`` starts the server through ``apps/serve.py``, which loads the city with
 its profiles (:func:`load_city_here`) and solves the opening view before it forks one worker
 process a core, which inherit all of it copy-on-write; each worker has its own event loop and
-threads, and "once per server" below means once per worker process. Served otherwise (``panel serve``, a test), nothing here is loaded at import: the city (a few
-seconds) and, on a fresh machine, its year of profiles (about 10 s) are prepared in a solver
-thread the first time a session asks, so pages appear at once and show a loading state
-meanwhile.
+threads, and "once per server" below means once per worker process. Served otherwise
+(``panel serve``, a test), nothing here is loaded at import: the city (a few seconds) and, on
+a fresh machine, its year of profiles (about 10 s) are prepared in a solver thread the first
+time a session asks, so pages appear at once and show a loading state meanwhile.
 
 Results that are the same for every session (a snapshot at a time and its map layers, the base
 timeline around a time, the base run of a what-if's period, the losses review of a period, the
 maintenance assessment) are computed once per server by :class:`SharedResults`, keyed by all
 their inputs, and shared read-only: no session's own change (a what-if's knobs) is part of
 them. What-ifs, which are each session's own, queue in :data:`WHATIFS`, a pool sized to the
-process's share of the cores that runs them in the order they were asked for and tells each its place in the queue.
+process's share of the cores that runs them in the order they were asked for and tells each
+its place in the queue.
 
 The city folder is ``$TWIN_CITY`` (``twin serve --city``), the store ``$TWIN_STORE``
 (``twin serve --store``, default ``<data directory>/store``).
@@ -206,8 +207,8 @@ def _prepare_city() -> City:
 #: generation of 700 many lived through a young collection and were promoted, and the full
 #: collections that followed every 1-3 s while sessions ran (0.1-0.3 s each, holding every
 #: thread, the event loop's too) were the longest waits of ``/liveness``. With these, none
-#: ran while 10 sessions did; the sessions' cycles are collected when they close
-#: (:func:`release_memory`).
+#: ran while 10 sessions did; the sessions' cycles are collected as they close
+#: (:func:`collect_closed_session`).
 COLLECTOR_THRESHOLDS = (20_000, 50, 1_000)
 
 
@@ -391,7 +392,8 @@ def release_memory_soon(delay_s: float = 0.5) -> None:
 
 def collect_closed_session() -> None:
     """Collect the objects of sessions closed so far, at once, in the thread that closes
-    them (Bokeh's event loop, which closes one session at a time with turns between). With
+    them (Bokeh's event loop, which closes one session at a time with turns between; the
+    last one's document, still held while it closes, goes in :func:`release_memory`). With
     :data:`COLLECTOR_THRESHOLDS` a session's objects wait in the old generation until a full
     collection; one collection for five sessions that closed together held a worker's loop
     240-290 ms, one a session holds it for about one session's objects."""

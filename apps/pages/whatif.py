@@ -24,22 +24,24 @@ from apps.jobs import ASKED, REST, TURNS, Job, in_session, model_batch, show_job
 from apps.overlay_map import OverlayMap
 from apps.pages.now import TABLE_CSS
 from apps.pick_map import PickMap
+from apps.snapshot_view import OPENING_TIME
 from twin import scenario_impact as impact
 from twin.scenario import ScenarioResult, open_result, run_scenario, scenario_yaml
 from twin.whatif import PERIODS, WhatIfKnobs, knobs_scenario
 
 OUTAGE_KINDS = ["", "line", "trafo", "feeder", "bus", "pipe", "tank"]
-#: The period the page opens with: (month, day) of its first day in the city's year, and its
-#: length (a key of :data:`twin.whatif.PERIODS`).
-OPENING_DAY, OPENING_PERIOD = (7, 14), "a day"
+#: The period the page opens with: (month, day) of its first day in the city's year (the
+#: *Now* page's opening day), and its length (a key of :data:`twin.whatif.PERIODS`).
+OPENING_DAY, OPENING_PERIOD = OPENING_TIME[:2], "a day"
+
+TABLE = {"disabled": True, "show_index": False, "theme": "simple", "layout": "fit_data_table",
+         "sizing_mode": "stretch_width", "page_size": 10, "pagination": "local"}
 
 
 def opening_knobs(year: int) -> WhatIfKnobs:
     """The knobs as the page opens (its period, nothing changed), whose base run the server
     makes before its first session (``apps/serve.py``)."""
     return WhatIfKnobs(start=date(year, *OPENING_DAY), days=PERIODS[OPENING_PERIOD])
-TABLE = {"disabled": True, "show_index": False, "theme": "simple", "layout": "fit_data_table",
-         "sizing_mode": "stretch_width", "page_size": 10, "pagination": "local"}
 
 
 def element_options(city, kind: str) -> list[str]:
@@ -125,8 +127,8 @@ class WhatIfPage:
         self.name = w.TextInput(name="Name", value="what-if", width=150, css_classes=["wi-name"])
         self.start = w.DatePicker(name="First day", value=date(year, *OPENING_DAY), width=150,
                                   css_classes=["wi-start"])
-        self.period = w.Select(name="Period", options=list(PERIODS), value=OPENING_PERIOD, width=120,
-                               css_classes=["wi-period"])
+        self.period = w.Select(name="Period", options=list(PERIODS), value=OPENING_PERIOD,
+                               width=120, css_classes=["wi-period"])
         self.ev = w.FloatInput(name="EV share [%]", value=0.0, step=5, width=120,
                                css_classes=["wi-ev"])
         self.pv = w.FloatInput(name="Rooftop PV share [%]", value=0.0, step=5, width=150,
