@@ -727,6 +727,38 @@ def step_response(phi: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([out, np.full(n - len(out), out[-1])])
 
 
+def window_evidence(v: np.ndarray, spread: np.ndarray, phis: list[np.ndarray],
+                    common: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the DMAs' innovations since a change say about whose step it is, for
+    :func:`mirror_of`.
+
+    Parameters
+    ----------
+    v : ndarray
+        steps × DMA: standardised innovations since the change (NaN where left out) [-].
+    spread : ndarray
+        steps × DMA: the innovations' spread at those steps [L/s].
+    phis : list of ndarray
+        Per DMA: its whitening's autoregressive coefficients.
+    common : ndarray
+        DMA × DMA: the common-mode weights (:func:`step_signatures`).
+
+    Returns
+    -------
+    (ndarray, ndarray, ndarray)
+        Per DMA the mean innovation (NaN without one) and how many there were, and the
+        step signatures scaled by the share of a unit step that stays in each DMA's
+        standardised innovations over the window (:func:`step_response`).
+    """
+    n_w = np.isfinite(v).sum(axis=0)
+    shift = np.where(n_w > 0, np.nansum(v, axis=0) / np.maximum(n_w, 1), np.nan)
+    mean_spread = np.where(n_w > 0, np.where(np.isfinite(v), spread, 0.0).sum(axis=0)
+                           / np.maximum(n_w, 1), np.nan)
+    steps = max(1, len(v))
+    resp = np.array([np.mean(step_response(p, steps)) for p in phis]) / mean_spread
+    return shift, n_w.astype(float), step_signatures(common, resp)
+
+
 def _innovations(x: np.ndarray, phi: np.ndarray) -> np.ndarray:
     """``x_t − Σ φ_i x_{t−i}`` (missing values count as zero in the lags)."""
     out = np.array(x, dtype=float)
@@ -851,15 +883,9 @@ def joint_cusum(r: pd.DataFrame, s: JointSettings, scale: np.ndarray | None = No
             if attribute:
                 # whose own step is it: every DMA's innovations since the change against
                 # what a step of each would leave in them (its mirror in the others)
-                v_win = v_all[change:t + 1]
-                n_w = np.isfinite(v_win).sum(axis=0)
-                shift = np.where(n_w > 0, np.nansum(v_win, axis=0) / np.maximum(n_w, 1),
-                                 np.nan)
-                k_n = max(1, t + 1 - change)
-                sp_win = np.where(np.isfinite(v_win), spread[change:t + 1], 0.0)
-                resp = np.array([np.mean(step_response(p, k_n)) for p in s.phi]) / np.where(
-                    n_w > 0, sp_win.sum(axis=0) / np.maximum(n_w, 1), np.nan)
-                who = mirror_of(j, shift, n_w.astype(float), step_signatures(w, resp),
+                shift, n_w, sig = window_evidence(v_all[change:t + 1], spread[change:t + 1],
+                                                  s.phi, w)
+                who = mirror_of(j, shift, n_w, sig,
                                 [o for o in range(n_s) if o != j and t > hold[o]],
                                 raw, ATTRIBUTE_CHI2)
                 if who is not None:
