@@ -207,8 +207,8 @@ def _prepare_city() -> City:
 #: generation of 700 many lived through a young collection and were promoted, and the full
 #: collections that followed every 1-3 s while sessions ran (0.1-0.3 s each, holding every
 #: thread, the event loop's too) were the longest waits of ``/liveness``. With these, none
-#: ran while 10 sessions did; the sessions' cycles are collected as they close
-#: (:func:`collect_closed_session`).
+#: ran while 10 sessions did; the sessions' cycles are collected once after a burst of them
+#: closed (Panel's collection a few seconds after the last, and :func:`release_memory_soon`).
 COLLECTOR_THRESHOLDS = (20_000, 50, 1_000)
 
 
@@ -388,16 +388,6 @@ def release_memory_soon(delay_s: float = 0.5) -> None:
         _trim_timer = threading.Timer(delay_s, release_memory)
         _trim_timer.daemon = True
         _trim_timer.start()
-
-
-def collect_closed_session() -> None:
-    """Collect the objects of sessions closed so far, at once, in the thread that closes
-    them (Bokeh's event loop, which closes one session at a time with turns between; the
-    last one's document, still held while it closes, goes in :func:`release_memory`). With
-    :data:`COLLECTOR_THRESHOLDS` a session's objects wait in the old generation until a full
-    collection; one collection for five sessions that closed together held a worker's loop
-    240-290 ms, one a session holds it for about one session's objects."""
-    gc.collect()
 
 
 def release_memory() -> None:

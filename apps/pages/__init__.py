@@ -39,9 +39,10 @@ LAZY_PAGES = {"What-if": _whatif, "Next 48 hours": _lookahead, "Losses and leaks
 
 def releaser(built: dict, *releases: Callable[[], None]) -> Callable:
     """The ``on_session_destroyed`` callback of one session: stop the work of its pages
-    (``releases`` and each built page's ``release``, or its job's), drop them, collect them
-    (:func:`apps.state.collect_closed_session`) and give the memory back
-    (:func:`apps.state.release_memory_soon`)."""
+    (``releases`` and each built page's ``release``, or its job's), drop them and give the
+    memory back (:func:`apps.state.release_memory_soon`, once for a burst of closed sessions).
+    Not collected one at a time: a full collection goes through every session still open, and
+    Panel already collects once after the last of a burst."""
     from apps import state
 
     def release(session_context) -> None:
@@ -52,7 +53,6 @@ def releaser(built: dict, *releases: Callable[[], None]) -> Callable:
                 continue
             page.release() if hasattr(page, "release") else page.job.release()
         built.clear()
-        state.collect_closed_session()
         state.release_memory_soon()
 
     return release
