@@ -106,9 +106,6 @@ def _join(column, parts: list) -> None:
 tabs.param.watch(_open_page, "active")
 
 
-# the script's globals are gone by the time a session closes: the callback holds what it needs
-pn.state.on_session_destroyed(pages.releaser(
-    built, lambda stops=releases: [stop() for stop in stops]))  # bound now: globals go first
 if pn.state.location is not None:
     pn.state.location.sync(tabs, {"active": "page"})
 
@@ -116,6 +113,10 @@ user = pn.state.user
 account = [pn.pane.HTML(f"<p class='signed-in'>Signed in as <b>{user}</b> · "
                         "<a href='/logout'>log out</a></p>")] if user and user != "guest" else []
 sidebar = pn.Column(*account, sizing_mode="stretch_width")
+# the script's globals are gone by the time a session closes: the callback holds what it needs
+pn.state.on_session_destroyed(pages.releaser(
+    built, lambda stops=releases: [stop() for stop in stops],  # bound now: globals go first
+    roots=(tabs, sidebar)))
 template = pn.template.BootstrapTemplate(  # needs no web fonts: works without internet
     title=TITLE, sidebar=[sidebar], main=[tabs], sidebar_width=300,
     header_background="#1b3a4b",

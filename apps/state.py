@@ -207,8 +207,9 @@ def _prepare_city() -> City:
 #: generation of 700 many lived through a young collection and were promoted, and the full
 #: collections that followed every 1-3 s while sessions ran (0.1-0.3 s each, holding every
 #: thread, the event loop's too) were the longest waits of ``/liveness``. With these, none
-#: ran while 10 sessions did; the sessions' cycles are collected once after a burst of them
-#: closed (Panel's collection a few seconds after the last, and :func:`release_memory_soon`).
+#: ran while 10 sessions did; what is left of the sessions' cycles once they close
+#: (:func:`untangle_session`) is collected once after a burst of them closed
+#: (:func:`release_memory_soon`, and Panel's collection a few seconds after the last).
 COLLECTOR_THRESHOLDS = (20_000, 50, 1_000)
 
 
@@ -388,6 +389,50 @@ def release_memory_soon(delay_s: float = 0.5) -> None:
         _trim_timer = threading.Timer(delay_s, release_memory)
         _trim_timer.daemon = True
         _trim_timer.start()
+
+
+def untangle_session(roots: list) -> None:
+    """Break the reference cycles of a closed session's components, ``roots`` and every
+    component under them: their Bokeh models by root, their watchers and their own copies of
+    parameters (with :func:`untangle_destroyed_models`). Reference counting then frees most
+    of the session as it closes, one session at a time in its own turn of the event loop, and
+    the collection after a burst of closed sessions (:func:`release_memory_soon`) has less
+    to go through. Measured with 10 sessions on two workers, quiet: 47-79 thousand objects
+    left to the collector per worker and 120-137 ms, against 97-175 thousand and 170-242 ms."""
+    for root in roots:
+        for component in root.select():
+            for held in ("_models", "_callbacks", "_internal_callbacks"):
+                if isinstance(getattr(component, held, None), dict | list):
+                    getattr(component, held).clear()
+            private = getattr(component, "_param__private", None)
+            if private is not None:
+                private.watchers = {}
+                private.dynamic_watchers.clear()
+                private.ref_watchers = []
+                private.params.clear()
+
+
+def untangle_destroyed_models() -> None:
+    """Make a Bokeh model that a closed session's document destroys also drop the default
+    and themed values it made on first read and its callbacks. Bokeh's ``Model.destroy``
+    drops its document and property values only; those values are containers that point back
+    at the model, and the callbacks are methods of the components that hold the model, so
+    each model of a closed session stayed in a cycle. Done once per process."""
+    from bokeh.model import Model
+
+    if getattr(Model.destroy, "untangles", False):
+        return
+    destroy = Model.destroy
+
+    def destroy_untangled(model: Model) -> None:
+        destroy(model)
+        model._unstable_default_values.clear()
+        model._unstable_themed_values.clear()
+        model._callbacks.clear()
+        model._event_callbacks.clear()
+
+    destroy_untangled.untangles = True
+    Model.destroy = destroy_untangled
 
 
 def release_memory() -> None:

@@ -216,3 +216,57 @@ def test_a_queue_left_busy_by_a_closed_loop_does_not_hold_the_next():
 
     assert asyncio.run(change()) == "ran"  # its release, 5 ms later, never runs
     assert asyncio.run(asyncio.wait_for(change(), timeout=2.0)) == "ran"
+
+
+def _session_closed(untangle: bool) -> tuple[bool, int]:
+    """A session's components served in a document, closed as the server closes a session
+    (Bokeh destroys the document's models, then runs its session-destroyed hooks, Panel's
+    among them), untangled or not, then let go. Returns whether reference counting alone
+    freed the session's root component, and the objects the garbage collector then frees."""
+    import gc
+    import types
+    import weakref
+
+    import pandas as pd
+    import panel as pn
+    from bokeh.document import Document
+    from bokeh.plotting import figure
+
+    gc.collect()
+    gc.disable()
+    try:
+        fig = figure(height=180, width=305, x_axis_type="datetime")
+        fig.line(x=np.arange(96) * 900_000, y=np.sin(np.arange(96) / 15.0))
+        root = pn.Column(
+            pn.widgets.FloatSlider(name="EV share", start=0, end=100, value=20),
+            pn.widgets.Select(name="period", options=["a day", "a week", "the year"]),
+            pn.Row(pn.widgets.Button(name="Run"), pn.pane.Markdown("**base** and scenario")),
+            pn.widgets.Tabulator(pd.DataFrame({"metric": list("abcdef"), "base": range(6)})),
+            pn.pane.Bokeh(fig))
+        del fig
+        doc = root.server_doc(Document())
+        doc.callbacks.destroy()
+        doc.models.destroy()
+        closing = types.SimpleNamespace(_document=doc, id="closed-session")
+        for hook in list(doc.session_destroyed_callbacks):
+            hook(closing)
+        if untangle:
+            state.untangle_session([root])
+        alive = weakref.ref(root)
+        del root, doc, closing, hook
+        return alive() is None, gc.collect()
+    finally:
+        gc.enable()
+
+
+def test_a_closed_session_is_freed_by_reference_counting_once_untangled():
+    """A closed session's components and Bokeh models are cycles that only a full collection
+    frees, holding the server's event loop while it goes through every object; untangled
+    (:func:`apps.state.untangle_session` and :func:`apps.state.untangle_destroyed_models`),
+    the session goes as it is let go. Reference: the same session closed without."""
+    state.untangle_destroyed_models()
+    tangled_freed, tangled = _session_closed(untangle=False)
+    untangled_freed, untangled = _session_closed(untangle=True)
+    assert not tangled_freed
+    assert untangled_freed
+    assert untangled < 0.5 * tangled, (untangled, tangled)
