@@ -241,12 +241,17 @@ def mass_balance_filter(residual_l_s: pd.DataFrame, storage_noise: pd.Series,
 
     A storage rate differenced from levels read with noise σ_V [m³] adds
     ``(ε_{t+1} − ε_t)/Δt`` to the residual: on CTOWN at 1 cm and 5 min, 37 L/s in its
-    largest DMA, against 9 L/s of everything else. The residual is run through
-    :func:`volume_balance_filter`, its white and random-walk noises chosen by the
+    largest DMA, against about 9 L/s of everything else. The residual is run through
+    :func:`volume_balance_filter` with the tanks' volume noise σ_V
+    (:func:`storage_noise_m3`), its white and random-walk noises chosen by the (Huber)
     likelihood on the rows in ``mask`` (the leak-free period) among
-    :data:`FILTER_WHITE_FACTORS` × :data:`FILTER_WALK_FACTORS` of the spread left once
-    the level noise is taken out (``var(r) − 2σ_V²/Δt²``, robust, at least 5 % of it).
-    DMAs whose tanks have no noise (or no tanks) are returned as they are.
+    :data:`FILTER_WHITE_FACTORS` × :data:`FILTER_WALK_FACTORS` of the raw residual's
+    robust spread there. The filter is linear and the pumps' flows into the tanks are in
+    both terms of the balance, so a pump switching leaves the filtered residual as it
+    leaves the raw one (a filter of the storage rate alone would smear its step into the
+    residual), and measured and expected stay alike (the expectation's balance has no
+    level noise: filtering the difference is filtering both). DMAs whose tanks have no
+    noise (or no tanks) are returned as they are.
 
     Returns
     -------
