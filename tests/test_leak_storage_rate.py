@@ -137,3 +137,19 @@ def test_the_filter_follows_a_step_with_no_bias_and_leaves_missing_steps_out():
     assert abs(np.nanmean(out[2100:4000]) - 5.0) < 0.1
     assert abs(np.nanmean(out[100:2000])) < 0.1
     assert np.nanstd(out[100:2000]) < 0.2 * np.std(r[100:2000])
+
+
+def test_a_stuck_or_missing_tank_level_is_not_filtered(dma_run):
+    """A level tag stuck at one value has no reading noise to learn (0) and a tank never
+    read is left out: the DMA's residual passes unfiltered, nothing in the table."""
+    from twin.water import leak_residuals as rs
+
+    times, _, _, _, wn, dmas, _, _, _ = dma_run
+    stuck = pd.DataFrame({"T": 3.0}, index=times)
+    assert rs.storage_noise_m3(stuck, wn, dmas, ["D"])["D"] == 0.0
+    unread = pd.DataFrame({"T": np.nan}, index=times)
+    assert rs.storage_noise_m3(unread, wn, dmas, ["D"])["D"] == 0.0
+    raw = pd.DataFrame({"D": np.random.default_rng(1).normal(0, 2, len(times))}, index=times)
+    out, table = rs.mass_balance_filter(raw, pd.Series({"D": 0.0}), np.ones(len(times), bool),
+                                        STEP_S)
+    assert out.equals(raw) and table.empty
