@@ -317,7 +317,10 @@ class LeakReport:
         Top positions per alarm (:func:`twin.water.leak_location.rank_locations`).
     calibration : DataFrame
         Per detector series (DMA) and logger: noise, autocorrelation, k, h, target mean time
-        between false alarms, and the baseline period.
+        between false alarms, and the baseline period; ``attrs["storage_filter"]``: per DMA
+        whose tanks' level noise was filtered out, the noises the filter used and the
+        residual's spread before and after
+        (:func:`twin.water.leak_residuals.mass_balance_filter`).
     residuals : Dataset
         Hourly corrected residuals: ``consumption_l_s (time × dma)``, ``pressure_m (time ×
         logger)``.
@@ -646,6 +649,7 @@ def detect_and_locate(
         robust, base_p, s)
     if note:
         notes.append(note)
+    calibration.attrs["storage_filter"] = filtered.to_dict("records")
     # 5. location
     # a rise smaller than the smallest leak (its level measured after the alarm) is the
     # detector's noise, not a leak: kept in ``changes``, not raised (at half of it, 0.39
