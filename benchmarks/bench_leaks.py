@@ -64,8 +64,9 @@ before detection, :func:`twin.water.leak_residuals.mass_balance_filter`; the det
 measuring each DMA alone over 6-h blocks as the joint detector is measured, alone only when
 lower by more than the blocks tell, :func:`twin.water.leaks._noise_alone`), 3 seeds of 70
 days, loggers by length, default settings, 2 cores shared (load average 3.3-5.4 over the
-runs); the 7cb5799 rows (main before it) from the same script, CTOWN 0-2 on a quiet machine
-(load 0.6 before, 6.7 after), 5-7 at load 3.6-5.2:
+runs; run again at 9931642, load 0.8-2.9: the same figures); the 7cb5799 rows (main before
+it) from the same script, CTOWN 0-2 on a quiet machine (load 0.6 before, 6.7 after), 5-7 at
+load 3.6-5.2:
 
 =========================  =====  =====  =====  =====  ==========  ===========  ===========
 network, seeds: commit      found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
