@@ -41,3 +41,35 @@ def test_positive_autocorrelation_is_kept():
         x[i] = 0.6 * x[i - 1] + rng.normal()
     assert abs(rs._lag1(x) - 0.6) < 0.03
     assert rs._lag1(np.array([1.0, -1.0] * 50)) == -0.95
+
+
+def test_each_alone_noise_is_measured_over_blocks_as_the_joint_detectors():
+    """The chooser's noise of the hourly detectors (:func:`twin.water.leaks._noise_alone`)
+    on x_t = u_t + u_{t−1} + u_{t−2}, u white of sd 1: a 6-hour sum holds u with weights
+    1, 2, 3, 3, 3, 3, 2, 1, so its variance is 46 and the spread per √h √(46/6) = 2.77
+    (the lag-1 figure, ρ₁ = 2/3, would say √3·√5 = 3.87); the margin is the relative
+    standard error of a spread over n = 1600 blocks, 1/√(2(n − 1)). Hours outside the
+    leak-free mask are not counted; with fewer than 4 blocks the hourly detectors' own
+    figure is used."""
+    from twin.water import leak_detection as det
+    from twin.water.leaks import _noise_alone
+
+    rng = np.random.default_rng(2)
+    n = 24 * 400
+    u = rng.normal(0, 1, n + 2)
+    x = u[2:] + u[1:-1] + u[:-2]
+    t = pd.date_range("2020-01-01", periods=n, freq="h", tz="UTC")
+    e_h = pd.DataFrame({"D": x, "E": x}, index=t)
+    mask = np.ones(n, dtype=bool)
+    alone = {"D": det.calibrate(1.7, 0.6, 1.0), "E": det.calibrate(1.7, 0.6, 1.0)}
+    noise, margin = _noise_alone(e_h, mask, alone)
+    assert abs(noise - np.sqrt(46 / 6)) < 0.06 * np.sqrt(46 / 6)
+    assert margin == 1 / np.sqrt(2 * (n // 6 - 1))
+    # a wild stretch outside the mask changes nothing
+    wild = e_h.copy()
+    wild.iloc[: n // 2] *= 10
+    half = np.arange(n) >= n // 2
+    noise_half, _ = _noise_alone(wild, half, alone)
+    assert abs(noise_half - np.sqrt(46 / 6)) < 0.09 * np.sqrt(46 / 6)
+    short, no_margin = _noise_alone(e_h, np.arange(n) < 20, alone)
+    assert short == alone["D"].sigma and no_margin == 0.0
