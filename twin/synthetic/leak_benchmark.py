@@ -13,7 +13,7 @@ Given an EPANET network (e.g. KL, 935 junctions, from the Water Benchmark Hub), 
   ``param_uncertainty`` (uniform), every junction's demand off by a fixed factor up to
   ``demand_uncertainty`` (uniform) and by a noise of that size (AR(1), 15-min) shared by a
   noise group of junctions, a common day factor (weather), patterns interpolated between
-  their hours, and leaks: demands at the middle of a pipe (the pipe is split there), abrupt
+  their hours, and leaks: demands at the middle of a pipe of their own (split there), abrupt
   (full flow at once) or incipient (growing linearly over days), 3 to 200 m³/h, several at
   once, some repaired within the period;
 * SCADA from one EPANET run of the real network at ``step_s``, read only at its sensors
@@ -260,13 +260,17 @@ def _ar1(rng, n: int, sd: float, rho: float = 0.8) -> np.ndarray:
 
 def draw_leaks(spec: BenchmarkSpec, wn, dmas: pd.Series, meters: pd.DataFrame,
                rng) -> pd.DataFrame:
-    """The leaks of a case: pipe, start and end [s from the start], flow [m³/h], kind, ramp."""
+    """The leaks of a case: pipe, start and end [s from the start], flow [m³/h], kind, ramp.
+
+    Each leak is on a pipe of its own: a pipe drawn twice is drawn again (a seed that draws
+    none twice gets the same leaks as before this rule).
+    """
     boundary = set(meters.link)
     pipes = [n for n, p in wn.pipes() if n not in boundary and p.length > 10
              and dmas.get(p.start_node_name) == dmas.get(p.end_node_name)
              and p.start_node_name in wn.junction_name_list]
     t_end = spec.days * 86400
-    rows = []
+    rows, used = [], set()
     for i in range(spec.n_leaks):
         lo, hi = SIZE_CLASSES_M3H[i % len(SIZE_CLASSES_M3H)]
         flow = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
@@ -277,6 +281,9 @@ def draw_leaks(spec: BenchmarkSpec, wn, dmas: pd.Series, meters: pd.DataFrame,
         end = start + float(rng.uniform(7, 40) * 86400)
         end = min(t_end, round(end / NOISE_STEP_S) * NOISE_STEP_S)
         pipe = pipes[int(rng.integers(len(pipes)))]
+        while pipe in used and len(used) < len(pipes):
+            pipe = pipes[int(rng.integers(len(pipes)))]
+        used.add(pipe)
         rows.append({"leak_id": f"L{i + 1:02d}", "pipe": pipe, "start_s": start,
                      "end_s": end, "flow": flow, "kind": "incipient" if incipient else "abrupt",
                      "ramp_s": ramp, "dma": str(dmas[wn.get_link(pipe).start_node_name])})
@@ -331,8 +338,10 @@ def real_network(spec: BenchmarkSpec, wn, leaks: pd.DataFrame, rng) -> tuple:
     leak_nodes = {}
     for lk in leaks.itertuples():
         node = f"LEAK-{lk.leak_id}"
-        wntr.morph.split_pipe(real, lk.pipe, f"{lk.pipe}-B", node, split_at_point=0.5,
-                              return_copy=False)
+        # the piece from the pipe's start node keeps its name: a second leak given on the
+        # same pipe splits that piece again (at a quarter of the pipe, and so on)
+        wntr.morph.split_pipe(real, lk.pipe, f"{lk.pipe}-{lk.leak_id}", node,
+                              split_at_point=0.5, return_copy=False)
         q = np.zeros(n)
         on = (t >= lk.start_s) & (t < lk.end_s)
         ramp = np.clip((t - lk.start_s + NOISE_STEP_S) / lk.ramp_s, 0, 1) if lk.ramp_s > 0 else 1.0
