@@ -33,13 +33,13 @@ def _quiet(seed: int, days: int, n_leaks: int = 8) -> BenchmarkSpec:
 
 
 def _leak_demand_l_s(real: wntr.network.WaterNetworkModel, nodes: list[str],
-                     at_s: float) -> pd.Series:
+                     at_s: float, folder: Path) -> pd.Series:
     """The demand WNTR's EPANET run of ``real`` meets at ``nodes`` at ``at_s`` [L/s]."""
     wn = copy.deepcopy(real)
     wn.options.time.duration = int(at_s)
     wn.options.time.hydraulic_timestep = 900
     wn.options.time.report_timestep = 900
-    res = wntr.sim.EpanetSimulator(wn).run_sim()
+    res = wntr.sim.EpanetSimulator(wn).run_sim(file_prefix=str(folder / f"run{int(at_s)}"))
     return res.node["demand"].loc[at_s, nodes] * 1000.0
 
 
@@ -51,7 +51,7 @@ def _on_pipe(xy: tuple, a: tuple, b: tuple) -> tuple[float, float]:
     return f, float(np.linalg.norm(a + f * ab - p))
 
 
-def test_ctown_seed_4_builds_with_each_leak_on_its_own_pipe():
+def test_ctown_seed_4_builds_with_each_leak_on_its_own_pipe(tmp_path):
     # the pipes are drawn after the same draws whatever the period's length: 6 days give
     # seed 4's pipes of the 70-day case
     case = make_case(_quiet(seed=4, days=6))
@@ -73,11 +73,11 @@ def test_ctown_seed_4_builds_with_each_leak_on_its_own_pipe():
     on = truth[(truth.kind == "abrupt") & (truth.start <= t0 + pd.Timedelta(seconds=at))
                & (truth.end > t0 + pd.Timedelta(seconds=at))]
     assert len(on)
-    q = _leak_demand_l_s(real, [f"LEAK-{i}" for i in on.leak_id], at)
+    q = _leak_demand_l_s(real, [f"LEAK-{i}" for i in on.leak_id], at, tmp_path)
     np.testing.assert_allclose(q.to_numpy(), on.flow.to_numpy() / 3.6, rtol=1e-3)
 
 
-def test_two_leaks_given_on_one_pipe_build_at_its_half_and_quarter():
+def test_two_leaks_given_on_one_pipe_build_at_its_half_and_quarter(tmp_path):
     wn = published_model(str(DATA / "CTOWN.INP"))
     pipe = "P128"
     link = wn.get_link(pipe)
@@ -99,9 +99,9 @@ def test_two_leaks_given_on_one_pipe_build_at_its_half_and_quarter():
     assert len(pieces) == 3
     assert sum(p.length for p in pieces) == pytest.approx(link.length, rel=1e-9)
     # before the second starts only the first draws; after, both, and they sum as drawn
-    q = _leak_demand_l_s(real, ["LEAK-L01", "LEAK-L02"], 0.75 * DAY)
+    q = _leak_demand_l_s(real, ["LEAK-L01", "LEAK-L02"], 0.75 * DAY, tmp_path)
     np.testing.assert_allclose(q.to_numpy(), [94.6 / 3.6, 0.0], atol=1e-6)
-    q = _leak_demand_l_s(real, ["LEAK-L01", "LEAK-L02"], 1.5 * DAY)
+    q = _leak_demand_l_s(real, ["LEAK-L01", "LEAK-L02"], 1.5 * DAY, tmp_path)
     assert q.sum() == pytest.approx((94.6 + 4.3) / 3.6, rel=1e-4)
     # the truth places each where its node is, on the pipe it was given
     tr = case.truth.set_index("leak_id")
