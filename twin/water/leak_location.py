@@ -622,7 +622,12 @@ def position_posterior(chi2: np.ndarray, n_loggers: int) -> np.ndarray:
 def posterior_point(xy: np.ndarray, prob: np.ndarray) -> int:
     """Index of the position nearest the posterior mean of ``xy`` (position × 2) [m] with
     probabilities ``prob``: the point of the network where the leak's expected place is,
-    rather than the single most likely position when several fit about as well."""
+    rather than the single most likely position when several fit about as well.
+
+    Not the leak workflow's position (:func:`twin.water.leaks.detect_and_locate` keeps the
+    best fit): on ``benchmarks/bench_leaks.py`` it moved CTOWN seeds 0-2 from 185 to 108 m
+    (found 11/24 both) but seeds 5-7 from 9 to 8/24 and 290 to 336 m, where the best fit
+    was right and the mean drew it toward the middle of the narrowed candidates."""
     xy = np.asarray(xy, dtype=float)
     mean = np.asarray(prob, dtype=float) @ xy
     return int(np.argmin(np.hypot(*(xy - mean).T)))

@@ -306,9 +306,7 @@ class LeakReport:
     alarms : DataFrame
         One row per leak alarm: ``alarm`` (number), ``dma``, ``alarm_utc``, ``change_utc``,
         ``step_l_s`` [L/s], ``leak_m3h`` [m³/h], ``kind`` (``new`` or ``growth`` of an
-        earlier alarm, ``growth_of``), the position ``element``, ``x_m``, ``y_m`` [m] (the
-        ranked one nearest their posterior mean, :func:`twin.water.leak_location.
-        posterior_point`),
+        earlier alarm, ``growth_of``), the best position ``element``, ``x_m``, ``y_m`` [m],
         ``located_utc`` (when that position is known: the end of the hours it was measured
         on, after the alarm; a growth alarm carries its episode's position and time) and
         ``flag`` (why a figure is less reliable, empty when none).
@@ -758,12 +756,10 @@ def detect_and_locate(
             flag_txt.append(f"not located: {exc}")
             ranked = None
         if ranked is not None:
-            # the position nearest the posterior mean, not the single best fit: where
-            # several positions fit alike, the leak is more likely near their middle
-            b = ranked.attrs.pop("posterior", None) or ranked.iloc[0]
-            where = (b["element"], b["x_m"], b["y_m"])
             ranked.insert(0, "alarm", i)
             cands.append(ranked)
+            b = ranked.iloc[0]
+            where = (b.element, b.x_m, b.y_m)
         else:
             where = ("", np.nan, np.nan)
         # the last hour of the window is measured at its end; the day's running means
