@@ -216,7 +216,7 @@ every narrowed position 12, 8, 16, -; their centroid 12, 7, 16, -; main's 11, 9,
 The sized re-ranking given also the junctions across the pipes from its best 10 (so that
 the pipes leaving them are ranked too): CTOWN 0-2 11/24, 5-7 9/24, as main; from the best 5
 and theirs, 11 and 8. None beats the best fit on seeds it was not chosen on: the workflow
-keeps the best fit (the branch's tip run again, seeds 0-2, load average 1.6-2.0: CTOWN 11/24,
+keeps the best fit (the branch's tip run again, seeds 0-2, load average 1.3-1.4: CTOWN 11/24,
 0.43, 3.4 h, 185 m; KL 16/24, 0.48, 0.6 h, 57 m; as main).
 
 Measured at commit 3e6f728 (both developers' changes of this stop together: each alarm of the
