@@ -183,7 +183,7 @@ Measured at commit ec957c2, on a branch (an alarm's position the ranked position
 posterior mean of the positions, :func:`twin.water.leak_location.posterior_point`, weights
 exp(-chi2/2) with the noise scaled by the best fit's chi2 per degree of freedom when above 1,
 rather than the best fit; not merged as the default, the probabilities kept), 70 days, loggers
-by length, default settings, 2 cores (load average 1.4-2.5); main (3d60985) on seeds 0-2 from
+by length, default settings, 2 cores (load average 1.1-2.5); main (3d60985) on seeds 0-2 from
 the session's notes, on 5-7 and 3-5 run the same hour:
 
 =========================  =====  =====  =====  =====  ==========  ===========  ===========
