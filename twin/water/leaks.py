@@ -780,7 +780,7 @@ def detect_and_locate(
         changes, a.dma, a.alarm_utc)) for a in alarms.itertuples()]
     candidates = pd.concat(cands, ignore_index=True) if cands else pd.DataFrame(
         columns=["alarm", "rank", "element", "kind", "at", "x_m", "y_m", "leak_l_s", "misfit",
-                 "distance_m"])
+                 "distance_m", "probability"])
     alarms = _growth(alarms, changes, s.growth_radius_m, candidates)
     shrunk = [f"{_logger_area(k, net.dmas)} {c.attrs['shrinkage']:.2f}"
               for k, c in covs.items() if c is not None and "shrinkage" in c.attrs]
