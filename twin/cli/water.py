@@ -171,11 +171,13 @@ def leaks(
     console.print(table)
     if len(report.candidates):
         cand = Table(title=f"Top {top} positions per alarm")
-        for col in ("#", "rank", "element", "kind", "at", "leak L/s", "misfit", "distance m"):
+        for col in ("#", "rank", "element", "kind", "at", "leak L/s", "misfit", "distance m",
+                    "probability"):
             cand.add_column(col, justify="right")
         for r in report.candidates.itertuples():
             cand.add_row(str(r.alarm), str(r.rank), str(r.element), r.kind, f"{r.at:.2f}",
-                         f"{r.leak_l_s:.2f}", f"{r.misfit:.1f}", f"{r.distance_m:.0f}")
+                         f"{r.leak_l_s:.2f}", f"{r.misfit:.1f}", f"{r.distance_m:.0f}",
+                         f"{r.probability:.2f}")
         console.print(cand)
     downs = report.changes[report.changes.direction == "down"]
     console.print(f"{len(report.alarms)} alarm(s), {len(downs)} fall(s) of consumption "
