@@ -46,7 +46,23 @@ users' load (the script prints the load average).
 Measured, 10 sessions at once, 2 cores shared with other developers (load average before / after
 the run printed by it):
 
-commit b34cb30, i.e. this code (as d68cb49 below, and a closed session's objects collected as
+commit 430e94d, i.e. this code (as b34cb30 below, but no collection as each session closes,
+16f38fa: each went through every session still open, 100-280 ms, twice in one turn once; and a
+closed session untangled so that reference counting frees it as it closes,
+``apps.state.untangle_session``, 076f505), quiet machine (load average 0.8 before, 0.3 after),
+``--sessions 10 --mode websocket --batches 2``, twice in a row: first render max 1.22, 1.08,
+1.13, 1.08 s; what-if max 1.64, 1.52, 1.82, 1.65 s; /liveness max 219, 203, 173, 145 ms (p95
+80-103 ms; the slowest in the sessions' first 4 s, at 1.1 and 3.9 s: turns of the sessions'
+page builds, no longer at the release); memory 20 s after close +9.4, +0.3, +7.5, -1.1 %; 0
+sessions failed. Floors met in two batches of four; /liveness over 200 ms by 3 and 19 ms in
+the other two. Watchdog runs of one batch, quiet, 16f38fa against 076f505's untangling, twice
+each: objects left to the collector per worker 97-175 against 47-79 thousand, the release's
+collections 170-242 against 120-137 ms, /liveness max 173 and 207 against 159 and 184 ms.
+Tried and dropped: the solver and what-if threads 10 nice steps below the event loop's
+(/liveness max 176 and 223 ms against 199 and 183 without; what-if max 4.4 and 5.0 s against
+1.8 and 1.6 s).
+
+commit b34cb30 (as d68cb49 below, and a closed session's objects collected as
 Bokeh discards it, one session at a time, ``apps.state.collect_closed_session``; what the server
 made as it started frozen after the warm-up), quiet machine (load average 0.5-0.8 before, 0.4
 after), ``--sessions 10 --mode websocket --batches 2``, twice in a row: first render max 1.30,
