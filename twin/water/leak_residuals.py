@@ -102,6 +102,14 @@ def measured_consumption_l_s(flow_l_s: pd.DataFrame, level_m: pd.DataFrame,
     return q - rate.reindex(q.index).fillna(0.0)
 
 
+def robust_sd(x: np.ndarray) -> float:
+    """Robust standard deviation of ``x``: 1.4826 times its median absolute deviation (the
+    standard deviation for Gaussian values; the odd outlier or step barely moves it) [units
+    of ``x``]."""
+    x = np.asarray(x, dtype=float)
+    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+
+
 def level_noise_m(level_m: pd.DataFrame, mask: np.ndarray | None = None) -> pd.Series:
     """Standard deviation of each tank level's reading noise [m], from the level itself.
 
@@ -118,8 +126,7 @@ def level_noise_m(level_m: pd.DataFrame, mask: np.ndarray | None = None) -> pd.S
             x = np.where(mask, x, np.nan)
         d2 = x[2:] - 2 * x[1:-1] + x[:-2]
         d2 = d2[np.isfinite(d2)]
-        out[tank] = (float(1.4826 * np.median(np.abs(d2 - np.median(d2))) / np.sqrt(6.0))
-                     if len(d2) >= 8 else np.nan)
+        out[tank] = robust_sd(d2) / np.sqrt(6.0) if len(d2) >= 8 else np.nan
     return pd.Series(out, dtype=float)
 
 
@@ -269,13 +276,14 @@ def mass_balance_filter(residual_l_s: pd.DataFrame, storage_noise: pd.Series,
         base = r[mask & np.isfinite(r)]
         if not sv > 0 or len(base) < 48:
             continue
-        spread = float(1.4826 * np.median(np.abs(base - np.median(base))))
+        spread = robust_sd(base)
         noise_l = 1000.0 * sv
+        leak_free = np.where(mask, r, np.nan)[:np.flatnonzero(mask)[-1] + 1]
         best = None
         for fw in FILTER_WHITE_FACTORS:
             for fv in FILTER_WALK_FACTORS:
-                _, ll = volume_balance_filter(np.where(mask, r, np.nan)[:np.flatnonzero(
-                    mask)[-1] + 1], step_s, noise_l, fw * spread, fv * spread)
+                _, ll = volume_balance_filter(leak_free, step_s, noise_l, fw * spread,
+                                              fv * spread)
                 if best is None or ll > best[0]:
                     best = (ll, fw * spread, fv * spread)
         f, _ = volume_balance_filter(r, step_s, noise_l, best[1], best[2])
@@ -283,7 +291,7 @@ def mass_balance_filter(residual_l_s: pd.DataFrame, storage_noise: pd.Series,
         fb = f[mask & np.isfinite(f)]
         rows.append({"dma": dma, "volume_noise_m3": sv, "white_l_s": best[1],
                      "walk_l_s": best[2], "sigma_raw": spread,
-                     "sigma_filtered": float(1.4826 * np.median(np.abs(fb - np.median(fb))))})
+                     "sigma_filtered": robust_sd(fb)})
     return out, pd.DataFrame(rows, columns=["dma", "volume_noise_m3", "white_l_s", "walk_l_s",
                                             "sigma_raw", "sigma_filtered"])
 
@@ -415,15 +423,14 @@ def fit_baseline(residual: pd.DataFrame, x: pd.DataFrame | dict[str, pd.DataFram
                 Xw = X[ok] * w[:, None]
                 beta = np.linalg.solve(Xw.T @ X[ok] + pen, Xw.T @ y[ok])
                 e = y[ok] - X[ok] @ beta
-                s = 1.4826 * np.median(np.abs(e - np.median(e))) + 1e-12
+                s = robust_sd(e) + 1e-12
                 w = np.minimum(1.0, 1.5 * s / np.maximum(np.abs(e), 1e-12))
         elif ok.any():
             beta[0] = float(np.median(y[ok]))
         e = y - X @ beta
         eb = e[ok]
         coefs[name] = pd.Series(beta, index=xs.columns)
-        sig[name] = float(1.4826 * np.median(np.abs(eb - np.median(eb)))) if len(eb) > 3 else (
-            np.nan)
+        sig[name] = robust_sd(eb) if len(eb) > 3 else np.nan
         rho[name] = _lag1(eb)
     t = residual.index[mask] if mask.any() else residual.index[:1]
     return Baseline(pd.DataFrame(coefs).T, pd.Series(sig), pd.Series(rho),
