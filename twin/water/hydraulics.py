@@ -32,6 +32,7 @@ import os
 import shutil
 import struct
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -461,12 +462,10 @@ def _epanet_simulator_run(wn, prefix: str) -> wntr.sim.results.SimulationResults
     pattern multipliers and curves given to EPANET before solving
     (:func:`_set_exact_patterns_and_curves`)."""
     from wntr.epanet.io import BinFile
-    from wntr.epanet.toolkit import ENepanet
 
     inp, rpt, out = (f"{prefix}.{x}" for x in ("inp", "rpt", "bin"))
     wntr.network.write_inpfile(wn, inp, units=wn.options.hydraulic.inpfile_units, version=2.2)
-    en = ENepanet(version=2.2)
-    en.ENopen(inp, rpt, out)
+    en = open_epanet(inp, rpt, out)
     _set_exact_patterns_and_curves(en, wn)
     en.ENsolveH()
     en.ENsolveQ()
@@ -715,6 +714,24 @@ def run_inp_file(path: str | Path, duration_s: float | None = None) -> xr.Datase
         return _toolkit_run(epanet_path(path, tmp), configure, str(path))
 
 
+#: EPANET's input parser keeps its place in a line in C's ``strtok`` state, one for the
+#: process: two threads opening networks at once can read each other's tokens (seen as
+#: ``Error 200`` on a valid file in ``test_runs_in_parallel_do_not_collide``). Opening is
+#: serialized; solving stays parallel.
+_EPANET_OPEN = threading.Lock()
+
+
+def open_epanet(inp: str, rpt: str, out: str = ""):
+    """An EPANET 2.2 toolkit project with ``inp`` opened (``rpt`` its report, ``out`` its
+    binary output, "" for none), one thread at a time (:data:`_EPANET_OPEN`)."""
+    from wntr.epanet.toolkit import ENepanet
+
+    en = ENepanet(version=2.2)
+    with _EPANET_OPEN:
+        en.ENopen(inp, rpt, out)
+    return en
+
+
 def _toolkit_run(inp: str, configure, name: str, stepped=None) -> xr.Dataset:
     """Open ``inp`` with the EPANET toolkit, let ``configure(en)`` set what the run
     changes (it returns k, to keep every k-th reported period), solve the hydraulics (no
@@ -722,13 +739,11 @@ def _toolkit_run(inp: str, configure, name: str, stepped=None) -> xr.Dataset:
     step the hydraulics and return the dataset (nothing written)."""
     import ctypes
 
-    from wntr.epanet.toolkit import ENepanet
 
     with tempfile.TemporaryDirectory(prefix="twin-epanet-", dir=_scratch_dir()) as tmp:
         rpt, out = os.path.join(tmp, "run.rpt"), os.path.join(tmp, "run.bin")
-        en = ENepanet(version=2.2)
         try:
-            en.ENopen(inp, rpt, out if stepped is None else "")
+            en = open_epanet(inp, rpt, out if stepped is None else "")
             en.ENlib.EN_setstatusreport(en._project, ctypes.c_int(0))
             every = configure(en)
             demand_model = _demand_model(en)
@@ -1079,7 +1094,6 @@ def step_volumes_m3(
     (DataFrame, DataFrame)
         Bins (start time [s] from the run's start) × link [m³], and × node [m³].
     """
-    from wntr.epanet.toolkit import ENepanet
 
     wn = copy.deepcopy(wn)
     _set_times(wn, duration_s, step_s, None)
@@ -1089,9 +1103,8 @@ def step_volumes_m3(
         inp, rpt = os.path.join(tmp, "run.inp"), os.path.join(tmp, "run.rpt")
         wntr.network.write_inpfile(wn, inp, units=wn.options.hydraulic.inpfile_units,
                                    version=2.2)
-        en = ENepanet(version=2.2)
         try:
-            en.ENopen(inp, rpt, "")
+            en = open_epanet(inp, rpt)
             _set_exact_patterns_and_curves(en, wn)
             to_m3s = FLOW_UNITS_M3S[en.ENgetflowunits()]
             li = [en.ENgetlinkindex(name) for name in links]

@@ -120,7 +120,7 @@ def sensitivity_batch(
         junction: flow of the standard leak [L/s], mean over snapshots; 0 where the junction
         has no pressure (no leak can flow there).
     """
-    from wntr.epanet.toolkit import ENepanet
+    from twin.water.hydraulics import open_epanet
 
     dp = np.zeros((len(junctions), len(loggers)))
     dq = np.zeros((len(junctions), len(links)))
@@ -129,9 +129,8 @@ def sensitivity_batch(
         for k, text in enumerate(inp_texts):
             base = Path(tmp) / f"s{k}"
             base.with_suffix(".inp").write_text(text)
-            en = ENepanet()
-            en.ENopen(str(base.with_suffix(".inp")), str(base.with_suffix(".rpt")),
-                      str(base.with_suffix(".bin")))
+            en = open_epanet(str(base.with_suffix(".inp")), str(base.with_suffix(".rpt")),
+                             str(base.with_suffix(".bin")))
             try:
                 en.ENopenH()
                 li = [en.ENgetnodeindex(n) for n in loggers]
