@@ -25,11 +25,12 @@ import panel as pn
 if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `apps` importable, any cwd
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from apps import pages  # noqa: E402
+from apps import bokeh_defaults, pages  # noqa: E402
 from apps.jobs import ASKED, FIRST, REST, in_session_steps, model_batch  # noqa: E402
 from apps.pages import now  # noqa: E402
 
-pn.extension("tabulator", notifications=False)
+pn.extension(*pages.EXTENSIONS, notifications=False)
+bokeh_defaults.install()  # once a process: each change of the page walks its models faster
 
 TITLE = "CityTwin · engineers' workbench"
 #: Parts (rows, tables, figures) of a page that join it in one turn of the event loop.

@@ -56,6 +56,16 @@ def prepare(workers: int = 1) -> None:
     say("dashboard: the what-if page's opening base run (it also compiles the solvers' "
         "numba code)")
     state.base_result(city, knobs_scenario(opening_knobs(city.recipe.year)))
+    # a process's first pn.extension sets HoloViews' plotting backend up (its options'
+    # builders): done here once, not in each worker's first session (whose page request
+    # held a worker's loop 233 ms in a watched run, 4 of its 6 stack samples in it)
+    import panel as pn
+
+    from apps import bokeh_defaults
+    from apps.pages import EXTENSIONS
+
+    pn.extension(*EXTENSIONS, notifications=False)
+    bokeh_defaults.install()  # for the workers' rehearsal and sessions alike
     state.freeze_shared()
     others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
     if workers > 1 and others:  # a forked worker would hold none: its pools would wait for ever
@@ -162,6 +172,17 @@ def fork_worker(panel_args: list[str], index: int, workers: int, front_sockets: 
         os._exit(code)
 
 
+def app_names(panel_args: list[str]) -> list[str]:
+    """The names under which ``panel serve`` serves the app scripts that lead ``panel_args``
+    (``apps/dashboard.py`` -> ``dashboard``)."""
+    scripts = []
+    for arg in panel_args:
+        if arg.startswith("--"):
+            break
+        scripts.append(Path(arg).stem)
+    return scripts
+
+
 def serve_workers(panel_args: list[str], workers: int) -> int:
     """Fork ``workers`` worker processes, each a ``panel serve`` on its own port, and run the
     front on the public port (:mod:`apps.front`) until a worker stops or a signal comes.
@@ -186,7 +207,7 @@ def serve_workers(panel_args: list[str], workers: int) -> int:
             for k, p in enumerate(ports)}
     say(f"dashboard: {workers} worker processes on ports {', '.join(map(str, ports))}; "
         f"the front on port {port} hands each engineer to one of them")
-    HTTPServer(front_app(address, ports)).add_sockets(sockets)
+    HTTPServer(front_app(address, ports, app_names(panel_args))).add_sockets(sockets)
     if "--show" in panel_args:
         import webbrowser
 

@@ -270,3 +270,70 @@ def test_a_closed_session_is_freed_by_reference_counting_once_untangled():
     assert not tangled_freed
     assert untangled_freed
     assert untangled < 0.5 * tangled, (untangled, tangled)
+
+
+PAGE_MODELS = r'''
+import json, re, sys
+import numpy as np, pandas as pd, panel as pn
+from bokeh.core.json_encoder import serialize_json
+from bokeh.core.property.descriptors import PropertyDescriptor
+from bokeh.document import Document
+from apps.network_map import NetworkMap
+if sys.argv[1] == "kept":
+    from apps.bokeh_defaults import install
+    install()
+made = [0]
+instance_default = PropertyDescriptor.instance_default
+def counted(self, obj):
+    made[0] += 1
+    return instance_default(self, obj)
+PropertyDescriptor.instance_default = counted
+nmap = NetworkMap()
+nmap.junctions.data = {"x": [0.0, 1.0], "y": [0.0, 2.0], "name": ["J1", "J2"], "dma": ["A", "B"],
+                       "pressure_m": [31.0, np.nan], "head_m": [40.0, 41.0], "demand_l_s": [1.0, 2.0]}
+page = pn.Column(pn.widgets.FloatSlider(name="EV share [%]", start=0, end=100, value=20),
+                 pn.widgets.Select(options=["base", "heatwave"]),
+                 pn.widgets.Tabulator(pd.DataFrame({"metric": ["losses"], "base": [1.5]})),
+                 pn.indicators.Number(name="min voltage", value=0.97, format="{value:.3f}"),
+                 pn.pane.Bokeh(nmap.figure))
+template = pn.template.BootstrapTemplate(title="t", main=[page], sidebar=[pn.pane.HTML("x")])
+doc = Document()
+template.server_doc(doc)
+made[0] = 0
+doc.models.recompute()
+first = made[0]
+doc.models.recompute()
+again = made[0] - first
+text = serialize_json(doc.to_json())
+text = re.sub(r'-\d{6,}"', '-ID"', text)  # names that hold id()
+text = re.sub(r'"[0-9a-f]{32}"', '"UUID"', text)  # ids made at random
+print(json.dumps({"ids": sorted(m.id for m in doc.models), "doc": text,
+                  "made": [first, again]}))
+'''
+
+
+def _page_models(mode: str) -> dict:
+    """A page's document (a template, widgets, a table, the network map) walked and
+    serialized in a fresh process, with Bokeh as it is or with :mod:`apps.bokeh_defaults`."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", PAGE_MODELS, mode], capture_output=True,
+                         text=True, check=True, cwd=root, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(root), "PYTHONHASHSEED": "0"})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_kept_defaults_walk_and_serialize_a_page_as_bokeh_does():
+    """With plain stable defaults kept once per class (:func:`apps.bokeh_defaults.install`)
+    the document finds the same models and serializes to the same JSON as with Bokeh's own
+    walk, and a second walk makes almost no default again (Bokeh's makes them all again)."""
+    bokeh, kept = _page_models("bokeh"), _page_models("kept")
+    assert len(bokeh["ids"]) > 100 and kept["ids"] == bokeh["ids"]
+    assert kept["doc"] == bokeh["doc"]
+    assert bokeh["made"][1] >= bokeh["made"][0] > 200  # each walk makes them again
+    assert kept["made"][1] <= bokeh["made"][1] // 20  # themed values are made as before

@@ -129,3 +129,44 @@ def test_each_worker_is_served_on_its_own_port_with_its_own_origins():
     assert args[args.index("--address") + 1] == "10.0.0.5"
     assert "--show" in panel_args and "--show" not in args  # the front opens one browser
     assert len(args) == len(panel_args) - 1  # nothing else changed
+
+
+def test_the_front_hands_new_sessions_to_the_workers_in_turn_whatever_else_is_asked():
+    """Each engineer logs in (the login page and its form) and opens the app: the app's pages
+    go to the two workers in turn, as the login requests go to them in a turn of their own
+    (with one turn for all, every app page went to the same worker)."""
+    import asyncio
+
+    from tornado.httpclient import AsyncHTTPClient
+    from tornado.httpserver import HTTPServer
+    from tornado.netutil import bind_sockets
+
+    from apps.front import front_app, is_app_page
+    from apps.serve import app_names
+
+    cmd, _ = panel_serve_command(ServeSettings(port=5999, auth=False), environ={})
+    assert app_names(cmd[4:]) == ["dashboard"]
+    assert is_app_page("/dashboard", ["dashboard"]) and is_app_page("/dashboard/", ["dashboard"])
+    assert not is_app_page("/dashboard/ws", ["dashboard"]) and not is_app_page("/login", ["dashboard"])
+
+    async def visits() -> list[tuple[str, int]]:
+        sockets = bind_sockets(0, "127.0.0.1")
+        port = sockets[0].getsockname()[1]
+        server = HTTPServer(front_app("127.0.0.1", [7001, 7002], ["dashboard"]))
+        server.add_sockets(sockets)
+        http, seen = AsyncHTTPClient(force_instance=True), []
+        try:
+            for _ in range(4):  # four engineers, one after the other
+                for method, path in [("GET", "/login"), ("POST", "/login"), ("GET", "/dashboard")]:
+                    r = await http.fetch(f"http://127.0.0.1:{port}{path}", method=method,
+                                         body="u=x" if method == "POST" else None,
+                                         follow_redirects=False, raise_error=False)
+                    assert r.code == 307 and r.headers["Location"].endswith(path)
+                    seen.append((path, int(r.headers["Location"].split(":")[2].split("/")[0])))
+        finally:
+            server.stop()
+            http.close()
+        return seen
+
+    seen = asyncio.run(visits())
+    assert [p for path, p in seen if path == "/dashboard"] == [7001, 7002, 7001, 7002]

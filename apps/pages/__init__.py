@@ -33,6 +33,9 @@ def _maintenance():
     return MaintenancePage()
 
 
+#: Panel's extensions the pages use (``pn.extension`` loads them for each session's page).
+EXTENSIONS = ("tabulator",)
+
 LAZY_PAGES = {"What-if": _whatif, "Next 48 hours": _lookahead, "Losses and leaks": _losses,
               "Maintenance": _maintenance}
 
