@@ -163,6 +163,25 @@ def test_only_a_fall_the_size_of_a_repair_ends_a_leak():
     assert _growth(alarms, explained, 300.0).kind.tolist() == ["new", "growth"]
 
 
+def test_a_steady_leak_does_not_grow_a_rise_placed_at_it_days_later_is_a_new_leak():
+    """An abrupt, steady leak at x = 0: an alarm placed 50 m from it 10 days later is a leak
+    of its own; the same alarm is the leak's growth when the leak was rising, when it had
+    grown already, when it is its episode's, or when it came within the rise's window."""
+    steady = [_alarm(0, "2019-02-01 06:00", 0.0), _alarm(1, "2019-02-11 06:00", 50.0)]
+    out = _growth(pd.DataFrame(steady), NO_CHANGES, 300.0)
+    assert out.kind.tolist() == ["new", "new"]
+    rising = [_alarm(0, "2019-02-01 06:00", 0.0, rising=True), steady[1]]
+    assert _growth(pd.DataFrame(rising), NO_CHANGES, 300.0).kind.tolist() == ["new", "growth"]
+    episode = _growth(pd.DataFrame(steady), NO_CHANGES, 300.0, episode_of=[0, 0])
+    assert episode.kind.tolist() == ["new", "growth"]
+    soon = [steady[0], _alarm(1, "2019-02-03 06:00", 50.0)]
+    assert _growth(pd.DataFrame(soon), NO_CHANGES, 300.0).kind.tolist() == ["new", "growth"]
+    grown = _growth(pd.DataFrame([*soon, _alarm(2, "2019-02-11 06:00", 50.0)]), NO_CHANGES,
+                    300.0)
+    assert grown.kind.tolist() == ["new", "growth", "growth"]
+    assert grown.growth_of.tolist() == [-1, 0, 0]
+
+
 def test_a_dma_is_located_on_its_own_loggers_unless_it_has_too_few():
     dmas = pd.Series({"a": "DMA-1", "b": "DMA-1", "c": "DMA-1", "d": "DMA-2", "e": "DMA-2"})
     loggers = ["a", "b", "c", "d", "e"]
