@@ -101,7 +101,7 @@ def test_serve_command_keeps_secrets_off_the_command_line(users_file, tmp_path):
     assert cmd[2:4] == ["--workers", str(os.cpu_count() or 1)] and "--num-procs" not in cmd
     two = panel_serve_command(ServeSettings(port=5999, workers=2), environ={})[0]
     assert two[2:4] == ["--workers", "2"]
-    assert env["MALLOC_ARENA_MAX"] == "2"
+    assert env["MALLOC_ARENA_MAX"] == "2" and env["PYTHONMALLOC"] == "malloc"
     open_cmd, open_env = panel_serve_command(ServeSettings(port=5999, auth=False), environ={})
     assert "--auth-module" not in open_cmd and "BOKEH_COOKIE_SECRET" not in open_env
     from twin.dashboard_server import OAuthSettings
