@@ -46,6 +46,26 @@ users' load (the script prints the load average).
 Measured, 10 sessions at once, 2 cores shared with other developers (load average before / after
 the run printed by it):
 
+commit ef06bf2, i.e. this code (as 430e94d below, and: Bokeh keeps each class's plain
+stable defaults once, ``apps.bokeh_defaults``, a6238c4: py-spy on a worker during 10 sessions
+found 54 % of its event loop in ``Document.models.recompute`` re-making every default
+property's value, a whole page's recompute 24 -> 9 ms and ``to_json`` 98 -> 44 ms in one
+process; the front hands new sessions to the workers in a turn of their own, so that a
+login's two requests no longer send every first visit to the same worker (the warm-up here
+had warmed one of the two, whose first session held its loop 233 ms); the first
+``pn.extension`` made before the fork; Python's objects from the C heap, ``PYTHONMALLOC``,
+ef06bf2), quiet machine (load average 0.4 before, 0.2 after), ``--sessions 10 --mode
+websocket --batches 2``, twice in a row: first render max 0.86, 0.75, 0.82, 0.77 s; what-if
+max 1.54, 1.25, 1.33, 1.12 s; /liveness max 115, 103, 77, 126 ms (p95 55-57 ms); memory 20 s
+after close +2.7, +1.4, +2.9, +1.8 % (60 s: the same); 0 sessions failed. Floors met in all
+four batches. The same code with Python's own allocator (``PYTHONMALLOC=pymalloc``, quiet,
+one run of 2 batches): /liveness max 75 and 98 ms, memory +8.0 and +0.2 %: the first burst
+after start kept 45 MiB in each worker (their private dirty pages 148 -> 195 MiB, the pages
+shared with the loader unchanged), and under other developers' load it went over the floor
+once (+12.2 %); with the C heap the server starts 80 MiB larger (1239 against 1160 MiB). At
+a6238c4 with Python's allocator, load average 4 from other developers' benchmarks: /liveness
+max 86 and 81 ms, memory +8.2 and +0.1 %.
+
 commit 430e94d, i.e. this code (as b34cb30 below, but no collection as each session closes,
 16f38fa: each went through every session still open, 100-280 ms, twice in one turn once; and a
 closed session untangled so that reference counting frees it as it closes,
