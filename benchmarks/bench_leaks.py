@@ -59,6 +59,61 @@ run forced to detect together found 21/24 in their DMA (abrupt delay 4.9 h) but 
 300 m. LILA and the MNF step as at d91b529. The delay of found abrupt leaks (10.0 h, floor 3 h)
 is the hourly detector's: half of CTOWN's abrupt leaks are under 2 σ of their DMA's residual.
 
+Narrowing the candidates otherwise, tried and dropped (branch leaknarrow, the narrowing
+variants in c4c21b0, reverted; the signature's start a one-line change, not kept; main
+5eb7ed3 by this script the same hour, load average 6-8 from other work: the row "main").
+The variants ran on the same cases and sensitivities, cached,
+through :func:`twin.water.leaks.detect_and_locate` and this script's scoring (main's rule run
+that way gives main's figures on all four sets); found, FA/DMA/mo, location error m:
+
+================================  ============  ============  ============  ============
+narrowing (variant)               CTOWN 0-2     CTOWN 5-7     KL 0-2        KL 3-5
+================================  ============  ============  ============  ============
+main: near the largest drop       12 .48 174    10 .58 272    16 .53 57     15 .68 28
+likelihood region, chi2 scaled    12 .48 174
+likelihood region, chi2 raw       11 .48 201    10 .58 271
+largest drop in noise units       11 .43 185    8 .72 413
+drops alike (union, z 1.645)      11 .68 203    9 .58 272
+region and drops alike            11 .68 203
+union of the 2 that fell most     11 .53 185    9 .68 349
+centroid of the 2 (by fall)       12 .53 174    11 .63 261
+centroid of the 3 (by fall)       12 .53 174    12 .58 191    13 .63 162    13 .82 117
+centroid of the 3 (by fall/sd)    12 .48 174    12 .58 189    13 .63 162    13 .82 117
+the 3 within reach of the top one 12 .48 174    10 .58 272
+window 72 h (main's narrowing)    12 .48 131
+window 96 h (main's narrowing)    11 .53 126
+signature from 96 h before        12 .48 155    11 .53 227    14 .63 15     15 .68 5
+signature from 168 h before       12 .53 155    11 .58 251
+================================  ============  ============  ============  ============
+
+The likelihood region: the DMA's junctions whose fit with the size free (the angle's
+chi-square) lies within chi2(2 dof, 95 %) = 5.99 of the best, kept with the candidates near
+the largest drop (all of the region when none of them is in it). Scaled by Birge's ratio, as
+the posterior is, it held every position of the DMA for 14 of CTOWN 0-2's 26 located alarms
+with an open leak in their DMA (13 of 26 on 5-7), and on 0-2 never left the near ones out;
+raw, it takes the best of the whole DMA whenever the near ones fit worse by 5.99: narrowing
+off again. The signature does not single out a place: over all of a DMA's junctions and pipe
+points (standard leak), a position within 300 m of the leak had a chi-square within 2 φ
+(Birge's ratio) of the best fit's for 8 of 11 missed alarms on 0-2 (the other 3: 10-57 φ)
+and 12 of 13 on 5-7 (the other 3 φ). The drop's noise: the signature's standard deviation at
+each logger from its day means' variance on the leak-free days, one sample a day
+(v·24/Sxx of the leak flow); the largest fall was under 2 of them for 9 of 26 alarms on 0-2
+(5 placed within 300 m all the same) and 13 of 26 on 5-7 (4). Weighed in noise units the
+choice gets worse (presumably the loggers a leak moves most are those demand moves most, the
+noisiest; not measured). The centroid of the three that fell most lies within 300 m of an
+open leak for 16 (0-2) and 14-15 (5-7) of 26 alarms against the largest drop's 15 and 8, and
+finds 2 more on CTOWN 5-7, none on 0-2, and loses 3 and 2 on KL (65 loggers a DMA): the
+centroid of loggers apart is toward the DMA's middle, as the centroid of the narrowed
+candidates was before; restricted to loggers within the radius of the top one it gives main's
+figures. A longer window (c) does not help either: on both sides of the change (48 h was
+chosen before), or the signature's regression begun 96 or 168 h before the change (not
+before the previous event's rebase) and ended as main's: on CTOWN it trades leaks at the
+300 m edge (0-2: seed 0's L06 203 to 305 m, seed 2's L07 443 to 235 m; 5-7: seed 6's L06
+307 to 71 m) and loses 2 on KL 0-2. Day means around an abrupt change alone were not tried.
+Of CTOWN 0-2's 12 misses at main, 3 are not detected, 2 taken as growth, 1 placed 268 m off
+but matched to a nearer leak, 6 placed 388-1,117 m off; of these, seed 1's 96 m3/h L06 lies
+435 m from its DMA's nearest logger, the one that fell most (6 sd), beyond the 362 m radius.
+
 Measured at commit 9c89efb (growth only of a leak that grows: a later rise placed near an
 unrepaired leak of its DMA is its growth only when that leak kept rising after its change, has
 grown already, or the rise comes within ``RISE_WINDOW_H`` of its change,
