@@ -59,6 +59,31 @@ run forced to detect together found 21/24 in their DMA (abrupt delay 4.9 h) but 
 300 m. LILA and the MNF step as at d91b529. The delay of found abrupt leaks (10.0 h, floor 3 h)
 is the hourly detector's: half of CTOWN's abrupt leaks are under 2 σ of their DMA's residual.
 
+Also tried and dropped this stop, each against main on the same cases (70 days, loggers by
+length, the bench's scoring; found, FA/DMA/mo, abrupt delay h, location error m), none of it
+on main:
+- a sized fit over every narrowed position (the balance's step as the flow's prior, its
+  spread from the leak-free days): CTOWN 0-2 9/24, 0.53, 3.5, 221; CTOWN 5-7 9/24, 0.58, 1.1,
+  307; KL 0-2 16/24, 0.48, 0.6, 15; KL 3-5 as main. The size is already in the signature
+  (each logger's slope against the DMA's leak flow); the free fit wanted 0.32-0.96 of the
+  balance's flow at the leak's own pipe end for abrupt leaks. The two misses said to be cut
+  by the sized re-ranking's best 10 rank last by angle (139th of 139, 124th of 125).
+- a GLR for a step of unknown size (windows to 96 h, threshold from the leak-free
+  innovations resampled by day to the CUSUM's run length) in place of the joint CUSUM:
+  CTOWN 0-2 12/24, 0.48, 2.4 h, 173 m (every burst sooner: 38 m3/h 3.2 -> 2.0 h); CTOWN 5-7
+  10/24, 0.72, 0.8 h, 307 m; KL 0-2 14/24, 0.43; KL 3-5 11/24, 1.35 per DMA-month, 1,844 m
+  (it alarms on short excursions the CUSUM lets pass, whose windows move small leaks' places).
+- the locating window ended 12 h before a fall of the DMA larger than the leak could give
+  back (with growth of a leak that grows, :func:`twin.water.leaks.may_grow`): KL 0-2 16/24,
+  FA 0.53 -> 0.48, 57 -> 83 m, seed 1's 7.1 m3/h L01 found at 277 m and its 4.1 m3/h L07 lost
+  (placed at the 78 m3/h L06 as its growth); KL 3-5, CTOWN 0-2 and 5-7 the same alarms.
+  Of KL 0-5's 13 misses of 3-10 m3/h at main: 3 not detected (two in the last 8 days, while
+  every DMA drifts down 1-2 L/s), 3 under a larger leak of their DMA, 1 with another leak's
+  repair in its window (L01), 5 placed 1-5 km off.
+- pressure loggers as a burst's second evidence, measured only: over 3 h after CTOWN 0-2's
+  slowest bursts the balance rose 3.5-5.8 sd, the DMA's pressure residual less the other
+  DMAs' moved +1.1, +0.7 and -1.3 sd (tanks and pumps run otherwise leave 1.4 m of spread).
+
 Narrowing the candidates otherwise, tried and dropped (branch leaknarrow, the narrowing
 variants in c4c21b0, reverted; the signature's start a one-line change, not kept; main
 5eb7ed3 by this script the same hour, load average 6-8 from other work: the row "main").
