@@ -88,6 +88,7 @@ def test_ranking_is_complete_and_consistent(city, assessment):
     # the 5x4 matrix holds every asset and all the risk
     m, risk = risk_matrix(r), risk_matrix(r, "risk")
     assert m.shape == (5, 4) and m.to_numpy().sum() == len(r)
+    assert all(pd.api.types.is_integer_dtype(t) for t in m.dtypes)  # counts shown whole
     assert risk.to_numpy().sum() == pytest.approx(r.risk_money_per_year.sum())
 
 

@@ -475,4 +475,5 @@ def risk_matrix(ranking: pd.DataFrame, value: str = "count") -> pd.DataFrame:
                                 values="risk_money_per_year", aggfunc="sum")
     else:
         m = ranking.groupby(["health_band", "criticality_band"]).size().unstack()
-    return m.reindex(index=rows, columns=cols).fillna(0)
+    m = m.reindex(index=rows, columns=cols).fillna(0)
+    return m if value == "risk" else m.astype(int)  # a count of assets is whole
