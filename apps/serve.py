@@ -30,8 +30,11 @@ if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `apps` importabl
 
 
 def say(message: str) -> None:
-    """One line of the server's start-up progress, at once (also when not a terminal)."""
-    print(message, file=sys.stderr, flush=True)
+    """One line of the server's start-up progress, at once (also when not a terminal), in one
+    write: the worker processes say theirs at the same moment on the same stream (with the
+    line and its end written apart, two workers' lines ran together)."""
+    sys.stderr.write(f"{message}\n")
+    sys.stderr.flush()
 
 
 def prepare(workers: int = 1) -> None:
