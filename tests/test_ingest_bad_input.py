@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -45,8 +46,9 @@ def long_text(meter="C1", start="2016-03-01", n=8) -> str:
 
 
 def ingest(path, **kw):
-    """Ingest ``path`` into a fresh store; return the report and the store."""
-    store = MeasurementStore(tempfile.mkdtemp(prefix="bad_input_"))
+    """Ingest ``path`` into a fresh store beside it (in the test's own temporary folder,
+    which pytest removes); return the report and the store."""
+    store = MeasurementStore(tempfile.mkdtemp(prefix="store_", dir=Path(path).parent))
     return ingest_file(store, path, timezone=TZ, now=NOW, **kw), store
 
 
