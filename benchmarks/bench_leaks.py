@@ -898,8 +898,13 @@ def main() -> None:
                         default=LeakSettings.false_alarms_per_month,
                         help="the detectors' false-alarm budget per DMA and month (the twin's "
                         "setting, `twin water leaks --false-alarms-per-month`)")
+    parser.add_argument("--tanks-measured", action=argparse.BooleanOptionalAction,
+                        default=LeakSettings.pressure_at_measured_levels,
+                        help="expect the loggers' pressures with the tanks held at their "
+                        "measured levels (`twin water leaks --tanks-measured`)")
     args = parser.parse_args()
-    settings = LeakSettings(baseline_days=14, false_alarms_per_month=args.false_alarms_per_month)
+    settings = LeakSettings(baseline_days=14, false_alarms_per_month=args.false_alarms_per_month,
+                            pressure_at_measured_levels=args.tanks_measured)
     print(f"settings: {settings}", flush=True)
     head = ["", "found", "3-10", "10-50", ">50 m3/h", "FA/DMA/month", "delay abrupt h",
             "delay all h", "loc. error m"]

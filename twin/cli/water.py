@@ -49,6 +49,10 @@ def leaks(
         "--noise-covariance/--logger-noise",
         help="Weigh the loggers by their noise's covariance on the leak-free days, or each "
              "by its own noise.")] = True,
+    tanks_measured: Annotated[bool, typer.Option(
+        "--tanks-measured/--tanks-simulated",
+        help="Expect the loggers' pressures with every tank SCADA measures held at its "
+             "measured level, or at the level the model's run reaches.")] = True,
     truth: Annotated[str | None, typer.Option(
         help="CSV of known leaks (leak_id, pipe or junction, start, end, flow m3/h): score "
              "the run against it, BattLeDIM's way.")] = None,
@@ -118,7 +122,8 @@ def leaks(
                             detect_step_min=detect_step_min,
                             locate_window_h=locate_window_h, top=top, size_refine=size_refine,
                             drop_spacings=drop_spacings, rank_metric=rank_metric,
-                            area_loggers=area_loggers, noise_covariance=noise_covariance)
+                            area_loggers=area_loggers, noise_covariance=noise_covariance,
+                            pressure_at_measured_levels=tanks_measured)
     if scheduler:
         from twin.parallel import dask_client
         client_cm = dask_client(scheduler)

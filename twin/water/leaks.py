@@ -237,6 +237,11 @@ class LeakSettings:
         (not the small standard leak's) [-]; 0 turns it off.
     segment_h : float
         Hours simulated from one set of measured tank levels and pump statuses [h].
+    pressure_at_measured_levels : bool
+        Expect the loggers' pressures with every tank SCADA measures held at its measured
+        level (:func:`twin.water.leak_expectation.pressure_at_measured_levels`, a second
+        hydraulic run), not at the level the segment's own run reaches; the DMAs' water
+        balance keeps the run whose tanks fill.
     pattern_origin : Timestamp, optional
         Local standard time of the model's time zero (weekly patterns); default the first
         midnight of the period.
@@ -258,6 +263,7 @@ class LeakSettings:
     area_loggers: bool = True
     baseline_share: bool = True
     segment_h: float = exp.SEGMENT_H
+    pressure_at_measured_levels: bool = True
     pattern_origin: pd.Timestamp | None = None
     detect_step_min: float = DETECT_STEP_MIN
 
@@ -612,7 +618,13 @@ def detect_and_locate(
             f"{f.dma} {f.sigma_raw:.1f} to {f.sigma_filtered:.1f} L/s a step"
             for f in filtered.itertuples()))
     r_c = rs.hourly(r_step)
-    r_p = rs.hourly(obs.pressure_m[loggers] - p_exp[loggers])
+    p_log = p_exp[loggers]
+    if s.pressure_at_measured_levels:
+        held = exp.pressure_at_measured_levels(
+            wn, obs, ratio_t, seconds, loggers, s.segment_h,
+            progress=lambda d, n: tick("simulate", d, n))
+        p_log = p_log if held is None else held[loggers]
+    r_p = rs.hourly(obs.pressure_m[loggers] - p_log)
     q_h = rs.hourly(c_exp)
     q_meas_h = rs.hourly(c_meas).reindex(columns=zones)
     ops_h = rs.hourly(ops.astype(float).to_frame())["operations_match"].reindex(
