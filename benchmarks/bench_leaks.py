@@ -40,6 +40,54 @@ Usage::
         [--density length|junctions]
     .venv/bin/python benchmarks/bench_leaks.py --year-only [--year-whole]
 
+Measured at commit b83742f (the loggers' pressure expectation with every tank SCADA measures
+held at its measured level at every SCADA step, a second EPANET run:
+:func:`twin.water.leak_expectation.pressure_at_measured_levels`; the water balance keeps the
+run whose tanks fill), ``bench_leaks.py --network X --seeds ... --days 70``, loggers by
+length, default settings, 2 cores shared (load average 2.2-6.0 from other work); main
+375da63 by this script the same hour (CTOWN 0-2), or with ``--no-tanks-measured`` (CTOWN
+5-7: main's figures to the digit); KL has no tanks, so no second run, and gives main's
+figures to the digit:
+
+=========================  =====  =====  =====  =====  ==========  ===========  ===========
+network, seeds: commit      found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
+=========================  =====  =====  =====  =====  ==========  ===========  ===========
+CTOWN 0-2: main 375da63    12/24  2/9    5/9    5/6    0.48        3.5          174
+CTOWN 0-2: tanks measured  15/24  4/9    6/9    5/6    0.29        3.5          164
+CTOWN 5-7: main            10/24  3/9    2/9    5/6    0.58        1.2          272
+CTOWN 5-7: tanks measured  11/24  3/9    3/9    5/6    0.53        1.2          188
+KL 0-2: main and b83742f   16/24  4/9    6/9    6/6    0.53        0.6          57
+KL 3-5: main and b83742f   15/24  2/9    7/9    6/6    0.68        0.6          28
+=========================  =====  =====  =====  =====  ==========  ===========  ===========
+
+Detection alone as at main (CTOWN 0-2 21/24, 0.05; 5-7 21/24, 0.00). The loggers'
+residual on the 14 leak-free days (observed less expected, hourly, CTOWN seeds 0/1/2, median
+over the 45 loggers): hourly spread 1.80/2.16/1.82 m to 0.44/0.53/0.88 m; spread of the day
+means 0.20/0.28/0.32 m to 0.12/0.15/0.33 m (90th percentile over loggers 0.78/0.87/0.79 to
+0.30/0.26/1.10 m). The simulated tanks of main's run drift 0.1-1.7 m (sd) from the measured.
+The bench gives no pump data, so the model's controls run every pump: held at the measured
+levels they switch where the levels say (seed 0, 20 days: PU2, PU4, PU7, PU8, PU10 and V2
+ran otherwise than the network that made the data for 8-141 of 5,760 steps, against
+531-753 in main's run). Seed 2's larger day-mean spread is one day: T1's samples turned back
+2 cm short of PU2's stop level (the tank reached it between samples), so the held run's PU2
+ran on 12 h. The twin's CTOWN run takes 9-12 s a seed against 4-5 s (the second run).
+Tried and dropped, same cases and scoring:
+- the tanks set at every EPANET hydraulic time, linear between samples (not only at SCADA
+  steps): a control on a tank's level never fires (the tank is put back below it at every
+  intermediate time EPANET stops at to place it), so PU4, PU7, PU8, PU10 and V2 ran on for
+  hours (seed 0: 1,179-2,916 of 5,760 steps otherwise); day-mean spread 1.4-1.7 m; CTOWN
+  0-2 9/24 (2/9, 4/9, 3/6), 0.58, 3.6 h, 290 m;
+- the controls on a tank's level moved into its range by how far its samples may fall short
+  (95th percentile of a step's change + 2 noise sd, 6-15 cm on CTOWN): PU2's 12 h gone, but
+  the other pumps switched early (seed 2, 14 days: 48-238 steps otherwise, against 1-152);
+  CTOWN 0-2 12/24 (4/9, 4/9, 4/6), 0.39, 7.2 h, 178 m; 5-7 13/24 (4/9, 3/9, 6/6), 0.48,
+  1.0 h, 160 m; by 2 noise sd only: 0-2 13/24 (4/9, 4/9, 5/6), 0.34, 5.8 h, 162 m; 5-7 12/24
+  (3/9, 3/9, 6/6), 0.43, 1.0 h, 164 m. Both lose on seeds 0-2 and delay bursts there.
+Floors still missed on CTOWN 0-2: >10 m3/h 11/15 (need 12/15), 3-10 m3/h 4/9 (need 5/9),
+abrupt delay 3.5 h (need 3 h). A year of 5-min SCADA (``--year-only``, KL, no tanks so no
+second run; load average 3.2-3.4): sensitivity 8.0 s + detection and location 37.7 s =
+45.8 s (floor 300 s), peak RSS 2.37 GB, 36 alarms.
+
 CTOWN, by length (45)    found  3-10   10-50  >50    FA/DMA/mo   delay ab. h  loc. err m
 =======================  =====  =====  =====  =====  ==========  ===========  ===========
 twin, 4d4a17f            12/24  3/9    4/9    5/6    0.58        10.0         235
