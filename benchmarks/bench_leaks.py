@@ -132,6 +132,32 @@ on main:
   slowest bursts the balance rose 3.5-5.8 sd, the DMA's pressure residual less the other
   DMAs' moved +1.1, +0.7 and -1.3 sd (tanks and pumps run otherwise leave 1.4 m of spread).
 
+The time of day, tried and dropped (branch leakclock, measured at 375da63 only, no code kept):
+the sensitivity kept per snapshot (clock hours 3, 9, 15, 21, not averaged) and the signature
+measured per clock band (hours 0-5, 6-11, 12-17, 18-23: each logger's slope on the DMA's leak
+flow over the band's hours, each clock hour's mean over the window's days taken out so that the
+daily cycle cancels), ranked on the stacked vector (loggers x bands, each band's median over
+the loggers out). Each located alarm's inputs to location were recorded from main's run (70
+days, loggers by length) and ranked again offline. Whether there is information, over the
+alarms with a position within 300 m of an open leak of their DMA (CTOWN 0-2 25, CTOWN 5-7 26,
+KL 0-2 26, KL 3-5 32): at the leak, each snapshot's sensitivity against the 4 snapshots' mean
+had a cosine (least over the snapshots, common mode out) of median 0.985, 0.992, 0.952, 0.974;
+the nearest position more than 300 m away was no further in shape stacked than averaged (1 -
+cos, medians 0.0126 against 0.0122, 0.0103 against 0.0101, 0.0027 against 0.0029, 0.0027 both:
+a position and the ones beside it grow and shrink over the day alike, with the mains' flow).
+The per-band signature's noise (the alarm's own leak flow against the leak-free days'
+residuals, shifted by whole days) was 1.97, 1.44, 1.48, 1.25 times the day mean's (median);
+the departures of the 4 bands' signatures from their mean, a chi-square in those noise units,
+had a median of 241, 188, 497, 614 against 48, 45, 165, 183 degrees of freedom, where the
+model's own departures at the leak gave 2.4, 1.4, 394, 45: what differs from band to band is
+mostly not the leak's (pumps and tanks the model runs otherwise at set hours). Ranked offline
+(the narrowed candidates, junctions, the angle; alarms placed within 300 m of an open leak of
+their DMA; main's junction ranking, then stacked weighed by each (band, logger)'s noise alone,
+by the shrunk covariance of the band-day means of the leak-free days, by main's day-mean
+covariance in each band): CTOWN 0-2 15, 12, 13, 13 of 27; CTOWN 5-7 11, 15, 14, 10 of 26; KL
+0-2 21, 17, 18, 14 of 32; KL 3-5 22, 17, 18, 18 of 37. It loses on both networks' seeds 0-2
+and on KL 3-5, so it was not taken into the workflow nor run through this script.
+
 Narrowing the candidates otherwise, tried and dropped (branch leaknarrow, the narrowing
 variants in c4c21b0, reverted; the signature's start a one-line change, not kept; main
 5eb7ed3 by this script the same hour, load average 6-8 from other work: the row "main").
