@@ -107,6 +107,42 @@ run forced to detect together found 21/24 in their DMA (abrupt delay 4.9 h) but 
 300 m. LILA and the MNF step as at d91b529. The delay of found abrupt leaks (10.0 h, floor 3 h)
 is the hourly detector's: half of CTOWN's abrupt leaks are under 2 σ of their DMA's residual.
 
+Two search areas per ambiguous alarm, tried and dropped (branch leaksecond, 3fdd18b-37aa77c,
+not merged; 70 days, loggers by length, load average 2-9 from other work). A new-leak alarm
+also sends crews to a second area: the best fit of the whole DMA's junctions and pipe points
+(standard leak, the posterior with Birge's ratio) at least 600 m (twice the 300 m radius) from
+its position, claimed when its likelihood is at least a share of the best fit's (0.5: the
+50 % likelihood region of a position, 2 dof), reported as an alarm row of its own and scored
+as one; growth as main's (a claimed area was also tried as a place the earlier leak may grow
+at: it merged true leaks, CTOWN 5-7 10 to 8/24 in first areas). Each rule's claims beside
+the same areas moved to junctions of the DMA drawn at random 600+ m from the first (200 draws,
+mean found): found, FA/DMA/mo, location error m (claims; random found):
+
+==============================  ======================  ======================  ======================  ======================
+second area (claims; random)    CTOWN 0-2               CTOWN 5-7               KL 0-2                  KL 3-5
+==============================  ======================  ======================  ======================  ======================
+main (first areas only)         12 .48 174              10 .58 272              16 .53 57               15 .68 28
+likelihood 1 (whole-DMA best)   12 .68 185 (4;12.2)     11 .72 250 (4;10.9)     18 1.01 83 (12;16.3)    17 1.01 28 (9;15.2)
+likelihood >= 0.75              12 .72 185 (5;12.2)     11 1.01 250 (10;11.6)   18 1.01 83 (12;16.3)    17 1.01 28 (9;15.3)
+likelihood >= 0.5 (the rule)    12 .77 185 (6;12.1)     11 1.16 250 (13;11.9)   18 1.06 83 (13;16.3)    17 1.06 28 (10;15.3)
+likelihood >= 0.25              13 1.01 194 (12;12.9)   11 1.21 250 (14;11.8)   18 1.06 83 (13;16.4)    17 1.21 28 (13;15.2)
+likelihood >= 0.05 (95 %)       13 1.06 194 (13;12.9)   11 1.21 250 (14;11.9)   18 1.16 83 (15;16.3)    17 1.30 28 (15;15.3)
+mass within 300 m >= first's    12 .77 174 (6;12.2)                             18 1.16 83 (15;16.3)
+==============================  ======================  ======================  ======================  ======================
+
+On KL the second area finds what chance does not (rule 0.5: 10-50 m3/h 6 to 8/9 on 0-2, 3-10
+2 to 3/9 and 10-50 7 to 8/9 on 3-5; 4 hits of 23 claims against 0.6 expected at random, each
+a leak whose first area lay 1.2-3.8 km off: the narrowing around the logger that fell most
+went to the wrong part of the DMA, while the whole DMA's best fit was within 0-288 m), but
+each further claim is a false alarm about 5 times in 6 and FA crosses 1 on both KL sets at
+every rule, the strictest (the whole DMA's best fit itself lies 600 m from the position)
+included: 1.01. On CTOWN no better than chance (1 hit of 19 claims at 0.5 against 2.0 at
+random: on 5-7 a random place 600 m off is within 300 m of an open leak one time in 7). The
+area's mass rule (the posterior within 300 m of the second area at least that within 300 m
+of the position) claims more, not fewer: the sized position often holds little of the
+standard leak's mass; not run on 5-7 and 3-5 once it failed on 0-2. The offline rows score
+one run's areas at each level, exactly as a run would with growth as main's.
+
 Also tried and dropped this stop, each against main on the same cases (70 days, loggers by
 length, the bench's scoring; found, FA/DMA/mo, abrupt delay h, location error m), none of it
 on main:
