@@ -168,6 +168,24 @@ on main:
   slowest bursts the balance rose 3.5-5.8 sd, the DMA's pressure residual less the other
   DMAs' moved +1.1, +0.7 and -1.3 sd (tanks and pumps run otherwise leave 1.4 m of spread).
 
+Where the narrowing goes wrong, measured offline at 375da63 (each located alarm's inputs to
+location recorded from main's run, seeds 0-2, and ranked again: junctions only, the angle;
+alarms with an open leak in their DMA, 26 a network; placed within 300 m of one): near the
+logger that fell most KL 20, CTOWN 13; the whole DMA KL 19, CTOWN 9. On KL the whole DMA's
+best fit was right where the narrowing was 1-4 km off for three leaks near their DMA's inlet
+(seed 2's 13, 21 and 16 m3/h leaks: every logger downstream falls alike, the one that fell
+most is at the far end; the loggers beside the leak fell 0.3 m less than the median), and
+wrong for four others on KL and five on CTOWN. No statistic of the fit told the two groups
+apart: the narrowing kept unless the whole DMA's best fit is better by a Birge-scaled chi-square
+difference over 1, 2, 5 or 10 (or a ratio of misfits over 1.05-2) gave KL 19-20 and CTOWN
+10-12; narrowing only when the largest drop is over 0.5-3 noise sd, KL 21-22 but CTOWN 11-13
+(the leak-free days' noise of the signature). Anchoring the narrowing at the logger whose
+own node fits best (the best 1, 2 or 3) reproduces the whole DMA's ranking (KL 19-20, CTOWN
+9-10). Sensitivities computed with the earlier open leaks of the network in the base state
+(each as a demand of its flow at its pipe's end) changed the best junction of none of 23
+alarms with an earlier leak open (head losses grow with flow, but the shape over the
+loggers, which the angle compares, hardly moves).
+
 The time of day, tried and dropped (branch leakclock, measured at 375da63 only, no code kept):
 the sensitivity kept per snapshot (clock hours 3, 9, 15, 21, not averaged) and the signature
 measured per clock band (hours 0-5, 6-11, 12-17, 18-23: each logger's slope on the DMA's leak
