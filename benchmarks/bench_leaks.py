@@ -184,9 +184,8 @@ own node fits best (the best 1, 2 or 3) reproduces the whole DMA's ranking (KL 1
 9-10). Sensitivities computed with the earlier open leaks of the network in the base state
 (each as a demand of its flow at its pipe's end) moved the best junction of 3 of 23 alarms
 with an earlier leak open, none from beyond 300 m to within (670 to 540 m, 231 to 320 m,
-238 to 300 m;
-head losses grow with flow, but the shape over the loggers, which the angle compares,
-hardly moves).
+238 to 300 m; head losses grow with flow, but the shape over the loggers, which the angle
+compares, hardly moves).
 
 The time of day, tried and dropped (branch leakclock, measured at 375da63 only, no code kept):
 the sensitivity kept per snapshot (clock hours 3, 9, 15, 21, not averaged) and the signature
