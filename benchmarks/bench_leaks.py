@@ -177,7 +177,7 @@ best fit was right where the narrowing was 1-4 km off for three leaks near their
 most is at the far end; the loggers beside the leak fell 0.3 m less than the median), and
 wrong for four others on KL and five on CTOWN. No statistic of the fit told the two groups
 apart: the narrowing kept unless the whole DMA's best fit is better by a Birge-scaled chi-square
-difference over 1, 2, 5 or 10 (or a ratio of misfits over 1.05-2) gave KL 19-20 and CTOWN
+difference over 1, 2, 5 or 10 (or a ratio of misfits over 1.05-2) gave KL 19-21 and CTOWN
 10-12; narrowing only when the largest drop is over 0.5-3 noise sd, KL 21-22 but CTOWN 11-13
 (the leak-free days' noise of the signature). Anchoring the narrowing at the logger whose
 own node fits best (the best 1, 2 or 3) reproduces the whole DMA's ranking (KL 19-20, CTOWN
