@@ -754,7 +754,7 @@ from twin.water import leak_detection as det
 from twin.water import leak_location as loc
 from twin.water import leak_residuals as rs
 from twin.water import leak_scoring as sc
-from twin.water.leaks import LeakNetwork, LeakSettings, detect_and_locate
+from twin.water.leaks import NEW_KINDS, LeakNetwork, LeakSettings, detect_and_locate
 from twin.water.night_flow import night_flow_step_alarms
 
 #: The public networks (``../shared/data/water`` beside the checkout, or beside a worktree's
@@ -872,7 +872,7 @@ def run_case(spec: BenchmarkSpec, client, settings: LeakSettings) -> dict:
     months = spec.days / sc.MONTH_DAYS
     n_dmas = len(rs.zones_of(case.meters))
     kinds = truth.set_index("leak_id")["kind"]
-    new = report.alarms[report.alarms.kind == "new"]
+    new = report.alarms[report.alarms.kind.isin(NEW_KINDS)]
     m_twin = sc.match_alarms(new, truth, seg)
     s_twin = sc.score(m_twin, truth, months, n_dmas, kinds)
     # the baseline: minimum night flow steps, located at the DMA's medoid junction
@@ -1044,7 +1044,16 @@ def main() -> None:
                 for m in r["m_twin"].itertuples():
                     lk = f"{m.leak_id} ({tr.flow.get(m.leak_id, np.nan):.0f} m3/h "\
                          f"{tr.kind.get(m.leak_id, '')})" if m.leak_id else "no open leak"
-                    print(f"    alarm {m.alarm_utc:%m-%d %H:%M} {m.dma} -> {lk} "
+                    how = "" if m.kind == "new" else f" ({m.kind})"
+                    if m.kind != "new" and not m.leak_id:
+                        # not located: no leak can be matched; say whether its DMA had one
+                        n_open = int(((tr.dma == m.dma) & (tr.start <= m.alarm_utc)
+                                      & (tr.end >= m.alarm_utc)).sum())
+                        lk = f"not located, {n_open} leak(s) of its DMA open"
+                    if "cusum_alarm_utc" in r["m_twin"] and m.cusum_alarm_utc == m.cusum_alarm_utc \
+                            and m.cusum_alarm_utc != m.alarm_utc:
+                        how = f" (burst test; the CUSUM's {m.cusum_alarm_utc:%m-%d %H:%M})"
+                    print(f"    alarm {m.alarm_utc:%m-%d %H:%M} {m.dma}{how} -> {lk} "
                           f"delay {m.delay_h:.1f} h error {m.location_error_m:.0f} m "
                           f"{'HIT' if m.true_positive else 'false'}")
                 missed = set(tr.index) - set(r["m_twin"].leak_id[r["m_twin"].true_positive])

@@ -168,11 +168,12 @@ def leaks(
                 "x m", "y m", "located (local)", "flag"):
         table.add_column(col, justify="left" if col in ("DMA", "kind", "flag") else "right")
     for a in report.alarms.itertuples():
-        kind = a.kind if a.kind == "new" else f"growth of #{a.growth_of}"
+        kind = a.kind if a.kind != "growth" else f"growth of #{a.growth_of}"
+        located = (f"{a.located_utc.tz_convert(tz):%Y-%m-%d %H:%M}"
+                   if a.located_utc == a.located_utc else "-")  # NaT: not located
         table.add_row(str(a.alarm), a.dma, f"{a.alarm_utc.tz_convert(tz):%Y-%m-%d %H:%M}",
                       f"{a.change_utc.tz_convert(tz):%Y-%m-%d %H:%M}", f"{a.leak_m3h:.1f}",
-                      kind, str(a.element), f"{a.x_m:.0f}", f"{a.y_m:.0f}",
-                      f"{a.located_utc.tz_convert(tz):%Y-%m-%d %H:%M}", a.flag)
+                      kind, str(a.element), f"{a.x_m:.0f}", f"{a.y_m:.0f}", located, a.flag)
     console.print(table)
     if len(report.candidates):
         cand = Table(title=f"Top {top} positions per alarm")
