@@ -1012,9 +1012,14 @@ def main() -> None:
                         default=LeakSettings.pressure_at_measured_levels,
                         help="expect the loggers' pressures with the tanks held at their "
                         "measured levels (`twin water leaks --tanks-measured`)")
+    parser.add_argument("--burst-test", action=argparse.BooleanOptionalAction,
+                        default=LeakSettings.burst_test,
+                        help="the burst test beside the joint CUSUM (`twin water leaks "
+                        "--burst-test`)")
     args = parser.parse_args()
     settings = LeakSettings(baseline_days=14, false_alarms_per_month=args.false_alarms_per_month,
-                            pressure_at_measured_levels=args.tanks_measured)
+                            pressure_at_measured_levels=args.tanks_measured,
+                            burst_test=args.burst_test)
     print(f"settings: {settings}", flush=True)
     head = ["", "found", "3-10", "10-50", ">50 m3/h", "FA/DMA/month", "delay abrupt h",
             "delay all h", "loc. error m"]

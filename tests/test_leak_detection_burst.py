@@ -9,7 +9,7 @@ import pytest
 
 from twin.synthetic.leak_benchmark import _ar1  # the benchmark's AR(1) noise
 from twin.water import leak_detection as det
-from twin.water.leaks import NEW_KINDS, burst_alarms
+from twin.water.leaks import NEW_KINDS, burst_alarms, dma_pressure
 
 STEP = pd.Timedelta(minutes=15)
 ARL = 730 * 4 / 0.33  # the twin's budget: 0.33 false alarms per DMA-month, in 15-min steps
@@ -47,7 +47,7 @@ def test_burst_raises_the_cusums_alarm_sooner_and_changes_no_event():
     assert up.max() > 1.0  # the sums that crossed were read
     changes["alarm_utc"] = changes.alarm_utc + STEP  # known at the end of its step
     burst = det.calibrate_burst(e, base, 900.0, 0.8, ARL)
-    assert (burst.threshold > 3.0).all() and burst.target_arl == pytest.approx(ARL * 10)
+    assert (burst.threshold > 3.0).all() and burst.target_arl == pytest.approx(ARL)
     crossings = det.burst_crossings(e, burst, up)
     ups = changes[(changes.direction == "up") & (changes.explained_by < 0)]
     told = det.confirm_bursts(crossings, ups, STEP, pd.Timedelta(hours=24))
@@ -112,3 +112,65 @@ def test_window_step_and_upcrossing_level_by_hand():
     u = det.upcrossing_level(1e-3, 0.0)
     from scipy.stats import norm
     assert norm.cdf(u) * norm.sf(u) == pytest.approx(1e-3, rel=1e-3)
+
+
+def _calibrated_burst_case(size=2.0):
+    """The burst case's residual less the common mode, its CUSUM's sums and the burst
+    test's settings."""
+    r, at = _burst_case(size=size)
+    base = np.asarray(r.index < r.index[0] + pd.Timedelta(days=14))
+    s = det.calibrate_joint(r, base, min_leak=0.8, target_arl=ARL, rebase=48, step_s=900)
+    up = np.zeros(r.shape)
+    changes, e = det.detect_joint(r, s, up_sums=up)
+    return e, up, base, det.calibrate_burst(e, base, 900.0, 0.8, ARL), at
+
+
+def test_a_crossing_counts_once_it_held_a_second_step():
+    """The burst's crossing comes one step later when the statistic must hold two steps; a
+    statistic over its level for a single step makes no crossing."""
+    e, up, _, burst, at = _calibrated_burst_case()
+    once = det.burst_crossings(e, burst, up, persist=0)
+    twice = det.burst_crossings(e, burst, up)  # the default: held a second step
+    b1 = once[(once.series == "B") & (once.step >= at)].iloc[0]
+    b2 = twice[(twice.series == "B") & (twice.step >= at)].iloc[0]
+    assert b2.step == b1.step + det.BURST_PERSIST_STEPS == b1.step + 1
+    hit = np.array([0, 1, 0, 1, 1, 1, 0, 1], dtype=bool)
+    np.testing.assert_array_equal(det.held_for(hit, 1), [0, 0, 0, 0, 1, 1, 0, 0])
+    np.testing.assert_array_equal(det.held_for(hit, 2), [0, 0, 0, 0, 0, 1, 0, 0])
+
+
+def test_a_crossing_is_kept_only_where_its_dmas_loggers_fell():
+    """The same crossing of B is kept when B's loggers fell with the burst (their fall
+    stated in σ of the leak-free days), dropped when they did not move or rose, and a DMA
+    with no logger keeps none."""
+    e, up, base, burst, at = _calibrated_burst_case()
+    crossings = det.burst_crossings(e, burst, up)
+    b = crossings[(crossings.series == "B") & (crossings.step >= at)]
+    assert len(b) == 1
+    rng = np.random.default_rng(5)
+    noise = pd.DataFrame(rng.normal(0.0, 0.05, (len(e), 3)), index=e.index,
+                         columns=["A", "B", "C"])
+    fell = noise.copy()
+    fell.iloc[at:, 1] -= 0.3  # B's loggers 0.3 m lower from the burst on
+    kept = det.burst_pressure_falls(b, fell, base, burst.reference)
+    assert len(kept) == 1 and kept.pressure_fall.iloc[0] > 3.0
+    rose = noise.copy()
+    rose.iloc[at:, 1] += 0.3
+    assert not len(det.burst_pressure_falls(b, rose, base, burst.reference))
+    # unmoved: its fall is the leak-free days' noise, kept only at half a σ or more
+    any_fall = det.burst_pressure_falls(b, noise, base, burst.reference, min_fall=-np.inf)
+    assert abs(any_fall.pressure_fall.iloc[0]) < 4.0
+    assert len(det.burst_pressure_falls(b, noise, base, burst.reference)) == int(
+        any_fall.pressure_fall.iloc[0] >= det.BURST_PRESSURE_FALL)
+    assert not len(det.burst_pressure_falls(b, noise.drop(columns="B"), base, burst.reference))
+
+
+def test_dma_pressure_is_its_loggers_less_what_all_share():
+    """Each logger less the median over all loggers at the step, averaged over the DMA's."""
+    t = pd.date_range("2020-01-01", periods=2, freq="5min", tz="UTC")
+    p = pd.DataFrame({"n1": [1.0, 2.0], "n2": [3.0, 2.0], "n3": [5.0, 8.0]}, index=t)
+    dmas = pd.Series({"n1": "A", "n2": "A", "n3": "B", "j9": "C"})
+    out = dma_pressure(p, dmas)
+    assert list(out.columns) == ["A", "B"]  # C has no logger
+    np.testing.assert_allclose(out.A, [(1 - 3 + 3 - 3) / 2, (2 - 2 + 2 - 2) / 2])
+    np.testing.assert_allclose(out.B, [2.0, 6.0])

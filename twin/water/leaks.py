@@ -249,8 +249,10 @@ class LeakSettings:
         Step of the change detection [min]; the SCADA's own step when that is coarser.
     burst_test : bool
         Raise the joint CUSUM's alarms sooner when a burst test of the last hours of the
-        DMA's residual crossed first (:func:`twin.water.leak_detection.burst_crossings`);
-        its crossings no alarm confirms are reported as alarms of their own
+        DMA's residual crossed first (:func:`twin.water.leak_detection.burst_crossings`;
+        a crossing counts when it held two detection steps and the DMA's loggers fell with
+        it, :func:`twin.water.leak_detection.burst_pressure_falls`); its crossings no alarm
+        confirms are reported as alarms of their own
         (:func:`burst_alarms`). The CUSUM's changes and everything located from them are
         the same either way.
     """
@@ -668,7 +670,8 @@ def detect_and_locate(
     ramp = rs.within_hour_ramp(pattern, ratio_t) if step < HOUR else None
     changes, e_c, calibration, note, crossings = _detect_consumption(
         r_step, c_exp, ramp, ops, step, r_c, q_h, mask, ops_h.to_numpy(), base_end,
-        robust, base_p, s)
+        robust, base_p, s, dma_pressure(obs.pressure_m[loggers] - p_log, net.dmas)
+        if s.burst_test else None)
     if note:
         notes.append(note)
     calibration.attrs["storage_filter"] = filtered.to_dict("records")
@@ -999,6 +1002,30 @@ def _growth(alarms: pd.DataFrame, changes: pd.DataFrame, radius_m: float,
 NEW_KINDS = ("new", "burst, unconfirmed")
 
 
+def dma_pressure(residual: pd.DataFrame, dmas: pd.Series) -> pd.DataFrame:
+    """Each DMA's loggers' pressure residual, less what all loggers share: the mean over the
+    DMA's loggers of each logger's residual less the median over every logger at that step
+    [m] (a burst draws its own DMA's pressure down more than the others'; a pump or tank
+    the model runs otherwise moves them all).
+
+    Parameters
+    ----------
+    residual : DataFrame
+        time × logger: measured less expected pressure [m].
+    dmas : Series
+        Node → DMA.
+
+    Returns
+    -------
+    DataFrame
+        time × DMA, for the DMAs with at least one logger [m].
+    """
+    rel = residual.sub(residual.median(axis=1), axis=0)
+    zone = pd.Series({lg: str(dmas.get(lg, "")) for lg in rel.columns})
+    return pd.DataFrame({z: rel[list(zone.index[zone == z])].mean(axis=1)
+                         for z in sorted(set(zone)) if z})
+
+
 def burst_alarms(alarms: pd.DataFrame, bursts: pd.DataFrame, step: pd.Timedelta) -> pd.DataFrame:
     """The alarms as the burst test told them: sooner, and its unconfirmed crossings added.
 
@@ -1029,7 +1056,8 @@ def burst_alarms(alarms: pd.DataFrame, bursts: pd.DataFrame, step: pd.Timedelta)
         out.loc[at, "alarm_utc"] = b.alarm_utc
         out.loc[at, "flag"] = [f"{f}; " if f else "" for f in out.flag[at]]
         out.loc[at, "flag"] += (f"raised by the burst test ({b.size:.1f} L/s over "
-                                f"{b.window * step / HOUR:g} h, {b.z:.1f} σ)")
+                                f"{b.window * step / HOUR:g} h, {b.z:.1f} σ"
+                                + _fall_text(b) + ")")
     un = bursts[bursts.status == "unconfirmed"].reset_index(drop=True)
     if not len(un):
         return out
@@ -1040,10 +1068,16 @@ def burst_alarms(alarms: pd.DataFrame, bursts: pd.DataFrame, step: pd.Timedelta)
         "step_l_s": un["size"].astype(float), "leak_m3h": un["size"].astype(float) * 3.6,
         "element": "", "x_m": np.nan, "y_m": np.nan,
         "flag": [f"burst test: {r.size:.1f} L/s over the last {r.window * step / HOUR:g} h "
-                 f"({r.z:.1f} σ); no CUSUM alarm of its DMA confirmed it within "
+                 f"({r.z:.1f} σ{_fall_text(r)}); no CUSUM alarm of its DMA confirmed it within "
                  f"{det.BURST_CONFIRM_H:g} h" for r in un.itertuples()],
         "rising": False, "kind": NEW_KINDS[1], "growth_of": -1})
     return pd.concat([out, extra.reindex(columns=out.columns)], ignore_index=True)
+
+
+def _fall_text(b) -> str:
+    """The loggers' fall behind a burst crossing, for its flag ('' when not measured)."""
+    fall = getattr(b, "pressure_fall", np.nan)
+    return f", its loggers fell {fall:.1f} σ" if fall == fall else ""
 
 
 def may_grow(leak, change_utc, grown: bool, window_h: int = RISE_WINDOW_H) -> bool:
@@ -1061,7 +1095,8 @@ def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
                         ramp: pd.DataFrame | None, ops: pd.Series, step: pd.Timedelta,
                         r_h: pd.DataFrame, q_h: pd.DataFrame, mask_h: np.ndarray,
                         ops_h: np.ndarray, base_end: pd.Timestamp, robust: bool,
-                        base_p: rs.Baseline, s: LeakSettings):
+                        base_p: rs.Baseline, s: LeakSettings,
+                        pressure_fall: pd.DataFrame | None = None):
     """The DMAs' consumption changes: together at ``step`` (the common mode out,
     :func:`twin.water.leak_detection.joint_cusum`), or each alone hourly where the noise
     its CUSUM sums is lower that way (median over DMAs, per hour).
@@ -1078,8 +1113,11 @@ def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
 
     Together, with ``s.burst_test``, the burst test runs beside the joint CUSUM on the
     same residual (:func:`twin.water.leak_detection.burst_crossings`, calibrated on the
-    leak-free steps with a share of the same false-alarm budget); its crossings change
-    none of the CUSUM's changes.
+    leak-free steps with the same false-alarm budget), a crossing kept only where its
+    DMA's loggers fell with it (``pressure_fall``, SCADA step × DMA: the DMA's loggers'
+    pressure residual less what all loggers share [m],
+    :func:`twin.water.leak_detection.burst_pressure_falls`); its crossings change none of
+    the CUSUM's changes.
 
     Returns
     -------
@@ -1125,6 +1163,9 @@ def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
     if s.burst_test:
         burst = det.calibrate_burst(e_joint, mask_d, step.total_seconds(), min_leak, arl_h / n_h)
         crossings = det.burst_crossings(e_joint, burst, up_sums)
+        p_d = (rs.step_means(pressure_fall, step).reindex(e_joint.index)
+               if pressure_fall is not None else pd.DataFrame(index=e_joint.index))
+        crossings = det.burst_pressure_falls(crossings, p_d, mask_d, burst.reference)
     # a step is labelled by its start; its alarm is known once the step is measured
     changes["alarm_utc"] = changes.alarm_utc + step
     # location sizes the leak on this hourly residual too: with the common mode out its
