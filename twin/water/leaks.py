@@ -1023,7 +1023,7 @@ def dma_pressure(residual: pd.DataFrame, dmas: pd.Series) -> pd.DataFrame:
     rel = residual.sub(residual.median(axis=1), axis=0)
     zone = pd.Series({lg: str(dmas.get(lg, "")) for lg in rel.columns})
     return pd.DataFrame({z: rel[list(zone.index[zone == z])].mean(axis=1)
-                         for z in sorted(set(zone)) if z})
+                         for z in sorted(set(zone)) if z}, index=residual.index)
 
 
 def burst_alarms(alarms: pd.DataFrame, bursts: pd.DataFrame, step: pd.Timedelta) -> pd.DataFrame:
