@@ -85,7 +85,7 @@ it is raised at the CUSUM's 3.5 h (the median then 3.5 h). So the floor (<= 3 h)
 one 15-min step on one leak's thin margin, not clearly under it. Alarms raised sooner /
 crossings no alarm confirmed: CTOWN 0-2 7 / 1, KL 0-2 1 / 2, CTOWN 5-7 0 / 0, KL 3-5 4 / 3
 (the gate took out 4 crossings that a CUSUM alarm confirmed: 2 on KL 3-5, 1 each on KL 0-2
-and CTOWN 5-7). Leak branch leakburst (a tenth of the budget, no second step,
+and CTOWN 5-7). Branch leakburst (a tenth of the budget, no second step,
 no loggers) at 375da63: CTOWN 0-2 delay 3.5 to 3.0 h, KL FA 0.53 to 0.77 and 0.68 to 0.97.
 
 Tried, offline on the same cases (this run's residuals, CUSUM sums and alarms captured, the
