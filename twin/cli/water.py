@@ -53,6 +53,12 @@ def leaks(
         "--tanks-measured/--tanks-simulated",
         help="Expect the loggers' pressures with every tank SCADA measures held at its "
              "measured level, or at the level the model's run reaches.")] = True,
+    burst_test: Annotated[bool, typer.Option(
+        "--burst-test/--no-burst-test",
+        help="Raise an alarm sooner when the last 1-3 hours of its DMA's balance stepped up "
+             "for two detection steps and the DMA's loggers fell with it (a crossing no "
+             "CUSUM alarm confirms is listed as 'burst, unconfirmed'), or at the CUSUM's "
+             "time only.")] = True,
     truth: Annotated[str | None, typer.Option(
         help="CSV of known leaks (leak_id, pipe or junction, start, end, flow m3/h): score "
              "the run against it, BattLeDIM's way.")] = None,
@@ -123,7 +129,8 @@ def leaks(
                             locate_window_h=locate_window_h, top=top, size_refine=size_refine,
                             drop_spacings=drop_spacings, rank_metric=rank_metric,
                             area_loggers=area_loggers, noise_covariance=noise_covariance,
-                            pressure_at_measured_levels=tanks_measured)
+                            pressure_at_measured_levels=tanks_measured,
+                            burst_test=burst_test)
     if scheduler:
         from twin.parallel import dask_client
         client_cm = dask_client(scheduler)
@@ -168,11 +175,12 @@ def leaks(
                 "x m", "y m", "located (local)", "flag"):
         table.add_column(col, justify="left" if col in ("DMA", "kind", "flag") else "right")
     for a in report.alarms.itertuples():
-        kind = a.kind if a.kind == "new" else f"growth of #{a.growth_of}"
+        kind = a.kind if a.kind != "growth" else f"growth of #{a.growth_of}"
+        located = (f"{a.located_utc.tz_convert(tz):%Y-%m-%d %H:%M}"
+                   if a.located_utc == a.located_utc else "-")  # NaT: not located
         table.add_row(str(a.alarm), a.dma, f"{a.alarm_utc.tz_convert(tz):%Y-%m-%d %H:%M}",
                       f"{a.change_utc.tz_convert(tz):%Y-%m-%d %H:%M}", f"{a.leak_m3h:.1f}",
-                      kind, str(a.element), f"{a.x_m:.0f}", f"{a.y_m:.0f}",
-                      f"{a.located_utc.tz_convert(tz):%Y-%m-%d %H:%M}", a.flag)
+                      kind, str(a.element), f"{a.x_m:.0f}", f"{a.y_m:.0f}", located, a.flag)
     console.print(table)
     if len(report.candidates):
         cand = Table(title=f"Top {top} positions per alarm")

@@ -247,6 +247,14 @@ class LeakSettings:
         midnight of the period.
     detect_step_min : float
         Step of the change detection [min]; the SCADA's own step when that is coarser.
+    burst_test : bool
+        Raise the joint CUSUM's alarms sooner when a burst test of the last hours of the
+        DMA's residual crossed first (:func:`twin.water.leak_detection.burst_crossings`;
+        a crossing counts when it held two detection steps and the DMA's loggers fell with
+        it, :func:`twin.water.leak_detection.burst_pressure_falls`); its crossings no alarm
+        confirms are reported as alarms of their own
+        (:func:`burst_alarms`). The CUSUM's changes and everything located from them are
+        the same either way.
     """
 
     baseline_days: float = 7.0
@@ -266,6 +274,7 @@ class LeakSettings:
     pressure_at_measured_levels: bool = True
     pattern_origin: pd.Timestamp | None = None
     detect_step_min: float = DETECT_STEP_MIN
+    burst_test: bool = True
 
     def as_dict(self) -> dict:
         return {k: (str(v) if isinstance(v, pd.Timestamp) else v)
@@ -310,9 +319,12 @@ class LeakReport:
     Attributes
     ----------
     alarms : DataFrame
-        One row per leak alarm: ``alarm`` (number), ``dma``, ``alarm_utc``, ``change_utc``,
-        ``step_l_s`` [L/s], ``leak_m3h`` [m³/h], ``kind`` (``new`` or ``growth`` of an
-        earlier alarm, ``growth_of``), the best position ``element``, ``x_m``, ``y_m`` [m],
+        One row per leak alarm: ``alarm`` (number), ``dma``, ``alarm_utc`` (when it was
+        raised: the burst test's crossing when it came before the CUSUM's alarm,
+        ``cusum_alarm_utc``), ``change_utc``, ``step_l_s`` [L/s], ``leak_m3h`` [m³/h],
+        ``kind`` (``new``, ``growth`` of an earlier alarm, ``growth_of``, or ``burst,
+        unconfirmed``: a crossing of the burst test no CUSUM alarm confirmed, no position,
+        :func:`burst_alarms`), the best position ``element``, ``x_m``, ``y_m`` [m],
         ``located_utc`` (when that position is known: the end of the hours it was measured
         on, after the alarm; a growth alarm carries its episode's position and time) and
         ``flag`` (why a figure is less reliable, empty when none).
@@ -656,9 +668,10 @@ def detect_and_locate(
     pattern = exp.expected_consumption_l_s(wn, net.dmas, np.ones(len(obs.times)), seconds,
                                            obs.times).reindex(columns=zones, fill_value=0.0)
     ramp = rs.within_hour_ramp(pattern, ratio_t) if step < HOUR else None
-    changes, e_c, calibration, note = _detect_consumption(
+    changes, e_c, calibration, note, crossings = _detect_consumption(
         r_step, c_exp, ramp, ops, step, r_c, q_h, mask, ops_h.to_numpy(), base_end,
-        robust, base_p, s)
+        robust, base_p, s, dma_pressure(obs.pressure_m[loggers] - p_log, net.dmas)
+        if s.burst_test else None)
     if note:
         notes.append(note)
     calibration.attrs["storage_filter"] = filtered.to_dict("records")
@@ -794,6 +807,9 @@ def detect_and_locate(
         columns=["alarm", "rank", "element", "kind", "at", "x_m", "y_m", "leak_l_s", "misfit",
                  "distance_m", "probability"])
     alarms = _growth(alarms, changes, s.growth_radius_m, candidates, episode_of=head)
+    if len(crossings):
+        alarms = burst_alarms(alarms, det.confirm_bursts(
+            crossings, ups, step, pd.Timedelta(hours=det.BURST_REFERENCE_H)), step)
     shrunk = [f"{_logger_area(k, net.dmas)} {c.attrs['shrinkage']:.2f}"
               for k, c in covs.items() if c is not None and "shrinkage" in c.attrs]
     if shrunk:
@@ -980,6 +996,90 @@ def _growth(alarms: pd.DataFrame, changes: pd.DataFrame, radius_m: float,
     return alarms.assign(kind=kind, growth_of=of)
 
 
+#: Kinds of alarm scored as a new leak's: the located new ones and the burst test's
+#: crossings no CUSUM alarm confirmed (:func:`burst_alarms`; no position: a false alarm
+#: by BattLeDIM's rule).
+NEW_KINDS = ("new", "burst, unconfirmed")
+
+
+def dma_pressure(residual: pd.DataFrame, dmas: pd.Series) -> pd.DataFrame:
+    """Each DMA's loggers' pressure residual, less what all loggers share: the mean over the
+    DMA's loggers of each logger's residual less the median over every logger at that step
+    [m] (a burst draws its own DMA's pressure down more than the others'; a pump or tank
+    the model runs otherwise moves them all).
+
+    Parameters
+    ----------
+    residual : DataFrame
+        time × logger: measured less expected pressure [m].
+    dmas : Series
+        Node → DMA.
+
+    Returns
+    -------
+    DataFrame
+        time × DMA, for the DMAs with at least one logger [m].
+    """
+    rel = residual.sub(residual.median(axis=1), axis=0)
+    zone = pd.Series({lg: str(dmas.get(lg, "")) for lg in rel.columns})
+    return pd.DataFrame({z: rel[list(zone.index[zone == z])].mean(axis=1)
+                         for z in sorted(set(zone)) if z}, index=residual.index)
+
+
+def burst_alarms(alarms: pd.DataFrame, bursts: pd.DataFrame, step: pd.Timedelta) -> pd.DataFrame:
+    """The alarms as the burst test told them: sooner, and its unconfirmed crossings added.
+
+    An alarm a crossing confirmed (``status`` ``sooner``,
+    :func:`twin.water.leak_detection.confirm_bursts`) is raised at the crossing's time (the
+    operator was told then); its change, position and kind are the CUSUM's. A crossing no
+    CUSUM alarm confirmed is an alarm of its own, kind ``burst, unconfirmed``: its DMA, time,
+    the window's step as its size and the window's start as its change, no position.
+
+    Parameters
+    ----------
+    alarms : DataFrame
+        :class:`LeakReport`'s alarms (``alarm`` numbers the CUSUM's).
+    bursts : DataFrame
+        :func:`twin.water.leak_detection.confirm_bursts` (``event``: an alarm number).
+    step : Timedelta
+        The detection step (the crossings' windows are counted in it).
+
+    Returns
+    -------
+    DataFrame
+        The alarms with ``cusum_alarm_utc`` (when the CUSUM raised it; NaT for the burst
+        test's own) and the unconfirmed crossings appended, numbered on.
+    """
+    out = alarms.assign(cusum_alarm_utc=alarms.alarm_utc)
+    for b in bursts[bursts.status == "sooner"].itertuples():
+        at = out.alarm == b.event
+        out.loc[at, "alarm_utc"] = b.alarm_utc
+        out.loc[at, "flag"] = [f"{f}; " if f else "" for f in out.flag[at]]
+        out.loc[at, "flag"] += (f"raised by the burst test ({b.size:.1f} L/s over "
+                                f"{b.window * step / HOUR:g} h, {b.z:.1f} σ"
+                                + _fall_text(b) + ")")
+    un = bursts[bursts.status == "unconfirmed"].reset_index(drop=True)
+    if not len(un):
+        return out
+    n0 = int(out.alarm.max()) + 1 if len(out) else 0
+    extra = pd.DataFrame({
+        "alarm": np.arange(n0, n0 + len(un)), "dma": un.series, "alarm_utc": un.alarm_utc,
+        "change_utc": un.alarm_utc - un.window.astype(int) * step,
+        "step_l_s": un["size"].astype(float), "leak_m3h": un["size"].astype(float) * 3.6,
+        "element": "", "x_m": np.nan, "y_m": np.nan,
+        "flag": [f"burst test: {r.size:.1f} L/s over the last {r.window * step / HOUR:g} h "
+                 f"({r.z:.1f} σ{_fall_text(r)}); no CUSUM alarm of its DMA confirmed it within "
+                 f"{det.BURST_CONFIRM_H:g} h" for r in un.itertuples()],
+        "rising": False, "kind": NEW_KINDS[1], "growth_of": -1})
+    return pd.concat([out, extra.reindex(columns=out.columns)], ignore_index=True)
+
+
+def _fall_text(b) -> str:
+    """The loggers' fall behind a burst crossing, for its flag ('' when not measured)."""
+    fall = getattr(b, "pressure_fall", np.nan)
+    return f", its loggers fell {fall:.1f} σ" if fall == fall else ""
+
+
 def may_grow(leak, change_utc, grown: bool, window_h: int = RISE_WINDOW_H) -> bool:
     """Whether an earlier leak (a row with ``rising``, ``change_utc``) may be growing at a
     later rise's change ``change_utc``: it kept rising after its change (an incipient
@@ -995,7 +1095,8 @@ def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
                         ramp: pd.DataFrame | None, ops: pd.Series, step: pd.Timedelta,
                         r_h: pd.DataFrame, q_h: pd.DataFrame, mask_h: np.ndarray,
                         ops_h: np.ndarray, base_end: pd.Timestamp, robust: bool,
-                        base_p: rs.Baseline, s: LeakSettings):
+                        base_p: rs.Baseline, s: LeakSettings,
+                        pressure_fall: pd.DataFrame | None = None):
     """The DMAs' consumption changes: together at ``step`` (the common mode out,
     :func:`twin.water.leak_detection.joint_cusum`), or each alone hourly where the noise
     its CUSUM sums is lower that way (median over DMAs, per hour).
@@ -1010,12 +1111,21 @@ def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
     filter's first version each alone detected 22/24 with an abrupt delay of 5.8 h,
     together 21/24 and 3.9 h.
 
+    Together, with ``s.burst_test``, the burst test runs beside the joint CUSUM on the
+    same residual (:func:`twin.water.leak_detection.burst_crossings`, calibrated on the
+    leak-free steps with the same false-alarm budget), a crossing kept only where its
+    DMA's loggers fell with it (``pressure_fall``, SCADA step × DMA: the DMA's loggers'
+    pressure residual less what all loggers share [m],
+    :func:`twin.water.leak_detection.burst_pressure_falls`); its crossings change none of
+    the CUSUM's changes.
+
     Returns
     -------
-    (DataFrame, DataFrame, DataFrame, str)
+    (DataFrame, DataFrame, DataFrame, str, DataFrame)
         The changes (:func:`twin.water.leak_detection.detect_joint`'s columns, alarms
         stamped at the end of their step), the hourly residual location reads (time ×
-        DMA) [L/s], the calibration table, and a note ('' when together).
+        DMA) [L/s], the calibration table, a note ('' when together), and the burst
+        test's crossings (empty when off or each DMA alone).
     """
     min_leak = s.min_leak_m3h * M3H_L_S
     arl_h = 730.0 / max(s.false_alarms_per_month, 1e-6)  # hours between false alarms [h]
@@ -1045,15 +1155,25 @@ def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
                 f"is {noise_alone:.2f} L/s per √h that way against {noise_together:.2f} "
                 f"together at {n_h * 60:.0f} min")
         return changes, e_h, _calibration_table(_consumption_rows_alone(alone, base_h, s),
-                                                base_h, base_p, "alone, hourly"), note
-    changes, e_joint = det.detect_joint(e_d, joint, mask=~ops_d, load=q_d)
+                                                base_h, base_p, "alone, hourly"), note, \
+            pd.DataFrame(columns=list(det.BURST_COLUMNS))
+    up_sums = np.zeros(e_d[joint.series].shape) if s.burst_test else None
+    changes, e_joint = det.detect_joint(e_d, joint, mask=~ops_d, load=q_d, up_sums=up_sums)
+    crossings = pd.DataFrame(columns=list(det.BURST_COLUMNS))
+    if s.burst_test:
+        burst = det.calibrate_burst(e_joint, mask_d, step.total_seconds(), min_leak, arl_h / n_h)
+        crossings = det.burst_crossings(e_joint, burst, up_sums)
+        p_d = (rs.step_means(pressure_fall, step).reindex(e_joint.index)
+               if pressure_fall is not None else pd.DataFrame(index=e_joint.index))
+        crossings = det.burst_pressure_falls(crossings, p_d, mask_d, burst.reference)
     # a step is labelled by its start; its alarm is known once the step is measured
     changes["alarm_utc"] = changes.alarm_utc + step
     # location sizes the leak on this hourly residual too: with the common mode out its
     # median error on the bench fell from 656 to 375 m (KL, 3 seeds of 70 days)
     e_c = rs.hourly(e_joint).reindex(r_h.index)
     return changes, e_c, _calibration_table(_consumption_rows_joint(joint, n_h, s), base_c,
-                                            base_p, f"together, {n_h * 60:.0f} min"), ""
+                                            base_p, f"together, {n_h * 60:.0f} min"), "", \
+        crossings
 
 
 def _noise_alone(e_h: pd.DataFrame, mask_h: np.ndarray,
@@ -1157,7 +1277,7 @@ def score_report(report: LeakReport, truth_path: str | Path, net: LeakNetwork,
     t0, t1 = t[0], t[-1] + pd.Timedelta(hours=1)
     truth = truth[(truth.end >= t0) & (truth.start < t1)].reset_index(drop=True)
     seg = sc.leak_segments(truth, net.node_xy, pipes)
-    new = report.alarms[report.alarms.kind == "new"]
+    new = report.alarms[report.alarms.kind.isin(NEW_KINDS)]
     matched = sc.match_alarms(new, truth, seg, radius_m)
     months = (t1 - t0) / pd.Timedelta(days=sc.MONTH_DAYS)
     return matched, sc.score(matched, truth, months, len(report.residuals.dma))

@@ -1,0 +1,176 @@
+"""The burst test beside the joint CUSUM: it raises an alarm of the CUSUM sooner and never
+makes, moves or drops one of the CUSUM's changes; what it alone saw is reported as such."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from twin.synthetic.leak_benchmark import _ar1  # the benchmark's AR(1) noise
+from twin.water import leak_detection as det
+from twin.water.leaks import NEW_KINDS, burst_alarms, dma_pressure
+
+STEP = pd.Timedelta(minutes=15)
+ARL = 730 * 4 / 0.33  # the twin's budget: 0.33 false alarms per DMA-month, in 15-min steps
+
+
+def _burst_case(seed=0, days=40, at_day=30, size=2.0):
+    """Three DMAs at 15 min sharing an AR(1) error by size, each with an AR(1) noise of its
+    own (sd 0.5 L/s, φ 0.9: a whitening CUSUM sees a lasting step at a tenth of its size
+    after the first step), and a burst of ``size`` L/s in B from ``at_day``."""
+    n = 4 * 24 * days
+    rng = np.random.default_rng(seed)
+    t = pd.date_range("2020-01-06", periods=n, freq="15min", tz="UTC")
+    common = _ar1(rng, n, 3.0, 0.8)
+    own = np.column_stack([_ar1(rng, n, 0.5, 0.9) for _ in range(3)])
+    r = pd.DataFrame(common[:, None] * np.array([1.0, 0.4, 0.25]) + own, index=t,
+                     columns=["A", "B", "C"])
+    at = 4 * 24 * at_day + 37
+    r.iloc[at:, 1] += size
+    return r, at
+
+
+def test_burst_raises_the_cusums_alarm_sooner_and_changes_no_event():
+    """A 2 L/s burst in B: the CUSUM raises it 2.25 h after it began, the burst test's
+    crossing 0.75 h after (its 1-h window at 4 σ of its own noise); the CUSUM's changes are
+    the same with the burst test's sums read as without, and the crossing confirms B's
+    alarm, whose change lies before it."""
+    r, at = _burst_case()
+    base = np.asarray(r.index < r.index[0] + pd.Timedelta(days=14))
+    s = det.calibrate_joint(r, base, min_leak=0.8, target_arl=ARL, rebase=48, step_s=900)
+    alone, e_alone = det.detect_joint(r, s)
+    up = np.zeros(r.shape)
+    changes, e = det.detect_joint(r, s, up_sums=up)
+    pd.testing.assert_frame_equal(changes, alone)
+    pd.testing.assert_frame_equal(e, e_alone)
+    assert up.max() > 1.0  # the sums that crossed were read
+    changes["alarm_utc"] = changes.alarm_utc + STEP  # known at the end of its step
+    burst = det.calibrate_burst(e, base, 900.0, 0.8, ARL)
+    assert (burst.threshold > 3.0).all() and burst.target_arl == pytest.approx(ARL)
+    crossings = det.burst_crossings(e, burst, up)
+    ups = changes[(changes.direction == "up") & (changes.explained_by < 0)]
+    told = det.confirm_bursts(crossings, ups, STEP, pd.Timedelta(hours=24))
+    start = r.index[at]
+    b = ups[(ups.series == "B") & (ups.alarm_utc > start)].iloc[0]
+    assert (b.alarm_utc - start) / pd.Timedelta(hours=1) == pytest.approx(2.25)
+    sooner = told[told.event == b.name]
+    assert sooner.status.tolist() == ["sooner"]
+    delay_h = (sooner.alarm_utc.iloc[0] - start) / pd.Timedelta(hours=1)
+    assert 0.0 < delay_h <= 1.0
+    assert b.change_utc <= sooner.alarm_utc.iloc[0]
+    assert sooner["size"].iloc[0] >= 0.8
+
+
+def test_burst_alarms_keep_the_cusums_time_and_report_the_unconfirmed():
+    """The alarm a crossing confirmed is raised at the crossing, its CUSUM time kept; a
+    crossing no alarm confirmed is an alarm of its own, scored as a new leak's, with no
+    position; one the CUSUM had first adds nothing."""
+    t0 = pd.Timestamp("2020-02-01 10:00", tz="UTC")
+    alarms = pd.DataFrame({
+        "alarm": [0], "dma": ["B"], "alarm_utc": [t0 + pd.Timedelta(hours=3)],
+        "change_utc": [t0], "rebased_utc": [t0 + pd.Timedelta(hours=15)], "step_l_s": [2.0],
+        "leak_m3h": [7.2], "element": ["J1"], "x_m": [10.0], "y_m": [20.0],
+        "located_utc": [t0 + pd.Timedelta(days=2)], "flag": [""], "rising": [False],
+        "kind": ["new"], "growth_of": [-1]})
+    ups = pd.DataFrame({"series": ["B"], "alarm_utc": alarms.alarm_utc,
+                        "change_utc": alarms.change_utc})
+    crossings = pd.DataFrame({
+        "series": ["B", "C", "B"], "step": [0, 0, 0],
+        "time_utc": [t0 + pd.Timedelta(hours=1), t0 + pd.Timedelta(days=3),
+                     t0 + pd.Timedelta(hours=2)],
+        "window": [4, 8, 4], "size": [3.0, 2.5, 3.0], "z": [5.0, 6.0, 5.0]})
+    told = det.confirm_bursts(crossings, ups, STEP, pd.Timedelta(hours=24))
+    assert told.status.tolist() == ["sooner", "unconfirmed", "unconfirmed"]
+    # the third, after the alarm was taken by the first: the CUSUM's alarm is used once
+    out = burst_alarms(alarms, told.iloc[:2], STEP)
+    first = out.iloc[0]
+    assert first.alarm_utc == t0 + pd.Timedelta(hours=1, minutes=15)
+    assert first.cusum_alarm_utc == t0 + pd.Timedelta(hours=3)
+    assert (first.change_utc, first.element, first.kind) == (t0, "J1", "new")
+    assert "burst test" in first.flag
+    extra = out.iloc[1]
+    assert extra.kind == "burst, unconfirmed" and extra.kind in NEW_KINDS
+    assert (extra.dma, extra.alarm) == ("C", 1) and np.isnan(extra.x_m)
+    assert extra.alarm_utc == t0 + pd.Timedelta(days=3, minutes=15)
+    assert extra.change_utc == extra.alarm_utc - 8 * STEP
+    assert extra.leak_m3h == pytest.approx(9.0)
+    # a crossing after the CUSUM's own alarm: the CUSUM was first, nothing is added
+    late = crossings.iloc[[0]].assign(time_utc=t0 + pd.Timedelta(hours=4))
+    assert det.confirm_bursts(late, ups, STEP, pd.Timedelta(hours=24)).status.tolist() == [
+        "cusum first"]
+
+
+def test_window_step_and_upcrossing_level_by_hand():
+    """The window's mean less the reference's, by hand; the up-crossing level of a white
+    series is the Gaussian tail's (ρ = 0: P(z ≤ u < z') = Φ(u)·Q(u))."""
+    x = np.r_[np.zeros(8), np.full(4, 3.0)]
+    st = det.window_step(x, 2, 8)
+    assert np.isnan(st[:9]).all()
+    assert st[9] == pytest.approx(3.0)  # the last 2 (3, 3) less the 8 zeros before
+    assert st[11] == pytest.approx(3.0 - 6.0 / 8)  # the 8 before: 6 zeros, 3, 3
+    u = det.upcrossing_level(1e-3, 0.0)
+    from scipy.stats import norm
+    assert norm.cdf(u) * norm.sf(u) == pytest.approx(1e-3, rel=1e-3)
+
+
+def _calibrated_burst_case(size=2.0):
+    """The burst case's residual less the common mode, its CUSUM's sums and the burst
+    test's settings."""
+    r, at = _burst_case(size=size)
+    base = np.asarray(r.index < r.index[0] + pd.Timedelta(days=14))
+    s = det.calibrate_joint(r, base, min_leak=0.8, target_arl=ARL, rebase=48, step_s=900)
+    up = np.zeros(r.shape)
+    changes, e = det.detect_joint(r, s, up_sums=up)
+    return e, up, base, det.calibrate_burst(e, base, 900.0, 0.8, ARL), at
+
+
+def test_a_crossing_counts_once_it_held_a_second_step():
+    """The burst's crossing comes one step later when the statistic must hold two steps; a
+    statistic over its level for a single step makes no crossing."""
+    e, up, _, burst, at = _calibrated_burst_case()
+    once = det.burst_crossings(e, burst, up, persist=0)
+    twice = det.burst_crossings(e, burst, up)  # the default: held a second step
+    b1 = once[(once.series == "B") & (once.step >= at)].iloc[0]
+    b2 = twice[(twice.series == "B") & (twice.step >= at)].iloc[0]
+    assert b2.step == b1.step + det.BURST_PERSIST_STEPS == b1.step + 1
+    hit = np.array([0, 1, 0, 1, 1, 1, 0, 1], dtype=bool)
+    np.testing.assert_array_equal(det.held_for(hit, 1), [0, 0, 0, 0, 1, 1, 0, 0])
+    np.testing.assert_array_equal(det.held_for(hit, 2), [0, 0, 0, 0, 0, 1, 0, 0])
+
+
+def test_a_crossing_is_kept_only_where_its_dmas_loggers_fell():
+    """The same crossing of B is kept when B's loggers fell with the burst (their fall
+    stated in σ of the leak-free days), dropped when they did not move or rose, and a DMA
+    with no logger keeps none."""
+    e, up, base, burst, at = _calibrated_burst_case()
+    crossings = det.burst_crossings(e, burst, up)
+    b = crossings[(crossings.series == "B") & (crossings.step >= at)]
+    assert len(b) == 1
+    rng = np.random.default_rng(5)
+    noise = pd.DataFrame(rng.normal(0.0, 0.05, (len(e), 3)), index=e.index,
+                         columns=["A", "B", "C"])
+    fell = noise.copy()
+    fell.iloc[at:, 1] -= 0.3  # B's loggers 0.3 m lower from the burst on
+    kept = det.burst_pressure_falls(b, fell, base, burst.reference)
+    assert len(kept) == 1 and kept.pressure_fall.iloc[0] > 3.0
+    rose = noise.copy()
+    rose.iloc[at:, 1] += 0.3
+    assert not len(det.burst_pressure_falls(b, rose, base, burst.reference))
+    # unmoved: its fall is the leak-free days' noise, kept only at half a σ or more
+    any_fall = det.burst_pressure_falls(b, noise, base, burst.reference, min_fall=-np.inf)
+    assert abs(any_fall.pressure_fall.iloc[0]) < 4.0
+    assert len(det.burst_pressure_falls(b, noise, base, burst.reference)) == int(
+        any_fall.pressure_fall.iloc[0] >= det.BURST_PRESSURE_FALL)
+    assert not len(det.burst_pressure_falls(b, noise.drop(columns="B"), base, burst.reference))
+
+
+def test_dma_pressure_is_its_loggers_less_what_all_share():
+    """Each logger less the median over all loggers at the step, averaged over the DMA's."""
+    t = pd.date_range("2020-01-01", periods=2, freq="5min", tz="UTC")
+    p = pd.DataFrame({"n1": [1.0, 2.0], "n2": [3.0, 2.0], "n3": [5.0, 8.0]}, index=t)
+    dmas = pd.Series({"n1": "A", "n2": "A", "n3": "B", "j9": "C"})
+    out = dma_pressure(p, dmas)
+    assert list(out.columns) == ["A", "B"]  # C has no logger
+    np.testing.assert_allclose(out.A, [(1 - 3 + 3 - 3) / 2, (2 - 2 + 2 - 2) / 2])
+    np.testing.assert_allclose(out.B, [2.0, 6.0])
