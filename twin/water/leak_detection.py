@@ -1052,6 +1052,11 @@ BURST_PERSIST_STEPS = 1
 #: KL's loggers barely see its bursts (its crossings that raised an alarm sooner fell -3.2
 #: to 6.2 σ): there the gate thins its crossings more than it tells them apart.
 BURST_PRESSURE_FALL = 0.5
+#: Share of its threshold the joint CUSUM's upward sum of a DMA must have reached for a
+#: burst crossing of that DMA to count [-]: a burst moves the CUSUM's sum at once too; a
+#: window statistic that crossed while the sum stayed low was a short excursion the CUSUM's
+#: allowance absorbed (kept from branch leakburst's first version; its figures in
+#: ``benchmarks/bench_leaks.py``).
 BURST_SUPPORT = 0.5
 
 
