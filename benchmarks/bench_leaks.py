@@ -1154,7 +1154,9 @@ def run_case(spec: BenchmarkSpec, client, settings: LeakSettings) -> dict:
 
 def pooled(rows: list[dict], key: str, months_dmas: float) -> dict:
     """Pool per-case scores: counts summed, medians over every true positive."""
-    m = pd.concat([r[f"m_{key}"].assign(case=i) for i, r in enumerate(rows)], ignore_index=True)
+    parts = [r[f"m_{key}"].assign(case=i) for i, r in enumerate(rows)]
+    # a case with no alarm of this method adds no row (and no column types to guess from)
+    m = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
     truth = pd.concat([r["case"].truth.assign(case=i) for i, r in enumerate(rows)],
                       ignore_index=True)
     truth["leak_id"] = truth.case.astype(str) + ":" + truth.leak_id

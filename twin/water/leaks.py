@@ -1071,7 +1071,10 @@ def burst_alarms(alarms: pd.DataFrame, bursts: pd.DataFrame, step: pd.Timedelta)
                  f"({r.z:.1f} σ{_fall_text(r)}); no CUSUM alarm of its DMA confirmed it within "
                  f"{det.BURST_CONFIRM_H:g} h" for r in un.itertuples()],
         "rising": False, "kind": NEW_KINDS[1], "growth_of": -1})
-    return pd.concat([out, extra.reindex(columns=out.columns)], ignore_index=True)
+    # columns the crossings have no value for take the alarms' types (a time stays a time)
+    extra = extra.reindex(columns=out.columns)
+    extra = extra.astype({c: out[c].dtype for c in out.columns if extra[c].isna().all()})
+    return pd.concat([out, extra], ignore_index=True) if len(out) else extra
 
 
 def _fall_text(b) -> str:
