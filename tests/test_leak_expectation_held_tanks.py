@@ -99,6 +99,35 @@ def test_held_at_the_levels_of_a_continuous_run_is_that_run(pump_tank_network):
     assert ((run.flow_l_s["P"].to_numpy() > 1e-3) == ref_on).all()
 
 
+def test_a_gap_in_the_measured_levels_fills_the_tank_as_epanet_runs_it(pump_tank_network):
+    """The tank's sensor out for 2.75 h inside a segment (its levels those of one continuous
+    run, the pump on and off by the tank's level): over the gap the tank fills as EPANET runs
+    it from the last level held, so the expectation is still that run at every step; held at
+    the last measured level instead, its pressures froze metres off."""
+    from wntr.network.controls import Control, ControlAction, ValueCondition
+
+    from twin.water import leak_expectation as exp
+    from twin.water.hydraulics import simulate_elements
+
+    wn = pump_tank_network(DAY)
+    pump, tank = wn.get_link("P"), wn.get_node("T")
+    wn.add_control("off", Control(ValueCondition(tank, "level", ">", 5.0),
+                                  ControlAction(pump, "status", 0)))
+    wn.add_control("on", Control(ValueCondition(tank, "level", "<", 2.0),
+                                 ControlAction(pump, "status", 1)))
+    ref = simulate_elements(wn, N * STEP_S, STEP_S, ["T", "J1", "J2"], ["P"])
+    times = pd.date_range("2020-01-06", periods=N, freq="900s", tz="UTC")
+    level = ref["pressure_m"].sel(node="T").to_numpy()[:N].copy()
+    gap = slice(30, 41)  # inside the second 6-h segment (steps 24-47)
+    assert np.ptp(level[gap]) > 0.5  # the tank moves over the gap
+    level[gap] = np.nan
+    run = exp.expected_hydraulics(wn, _observations(times, level, None), np.ones(N),
+                                  np.arange(N) * STEP_S, ["J1", "J2"], segment_h=6,
+                                  hold_measured_tanks=True)
+    want = ref["pressure_m"].sel(node=["J1", "J2"]).to_numpy()[:N]
+    assert np.abs(run.pressure_m.to_numpy() - want).max() < 1e-4
+
+
 def test_no_measured_level_no_second_run(pump_tank_network):
     """No tank has a measured level: there is nothing to hold (None)."""
     from twin.water import leak_expectation as exp

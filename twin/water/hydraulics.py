@@ -583,8 +583,9 @@ def simulate_elements(
         (e.g. every SCADA step), a column per tank. When EPANET reaches one of these times,
         each of these tanks is set to its level then (clipped to the tank's minimum and
         maximum level, :func:`_held_levels`) before the time is solved, so its head is the
-        level given, not its own filling, and the model's controls read that level. Between
-        the times the run is EPANET's own: a control on a tank's level is placed between
+        level given, not its own filling, and the model's controls read that level; a
+        missing level (NaN: the tank's sensor out) sets nothing, and the tank fills as
+        EPANET runs it from the last level set. Between the times the run is EPANET's own: a control on a tank's level is placed between
         them where the tank's filling from the level given reaches it. (Set at EPANET's
         intermediate times too, C-Town's tanks held at levels sampled every 5 min never
         reached the level that stops their pumps: 4 pumps and a valve ran otherwise than the
@@ -639,8 +640,8 @@ def _held_levels(wn: wntr.network.WaterNetworkModel, levels_m: pd.DataFrame | No
                  ) -> tuple[list[str], np.ndarray, np.ndarray] | None:
     """The tank levels :func:`simulate_elements` holds, in EPANET's units: the tanks, the
     times [s] and time × tank levels [ft with US flow units, else m], each clipped to its
-    tank's minimum and maximum level (EPANET refuses a level outside them); None when no
-    tank of ``wn`` has a level given."""
+    tank's minimum and maximum level (EPANET refuses a level outside them), NaN where
+    missing; None when no tank of ``wn`` has a level given."""
     if levels_m is None:
         return None
     have = set(wn.tank_name_list)
@@ -648,7 +649,6 @@ def _held_levels(wn: wntr.network.WaterNetworkModel, levels_m: pd.DataFrame | No
     if not tanks or not len(levels_m):
         return None
     lv = levels_m.set_axis([str(t) for t in levels_m.columns], axis=1)[tanks]
-    lv = lv.ffill().bfill()
     low = np.array([wn.get_node(t).min_level for t in tanks])
     high = np.array([wn.get_node(t).max_level for t in tanks])
     unit = FOOT_M if wn.options.hydraulic.inpfile_units.upper() in US_FLOW_UNITS else 1.0
@@ -661,8 +661,8 @@ def _step_and_read(en, ni: list[int], li: list[int], start: int, report: int, ev
     """Step an open project's hydraulics to its end; at each k-th reporting time (from
     ``start``, every ``report`` s) read the nodes' pressures and the links' flows and
     statuses (EPANET units). ``held``: tank node indices, times [s] and time × tank levels
-    (EPANET units): at each of those times, before it is solved, each tank is set to its
-    level (``EN_TANKLEVEL``, which also sets its volume and head). Returns times [s], the
+    (EPANET units): at each of those times, before it is solved, each tank whose level is
+    not NaN is set to it (``EN_TANKLEVEL``, which also sets its volume and head). Returns times [s], the
     three arrays and the last warning."""
     import ctypes
 
@@ -686,6 +686,8 @@ def _step_and_read(en, ni: list[int], li: list[int], start: int, report: int, ev
             tank_idx, _, values = held
             for k, index in enumerate(tank_idx):
                 level = float(values[row, k])
+                if level != level:  # missing: the tank fills as EPANET runs it
+                    continue
                 err = set_node(ph, ctypes.c_int(index), c_level, ctypes.c_double(level))
                 if err >= 100:
                     raise HydraulicsError(f"EPANET error {err} setting a tank's level to "

@@ -481,7 +481,7 @@ def expected_hydraulics(
 
     ``hold_measured_tanks`` sets every tank SCADA measures to its measured level [m] at
     every SCADA step (``tank_levels_m`` of :func:`twin.water.hydraulics.simulate_elements`;
-    EPANET's own filling between steps), so the heads the tanks give the network are the
+    EPANET's own filling between steps, and over the steps whose level is missing), so the heads the tanks give the network are the
     measured ones, not the segment's drift from them, and the model's controls that read a
     tank's level read the measured one. Its pressures are the pressure expectation of
     :func:`pressure_at_measured_levels`; its tanks' levels are the measured ones, and its
@@ -543,7 +543,8 @@ def expected_hydraulics(
         else:
             held = None
             if hold_measured_tanks and measured:
-                held = levels[measured].iloc[sl.start:min(sl.stop + 1, n)]
+                # as measured, gaps left: a tank whose sensor is out fills as EPANET runs it
+                held = obs.tank_level_m[measured].iloc[sl.start:min(sl.stop + 1, n)]
                 held = held.set_axis(np.arange(len(held)) * step, axis=0)
             ds = simulate_elements(model, m * step, step, read,
                                    list(dict.fromkeys(links + pumps + carried)),
