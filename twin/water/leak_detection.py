@@ -1371,14 +1371,17 @@ def burst_pressure_falls(crossings: pd.DataFrame, p: pd.DataFrame, mask: np.ndar
     DataFrame
         The crossings kept, with ``pressure_fall`` [σ].
     """
-    falls = []
+    falls, seen = [], {}  # (DMA, window) -> its fall at every step [σ]
     for c in crossings.itertuples():
         if c.series not in p:
             falls.append(np.nan)
             continue
-        x = p[c.series].to_numpy(dtype=float)
-        sd = _mad(window_step(np.where(mask, x, np.nan), int(c.window), reference))
-        fall = -window_step(x, int(c.window), reference)[int(c.step)]
-        falls.append(fall / sd if sd > 0 else np.nan)
+        key = (c.series, int(c.window))
+        if key not in seen:
+            x = p[c.series].to_numpy(dtype=float)
+            sd = _mad(window_step(np.where(mask, x, np.nan), key[1], reference))
+            seen[key] = (-window_step(x, key[1], reference) / sd if sd > 0
+                         else np.full(len(x), np.nan))
+        falls.append(float(seen[key][int(c.step)]))
     out = crossings.assign(pressure_fall=np.asarray(falls, dtype=float))
     return out[out.pressure_fall >= min_fall].reset_index(drop=True)
