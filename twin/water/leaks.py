@@ -706,7 +706,8 @@ def detect_and_locate(
         first = max([t[0]] + list(earlier.rebased_utc))
         change = det.refine_change(e_c[a.series], a.change_utc, a.alarm_utc, first)
         p = last_up.get(a.series)
-        head.append(head[p] if p is not None and continues(
+        so_far = ups.step[[j for j in range(i) if p is not None and head[j] == head[p]]].sum()
+        head.append(head[p] if p is not None and not outgrows(a.step, so_far) and continues(
             e_c[a.series], all_ev, ups.loc[p], starts[p], a, change) else i)
         firsts.append(first)
         starts.append(change)
@@ -857,6 +858,13 @@ def location_loggers(loggers, dmas: pd.Series, dma: str,
 RISE_WINDOW_H = 72
 #: Days a rising leak may keep raising alarms that are its growth [day].
 GROWTH_DAYS = 14
+#: Largest rise, in times the flow an earlier leak has reached, that can be that leak
+#: growing [-]. A leak growing at a steady rate is seen by the CUSUM, rebased after each
+#: alarm, the same way each time: its growth alarms come at steps about its first one
+#: (about sqrt(2·h·rate) for a threshold h), so no growth step is several times what the
+#: leak has reached; a rise that is, is a leak of its own (a burst beside a small leak).
+#: Stated, not fitted: three times leaves the steps' own noise room.
+GROWTH_STEP_RATIO = 3.0
 #: Share of a leak's step that a fall of its DMA's consumption must reach to be its repair
 #: (a repair takes the whole flow away; half of it leaves room for the noise of both
 #: steps) [-]. Stated, not fitted: on ``benchmarks/bench_leaks.py`` (KL, 3 seeds of 70
@@ -961,6 +969,7 @@ def _growth(alarms: pd.DataFrame, changes: pd.DataFrame, radius_m: float,
     """
     kind, of = [], []
     grown: set[int] = set()
+    flow: dict[int, float] = {}  # each new leak's flow so far: its step and its growth's
     downs = changes[changes.direction == "down"]
     if "explained_by" in downs:
         downs = downs[downs.explained_by < 0]
@@ -986,6 +995,8 @@ def _growth(alarms: pd.DataFrame, changes: pd.DataFrame, radius_m: float,
                 d = min(d, float(listed.min())) if len(listed) else d
             young = a.alarm_utc - p.change_utc < pd.Timedelta(days=GROWTH_DAYS)
             member = episode_of is not None and episode_of[int(a.alarm)] == int(p.alarm)
+            if not member and outgrows(a.step_l_s, flow[int(p.alarm)]):
+                continue
             if member or ((d <= radius_m and may_grow(p, a.change_utc, int(p.alarm) in grown))
                           if np.isfinite(d) else (p.rising and young)):
                 k, o = "growth", int(p.alarm)
@@ -993,6 +1004,10 @@ def _growth(alarms: pd.DataFrame, changes: pd.DataFrame, radius_m: float,
                 break
         kind.append(k)
         of.append(o)
+        if k == "new":
+            flow[int(a.alarm)] = max(float(a.step_l_s), 0.0)
+        else:
+            flow[o] += max(float(a.step_l_s), 0.0)
     return alarms.assign(kind=kind, growth_of=of)
 
 
@@ -1081,6 +1096,13 @@ def _fall_text(b) -> str:
     """The loggers' fall behind a burst crossing, for its flag ('' when not measured)."""
     fall = getattr(b, "pressure_fall", np.nan)
     return f", its loggers fell {fall:.1f} σ" if fall == fall else ""
+
+
+def outgrows(step: float, flow_so_far: float, ratio: float = GROWTH_STEP_RATIO) -> bool:
+    """Whether a rise of ``step`` [L/s] is too large to be the growth of a leak that has
+    reached ``flow_so_far`` [L/s] (its first step and the growth taken as its so far): more
+    than ``ratio`` times it (:data:`GROWTH_STEP_RATIO`)."""
+    return max(float(step), 0.0) > ratio * max(float(flow_so_far), 0.0)
 
 
 def may_grow(leak, change_utc, grown: bool, window_h: int = RISE_WINDOW_H) -> bool:
