@@ -68,8 +68,9 @@ KL 0-2, CTOWN 0-2             16/24 .63 57; 15/24 .34 2.8 164 as main, to the di
 KL 3-5, CTOWN 5-7             15/24 .82 28; 11/24 .53 1.2 188 as main, to the digit
 ============================  ==============================  ==============================
 
-BWSN seed 0 gains its 30 m3/h L05 (a 31.8 m3/h rise 85 m from it had been the growth of a
-6.9 m3/h alarm) and, its episodes shorter, a 6.3 m3/h leak placed 280 m from it; MICROPOLIS
+BWSN seed 0 gains its 30 m3/h L05 (a 31.8 m3/h rise 28 m from it had been the growth of a
+6.9 m3/h alarm) and its 10.6 m3/h L02: that alarm's episode shorter, it is placed 280 m
+from its own 6.3 m3/h L04, and a later alarm 186 m from L02 is left for L02; MICROPOLIS
 seed 0 its 186 m3/h burst (231 m) and GOY seed 0 its 199 m3/h one (150 m); the bursts'
 smaller neighbours' later alarms become new leaks too (MICROPOLIS seed 0: two more false
 alarms, 460 and 677 m off). BWSN's false alarms stay over the floor on seeds 1 and 2 (1.45
