@@ -36,8 +36,8 @@ nearest logger.
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_leaks.py [--network KL] [--seeds 0 1 2] [--days 70]
-        [--density length|junctions]
+    .venv/bin/python benchmarks/bench_leaks.py [--network KL CTOWN BIN.inp path/to/any.inp]
+        [--seeds 0 1 2] [--days 70] [--density length|junctions]
     .venv/bin/python benchmarks/bench_leaks.py --year-only [--year-whole]
 
 Networks the twin was not tuned on, and the growth step's ratio (branch growthratio,
@@ -1318,6 +1318,13 @@ def year_run(client, settings: LeakSettings, whole: bool) -> None:
           f"{dp:.1e} m, {dq:.1e} L/s; load average {os.getloadavg()[0]:.1f}")
 
 
+def network_path(name: str) -> Path:
+    """An EPANET file by its short name (``KL``, ``CTOWN``), its file name in
+    ``../shared/data/water``, or its own path."""
+    own = Path(name)
+    return own if own.is_file() else DATA / NETWORKS.get(name, name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--network", nargs="+", default=["KL"])
@@ -1357,7 +1364,7 @@ def main() -> None:
         for name in [] if args.year_only else args.network:
             rows = []
             for seed in args.seeds:
-                spec = BenchmarkSpec(str(DATA / NETWORKS.get(name, name)), seed=seed,
+                spec = BenchmarkSpec(str(network_path(name)), seed=seed,
                                      days=args.days, leak_free_days=14, n_leaks=args.leaks,
                                      logger_density=args.density)
                 r = run_case(spec, client, settings)
