@@ -1164,8 +1164,8 @@ def detected_in_dma(alarms: pd.DataFrame, truth: pd.DataFrame) -> dict:
 def why_missed(alarms: pd.DataFrame, truth: pd.DataFrame, leak_id: str, node_xy: pd.DataFrame,
                wn) -> str:
     """Why a leak was not found: no alarm of its DMA in its window (not detected), only
-    alarms taken as an earlier leak's growth (merged), or the nearest position of its
-    window's alarms and its kind (located too far)."""
+    alarms taken as an earlier leak's growth (merged) or burst crossings not located, or
+    the nearest position of its window's alarms and its kind (located too far)."""
     lk = truth.set_index("leak_id").loc[leak_id]
     mine = alarms[(alarms.dma == lk.dma) & (alarms.alarm_utc >= lk.start)
                   & (alarms.alarm_utc <= lk.end)]
@@ -1179,7 +1179,8 @@ def why_missed(alarms: pd.DataFrame, truth: pd.DataFrame, leak_id: str, node_xy:
     k = int(np.argmin(err))
     near = mine.iloc[k]
     new = mine[mine.kind == "new"]
-    what = "merged: only growth alarms" if not len(new) else "located too far"
+    what = ("located too far" if len(new) else "merged: only growth alarms"
+            if (mine.kind == "growth").any() else "only burst crossings, not located")
     return (f"{what}; {len(mine)} alarm(s) of its DMA in its window ({len(new)} new), the "
             f"nearest position {err[k]:.0f} m (alarm {int(near.alarm)}, {near.kind})")
 
