@@ -1331,6 +1331,81 @@ def confirm_bursts(crossings: pd.DataFrame, alarms: pd.DataFrame, step: pd.Timed
     return out.assign(event=ev, status=status)
 
 
+#: Standard error of the median of n independent Gaussian values, times √n [σ]: √(π/2).
+MEDIAN_SE = float(np.sqrt(np.pi / 2.0))
+
+
+def mirror_spans(changes: pd.DataFrame, common: np.ndarray, sigma: np.ndarray,
+                 series: list, index: pd.Index, min_step: float,
+                 rebase: int) -> pd.DataFrame:
+    """Steps of each DMA's residual less the common mode that carry what another DMA's
+    change left in it, for the burst test to leave out (:func:`burst_crossings`).
+
+    :func:`joint_cusum` takes DMA c's level out of the others' common mode only once c
+    alarmed, so DMA j's residual carries
+
+    * the change's mirror, −w_jc·L for a step L of c (``common``), from c's change to
+      the step after its alarm, marked where it is at least ``min_step`` (a smaller one
+      cannot cross the burst test's smallest step by itself); and
+    * after any alarm of c, its new level's error while it is read: the median of the n
+      steps since the alarm, off by ``MEDIAN_SE``·σ_c/√n, seen as w_jc times that in j at
+      the step after them; marked while that is at least ``min_step``, for
+      n = 1 … ``⌊(MEDIAN_SE·|w_jc|·σ_c / min_step)²⌋``, at most ``rebase``.
+
+    On ``benchmarks/bench_leaks.py`` (BWSN, whose DMA-3 has two tanks and two pumps and
+    a residual of 0.3-0.6 L/s the others regress on with weights of 1.8-3.7), a repair of
+    8-11 L/s in DMA-3 or DMA-2 stood 33-40 L/s in another DMA for the 45-60 min to its
+    alarm, and the first steps of a new level read from one or two steps moved the other
+    DMA's residual by 10 L/s: the burst test read both as bursts of their own, which no
+    alarm of the CUSUM confirmed (it had given the change to its DMA).
+    Only the changes the CUSUM kept (``explained_by`` −1) are taken.
+
+    Parameters
+    ----------
+    changes : DataFrame
+        :func:`detect_joint`'s changes (``series``, ``alarm_utc`` and ``change_utc``: the
+        starts of their steps in ``index``, ``step`` [L/s], ``explained_by``).
+    common : ndarray
+        DMA × DMA: the common-mode weights (:attr:`JointSettings.common`) [-].
+    sigma : ndarray
+        Per DMA: the spread of its residual less the common mode per step
+        (:attr:`JointSettings.sigma_e`) [L/s].
+    series : list of str
+        The DMAs, in ``common``'s order.
+    index : Index
+        The steps of the residual (their starts).
+    min_step : float
+        The burst test's smallest step [L/s].
+    rebase : int
+        Steps over which a new level is read (:attr:`JointSettings.rebase`).
+
+    Returns
+    -------
+    DataFrame
+        index × ``series``: True where a step is left out.
+    """
+    w = np.asarray(common, dtype=float)
+    out = np.zeros((len(index), len(series)), dtype=bool)
+    pos = {d: i for i, d in enumerate(series)}
+    for c in changes[changes.explained_by < 0].itertuples():
+        k = pos.get(c.series)
+        if k is None:
+            continue
+        first = int(index.searchsorted(c.change_utc))
+        after = int(index.searchsorted(c.alarm_utc)) + 1  # the step after the alarm
+        for j in range(len(series)):
+            if j == k or w[j, k] == 0.0:
+                continue
+            if abs(w[j, k] * c.step) >= min_step:
+                out[first:after + 1, j] = True
+            # the level read from the median of the n steps since the alarm is used from
+            # the step after them: steps after + 1 … after + m
+            m = np.floor((MEDIAN_SE * abs(w[j, k]) * sigma[k] / min_step) ** 2)
+            m = int(min(m, rebase)) if np.isfinite(m) else int(rebase)
+            out[after + 1:after + 1 + m, j] = True
+    return pd.DataFrame(out, index=index, columns=list(series))
+
+
 def held_for(hit: np.ndarray, steps: int) -> np.ndarray:
     """Where ``hit`` holds at a step and at each of the ``steps`` steps before it."""
     out = np.asarray(hit, dtype=bool).copy()
