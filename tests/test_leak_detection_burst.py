@@ -244,3 +244,33 @@ def test_mirror_spans_by_hand():
     expected[27:29] = True  # B's 0.2 L/s: a mirror of 0.4 L/s, left in; its level read
     np.testing.assert_array_equal(spans.A.to_numpy(), expected)
     assert det.MEDIAN_SE == pytest.approx(1.2533, abs=1e-4)
+
+
+def test_the_burst_test_reads_a_window_against_the_spread_at_its_demand():
+    """Noise twice as large by day (06-18 h) as on average and half at night, no common
+    mode, a 1.5 L/s burst in B at 03:00: read against one spread for the whole day, the
+    burst test crossed six times in A by day and missed the burst at night; read against
+    the spread at each window (:func:`window_spread`), it crossed once, in B, within the
+    hour after the burst."""
+    n = 4 * 24 * 60
+    rng = np.random.default_rng(1)
+    t = pd.date_range("2020-01-06", periods=n, freq="15min", tz="UTC")
+    hour = t.hour.to_numpy()
+    spread = np.where((hour >= 6) & (hour < 18), 2.0, 0.5)
+    e = pd.DataFrame(np.column_stack([_ar1(rng, n, 0.5, 0.5) * spread for _ in range(2)]),
+                     index=t, columns=["A", "B"])
+    at = 4 * 24 * 40 + 4 * 3
+    e.iloc[at:, 1] += 1.5
+    base = np.asarray(t < t[0] + pd.Timedelta(days=14))
+    one = det.calibrate_burst(e, base, 900.0, 0.8, ARL)
+    flat = det.burst_crossings(e, one, None)
+    assert (flat.series == "A").sum() == 6
+    assert not ((flat.step >= at) & (flat.step < at + 4 * 6)).any()
+    both = np.column_stack([spread, spread])
+    read = det.burst_crossings(e, det.calibrate_burst(e, base, 900.0, 0.8, ARL, scale=both),
+                               None, scale=both)
+    assert read.series.tolist() == ["B"]
+    assert 0 < read.step.iloc[0] - at <= 4
+    np.testing.assert_allclose(det.window_spread(spread[:8], 8, 4),
+                               [0.5] * 8)  # the first night's steps
+    np.testing.assert_allclose(det.window_spread(np.r_[1.0, 3.0, 1.0], 3, 2), [1.0, 2.0, 2.0])

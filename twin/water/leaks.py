@@ -1116,8 +1116,9 @@ def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
 
     Together, with ``s.burst_test``, the burst test runs beside the joint CUSUM on the
     same residual (:func:`twin.water.leak_detection.burst_crossings`, calibrated on the
-    leak-free steps with the same false-alarm budget; both read without the steps that
-    carry another DMA's change not yet found or its new level while it is read,
+    leak-free steps with the same false-alarm budget and the innovations' spread by
+    expected consumption; both read without the steps that carry another DMA's change not
+    yet found or its new level while it is read,
     :func:`twin.water.leak_detection.mirror_spans`), a crossing kept only where its
     DMA's loggers fell with it (``pressure_fall``, SCADA step × DMA: the DMA's loggers'
     pressure residual less what all loggers share [m],
@@ -1172,8 +1173,12 @@ def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
         e_burst = e_joint.mask(det.mirror_spans(changes, joint.common, joint.sigma_e,
                                                 joint.series, e_joint.index, min_leak,
                                                 joint.rebase))
-        burst = det.calibrate_burst(e_burst, mask_d, step.total_seconds(), min_leak, arl_h / n_h)
-        crossings = det.burst_crossings(e_burst, burst, up_sums)
+        # read against the spread at the window's demand, as the CUSUM reads its
+        # innovations (:func:`twin.water.leak_detection.window_spread`)
+        spread = joint.scale(q_d[joint.series].to_numpy(dtype=float))
+        burst = det.calibrate_burst(e_burst, mask_d, step.total_seconds(), min_leak, arl_h / n_h,
+                                    scale=spread)
+        crossings = det.burst_crossings(e_burst, burst, up_sums, scale=spread)
         p_d = (rs.step_means(pressure_fall, step).reindex(e_joint.index)
                if pressure_fall is not None else pd.DataFrame(index=e_joint.index))
         crossings = det.burst_pressure_falls(crossings, p_d, mask_d, burst.reference)
