@@ -40,6 +40,37 @@ Usage::
         [--density length|junctions]
     .venv/bin/python benchmarks/bench_leaks.py --year-only [--year-whole]
 
+Measured at commit 1704ebd (branch burstmirror, on 52ddbef below: the burst test reads each
+window against the spread at its demand, :func:`twin.water.leak_detection.window_spread`:
+the joint CUSUM's innovations' spread by expected consumption, :meth:`JointSettings.scale`,
+averaged over the window, in its calibration and its crossings alike). After the mirrors
+were out, most unconfirmed crossings left on BIN came in the morning peak (06:30-09:15):
+there the 1-h statistic's spread on the leak-free days was 1.3-1.6 times its whole-day
+spread (seeds 1 and 2, each DMA), over 00-06 h 0.4-0.7 times. Bench as below (load average
+0.4-1.4), 52ddbef -> 1704ebd, found, classes, FA, delay, m:
+
+=============  ===========================  ==========  ==========  =========  ===========
+set            found (3-10, 10-50, >50)     FA main     FA 52ddbef  FA here    delay ab. h
+=============  ===========================  ==========  ==========  =========  ===========
+BWSN 0-2       10/24 (3/9, 3/9, 4/6)        1.21        0.92        0.92       3.2
+MICROPOLIS 0-2 11/24 (1/9, 6/9, 4/6)        0.39        0.39        0.34       0.8
+BIN 0-2        6/24 (0/9, 3/9, 3/6)         0.77        0.72        0.48       4.5
+GOY 0-2        18/24 (5/9, 9/9, 4/6)        0.53        0.48        0.43       1.0 -> 1.6
+KL 0-2         16/24 (4/9, 6/9, 6/6)        0.63        0.63        0.58       0.6
+CTOWN 0-2      15/24 (4/9, 6/9, 5/6)        0.34        0.34        0.29       2.8
+KL 3-5         15/24 (2/9, 7/9, 6/6)        0.82        0.82        0.68       0.6
+CTOWN 5-7      11/24 (3/9, 3/9, 5/6)        0.53        0.53        0.53       1.2
+=============  ===========================  ==========  ==========  =========  ===========
+
+(found counts, classes, location errors the same as main's in every set: 355, 254, 341, 107,
+57, 164, 28, 188 m). Unconfirmed crossings: on the unseen networks 21 at main, 13 with the
+mirrors out, 6 here; on the four sets 6, 6, 1 (KL 0-2's two by day gone, one at night, 02:00,
+added; BIN seed 1's 09:30 and GOY's 04:30 and 05:00 are new too). Raised sooner by the burst
+test, against 52ddbef: BWSN seed 1's 36 m3/h burst 5.5 -> 4.5 h; CTOWN seed 0's 28 m3/h burst
+1.2 -> 1.5 h (CTOWN 0-2's median abrupt delay still 2.75 h); GOY seed 1's 4 m3/h leak at
+the CUSUM's time, 1.2 -> 2.5 h (GOY's median 1.0 -> 1.6 h); three others 15-30 min either
+way.
+
 Measured at commit 52ddbef (branch burstmirror: the burst test reads each DMA's residual
 without the steps that carry another DMA's change not yet found,
 :func:`twin.water.leak_detection.mirror_spans`). The joint CUSUM takes a DMA's new level
