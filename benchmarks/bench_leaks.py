@@ -45,8 +45,8 @@ window against the spread at its demand, :func:`twin.water.leak_detection.window
 the joint CUSUM's innovations' spread by expected consumption, :meth:`JointSettings.scale`,
 averaged over the window, in its calibration and its crossings alike). After the mirrors
 were out, most unconfirmed crossings left on BIN came in the morning peak (06:30-09:15):
-there the 1-h statistic's spread on the leak-free days was 1.3-1.6 times its whole-day
-spread (seeds 1 and 2, each DMA), over 00-06 h 0.4-0.7 times. Bench as below (load average
+there the 1-h statistic's spread on the leak-free days was 0.9-1.6 times its whole-day
+spread over 06-12 h (1.3-1.6 in DMA-1; seeds 1 and 2, 3-h bins), 0.4-0.7 times over 00-06 h. Bench as below (load average
 0.4-1.4), 52ddbef -> 1704ebd, found, classes, FA, delay, m:
 
 =============  ===========================  ==========  ==========  =========  ===========
@@ -64,12 +64,13 @@ CTOWN 5-7      11/24 (3/9, 3/9, 5/6)        0.53        0.53        0.53       1
 
 (found counts, classes, location errors the same as main's in every set: 355, 254, 341, 107,
 57, 164, 28, 188 m). Unconfirmed crossings: on the unseen networks 21 at main, 13 with the
-mirrors out, 6 here; on the four sets 6, 6, 1 (KL 0-2's two by day gone, one at night, 02:00,
-added; BIN seed 1's 09:30 and GOY's 04:30 and 05:00 are new too). Raised sooner by the burst
+mirrors out, 6 here; on the four sets 6, 6, 1 (KL 0-2's two, at 10:45 and 19:30, gone, one
+at 02:00 added; BIN seed 1's at 09:30 and GOY's at 04:30 and 05:00 are new too). Raised sooner by the burst
 test, against 52ddbef: BWSN seed 1's 36 m3/h burst 5.5 -> 4.5 h; CTOWN seed 0's 28 m3/h burst
 1.2 -> 1.5 h (CTOWN 0-2's median abrupt delay still 2.75 h); GOY seed 1's 4 m3/h leak at
-the CUSUM's time, 1.2 -> 2.5 h (GOY's median 1.0 -> 1.6 h); three others 15-30 min either
-way.
+the CUSUM's time, 1.2 -> 2.5 h (GOY's median 1.0 -> 1.6 h); BWSN seed 0's 9 m3/h leak 1.0 ->
+1.2 h, GOY seed 2's incipient 79 m3/h one 16.5 -> 17.5 h, CTOWN's incipient 88 m3/h one 10.5
+-> 10.0 h, two alarms placed too far 15 min either way.
 
 Measured at commit 52ddbef (branch burstmirror: the burst test reads each DMA's residual
 without the steps that carry another DMA's change not yet found,

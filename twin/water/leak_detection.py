@@ -1159,8 +1159,9 @@ def window_spread(scale: np.ndarray | None, n: int, window: int) -> np.ndarray:
     window ending at the step; 1 without it [-].
 
     Demand noise grows with demand, and a window's statistic with it: on
-    ``benchmarks/bench_leaks.py`` (BIN, seeds 1 and 2) the 1-h statistic's spread over
-    06-12 h was 1.3-1.6 times its spread over the whole day, over 00-06 h 0.4-0.7 times;
+    ``benchmarks/bench_leaks.py`` (BIN, seeds 1 and 2, 3-h bins) the 1-h statistic's
+    spread over 06-12 h was 0.9-1.6 times its spread over the whole day (1.3-1.6 in
+    DMA-1), over 00-06 h 0.4-0.7 times;
     read against one spread, most of BIN's burst crossings that no alarm confirmed came in
     the morning peak, while a burst at night stood fewer σ than it was.
 
