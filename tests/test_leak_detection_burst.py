@@ -174,3 +174,103 @@ def test_dma_pressure_is_its_loggers_less_what_all_share():
     assert list(out.columns) == ["A", "B"]  # C has no logger
     np.testing.assert_allclose(out.A, [(1 - 3 + 3 - 3) / 2, (2 - 2 + 2 - 2) / 2])
     np.testing.assert_allclose(out.B, [2.0, 6.0])
+
+
+def _mirror_case(seed=1, days=40, at_day=30, size=3.0):
+    """Three DMAs at 15 min whose shared error A carries at −3 times C's (A regresses on C
+    with a weight of about −3, as BWSN's DMAs on its DMA-3 of small residual), each with
+    an AR(1) noise of its own (sd 1, 0.5 and 0.2 L/s), and a burst of ``size`` L/s in C."""
+    n = 4 * 24 * days
+    rng = np.random.default_rng(seed)
+    t = pd.date_range("2020-01-06", periods=n, freq="15min", tz="UTC")
+    common = _ar1(rng, n, 3.0, 0.8)
+    own = np.column_stack([_ar1(rng, n, sd, 0.5) for sd in (1.0, 0.5, 0.2)])
+    r = pd.DataFrame(common[:, None] * np.array([-3.0, 0.4, 1.0]) + own, index=t,
+                     columns=["A", "B", "C"])
+    at = 4 * 24 * at_day + 37
+    r.iloc[at:, 2] += size
+    return r, at
+
+
+def test_another_dmas_change_seen_mirrored_is_no_burst():
+    """A 3 L/s burst in C stands about +9 L/s in A (−w·L) until C's alarm takes C's new
+    level out of A's common mode: read as it ran, the burst test crossed in A at C's alarm
+    with no alarm of A to confirm it (a false alarm of its own); with the steps that carry
+    C's change left out (:func:`mirror_spans`), A has no crossing and C keeps its own."""
+    r, at = _mirror_case()
+    base = np.asarray(r.index < r.index[0] + pd.Timedelta(days=14))
+    s = det.calibrate_joint(r, base, min_leak=0.8, target_arl=ARL, rebase=48, step_s=900)
+    assert s.common[0, 2] == pytest.approx(-3.0, abs=0.1)
+    up = np.zeros(r.shape)
+    changes, e = det.detect_joint(r, s, up_sums=up)
+    c = changes[(changes.series == "C") & (changes.alarm_utc >= r.index[at])].iloc[0]
+    assert c.explained_by < 0 and c.step == pytest.approx(3.0, abs=0.3)
+    assert not ((changes.series == "A") & (changes.alarm_utc >= r.index[at])).any()
+    ups = changes[(changes.direction == "up") & (changes.explained_by < 0)].copy()
+    ups["alarm_utc"] += STEP
+
+    def told(e_read):
+        burst = det.calibrate_burst(e_read, base, 900.0, 0.8, ARL)
+        crossings = det.burst_crossings(e_read, burst, up)
+        return det.confirm_bursts(crossings, ups, STEP, pd.Timedelta(hours=24))
+
+    as_run = told(e)
+    a = as_run[as_run.series == "A"]
+    assert a.status.tolist() == ["unconfirmed"] and a["size"].iloc[0] > 5.0
+    assert abs(a.time_utc.iloc[0] - c.alarm_utc) <= pd.Timedelta(hours=1)
+    spans = det.mirror_spans(changes, s.common, s.sigma_e, s.series, e.index, 0.8, s.rebase)
+    left_out = told(e.mask(spans))
+    assert not (left_out.series == "A").any()
+    assert left_out[left_out.series == "C"].status.tolist() == ["cusum first"]
+
+
+def test_mirror_spans_by_hand():
+    """From a kept change's start to the step after its alarm where its mirror is at least
+    the smallest step, then the steps its new level takes to be read to within it: with
+    |w| = 2, σ = 0.5 and 0.8 L/s, ⌊(1.2533·2·0.5/0.8)²⌋ = 2 steps, from the second after
+    the alarm (the first still carries the change); none for a DMA of no weight, nor for a
+    change undone as another's mirror."""
+    t = pd.date_range("2020-01-01", periods=40, freq="15min", tz="UTC")
+    w = np.array([[0.0, 2.0], [0.0, 0.0]])  # A regresses on B; B on nothing
+    changes = pd.DataFrame({
+        "series": ["B", "B", "A", "B"], "alarm_utc": t[[10, 25, 30, 35]],
+        "change_utc": t[[6, 22, 28, 33]], "step": [1.0, 0.2, 5.0, 3.0],
+        "explained_by": [-1, -1, -1, 2]})
+    spans = det.mirror_spans(changes, w, np.array([1.0, 0.5]), ["A", "B"], t, 0.8, 48)
+    assert not spans.B.any()  # B regresses on no one
+    expected = np.zeros(40, dtype=bool)
+    expected[6:12] = True  # the mirror of B's 1 L/s (2 L/s in A), its change to alarm + 1
+    expected[12:14] = True  # its level read from 1, then 2 steps
+    expected[27:29] = True  # B's 0.2 L/s: a mirror of 0.4 L/s, left in; its level read
+    np.testing.assert_array_equal(spans.A.to_numpy(), expected)
+    assert det.MEDIAN_SE == pytest.approx(1.2533, abs=1e-4)
+
+
+def test_the_burst_test_reads_a_window_against_the_spread_at_its_demand():
+    """Noise twice as large by day (06-18 h) as on average and half at night, no common
+    mode, a 1.5 L/s burst in B at 03:00: read against one spread for the whole day, the
+    burst test crossed six times in A by day and missed the burst at night; read against
+    the spread at each window (:func:`window_spread`), it crossed once, in B, within the
+    hour after the burst."""
+    n = 4 * 24 * 60
+    rng = np.random.default_rng(1)
+    t = pd.date_range("2020-01-06", periods=n, freq="15min", tz="UTC")
+    hour = t.hour.to_numpy()
+    spread = np.where((hour >= 6) & (hour < 18), 2.0, 0.5)
+    e = pd.DataFrame(np.column_stack([_ar1(rng, n, 0.5, 0.5) * spread for _ in range(2)]),
+                     index=t, columns=["A", "B"])
+    at = 4 * 24 * 40 + 4 * 3
+    e.iloc[at:, 1] += 1.5
+    base = np.asarray(t < t[0] + pd.Timedelta(days=14))
+    one = det.calibrate_burst(e, base, 900.0, 0.8, ARL)
+    flat = det.burst_crossings(e, one, None)
+    assert (flat.series == "A").sum() == 6
+    assert not ((flat.step >= at) & (flat.step < at + 4 * 6)).any()
+    both = np.column_stack([spread, spread])
+    read = det.burst_crossings(e, det.calibrate_burst(e, base, 900.0, 0.8, ARL, scale=both),
+                               None, scale=both)
+    assert read.series.tolist() == ["B"]
+    assert 0 < read.step.iloc[0] - at <= 4
+    np.testing.assert_allclose(det.window_spread(spread[:8], 8, 4),
+                               [0.5] * 8)  # the first night's steps
+    np.testing.assert_allclose(det.window_spread(np.r_[1.0, 3.0, 1.0], 3, 2), [1.0, 2.0, 2.0])

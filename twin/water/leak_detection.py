@@ -1078,7 +1078,8 @@ class BurstSettings:
         Steps of the reference level before each window.
     sigma : ndarray
         series × window: robust standard deviation of the window statistic
-        (:func:`window_step`) on the leak-free period [L/s].
+        (:func:`window_step`, over its window's spread factor when one is given:
+        :func:`window_spread`) on the leak-free period [L/s].
     rho : ndarray
         series × window: its lag-1 autocorrelation there [-].
     threshold : ndarray
@@ -1152,10 +1153,38 @@ def upcrossing_level(rate: float, rho: float) -> float:
     return hi
 
 
+def window_spread(scale: np.ndarray | None, n: int, window: int) -> np.ndarray:
+    """The burst test's spread at each step relative to its mean: ``scale`` (the
+    innovations' spread over its mean, :meth:`JointSettings.scale`) averaged over the
+    window ending at the step; 1 without it [-].
+
+    Demand noise grows with demand, and a window's statistic with it: on
+    ``benchmarks/bench_leaks.py`` (BIN, seeds 1 and 2, 3-h bins) the 1-h statistic's
+    spread over 06-12 h was 0.9-1.6 times its spread over the whole day (1.3-1.6 in
+    DMA-1), over 00-06 h 0.4-0.7 times;
+    read against one spread, most of BIN's burst crossings that no alarm confirmed came in
+    the morning peak, while a burst at night stood fewer σ than it was.
+
+    Parameters
+    ----------
+    scale : ndarray or None
+        One DMA's spread factor per step [-].
+    n : int
+        Steps.
+    window : int
+        The window [steps].
+    """
+    if scale is None:
+        return np.ones(n)
+    x = np.asarray(scale, dtype=float)
+    return pd.Series(x).rolling(window, min_periods=1).mean().to_numpy()
+
+
 def calibrate_burst(e: pd.DataFrame, mask: np.ndarray, step_s: float, min_step: float,
                     target_arl: float, share: float = BURST_BUDGET_SHARE,
                     windows_h: tuple = BURST_WINDOWS_H,
-                    reference_h: float = BURST_REFERENCE_H) -> BurstSettings:
+                    reference_h: float = BURST_REFERENCE_H,
+                    scale: np.ndarray | None = None) -> BurstSettings:
     """Settings of :func:`burst_crossings` from the leak-free period.
 
     Each window's statistic (:func:`window_step`) is standardised by its robust spread on
@@ -1185,6 +1214,10 @@ def calibrate_burst(e: pd.DataFrame, mask: np.ndarray, step_s: float, min_step: 
         The burst test's share of that budget [-] (:data:`BURST_BUDGET_SHARE`).
     windows_h, reference_h : tuple of float, float
         Window lengths and the reference before them [h].
+    scale : ndarray, optional
+        time × DMA (``e``'s columns): the spread at each step over its mean
+        (:meth:`JointSettings.scale`); each window's statistic is read over its mean over
+        the window (:func:`window_spread`), here and in :func:`burst_crossings` [-].
     """
     per_h = 3600.0 / step_s
     windows = tuple(max(1, int(round(w * per_h))) for w in windows_h)
@@ -1196,6 +1229,7 @@ def calibrate_burst(e: pd.DataFrame, mask: np.ndarray, step_s: float, min_step: 
         x = np.where(mask, e[col].to_numpy(dtype=float), np.nan)
         for i, w in enumerate(windows):
             st = window_step(x, w, reference)  # wholly inside the leak-free period
+            st = st / window_spread(None if scale is None else scale[:, j], len(st), w)
             ok = np.isfinite(st)
             if ok.sum() < 4 * (w + reference):
                 continue
@@ -1212,7 +1246,7 @@ def calibrate_burst(e: pd.DataFrame, mask: np.ndarray, step_s: float, min_step: 
 
 
 def burst_crossings(e: pd.DataFrame, s: BurstSettings, up_sums: np.ndarray | None = None,
-                    support: float = BURST_SUPPORT,
+                    support: float = BURST_SUPPORT, scale: np.ndarray | None = None,
                     persist: int = BURST_PERSIST_STEPS) -> pd.DataFrame:
     """Upward crossings of the burst test: steps where a DMA's window statistic
     (:func:`window_step`) first exceeds its threshold [σ] and the smallest leak [L/s],
@@ -1238,6 +1272,9 @@ def burst_crossings(e: pd.DataFrame, s: BurstSettings, up_sums: np.ndarray | Non
         Steps before the crossing's own that the statistic must have been over its level
         too (with the support): the crossing is the last of them [-]
         (:data:`BURST_PERSIST_STEPS`).
+    scale : ndarray, optional
+        time × DMA (the order of ``s.series``): the spread factor :func:`calibrate_burst`
+        was given; ``z`` is the window's step over σ times its mean over the window [-].
 
     Returns
     -------
@@ -1255,7 +1292,8 @@ def burst_crossings(e: pd.DataFrame, s: BurstSettings, up_sums: np.ndarray | Non
             if not (np.isfinite(s.sigma[j, i]) and s.sigma[j, i] > 0):
                 continue
             st = np.nan_to_num(window_step(x, w, s.reference), nan=-np.inf)
-            z = st / s.sigma[j, i]
+            z = st / s.sigma[j, i] / window_spread(None if scale is None else scale[:, j],
+                                                   len(st), w)
             over = (z > s.threshold[j, i]) & (st >= s.min_step)
             better = over & (z > zmax)
             size[better], zmax[better], wins[better] = st[better], z[better], w
@@ -1329,6 +1367,81 @@ def confirm_bursts(crossings: pd.DataFrame, alarms: pd.DataFrame, step: pd.Timed
             ev.append(-1)
             status.append("unconfirmed")
     return out.assign(event=ev, status=status)
+
+
+#: Standard error of the median of n independent Gaussian values, times √n [σ]: √(π/2).
+MEDIAN_SE = float(np.sqrt(np.pi / 2.0))
+
+
+def mirror_spans(changes: pd.DataFrame, common: np.ndarray, sigma: np.ndarray,
+                 series: list, index: pd.Index, min_step: float,
+                 rebase: int) -> pd.DataFrame:
+    """Steps of each DMA's residual less the common mode that carry what another DMA's
+    change left in it, for the burst test to leave out (:func:`burst_crossings`).
+
+    :func:`joint_cusum` takes DMA c's level out of the others' common mode only once c
+    alarmed, so DMA j's residual carries
+
+    * the change's mirror, −w_jc·L for a step L of c (``common``), from c's change to
+      the step after its alarm, marked where it is at least ``min_step`` (a smaller one
+      cannot cross the burst test's smallest step by itself); and
+    * after any alarm of c, its new level's error while it is read: the median of the n
+      steps since the alarm, off by ``MEDIAN_SE``·σ_c/√n, seen as w_jc times that in j at
+      the step after them; marked while that is at least ``min_step``, for
+      n = 1 … ``⌊(MEDIAN_SE·|w_jc|·σ_c / min_step)²⌋``, at most ``rebase``.
+
+    On ``benchmarks/bench_leaks.py`` (BWSN, whose DMA-3 has two tanks and two pumps and
+    a residual of 0.3-0.6 L/s the others regress on with weights of 1.8-3.7), a repair of
+    8-11 L/s in DMA-3 or DMA-2 stood 33-40 L/s in another DMA for the 45-60 min to its
+    alarm, and the first steps of a new level read from one or two steps moved the other
+    DMA's residual by 10 L/s: the burst test read both as bursts of their own, which no
+    alarm of the CUSUM confirmed (it had given the change to its DMA).
+    Only the changes the CUSUM kept (``explained_by`` −1) are taken.
+
+    Parameters
+    ----------
+    changes : DataFrame
+        :func:`detect_joint`'s changes (``series``, ``alarm_utc`` and ``change_utc``: the
+        starts of their steps in ``index``, ``step`` [L/s], ``explained_by``).
+    common : ndarray
+        DMA × DMA: the common-mode weights (:attr:`JointSettings.common`) [-].
+    sigma : ndarray
+        Per DMA: the spread of its residual less the common mode per step
+        (:attr:`JointSettings.sigma_e`) [L/s].
+    series : list of str
+        The DMAs, in ``common``'s order.
+    index : Index
+        The steps of the residual (their starts).
+    min_step : float
+        The burst test's smallest step [L/s].
+    rebase : int
+        Steps over which a new level is read (:attr:`JointSettings.rebase`).
+
+    Returns
+    -------
+    DataFrame
+        index × ``series``: True where a step is left out.
+    """
+    w = np.asarray(common, dtype=float)
+    out = np.zeros((len(index), len(series)), dtype=bool)
+    pos = {d: i for i, d in enumerate(series)}
+    for c in changes[changes.explained_by < 0].itertuples():
+        k = pos.get(c.series)
+        if k is None:
+            continue
+        first = int(index.searchsorted(c.change_utc))
+        after = int(index.searchsorted(c.alarm_utc)) + 1  # the step after the alarm
+        for j in range(len(series)):
+            if j == k or w[j, k] == 0.0:
+                continue
+            if abs(w[j, k] * c.step) >= min_step:
+                out[first:after + 1, j] = True
+            # the level read from the median of the n steps since the alarm is used from
+            # the step after them: steps after + 1 … after + m
+            m = np.floor((MEDIAN_SE * abs(w[j, k]) * sigma[k] / min_step) ** 2)
+            m = int(min(m, rebase)) if np.isfinite(m) else int(rebase)
+            out[after + 1:after + 1 + m, j] = True
+    return pd.DataFrame(out, index=index, columns=list(series))
 
 
 def held_for(hit: np.ndarray, steps: int) -> np.ndarray:

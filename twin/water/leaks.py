@@ -1138,7 +1138,10 @@ def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
 
     Together, with ``s.burst_test``, the burst test runs beside the joint CUSUM on the
     same residual (:func:`twin.water.leak_detection.burst_crossings`, calibrated on the
-    leak-free steps with the same false-alarm budget), a crossing kept only where its
+    leak-free steps with the same false-alarm budget and the innovations' spread by
+    expected consumption; both read without the steps that carry another DMA's change not
+    yet found or its new level while it is read,
+    :func:`twin.water.leak_detection.mirror_spans`), a crossing kept only where its
     DMA's loggers fell with it (``pressure_fall``, SCADA step × DMA: the DMA's loggers'
     pressure residual less what all loggers share [m],
     :func:`twin.water.leak_detection.burst_pressure_falls`); its crossings change none of
@@ -1186,8 +1189,18 @@ def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
     changes, e_joint = det.detect_joint(e_d, joint, mask=~ops_d, load=q_d, up_sums=up_sums)
     crossings = pd.DataFrame(columns=list(det.BURST_COLUMNS))
     if s.burst_test:
-        burst = det.calibrate_burst(e_joint, mask_d, step.total_seconds(), min_leak, arl_h / n_h)
-        crossings = det.burst_crossings(e_joint, burst, up_sums)
+        # the steps that carry another DMA's change not yet found, or its new level while
+        # it is read, are left out of the burst test (its calibration too: it reads the
+        # same residual)
+        e_burst = e_joint.mask(det.mirror_spans(changes, joint.common, joint.sigma_e,
+                                                joint.series, e_joint.index, min_leak,
+                                                joint.rebase))
+        # read against the spread at the window's demand, as the CUSUM reads its
+        # innovations (:func:`twin.water.leak_detection.window_spread`)
+        spread = joint.scale(q_d[joint.series].to_numpy(dtype=float))
+        burst = det.calibrate_burst(e_burst, mask_d, step.total_seconds(), min_leak, arl_h / n_h,
+                                    scale=spread)
+        crossings = det.burst_crossings(e_burst, burst, up_sums, scale=spread)
         p_d = (rs.step_means(pressure_fall, step).reindex(e_joint.index)
                if pressure_fall is not None else pd.DataFrame(index=e_joint.index))
         crossings = det.burst_pressure_falls(crossings, p_d, mask_d, burst.reference)
