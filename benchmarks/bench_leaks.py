@@ -1461,6 +1461,11 @@ def main() -> None:
                         help="the burst test beside the joint CUSUM (`twin water leaks "
                         "--burst-test`)")
     args = parser.parse_args()
+    missing = [n for n in ([] if args.year_only else args.network)
+               if not network_path(n).is_file()]
+    if missing:
+        parser.error(f"--network: no EPANET file {', '.join(missing)} (a name in {DATA} "
+                     "or a path)")
     settings = LeakSettings(baseline_days=14, false_alarms_per_month=args.false_alarms_per_month,
                             pressure_at_measured_levels=args.tanks_measured,
                             burst_test=args.burst_test)

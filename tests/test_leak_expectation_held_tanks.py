@@ -67,23 +67,28 @@ def test_pressures_follow_a_measured_level_the_model_does_not_reach(pump_tank_ne
     assert np.abs(plain.pressure_m[["J1", "J2"]].to_numpy() - want).max() > 1.0
 
 
+def _switched_by_level(wn):
+    """``wn`` with its pump P switched by its tank T's level: on below 2 m, off above 5 m."""
+    from wntr.network.controls import Control, ControlAction, ValueCondition
+
+    pump, tank = wn.get_link("P"), wn.get_node("T")
+    wn.add_control("off", Control(ValueCondition(tank, "level", ">", 5.0),
+                                  ControlAction(pump, "status", 0)))
+    wn.add_control("on", Control(ValueCondition(tank, "level", "<", 2.0),
+                                 ControlAction(pump, "status", 1)))
+    return wn
+
+
 def test_held_at_the_levels_of_a_continuous_run_is_that_run(pump_tank_network):
     """A pump switched by its tank's level (on below 2 m, off above 5 m), not measured by
     SCADA, and the tank's measured levels those of one continuous EPANET run: held at them at
     each SCADA step, the expectation is that run (the pump switches where it did, between
     SCADA steps as EPANET's controls place it), pressures and pump at every step. Levels set
     at the times between SCADA steps too would hold the tank below 5 m and the pump on."""
-    from wntr.network.controls import Control, ControlAction, ValueCondition
-
     from twin.water import leak_expectation as exp
     from twin.water.hydraulics import simulate_elements
 
-    wn = pump_tank_network(DAY)
-    pump, tank = wn.get_link("P"), wn.get_node("T")
-    wn.add_control("off", Control(ValueCondition(tank, "level", ">", 5.0),
-                                  ControlAction(pump, "status", 0)))
-    wn.add_control("on", Control(ValueCondition(tank, "level", "<", 2.0),
-                                 ControlAction(pump, "status", 1)))
+    wn = _switched_by_level(pump_tank_network(DAY))
     n = 2 * N
     ref = simulate_elements(wn, n * STEP_S, STEP_S, ["T", "J1", "J2"], ["P"])
     ref_on = ref["status"].sel(link="P").to_numpy()[:n] > 0
@@ -104,17 +109,10 @@ def test_a_gap_in_the_measured_levels_fills_the_tank_as_epanet_runs_it(pump_tank
     run, the pump on and off by the tank's level): over the gap the tank fills as EPANET runs
     it from the last level held, so the expectation is still that run at every step; held at
     the last measured level instead, its pressures froze metres off."""
-    from wntr.network.controls import Control, ControlAction, ValueCondition
-
     from twin.water import leak_expectation as exp
     from twin.water.hydraulics import simulate_elements
 
-    wn = pump_tank_network(DAY)
-    pump, tank = wn.get_link("P"), wn.get_node("T")
-    wn.add_control("off", Control(ValueCondition(tank, "level", ">", 5.0),
-                                  ControlAction(pump, "status", 0)))
-    wn.add_control("on", Control(ValueCondition(tank, "level", "<", 2.0),
-                                 ControlAction(pump, "status", 1)))
+    wn = _switched_by_level(pump_tank_network(DAY))
     ref = simulate_elements(wn, N * STEP_S, STEP_S, ["T", "J1", "J2"], ["P"])
     times = pd.date_range("2020-01-06", periods=N, freq="900s", tz="UTC")
     level = ref["pressure_m"].sel(node="T").to_numpy()[:N].copy()

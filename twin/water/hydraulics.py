@@ -679,11 +679,12 @@ def _step_and_read(en, ni: list[int], li: list[int], start: int, report: int, ev
     if err >= 100:
         raise HydraulicsError(f"EPANET error {err} opening the hydraulics")
     set_node, c_level = lib.EN_setnodevalue, ctypes.c_int(EN_TANKLEVEL)
+    tank_idx, held_rows, values = ([], {}, None) if held is None else (
+        held[0], {int(t): r for r, t in enumerate(held[1])}, held[2])
     clock = 0
     while True:
-        row = -1 if held is None else int(np.searchsorted(held[1], clock))
-        if held is not None and row < len(held[1]) and held[1][row] == clock:
-            tank_idx, _, values = held
+        row = held_rows.get(clock)
+        if row is not None:
             for k, index in enumerate(tank_idx):
                 level = float(values[row, k])
                 if level != level:  # missing: the tank fills as EPANET runs it

@@ -517,9 +517,8 @@ def expected_hydraulics(
     read = list(dict.fromkeys(keep + tanks))
     carried = controlled_links(wn, pumps)
     carry: dict[str, LinkStatus] = {}
-    unmeasured = [t for t in tanks
-                  if t not in set(levels.columns) or not levels[t].notna().any()]
-    measured = [t for t in tanks if t not in set(unmeasured)]
+    measured = measured_tanks(wn, obs)
+    unmeasured = [t for t in tanks if t not in set(measured)]
     carry_level: dict[str, float] = {}
     e_parts = []
     model = None
@@ -611,13 +610,18 @@ def pressure_at_measured_levels(
         time × node: expected pressure [m]; None when no tank has a measured level (the
         run would be :func:`expected_hydraulics`' own).
     """
-    measured = [t for t in wn.tank_name_list if t in set(obs.tank_level_m.columns)
-                and obs.tank_level_m[t].notna().any()]
-    if not measured:
+    if not measured_tanks(wn, obs):
         return None
     run = expected_hydraulics(wn, obs, ratio_t, seconds, nodes, segment_h, progress=progress,
                               hold_measured_tanks=True)
     return run.pressure_m
+
+
+def measured_tanks(wn: wntr.network.WaterNetworkModel, obs: Observations) -> list[str]:
+    """The model's tanks SCADA measured a level of at least once in the period."""
+    levels = obs.tank_level_m
+    return [t for t in wn.tank_name_list
+            if t in set(levels.columns) and levels[t].notna().any()]
 
 
 def controlled_links(wn: wntr.network.WaterNetworkModel, measured: list[str]) -> list[str]:
