@@ -11,6 +11,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 from twin.synthetic import leak_benchmark as lb
 from twin.water import leak_location as loc
@@ -156,7 +157,6 @@ def test_distance_along_pipes_is_the_shortest_path(city):
 def test_a_logger_missing_over_the_change_is_left_out_not_fatal():
     """A logger with no data over the change (missing for days) is left out of the fit: the
     ranking is the one of the other loggers, and the leak's junction still comes first."""
-    import xarray as xr
 
     juncs, loggers = ["j1", "j2", "j3"], ["a", "b", "c", "d"]
     s = np.array([[-0.30, -0.05, -0.02, -0.01],
@@ -192,11 +192,45 @@ def test_candidates_near_the_logger_that_fell_most():
     assert loc.near_largest_drop(dp.drop("d") * np.nan, cand, ["a", "b"], xy, 600.0) == cand
 
 
+def _line_sensitivity(xs, loggers_x):
+    """Junctions on a line at ``xs`` [m], pressure loggers at ``loggers_x`` [m]: a leak's
+    drop at a logger falls off with the distance between them [m per L/s]."""
+    names = [f"j{k}" for k in range(len(xs))]
+    d = np.abs(np.subtract.outer(np.asarray(xs, float), np.asarray(loggers_x, float)))
+    sens = xr.Dataset(
+        {"sensitivity": (("junction", "sensor"), -0.5 / (1.0 + d / 150.0)),
+         "standard_leak_l_s": ("junction", np.ones(len(xs)))},
+        coords={"junction": names, "sensor": [f"P L{i}" for i in range(len(loggers_x))]})
+    xy = pd.DataFrame({"x_m": list(xs) + list(loggers_x), "y_m": 0.0},
+                      index=names + [f"L{i}" for i in range(len(loggers_x))])
+    return names, sens, xy
+
+
+def test_the_narrowing_is_dropped_when_the_loggers_rule_it_out():
+    """A 2 L/s leak at the line's far end (j4) whose loggers' change is told exactly: the
+    junctions near the other end (j0, j1, as a noisy logger there would narrow to) hold
+    next to none of the posterior, so the whole DMA is ranked and the leak placed at j4;
+    a leak at j0 keeps the narrowing."""
+    names, sens, xy = _line_sensitivity([0.0, 100.0, 400.0, 900.0, 1000.0],
+                                        [0.0, 300.0, 700.0, 1000.0])
+    sigma = pd.Series(0.01, index=[f"L{i}" for i in range(4)])
+    at = {j: pd.Series(2.0 * sens["sensitivity"].sel(junction=j).to_numpy(), index=sigma.index)
+          for j in ("j0", "j4")}
+    cand, share = loc.narrowing_kept(at["j4"], sigma, 2.0, sens, names, ["j0", "j1"], xy, 0.05)
+    assert cand == names and share < 1e-3
+    ranked = loc.rank_locations(at["j4"], sigma, 2.0, sens, cand, xy)
+    assert ranked.element.iloc[0] == "j4"
+    cand, share = loc.narrowing_kept(at["j0"], sigma, 2.0, sens, names, ["j0", "j1"], xy, 0.05)
+    assert cand == ["j0", "j1"] and share > 0.95
+    # the check off: the narrowed junctions, whatever the loggers say
+    assert loc.narrowing_kept(at["j4"], sigma, 2.0, sens, names, ["j0", "j1"], xy, 0.0) == (
+        ["j0", "j1"], 1.0)
+
+
 def test_what_the_baseline_expects_from_the_leak_is_taken_out_of_the_positions():
     """A baseline regressing pressures on a DMA's head-loss term (0.5 m per unit) sees the
     leak's 2 L/s raise that term from 1.00 to 1.08: it takes 0.02 m per L/s out of the
     logger's change, and ranking with that share recovers the leak and its size exactly."""
-    import xarray as xr
 
     coef = pd.DataFrame({"const": [0.1, 0.1], "hl DMA-1": [0.5, 0.0]}, index=["a", "b"])
     share = loc.baseline_share(coef, pd.Series({"const": 1.0, "hl DMA-1": 1.08}),

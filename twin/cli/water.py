@@ -37,6 +37,9 @@ def leaks(
     drop_spacings: Annotated[float, typer.Option(
         min=0, help="Candidates within this many logger spacings of the alarming DMA's "
                     "logger that fell most (0: off).")] = 3.0,
+    narrow_min_posterior: Annotated[float, typer.Option(
+        min=0, max=1, help="Rank the whole DMA when the loggers leave those candidates less "
+                           "than this posterior probability (0: keep them always).")] = 0.05,
     rank_metric: Annotated[str, typer.Option(
         help="How positions are ranked: 'correlation' (the angle between the loggers' "
              "change and each position's sensitivity) or 'misfit' (the change's size too)."
@@ -127,7 +130,8 @@ def leaks(
                             false_alarms_per_month=false_alarms_per_month, rebase_h=rebase_h,
                             detect_step_min=detect_step_min,
                             locate_window_h=locate_window_h, top=top, size_refine=size_refine,
-                            drop_spacings=drop_spacings, rank_metric=rank_metric,
+                            drop_spacings=drop_spacings,
+                            narrow_min_posterior=narrow_min_posterior, rank_metric=rank_metric,
                             area_loggers=area_loggers, noise_covariance=noise_covariance,
                             pressure_at_measured_levels=tanks_measured,
                             burst_test=burst_test)

@@ -324,6 +324,50 @@ def near_largest_drop(dp_m: pd.Series, candidates: Sequence[str], area_loggers: 
     return near or list(candidates)
 
 
+def narrowing_kept(dp_m: pd.Series, sigma_m: pd.Series, leak_l_s: float, sens: xr.Dataset,
+                   candidates: Sequence[str], narrowed: Sequence[str], node_xy: pd.DataFrame,
+                   min_posterior: float, **rank_options) -> tuple[list[str], float]:
+    """The narrowed candidates, unless the loggers all but rule them out.
+
+    Narrowing to the logger that fell most (:func:`near_largest_drop`) is a prior drawn from
+    one logger's change. Over every candidate junction the signature gives each a posterior
+    probability (:func:`rank_locations`, :func:`position_posterior`); when the narrowed
+    junctions hold less than ``min_posterior`` of it together, the loggers reject that prior
+    at that level and all the candidates are ranked instead.
+
+    Parameters
+    ----------
+    dp_m, sigma_m, leak_l_s, sens, node_xy, rank_options
+        As :func:`rank_locations` (the signature [m], the loggers' noise [m], the leak
+        flow's prior [L/s], the sensitivities, the nodes' positions [m], its options).
+    candidates : sequence of str
+        Every junction the leak may be at (:func:`candidate_junctions`).
+    narrowed : sequence of str
+        Those near the logger that fell most.
+    min_posterior : float
+        Least posterior probability the narrowed junctions must hold [-]; 0 keeps them
+        always.
+
+    Returns
+    -------
+    (list of str, float)
+        The candidates to rank, and the narrowed junctions' posterior probability over all
+        the candidates [-] (1 when nothing was narrowed or the check is off).
+
+    Raises
+    ------
+    LeakLocationError
+        As :func:`rank_locations`, when no logger has a change or no candidate can leak.
+    """
+    narrowed = list(narrowed)
+    if not min_posterior > 0 or set(candidates) <= set(narrowed):
+        return narrowed, 1.0
+    ranked = rank_locations(dp_m, sigma_m, leak_l_s, sens, candidates, node_xy, None,
+                            len(candidates), **rank_options)
+    share = float(ranked.probability[ranked.element.isin(set(narrowed))].sum())
+    return (narrowed if share >= min_posterior else list(candidates)), share
+
+
 def baseline_share(coef: pd.DataFrame, x_with: pd.Series, x_without: pd.Series,
                    leak_l_s: float) -> pd.Series:
     """What a residual baseline that regresses on measured flows takes out of a leak's
