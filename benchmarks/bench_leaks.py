@@ -84,6 +84,12 @@ nearest 1.7 km off: a small leak's signature is told with more confidence than i
 CTOWN seed 1's 8 m3/h L04 (placed 124 m from it, now within the growth radius of an
 earlier alarm placed anew, so taken as its growth).
 
+The growth step's ratio against the largest rise an earlier leak has made, not the flow it
+has reached (branch growthmax, ff242f5, on main 0db892f; :data:`twin.water.leaks.GROWTH_STEP_RATIO`),
+the same runs: every alarm of the eight sets as above but one, BWSN seed 2's 162 m3/h burst,
+145 m from a 129 m3/h incipient leak that had grown to it in eight steps of 7-22 m3/h, now a
+leak of its own: BWSN 0-2 14/24 (3/9, 6/9, 5/6) 0.82 1.0 h 225 m; 133 of 192 in all.
+
 Measured at commit 838cac9 (the growth step's ratio and the burst test's two changes of
 branch burstmirror together, both below), ``bench_leaks.py --network X --seeds ... --days
 70``, loggers by length, default settings, one set after another (load average 1-3):

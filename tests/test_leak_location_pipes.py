@@ -182,11 +182,12 @@ def test_a_steady_leak_does_not_grow_a_rise_placed_at_it_days_later_is_a_new_lea
     assert grown.growth_of.tolist() == [-1, 0, 0]
 
 
-def test_a_rise_several_times_what_a_leak_has_reached_is_a_leak_of_its_own():
+def test_a_rise_several_times_a_leaks_largest_rise_is_a_leak_of_its_own():
     """A 2 L/s leak at x = 0; a day later a rise placed 50 m from it is the leak growing at
     5 L/s and a leak of its own at 50 L/s (a burst beside it: more than
-    ``GROWTH_STEP_RATIO`` times what the leak had reached). What the leak reached counts
-    its growth: after growing to 7 L/s, a 20 L/s rise is its growth again."""
+    ``GROWTH_STEP_RATIO`` times the leak's largest rise). After it grew by 5 L/s, a 12 L/s
+    rise is its growth again, but a 20 L/s one is not, though the leak has reached 7 L/s: a
+    leak that grows at a steady rate rises by steps about its first one."""
     first = _alarm(0, "2019-02-01 06:00", 0.0, step=2.0)
     grows = _alarm(1, "2019-02-02 06:00", 50.0, step=5.0)
     burst = _alarm(1, "2019-02-02 06:00", 50.0, step=50.0)
@@ -195,11 +196,13 @@ def test_a_rise_several_times_what_a_leak_has_reached_is_a_leak_of_its_own():
         "new", "growth"]
     assert _growth(pd.DataFrame([first, burst]), NO_CHANGES, 300.0).kind.tolist() == [
         "new", "new"]
-    assert 2.0 * GROWTH_STEP_RATIO < 20.0 < 7.0 * GROWTH_STEP_RATIO
-    later = _alarm(2, "2019-02-03 06:00", 50.0, step=20.0)
-    out = _growth(pd.DataFrame([first, grows, later]), NO_CHANGES, 300.0)
-    assert out.kind.tolist() == ["new", "growth", "growth"]
-    assert out.growth_of.tolist() == [-1, 0, 0]
+    assert 12.0 < 5.0 * GROWTH_STEP_RATIO < 20.0 < 7.0 * GROWTH_STEP_RATIO
+    for step, kinds, of in ((12.0, ["new", "growth", "growth"], [-1, 0, 0]),
+                            (20.0, ["new", "growth", "new"], [-1, 0, -1])):
+        later = _alarm(2, "2019-02-03 06:00", 50.0, step=step)
+        out = _growth(pd.DataFrame([first, grows, later]), NO_CHANGES, 300.0)
+        assert out.kind.tolist() == kinds
+        assert out.growth_of.tolist() == of
 
 
 def test_a_dma_is_located_on_its_own_loggers_unless_it_has_too_few():
