@@ -120,11 +120,11 @@ off by up to 10 %):
 * the narrowing is a prior drawn from one logger, and checked: where the signature leaves
   the junctions near the logger that fell most less than 5 % of the posterior over all the
   DMA's candidates (:data:`NARROW_MIN_POSTERIOR`,
-  :func:`twin.water.leak_location.narrowing_kept`), the whole DMA is ranked. Of the alarms
-  placed over 300 m from their leak on networks the twin was not tuned on, 17 of 26 had the
-  leak outside the narrowed junctions, the logger that fell most 500 m to 8 km from it;
+  :func:`twin.water.leak_location.narrowing_kept`), the whole DMA is ranked. Of 26 alarms
+  placed over 300 m from their leak (10 cases, 9 of networks the twin was not tuned on),
+  17 had the leak outside the narrowed junctions, the logger that fell most 500 m to 8 km from it;
   ranking with the sensitivities of the network that made the data placed them no better.
-  ``benchmarks/bench_leaks.py``, eight sets of 3 seeds: 126 to 132 of 192 leaks found, false
+  ``benchmarks/bench_leaks.py``, eight sets of 3 seeds: 106 to 112 of 192 leaks found, false
   alarms lower or equal in each set, two small leaks lost (KL 0-2 and CTOWN 0-2 3-10 m³/h 4
   to 3/9);
 * the minimum-night-flow step of practice runs beside it in the benchmark as the anchor;
@@ -186,8 +186,8 @@ DROP_SPACINGS = 3.0
 #: Least posterior probability the loggers must leave the junctions near the logger that
 #: fell most for location to keep to them (:func:`twin.water.leak_location.narrowing_kept`):
 #: the narrowing is a prior from one logger, dropped when the signature rejects it at the
-#: 5 % level. On ``benchmarks/bench_leaks.py`` (eight sets of 3 seeds) 132 of 192 leaks
-#: found against 126 without it; offline, 1 % and 20 % placed fewer leaks within 300 m than
+#: 5 % level. On ``benchmarks/bench_leaks.py`` (eight sets of 3 seeds) 112 of 192 leaks
+#: found against 106 without it; offline, 1 % and 20 % placed fewer leaks within 300 m than
 #: 5 % (its docstring).
 NARROW_MIN_POSTERIOR = 0.05
 #: How positions are ranked against a leak's signature. On ``benchmarks/bench_leaks.py``
@@ -898,7 +898,7 @@ GROWTH_DAYS = 14
 #: reached (its steps summed, main 0db892f) on ``benchmarks/bench_leaks.py``, eight sets of
 #: 3 seeds: every alarm the same but BWSN seed 2's 162 m³/h burst, 145 m from a 129 m³/h
 #: incipient leak that had grown to it in eight steps of 7-22 m³/h, a leak of its own
-#: (found 13 to 14/24 on BWSN; 133 of 192 in all).
+#: (found 13 to 14/24 on BWSN; 113 of 192 in all).
 GROWTH_STEP_RATIO = 3.0
 #: Share of a leak's step that a fall of its DMA's consumption must reach to be its repair
 #: (a repair takes the whole flow away; half of it leaves room for the noise of both
