@@ -157,7 +157,6 @@ def test_distance_along_pipes_is_the_shortest_path(city):
 def test_a_logger_missing_over_the_change_is_left_out_not_fatal():
     """A logger with no data over the change (missing for days) is left out of the fit: the
     ranking is the one of the other loggers, and the leak's junction still comes first."""
-
     juncs, loggers = ["j1", "j2", "j3"], ["a", "b", "c", "d"]
     s = np.array([[-0.30, -0.05, -0.02, -0.01],
                   [-0.04, -0.25, -0.06, -0.02],
@@ -231,7 +230,6 @@ def test_what_the_baseline_expects_from_the_leak_is_taken_out_of_the_positions()
     """A baseline regressing pressures on a DMA's head-loss term (0.5 m per unit) sees the
     leak's 2 L/s raise that term from 1.00 to 1.08: it takes 0.02 m per L/s out of the
     logger's change, and ranking with that share recovers the leak and its size exactly."""
-
     coef = pd.DataFrame({"const": [0.1, 0.1], "hl DMA-1": [0.5, 0.0]}, index=["a", "b"])
     share = loc.baseline_share(coef, pd.Series({"const": 1.0, "hl DMA-1": 1.08}),
                                pd.Series({"const": 1.0, "hl DMA-1": 1.00}), 2.0)
