@@ -1003,7 +1003,7 @@ def _growth(alarms: pd.DataFrame, changes: pd.DataFrame, radius_m: float,
     KL 3-5 as before.
     """
     kind, of = [], []
-    grown: set[int] = set()
+    latest: dict[int, pd.Series] = {}  # each new leak's latest alarm: its own or a growth's
     largest: dict[int, float] = {}  # each new leak's largest rise: its step or a growth's
     downs = changes[changes.direction == "down"]
     if "explained_by" in downs:
@@ -1032,17 +1032,18 @@ def _growth(alarms: pd.DataFrame, changes: pd.DataFrame, radius_m: float,
             member = episode_of is not None and episode_of[int(a.alarm)] == int(p.alarm)
             if not member and outgrows(a.step_l_s, largest[int(p.alarm)]):
                 continue
-            if member or ((d <= radius_m and may_grow(p, a.change_utc, int(p.alarm) in grown))
+            if member or ((d <= radius_m and may_grow(latest[int(p.alarm)], a.change_utc))
                           if np.isfinite(d) else (p.rising and young)):
                 k, o = "growth", int(p.alarm)
-                grown.add(o)
                 break
         kind.append(k)
         of.append(o)
         if k == "new":
             largest[int(a.alarm)] = max(float(a.step_l_s), 0.0)
+            latest[int(a.alarm)] = a
         else:
             largest[o] = max(largest[o], float(a.step_l_s))
+            latest[o] = a
     return alarms.assign(kind=kind, growth_of=of)
 
 
@@ -1140,15 +1141,15 @@ def outgrows(step: float, largest_rise: float, ratio: float = GROWTH_STEP_RATIO)
     return max(float(step), 0.0) > ratio * max(float(largest_rise), 0.0)
 
 
-def may_grow(leak, change_utc, grown: bool, window_h: int = RISE_WINDOW_H) -> bool:
-    """Whether an earlier leak (a row with ``rising``, ``change_utc``) may be growing at a
-    later rise's change ``change_utc``: it kept rising after its change (an incipient
-    leak, :func:`rising`), it has ``grown`` already (an alarm taken as its growth), or the
-    later change comes within ``window_h`` of its own, before its shape could be told
-    (:func:`rising` measures over that window). A steady leak's DMA rising again has a new
-    leak."""
-    return bool(leak.rising) or grown or (
-        change_utc - leak.change_utc <= pd.Timedelta(hours=window_h))
+def may_grow(latest, change_utc, window_h: int = RISE_WINDOW_H) -> bool:
+    """Whether an earlier leak may be growing at a later rise's change ``change_utc``, from
+    its latest alarm (its own, or the latest taken as its growth: a row with ``rising``,
+    ``change_utc``): the DMA kept rising after that alarm's change (an incipient leak still
+    growing, :func:`rising`), or the later change comes within ``window_h`` of it, before
+    its shape could be told (:func:`rising` measures over that window). A leak that has
+    stopped growing does not grow again: its DMA rising later has a new leak."""
+    return bool(latest.rising) or (
+        change_utc - latest.change_utc <= pd.Timedelta(hours=window_h))
 
 
 def _detect_consumption(residual: pd.DataFrame, expected: pd.DataFrame,
