@@ -165,8 +165,9 @@ def test_only_a_fall_the_size_of_a_repair_ends_a_leak():
 
 def test_a_steady_leak_does_not_grow_a_rise_placed_at_it_days_later_is_a_new_leak():
     """An abrupt, steady leak at x = 0: an alarm placed 50 m from it 10 days later is a leak
-    of its own; the same alarm is the leak's growth when the leak was rising, when it had
-    grown already, when it is its episode's, or when it came within the rise's window."""
+    of its own; the same alarm is the leak's growth when the leak was rising, when it is its
+    episode's, or when it came within the rise's window. A leak that grew and then stopped
+    does not grow again 8 days after its growth; one whose growth kept rising does."""
     steady = [_alarm(0, "2019-02-01 06:00", 0.0), _alarm(1, "2019-02-11 06:00", 50.0)]
     out = _growth(pd.DataFrame(steady), NO_CHANGES, 300.0)
     assert out.kind.tolist() == ["new", "new"]
@@ -176,8 +177,12 @@ def test_a_steady_leak_does_not_grow_a_rise_placed_at_it_days_later_is_a_new_lea
     assert episode.kind.tolist() == ["new", "growth"]
     soon = [steady[0], _alarm(1, "2019-02-03 06:00", 50.0)]
     assert _growth(pd.DataFrame(soon), NO_CHANGES, 300.0).kind.tolist() == ["new", "growth"]
-    grown = _growth(pd.DataFrame([*soon, _alarm(2, "2019-02-11 06:00", 50.0)]), NO_CHANGES,
-                    300.0)
+    later = _alarm(2, "2019-02-11 06:00", 50.0)
+    stopped = _growth(pd.DataFrame([*soon, later]), NO_CHANGES, 300.0)
+    assert stopped.kind.tolist() == ["new", "growth", "new"]
+    assert stopped.growth_of.tolist() == [-1, 0, -1]
+    still = [steady[0], _alarm(1, "2019-02-03 06:00", 50.0, rising=True), later]
+    grown = _growth(pd.DataFrame(still), NO_CHANGES, 300.0)
     assert grown.kind.tolist() == ["new", "growth", "growth"]
     assert grown.growth_of.tolist() == [-1, 0, 0]
 
