@@ -56,10 +56,12 @@ def pump_tank_network():
     """Builder of the small network of the tank and pump tests: reservoir R (10 m) → pump P
     (40 m at 10 L/s) → J1 → pipe A → J2 (4 L/s × ``pattern``, hourly) → pipe B → tank T (8 m
     across, 3 of 6 m full), 200 m pipes of 200 mm, a 15-min step. ``build(pattern)`` makes a
-    new model each call."""
+    new model each call; ``build(pattern, switch_m=(on, off))`` switches the pump by the
+    tank's level, on below ``on`` and off above ``off`` [m]."""
     import wntr
+    from wntr.network.controls import Control, ControlAction, ValueCondition
 
-    def build(pattern: list[float]):
+    def build(pattern: list[float], switch_m: tuple[float, float] | None = None):
         wn = wntr.network.WaterNetworkModel()
         wn.add_reservoir("R", base_head=10.0)
         wn.add_junction("J1", elevation=0.0)
@@ -73,6 +75,12 @@ def pump_tank_network():
         wn.add_pipe("B", "J2", "T", length=200.0, diameter=0.2, roughness=120.0)
         wn.options.time.hydraulic_timestep = 900
         wn.options.time.report_timestep = 900
+        if switch_m is not None:
+            pump, tank = wn.get_link("P"), wn.get_node("T")
+            wn.add_control("off", Control(ValueCondition(tank, "level", ">", switch_m[1]),
+                                          ControlAction(pump, "status", 0)))
+            wn.add_control("on", Control(ValueCondition(tank, "level", "<", switch_m[0]),
+                                         ControlAction(pump, "status", 1)))
         return wn
 
     return build

@@ -67,18 +67,6 @@ def test_pressures_follow_a_measured_level_the_model_does_not_reach(pump_tank_ne
     assert np.abs(plain.pressure_m[["J1", "J2"]].to_numpy() - want).max() > 1.0
 
 
-def _switched_by_level(wn):
-    """``wn`` with its pump P switched by its tank T's level: on below 2 m, off above 5 m."""
-    from wntr.network.controls import Control, ControlAction, ValueCondition
-
-    pump, tank = wn.get_link("P"), wn.get_node("T")
-    wn.add_control("off", Control(ValueCondition(tank, "level", ">", 5.0),
-                                  ControlAction(pump, "status", 0)))
-    wn.add_control("on", Control(ValueCondition(tank, "level", "<", 2.0),
-                                 ControlAction(pump, "status", 1)))
-    return wn
-
-
 def test_held_at_the_levels_of_a_continuous_run_is_that_run(pump_tank_network):
     """A pump switched by its tank's level (on below 2 m, off above 5 m), not measured by
     SCADA, and the tank's measured levels those of one continuous EPANET run: held at them at
@@ -88,7 +76,7 @@ def test_held_at_the_levels_of_a_continuous_run_is_that_run(pump_tank_network):
     from twin.water import leak_expectation as exp
     from twin.water.hydraulics import simulate_elements
 
-    wn = _switched_by_level(pump_tank_network(DAY))
+    wn = pump_tank_network(DAY, switch_m=(2.0, 5.0))
     n = 2 * N
     ref = simulate_elements(wn, n * STEP_S, STEP_S, ["T", "J1", "J2"], ["P"])
     ref_on = ref["status"].sel(link="P").to_numpy()[:n] > 0
@@ -112,7 +100,7 @@ def test_a_gap_in_the_measured_levels_fills_the_tank_as_epanet_runs_it(pump_tank
     from twin.water import leak_expectation as exp
     from twin.water.hydraulics import simulate_elements
 
-    wn = _switched_by_level(pump_tank_network(DAY))
+    wn = pump_tank_network(DAY, switch_m=(2.0, 5.0))
     ref = simulate_elements(wn, N * STEP_S, STEP_S, ["T", "J1", "J2"], ["P"])
     times = pd.date_range("2020-01-06", periods=N, freq="900s", tz="UTC")
     level = ref["pressure_m"].sel(node="T").to_numpy()[:N].copy()

@@ -168,27 +168,13 @@ def test_gaps_of_days_are_flagged():
     assert "p2" not in flags and flags["p3"]["problem"] == "missing"
 
 
-def _pumped_tank_network(build):
-    """Reservoir → pump → junction → tank, a demand beside (``pump_tank_network``); the pump
-    switched by the tank's level (on below 1 m, off above 5 m)."""
-    from wntr.network.controls import Control, ControlAction, ValueCondition
-
-    wn = build([1.0])
-    pump, tank = wn.get_link("P"), wn.get_node("T")
-    wn.add_control("off", Control(ValueCondition(tank, "level", ">", 5.0),
-                                  ControlAction(pump, "status", 0)))
-    wn.add_control("on", Control(ValueCondition(tank, "level", "<", 1.0),
-                                 ControlAction(pump, "status", 1)))
-    return wn
-
-
 def test_expectation_runs_the_pumps_as_scada_measured(pump_tank_network):
     """The model's level controls would run the pump otherwise; with a measured status the
     simulation must follow it step by step (EPANET's reported pump status), and the tank must
     fill and empty by the mass balance of the pumped flow and the demand."""
     from twin.water import leak_expectation as exp
 
-    wn = _pumped_tank_network(pump_tank_network)
+    wn = pump_tank_network([1.0], switch_m=(1.0, 5.0))
     times = pd.date_range("2020-01-06", periods=24 * 4, freq="900s", tz="UTC")
     on = np.zeros(len(times), dtype=int)
     on[4:20] = 1   # 01:00-05:00
