@@ -723,14 +723,16 @@ def detect_and_locate(
     # 5a. when each rise began, and which rises are the one before growing (an episode)
     firsts, starts, head = [], [], []
     last_up: dict[str, int] = {}
+    largest: dict[int, float] = {}  # each episode's largest rise so far [L/s]
     for i, a in ups.iterrows():
         earlier = all_ev[all_ev.rebased_utc < a.change_utc]
         first = max([t[0]] + list(earlier.rebased_utc))
         change = det.refine_change(e_c[a.series], a.change_utc, a.alarm_utc, first)
         p = last_up.get(a.series)
-        largest = ups.step[[j for j in range(i) if p is not None and head[j] == head[p]]].max()
-        head.append(head[p] if p is not None and not outgrows(a.step, largest) and continues(
-            e_c[a.series], all_ev, ups.loc[p], starts[p], a, change) else i)
+        head.append(head[p] if p is not None and not outgrows(
+            a.step, largest[head[p]]) and continues(e_c[a.series], all_ev, ups.loc[p],
+                                                   starts[p], a, change) else i)
+        largest[head[i]] = max(largest.get(head[i], a.step), a.step)
         firsts.append(first)
         starts.append(change)
         last_up[a.series] = i
