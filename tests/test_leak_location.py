@@ -226,6 +226,41 @@ def test_the_narrowing_is_dropped_when_the_loggers_rule_it_out():
         ["j0", "j1"], 1.0)
 
 
+def test_probability_within_a_radius_sums_the_positions_inside_it():
+    """Positions at 0, 100, 200 and 1000 m with posteriors 0.2, 0.2, 0.2, 0.4: within 150 m
+    of each lie the positions 100 m off, by hand 0.4, 0.6, 0.4 and 0.4."""
+    xy = np.array([[0.0, 0.0], [100.0, 0.0], [200.0, 0.0], [1000.0, 0.0]])
+    p = np.array([0.2, 0.2, 0.2, 0.4])
+    assert loc.probability_within(xy, p, 150.0, chunk=3) == pytest.approx([0.4, 0.6, 0.4, 0.4])
+    assert loc.probability_within(xy, p, 1.0) == pytest.approx(p)
+
+
+def test_a_search_radius_reports_the_cluster_not_the_lone_best_fit():
+    """A lone junction j3 fits the loggers' change best (45 % of the posterior), but three
+    junctions 100 m apart that each fit a little worse hold the rest (55 %) together: with a
+    150 m search radius the middle one, whose circle holds all three, is reported first;
+    without, j3."""
+    juncs, loggers = ["j0", "j1", "j2", "j3"], ["a", "b", "c"]
+    s = np.array([[-0.10, -0.02, -0.05], [-0.10, -0.03, -0.05], [-0.10, -0.04, -0.05],
+                  [-0.10, -0.03, -0.03]])
+    sens = xr.Dataset({"sensitivity": (("junction", "sensor"), s),
+                       "standard_leak_l_s": ("junction", np.ones(4))},
+                      coords={"junction": juncs, "sensor": [f"P {n}" for n in loggers]})
+    xy = pd.DataFrame({"x_m": [0.0, 100.0, 200.0, 2000.0], "y_m": 0.0}, index=juncs)
+    dp = pd.Series(2.0 * np.array([-0.10, -0.03, -0.038]), index=loggers)
+    sigma = pd.Series(0.01, index=loggers)
+    best = loc.rank_locations(dp, sigma, 2.0, sens, juncs, xy, common_mode=False, top=4)
+    assert best.element.iloc[0] == "j3" and best.probability.iloc[0] < 0.5
+    assert (best.probability_within == best.probability).all()
+    p = best.set_index("element").probability
+    r = loc.rank_locations(dp, sigma, 2.0, sens, juncs, xy, common_mode=False, top=4,
+                           search_radius_m=150.0).set_index("element")
+    assert r.index[0] == "j1"
+    assert r.probability_within["j1"] == pytest.approx(p["j0"] + p["j1"] + p["j2"])
+    assert r.probability_within["j0"] == pytest.approx(p["j0"] + p["j1"])
+    assert r.probability_within["j3"] == pytest.approx(p["j3"])
+
+
 def test_what_the_baseline_expects_from_the_leak_is_taken_out_of_the_positions():
     """A baseline regressing pressures on a DMA's head-loss term (0.5 m per unit) sees the
     leak's 2 L/s raise that term from 1.00 to 1.08: it takes 0.02 m per L/s out of the

@@ -40,6 +40,9 @@ def leaks(
     narrow_min_posterior: Annotated[float, typer.Option(
         min=0, max=1, help="Rank the whole DMA when the loggers leave those candidates less "
                            "than this posterior probability (0: keep them always).")] = 0.05,
+    search_radius_m: Annotated[float, typer.Option(
+        min=0, help="Report the position with the most probability of the leak within this "
+                    "radius (a crew's search) [m]; 0 reports the best fit.")] = 0.0,
     rank_metric: Annotated[str, typer.Option(
         help="How positions are ranked: 'correlation' (the angle between the loggers' "
              "change and each position's sensitivity) or 'misfit' (the change's size too)."
@@ -131,7 +134,8 @@ def leaks(
                             detect_step_min=detect_step_min,
                             locate_window_h=locate_window_h, top=top, size_refine=size_refine,
                             drop_spacings=drop_spacings,
-                            narrow_min_posterior=narrow_min_posterior, rank_metric=rank_metric,
+                            narrow_min_posterior=narrow_min_posterior,
+                            search_radius_m=search_radius_m, rank_metric=rank_metric,
                             area_loggers=area_loggers, noise_covariance=noise_covariance,
                             pressure_at_measured_levels=tanks_measured,
                             burst_test=burst_test)
@@ -189,12 +193,12 @@ def leaks(
     if len(report.candidates):
         cand = Table(title=f"Top {top} positions per alarm")
         for col in ("#", "rank", "element", "kind", "at", "leak L/s", "misfit", "distance m",
-                    "probability"):
+                    "probability", f"within {search_radius_m:g} m"):
             cand.add_column(col, justify="right")
         for r in report.candidates.itertuples():
             cand.add_row(str(r.alarm), str(r.rank), str(r.element), r.kind, f"{r.at:.2f}",
                          f"{r.leak_l_s:.2f}", f"{r.misfit:.1f}", f"{r.distance_m:.0f}",
-                         f"{r.probability:.2f}")
+                         f"{r.probability:.2f}", f"{r.probability_within:.2f}")
         console.print(cand)
     downs = report.changes[report.changes.direction == "down"]
     console.print(f"{len(report.alarms)} alarm(s), {len(downs)} fall(s) of consumption "

@@ -495,6 +495,7 @@ def rank_locations(
     metric: str = "misfit",
     regressed_m: pd.Series | None = None,
     noise_cov: pd.DataFrame | None = None,
+    search_radius_m: float = 0.0,
 ) -> pd.DataFrame:
     """Rank leak positions by how well a leak there explains the loggers' pressure change.
 
@@ -536,6 +537,10 @@ def rank_locations(
         sensitivities are whitened by it (generalised least squares) instead of weighted by
         ``1/σ``: a pattern the loggers share in leak-free hours (a pump or tank the model
         runs otherwise than the network) then counts as noise, not as a leak's shape.
+    search_radius_m : float
+        When positive, rank by the posterior probability that the leak lies within this
+        distance of the position (:func:`probability_within`), not by the misfit: best
+        first is where a crew sweeping that radius is most likely to find the leak [m].
 
     Returns
     -------
@@ -543,7 +548,9 @@ def rank_locations(
         ``top`` rows, best first: ``rank``, ``element`` (junction or pipe), ``kind``,
         ``at`` (fraction along the pipe, 0 for a junction), ``x_m``, ``y_m`` [m],
         ``leak_l_s`` [L/s], ``misfit`` [-], ``distance_m`` from the best [m],
-        ``probability`` [-] (:func:`position_posterior`, over every position ranked).
+        ``probability`` [-] (:func:`position_posterior`, over every position ranked),
+        ``probability_within`` [-] (of the leak within ``search_radius_m`` of the
+        position; its ``probability`` when the radius is 0).
         ``attrs["posterior"]``: the position nearest the posterior mean over every
         position (:func:`posterior_point`): ``element``, ``kind``, ``at``, ``x_m``,
         ``y_m`` [m], ``leak_l_s`` [L/s], and ``effective_positions`` [-] (1/Σp²: how
@@ -614,7 +621,8 @@ def rank_locations(
     chi2 = misfit if metric == "misfit" else float(d @ d) * (
         1.0 - np.clip(1.0 - misfit, 0.0, None) ** 2)
     prob = position_posterior(chi2, len(loggers))
-    order = np.argsort(misfit, kind="stable")[:top]
+    within = probability_within(P_all, prob, search_radius_m) if search_radius_m > 0 else prob
+    order = np.argsort(-within if search_radius_m > 0 else misfit, kind="stable")[:top]
     best = P_all[order[0]]
     out = pd.DataFrame({
         "rank": np.arange(1, len(order) + 1),
@@ -625,6 +633,7 @@ def rank_locations(
         "leak_l_s": q[order], "misfit": misfit[order],
         "distance_m": np.hypot(*(P_all[order] - best).T),
         "probability": prob[order],
+        "probability_within": within[order],
     })
     k = posterior_point(P_all, prob)
     out.attrs["posterior"] = {"element": elem[k], "kind": kind[k], "at": float(at[k]),
@@ -660,6 +669,41 @@ def position_posterior(chi2: np.ndarray, n_loggers: int) -> np.ndarray:
     phi = max(1.0, lo / max(n_loggers - 2, 1))
     w = np.exp(-(chi2 - lo) / (2.0 * phi))
     return w / w.sum()
+
+
+def probability_within(xy: np.ndarray, prob: np.ndarray, radius_m: float,
+                       chunk: int = 1024) -> np.ndarray:
+    """Posterior probability that the leak lies within ``radius_m`` of each position [-].
+
+    The position that maximises it is the Bayes decision for a search of that radius: where
+    the signature leaves several places about as likely, the best single fit may stand
+    alone while a cluster of positions that each fit a little worse holds more of the
+    probability together.
+
+    Parameters
+    ----------
+    xy : ndarray
+        Position × 2: coordinates [m].
+    prob : ndarray
+        Position: posterior probabilities (:func:`position_posterior`) [-].
+    radius_m : float
+        Search radius [m].
+    chunk : int
+        Positions compared at once (memory: ``chunk`` × positions distances).
+
+    Returns
+    -------
+    ndarray
+        Position: probability within ``radius_m`` [-], the position's own included.
+    """
+    xy = np.asarray(xy, dtype=float)
+    prob = np.asarray(prob, dtype=float)
+    out = np.empty(len(xy))
+    for k in range(0, len(xy), chunk):
+        d = np.hypot(xy[k:k + chunk, None, 0] - xy[None, :, 0],
+                     xy[k:k + chunk, None, 1] - xy[None, :, 1])
+        out[k:k + chunk] = (d <= radius_m) @ prob
+    return out
 
 
 def posterior_point(xy: np.ndarray, prob: np.ndarray) -> int:

@@ -190,6 +190,11 @@ DROP_SPACINGS = 3.0
 #: found against 106 without it; offline, 1 % and 20 % placed fewer leaks within 300 m than
 #: 5 % (its docstring).
 NARROW_MIN_POSTERIOR = 0.05
+#: Radius of the search around a reported position [m]; 0, the best fit. 300 and 150 m
+#: measured on ``benchmarks/bench_leaks.py`` (its docstring): more leaks found (118 and 120
+#: of 192 against 116) but the abrupt delay's floor lost on two sets and growth merged
+#: more, so off.
+SEARCH_RADIUS_M = 0.0
 #: How positions are ranked against a leak's signature. On ``benchmarks/bench_leaks.py``
 #: (KL, 3 seeds of 70 days, 24 leaks) the signature's size at the loggers was 0.07 to 83
 #: times the size the position's sensitivity and the DMA's consumption step predict (model
@@ -238,6 +243,11 @@ class LeakSettings:
         Keep to those candidates only while the signature leaves them at least this
         posterior probability over all the DMA's candidates
         (:func:`twin.water.leak_location.narrowing_kept`) [-]; 0 keeps them always.
+    search_radius_m : float
+        Report the position with the most posterior probability of the leak within this
+        distance (:func:`twin.water.leak_location.probability_within`): where a crew
+        sweeping that radius is most likely to find it, not the single best fit [m]; 0
+        reports the best fit.
     rank_metric : str
         How positions are ranked against the signature: ``"correlation"`` (the angle between
         the signature and each position's sensitivity, blind to the leak's size) or
@@ -289,6 +299,7 @@ class LeakSettings:
     noise_covariance: bool = True
     drop_spacings: float = DROP_SPACINGS
     narrow_min_posterior: float = NARROW_MIN_POSTERIOR
+    search_radius_m: float = SEARCH_RADIUS_M
     rank_metric: str = RANK_METRIC
     area_loggers: bool = True
     baseline_share: bool = True
@@ -801,15 +812,20 @@ def detect_and_locate(
                                 "of the posterior near the logger that fell most")
             # junctions first; points along the pipes between the best of them once the
             # change is that of a leak of the fitted size
+            # (the probability within the search radius needs the pipes' points from the
+            # start: it is summed over every position)
             ranked = loc.rank_locations(dp, sigma_p, max(q_prior, 0.0), sens, cand,
-                                        net.node_xy, None if s.size_refine else pipes,
+                                        net.node_xy, pipes if s.search_radius_m > 0 or not (
+                                            s.size_refine) else None,
                                         max(s.top, s.size_refine), regressed_m=regressed,
-                                        metric=s.rank_metric, noise_cov=covs[key])
+                                        metric=s.rank_metric, noise_cov=covs[key],
+                                        search_radius_m=s.search_radius_m)
             if s.size_refine:
                 ranked = loc.refine_with_size(ranked, dp, sigma_p, max(q_prior, 0.0), texts,
                                               net.node_xy, pipes, s.top,
                                               regressed_m=regressed, metric=s.rank_metric,
-                                              noise_cov=covs[key])
+                                              noise_cov=covs[key],
+                                              search_radius_m=s.search_radius_m)
         except loc.LeakLocationError as exc:
             flag_txt.append(f"not located: {exc}")
             ranked = None
@@ -838,7 +854,7 @@ def detect_and_locate(
         changes, a.dma, a.alarm_utc)) for a in alarms.itertuples()]
     candidates = pd.concat(cands, ignore_index=True) if cands else pd.DataFrame(
         columns=["alarm", "rank", "element", "kind", "at", "x_m", "y_m", "leak_l_s", "misfit",
-                 "distance_m", "probability"])
+                 "distance_m", "probability", "probability_within"])
     alarms = _growth(alarms, changes, s.growth_radius_m, candidates, episode_of=head)
     if len(crossings):
         alarms = burst_alarms(alarms, det.confirm_bursts(
