@@ -4,6 +4,8 @@ generator's truth; sensitivities against EPANET; the CLI."""
 from __future__ import annotations
 
 import copy
+import dataclasses
+import inspect
 import json
 
 import numpy as np
@@ -11,7 +13,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from twin.cli import app
+from twin.cli import app, water
 from twin.ingest.store import MeasurementStore
 from twin.parallel import dask_client
 from twin.water import leak_location as loc
@@ -80,7 +82,9 @@ def test_candidates_have_distances_from_the_best(report):
         assert g["rank"].tolist() == list(range(1, len(g) + 1))
         np.testing.assert_allclose(
             g.distance_m, np.hypot(g.x_m - g.x_m.iloc[0], g.y_m - g.y_m.iloc[0]))
-        assert g.misfit.is_monotonic_increasing
+        # best first: the most posterior probability within the search radius
+        assert g.probability_within.is_monotonic_decreasing
+        assert (g.probability_within >= g.probability - 1e-12).all()
 
 
 def test_sensitivity_matches_an_epanet_run_with_an_emitter(city):
@@ -158,3 +162,13 @@ def test_cli_runs_and_scores_against_a_truth_file(sample_raw, sample_store, tmp_
     assert "Calibration on the baseline" in r.output and "Leak alarms" in r.output
     assert "read store chunks" in r.output  # the read's bar, counted in chunks
     assert "found_3-10_m3h" in r.output and "false_alarms_per_dma_month" in r.output
+
+
+def test_the_cli_defaults_are_the_settings_defaults():
+    """``twin water leaks`` writes its options' defaults out (the CLI imports the engine
+    only when it runs): each must be :class:`LeakSettings`' own."""
+    fields = {f.name: f.default for f in dataclasses.fields(LeakSettings)}
+    shared = {n: p.default for n, p in inspect.signature(water.leaks).parameters.items()
+              if n in fields}
+    assert {"search_radius_m", "narrow_min_posterior", "size_refine"} <= set(shared)
+    assert shared == {n: fields[n] for n in shared}

@@ -42,7 +42,7 @@ def leaks(
                            "than this posterior probability (0: keep them always).")] = 0.05,
     search_radius_m: Annotated[float, typer.Option(
         min=0, help="Report the position with the most probability of the leak within this "
-                    "radius (a crew's search) [m]; 0 reports the best fit.")] = 0.0,
+                    "radius (a crew's search) [m]; 0 reports the best fit.")] = 150.0,
     rank_metric: Annotated[str, typer.Option(
         help="How positions are ranked: 'correlation' (the angle between the loggers' "
              "change and each position's sensitivity) or 'misfit' (the change's size too)."

@@ -357,15 +357,18 @@ class LeakReport:
         ``cusum_alarm_utc``), ``change_utc``, ``step_l_s`` [L/s], ``leak_m3h`` [m³/h],
         ``kind`` (``new``, ``growth`` of an earlier alarm, ``growth_of``, or ``burst,
         unconfirmed``: a crossing of the burst test no CUSUM alarm confirmed, no position,
-        :func:`burst_alarms`), the best position ``element``, ``x_m``, ``y_m`` [m],
-        ``located_utc`` (when that position is known: the end of the hours it was measured
-        on, after the alarm; a growth alarm carries its episode's position and time) and
+        :func:`burst_alarms`), the position reported (the centre of the most probable
+        search circle, ``search_radius_m``; the best fit when 0) ``element``, ``x_m``,
+        ``y_m`` [m], ``located_utc`` (when that position is known: the end of the hours it
+        was measured on, after the alarm; a growth alarm carries its episode's position and
+        time) and
         ``flag`` (why a figure is less reliable, empty when none).
     changes : DataFrame
         Every change the detectors saw, up and down (:func:`twin.water.leak_detection.
         detect_changes`).
     candidates : DataFrame
-        Top positions per alarm (:func:`twin.water.leak_location.rank_locations`).
+        Top positions per alarm, the reported first
+        (:func:`twin.water.leak_location.rank_locations`).
     calibration : DataFrame
         Per detector series (DMA) and logger: noise, autocorrelation, k, h, target mean time
         between false alarms, and the baseline period; ``attrs["storage_filter"]``: per DMA
@@ -811,11 +814,11 @@ def detect_and_locate(
                 flag_txt.append(f"located over the whole DMA: the loggers left {share:.1%} "
                                 "of the posterior near the logger that fell most")
             opts = dict(regressed_m=regressed, metric=s.rank_metric, noise_cov=covs[key])
-            ranked = best_fits(dp, sigma_p, max(q_prior, 0.0), sens, cand, net.node_xy,
+            ranked = ranked_positions(dp, sigma_p, max(q_prior, 0.0), sens, cand, net.node_xy,
                                pipes, texts, s.top, s.size_refine, **opts)
             fit = ranked
             if s.search_radius_m > 0:
-                ranked = best_fits(dp, sigma_p, max(q_prior, 0.0), sens, cand, net.node_xy,
+                ranked = ranked_positions(dp, sigma_p, max(q_prior, 0.0), sens, cand, net.node_xy,
                                    pipes, texts, s.top, s.size_refine,
                                    search_radius_m=s.search_radius_m, **opts)
         except loc.LeakLocationError as exc:
@@ -848,8 +851,8 @@ def detect_and_locate(
     candidates = pd.concat(cands, ignore_index=True) if cands else pd.DataFrame(
         columns=["alarm", "rank", "element", "kind", "at", "x_m", "y_m", "leak_l_s", "misfit",
                  "distance_m", "probability", "probability_within"])
-    # growth compares the best fits, not the search circles: two leaks' circles in one DMA
-    # lie nearer each other than their best fits
+    # growth compares the best fits, not the reported circles' centres: two leaks' circles
+    # in one DMA lie nearer each other than their best fits do
     fitted = pd.concat(fits, ignore_index=True) if fits else candidates
     best = fitted.groupby("alarm")[["x_m", "y_m"]].first()
     of_head = alarms.alarm.map(lambda j: head[j])  # an episode's rises are placed with its first
@@ -985,17 +988,40 @@ def locate_until(changes: pd.DataFrame, change_utc, own_changes_utc, last_change
     return min([last_change_utc + window, end_utc, *later])
 
 
-def best_fits(dp_m: pd.Series, sigma_m: pd.Series, leak_l_s: float, sens: xr.Dataset,
+def ranked_positions(dp_m: pd.Series, sigma_m: pd.Series, leak_l_s: float, sens: xr.Dataset,
               candidates: list[str], node_xy: pd.DataFrame, pipes: pd.DataFrame,
               inp_texts, top: int, size_refine: int, search_radius_m: float = 0.0,
               **rank_options) -> pd.DataFrame:
-    """Leak positions ranked against a change's signature: the DMA's junctions first, then,
-    when ``size_refine`` is set, the best ``size_refine`` of them again with the change a
-    leak of the fitted size makes there, with points along the pipes between them
+    """Leak positions ranked against a change's signature: the candidate junctions first,
+    then, when ``size_refine`` is set, the best ``size_refine`` of them again with the
+    change a leak of the fitted size makes there, with points along the pipes between them
     (:func:`twin.water.leak_location.refine_with_size`).
 
-    With ``search_radius_m`` the pipes' points are ranked from the start: the probability
-    within the radius is summed over every position.
+    Parameters
+    ----------
+    dp_m, sigma_m : Series
+        Per logger: the signature (pressure change) and its noise [m].
+    leak_l_s : float
+        Prior leak flow [L/s].
+    sens : Dataset
+        Sensitivities (:func:`twin.water.leak_location.leak_sensitivity`).
+    candidates : list of str
+        Candidate junctions.
+    node_xy : DataFrame
+        ``x_m``, ``y_m`` per node [m].
+    pipes : DataFrame
+        :func:`twin.water.leak_location.pipe_table`.
+    inp_texts : sequence of str
+        Snapshots for the sized re-ranking (:func:`twin.water.leak_location.
+        snapshot_inp_texts`).
+    top, size_refine : int
+        Positions returned; junctions re-ranked with the fitted size (0: none).
+    search_radius_m : float
+        Rank by the posterior probability within this radius [m]; 0 ranks by the fit. The
+        pipes' points are then ranked from the start: the probability within the radius is
+        summed over every position.
+    **rank_options
+        Passed to :func:`twin.water.leak_location.rank_locations`.
 
     Returns
     -------
