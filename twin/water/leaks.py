@@ -813,14 +813,12 @@ def detect_and_locate(
             if share < s.narrow_min_posterior:
                 flag_txt.append(f"located over the whole DMA: the loggers left {share:.1%} "
                                 "of the posterior near the logger that fell most")
+            args = (dp, sigma_p, max(q_prior, 0.0), sens, cand, net.node_xy, pipes, texts,
+                    s.top, s.size_refine)
             opts = dict(regressed_m=regressed, metric=s.rank_metric, noise_cov=covs[key])
-            ranked = ranked_positions(dp, sigma_p, max(q_prior, 0.0), sens, cand, net.node_xy,
-                               pipes, texts, s.top, s.size_refine, **opts)
-            fit = ranked
+            ranked = fit = ranked_positions(*args, **opts)
             if s.search_radius_m > 0:
-                ranked = ranked_positions(dp, sigma_p, max(q_prior, 0.0), sens, cand, net.node_xy,
-                                   pipes, texts, s.top, s.size_refine,
-                                   search_radius_m=s.search_radius_m, **opts)
+                ranked = ranked_positions(*args, search_radius_m=s.search_radius_m, **opts)
         except loc.LeakLocationError as exc:
             flag_txt.append(f"not located: {exc}")
             ranked = None
@@ -988,10 +986,10 @@ def locate_until(changes: pd.DataFrame, change_utc, own_changes_utc, last_change
     return min([last_change_utc + window, end_utc, *later])
 
 
-def ranked_positions(dp_m: pd.Series, sigma_m: pd.Series, leak_l_s: float, sens: xr.Dataset,
-              candidates: list[str], node_xy: pd.DataFrame, pipes: pd.DataFrame,
-              inp_texts, top: int, size_refine: int, search_radius_m: float = 0.0,
-              **rank_options) -> pd.DataFrame:
+def ranked_positions(dp_m: pd.Series, sigma_m: pd.Series, leak_l_s: float,
+                     sens: xr.Dataset, candidates: list[str], node_xy: pd.DataFrame,
+                     pipes: pd.DataFrame, inp_texts, top: int, size_refine: int,
+                     search_radius_m: float = 0.0, **rank_options) -> pd.DataFrame:
     """Leak positions ranked against a change's signature: the candidate junctions first,
     then, when ``size_refine`` is set, the best ``size_refine`` of them again with the
     change a leak of the fitted size makes there, with points along the pipes between them
