@@ -203,8 +203,10 @@ def leaks(
     downs = report.changes[report.changes.direction == "down"]
     console.print(f"{len(report.alarms)} alarm(s), {len(downs)} fall(s) of consumption "
                   f"(repairs or meters) in {report.residuals.sizes['time']} hours; distances "
-                  "are from each alarm's best position, known at its 'located' time (the "
-                  "hours after the alarm it is measured on).")
+                  "are from each alarm's reported position (the centre of the "
+                  f"{search_radius_m:g} m circle most likely to hold the leak; the best fit "
+                  "when 0), known at its 'located' time (the hours after the alarm it is "
+                  "measured on).")
     for f in report.flags.itertuples():
         console.print(f"flag: {f.sensor}: {f.problem}: {f.detail}")
     for note in report.notes:
