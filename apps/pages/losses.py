@@ -132,7 +132,7 @@ class LossesPage:
         self.alarms.value = (alarms.assign(
             alarm=alarms.alarm_utc.dt.tz_convert(city.timezone).dt.strftime("%d %b %H:%M"))[
             ["dma", "alarm", "step_l_s", "element", "leak_m3h"]].rename(columns={
-                "step_l_s": "step [L/s]", "element": "best position",
+                "step_l_s": "step [L/s]", "element": "reported position",
                 "leak_m3h": "fitted leak [m³/h]"}) if len(alarms)
             else pd.DataFrame({"alarms": ["none in the period"]}))
         cand = r.leaks.candidates
@@ -142,11 +142,13 @@ class LossesPage:
             for el, kind, at in zip(cand.element, cand.kind, cand["at"], strict=True)]
         best = cand.assign(junction=at_node).sort_values("rank").drop_duplicates("junction") \
             .set_index("junction")
-        omap = OverlayMap(city, "leaks", "Leak candidates (colour: rank, 1 = best)", "rank",
+        omap = OverlayMap(city, "leaks", "Leak candidates (colour: rank, 1 = reported)", "rank",
                           reverse=True)
         omap.mark(junctions=pd.DataFrame({"value": best["rank"].astype(float), "label": [
-            f"alarm {a}, rank {k}, {q:.2f} L/s" for a, k, q in
-            zip(best.alarm, best["rank"], best.leak_l_s, strict=True)]}, index=best.index))
+            f"alarm {a}, rank {k}, {q:.2f} L/s, {w:.0%} of the posterior within the search "
+            "radius" for a, k, q, w in zip(best.alarm, best["rank"], best.leak_l_s,
+                                              best.probability_within, strict=True)]},
+            index=best.index))
         self.map_box[:] = [pn.pane.Bokeh(omap.figure, sizing_mode="stretch_width")]
         self.feeders.formatters = dict.fromkeys(NTL_COLUMNS.values(),
                                                 NumberFormatter(format="0.00"))
