@@ -336,6 +336,10 @@ def real_network(spec: BenchmarkSpec, wn, leaks: pd.DataFrame, rng) -> tuple:
             dem.pattern_name = groups[key]
     real.options.time.pattern_timestep = NOISE_STEP_S
     leak_nodes = {}
+    multiplier = float(real.options.hydraulic.demand_multiplier)
+    if len(leaks) and multiplier <= 0:
+        raise ValueError(f"{spec.network}: [OPTIONS] Demand Multiplier {multiplier:g}: no "
+                         "demand, a leak's included, can be drawn; set it above 0")
     for lk in leaks.itertuples():
         node = f"LEAK-{lk.leak_id}"
         # the piece from the pipe's start node keeps its name: a second leak given on the
@@ -347,7 +351,9 @@ def real_network(spec: BenchmarkSpec, wn, leaks: pd.DataFrame, rng) -> tuple:
         ramp = np.clip((t - lk.start_s + NOISE_STEP_S) / lk.ramp_s, 0, 1) if lk.ramp_s > 0 else 1.0
         q[on] = (np.ones(n) * ramp)[on]
         real.add_pattern(f"P-{lk.leak_id}", np.round(q, 5).tolist())
-        real.get_node(node).add_demand(lk.flow / 3600.0, f"P-{lk.leak_id}")
+        # EPANET scales every demand by the network's demand multiplier (BIN's is 0.45):
+        # the leak's base is divided by it, so that the network leaks the flow drawn
+        real.get_node(node).add_demand(lk.flow / 3600.0 / multiplier, f"P-{lk.leak_id}")
         leak_nodes[lk.leak_id] = node
     return real, leak_nodes
 
