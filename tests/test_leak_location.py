@@ -231,8 +231,24 @@ def test_probability_within_a_radius_sums_the_positions_inside_it():
     of each lie the positions 100 m off, by hand 0.4, 0.6, 0.4 and 0.4."""
     xy = np.array([[0.0, 0.0], [100.0, 0.0], [200.0, 0.0], [1000.0, 0.0]])
     p = np.array([0.2, 0.2, 0.2, 0.4])
-    assert loc.probability_within(xy, p, 150.0, chunk=3) == pytest.approx([0.4, 0.6, 0.4, 0.4])
+    assert loc.probability_within(xy, p, 150.0) == pytest.approx([0.4, 0.6, 0.4, 0.4])
     assert loc.probability_within(xy, p, 1.0) == pytest.approx(p)
+
+
+def test_probability_within_against_every_pair_compared():
+    """The k-d tree's pairs against every pair's distance, on 600 scattered positions with
+    two of them at one place: those two, whose circles hold the same positions, get the
+    very same sum (a tie, not two sums in another order)."""
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0.0, 2000.0, (600, 2))
+    xy[1] = xy[0]
+    p = rng.random(600)
+    p /= p.sum()
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    np.testing.assert_allclose(loc.probability_within(xy, p, 150.0), (d <= 150.0) @ p,
+                               rtol=1e-12, atol=1e-15)
+    w = loc.probability_within(xy, p, 150.0)
+    assert w[0] == w[1]
 
 
 def test_a_search_radius_reports_the_cluster_not_the_lone_best_fit():

