@@ -919,6 +919,17 @@ GROWTH_DAYS = 14
 #: incipient leak that had grown to it in eight steps of 7-22 m³/h, a leak of its own
 #: (found 13 to 14/24 on BWSN; 113 of 192 in all).
 GROWTH_STEP_RATIO = 3.0
+#: Hours after a leak's latest change within which a later rise near it may be its growth
+#: whatever its shape, as that shape cannot yet be told from its own hours [h]. The shape
+#: (:func:`rising`) is the least-squares slope of the DMA's residual from the change to its
+#: next change (at most :data:`RISE_WINDOW_H`); it needs a day of hours, and what is left of
+#: the day's cycle in the residual tilts a slope over a span of few days. Chosen among 24,
+#: 48 and 72 h by measurement (``benchmarks/bench_leaks.py``, the eight sets of 3 seeds of
+#: 70 days, main b028da9): 72 h (before) found 126 of 192; 48 h 130 (KL seed 2's
+#: 22 m³/h burst, 255 m from a 142 m³/h one that had begun 57 h before and stayed flat;
+#: BIN seed 1's 30 m³/h; GOY seeds 0 and 2's 3 and 91 m³/h), false alarms 85 to 89; 24 h
+#: found the same 130 with 100 false alarms (BWSN 0.82 to 0.97 per DMA-month).
+SHAPE_KNOWN_H = 48
 #: Share of a leak's step that a fall of its DMA's consumption must reach to be its repair
 #: (a repair takes the whole flow away; half of it leaves room for the noise of both
 #: steps) [-]. Stated, not fitted: on ``benchmarks/bench_leaks.py`` (KL, 3 seeds of 70
@@ -1060,7 +1071,7 @@ def _growth(alarms: pd.DataFrame, changes: pd.DataFrame, radius_m: float,
 
     Near is not enough: the earlier leak must also be one that grows (:func:`may_grow`),
     judged from its latest alarm (its own, or the latest taken as its growth): the DMA kept
-    rising after that alarm's change, or the later rise came within :data:`RISE_WINDOW_H`
+    rising after that alarm's change, or the later rise came within :data:`SHAPE_KNOWN_H`
     of it, where its shape is not yet known. A steady leak does not grow, nor one that grew
     and stopped: a later rise near it is a leak of its own. On ``benchmarks/bench_leaks.py``
     (3 seeds of 70 days) judging from the leak's first alarm only made 4 alarms new, each a
@@ -1215,13 +1226,13 @@ def outgrows(step: float, largest_rise: float, ratio: float = GROWTH_STEP_RATIO)
     return max(float(step), 0.0) > ratio * max(float(largest_rise), 0.0)
 
 
-def may_grow(latest, change_utc, window_h: int = RISE_WINDOW_H) -> bool:
+def may_grow(latest, change_utc, window_h: int = SHAPE_KNOWN_H) -> bool:
     """Whether an earlier leak may be growing at a later rise's change ``change_utc``, from
     its latest alarm (its own, or the latest taken as its growth: a row with ``rising``,
     ``change_utc``): the DMA kept rising after that alarm's change (an incipient leak still
-    growing, :func:`rising`), or the later change comes within ``window_h`` of it, before
-    its shape could be told (:func:`rising` measures over that window). A leak that has
-    stopped growing does not grow again: its DMA rising later has a new leak."""
+    growing, :func:`rising`), or the later change comes within ``window_h`` [h] of it,
+    before its shape could be told (:data:`SHAPE_KNOWN_H`). A leak that has stopped growing,
+    or was flat from the start, does not grow again: its DMA rising later has a new leak."""
     return bool(latest.rising) or (
         change_utc - latest.change_utc <= pd.Timedelta(hours=window_h))
 
