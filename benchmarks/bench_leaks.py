@@ -1469,6 +1469,57 @@ def fmt(s: dict) -> list[str]:
             f"{s['median_delay_h']:.1f}", f"{s['median_location_error_m']:.0f}"]
 
 
+#: Issue 15's floors, on the twin's pooled score: (what, key, bound, at least).
+FLOORS = (("found >10 m3/h", "above_10", 0.8, True), ("found 3-10 m3/h", "found_3-10_m3h", 0.5, True),
+          ("FA/DMA/month", "false_alarms_per_dma_month", 1.0, False),
+          ("abrupt delay h", "median_delay_abrupt_h", 3.0, False),
+          ("location error m", "median_location_error_m", 300.0, False))
+
+
+def floors(s: dict) -> str:
+    """Each floor of issue 15 beside the pooled score ``s`` (:func:`pooled`), met or not."""
+    big = [s[k] for k in s if k.startswith("found_") and not k.startswith("found_3-")]
+    share = {"above_10": sum(f for f, _ in big) / max(sum(n for _, n in big), 1)}
+    f, n = s["found_3-10_m3h"]
+    share["found_3-10_m3h"] = f / max(n, 1)
+    out = []
+    for what, key, bound, at_least in FLOORS:
+        v = share.get(key, s.get(key, float("nan")))
+        ok = v >= bound if at_least else v <= bound
+        shown = (f"{v:.0%}" if key in share else f"{v:.2f}" if bound <= 1
+                 else f"{v:.1f}" if bound < 100 else f"{v:.0f}")
+        out.append(f"{what} {shown} ({'>=' if at_least else '<='} "
+                   f"{f'{bound:.0%}' if key in share else f'{bound:g}'}: "
+                   f"{'met' if ok else 'MISSED'})")
+    return "floors: " + "; ".join(out)
+
+
+def print_pooled(title: str, rows: list[dict], days: int, density: str, head: list[str]) -> None:
+    """The score table of ``rows`` (cases of :func:`run_case`) pooled: the twin, LILA and the
+    MNF step, the floors on the twin's, and detection alone."""
+    md = sum(len(rs.zones_of(r["case"].meters)) * days / sc.MONTH_DAYS for r in rows)
+    n_log = "/".join(str(len(r["case"].loggers)) for r in rows)
+    near = "/".join(f"{r['near_m']:.0f}" for r in rows)
+    print(f"\n{title} (BattLeDIM scoring, 300 m); {n_log} loggers by {density}, junction to "
+          f"nearest logger median {near} m:")
+    print(" | ".join(f"{h:>14}" for h in head))
+    labels = (("twin", "twin CUSUM"), ("lila", "LILA pressure"), ("mnf", "MNF step"))
+    for who, label in labels:
+        print(" | ".join(f"{v:>14}" for v in [label, *fmt(pooled(rows, who, md))]))
+    print(floors(pooled(rows, "twin", md)))
+    print("\ndetection alone (an alarm in the leak's DMA inside its window, location "
+          "left aside):")
+    for who, label in labels:
+        a = [r["area"][who] for r in rows]
+        cls = "  ".join(f"{k} {sum(x[k][0] for x in a)}/{sum(x[k][1] for x in a)}"
+                        for k in a[0] if "-" in k)
+        d = [v for x in a for v in x["delays"]]
+        print(f"  {label:<14} {sum(x['found'] for x in a)}/{sum(x['leaks'] for x in a)}"
+              f"  {cls}  alarms with no open leak in their DMA per DMA-month "
+              f"{sum(x['no_open_leak'] for x in a) / md:.2f}  median abrupt delay "
+              f"{np.median(d) if d else float('nan'):.1f} h")
+
+
 #: The floor of issue 15: a year of 5-min SCADA of an 800-junction network [s].
 YEAR_FLOOR_S = 300.0
 
@@ -1593,6 +1644,7 @@ def main() -> None:
     print(f"settings: {settings}", flush=True)
     head = ["", "found", "3-10", "10-50", ">50 m3/h", "FA/DMA/month", "delay abrupt h",
             "delay all h", "loc. error m"]
+    every: list[dict] = []  # every case of the run, for the table over all networks
     with dask_client(n_workers=args.workers) as client:
         for name in [] if args.year_only else args.network:
             rows = []
@@ -1640,29 +1692,12 @@ def main() -> None:
                           f"{tr.loc[lid, 'kind']} {tr.loc[lid, 'start']:%m-%d %H:%M}-"
                           f"{tr.loc[lid, 'end']:%m-%d %H:%M} {tr.loc[lid, 'dma']}: "
                           f"{why_missed(r['report'].alarms, c.truth, lid, c.node_xy, c.wn)}")
-            md = sum(len(rs.zones_of(r["case"].meters)) * args.days / sc.MONTH_DAYS
-                     for r in rows)
-            n_log = "/".join(str(len(r["case"].loggers)) for r in rows)
-            near = "/".join(f"{r['near_m']:.0f}" for r in rows)
-            print(f"\n{name}, {len(rows)} seeds pooled (BattLeDIM scoring, 300 m); {n_log} "
-                  f"loggers by {args.density}, junction to nearest logger median {near} m:")
-            print(" | ".join(f"{h:>14}" for h in head))
-            labels = (("twin", "twin CUSUM"), ("lila", "LILA pressure"), ("mnf", "MNF step"))
-            for who, label in labels:
-                print(" | ".join(f"{v:>14}" for v in [label, *fmt(pooled(rows, who, md))]))
-            print("floors: >10 m3/h >= 80 %, 3-10 >= 50 %, FA <= 1, abrupt delay <= 3 h, "
-                  "location <= 300 m")
-            print("\ndetection alone (an alarm in the leak's DMA inside its window, location "
-                  "left aside):")
-            for who, label in labels:
-                a = [r["area"][who] for r in rows]
-                cls = "  ".join(f"{k} {sum(x[k][0] for x in a)}/{sum(x[k][1] for x in a)}"
-                                for k in a[0] if "-" in k)
-                d = [v for x in a for v in x["delays"]]
-                print(f"  {label:<14} {sum(x['found'] for x in a)}/{sum(x['leaks'] for x in a)}"
-                      f"  {cls}  alarms with no open leak in their DMA per DMA-month "
-                      f"{sum(x['no_open_leak'] for x in a) / md:.2f}  median abrupt delay "
-                      f"{np.median(d) if d else float('nan'):.1f} h")
+            print_pooled(f"{name}, {len(rows)} seeds pooled", rows, args.days, args.density,
+                         head)
+            every += rows
+        if len(args.network) > 1:
+            print_pooled(f"all {len(args.network)} networks, {len(every)} cases pooled", every,
+                         args.days, args.density, head)
         if args.year or args.year_only:
             year_run(client, settings, args.year_whole)
 
