@@ -1469,29 +1469,25 @@ def fmt(s: dict) -> list[str]:
             f"{s['median_delay_h']:.1f}", f"{s['median_location_error_m']:.0f}"]
 
 
-#: Issue 15's floors, on the twin's pooled score: (what, key, bound, at least).
-FLOORS = (("found >10 m3/h", "above_10", 0.8, True), ("found 3-10 m3/h", "found_3-10_m3h", 0.5, True),
-          ("FA/DMA/month", "false_alarms_per_dma_month", 1.0, False),
-          ("abrupt delay h", "median_delay_abrupt_h", 3.0, False),
-          ("location error m", "median_location_error_m", 300.0, False))
+def _share(counts: list[tuple[int, int]]) -> float:
+    """Found over total of (found, total) pairs [-]."""
+    total = sum(n for _, n in counts)
+    return sum(f for f, _ in counts) / total if total else float("nan")
 
 
 def floors(s: dict) -> str:
-    """Each floor of issue 15 beside the pooled score ``s`` (:func:`pooled`), met or not."""
-    big = [s[k] for k in s if k.startswith("found_") and not k.startswith("found_3-")]
-    share = {"above_10": sum(f for f, _ in big) / max(sum(n for _, n in big), 1)}
-    f, n = s["found_3-10_m3h"]
-    share["found_3-10_m3h"] = f / max(n, 1)
-    out = []
-    for what, key, bound, at_least in FLOORS:
-        v = share.get(key, s.get(key, float("nan")))
-        ok = v >= bound if at_least else v <= bound
-        shown = (f"{v:.0%}" if key in share else f"{v:.2f}" if bound <= 1
-                 else f"{v:.1f}" if bound < 100 else f"{v:.0f}")
-        out.append(f"{what} {shown} ({'>=' if at_least else '<='} "
-                   f"{f'{bound:.0%}' if key in share else f'{bound:g}'}: "
-                   f"{'met' if ok else 'MISSED'})")
-    return "floors: " + "; ".join(out)
+    """Issue 15's floors beside a pooled score ``s`` (:func:`pooled`), each met or missed."""
+    big = _share([v for k, v in s.items() if k.startswith("found_") and k != "found_3-10_m3h"])
+    small = _share([s["found_3-10_m3h"]])
+    fa, delay = s["false_alarms_per_dma_month"], s.get("median_delay_abrupt_h", float("nan"))
+    error = s["median_location_error_m"]
+    checks = (("found >10 m3/h", f"{big:.0%}", ">= 80%", big >= 0.8),
+              ("found 3-10 m3/h", f"{small:.0%}", ">= 50%", small >= 0.5),
+              ("FA/DMA/month", f"{fa:.2f}", "<= 1", fa <= 1.0),
+              ("abrupt delay", f"{delay:.1f} h", "<= 3 h", delay <= 3.0),
+              ("location error", f"{error:.0f} m", "<= 300 m", error <= 300.0))
+    return "floors: " + "; ".join(f"{what} {figure} ({bound}: {'met' if ok else 'MISSED'})"
+                                  for what, figure, bound, ok in checks)
 
 
 def print_pooled(title: str, rows: list[dict], days: int, density: str, head: list[str]) -> None:
