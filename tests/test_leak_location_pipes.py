@@ -12,7 +12,13 @@ import pytest
 import wntr
 
 from twin.water import leak_location as loc
-from twin.water.leaks import GROWTH_STEP_RATIO, REPAIR_SHARE, _growth, location_loggers
+from twin.water.leaks import (
+    GROWTH_STEP_RATIO,
+    REPAIR_SHARE,
+    SHAPE_KNOWN_H,
+    _growth,
+    location_loggers,
+)
 
 #: Grid of the test network: junctions ``J<r><c>`` 220 m apart.
 ROWS, COLS, SPACING_M = 4, 5, 220.0
@@ -153,7 +159,9 @@ def test_only_a_fall_the_size_of_a_repair_ends_a_leak():
     (its repair) makes the later one a new leak; a fall another DMA's change explains is
     not a repair either."""
     alarms = pd.DataFrame([_alarm(0, "2019-02-01 06:00", 0.0, step=4.0),
-                           _alarm(1, "2019-02-04 06:00", 50.0, step=4.0)])
+                           _alarm(1, "2019-02-03 00:00", 50.0, step=4.0)])
+    # before the first leak's shape (flat) is told: it may be growing
+    assert alarms.change_utc[1] - alarms.change_utc[0] < pd.Timedelta(hours=SHAPE_KNOWN_H)
     small = pd.DataFrame([_fall("2019-02-02 06:00", -0.25 * 4.0)])
     repair = pd.DataFrame([_fall("2019-02-02 06:00", -4.0)])
     explained = pd.DataFrame([_fall("2019-02-02 06:00", -4.0, explained_by=7)])
@@ -166,7 +174,8 @@ def test_only_a_fall_the_size_of_a_repair_ends_a_leak():
 def test_a_steady_leak_does_not_grow_a_rise_placed_at_it_days_later_is_a_new_leak():
     """An abrupt, steady leak at x = 0: an alarm placed 50 m from it 10 days later is a leak
     of its own; the same alarm is the leak's growth when the leak was rising, when it is its
-    episode's, or when it came within the rise's window. A leak that grew and then stopped
+    episode's, or when it came before the leak's flat course could be told (within
+    ``SHAPE_KNOWN_H``, 48 h, of its change), not 60 h on. A leak that grew and then stopped
     does not grow again 8 days after its growth; one whose growth kept rising does."""
     steady = [_alarm(0, "2019-02-01 06:00", 0.0), _alarm(1, "2019-02-11 06:00", 50.0)]
     out = _growth(pd.DataFrame(steady), NO_CHANGES, 300.0)
@@ -177,6 +186,10 @@ def test_a_steady_leak_does_not_grow_a_rise_placed_at_it_days_later_is_a_new_lea
     assert episode.kind.tolist() == ["new", "growth"]
     soon = [steady[0], _alarm(1, "2019-02-03 06:00", 50.0)]
     assert _growth(pd.DataFrame(soon), NO_CHANGES, 300.0).kind.tolist() == ["new", "growth"]
+    # 60 h on, past SHAPE_KNOWN_H (48 h): the leak's flat course is known, it does not grow
+    told = [steady[0], _alarm(1, "2019-02-03 18:00", 50.0)]
+    assert SHAPE_KNOWN_H < 60
+    assert _growth(pd.DataFrame(told), NO_CHANGES, 300.0).kind.tolist() == ["new", "new"]
     later = _alarm(2, "2019-02-11 06:00", 50.0)
     stopped = _growth(pd.DataFrame([*soon, later]), NO_CHANGES, 300.0)
     assert stopped.kind.tolist() == ["new", "growth", "new"]
@@ -223,7 +236,8 @@ def test_a_repeat_alarm_listing_the_earlier_leaks_place_is_its_growth():
     """A repeat alarm whose best position is 800 m from an earlier leak is new unless one of
     the positions listed for it lies within the radius of that leak."""
     alarms = pd.DataFrame([_alarm(0, "2019-02-01 06:00", 0.0),
-                           _alarm(1, "2019-02-04 06:00", 800.0)])
+                           _alarm(1, "2019-02-03 00:00", 800.0)])
+    assert alarms.change_utc[1] - alarms.change_utc[0] < pd.Timedelta(hours=SHAPE_KNOWN_H)
     listed = pd.DataFrame({"alarm": [1, 1, 1], "x_m": [800.0, 650.0, 120.0],
                            "y_m": [0.0, 0.0, 0.0]})
     far = listed.assign(x_m=[800.0, 650.0, 500.0])
