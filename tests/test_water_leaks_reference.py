@@ -56,6 +56,24 @@ def _run(case, sens, **settings):
                              sens=sens)
 
 
+def _placed_alarms(case, alarms: pd.DataFrame, dma: str | None = None) -> list:
+    """Each leak's new alarm, asserted to be the only one (of ``dma``) within 6 h of the
+    leak's start and placed within BattLeDIM's 300 m of it; in the truth's order."""
+    new = alarms[(alarms.kind == "new") & ((alarms.dma == dma) if dma else True)]
+    seg = sc.leak_segments(case.truth.assign(junction=""), case.node_xy,
+                           loc.pipe_table(case.wn))
+    placed = []
+    for k, lk in enumerate(case.truth.itertuples()):
+        hit = new[(new.alarm_utc >= lk.start) & (new.alarm_utc <= lk.start
+                                                 + pd.Timedelta(hours=6))]
+        assert len(hit) == 1, (lk, alarms)
+        a = hit.iloc[0]
+        err = sc.distance_to_segment(a.x_m, a.y_m, seg[k])
+        assert err < sc.HIT_RADIUS_M, (lk.leak_id, err)
+        placed.append(a)
+    return placed
+
+
 @pytest.mark.slow
 def test_two_unrepaired_leaks_in_one_dma_both_found_and_located(two_leaks):
     """The CUSUM restarts after the first leak and alarms for the second; each alarm lies
@@ -64,24 +82,15 @@ def test_two_unrepaired_leaks_in_one_dma_both_found_and_located(two_leaks):
     0.75 and 1.0 h, location errors 0 and 0 m (the best fits 0 and 23 m), sizes 39.6 and
     29.6 m³/h (an earlier session, 40 loggers by junction: 551 and 415 m)."""
     case, dma, sens = two_leaks
-    rep = _run(case, sens)
-    new = rep.alarms[(rep.alarms.kind == "new") & (rep.alarms.dma == dma)]
-    pipes = loc.pipe_table(case.wn)
-    seg = sc.leak_segments(case.truth.assign(junction=""), case.node_xy, pipes)
-    for k, lk in enumerate(case.truth.itertuples()):
-        hit = new[(new.alarm_utc >= lk.start) & (new.alarm_utc <= lk.start
-                                                 + pd.Timedelta(hours=6))]
-        assert len(hit) == 1, (lk, rep.alarms)
-        a = hit.iloc[0]
-        err = sc.distance_to_segment(a.x_m, a.y_m, seg[k])
-        assert err < sc.HIT_RADIUS_M, (lk.leak_id, err)
+    placed = _placed_alarms(case, _run(case, sens).alarms, dma)
+    for a, lk in zip(placed, case.truth.itertuples(), strict=True):
         assert a.leak_m3h == pytest.approx(lk.flow, rel=0.2)
 
 
 @pytest.mark.slow
 def test_a_second_leak_whose_circle_nears_the_firsts_is_still_a_new_leak():
     """The second leak (pipe 3447, 525 m from the first, 18 h later, inside the growth rule's
-    300 m and 72 h) is placed by the centres of the most probable 150 m search circles
+    300 m and 48 h) is placed by the centres of the most probable 150 m search circles
     (the default) and judged new or growth on the best fits: measured, both alarms new, as
     with the best fit alone, placed 208 and 61 m from their leaks (best fits 0 and 86 m).
     Judged on the circles' centres (branch searcharea), the second alarm was taken as the
@@ -91,15 +100,7 @@ def test_a_second_leak_whose_circle_nears_the_firsts_is_still_a_new_leak():
     circle, fit = _run(case, sens), _run(case, sens, search_radius_m=0.0)
     cols = ["alarm", "dma", "alarm_utc", "change_utc", "kind", "growth_of"]
     pd.testing.assert_frame_equal(circle.alarms[cols], fit.alarms[cols])
-    new = circle.alarms[circle.alarms.kind == "new"]
-    seg = sc.leak_segments(case.truth.assign(junction=""), case.node_xy,
-                           loc.pipe_table(case.wn))
-    for k, lk in enumerate(case.truth.itertuples()):
-        hit = new[(new.alarm_utc >= lk.start) & (new.alarm_utc <= lk.start
-                                                 + pd.Timedelta(hours=6))]
-        assert len(hit) == 1, (lk, circle.alarms)
-        a = hit.iloc[0]
-        assert sc.distance_to_segment(a.x_m, a.y_m, seg[k]) < sc.HIT_RADIUS_M
+    _placed_alarms(case, circle.alarms)
 
 
 @pytest.mark.slow
@@ -110,13 +111,4 @@ def test_a_second_burst_near_a_flat_one_two_days_on_is_a_new_leak():
     300 m of it. Measured: both alarms new, placed 0 and 131 m from their leaks; with the
     72 h of main b028da9 the second alarm was the first leak's growth."""
     case, dma, sens = _kl_case("3344", 55.0)
-    rep = _run(case, sens)
-    new = rep.alarms[(rep.alarms.kind == "new") & (rep.alarms.dma == dma)]
-    seg = sc.leak_segments(case.truth.assign(junction=""), case.node_xy,
-                           loc.pipe_table(case.wn))
-    for k, lk in enumerate(case.truth.itertuples()):
-        hit = new[(new.alarm_utc >= lk.start) & (new.alarm_utc <= lk.start
-                                                 + pd.Timedelta(hours=6))]
-        assert len(hit) == 1, (lk, rep.alarms)
-        a = hit.iloc[0]
-        assert sc.distance_to_segment(a.x_m, a.y_m, seg[k]) < sc.HIT_RADIUS_M
+    _placed_alarms(case, _run(case, sens).alarms, dma)
