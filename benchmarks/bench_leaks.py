@@ -1442,8 +1442,10 @@ def why_missed(alarms: pd.DataFrame, truth: pd.DataFrame, leak_id: str, node_xy:
             f"nearest position {err[k]:.0f} m (alarm {int(near.alarm)}, {near.kind})")
 
 
-def run_case(spec: BenchmarkSpec, client, settings: LeakSettings) -> dict:
-    case = make_case(spec)
+def run_case(case, client, settings: LeakSettings) -> dict:
+    """The twin, the MNF step and LILA on one case (:func:`twin.synthetic.leak_benchmark.
+    make_case`), each scored BattLeDIM's way."""
+    spec = case.spec
     net = LeakNetwork(case.wn, case.dmas, case.meters, case.customers, case.node_xy, "UTC")
     t = time.perf_counter()
     sens = loc.leak_sensitivity(case.wn, case.loggers, case.meters, case.dmas, client=client,
@@ -1537,9 +1539,10 @@ def print_pooled(title: str, rows: list[dict], days: int, density: str, head: li
           f"nearest logger median {near} m:")
     print(" | ".join(f"{h:>14}" for h in head))
     labels = (("twin", "twin CUSUM"), ("lila", "LILA pressure"), ("mnf", "MNF step"))
+    scores = {who: pooled(rows, who, md) for who, _ in labels}
     for who, label in labels:
-        print(" | ".join(f"{v:>14}" for v in [label, *fmt(pooled(rows, who, md))]))
-    print(floors(pooled(rows, "twin", md)))
+        print(" | ".join(f"{v:>14}" for v in [label, *fmt(scores[who])]))
+    print(floors(scores["twin"]))
     print("\ndetection alone (an alarm in the leak's DMA inside its window, location "
           "left aside):")
     for who, label in labels:
@@ -1686,9 +1689,10 @@ def main() -> None:
                                      days=args.days, leak_free_days=14, n_leaks=args.leaks,
                                      logger_density=args.density)
                 try:
-                    r = run_case(spec, client, settings)
+                    case = make_case(spec)
                 except ValueError as exc:  # a network the generator cannot use, named
                     parser.exit(2, f"bench_leaks.py: {exc}\n")
+                r = run_case(case, client, settings)
                 rows.append(r)
                 c = r["case"]
                 near = loc.nearest_logger_m(c.node_xy, c.wn.junction_name_list, c.loggers)
