@@ -795,9 +795,6 @@ def detect_and_locate(
         if key not in covs:
             covs[key] = loc.signature_noise_covariance(sig_p, mask) if (
                 s.noise_covariance) else None
-        dma_cand = loc.candidate_junctions(wn, net.dmas, net.meters, a.series)
-        cand = loc.near_largest_drop(dp, dma_cand, area, net.node_xy,
-                                     s.drop_spacings * spacing_m)
         flag_txt = []
         if robust:
             flag_txt.append("robust baseline")
@@ -806,19 +803,12 @@ def detect_and_locate(
         if (a.change_utc - t[0]) < pd.Timedelta(hours=24):
             flag_txt.append("in the first hours: little before the change to compare with")
         try:
-            cand, share = loc.narrowing_kept(dp, sigma_p, max(q_prior, 0.0), sens, dma_cand,
-                                             cand, net.node_xy, s.narrow_min_posterior,
-                                             regressed_m=regressed, metric=s.rank_metric,
-                                             noise_cov=covs[key])
+            ranked, fit, share = signature_positions(
+                dp, sigma_p, max(q_prior, 0.0), sens, net, a.series, area, spacing_m, pipes,
+                texts, s, regressed_m=regressed, noise_cov=covs[key])
             if share < s.narrow_min_posterior:
                 flag_txt.append(f"located over the whole DMA: the loggers left {share:.1%} "
                                 "of the posterior near the logger that fell most")
-            args = (dp, sigma_p, max(q_prior, 0.0), sens, cand, net.node_xy, pipes, texts,
-                    s.top, s.size_refine)
-            opts = dict(regressed_m=regressed, metric=s.rank_metric, noise_cov=covs[key])
-            ranked = fit = ranked_positions(*args, **opts)
-            if s.search_radius_m > 0:
-                ranked = ranked_positions(*args, search_radius_m=s.search_radius_m, **opts)
         except loc.LeakLocationError as exc:
             flag_txt.append(f"not located: {exc}")
             ranked = None
@@ -997,6 +987,65 @@ def locate_until(changes: pd.DataFrame, change_utc, own_changes_utc, last_change
     own = set(own_changes_utc)
     later = [c for c in changes.change_utc if c > change_utc + HOUR and c not in own]
     return min([last_change_utc + window, end_utc, *later])
+
+
+def signature_positions(dp_m: pd.Series, sigma_m: pd.Series, leak_l_s: float,
+                        sens: xr.Dataset, net: LeakNetwork, dma: str, area_loggers: list[str],
+                        spacing_m: float, pipes: pd.DataFrame, inp_texts,
+                        settings: LeakSettings, **rank_options
+                        ) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Where a DMA's leak is, from its signature at the loggers: the DMA's candidate
+    junctions (:func:`twin.water.leak_location.candidate_junctions`) narrowed to those near
+    the area's logger that fell most unless the loggers reject that
+    (:func:`twin.water.leak_location.near_largest_drop`,
+    :func:`twin.water.leak_location.narrowing_kept`), then ranked (:func:`ranked_positions`)
+    by the fit and, with a search radius, by the probability within it.
+
+    Parameters
+    ----------
+    dp_m, sigma_m, leak_l_s, sens
+        As :func:`ranked_positions`: the signature and the loggers' noise [m], the prior
+        leak flow [L/s], the sensitivities.
+    net : LeakNetwork
+    dma : str
+        The alarming DMA.
+    area_loggers : list of str
+        The DMA's own loggers (where the largest drop is looked for).
+    spacing_m : float
+        The loggers' spacing: median distance from a junction to its nearest logger [m].
+    pipes, inp_texts
+        :func:`twin.water.leak_location.pipe_table` and the sized re-ranking's snapshots.
+    settings : LeakSettings
+        ``drop_spacings``, ``narrow_min_posterior``, ``rank_metric``, ``top``,
+        ``size_refine``, ``search_radius_m``.
+    **rank_options
+        ``regressed_m``, ``noise_cov``: passed to
+        :func:`twin.water.leak_location.rank_locations`.
+
+    Returns
+    -------
+    (DataFrame, DataFrame, float)
+        The positions to report (by the search radius's probability when it is set), the
+        positions by fit, and the share of the posterior the narrowed junctions held [-].
+
+    Raises
+    ------
+    LeakLocationError
+        When no logger has a change or no candidate can leak.
+    """
+    s = settings
+    dma_cand = loc.candidate_junctions(net.wn, net.dmas, net.meters, dma)
+    cand = loc.near_largest_drop(dp_m, dma_cand, area_loggers, net.node_xy,
+                                 s.drop_spacings * spacing_m)
+    opts = dict(metric=s.rank_metric, **rank_options)
+    cand, share = loc.narrowing_kept(dp_m, sigma_m, leak_l_s, sens, dma_cand, cand,
+                                     net.node_xy, s.narrow_min_posterior, **opts)
+    args = (dp_m, sigma_m, leak_l_s, sens, cand, net.node_xy, pipes, inp_texts, s.top,
+            s.size_refine)
+    ranked = fit = ranked_positions(*args, **opts)
+    if s.search_radius_m > 0:
+        ranked = ranked_positions(*args, search_radius_m=s.search_radius_m, **opts)
+    return ranked, fit, share
 
 
 def ranked_positions(dp_m: pd.Series, sigma_m: pd.Series, leak_l_s: float,
