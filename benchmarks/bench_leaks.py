@@ -41,10 +41,10 @@ Usage::
     .venv/bin/python benchmarks/bench_leaks.py --year-only [--year-whole]
 
 Location alone, run at commit 7a2f70e (branch locatealone, the code of main's 5c5db8f; the
-same command, the twin's rows unchanged from f7b5cb2's below): each leak located from its true start in its own DMA by
-:func:`twin.water.leaks.signature_positions`, from the twin's measured signature and from
-the leak's noise-free pressure change in the network that made the data (found within 300 m
-of 288; 3-10, 10-50, >50 m3/h):
+same command, the twin's rows unchanged from f7b5cb2's below): each leak located from its
+true start in its own DMA by :func:`twin.water.leaks.signature_positions`, from the twin's
+measured signature and from the leak's noise-free pressure change in the network that made
+the data (found within 300 m of 288; 3-10, 10-50, >50 m3/h):
 
 ==========  ======================  ======================  =======================
 network     twin (found)            location alone          location alone,
