@@ -1460,10 +1460,16 @@ def detected_in_dma(alarms: pd.DataFrame, truth: pd.DataFrame) -> dict:
             seen.add(lk.leak_id)
             if lk.kind == "abrupt":
                 delays.append((a.alarm_utc - lk.start) / pd.Timedelta(hours=1))
-    out = {"found": len(seen), "leaks": len(truth), "no_open_leak": none, "delays": delays}
+    return {**by_size_class(seen, truth), "no_open_leak": none, "delays": delays}
+
+
+def by_size_class(found: set, truth: pd.DataFrame) -> dict:
+    """``found`` (leak ids) counted against ``truth``: ``found``, ``leaks``, and per size
+    class ``"lo-hi"`` (found, total)."""
+    out = {"found": len(found), "leaks": len(truth)}
     for lo, hi in sc.SIZE_CLASSES_M3H:
         ids = set(truth.leak_id[(truth.flow >= lo) & (truth.flow < hi)])
-        out[f"{lo:g}-{hi:g}"] = (len(ids & seen), len(ids))
+        out[f"{lo:g}-{hi:g}"] = (len(ids & found), len(ids))
     return out
 
 
@@ -1491,8 +1497,7 @@ def located_alone(case, report, sens, settings: LeakSettings) -> dict:
     t = e_p.index
     mask = np.asarray((t < t[0] + pd.Timedelta(days=settings.baseline_days))
                       & (res.operations_match.to_numpy() == 1))
-    cm = e_p.sub(e_p.median(axis=1), axis=0)[mask]
-    sigma = 1.4826 * (cm - cm.median()).abs().median()
+    sigma = loc.logger_noise_m(e_p, mask)
     spacing = float(np.median(loc.nearest_logger_m(case.node_xy, case.wn.junction_name_list,
                                                    list(e_all.columns))))
     net = LeakNetwork(case.wn, case.dmas, case.meters, case.customers, case.node_xy, "UTC")
@@ -1533,13 +1538,7 @@ def located_alone(case, report, sens, settings: LeakSettings) -> dict:
             best = ranked.iloc[0]
             if sc.distance_to_segment(best.x_m, best.y_m, seg[k]) <= sc.HIT_RADIUS_M:
                 found[what].add(lk.leak_id)
-    out = {}
-    for what, ids in found.items():
-        out[what] = {"found": len(ids), "leaks": len(truth)}
-        for lo, hi in sc.SIZE_CLASSES_M3H:
-            of = set(truth.leak_id[(truth.flow >= lo) & (truth.flow < hi)])
-            out[what][f"{lo:g}-{hi:g}"] = (len(of & ids), len(of))
-    return out
+    return {what: by_size_class(ids, truth) for what, ids in found.items()}
 
 
 def why_missed(alarms: pd.DataFrame, truth: pd.DataFrame, leak_id: str, node_xy: pd.DataFrame,
@@ -1654,6 +1653,13 @@ def floors(s: dict) -> str:
                                   for what, figure, bound, ok in checks)
 
 
+def _summed(counts: list[dict]) -> str:
+    """Counts of :func:`by_size_class` summed over cases: found/leaks, then each class."""
+    cls = "  ".join(f"{k} {sum(x[k][0] for x in counts)}/{sum(x[k][1] for x in counts)}"
+                    for k in counts[0] if "-" in k)
+    return f"{sum(x['found'] for x in counts)}/{sum(x['leaks'] for x in counts)}  {cls}"
+
+
 def print_pooled(title: str, rows: list[dict], days: int, density: str, head: list[str]) -> None:
     """The score table of ``rows`` (cases of :func:`run_case`) pooled: the twin, LILA and the
     MNF step, the floors on the twin's, detection alone, and the twin's location alone."""
@@ -1672,20 +1678,14 @@ def print_pooled(title: str, rows: list[dict], days: int, density: str, head: li
           "left aside):")
     for who, label in labels:
         a = [r["area"][who] for r in rows]
-        cls = "  ".join(f"{k} {sum(x[k][0] for x in a)}/{sum(x[k][1] for x in a)}"
-                        for k in a[0] if "-" in k)
         d = [v for x in a for v in x["delays"]]
-        print(f"  {label:<14} {sum(x['found'] for x in a)}/{sum(x['leaks'] for x in a)}"
-              f"  {cls}  alarms with no open leak in their DMA per DMA-month "
+        print(f"  {label:<14} {_summed(a)}  alarms with no open leak in their DMA per DMA-month "
               f"{sum(x['no_open_leak'] for x in a) / md:.2f}  median abrupt delay "
               f"{np.median(d) if d else float('nan'):.1f} h")
     print("location alone (the twin's, each leak from its true start in its own DMA, "
           "detection left aside):")
     for what, label in (("measured", "measured"), ("noise_free", "noise-free")):
-        a = [r["located"][what] for r in rows]
-        cls = "  ".join(f"{k} {sum(x[k][0] for x in a)}/{sum(x[k][1] for x in a)}"
-                        for k in a[0] if "-" in k)
-        print(f"  {label:<14} {sum(x['found'] for x in a)}/{sum(x['leaks'] for x in a)}  {cls}")
+        print(f"  {label:<14} {_summed([r['located'][what] for r in rows])}")
 
 
 #: The floor of issue 15: a year of 5-min SCADA of an 800-junction network [s].

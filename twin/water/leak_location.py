@@ -739,6 +739,22 @@ def whiten(change: np.ndarray, sens: np.ndarray, sigma: np.ndarray,
     return change * w, sens * w
 
 
+def logger_noise_m(residual_m: pd.DataFrame, mask: np.ndarray) -> pd.Series:
+    """Each logger's noise as location sees it: the robust standard deviation (1.4826 times
+    the median absolute deviation) of its departures from the median over the loggers, on
+    the rows of ``mask`` (the leak-free ones) [m].
+
+    Parameters
+    ----------
+    residual_m : DataFrame
+        time × logger: corrected pressure residuals [m].
+    mask : ndarray of bool
+        The rows to learn the noise on.
+    """
+    cm = residual_m.sub(residual_m.median(axis=1), axis=0)[np.asarray(mask, dtype=bool)]
+    return 1.4826 * (cm - cm.median()).abs().median()
+
+
 def noise_covariance(residual_m: pd.DataFrame, rows_per_sample: float = 1.0) -> pd.DataFrame:
     """Covariance of the loggers' leak-free residuals with the correlations shrunk toward
     none, by the amount the data support (Schäfer and Strimmer 2005, target D) [m²].

@@ -723,8 +723,7 @@ def detect_and_locate(
                                     progress=lambda d, n: tick("sensitivity", d, n))
     use_p = e_p.drop(columns=drifting)
     # the loggers' noise as location sees it: departures from the median over the loggers
-    cm = use_p.sub(use_p.median(axis=1), axis=0)[mask]
-    sigma_p = 1.4826 * (cm - cm.median()).abs().median()
+    sigma_p = loc.logger_noise_m(use_p, mask)
     pipes = loc.pipe_table(wn)
     texts = loc.snapshot_inp_texts(wn) if len(ups) and s.size_refine else []
     spacing_m = float(np.median(loc.nearest_logger_m(net.node_xy, wn.junction_name_list,
