@@ -365,3 +365,35 @@ def test_an_episode_is_located_until_a_day_after_its_last_growth_or_the_next_cha
     assert locate_until(ch, t0, [t0], t0, 48 * hr, end) == t0 + 20 * hr
     assert locate_until(ch, t0, [t0, t0 + 20 * hr], t0 + 20 * hr, 48 * hr,
                         t0 + 30 * hr) == t0 + 30 * hr
+
+
+def test_rises_are_grouped_into_episodes_a_ramp_is_one_a_rise_after_a_repair_is_another():
+    """A leak ramping up over three days raises two alarms: one episode, started where the
+    ramp starts. After its repair (a fall) a new abrupt leak is an episode of its own, as is
+    a rise of another DMA, and a rise several times the episode's largest (a burst beside
+    the small leak still growing)."""
+    from twin.water.leaks import rise_episodes
+
+    t = _hours(10)
+    h = np.arange(len(t), dtype=float)
+    dma1 = np.clip((h - 24) / 72, 0, 1) * 6.0  # ramp to 6 L/s over hours 24-96
+    dma1 = np.where(h >= 150, 0.0, dma1) + np.where(h >= 180, 3.0, 0.0)  # repair, new leak
+    dma2 = np.clip((h - 60) / 72, 0, 1) * 2.0 + np.where(h >= 100, 20.0, 0.0)  # burst
+    e_c = pd.DataFrame({"DMA-1": dma1, "DMA-2": dma2}, index=t)
+    ups = pd.DataFrame({
+        "series": ["DMA-1", "DMA-2", "DMA-1", "DMA-2", "DMA-1"],
+        "alarm_utc": [t[40], t[70], t[72], t[102], t[186]],
+        "change_utc": [t[30], t[62], t[58], t[100], t[181]],
+        "rebased_utc": [t[52], t[82], t[84], t[114], t[198]],
+        "step": [2.0, 0.6, 2.0, 19.0, 3.0]})
+    down = pd.DataFrame({"series": ["DMA-1"], "alarm_utc": [t[153]], "change_utc": [t[150]],
+                         "rebased_utc": [t[165]], "direction": ["down"]})
+    events = pd.concat([ups.assign(direction="up"), down]).sort_values("alarm_utc")
+    firsts, starts, head = rise_episodes(ups, events, e_c, t[0])
+    assert head == [0, 1, 0, 3, 4]
+    # a single step fitted to a ramp's first hours lies on the ramp (hours 24-40 before the
+    # alarm); the new leak's step is found where it is
+    assert t[24] <= starts[0] < t[40]
+    assert starts[4] == t[180] and starts[3] == t[100]
+    # a rise's start is looked for after the last rebase before it: the repair's
+    assert firsts[4] == t[165] and firsts[0] == t[0]

@@ -202,6 +202,15 @@ SEARCH_RADIUS_M = 150.0
 #: to positions by their distance from the loggers; with the angle alone (and the DMA's own
 #: loggers, growth by position) found 16 to 17/24, on 5 further seeds 17 to 17/40.
 RANK_METRIC = "correlation"
+#: Share of the smallest leak (``min_leak_m3h``) an alarm's rise must reach to be raised
+#: [-]; a smaller rise is the detector's noise, kept in ``changes``. The rise is measured
+#: over the hours after the alarm, with their noise: the alarms of abrupt 3-10 m³/h leaks
+#: found rose by 0.79 to 1.59 times the leak's flow (10th to 90th percentile), so the
+#: whole smallest leak as the bar turns away many leaks near it. On
+#: ``benchmarks/bench_leaks.py`` (the eight sets of 3 seeds of 70 days, 192 leaks, 72 of
+#: them 3-10 m³/h): 1.0 found 130 (31 small) with 0.54 false alarms per DMA-month; 0.7
+#: 133 (34) with 0.63; 0.5 134 (35) with 0.73. No leak found at 1.0 was lost.
+RISE_SHARE = 0.7
 #: Fewest loggers in a DMA to locate on them alone: the common mode is their median, and
 #: with fewer than 3 it is the signature itself [-].
 MIN_AREA_LOGGERS = 3
@@ -557,6 +566,29 @@ def find_leaks(city, store, start, end, settings: LeakSettings = LeakSettings(),
                              cache_dir=cache_dir, progress=progress)
 
 
+def screened(obs: Observations, wn: wntr.network.WaterNetworkModel
+             ) -> tuple[Observations, list[dict]]:
+    """The observations with what cannot be trusted taken out, and a flag for each: stuck
+    loggers and meters masked (:func:`twin.water.leak_quality.mask_stuck`), tank levels in
+    the wrong unit converted or left out (:func:`twin.water.leak_quality.tank_level_units`),
+    gaps reported, and pressure loggers at nodes the network does not have left out."""
+    flags: list[dict] = []
+    pressure, f = qa.mask_stuck(obs.pressure_m)
+    flags += f
+    flow, f = qa.mask_stuck(obs.flow_l_s, zero_ok=True)
+    flags += f
+    levels, f = qa.tank_level_units(obs.tank_level_m, wn)
+    flags += f
+    flags += qa.gap_flags(pressure, "pressure logger") + qa.gap_flags(flow, "flow meter")
+    loggers = [j for j in pressure.columns if j in set(wn.node_name_list)]
+    unknown = sorted(set(pressure.columns) - set(loggers))
+    if unknown:
+        flags.append(qa.flag(",".join(unknown[:5]), "unknown",
+                             f"{len(unknown)} pressure logger(s) at nodes not in the network "
+                             "left out"))
+    return replace(obs, pressure_m=pressure[loggers], flow_l_s=flow, tank_level_m=levels), flags
+
+
 def detect_and_locate(
     net: LeakNetwork,
     obs: Observations,
@@ -597,21 +629,8 @@ def detect_and_locate(
         raise LeakDetectionError(f"the period has {n_hours:.0f} hours of SCADA; give at least "
                                  "2 days")
     # 1. checks
-    flags: list[dict] = []
-    pressure, f = qa.mask_stuck(obs.pressure_m)
-    flags += f
-    flow, f = qa.mask_stuck(obs.flow_l_s, zero_ok=True)
-    flags += f
-    levels, f = qa.tank_level_units(obs.tank_level_m, wn)
-    flags += f
-    flags += qa.gap_flags(pressure, "pressure logger") + qa.gap_flags(flow, "flow meter")
-    loggers = [j for j in pressure.columns if j in set(wn.node_name_list)]
-    unknown = sorted(set(pressure.columns) - set(loggers))
-    if unknown:
-        flags.append(qa.flag(",".join(unknown[:5]), "unknown",
-                             f"{len(unknown)} pressure logger(s) at nodes not in the network "
-                             "left out"))
-    obs = replace(obs, pressure_m=pressure[loggers], flow_l_s=flow, tank_level_m=levels)
+    obs, flags = screened(obs, wn)
+    loggers = list(obs.pressure_m.columns)
     # 2. expectation
     try:
         seconds = exp.pattern_seconds(obs.times, tz, s.pattern_origin)
@@ -712,10 +731,9 @@ def detect_and_locate(
         notes.append(note)
     calibration.attrs["storage_filter"] = filtered.to_dict("records")
     # 5. location
-    # a rise smaller than the smallest leak (its level measured after the alarm) is the
-    # detector's noise, not a leak: kept in ``changes``, not raised (at half of it, 0.39
-    # against 0.31 alarms per DMA-month with no open leak, 6 KL cases of 70 days)
-    ups = changes[(changes.direction == "up") & (changes.rise >= min_leak)
+    # a rise well below the smallest leak (its level measured after the alarm) is the
+    # detector's noise, not a leak: kept in ``changes``, not raised (:data:`RISE_SHARE`)
+    ups = changes[(changes.direction == "up") & (changes.rise >= RISE_SHARE * min_leak)
                   & (changes.explained_by < 0)].reset_index(drop=True)
     if len(ups) and sens is None:
         sens = loc.leak_sensitivity(wn, loggers, net.meters, net.dmas, client=client,
@@ -734,33 +752,16 @@ def detect_and_locate(
     all_ev = changes[changes.explained_by < 0].sort_values("alarm_utc")
     wh = pd.Timedelta(hours=s.locate_window_h)
     # 5a. when each rise began, and which rises are the one before growing (an episode)
-    firsts, starts, head = [], [], []
-    last_up: dict[str, int] = {}
-    largest: dict[int, float] = {}  # each episode's largest rise so far [L/s]
-    for i, a in ups.iterrows():
-        earlier = all_ev[all_ev.rebased_utc < a.change_utc]
-        first = max([t[0]] + list(earlier.rebased_utc))
-        change = det.refine_change(e_c[a.series], a.change_utc, a.alarm_utc, first)
-        p = last_up.get(a.series)
-        head.append(head[p] if p is not None and not outgrows(
-            a.step, largest[head[p]]) and continues(e_c[a.series], all_ev, ups.loc[p],
-                                                   starts[p], a, change) else i)
-        largest[head[i]] = max(largest.get(head[i], a.step), a.step)
-        firsts.append(first)
-        starts.append(change)
-        last_up[a.series] = i
+    firsts, starts, head = rise_episodes(ups, all_ev, e_c, t[0])
     # 5b. each episode located once, on its whole course
     where_of: dict[int, tuple] = {}
     covs: dict[tuple, pd.DataFrame | None] = {}
     for i, a in ups.iterrows():
         change, first = starts[i], firsts[i]
         if head[i] != i:
-            element, x_m, y_m, located = where_of[head[i]]
-            rows.append({"alarm": i, "dma": a.series, "alarm_utc": a.alarm_utc,
-                         "change_utc": change, "rebased_utc": a.rebased_utc,
-                         "step_l_s": a.step, "leak_m3h": a.step * 3.6, "element": element,
-                         "x_m": x_m, "y_m": y_m, "located_utc": max(located, a.alarm_utc),
-                         "flag": f"growth of alarm {head[i]}: located with it"})
+            *where, located = where_of[head[i]]
+            rows.append(_alarm_row(i, a, change, where, max(located, a.alarm_utc),
+                                   f"growth of alarm {head[i]}: located with it"))
             tick("locate", i + 1, len(ups))
             continue
         members = [j for j in range(len(ups)) if head[j] == i]
@@ -779,28 +780,15 @@ def detect_and_locate(
             q_prior, 0.1 * min_leak)
         # the share of the leak's drop the pressure baseline expects from the flows it
         # regresses on (the leak adds to them), taken out of the positions' changes too
-        q_now = q_meas_h[(q_meas_h.index >= change) & (q_meas_h.index <= stop)].mean().fillna(
-            q_h.mean())
-        q_leak = max(q_prior, 0.0)
-        q_before = q_now.copy()
-        q_before[a.series] = max(q_now[a.series] - q_leak, 0.0)
-        regressed = loc.baseline_share(
-            base_p.coef, rs.regressors(q_now.to_frame().T, pressure=True).iloc[0],
-            rs.regressors(q_before.to_frame().T, pressure=True).iloc[0], q_leak) if (
-            s.baseline_share) else None
+        regressed = regressed_share(base_p, q_meas_h, q_h, a.series, change, stop,
+                                    max(q_prior, 0.0)) if s.baseline_share else None
         # the noise of the signature's day means over these loggers, as the leak-free
         # days had it: patterns they share (a pump the model runs otherwise) are noise
         key = tuple(sig_p.columns)
         if key not in covs:
             covs[key] = loc.signature_noise_covariance(sig_p, mask) if (
                 s.noise_covariance) else None
-        flag_txt = []
-        if robust:
-            flag_txt.append("robust baseline")
-        if a.change_utc < base_end and not robust:
-            flag_txt.append("in the baseline period")
-        if (a.change_utc - t[0]) < pd.Timedelta(hours=24):
-            flag_txt.append("in the first hours: little before the change to compare with")
+        flag_txt = timing_flags(a.change_utc, t[0], base_end, robust)
         try:
             ranked, fit, share = signature_positions(
                 dp, sigma_p, max(q_prior, 0.0), sens, net, a.series, area, spacing_m, pipes,
@@ -824,15 +812,9 @@ def detect_and_locate(
         located = max(stop + HOUR + pd.Timedelta(hours=loc.SIGNATURE_SMOOTH_H // 2),
                       a.alarm_utc)
         where_of[i] = (*where, located)
-        rows.append({"alarm": i, "dma": a.series, "alarm_utc": a.alarm_utc,
-                     "change_utc": change, "rebased_utc": a.rebased_utc,
-                     "step_l_s": a.step, "leak_m3h": a.step * 3.6, "element": where[0],
-                     "x_m": where[1], "y_m": where[2],
-                     "located_utc": located, "flag": "; ".join(flag_txt)})
+        rows.append(_alarm_row(i, a, change, where, located, "; ".join(flag_txt)))
         tick("locate", i + 1, len(ups))
-    alarms = pd.DataFrame(rows, columns=[
-        "alarm", "dma", "alarm_utc", "change_utc", "rebased_utc", "step_l_s", "leak_m3h",
-        "element", "x_m", "y_m", "located_utc", "flag"])
+    alarms = pd.DataFrame(rows, columns=ALARM_COLUMNS)
     alarms["rising"] = [rising(e_c[a.dma], a.change_utc, a.step_l_s, _next_change(
         changes, a.dma, a.alarm_utc)) for a in alarms.itertuples()]
     candidates = pd.concat(cands, ignore_index=True) if cands else pd.DataFrame(
@@ -867,6 +849,108 @@ def detect_and_locate(
                 "logger": np.asarray(e_p.columns, dtype=str)})
     return LeakReport(alarms, changes, candidates, calibration, res,
                       pd.DataFrame(flags, columns=["sensor", "problem", "detail"]), notes)
+
+
+#: The columns of :attr:`LeakReport.alarms` that location fills in, in order (``rising``,
+#: ``kind`` and ``growth_of`` follow).
+ALARM_COLUMNS = ("alarm", "dma", "alarm_utc", "change_utc", "rebased_utc", "step_l_s",
+                 "leak_m3h", "element", "x_m", "y_m", "located_utc", "flag")
+
+
+def _alarm_row(i: int, a, change_utc, where, located_utc, flag: str) -> dict:
+    """One alarm's row: rise ``a`` (``series``, ``alarm_utc``, ``rebased_utc``, ``step``
+    [L/s]) that began at ``change_utc``, placed at ``where`` (element, x [m], y [m])."""
+    return dict(zip(ALARM_COLUMNS, (i, a.series, a.alarm_utc, change_utc, a.rebased_utc,
+                                    a.step, a.step * 3.6, *where, located_utc, flag), strict=True))
+
+
+def rise_episodes(ups: pd.DataFrame, events: pd.DataFrame, e_c: pd.DataFrame,
+                  first_utc) -> tuple[list, list, list[int]]:
+    """When each rise of a DMA's consumption began, and which rises are an earlier one
+    growing (an episode, located once on its whole course).
+
+    Parameters
+    ----------
+    ups : DataFrame
+        The rises to locate, in alarm order: ``series``, ``alarm_utc``, ``change_utc``,
+        ``rebased_utc``, ``step`` [L/s].
+    events : DataFrame
+        Every change that cuts a rise's hours (``rebased_utc``, ``change_utc``,
+        ``direction``, ``series``, ``alarm_utc``).
+    e_c : DataFrame
+        hour × DMA: corrected consumption residuals [L/s].
+    first_utc : Timestamp
+        The period's first hour.
+
+    Returns
+    -------
+    (list, list, list of int)
+        Per rise: the first hour its start may be looked for from (the end of the last
+        rebase before it), its start (:func:`twin.water.leak_detection.refine_change`), and
+        the row of the episode's first rise (its own when it starts one): a rise is the
+        DMA's previous one growing when it does not outgrow that episode's largest rise
+        (:func:`outgrows`) and the residual kept rising in between (:func:`continues`).
+    """
+    firsts, starts, head = [], [], []
+    last_up: dict[str, int] = {}
+    largest: dict[int, float] = {}  # each episode's largest rise so far [L/s]
+    for i, a in ups.iterrows():
+        earlier = events[events.rebased_utc < a.change_utc]
+        first = max([first_utc] + list(earlier.rebased_utc))
+        change = det.refine_change(e_c[a.series], a.change_utc, a.alarm_utc, first)
+        p = last_up.get(a.series)
+        head.append(head[p] if p is not None and not outgrows(
+            a.step, largest[head[p]]) and continues(e_c[a.series], events, ups.loc[p],
+                                                   starts[p], a, change) else i)
+        largest[head[i]] = max(largest.get(head[i], a.step), a.step)
+        firsts.append(first)
+        starts.append(change)
+        last_up[a.series] = i
+    return firsts, starts, head
+
+
+def regressed_share(base: rs.Baseline, q_meas_l_s: pd.DataFrame, q_expected_l_s: pd.DataFrame,
+                    dma: str, change_utc, stop_utc, leak_l_s: float) -> pd.Series:
+    """What the pressure baseline takes out of a leak's drop, per L/s of leak
+    (:func:`twin.water.leak_location.baseline_share`), at the DMAs' measured flows over
+    the leak's hours [m per L/s].
+
+    Parameters
+    ----------
+    base : Baseline
+        The pressure residuals' baseline (its ``coef``: logger × regressor).
+    q_meas_l_s, q_expected_l_s : DataFrame
+        hour × DMA: measured and expected consumption [L/s]; an hour the meters missed
+        takes the expected mean.
+    dma : str
+        The leak's DMA.
+    change_utc, stop_utc : Timestamp
+        The leak's hours, both ends included.
+    leak_l_s : float
+        The leak flow [L/s].
+    """
+    t = q_meas_l_s.index
+    q_with = q_meas_l_s[(t >= change_utc) & (t <= stop_utc)].mean().fillna(
+        q_expected_l_s.mean())
+    q_without = q_with.copy()
+    q_without[dma] = max(q_with[dma] - leak_l_s, 0.0)
+    return loc.baseline_share(
+        base.coef, rs.regressors(q_with.to_frame().T, pressure=True).iloc[0],
+        rs.regressors(q_without.to_frame().T, pressure=True).iloc[0], leak_l_s)
+
+
+def timing_flags(change_utc, first_utc, baseline_end_utc, robust: bool) -> list[str]:
+    """What an alarm's time says of how certain it is: a baseline learned robustly over the
+    whole period, a change inside the leak-free baseline period, or one in the first day,
+    with little before it to compare with."""
+    flags = []
+    if robust:
+        flags.append("robust baseline")
+    if change_utc < baseline_end_utc and not robust:
+        flags.append("in the baseline period")
+    if (change_utc - first_utc) < pd.Timedelta(hours=24):
+        flags.append("in the first hours: little before the change to compare with")
+    return flags
 
 
 def _logger_area(loggers, dmas: pd.Series) -> str:
