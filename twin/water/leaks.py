@@ -209,7 +209,9 @@ RANK_METRIC = "correlation"
 #: whole smallest leak as the bar turns away many leaks near it. On
 #: ``benchmarks/bench_leaks.py`` (the eight sets of 3 seeds of 70 days, 192 leaks, 72 of
 #: them 3-10 m³/h): 1.0 found 130 (31 small) with 0.54 false alarms per DMA-month; 0.7
-#: 133 (34) with 0.63; 0.5 134 (35) with 0.73. No leak found at 1.0 was lost.
+#: 133 (34) with 0.63; 0.5 134 (35) with 0.73; no leak found at 1.0 was lost. One run of
+#: 36 cases (six networks, 6 seeds): 188 to 198 of 288 (3-10 m³/h 41 to 50 of 108), none
+#: lost, false alarms 0.51 to 0.60 per DMA-month.
 RISE_SHARE = 0.7
 #: Fewest loggers in a DMA to locate on them alone: the common mode is their median, and
 #: with fewer than 3 it is the signature itself [-].
@@ -920,8 +922,8 @@ def regressed_share(base: rs.Baseline, q_meas_l_s: pd.DataFrame, q_expected_l_s:
     base : Baseline
         The pressure residuals' baseline (its ``coef``: logger × regressor).
     q_meas_l_s, q_expected_l_s : DataFrame
-        hour × DMA: measured and expected consumption [L/s]; an hour the meters missed
-        takes the expected mean.
+        hour × DMA: measured and expected consumption [L/s]; a DMA whose meters missed
+        all the leak's hours takes its expected mean over the whole period.
     dma : str
         The leak's DMA.
     change_utc, stop_utc : Timestamp
