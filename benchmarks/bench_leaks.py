@@ -43,20 +43,20 @@ Usage::
 Measured at commit 6619c82 (branch risefloor: an alarm is raised when its rise reaches 70 %
 of the smallest leak, :data:`twin.water.leaks.RISE_SHARE`; before, the whole of it), the same
 36 cases, ``bench_leaks.py --days 70 --network KL CTOWN BWSN_Network_1.inp MICROPOLIS_v1.inp
-BIN.inp GOY.inp --seeds 0 1 2 3 4 5`` (found (3-10, 10-50, >50 m3/h), FA/DMA/mo, abrupt
-delay h, location error m; before: f7b5cb2's column of the table further down):
+BIN.inp GOY.inp --seeds 0 1 2 3 4 5``; before it: f7b5cb2's column of the table further
+down (found (3-10, 10-50, >50 m3/h), FA/DMA/mo, abrupt delay h, location error m):
 
-==========  ================================  ================================
-network     70 % (risefloor)                  100 % (f7b5cb2)
-==========  ================================  ================================
-KL          34/48 (7, 15, 12) 0.75 0.8 92     33/48 (6, 15, 12) 0.60 0.8 90
-CTOWN       31/48 (8, 14, 9) 0.41 2.6 124     31/48 (8, 14, 9) 0.36 2.6 124
-BWSN        30/48 (7, 11, 12) 0.80 1.2 220    27/48 (5, 10, 12) 0.72 1.2 166
-MICROPOLIS  35/48 (10, 13, 12) 0.31 1.2 121   33/48 (8, 13, 12) 0.29 1.1 124
-BIN         22/48 (1, 10, 11) 0.60 1.2 234    22/48 (1, 10, 11) 0.58 1.2 234
-GOY         46/48 (17, 18, 11) 0.70 2.0 102   42/48 (13, 18, 11) 0.51 2.5 102
-all 36      198/288 (50, 81, 67) 0.60 1.5 112 188/288 (41, 80, 67) 0.51 1.5 112
-==========  ================================  ================================
+==========  ==========================================
+network     70 % of the smallest leak (risefloor)
+==========  ==========================================
+KL          34/48 (7, 15, 12) 0.75 0.8 92
+CTOWN       31/48 (8, 14, 9) 0.41 2.6 124
+BWSN        30/48 (7, 11, 12) 0.80 1.2 220
+MICROPOLIS  35/48 (10, 13, 12) 0.31 1.2 121
+BIN         22/48 (1, 10, 11) 0.60 1.2 234
+GOY         46/48 (17, 18, 11) 0.70 2.0 102
+all 36      198/288 (50, 81, 67) 0.60 1.5 112
+==========  ==========================================
 
 Ten leaks gained (nine of 3.3-6.9 m3/h and BWSN seed 3's 19.9), none lost. The floors:
 above 10 m3/h 148/180 = 82 % (met), 3-10 m3/h 50/108 = 46 % (missed), 0.60 false alarms
