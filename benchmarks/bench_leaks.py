@@ -72,8 +72,8 @@ the repo on the 24 cases of the eight 3-seed sets (found within 300 m of 192, 72
   network that made the data (a perfectly calibrated model), 128 (41 small). The loggers'
   residual noise (hourly departures from the DMA's median) moved only on CTOWN (median
   0.17-0.22 m to 0.05-0.14 m); on KL, BWSN and BIN it stayed as it was (e.g. KL's DMA-1
-  0.028 m, BIN's DMA-1 0.16 m). Calibrating the pipes on the leak-free days would not
-  place more small leaks.
+  0.028 m, BIN's DMA-1 0.16 m). Calibrating the pipes on the leak-free days would place
+  few more small leaks (3 of 72 here).
 * **Not the DMA's own unexplained demand in the signature.** The signature regresses the
   loggers on the DMA's balance residual, whose day means carry 1-6 m3/h of demand noise
   (the size of a small leak). Taking out the loggers' response to it (regressed on the
