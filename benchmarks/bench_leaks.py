@@ -1433,6 +1433,8 @@ from twin.water import leak_location as loc
 from twin.water import leak_residuals as rs
 from twin.water import leak_scoring as sc
 from twin.water.leaks import (
+    HOUR,
+    M3H_L_S,
     NEW_KINDS,
     LeakNetwork,
     LeakSettings,
@@ -1539,7 +1541,6 @@ def located_alone(case, report, sens, settings: LeakSettings) -> dict:
       alone stand between the signature and the leak.
 
     Returns counts within 300 m of the leak's pipe, per signature and size class."""
-    hour = pd.Timedelta(hours=1)
     res = report.residuals
     e_c = res.consumption_l_s.to_pandas().tz_localize("UTC")
     drift = set(report.flags.sensor[report.flags.problem == "drift"])
@@ -1563,7 +1564,7 @@ def located_alone(case, report, sens, settings: LeakSettings) -> dict:
     covs: dict[tuple, pd.DataFrame | None] = {}
     for k, lk in enumerate(truth.itertuples()):
         lo = max([lk.start - window, t[0], *events[events < lk.start]])
-        hi = min([t[-1] + hour, *events[events > lk.start + hour]]) - hour
+        hi = min([t[-1] + HOUR, *events[events > lk.start + HOUR]]) - HOUR
         group = location_loggers(e_p.columns, case.dmas, lk.dma)
         p = e_p[group]
         if tuple(group) not in covs:
@@ -1574,9 +1575,9 @@ def located_alone(case, report, sens, settings: LeakSettings) -> dict:
                                       int(settings.locate_window_h)).iloc[0])
         q = q if np.isfinite(q) else 0.0
         measured = loc.leak_signature(p, e_c[lk.dma], lo, hi) * max(
-            q, 0.1 * settings.min_leak_m3h / 3.6)
+            q, 0.1 * settings.min_leak_m3h * M3H_L_S)
         dp, _, flow = loc.sensitivity_batch(real, [f"LEAK-{lk.leak_id}"], group, [],
-                                            leak_l_s=lk.flow / 3.6)
+                                            leak_l_s=lk.flow * M3H_L_S)
         signatures = {"measured": (measured, max(q, 0.0)),
                       "noise_free": (pd.Series(dp[0] * flow[0], index=group), flow[0])}
         for what, (change, size) in signatures.items():
@@ -1642,7 +1643,7 @@ def run_case(case, client, settings: LeakSettings) -> dict:
                                                  case.wn, case.meters, case.dmas))
     base_end = case.obs.times[0] + pd.Timedelta(days=settings.baseline_days)
     mnf = night_flow_step_alarms(cons, "UTC", base_end,
-                                 min_step_l_s=settings.min_leak_m3h / 3.6)
+                                 min_step_l_s=settings.min_leak_m3h * M3H_L_S)
     med = medoids(case.node_xy, case.dmas, case.wn.junction_name_list)
     mnf = mnf.assign(x_m=[case.node_xy.loc[med[d], "x_m"] for d in mnf.dma],
                      y_m=[case.node_xy.loc[med[d], "y_m"] for d in mnf.dma])

@@ -863,7 +863,7 @@ def _alarm_row(i: int, a, change_utc, where, located_utc, flag: str) -> dict:
     """One alarm's row: rise ``a`` (``series``, ``alarm_utc``, ``rebased_utc``, ``step``
     [L/s]) that began at ``change_utc``, placed at ``where`` (element, x [m], y [m])."""
     return dict(zip(ALARM_COLUMNS, (i, a.series, a.alarm_utc, change_utc, a.rebased_utc,
-                                    a.step, a.step * 3.6, *where, located_utc, flag), strict=True))
+                                    a.step, a.step / M3H_L_S, *where, located_utc, flag), strict=True))
 
 
 def rise_episodes(ups: pd.DataFrame, events: pd.DataFrame, e_c: pd.DataFrame,
@@ -1337,7 +1337,7 @@ def burst_alarms(alarms: pd.DataFrame, bursts: pd.DataFrame, step: pd.Timedelta)
     extra = pd.DataFrame({
         "alarm": np.arange(n0, n0 + len(un)), "dma": un.series, "alarm_utc": un.alarm_utc,
         "change_utc": un.alarm_utc - un.window.astype(int) * step,
-        "step_l_s": un["size"].astype(float), "leak_m3h": un["size"].astype(float) * 3.6,
+        "step_l_s": un["size"].astype(float), "leak_m3h": un["size"].astype(float) / M3H_L_S,
         "element": "", "x_m": np.nan, "y_m": np.nan,
         "flag": [f"burst test: {r.size:.1f} L/s over the last {r.window * step / HOUR:g} h "
                  f"({r.z:.1f} σ{_fall_text(r)}); no CUSUM alarm of its DMA confirmed it within "
