@@ -1498,3 +1498,36 @@ def burst_pressure_falls(crossings: pd.DataFrame, p: pd.DataFrame, mask: np.ndar
         falls.append(float(seen[key][int(c.step)]))
     out = crossings.assign(pressure_fall=np.asarray(falls, dtype=float))
     return out[out.pressure_fall >= min_fall].reset_index(drop=True)
+
+
+def two_window_change(x: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Each column's change at each row: the mean of the ``window`` rows from it on less
+    the mean of the ``window`` rows before it (:func:`window_step` read at the window's
+    end), NaN where fewer than half of either are finite or the window runs past the end
+    [units of ``x``]."""
+    return pd.DataFrame({c: np.concatenate([window_step(x[c].to_numpy(dtype=float), window,
+                                                        window)[window - 1:],
+                                            np.full(window - 1, np.nan)])
+                         for c in x.columns}, index=x.index)[list(x.columns)]
+
+
+def matched_filter_energy(u: np.ndarray, signatures: np.ndarray) -> np.ndarray:
+    """The largest one-sided matched-filter energy over a set of signatures, per row.
+
+    For whitened departures ``u`` (row × sensor) and whitened signatures (signature ×
+    sensor), the energy of the departure along each signature, ⟨u, s⟩² / |s|² where
+    ⟨u, s⟩ > 0 (0 where the departure points away from it): the GLR of a change of
+    unknown size along a known direction, in white noise of unit variance (Basseville &
+    Nikiforov 1993, §7.2).
+
+    Returns
+    -------
+    ndarray
+        Per row of ``u``, the largest energy over the signatures [-]; 0 without any.
+    """
+    u = np.nan_to_num(np.asarray(u, dtype=float))
+    if not signatures.size:
+        return np.zeros(len(u))
+    b = u @ signatures.T
+    a = np.maximum((signatures * signatures).sum(axis=1), 1e-300)
+    return np.where(b > 0, b * b / a[None, :], 0.0).max(axis=1)

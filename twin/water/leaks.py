@@ -213,6 +213,18 @@ RANK_METRIC = "correlation"
 #: 36 cases (six networks, 6 seeds): 188 to 198 of 288 (3-10 m³/h 41 to 50 of 108), none
 #: lost, false alarms 0.51 to 0.60 per DMA-month.
 RISE_SHARE = 0.7
+#: False alarms per DMA per month of the second, more sensitive consumption CUSUM whose
+#: rises the loggers' pressure must confirm (:func:`confirmed_rises`) [1/month]. A small
+#: leak's rise often stays under the first detector's threshold (0.33 false alarms a
+#: month); with a threshold for 2 a month the CUSUM sees more of them and more noise, and a
+#: pressure test alone crosses 3.6-6.6 times per DMA-month (other DMAs' leaks move the
+#: loggers unevenly): each test alone is too loose, the two together are not.
+CONFIRM_FALSE_ALARMS = 2.0
+#: Quantile of the leak-free hours' pressure evidence a sensitive rise's must exceed [-].
+CONFIRM_QUANTILE = 0.95
+#: Hours on each side of a change that the pressure evidence compares (two days: the
+#: daily cycle cancels); a confirmed rise is raised once they are measured [h].
+CONFIRM_WINDOW_H = 48
 #: Fewest loggers in a DMA to locate on them alone: the common mode is their median, and
 #: with fewer than 3 it is the signature itself [-].
 MIN_AREA_LOGGERS = 3
@@ -289,6 +301,12 @@ class LeakSettings:
         midnight of the period.
     detect_step_min : float
         Step of the change detection [min]; the SCADA's own step when that is coarser.
+    confirm_false_alarms_per_month : float
+        Target false alarms per DMA per month of a second, more sensitive consumption
+        detector whose new leaks are raised only where the DMA's loggers confirm them
+        (:func:`confirmed_rises`) [1/month]; 0 turns it off.
+    confirm_quantile : float
+        Quantile of the leak-free hours' pressure evidence that confirms such a rise [-].
     burst_test : bool
         Raise the joint CUSUM's alarms sooner when a burst test of the last hours of the
         DMA's residual crossed first (:func:`twin.water.leak_detection.burst_crossings`;
@@ -319,6 +337,8 @@ class LeakSettings:
     pattern_origin: pd.Timestamp | None = None
     detect_step_min: float = DETECT_STEP_MIN
     burst_test: bool = True
+    confirm_false_alarms_per_month: float = CONFIRM_FALSE_ALARMS
+    confirm_quantile: float = CONFIRM_QUANTILE
 
     def as_dict(self) -> dict:
         return {k: (str(v) if isinstance(v, pd.Timestamp) else v)
@@ -725,29 +745,149 @@ def detect_and_locate(
     pattern = exp.expected_consumption_l_s(wn, net.dmas, np.ones(len(obs.times)), seconds,
                                            obs.times).reindex(columns=zones, fill_value=0.0)
     ramp = rs.within_hour_ramp(pattern, ratio_t) if step < HOUR else None
-    changes, e_c, calibration, note, crossings = _detect_consumption(
-        r_step, c_exp, ramp, ops, step, r_c, q_h, mask, ops_h.to_numpy(), base_end,
-        robust, base_p, s, dma_pressure(obs.pressure_m[loggers] - p_log, net.dmas)
-        if s.burst_test else None)
+    detect = lambda settings, falls: _detect_consumption(  # noqa: E731
+        r_step, c_exp, ramp, ops, step, r_c, q_h, mask, ops_h.to_numpy(), base_end, robust,
+        base_p, settings, falls)
+    changes, e_c, calibration, note, crossings = detect(
+        s, dma_pressure(obs.pressure_m[loggers] - p_log, net.dmas) if s.burst_test else None)
     if note:
         notes.append(note)
     calibration.attrs["storage_filter"] = filtered.to_dict("records")
+    # a second, more sensitive detector whose new leaks the loggers' pressure must confirm
+    sensitive = replace(s, false_alarms_per_month=s.confirm_false_alarms_per_month,
+                        burst_test=False)
+    second = detect(sensitive, None)[:2] if s.confirm_false_alarms_per_month > 0 else None
     # 5. location
-    # a rise well below the smallest leak (its level measured after the alarm) is the
-    # detector's noise, not a leak: kept in ``changes``, not raised (:data:`RISE_SHARE`)
-    ups = changes[(changes.direction == "up") & (changes.rise >= RISE_SHARE * min_leak)
-                  & (changes.explained_by < 0)].reset_index(drop=True)
-    if len(ups) and sens is None:
-        sens = loc.leak_sensitivity(wn, loggers, net.meters, net.dmas, client=client,
-                                    cache_dir=cache_dir,
-                                    progress=lambda d, n: tick("sensitivity", d, n))
+    n_rises = len(raised(changes, min_leak)) + (len(raised(second[0], min_leak))
+                                                 if second is not None else 0)
+    sens = _sensitivity(sens, n_rises, net, loggers, client, cache_dir, tick)
     use_p = e_p.drop(columns=drifting)
-    # the loggers' noise as location sees it: departures from the median over the loggers
-    sigma_p = loc.logger_noise_m(use_p, mask)
-    pipes = loc.pipe_table(wn)
-    texts = loc.snapshot_inp_texts(wn) if len(ups) and s.size_refine else []
-    spacing_m = float(np.median(loc.nearest_logger_m(net.node_xy, wn.junction_name_list,
-                                                     loggers))) if loggers else 0.0
+    where = Whereabouts(
+        net, s, sens, use_p, loc.logger_noise_m(use_p, mask), loc.pipe_table(wn),
+        loc.snapshot_inp_texts(wn) if n_rises and s.size_refine else [],
+        float(np.median(loc.nearest_logger_m(net.node_xy, wn.junction_name_list, loggers)))
+        if loggers else 0.0, base_p, q_meas_h, q_h, mask, base_end, robust)
+    alarms, candidates, covs = locate_rises(changes, e_c, crossings, step, where, tick)
+    if second is not None and sens is not None:
+        also, also_cands, _ = locate_rises(*second, crossings.iloc[:0], step, where)
+        evidence = pressure_evidence(use_p, net, sens, mask, CONFIRM_WINDOW_H,
+                                     s.confirm_quantile)
+        extra = confirmed_rises(alarms, also, evidence, net.node_xy, CONFIRM_WINDOW_H,
+                                s.confirm_false_alarms_per_month)
+        alarms, candidates = with_confirmed(alarms, candidates, extra, also_cands)
+        calibration.attrs["pressure_confirmation"] = {
+            "false_alarms_per_month": s.confirm_false_alarms_per_month,
+            "quantile": s.confirm_quantile, "window_h": CONFIRM_WINDOW_H,
+            "threshold": {z: round(e[2], 3) for z, e in evidence.items()}}
+    shrunk = [f"{_logger_area(k, net.dmas)} {c.attrs['shrinkage']:.2f}"
+              for k, c in covs.items() if c is not None and "shrinkage" in c.attrs]
+    if shrunk:
+        notes.append("location weighed the loggers by their signature noise's covariance on "
+                     "the leak-free days; its correlations shrunk toward none by "
+                     + ", ".join(shrunk))
+    off = int((~ops_h).sum())
+    if off:
+        notes.append(f"{off} of {len(ops_h)} hours left out of change detection: the model's "
+                     "pumps did not run as SCADA measured")
+    res = xr.Dataset(
+        {"consumption_l_s": (("time", "dma"), e_c.to_numpy(), {"units": "L/s"}),
+         "pressure_m": (("time", "logger"), e_p.to_numpy(), {"units": "m"}),
+         "operations_match": ("time", ops_h.to_numpy().astype(int), {"units": "1"})},
+        coords={"time": t.tz_localize(None), "dma": np.asarray(zones, dtype=str),
+                "logger": np.asarray(e_p.columns, dtype=str)})
+    return LeakReport(alarms, changes, candidates, calibration, res,
+                      pd.DataFrame(flags, columns=["sensor", "problem", "detail"]), notes)
+
+
+def raised(changes: pd.DataFrame, min_leak_l_s: float) -> pd.DataFrame:
+    """The rises of a detector's changes an alarm is raised for, renumbered from 0.
+
+    A rise well below the smallest leak (its level measured after the alarm) is the
+    detector's noise, not a leak: it is kept in the changes, not raised
+    (:data:`RISE_SHARE`); nor is a change another DMA's explains.
+    """
+    return changes[(changes.direction == "up") & (changes.rise >= RISE_SHARE * min_leak_l_s)
+                   & (changes.explained_by < 0)].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Whereabouts:
+    """What locating a DMA's rises reads, whichever detector raised them.
+
+    Attributes
+    ----------
+    net : LeakNetwork
+    settings : LeakSettings
+    sens : Dataset or None
+        The loggers' sensitivities (:func:`twin.water.leak_location.leak_sensitivity`);
+        None only when there is nothing to locate.
+    pressure_m : DataFrame
+        hour × logger: corrected pressure residuals of the loggers location uses [m].
+    sigma_m : Series
+        Each logger's noise as location sees it (departures from the loggers' median) [m].
+    pipes : DataFrame
+        :func:`twin.water.leak_location.pipe_table`.
+    inp_texts : list of str
+        The network's snapshots for the sized re-ranking (empty when it is off).
+    spacing_m : float
+        Median distance from a junction to its nearest logger [m].
+    base_p : Baseline
+        The pressure residuals' baseline.
+    q_meas_l_s, q_expected_l_s : DataFrame
+        hour × DMA: measured and expected consumption [L/s].
+    mask : ndarray of bool
+        The leak-free hours the baselines were learned on.
+    baseline_end_utc : Timestamp
+    robust : bool
+        Whether the baselines were learned robustly on the whole period.
+    """
+
+    net: LeakNetwork
+    settings: LeakSettings
+    sens: xr.Dataset | None
+    pressure_m: pd.DataFrame
+    sigma_m: pd.Series
+    pipes: pd.DataFrame
+    inp_texts: list
+    spacing_m: float
+    base_p: rs.Baseline
+    q_meas_l_s: pd.DataFrame
+    q_expected_l_s: pd.DataFrame
+    mask: np.ndarray
+    baseline_end_utc: pd.Timestamp
+    robust: bool
+
+
+def locate_rises(changes: pd.DataFrame, e_c: pd.DataFrame, crossings: pd.DataFrame,
+                 step: pd.Timedelta, w: Whereabouts,
+                 tick: Callable[[str, int, int], None] = lambda *_: None,
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Locate a detector's rises, tell growth from new leaks, and add its burst test.
+
+    Parameters
+    ----------
+    changes : DataFrame
+        The detector's changes (:func:`_detect_consumption`).
+    e_c : DataFrame
+        hour × DMA: its corrected consumption residuals [L/s].
+    crossings : DataFrame
+        Its burst test's crossings (empty when off).
+    step : Timedelta
+        The detection step.
+    w : Whereabouts
+    tick : callable, optional
+        ``tick("locate", done, total)``.
+
+    Returns
+    -------
+    (DataFrame, DataFrame, dict)
+        The alarms (:attr:`LeakReport.alarms`), their candidate positions, and the
+        signature noise's covariance per set of loggers (None where not used).
+    """
+    s = w.settings
+    min_leak = s.min_leak_m3h * M3H_L_S
+    ups = raised(changes, min_leak)
+    t = e_c.index
     rows, cands, fits = [], [], []
     tick("locate", 0, len(ups))
     # the alarms that cut location windows: not those another DMA's alarm explains
@@ -775,26 +915,28 @@ def detect_and_locate(
         q_win = float(loc.pressure_change(e_c[[a.series]], change, stop, first,
                                           int(s.locate_window_h)).iloc[0])
         q_prior = q_win if np.isfinite(q_win) else a.step
-        area = [lg for lg in use_p.columns if str(net.dmas.get(lg)) == a.series]
-        sig_p = use_p[location_loggers(use_p.columns, net.dmas, a.series)] if (
+        use_p = w.pressure_m
+        area = [lg for lg in use_p.columns if str(w.net.dmas.get(lg)) == a.series]
+        sig_p = use_p[location_loggers(use_p.columns, w.net.dmas, a.series)] if (
             s.area_loggers) else use_p
         dp = loc.leak_signature(sig_p, e_c[a.series], max(change - wh, first), stop) * max(
             q_prior, 0.1 * min_leak)
         # the share of the leak's drop the pressure baseline expects from the flows it
         # regresses on (the leak adds to them), taken out of the positions' changes too
-        regressed = regressed_share(base_p, q_meas_h, q_h, a.series, change, stop,
-                                    max(q_prior, 0.0)) if s.baseline_share else None
+        regressed = regressed_share(w.base_p, w.q_meas_l_s, w.q_expected_l_s, a.series,
+                                    change, stop, max(q_prior, 0.0)) if (
+            s.baseline_share) else None
         # the noise of the signature's day means over these loggers, as the leak-free
         # days had it: patterns they share (a pump the model runs otherwise) are noise
         key = tuple(sig_p.columns)
         if key not in covs:
-            covs[key] = loc.signature_noise_covariance(sig_p, mask) if (
+            covs[key] = loc.signature_noise_covariance(sig_p, w.mask) if (
                 s.noise_covariance) else None
-        flag_txt = timing_flags(a.change_utc, t[0], base_end, robust)
+        flag_txt = timing_flags(a.change_utc, t[0], w.baseline_end_utc, w.robust)
         try:
             ranked, fit, share = signature_positions(
-                dp, sigma_p, max(q_prior, 0.0), sens, net, a.series, area, spacing_m, pipes,
-                texts, s, regressed_m=regressed, noise_cov=covs[key])
+                dp, w.sigma_m, max(q_prior, 0.0), w.sens, w.net, a.series, area, w.spacing_m,
+                w.pipes, w.inp_texts, s, regressed_m=regressed, noise_cov=covs[key])
             if share < s.narrow_min_posterior:
                 flag_txt.append(f"located over the whole DMA: the loggers left {share:.1%} "
                                 "of the posterior near the logger that fell most")
@@ -833,24 +975,153 @@ def detect_and_locate(
     if len(crossings):
         alarms = burst_alarms(alarms, det.confirm_bursts(
             crossings, ups, step, pd.Timedelta(hours=det.BURST_REFERENCE_H)), step)
-    shrunk = [f"{_logger_area(k, net.dmas)} {c.attrs['shrinkage']:.2f}"
-              for k, c in covs.items() if c is not None and "shrinkage" in c.attrs]
-    if shrunk:
-        notes.append("location weighed the loggers by their signature noise's covariance on "
-                     "the leak-free days; its correlations shrunk toward none by "
-                     + ", ".join(shrunk))
-    off = int((~ops_h).sum())
-    if off:
-        notes.append(f"{off} of {len(ops_h)} hours left out of change detection: the model's "
-                     "pumps did not run as SCADA measured")
-    res = xr.Dataset(
-        {"consumption_l_s": (("time", "dma"), e_c.to_numpy(), {"units": "L/s"}),
-         "pressure_m": (("time", "logger"), e_p.to_numpy(), {"units": "m"}),
-         "operations_match": ("time", ops_h.to_numpy().astype(int), {"units": "1"})},
-        coords={"time": t.tz_localize(None), "dma": np.asarray(zones, dtype=str),
-                "logger": np.asarray(e_p.columns, dtype=str)})
-    return LeakReport(alarms, changes, candidates, calibration, res,
-                      pd.DataFrame(flags, columns=["sensor", "problem", "detail"]), notes)
+    return alarms, candidates, covs
+
+
+def pressure_evidence(pressure_m: pd.DataFrame, net: LeakNetwork, sens: xr.Dataset,
+                      mask: np.ndarray, window_h: int, quantile: float,
+                      ) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, float]]:
+    """Each DMA's loggers' evidence, hour by hour, that a leak of the DMA began then.
+
+    Per DMA with at least :data:`MIN_AREA_LOGGERS` loggers: each logger's departure from
+    the DMA's loggers' median (what a pump or tank moves alike leaves), its change over
+    ``window_h`` hours after each hour against as many before
+    (:func:`twin.water.leak_detection.two_window_change`), standardised by its median and
+    robust spread (1.4826·MAD) over the leak-free hours; and the DMA's candidate positions'
+    sensitivities read the same way (less their median over the loggers, over the loggers'
+    spread). The threshold is the ``quantile`` over the leak-free hours of the largest
+    matched-filter energy along any of them
+    (:func:`twin.water.leak_detection.matched_filter_energy`).
+
+    Parameters
+    ----------
+    pressure_m : DataFrame
+        hour × logger: corrected pressure residuals [m].
+    net : LeakNetwork
+    sens : Dataset
+        The loggers' sensitivities (:func:`twin.water.leak_location.leak_sensitivity`).
+    mask : ndarray of bool
+        The leak-free hours.
+    window_h : int
+        Hours on each side [h].
+    quantile : float
+        [-]
+
+    Returns
+    -------
+    dict
+        DMA → (hour × logger: the standardised changes [-]; junction × logger: the
+        standardised sensitivities [-]; the threshold [-]).
+    """
+    flows = sens["standard_leak_l_s"].to_series()
+    known = set(sens.sensor.values)
+    out = {}
+    for z in rs.zones_of(net.meters):
+        own = [lg for lg in pressure_m.columns
+               if str(net.dmas.get(lg)) == z and f"P {lg}" in known]
+        if len(own) < MIN_AREA_LOGGERS:
+            continue
+        p = pressure_m[own]
+        dp = det.two_window_change(p.sub(p.median(axis=1), axis=0), window_h)
+        calm = dp[mask]
+        m0 = calm.median()
+        sd = 1.4826 * (calm - m0).abs().median()
+        own = [lg for lg in own if sd[lg] > 0]
+        cand = [j for j in loc.candidate_junctions(net.wn, net.dmas, net.meters, z)
+                if j in flows.index and flows[j] > 0]
+        if len(own) < MIN_AREA_LOGGERS or not cand:
+            continue
+        u = (dp[own] - m0[own]) / sd[own]
+        S = sens["sensitivity"].sel(junction=cand, sensor=[f"P {lg}" for lg in own]).to_numpy()
+        S = pd.DataFrame((S - np.median(S, axis=1, keepdims=True)) / sd[own].to_numpy()[None, :],
+                         index=cand, columns=own)
+        energy = det.matched_filter_energy(u.to_numpy()[mask], S.to_numpy())
+        out[z] = (u, S, float(np.quantile(energy, quantile)))
+    return out
+
+
+def confirmed_rises(alarms: pd.DataFrame, sensitive: pd.DataFrame,
+                    evidence: dict[str, tuple[pd.DataFrame, pd.DataFrame, float]],
+                    node_xy: pd.DataFrame, window_h: int,
+                    false_alarms_per_month: float) -> pd.DataFrame:
+    """The sensitive detector's new leaks that the first detector missed and the DMA's
+    loggers confirm where it was located.
+
+    A located ``new`` alarm of the sensitive detector counts when no new alarm of its DMA
+    began within ``window_h`` of it and, at its start, the matched-filter energy of its
+    DMA's loggers' changes along the sensitivity of the candidate junction nearest its
+    position exceeds the DMA's threshold (:func:`pressure_evidence`): the loggers saw a
+    change, and the one a leak there makes. It is raised once the hours after its start
+    that the evidence reads are measured.
+
+    Parameters
+    ----------
+    alarms, sensitive : DataFrame
+        The first and the sensitive detector's alarms (:attr:`LeakReport.alarms`).
+    evidence : dict
+        :func:`pressure_evidence`.
+    node_xy : DataFrame
+        Node → ``x_m``, ``y_m`` [m].
+    window_h : int
+        [h]
+    false_alarms_per_month : float
+        The sensitive detector's design rate, for the flag [1/month].
+
+    Returns
+    -------
+    DataFrame
+        The confirmed alarms, their ``alarm`` numbers the sensitive detector's.
+    """
+    w = pd.Timedelta(hours=window_h)
+    new = alarms[alarms.kind.isin(NEW_KINDS)]
+    keep, flags = [], []
+    for r in sensitive[(sensitive.kind == "new") & sensitive.x_m.notna()].itertuples():
+        if r.dma not in evidence or (
+                (new.dma == r.dma) & ((new.change_utc - r.change_utc).abs() < w)).any():
+            continue
+        u, S, threshold = evidence[r.dma]
+        i = u.index.searchsorted(r.change_utc)
+        if i >= len(u):
+            continue
+        xy = node_xy.loc[S.index, ["x_m", "y_m"]].to_numpy(dtype=float)
+        at = int(np.argmin(np.hypot(xy[:, 0] - r.x_m, xy[:, 1] - r.y_m)))
+        v = float(det.matched_filter_energy(u.iloc[[i]].to_numpy(), S.iloc[[at]].to_numpy())[0])
+        if v > threshold:
+            keep.append(r.Index)
+            flags.append(f"raised by the sensitive detector ({false_alarms_per_month:g} false "
+                         f"alarms a month), confirmed by its loggers' pressure at "
+                         f"{S.index[at]} ({v:.1f} over {threshold:.1f})")
+    out = sensitive.loc[keep].copy()
+    out["flag"] = [f"{f}; {g}" if f else g for f, g in zip(out.flag, flags, strict=True)]
+    out["alarm_utc"] = np.maximum(out.alarm_utc, out.change_utc + w)
+    out["located_utc"] = np.maximum(out.located_utc, out.alarm_utc)
+    return out
+
+
+def with_confirmed(alarms: pd.DataFrame, candidates: pd.DataFrame, extra: pd.DataFrame,
+                   extra_candidates: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The alarms and candidates with the confirmed ones appended, numbered on, in the order
+    they were raised."""
+    if not len(extra):
+        return alarms, candidates
+    n0 = int(alarms.alarm.max()) + 1 if len(alarms) else 0
+    number = dict(zip(extra.alarm, range(n0, n0 + len(extra)), strict=True))
+    extra = extra.assign(alarm=extra.alarm.map(number)).reindex(columns=alarms.columns)
+    cands = extra_candidates[extra_candidates.alarm.isin(number)]
+    out = pd.concat([alarms, extra], ignore_index=True) if len(alarms) else extra
+    return out.reset_index(drop=True), pd.concat(
+        [candidates, cands.assign(alarm=cands.alarm.map(number))], ignore_index=True)
+
+
+def _sensitivity(sens: xr.Dataset | None, n_rises: int, net: LeakNetwork, loggers: list[str],
+                 client, cache_dir, tick) -> xr.Dataset | None:
+    """The loggers' sensitivities: those given, else computed (or read from the cache)
+    when there are rises to locate."""
+    if sens is not None or not n_rises:
+        return sens
+    return loc.leak_sensitivity(net.wn, loggers, net.meters, net.dmas, client=client,
+                                cache_dir=cache_dir,
+                                progress=lambda d, n: tick("sensitivity", d, n))
 
 
 #: The columns of :attr:`LeakReport.alarms` that location fills in, in order (``rising``,
