@@ -65,6 +65,13 @@ def leaks(
              "for two detection steps and the DMA's loggers fell with it (a crossing no "
              "CUSUM alarm confirms is listed as 'burst, unconfirmed'), or at the CUSUM's "
              "time only.")] = True,
+    confirm_false_alarms_per_month: Annotated[float, typer.Option(
+        min=0, help="Target false alarms per DMA per month of a second, more sensitive "
+                    "detector whose new leaks are raised only where the DMA's loggers' "
+                    "pressure confirms them at the located position (0: off).")] = 2.0,
+    confirm_quantile: Annotated[float, typer.Option(
+        min=0, max=1, help="Quantile of the leak-free hours' pressure evidence that "
+                           "confirms such a leak.")] = 0.95,
     truth: Annotated[str | None, typer.Option(
         help="CSV of known leaks (leak_id, pipe or junction, start, end, flow m3/h): score "
              "the run against it, BattLeDIM's way.")] = None,
@@ -138,7 +145,9 @@ def leaks(
                             search_radius_m=search_radius_m, rank_metric=rank_metric,
                             area_loggers=area_loggers, noise_covariance=noise_covariance,
                             pressure_at_measured_levels=tanks_measured,
-                            burst_test=burst_test)
+                            burst_test=burst_test,
+                            confirm_false_alarms_per_month=confirm_false_alarms_per_month,
+                            confirm_quantile=confirm_quantile)
     if scheduler:
         from twin.parallel import dask_client
         client_cm = dask_client(scheduler)

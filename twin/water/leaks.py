@@ -775,6 +775,11 @@ def detect_and_locate(
         extra = confirmed_rises(alarms, also, evidence, net.node_xy, CONFIRM_WINDOW_H,
                                 s.confirm_false_alarms_per_month)
         alarms, candidates = with_confirmed(alarms, candidates, extra, also_cands)
+        notes.append(
+            f"a second detector designed for {s.confirm_false_alarms_per_month:g} false alarms "
+            f"per DMA-month raised {len(extra)} new leak(s) the first missed, each confirmed "
+            f"by its DMA's loggers' pressure at its position (thresholds: "
+            + ", ".join(f"{z} {e[2]:.1f}" for z, e in evidence.items()) + ")")
         calibration.attrs["pressure_confirmation"] = {
             "false_alarms_per_month": s.confirm_false_alarms_per_month,
             "quantile": s.confirm_quantile, "window_h": CONFIRM_WINDOW_H,
@@ -1100,8 +1105,8 @@ def confirmed_rises(alarms: pd.DataFrame, sensitive: pd.DataFrame,
 
 def with_confirmed(alarms: pd.DataFrame, candidates: pd.DataFrame, extra: pd.DataFrame,
                    extra_candidates: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The alarms and candidates with the confirmed ones appended, numbered on, in the order
-    they were raised."""
+    """The alarms and candidates with the confirmed alarms appended, numbered on from the
+    first detector's."""
     if not len(extra):
         return alarms, candidates
     n0 = int(alarms.alarm.max()) + 1 if len(alarms) else 0
