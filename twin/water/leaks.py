@@ -385,7 +385,8 @@ class LeakReport:
     alarms : DataFrame
         One row per leak alarm: ``alarm`` (number), ``dma``, ``alarm_utc`` (when it was
         raised: the burst test's crossing when it came before the CUSUM's alarm,
-        ``cusum_alarm_utc``), ``change_utc``, ``step_l_s`` [L/s], ``leak_m3h`` [m³/h],
+        ``cusum_alarm_utc``; for a new leak of the sensitive detector, once the loggers'
+        pressure confirmed it, :func:`confirmed_rises`), ``change_utc``, ``step_l_s`` [L/s], ``leak_m3h`` [m³/h],
         ``kind`` (``new``, ``growth`` of an earlier alarm, ``growth_of``, or ``burst,
         unconfirmed``: a crossing of the burst test no CUSUM alarm confirmed, no position,
         :func:`burst_alarms`), the position reported (the centre of the most probable
@@ -405,7 +406,10 @@ class LeakReport:
         between false alarms, and the baseline period; ``attrs["storage_filter"]``: per DMA
         whose tanks' level noise was filtered out, the noises the filter used and the
         residual's spread before and after
-        (:func:`twin.water.leak_residuals.mass_balance_filter`).
+        (:func:`twin.water.leak_residuals.mass_balance_filter`);
+        ``attrs["pressure_confirmation"]``: the sensitive detector's false-alarm target, the
+        quantile, window and each DMA's threshold of the loggers' evidence
+        (:func:`pressure_evidence`).
     residuals : Dataset
         Hourly corrected residuals: ``consumption_l_s (time × dma)``, ``pressure_m (time ×
         logger)``.
@@ -1098,6 +1102,7 @@ def confirmed_rises(alarms: pd.DataFrame, sensitive: pd.DataFrame,
                          f"{S.index[at]} ({v:.1f} over {threshold:.1f})")
     out = sensitive.loc[keep].copy()
     out["flag"] = [f"{f}; {g}" if f else g for f, g in zip(out.flag, flags, strict=True)]
+    out["cusum_alarm_utc"] = out.alarm_utc
     out["alarm_utc"] = np.maximum(out.alarm_utc, out.change_utc + w)
     out["located_utc"] = np.maximum(out.located_utc, out.alarm_utc)
     return out
@@ -1113,9 +1118,10 @@ def with_confirmed(alarms: pd.DataFrame, candidates: pd.DataFrame, extra: pd.Dat
     number = dict(zip(extra.alarm, range(n0, n0 + len(extra)), strict=True))
     extra = extra.assign(alarm=extra.alarm.map(number)).reindex(columns=alarms.columns)
     cands = extra_candidates[extra_candidates.alarm.isin(number)]
+    cands = cands.assign(alarm=cands.alarm.map(number))
     out = pd.concat([alarms, extra], ignore_index=True) if len(alarms) else extra
-    return out.reset_index(drop=True), pd.concat(
-        [candidates, cands.assign(alarm=cands.alarm.map(number))], ignore_index=True)
+    return out.reset_index(drop=True), pd.concat([candidates, cands], ignore_index=True) if (
+        len(candidates)) else cands.reset_index(drop=True)
 
 
 def _sensitivity(sens: xr.Dataset | None, n_rises: int, net: LeakNetwork, loggers: list[str],
