@@ -10,7 +10,8 @@
    learned on the stated leak-free period (robustly on the whole period when none is long
    enough);
 4. :mod:`~twin.water.leak_detection`: detector settings calibrated from the baseline's
-   noise, two-sided CUSUM per DMA that restarts after each alarm;
+   noise, two-sided CUSUM per DMA that restarts after each alarm, and a second, more
+   sensitive one whose new leaks the DMA's loggers must confirm (:func:`confirmed_rises`);
 5. :mod:`~twin.water.leak_location`: candidates in the alarming DMA ranked by the loggers'
    pressure change against sensitivities computed once per network, refined on pipes.
 
@@ -137,9 +138,9 @@ off by up to 10 %):
   sensitive CUSUM's alarms are mostly noise. ``benchmarks/bench_leaks.py``, 36 cases of
   six networks: found 198 to 204 of 288 (3-10 m³/h 50 to 53 of 108), none lost, false
   alarms 0.60 to 0.71 per DMA-month, median abrupt delay 1.5 to 2.0 h (a confirmed leak is
-  raised 48 h after its start at the earliest). Confirming by the best fit of any position rather than the
-  located one: the same leaks with 0.88 false alarms per DMA-month on 24 of the cases
-  (0.76 at the located position);
+  raised 48 h after its start at the earliest). Confirmed by the best fit of any position
+  rather than the located one: the same leaks with 0.88 false alarms per DMA-month on 24 of
+  the cases (0.76 at the located position);
 * the minimum-night-flow step of practice runs beside it in the benchmark as the anchor;
 * speed and memory: the expectation's EPANET run is read only at the loggers, tanks,
   boundary links and pumps as it steps, and the store is read a month and a group of
@@ -153,6 +154,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -399,7 +401,8 @@ class LeakReport:
         One row per leak alarm: ``alarm`` (number), ``dma``, ``alarm_utc`` (when it was
         raised: the burst test's crossing when it came before the CUSUM's alarm,
         ``cusum_alarm_utc``; for a new leak of the sensitive detector, once the loggers'
-        pressure confirmed it, :func:`confirmed_rises`), ``change_utc``, ``step_l_s`` [L/s], ``leak_m3h`` [m³/h],
+        pressure confirmed it, :func:`confirmed_rises`), ``change_utc``, ``step_l_s``
+        [L/s], ``leak_m3h`` [m³/h],
         ``kind`` (``new``, ``growth`` of an earlier alarm, ``growth_of``, or ``burst,
         unconfirmed``: a crossing of the burst test no CUSUM alarm confirmed, no position,
         :func:`burst_alarms`), the position reported (the centre of the most probable
@@ -762,9 +765,8 @@ def detect_and_locate(
     pattern = exp.expected_consumption_l_s(wn, net.dmas, np.ones(len(obs.times)), seconds,
                                            obs.times).reindex(columns=zones, fill_value=0.0)
     ramp = rs.within_hour_ramp(pattern, ratio_t) if step < HOUR else None
-    detect = lambda settings, falls: _detect_consumption(  # noqa: E731
-        r_step, c_exp, ramp, ops, step, r_c, q_h, mask, ops_h.to_numpy(), base_end, robust,
-        base_p, settings, falls)
+    detect = partial(_detect_consumption, r_step, c_exp, ramp, ops, step, r_c, q_h, mask,
+                     ops_h.to_numpy(), base_end, robust, base_p)
     changes, e_c, calibration, note, crossings = detect(
         s, dma_pressure(obs.pressure_m[loggers] - p_log, net.dmas) if s.burst_test else None)
     if note:
@@ -779,7 +781,7 @@ def detect_and_locate(
                                                  if second is not None else 0)
     sens = _sensitivity(sens, n_rises, net, loggers, client, cache_dir, tick)
     use_p = e_p.drop(columns=drifting)
-    where = Whereabouts(
+    where = LocationInputs(
         net, s, sens, use_p, loc.logger_noise_m(use_p, mask), loc.pipe_table(wn),
         loc.snapshot_inp_texts(wn) if n_rises and s.size_refine else [],
         float(np.median(loc.nearest_logger_m(net.node_xy, wn.junction_name_list, loggers)))
@@ -795,8 +797,10 @@ def detect_and_locate(
         notes.append(
             f"a second detector designed for {s.confirm_false_alarms_per_month:g} false alarms "
             f"per DMA-month raised {len(extra)} new leak(s) the first missed, each confirmed "
-            f"by its DMA's loggers' pressure at its position (thresholds: "
-            + ", ".join(f"{z} {e[2]:.1f}" for z, e in evidence.items()) + ")")
+            "by its DMA's loggers' pressure at its position (thresholds: "
+            + ", ".join(f"{z} {e[2]:.1f}" for z, e in evidence.items()) + ")" if evidence else
+            "no DMA has 3 loggers with a leak-free spread: the second, more sensitive detector "
+            "had nothing to confirm its leaks and raised none")
         calibration.attrs["pressure_confirmation"] = {
             "false_alarms_per_month": s.confirm_false_alarms_per_month,
             "quantile": s.confirm_quantile, "window_h": CONFIRM_WINDOW_H,
@@ -833,7 +837,7 @@ def raised(changes: pd.DataFrame, min_leak_l_s: float) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class Whereabouts:
+class LocationInputs:
     """What locating a DMA's rises reads, whichever detector raised them.
 
     Attributes
@@ -881,7 +885,7 @@ class Whereabouts:
 
 
 def locate_rises(changes: pd.DataFrame, e_c: pd.DataFrame, crossings: pd.DataFrame,
-                 step: pd.Timedelta, w: Whereabouts,
+                 step: pd.Timedelta, w: LocationInputs,
                  tick: Callable[[str, int, int], None] = lambda *_: None,
                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Locate a detector's rises, tell growth from new leaks, and add its burst test.
@@ -896,7 +900,7 @@ def locate_rises(changes: pd.DataFrame, e_c: pd.DataFrame, crossings: pd.DataFra
         Its burst test's crossings (empty when off).
     step : Timedelta
         The detection step.
-    w : Whereabouts
+    w : LocationInputs
     tick : callable, optional
         ``tick("locate", done, total)``.
 
