@@ -43,20 +43,20 @@ Usage::
 Measured at commit 174a943 (branch confirm: a second, more sensitive consumption CUSUM, 2
 false alarms per DMA-month designed, whose new leaks are raised where the DMA's loggers confirm
 them at their located position, :func:`twin.water.leaks.confirmed_rises`), the same 36 cases
-and command; risefloor's column from its run below (found (3-10, 10-50, >50 m3/h), FA/DMA/mo,
+and command; risefloor's run is the table below (found (3-10, 10-50, >50 m3/h), FA/DMA/mo,
 abrupt delay h, location error m):
 
-==========  ================================  ================================
-network     confirmed by pressure (confirm)   70 % of the smallest leak
-==========  ================================  ================================
-KL          36/48 (8, 16, 12) 0.94 0.8 92     34/48 (7, 15, 12) 0.75 0.8 92
-CTOWN       31/48 (8, 14, 9) 0.43 2.6 124     31/48 (8, 14, 9) 0.41 2.6 124
-BWSN        30/48 (7, 11, 12) 0.92 1.2 251    30/48 (7, 11, 12) 0.80 1.2 220
-MICROPOLIS  37/48 (11, 14, 12) 0.41 1.6 121   35/48 (10, 13, 12) 0.31 1.2 121
-BIN         24/48 (2, 11, 11) 0.85 1.6 242    22/48 (1, 10, 11) 0.60 1.2 234
-GOY         46/48 (17, 18, 11) 0.70 2.0 102   46/48 (17, 18, 11) 0.70 2.0 102
-all 36      204/288 (53, 84, 67) 0.71 2.0 115 198/288 (50, 81, 67) 0.60 1.5 112
-==========  ================================  ================================
+==========  ========================================
+network     confirmed by pressure (confirm)
+==========  ========================================
+KL          36/48 (8, 16, 12) 0.94 0.8 92
+CTOWN       31/48 (8, 14, 9) 0.43 2.6 124
+BWSN        30/48 (7, 11, 12) 0.92 1.2 251
+MICROPOLIS  37/48 (11, 14, 12) 0.41 1.6 121
+BIN         24/48 (2, 11, 11) 0.85 1.6 242
+GOY         46/48 (17, 18, 11) 0.70 2.0 102
+all 36      204/288 (53, 84, 67) 0.71 2.0 115
+==========  ========================================
 
 Six leaks gained, none lost: BIN seed 1's 4.2 m3/h L04 and seed 3's 13.9 L05, KL seed 4's 22.3
 L05 and seed 5's 9.2 L07, MICROPOLIS seed 0's 3.6 L07 and seed 5's 38.0 L08 (three in seeds
