@@ -10,7 +10,7 @@ import pytest
 
 from twin.water import leak_detection as det
 from twin.water import leak_location as loc
-from twin.water.leaks import LeakNetwork, confirmed_rises, pressure_evidence
+from twin.water.leaks import LeakNetwork, confirmed_rises, pressure_evidence, with_confirmed
 
 T0 = pd.Timestamp("2026-03-01", tz="UTC")
 
@@ -112,3 +112,17 @@ def test_a_sensitive_rise_is_raised_only_where_the_loggers_confirm_it_at_its_pos
     # a lower threshold lets J2's weaker fit through too
     assert confirmed_rises(first, sensitive, {"D": (u, S, 4.0)}, xy, 48, 2.0).alarm.tolist() \
         == [0, 1]
+
+
+def test_confirmed_alarms_are_numbered_on_with_their_own_candidates():
+    alarms = pd.DataFrame([_alarm(i, "D", 10 * i, 0.0) for i in range(3)])
+    extra = pd.DataFrame([_alarm(5, "D", 100, 0.0), _alarm(7, "E", 120, 0.0)])
+    cands = pd.DataFrame({"alarm": [0, 1, 2], "rank": 1, "element": ["A", "B", "C"]})
+    extra_cands = pd.DataFrame({"alarm": [4, 5, 5, 7], "rank": [1, 1, 2, 1],
+                                "element": ["X", "J1", "J2", "J3"]})
+    out, c = with_confirmed(alarms, cands, extra, extra_cands)
+    assert out.alarm.tolist() == [0, 1, 2, 3, 4] and out.dma.tolist() == ["D"] * 4 + ["E"]
+    # the sensitive detector's alarm 4 was not confirmed: its candidates stay out
+    assert c.alarm.tolist() == [0, 1, 2, 3, 3, 4]
+    assert c.element.tolist() == ["A", "B", "C", "J1", "J2", "J3"]
+    assert with_confirmed(alarms, cands, extra.iloc[:0], extra_cands)[0] is alarms

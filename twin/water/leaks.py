@@ -914,6 +914,7 @@ def locate_rises(changes: pd.DataFrame, e_c: pd.DataFrame, crossings: pd.DataFra
     min_leak = s.min_leak_m3h * M3H_L_S
     ups = raised(changes, min_leak)
     t = e_c.index
+    use_p = w.pressure_m
     rows, cands, fits = [], [], []
     tick("locate", 0, len(ups))
     # the alarms that cut location windows: not those another DMA's alarm explains
@@ -941,7 +942,6 @@ def locate_rises(changes: pd.DataFrame, e_c: pd.DataFrame, crossings: pd.DataFra
         q_win = float(loc.pressure_change(e_c[[a.series]], change, stop, first,
                                           int(s.locate_window_h)).iloc[0])
         q_prior = q_win if np.isfinite(q_win) else a.step
-        use_p = w.pressure_m
         area = [lg for lg in use_p.columns if str(w.net.dmas.get(lg)) == a.series]
         sig_p = use_p[location_loggers(use_p.columns, w.net.dmas, a.series)] if (
             s.area_loggers) else use_p
