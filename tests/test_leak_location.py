@@ -368,9 +368,10 @@ def test_an_episode_is_located_until_a_day_after_its_last_growth_or_the_next_cha
 
 
 def test_rises_are_grouped_into_episodes_a_ramp_is_one_a_rise_after_a_repair_is_another():
-    """A leak ramping up over three days raises two alarms: one episode, started on the ramp. After its repair (a fall) a new abrupt leak is an episode of its own, as is
-    a rise of another DMA, and a rise several times the episode's largest (a burst beside
-    the small leak still growing)."""
+    """A leak ramping up over three days raises two alarms: one episode, started on the
+    ramp. After its repair (a fall) a new abrupt leak is an episode of its own, as is a rise
+    of another DMA, and a rise several times the episode's largest (a burst beside the small
+    leak still growing)."""
     from twin.water.leaks import rise_episodes
 
     t = _hours(10)

@@ -775,7 +775,7 @@ def detect_and_locate(
     # a second, more sensitive detector whose new leaks the loggers' pressure must confirm
     sensitive = replace(s, false_alarms_per_month=s.confirm_false_alarms_per_month,
                         burst_test=False)
-    second = detect(sensitive, None)[:2] if s.confirm_false_alarms_per_month > 0 else None
+    second = detect(sensitive, None) if s.confirm_false_alarms_per_month > 0 else None
     # 5. location
     n_rises = len(raised(changes, min_leak)) + (len(raised(second[0], min_leak))
                                                  if second is not None else 0)
@@ -788,19 +788,20 @@ def detect_and_locate(
         if loggers else 0.0, base_p, q_meas_h, q_h, mask, base_end, robust)
     alarms, candidates, covs = locate_rises(changes, e_c, crossings, step, where, tick)
     if second is not None and sens is not None:
-        also, also_cands, _ = locate_rises(*second, crossings.iloc[:0], step, where)
+        changes_2, e_c_2, _, _, crossings_2 = second
+        also, also_cands, _ = locate_rises(changes_2, e_c_2, crossings_2, step, where)
         evidence = pressure_evidence(use_p, net, sens, mask, CONFIRM_WINDOW_H,
                                      s.confirm_quantile)
         extra = confirmed_rises(alarms, also, evidence, net.node_xy, CONFIRM_WINDOW_H,
                                 s.confirm_false_alarms_per_month)
         alarms, candidates = with_confirmed(alarms, candidates, extra, also_cands)
+        thresholds = ", ".join(f"{z} {e[2]:.1f}" for z, e in evidence.items())
         notes.append(
             f"a second detector designed for {s.confirm_false_alarms_per_month:g} false alarms "
             f"per DMA-month raised {len(extra)} new leak(s) the first missed, each confirmed "
-            "by its DMA's loggers' pressure at its position (thresholds: "
-            + ", ".join(f"{z} {e[2]:.1f}" for z, e in evidence.items()) + ")" if evidence else
-            "no DMA has 3 loggers with a leak-free spread: the second, more sensitive detector "
-            "had nothing to confirm its leaks and raised none")
+            f"by its DMA's loggers' pressure at its position (thresholds: {thresholds})"
+            if evidence else "no DMA has 3 loggers with a leak-free spread: the second, more "
+            "sensitive detector had nothing to confirm its leaks and raised none")
         calibration.attrs["pressure_confirmation"] = {
             "false_alarms_per_month": s.confirm_false_alarms_per_month,
             "quantile": s.confirm_quantile, "window_h": CONFIRM_WINDOW_H,
