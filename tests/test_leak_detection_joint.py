@@ -128,6 +128,40 @@ def test_return_after_a_fall_is_no_rise():
     assert leak.rise.iloc[0] == pytest.approx(2.0, abs=0.3)
 
 
+def _after_a_repair(later_l_s: float):
+    """A 10 L/s leak from day 18, repaired on day 25 (a fall of 10 L/s), and a rise of
+    ``later_l_s`` 15 hours after the repair; noise 0.3 L/s at 15 min."""
+    rng = np.random.default_rng(11)
+    n = 4 * 24 * 40
+    t = pd.date_range("2020-01-06", periods=n, freq="15min", tz="UTC")
+    x = rng.normal(0, 0.3, n)
+    x[4 * 24 * 18:4 * 24 * 25] += 10.0
+    later = 4 * 24 * 25 + 4 * 15
+    x[later:] += later_l_s
+    r = pd.DataFrame({"A": x}, index=t)
+    base = np.asarray(t < t[0] + pd.Timedelta(days=14))
+    s = det.calibrate_joint(r, base, min_leak=0.8, target_arl=730 * 4 / 0.33, rebase=48,
+                            step_s=900)
+    ch, _ = det.detect_joint(r, s)
+    fall = ch[ch.direction == "down"]
+    assert len(fall) == 1 and fall.step.iloc[0] == pytest.approx(-10.0, abs=0.5)
+    rise = ch[(ch.direction == "up") & (ch.change_utc >= t[later] - pd.Timedelta(hours=2))]
+    assert len(rise) == 1 and rise.step.iloc[0] == pytest.approx(later_l_s, abs=0.4)
+    return rise.iloc[0]
+
+
+def test_new_leak_after_a_repair_is_a_rise():
+    """A 3 L/s leak 15 h after a 10 L/s leak's repair is 0.3 of the fall, between
+    ``SETTLING_SHARE`` and ``RECOVERY_SHARE``: a change of its own, its rise its step (read
+    against the level before the repair it would be 3 − 10 = −7 L/s, never raised). A
+    1 L/s rise, 0.1 of the fall, is the level after the repair settling: read against the
+    level before the fall, 1 − 10 = −9 L/s."""
+    assert det.SETTLING_SHARE < 0.3 < det.RECOVERY_SHARE
+    assert _after_a_repair(3.0).rise == pytest.approx(3.0, abs=0.4)
+    assert det.SETTLING_SHARE > 0.1
+    assert _after_a_repair(1.0).rise == pytest.approx(-9.0, abs=0.5)
+
+
 def test_step_response_by_hand():
     """Whitening with φ = (0.5, 0.2) passes 1, then 1 − 0.5, then 1 − 0.7 of a step."""
     assert det.step_response(np.array([0.5, 0.2]), 5) == pytest.approx([1, 0.5, 0.3, 0.3,
