@@ -102,22 +102,31 @@ def test_within_hour_ramp_by_hand():
     assert mid.mean() == pytest.approx(0.0)
 
 
+def _one_dma(seed: int) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """40 days of one DMA's residual at 15 min: white noise of 0.3 L/s."""
+    n = 4 * 24 * 40
+    t = pd.date_range("2020-01-06", periods=n, freq="15min", tz="UTC")
+    return t, np.random.default_rng(seed).normal(0, 0.3, n)
+
+
+def _changes(t: pd.DatetimeIndex, x: np.ndarray) -> pd.DataFrame:
+    """The joint detector's changes of one DMA ``x``, calibrated on its first 14 days."""
+    r = pd.DataFrame({"A": x}, index=t)
+    base = np.asarray(t < t[0] + pd.Timedelta(days=14))
+    s = det.calibrate_joint(r, base, min_leak=0.8, target_arl=730 * 4 / 0.33, rebase=48,
+                            step_s=900)
+    return det.detect_joint(r, s)[0]
+
+
 def test_return_after_a_fall_is_no_rise():
     """A fall of 2 L/s for 30 hours, then back to where it was (a meter's outage, a level
     measured low): the detector sees the fall and the way back up, the way back's ``rise``
     (above the level before the fall) is about 0, so it is no leak; a later 2 L/s rise
     counts in full."""
-    rng = np.random.default_rng(9)
-    n = 4 * 24 * 40
-    t = pd.date_range("2020-01-06", periods=n, freq="15min", tz="UTC")
-    x = rng.normal(0, 0.3, n)
+    t, x = _one_dma(9)
     x[4 * 24 * 20:4 * 24 * 20 + 120] -= 2.0
     x[4 * 24 * 30:] += 2.0
-    r = pd.DataFrame({"A": x}, index=t)
-    base = np.asarray(t < t[0] + pd.Timedelta(days=14))
-    s = det.calibrate_joint(r, base, min_leak=0.8, target_arl=730 * 4 / 0.33, rebase=48,
-                            step_s=900)
-    ch, _ = det.detect_joint(r, s)
+    ch = _changes(t, x)
     fall = ch[ch.direction == "down"]
     assert len(fall) >= 1 and fall.step.iloc[0] == pytest.approx(-2.0, abs=0.3)
     back = ch[(ch.direction == "up") & (ch.alarm_utc > fall.alarm_utc.iloc[0])
@@ -131,18 +140,11 @@ def test_return_after_a_fall_is_no_rise():
 def _after_a_repair(later_l_s: float):
     """A 10 L/s leak from day 18, repaired on day 25 (a fall of 10 L/s), and a rise of
     ``later_l_s`` 15 hours after the repair; noise 0.3 L/s at 15 min."""
-    rng = np.random.default_rng(11)
-    n = 4 * 24 * 40
-    t = pd.date_range("2020-01-06", periods=n, freq="15min", tz="UTC")
-    x = rng.normal(0, 0.3, n)
+    t, x = _one_dma(11)
     x[4 * 24 * 18:4 * 24 * 25] += 10.0
     later = 4 * 24 * 25 + 4 * 15
     x[later:] += later_l_s
-    r = pd.DataFrame({"A": x}, index=t)
-    base = np.asarray(t < t[0] + pd.Timedelta(days=14))
-    s = det.calibrate_joint(r, base, min_leak=0.8, target_arl=730 * 4 / 0.33, rebase=48,
-                            step_s=900)
-    ch, _ = det.detect_joint(r, s)
+    ch = _changes(t, x)
     fall = ch[ch.direction == "down"]
     assert len(fall) == 1 and fall.step.iloc[0] == pytest.approx(-10.0, abs=0.5)
     rise = ch[(ch.direction == "up") & (ch.change_utc >= t[later] - pd.Timedelta(hours=2))]

@@ -106,7 +106,7 @@ CHANGE_WINDOW_H = 12
 #: (six networks, seeds 0-5, 36 cases, and seeds 6-8, 18 cases): found 204 to 205 of 288 and
 #: 84 to 86 of 144, false alarms 0.71 to 0.74 and 0.77 to 0.78 per DMA-month; with no
 #: lower share 205 and 87, at 0.76 and 0.81 (the eleven rises it adds, of 0.8-4.6 L/s
-#: after falls of 6-46 L/s, are none of them a leak's) [-].
+#: after falls of 6-46 L/s, none placed within 300 m of a leak) [-].
 SETTLING_SHARE = 0.2
 RECOVERY_SHARE = 0.5
 #: An alarm goes to another DMA than the one whose sum crossed when a step there explains
