@@ -81,6 +81,23 @@ junction, d its base demand, s its sensitivities: they match the leak-free days'
 correlations at 0.81-0.95 on KL seed 0's DMAs, and the shrinkage then takes the model
 whole), KL seeds 0-5 from 36 to 20 found; half that target, half none, 203/288 (53).
 
+The AMR customers' departures from the model as regressors, tried at b7f2553 and not kept:
+each meter's hourly use over the hour's metered ratio times its model use, less one, scaled
+by the hour's demand, taken out of every DMA's consumption residual and every logger's
+pressure residual by a ridge regression learned on the leak-free days (penalty chosen per
+series on seven held-out folds by the spread of 6-h means, no correction where none lowers
+it; the leak-free rows corrected out of fold). Fitted on leak-free days 0-9 at fixed
+penalties and read on days 10-13, it lowered the 24-h means' spread of KL seed 0's loggers
+(from the DMA's median) from 44 to 19-26 mm (DMA-1) and of BIN seed 2's consumption from 7.0
+to 3.5-4.4 m3/h (DMA-1), but raised it on CTOWN's and MICROPOLIS's loggers (CTOWN seed 1's
+DMA-2 from 77 to 106-216 mm), hence the held-out choice. The twin: seeds 0-5 205 to 192/288
+(53 to 52 small) at 0.74 to 0.89 false alarms per DMA-month; seeds 6-8 86 to 89/144 (17
+small both) at 0.78 to 0.90. KL seeds 0-5 with the pressures' correction alone 36 to 34, the
+consumption's alone 36 to 28 (seed 4: an alarm raised an hour before a 118 m3/h burst took
+the burst into its level, 26 L/s placed 924 m away). Location alone from the true start,
+seeds 0-5: 202 (61 small) without, 198 (60) with; KL 31 to 30. The noise the meters explain
+is not what keeps small leaks from being placed.
+
 Measured at commit 174a943 (branch confirm: a second, more sensitive consumption CUSUM, 2
 false alarms per DMA-month designed, whose new leaks are raised where the DMA's loggers confirm
 them at their located position, :func:`twin.water.leaks.confirmed_rises`), the same 36 cases
