@@ -105,6 +105,8 @@ ROWS = [
     ("leaks-days-1", ["water", "leaks", *S0, "--days", "1", "--store", "{store}"], "--days"),
     ("leaks-rank-metric", ["water", "leaks", *S0, "--rank-metric", "nearest", "--store",
                            "{store}"], "--rank-metric nearest"),
+    ("leaks-signature-course", ["water", "leaks", *S0, "--signature-course", "ramp",
+                                "--store", "{store}"], "--signature-course ramp"),
     ("leaks-scheduler-dead", ["water", "leaks", *S0, "--store", "{store}", "--scheduler",
                               "{dead}"], "{dead}"),
     ("leaks-scheduler-not-dask", ["water", "leaks", *S0, "--store", "{store}", "--scheduler",

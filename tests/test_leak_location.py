@@ -332,6 +332,29 @@ def test_signature_of_a_growing_leak_is_its_sensitivity_and_leaves_an_earlier_on
     assert loc.leak_signature(p, flow, t[40], t[80]).isna().all()
 
 
+def test_signature_on_a_step_leaves_out_the_demand_that_moves_the_balance():
+    """An abrupt 2 L/s leak at day 5 while the DMA's demand is off by ±1.5 L/s from day to
+    day (symmetric about the start over the 48 h either side), the demand's own pressure
+    shape s_d in the loggers: regressed on the consumption residual (the leak plus that
+    demand) the signature is pulled towards s_d; on a step at the start it is the leak's s
+    (within the running means' half-hour asymmetry)."""
+    t = _hours(12)
+    h = np.arange(len(t), dtype=float)
+    q = np.where(h >= 120, 2.0, 0.0)  # [L/s]
+    demand = np.repeat([0, 0, 0, 1.5, -1.5, -1.5, 1.5, 0, 0, 0, 0, 0], 24)  # [L/s]
+    s = {"a": -0.30, "b": -0.05, "c": -0.12}
+    s_d = {"a": -0.02, "b": -0.20, "c": -0.02}
+    p = pd.DataFrame({n: 40.0 + s[n] * q + s_d[n] * demand for n in s}, index=t)
+    course = loc.step_course(t, t[120], 2.0)
+    assert course.iloc[119] == 0.0 and course.iloc[120] == 2.0
+    on_step = loc.leak_signature(p, course, t[72], t[167])
+    on_flow = loc.leak_signature(p, pd.Series(q + demand, index=t), t[72], t[167])
+    for n in s:
+        assert on_step[n] == pytest.approx(s[n], abs=0.005)
+    assert on_flow["b"] < s["b"] - 0.05  # towards the demand's -0.20
+    assert on_flow["a"] > s["a"] + 0.1
+
+
 def test_a_leak_growing_between_two_alarms_continues_an_abrupt_second_does_not():
     """The rule that makes two alarms one episode: the residual keeps rising from the first
     change to the second (a ramp) - not when it is level in between (two steps), nor after a

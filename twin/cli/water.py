@@ -30,7 +30,7 @@ def leaks(
         min=1, help="Step of the change detection [min] (the SCADA's own when coarser).")
     ] = 15.0,
     locate_window_h: Annotated[float, typer.Option(
-        help="Hours of pressure on each side of a change compared to locate it.")] = 48.0,
+        help="Hours of pressure on each side of a change compared to locate it.")] = 96.0,
     top: Annotated[int, typer.Option(min=1, help="Candidate positions listed per alarm.")] = 5,
     size_refine: Annotated[int, typer.Option(
         min=0, help="Best positions ranked again with a leak of the fitted size (0: off).")] = 10,
@@ -55,6 +55,10 @@ def leaks(
         "--noise-covariance/--logger-noise",
         help="Weigh the loggers by their noise's covariance on the leak-free days, or each "
              "by its own noise.")] = True,
+    signature_course: Annotated[str, typer.Option(
+        help="The leak flow each logger's pressure is regressed on to locate it: 'step' (a "
+             "step of the DMA's consumption change at the leak's start) or 'flow' (the "
+             "DMA's consumption residual hour by hour).")] = "step",
     tanks_measured: Annotated[bool, typer.Option(
         "--tanks-measured/--tanks-simulated",
         help="Expect the loggers' pressures with every tank SCADA measures held at its "
@@ -105,6 +109,7 @@ def leaks(
     from twin.water.leak_location import LeakLocationError
     from twin.water.leak_scoring import TruthFileError
     from twin.water.leaks import (
+        SIGNATURE_COURSES,
         LeakDetectionError,
         LeakNetwork,
         LeakSettings,
@@ -119,6 +124,8 @@ def leaks(
              "not negative")
     if rank_metric not in ("correlation", "misfit"):
         fail(f"--rank-metric {rank_metric}: give 'correlation' or 'misfit'")
+    if signature_course not in SIGNATURE_COURSES:
+        fail(f"--signature-course {signature_course}: give 'step' or 'flow'")
     if not locate_window_h > 0:
         fail(f"--locate-window-h {locate_window_h}: give a positive number of hours")
     existing_path(truth, "--truth")
@@ -144,6 +151,7 @@ def leaks(
                             narrow_min_posterior=narrow_min_posterior,
                             search_radius_m=search_radius_m, rank_metric=rank_metric,
                             area_loggers=area_loggers, noise_covariance=noise_covariance,
+                            signature_course=signature_course,
                             pressure_at_measured_levels=tanks_measured,
                             burst_test=burst_test,
                             confirm_false_alarms_per_month=confirm_false_alarms_per_month,

@@ -482,6 +482,14 @@ def leak_signature(residual_m: pd.DataFrame, leak_flow_l_s: pd.Series, lo_utc, h
     return pd.Series(slope, index=residual_m.columns)
 
 
+def step_course(times: pd.DatetimeIndex, change_utc, leak_l_s: float) -> pd.Series:
+    """A leak flow that steps from 0 to ``leak_l_s`` at ``change_utc`` [L/s], at ``times``:
+    the course :func:`leak_signature` regresses on when the leak is taken as abrupt, so
+    that what else moves the DMA's consumption residual over the window (its demand's day
+    to day noise, another leak still growing) does not enter the signature."""
+    return pd.Series(np.where(times >= change_utc, float(leak_l_s), 0.0), index=times)
+
+
 def rank_locations(
     dp_m: pd.Series,
     sigma_m: pd.Series,
