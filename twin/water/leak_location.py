@@ -12,11 +12,12 @@ Candidates are ranked by the weighted least-squares misfit of ``Δ ≈ q · s_j`
 observed change Δ and the column s_j of the junction, with the leak flow q ≥ 0 fitted for
 each, or (``metric="correlation"``, what the leak workflow uses) by the angle between Δ and
 s_j alone, blind to the leak's size. The observed change is the leak's signature
-(:func:`leak_signature`): each logger's pressure regressed on the area's leak flow (its
-consumption residual), day means on day means, over the hours from before the change to a
-window after it, times the leak flow; an earlier leak that began before the window is in
-the regression's constant (the differential signature), and a leak that grows is measured
-over its whole rise.
+(:func:`leak_signature`): each logger's pressure regressed on the area's leak flow (a step
+of its consumption change at the start, :func:`step_course`, or its consumption residual),
+day means on day means, over the hours from before the change to a window after it, times
+the leak flow; an earlier leak that began before the window is in the regression's
+constant (the differential signature), and a leak that grows is measured over its whole
+rise.
 
 References
 ----------
@@ -484,9 +485,10 @@ def leak_signature(residual_m: pd.DataFrame, leak_flow_l_s: pd.Series, lo_utc, h
 
 def step_course(times: pd.DatetimeIndex, change_utc, leak_l_s: float) -> pd.Series:
     """A leak flow that steps from 0 to ``leak_l_s`` at ``change_utc`` [L/s], at ``times``:
-    the course :func:`leak_signature` regresses on when the leak is taken as abrupt, so
-    that what else moves the DMA's consumption residual over the window (its demand's day
-    to day noise, another leak still growing) does not enter the signature."""
+    a course for :func:`leak_signature` to regress on in place of the DMA's consumption
+    residual (the leak workflow's default, growing leaks too), so that what else moves that
+    residual over the window (its demand's day-to-day noise, another leak still growing)
+    does not enter the signature."""
     return pd.Series(np.where(times >= change_utc, float(leak_l_s), 0.0), index=times)
 
 

@@ -143,10 +143,11 @@ off by up to 10 %):
   the cases (0.76 at the located position);
 * the signature regressed on a step at the leak's start, not on the DMA's consumption
   residual hour by hour (:data:`SIGNATURE_COURSE`, :func:`measured_signature`), over 96 h
-  either side of the change (:data:`LOCATE_WINDOW_H`; 48 h before). The residual carries the DMA's demand noise, day means of
-  1-6 m³/h (the size of a small leak) with a pressure shape of its own, and the slope on
-  it took that shape in; a step at the start is blind to what does not change there, and
-  more hours then lower the noise instead of adding it.
+  either side of the change (:data:`LOCATE_WINDOW_H`; before, 48 h). The residual carries
+  the DMA's demand noise, day means of 1-6 m³/h (the size of a small leak) with a
+  pressure shape of its own, and the slope on it took that shape in; a step at the start
+  is blind to what does not change there, and more hours then lower the noise instead of
+  adding it.
   ``benchmarks/bench_leaks.py``, 36 cases of six networks (seeds 0-5, the methods chosen
   on them): found 205 to 207 of 288 (3-10 m³/h 53 to 58 of 108), false alarms 0.74 to
   0.75 per DMA-month; 18 cases of seeds 6-8: 86 to 94 of 144 (17 to 18 small, above
