@@ -125,7 +125,8 @@ def leaks(
     if rank_metric not in ("correlation", "misfit"):
         fail(f"--rank-metric {rank_metric}: give 'correlation' or 'misfit'")
     if signature_course not in SIGNATURE_COURSES:
-        fail(f"--signature-course {signature_course}: give 'step' or 'flow'")
+        fail(f"--signature-course {signature_course}: give one of "
+             f"{', '.join(SIGNATURE_COURSES)}")
     if not locate_window_h > 0:
         fail(f"--locate-window-h {locate_window_h}: give a positive number of hours")
     existing_path(truth, "--truth")

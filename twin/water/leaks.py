@@ -1047,6 +1047,9 @@ def measured_signature(pressure_m: pd.DataFrame, consumption_l_s: pd.Series, cha
     (:func:`twin.water.leak_location.leak_signature`) on the DMA's consumption residual
     (``course`` ``"flow"``) or on a step at the change (``"step"``,
     :func:`twin.water.leak_location.step_course`), times the leak's flow."""
+    if course not in SIGNATURE_COURSES:
+        raise LeakDetectionError(f"signature course {course!r}: give one of "
+                                 f"{', '.join(SIGNATURE_COURSES)}")
     x = consumption_l_s if course == "flow" else loc.step_course(
         consumption_l_s.index, change_utc, leak_l_s)
     return loc.leak_signature(pressure_m, x, lo_utc, hi_utc) * leak_l_s
