@@ -78,3 +78,22 @@ def test_balance_and_night_flow_on_the_sample_store(sample_store, tmp_path):
     assert r.exit_code == 2 and "is not a time" in r.output
     r = invoke("balance", "--start", "2015-01-01", "--days", "2", "--store", sample_store.url)
     assert r.exit_code == 2 and "no SCADA values" in r.output
+
+
+def test_leaks_options_default_to_the_settings_of_the_library():
+    """``twin water leaks`` spells its defaults out (the library is imported only when the
+    command runs); each must be the :class:`twin.water.leaks.LeakSettings` default of the
+    setting it fills, or the CLI and the library locate leaks differently."""
+    import dataclasses
+    import inspect
+
+    from twin.cli.water import leaks
+    from twin.water.leaks import LeakSettings
+
+    fields = {f.name: f.default for f in dataclasses.fields(LeakSettings)}
+    setting_of = {"tanks_measured": "pressure_at_measured_levels"}
+    options = {setting_of.get(n, n): p.default
+               for n, p in inspect.signature(leaks).parameters.items()}
+    shared = sorted(set(options) & set(fields))
+    assert len(shared) >= 18  # every tuning option, not a lucky few
+    assert {n: options[n] for n in shared} == {n: fields[n] for n in shared}
