@@ -355,6 +355,17 @@ def test_signature_on_a_step_leaves_out_the_demand_that_moves_the_balance():
     assert on_flow["a"] > s["a"] + 0.1
 
 
+def test_an_unknown_signature_course_is_refused_by_name():
+    """A course other than the known ones (here ``"ramp"``) is refused with the known ones
+    listed, not taken as a step."""
+    from twin.water.leaks import LeakDetectionError, measured_signature
+
+    t = _hours(4)
+    p = pd.DataFrame({"a": np.zeros(len(t))}, index=t)
+    with pytest.raises(LeakDetectionError, match="'ramp': give one of step, flow"):
+        measured_signature(p, pd.Series(0.0, index=t), t[48], t[0], t[-1], 1.0, "ramp")
+
+
 def test_a_leak_growing_between_two_alarms_continues_an_abrupt_second_does_not():
     """The rule that makes two alarms one episode: the residual keeps rising from the first
     change to the second (a ramp) - not when it is level in between (two steps), nor after a

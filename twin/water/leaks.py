@@ -699,9 +699,7 @@ def detect_and_locate(
     wn, tz = net.wn, net.timezone
     notes: list[str] = []
     n_hours = (obs.times[-1] - obs.times[0]) / pd.Timedelta(hours=1) if len(obs.times) else 0
-    if s.signature_course not in SIGNATURE_COURSES:
-        raise LeakDetectionError(f"signature_course {s.signature_course!r}: give one of "
-                                 f"{', '.join(SIGNATURE_COURSES)}")
+    known_course(s.signature_course)  # refused before any hydraulic run
     if n_hours < 47:
         raise LeakDetectionError(f"the period has {n_hours:.0f} hours of SCADA; give at least "
                                  "2 days")
@@ -1040,6 +1038,14 @@ def locate_rises(changes: pd.DataFrame, e_c: pd.DataFrame, crossings: pd.DataFra
     return alarms, candidates, covs
 
 
+def known_course(course: str) -> None:
+    """Raise :class:`LeakDetectionError` naming ``course`` and the known ones when it is not
+    one of :data:`SIGNATURE_COURSES`."""
+    if course not in SIGNATURE_COURSES:
+        raise LeakDetectionError(f"signature course {course!r}: give one of "
+                                 f"{', '.join(SIGNATURE_COURSES)}")
+
+
 def measured_signature(pressure_m: pd.DataFrame, consumption_l_s: pd.Series, change_utc,
                        lo_utc, hi_utc, leak_l_s: float, course: str) -> pd.Series:
     """A leak's pressure change at each logger [m], for a leak of ``leak_l_s`` [L/s] that
@@ -1047,9 +1053,7 @@ def measured_signature(pressure_m: pd.DataFrame, consumption_l_s: pd.Series, cha
     (:func:`twin.water.leak_location.leak_signature`) on the DMA's consumption residual
     (``course`` ``"flow"``) or on a step at the change (``"step"``,
     :func:`twin.water.leak_location.step_course`), times the leak's flow."""
-    if course not in SIGNATURE_COURSES:
-        raise LeakDetectionError(f"signature course {course!r}: give one of "
-                                 f"{', '.join(SIGNATURE_COURSES)}")
+    known_course(course)
     x = consumption_l_s if course == "flow" else loc.step_course(
         consumption_l_s.index, change_utc, leak_l_s)
     return loc.leak_signature(pressure_m, x, lo_utc, hi_utc) * leak_l_s
