@@ -159,6 +159,33 @@ def test_drifting_logger_flagged_but_not_a_leak_that_moves_its_neighbours():
     assert qa.drifting_loggers(leak, sigma, t[24 * 7], dma_of) == []
 
 
+def test_a_logger_that_falls_alone_while_its_dma_draws_more_is_kept_as_a_leak_witness():
+    t = pd.date_range("2020-01-01", periods=24 * 30, freq="h", tz="UTC")
+    rng = np.random.default_rng(6)
+    r = pd.DataFrame(rng.standard_normal((len(t), 8)) * 0.02, index=t,
+                     columns=list("abcdefgh"))
+    r.loc[t[24 * 15]:, "a"] -= 1.0  # a leak on a small pipe beside logger a: a alone falls
+    sigma = pd.Series(0.02, index=r.columns)
+    dma_of = pd.Series(dict(zip("abcdefgh", ["D1"] * 5 + ["D2"] * 3, strict=True)))
+    first = t[24 * 7]
+    moved = qa.drifting_loggers(r, sigma, first, dma_of)
+    assert moved == ["a"]  # alone, its fall looks like a drift
+    q = pd.DataFrame(rng.standard_normal((len(t), 2)) * 0.3, index=t, columns=["D1", "D2"])
+    q.loc[t[24 * 15]:, "D1"] += 3.0  # its DMA draws 3 L/s more from the same hour
+    kept = qa.fell_with_consumption(r, moved, first, dma_of, q, min_rise_l_s=1.0)
+    assert list(kept) == ["a"] and kept["a"] == pytest.approx(3.0, abs=0.2)
+    # the other DMA drew more, not its own: a drift
+    other = q.rename(columns={"D1": "D2", "D2": "D1"})
+    assert qa.fell_with_consumption(r, moved, first, dma_of, other, min_rise_l_s=1.0) == {}
+    # a rise under the smallest leak is no leak
+    assert qa.fell_with_consumption(r, moved, first, dma_of, q, min_rise_l_s=4.0) == {}
+    # a logger that rose alone: a leak lowers the pressure, so a drift
+    up = r.copy()
+    up.loc[t[24 * 15]:, "a"] += 2.0
+    assert qa.drifting_loggers(up, sigma, first, dma_of) == ["a"]
+    assert qa.fell_with_consumption(up, ["a"], first, dma_of, q, min_rise_l_s=1.0) == {}
+
+
 def test_gaps_of_days_are_flagged():
     t = pd.date_range("2020-01-01", periods=24 * 10, freq="h", tz="UTC")
     df = pd.DataFrame({"p1": 1.0, "p2": 1.0, "p3": np.nan}, index=t)

@@ -116,21 +116,28 @@ def tank_level_units(level_m: pd.DataFrame,
     return out, flags
 
 
+def week_change(series: pd.DataFrame, first_utc: pd.Timestamp) -> pd.Series:
+    """Each column's change from the first to the last week after ``first_utc``: the median
+    of its last seven daily medians less that of its first seven [its unit]."""
+    r = series[series.index >= first_utc]
+    daily = r.groupby(r.index.floor("D")).median()
+    return daily.tail(7).median() - daily.head(7).median()
+
+
 def drifting_loggers(residual_m: pd.DataFrame, sigma_m: pd.Series, first_utc: pd.Timestamp,
                      dma_of: pd.Series | None = None) -> list[str]:
     """Loggers whose corrected residual drifts over the period when their neighbours do not.
 
     The drift is the change of the daily median from the first to the last week after
-    ``first_utc`` (the end of the baseline) less the median change over every logger; a
-    logger drifts when that exceeds :data:`DRIFT_SIGMAS` σ and :data:`DRIFT_MIN_M` while no
-    other logger of its DMA (``dma_of``) moved by a third of it the same way (a leak moves
-    its neighbours too; a drifting sensor moves alone).
+    ``first_utc`` (the end of the baseline, :func:`week_change`) less the median change over
+    every logger; a logger drifts when that exceeds :data:`DRIFT_SIGMAS` σ and
+    :data:`DRIFT_MIN_M` while no other logger of its DMA (``dma_of``) moved by a third of it
+    the same way (a leak moves its neighbours too; a drifting sensor moves alone).
     """
     r = residual_m[residual_m.index >= first_utc]
     if len(r) < 24 * 8 or r.shape[1] < 3:
         return []
-    daily = r.groupby(r.index.floor("D")).median()
-    change = daily.tail(7).median() - daily.head(7).median()
+    change = week_change(r, first_utc)
     excess = change - change.median()
     lim = np.maximum(DRIFT_SIGMAS * sigma_m.reindex(excess.index).fillna(np.inf), DRIFT_MIN_M)
     out = []
@@ -141,4 +148,51 @@ def drifting_loggers(residual_m: pd.DataFrame, sigma_m: pd.Series, first_utc: pd
                  and abs(excess[p]) > abs(excess[c]) / 3]
         if not moved:
             out.append(str(c))
+    return out
+
+
+def fell_with_consumption(residual_m: pd.DataFrame, loggers: list[str], first_utc: pd.Timestamp,
+                          dma_of: pd.Series, consumption_l_s: pd.DataFrame,
+                          min_rise_l_s: float) -> dict[str, float]:
+    """Of ``loggers`` that moved alone (:func:`drifting_loggers`), those that fell while their
+    DMA's consumption rose: a leak on a small pipe beside a logger lowers it far more than
+    its neighbours, as a drift would, but a drift draws no water.
+
+    Measured on ``benchmarks/bench_leaks.py``'s cases (six networks, seeds 0-11, 72 cases;
+    the generator draws no drift): 31 loggers in 22 cases moved alone; 12 of them fell while
+    their DMA drew more, 41-575 m from a leak of 20-199 m³/h. Kept in location rather than
+    left out: 4 leaks gained (20-138 m³/h, BIN seeds 2 and 10, MICROPOLIS seed 9), 4 false
+    alarms fewer, none lost.
+
+    Parameters
+    ----------
+    residual_m : DataFrame
+        time × logger: corrected pressure residuals [m].
+    loggers : list of str
+        The loggers to judge.
+    first_utc : Timestamp
+        The end of the baseline; changes are from the first to the last week after it
+        (:func:`week_change`).
+    dma_of : Series
+        node → DMA.
+    consumption_l_s : DataFrame
+        time × DMA: consumption residuals (measured less expected) [L/s].
+    min_rise_l_s : float
+        The smallest rise of the DMA's consumption taken as a leak [L/s].
+
+    Returns
+    -------
+    dict
+        logger → its DMA's rise of consumption [L/s], for each that fell while it rose.
+    """
+    if not loggers:
+        return {}
+    fell = week_change(residual_m[loggers], first_utc)
+    fell = fell - week_change(residual_m, first_utc).median()
+    rise = week_change(consumption_l_s, first_utc)
+    out = {}
+    for lg in loggers:
+        q = float(rise.get(dma_of.get(lg), np.nan))
+        if fell[lg] < 0 and np.isfinite(q) and q >= min_rise_l_s:
+            out[lg] = q
     return out

@@ -787,10 +787,6 @@ def detect_and_locate(
     xp = rs.regressors(q_meas_h.fillna(q_h), pressure=True)
     base_p = rs.fit_baseline(r_p, xp, mask, robust=True)
     e_p = rs.corrected(r_p, xp, base_p)
-    drifting = qa.drifting_loggers(e_p, base_p.sigma, base_end, net.dmas)
-    for lg in drifting:
-        flags.append(qa.flag(lg, "drift", "pressure residual drifts unlike its neighbours; "
-                             "left out of location"))
     # 4. detection: every DMA at once at the detection step, what they share taken out
     min_leak = s.min_leak_m3h * M3H_L_S
     step = max(pd.Timedelta(minutes=s.detect_step_min),
@@ -813,6 +809,17 @@ def detect_and_locate(
     n_rises = len(raised(changes, min_leak)) + (len(raised(second[0], min_leak))
                                                  if second is not None else 0)
     sens = _sensitivity(sens, n_rises, net, loggers, client, cache_dir, tick)
+    # loggers that moved alone: a drift, unless the logger fell while its DMA drew more
+    moved = qa.drifting_loggers(e_p, base_p.sigma, base_end, net.dmas)
+    witnesses = qa.fell_with_consumption(e_p, moved, base_end, net.dmas, e_c, min_leak)
+    drifting = [lg for lg in moved if lg not in witnesses]
+    for lg in drifting:
+        flags.append(qa.flag(lg, "drift", "pressure residual drifts unlike its neighbours; "
+                             "left out of location"))
+    for lg, rise in witnesses.items():
+        flags.append(qa.flag(lg, "drift or leak", "pressure residual fell unlike its "
+                             f"neighbours while its DMA's consumption rose {rise:.1f} L/s: a "
+                             "leak beside it, or a drift; kept in location"))
     use_p = e_p.drop(columns=drifting)
     where = LocationInputs(
         net, s, sens, use_p, loc.logger_noise_m(use_p, mask), loc.pipe_table(wn),
