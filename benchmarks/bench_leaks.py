@@ -199,8 +199,12 @@ than 300 m away, 3 had an alarm within 300 m that went to another leak, 5 had no
 falling alone, had been left out as drifting. At c7ffa4f a logger that falls alone while its
 DMA draws more is kept (:func:`twin.water.leak_quality.fell_with_consumption`): seeds 0-5
 208/288 (58, 83, 67) at 0.75; seeds 6-8 as before, 94/144; seeds 9-11 90/144 (22, 38, 30) at
-0.94, above 10 m3/h 68/90 = 76 %. Seeds 6-11 together, none chosen on: 184/288 (40, 78, 66)
-at 0.84, above 10 m3/h 144/180 = 80 % (met, at the floor), 3-10 m3/h 40/108 = 37 % (MISSED).
+0.94, above 10 m3/h 68/90 = 76 % (this script at 4f21bcd, ``--seeds 9 10 11``, the six
+networks, one run: the twin 90/144 (22, 38, 30) 0.94, 1.2 h, 131 m; LILA 66/144 at 3.89,
+the MNF step 35/144; detection alone 132/144 (3-10 m3/h 46/54); location alone from the
+true start 98/144 (29/54), noise-free 137/144). Seeds 6-11 together, none chosen on:
+184/288 (40, 78, 66) at 0.84, above 10 m3/h 144/180 = 80 % (met, at the floor), 3-10 m3/h
+40/108 = 37 % (MISSED).
 
 Seeds 6-8's leaks of 3-10 m3/h, each row the same drawn leaks in a case built with one thing
 changed (found (3-10, 10-50, >50 m3/h), FA/DMA/mo; location alone at the true start as
