@@ -170,6 +170,7 @@ the true courses: seeds 6-8 99/144 (28, 37, 34) at 0.69, seeds 0-5 201/288 (58, 
 0.78. Even with every leak's true course the twin's small leaks reach 26-28 of 54 on seeds
 6-8 and none more on seeds 0-5, and larger ones are lost: the alarms' own course is what the
 whole record needs, and the twin cannot measure it well enough from its alarms.
+
 The hour of the day, tried after 8dc2152 by scripts outside the repo, not kept. A large
 abrupt leak's step hour by hour (the mean over two days after less the two days before, at
 each clock hour, projected on the day's step) is far from even on some networks: MICROPOLIS
