@@ -246,6 +246,40 @@ Two rules tried at ed0b67f, neither kept (scripts outside the repo, the cases as
   38, 30) at 0.92: 185/288 (39, 80, 66) on seeds 6-11, one more leak above 10 m3/h and one
   fewer below. Not run on seeds 0-5.
 
+The boundary meters in location, kept after 6d65783
+(:class:`twin.water.leak_location.FlowSignature`, :func:`twin.water.leaks.flow_signature`,
+``--boundary-flows``). Where a DMA draws through several metered links, a leak's flow splits
+among them by where it is: on KL seed 6's DMA-1 (six meters) the share one of them (FM-06)
+carries runs from -0.17 to +0.41 of the leak over the DMA's junctions (10th to 90th
+percentile), against 0.09 L/s of noise in its 24-h means once the DMAs' measured
+consumption is regressed out on the leak-free days; the model's shares were within 0.003 to
+0.06 of the real network's for three of that case's leaks. Each meter's hourly flow, less a
+baseline on the DMAs' measured consumption, is regressed on the leak's course as the
+loggers' pressures are and joins their whitened signature, the model's error counted as
+noise (0.2 of the leak flow times the meter's root-mean-square sensitivity over the
+positions). Taken as exact, the model's shares placed fewer leaks than the pressures alone
+(the real network's noise-free signatures, seeds 6-8, a simpler ranker: 125/144 against
+140); 0.1 to 0.5 place the same within 2. Location alone from the true start
+(:func:`located_alone`'s windows, the twin's ranker), found (3-10 m3/h): seeds 0-5 208/288
+(65) to 217 (70); seeds 6-11 196 (56) to 207 (62); seeds 12-17 207 (62) to 213 (60). The twin end to end
+(``detect_and_locate`` on this script's cases, scored as here), found (3-10, 10-50, >50
+m3/h) and false alarms per DMA-month, without the meters then with them: seeds 0-5 208/288
+(58, 83, 67) 0.75 and 209 (58, 85, 66) 0.74; seeds 6-11 184 (40, 78, 66) 0.84 and 182 (39,
+77, 66) 0.82; seeds 12-17 (cases built for this, never run before) 189 (47, 78, 64) 0.97 and
+192 (46, 82, 64) 0.94; the 18 seeds 581/864 and 583, median location error 88 and 80 m. Of
+the 15 leaks of seeds 6-11 the meters placed at the true start and the pressures alone did
+not, the twin had placed 9 from its own windows already; of the other 6, four had their
+alarm's change 16-71 h after their start, one no alarm of its own, and CTOWN seed 10's 7.6
+m3/h leak went from 567 to 1,604 m. Kept: measured alone, location places more on every seed set
+(the small leaks on two of the three); end to end it moves nothing beyond a few leaks either
+way, because what stands between the
+twin and location alone is when its alarms say the leaks began and which leak an alarm is.
+Without the narrowing to the logger that fell most as well: seeds 6-11 189 (44, 77, 68) at
+0.77 (187 (44, 77, 66) at 0.83 without the meters), but seeds 0-5 197 (50, 80, 67) at 0.79:
+the narrowing stays. Seeds 12-17 with the meters: above 10 m3/h 146/180 = 81 % (met; 142 =
+79 % without), 3-10 m3/h 46/108 = 43 % (MISSED); seeds 6-17 together 289/360 = 80 % and
+85/216 = 39 %.
+
 The AMR customers' departures from the model as regressors, tried at b7f2553 and not kept:
 each meter's hourly use over the hour's metered ratio times its model use, less one, scaled
 by the hour's demand, taken out of every DMA's consumption residual and every logger's
@@ -1699,6 +1733,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -1717,6 +1752,8 @@ from twin.water.leaks import (
     LeakNetwork,
     LeakSettings,
     detect_and_locate,
+    flow_inputs,
+    flow_signature,
     location_loggers,
     measured_signature,
     signature_positions,
@@ -1819,6 +1856,10 @@ def located_alone(case, report, sens, settings: LeakSettings) -> dict:
       demands), weighed by the same loggers' noise: what is left when the model's errors
       alone stand between the signature and the leak.
 
+    With ``settings.boundary_flows`` the DMA's boundary meters join both
+    (:func:`twin.water.leaks.flow_signature`, their residuals as the twin makes them; the
+    noise-free one their change in that network, less the baseline's share).
+
     Returns counts within 300 m of the leak's pipe, per signature and size class."""
     res = report.residuals
     e_c = res.consumption_l_s.to_pandas().tz_localize("UTC")
@@ -1829,6 +1870,12 @@ def located_alone(case, report, sens, settings: LeakSettings) -> dict:
     mask = np.asarray((t < t[0] + pd.Timedelta(days=settings.baseline_days))
                       & (res.operations_match.to_numpy() == 1))
     sigma = loc.logger_noise_m(e_p, mask)
+    obs = case.obs
+    c_meas = rs.hourly(rs.measured_consumption_l_s(obs.flow_l_s, obs.tank_level_m, case.wn,
+                                                   case.meters, case.dmas)).reindex(t)
+    flows = flow_inputs(rs.hourly(obs.flow_l_s).reindex(t), c_meas.fillna(c_meas.mean()),
+                        case.meters, mask)
+    flow_covs: dict[tuple, pd.DataFrame] = {}
     spacing = float(np.median(loc.nearest_logger_m(case.node_xy, case.wn.junction_name_list,
                                                    list(e_all.columns))))
     net = LeakNetwork(case.wn, case.dmas, case.meters, case.customers, case.node_xy, "UTC")
@@ -1855,15 +1902,23 @@ def located_alone(case, report, sens, settings: LeakSettings) -> dict:
         q = q if np.isfinite(q) else 0.0
         measured = measured_signature(p, e_c[lk.dma], lk.start, lo, hi, max(
             q, 0.1 * settings.min_leak_m3h * M3H_L_S), settings.signature_course)
-        dp, _, flow = loc.sensitivity_batch(real, [f"LEAK-{lk.leak_id}"], group, [],
-                                            leak_l_s=lk.flow * M3H_L_S)
-        signatures = {"measured": (measured, max(q, 0.0)),
-                      "noise_free": (pd.Series(dp[0] * flow[0], index=group), flow[0])}
-        for what, (change, size) in signatures.items():
+        fs = flow_signature(flows, lk.dma, e_c[lk.dma], lk.start, lo, hi, max(
+            q, 0.1 * settings.min_leak_m3h * M3H_L_S), settings.signature_course,
+            settings.flow_model_error, flow_covs) if settings.boundary_flows else None
+        links = [] if fs is None else [fs.links[m] for m in fs.change_l_s.index]
+        dp, dq, flow = loc.sensitivity_batch(real, [f"LEAK-{lk.leak_id}"], group, links,
+                                             leak_l_s=lk.flow * M3H_L_S)
+        fs_free = None if fs is None else replace(fs, change_l_s=pd.Series(
+            (dq[0] - fs.regressed.reindex(fs.change_l_s.index).to_numpy()) * flow[0],
+            index=fs.change_l_s.index))
+        signatures = {"measured": (measured, max(q, 0.0), fs),
+                      "noise_free": (pd.Series(dp[0] * flow[0], index=group), flow[0],
+                                     fs_free)}
+        for what, (change, size, by_flow) in signatures.items():
             try:
                 ranked, _, _ = signature_positions(change, sigma, size, sens, net, lk.dma, area,
                                                    spacing, pipes, texts, settings,
-                                                   noise_cov=covs[tuple(group)])
+                                                   noise_cov=covs[tuple(group)], flow=by_flow)
             except loc.LeakLocationError:
                 continue
             best = ranked.iloc[0]

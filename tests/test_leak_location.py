@@ -11,6 +11,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+import wntr
 import xarray as xr
 
 from twin.synthetic import leak_benchmark as lb
@@ -431,3 +432,99 @@ def test_rises_are_grouped_into_episodes_a_ramp_is_one_a_rise_after_a_repair_is_
     assert starts[4] == t[180] and starts[3] == t[100]
     # a rise's start is looked for after the last rebase before it: the repair's
     assert firsts[4] == t[165] and firsts[0] == t[0]
+
+
+def _two_inlet_line():
+    """A reservoir feeding a line of five junctions (a DMA) from both ends through metered
+    pipes of equal length: a mirror-symmetric DMA with a logger at its middle."""
+    wn = wntr.network.WaterNetworkModel()
+    wn.add_reservoir("R", base_head=60.0, coordinates=(600.0, -600.0))
+    for k in range(1, 6):
+        wn.add_junction(f"J{k}", base_demand=0.001, elevation=0.0, coordinates=(200.0 * k, 0.0))
+    wn.add_pipe("PA", "R", "J1", length=800.0, diameter=0.2, roughness=120)
+    wn.add_pipe("PB", "R", "J5", length=800.0, diameter=0.2, roughness=120)
+    for k in range(1, 5):
+        wn.add_pipe(f"L{k}", f"J{k}", f"J{k + 1}", length=200.0, diameter=0.15, roughness=120)
+    wn.options.time.duration = 0
+    dmas = pd.Series({"R": "source", **{f"J{k}": "DMA-1" for k in range(1, 6)}})
+    meters = pd.DataFrame({"meter_id": ["FA", "FB"], "link": ["PA", "PB"],
+                           "from_zone": ["source", "source"], "to_zone": ["DMA-1", "DMA-1"]})
+    xy = pd.DataFrame([wn.get_node(n).coordinates for n in wn.node_name_list],
+                      index=wn.node_name_list, columns=["x_m", "y_m"])
+    return wn, dmas, meters, xy
+
+
+def test_the_split_of_a_leak_among_the_inlets_tells_mirror_positions_apart():
+    """A leak of about 3 L/s at J2, beside inlet A, from full EPANET runs (WNTR's
+    EpanetSimulator, an emitter at J2): the middle logger sees J2 and its mirror J4 alike,
+    so the pressure alone ties them; with the inlets' flow change J2 comes first, and A
+    carries more of the leak than B, as the shorter path from the reservoir says."""
+    wn, dmas, meters, xy = _two_inlet_line()
+    base = results_dataset(run_epanet(wn, 0))
+    leaky_wn = copy.deepcopy(wn)
+    leaky_wn.get_node("J2").emitter_coefficient = 0.003 / np.sqrt(
+        float(base.pressure_m.sel(node="J2")[0]))
+    leaky = results_dataset(run_epanet(leaky_wn, 0))
+    # EPANET reports an emitter's outflow in its node's demand
+    leak_l_s = 1000.0 * float((leaky.demand_m3s - base.demand_m3s).sel(node="J2")[0])
+    d_flow = 1000.0 * (leaky.flow_m3s - base.flow_m3s).sel(link=["PA", "PB"])[0].to_numpy()
+    assert d_flow.sum() == pytest.approx(leak_l_s, rel=1e-3) and d_flow[0] > 1.2 * d_flow[1]
+    dp = pd.Series((leaky.pressure_m - base.pressure_m).sel(node=["J3"])[0].to_numpy(),
+                   index=["J3"])
+    sens = loc.leak_sensitivity(wn, ["J3"], meters, dmas, cache_dir=None)
+    cand = [f"J{k}" for k in range(5, 0, -1)]  # the mirror first: a tie would rank it first
+    sigma = pd.Series(0.01, index=["J3"])
+    alone = loc.rank_locations(dp, sigma, leak_l_s, sens, cand, xy, top=5, common_mode=False)
+    mis = alone.set_index("element").misfit
+    assert mis["J2"] == pytest.approx(mis["J4"], rel=1e-6)
+    flow = loc.FlowSignature(pd.Series(d_flow, index=["FA", "FB"]),
+                             pd.Series(0.0, index=["FA", "FB"]),
+                             pd.DataFrame(np.diag([1e-4, 1e-4]), index=["FA", "FB"],
+                                          columns=["FA", "FB"]),
+                             meters.set_index("meter_id").link)
+    both = loc.rank_locations(dp, sigma, leak_l_s, sens, cand, xy, top=5, common_mode=False,
+                              flow=flow)
+    assert both.element.iloc[0] == "J2"
+    assert both.leak_l_s.iloc[0] == pytest.approx(leak_l_s, rel=0.1)
+
+
+def test_flow_noise_covariance_keeps_the_series_as_they_are():
+    """Without the common mode, two meters' covariance has their sample variances on its
+    diagonal (numpy's) and its correlation shrunk toward none, not flipped or grown."""
+    rng = np.random.default_rng(3)
+    a = rng.normal(0, 0.2, 400)
+    x = pd.DataFrame({"FA": a, "FB": 0.5 * a + rng.normal(0, 0.1, 400)})
+    cov = loc.noise_covariance(x, common_mode=False)
+    np.testing.assert_allclose(np.diag(cov), x.var(ddof=1), rtol=1e-9)
+    r_sample = np.corrcoef(x.FA, x.FB)[0, 1]
+    r = cov.loc["FA", "FB"] / np.sqrt(cov.loc["FA", "FA"] * cov.loc["FB", "FB"])
+    assert 0 < r <= r_sample + 1e-12 and r > 0.9 * r_sample
+    assert np.isnan(loc.noise_covariance(x).to_numpy()).all()  # common mode needs 3 loggers
+
+
+def test_flow_signature_is_the_meters_share_of_the_leak_less_what_demand_explains():
+    """A meter that carries 0.3 of its DMA's demand and 0.7 of a 2 L/s leak that starts on
+    day 14: learned on 10 leak-free days, the baseline takes a share b of the consumption
+    (0.3, less what its small ridge penalty shrinks), so the meter's change is (0.7 − b)·2
+    and change + b·2 is the meter's own share of the leak, 1.4 L/s (by hand)."""
+    from twin.water.leaks import flow_inputs, flow_signature
+
+    t = pd.date_range("2026-01-05", periods=24 * 21, freq="h", tz="UTC")
+    rng = np.random.default_rng(11)
+    demand = 10 + 6 * np.sin(2 * np.pi * np.arange(len(t)) / 24) + rng.normal(0, 0.5, len(t))
+    leak = np.where(t >= t[0] + pd.Timedelta(days=14), 2.0, 0.0)
+    consumption = pd.DataFrame({"DMA-1": demand + leak}, index=t)
+    flow = pd.DataFrame({"FA": 0.3 * demand + 0.7 * leak + rng.normal(0, 0.02, len(t)),
+                         "FB": 0.7 * demand + 0.3 * leak}, index=t)
+    meters = pd.DataFrame({"meter_id": ["FA", "FB"], "link": ["PA", "PB"],
+                           "from_zone": ["source", "source"], "to_zone": ["DMA-1", "DMA-1"]})
+    mask = np.asarray(t < t[0] + pd.Timedelta(days=10))
+    f = flow_inputs(flow, consumption, meters, mask)
+    start = t[0] + pd.Timedelta(days=14)
+    fs = flow_signature(f, "DMA-1", consumption["DMA-1"] - 10.0, start,
+                        start - pd.Timedelta(days=3), start + pd.Timedelta(days=3), 2.0, "step",
+                        0.2, {})
+    assert 0.0 < fs.regressed["FA"] <= 0.301 and 0.0 < fs.regressed["FB"] <= 0.701
+    assert fs.change_l_s["FA"] + 2.0 * fs.regressed["FA"] == pytest.approx(1.4, abs=0.05)
+    assert fs.change_l_s["FB"] + 2.0 * fs.regressed["FB"] == pytest.approx(0.6, abs=0.05)
+    assert fs.links["FB"] == "PB" and np.isfinite(fs.noise_cov.to_numpy()).all()

@@ -55,6 +55,13 @@ def leaks(
         "--noise-covariance/--logger-noise",
         help="Weigh the loggers by their noise's covariance on the leak-free days, or each "
              "by its own noise.")] = True,
+    boundary_flows: Annotated[bool, typer.Option(
+        "--boundary-flows/--loggers-only",
+        help="Locate on how the leak's flow splits among the DMA's boundary meters as well "
+             "as on its loggers' pressure, or on the loggers alone.")] = True,
+    flow_model_error: Annotated[float, typer.Option(
+        min=0, help="Relative error allowed the model's boundary-flow sensitivities (0.2: "
+                    "20 %).")] = 0.2,
     signature_course: Annotated[str, typer.Option(
         help="The leak flow each logger's pressure is regressed on to locate it: 'step' (a "
              "step of the DMA's consumption change at the leak's start) or 'flow' (the "
@@ -87,9 +94,10 @@ def leaks(
     Each DMA's consumption residual (measured minus expected, less a baseline learned on the
     leak-free days, less what all DMAs' residuals share) runs, every 15 minutes (or each
     DMA alone hourly where that is less noisy), through a two-sided CUSUM calibrated on that
-    baseline's noise, which restarts after each alarm; positions in the alarming DMA (junctions and points along
-    pipes) are ranked by the loggers' pressure change. The calibration and any flagged
-    input are printed.
+    baseline's noise, which restarts after each alarm; positions in the alarming DMA
+    (junctions and points along pipes) are ranked by the loggers' pressure change and the
+    split of the leak's flow among the DMA's boundary meters. The calibration and any
+    flagged input are printed.
 
     Example: twin water leaks --start 2016-07-04 --days 21 --baseline-days 5
     """
@@ -152,6 +160,7 @@ def leaks(
                             narrow_min_posterior=narrow_min_posterior,
                             search_radius_m=search_radius_m, rank_metric=rank_metric,
                             area_loggers=area_loggers, noise_covariance=noise_covariance,
+                            boundary_flows=boundary_flows, flow_model_error=flow_model_error,
                             signature_course=signature_course,
                             pressure_at_measured_levels=tanks_measured,
                             burst_test=burst_test,

@@ -9,7 +9,9 @@ batch. The runs are independent, so batches of junctions can be spread over Dask
 (:func:`twin.parallel.dask_client`).
 
 Candidates are ranked by the weighted least-squares misfit of ``Δ ≈ q · s_j`` between the
-observed change Δ and the column s_j of the junction, with the leak flow q ≥ 0 fitted for
+observed change Δ (the loggers' pressures and, with a :class:`FlowSignature`, the alarming
+DMA's boundary meters' flows, whose split of the leak says which inlets it is near) and the
+column s_j of the junction, with the leak flow q ≥ 0 fitted for
 each, or (``metric="correlation"``, what the leak workflow uses) by the angle between Δ and
 s_j alone, blind to the leak's size. The observed change is the leak's signature
 (:func:`leak_signature`): each logger's pressure regressed on the area's leak flow (a step
@@ -32,6 +34,7 @@ import hashlib
 import tempfile
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +48,16 @@ from scipy.spatial import cKDTree
 STANDARD_EMITTER_LPS = 0.3
 #: Clock times of the snapshots the sensitivity is averaged over [h].
 SNAPSHOT_CLOCK_H = (3, 9, 15, 21)
-#: Sensor kinds used to rank candidates by default. Chosen on three 21-day builds of the
-#: sample city (12 leaks): all three kinds put the best candidate within 300 m for 3 of 11
-#: detected leaks, pressures and consumption alone for none.
-RANK_KINDS = ("pressure", "flow", "consumption")
+#: Relative error of the model's boundary-flow sensitivities [-]: what the split of a
+#: leak's flow among a DMA's meters may be off by where the model's diameters and
+#: roughness are (the benchmark's cases: up to 10 % each). Measured on seeds 6-11 of
+#: ``benchmarks/bench_leaks.py`` (location alone at the true starts): 0.1-0.5 place the
+#: same leaks within 2; 0, the model taken as exact, places fewer than the pressures alone.
+FLOW_MODEL_ERROR = 0.2
+#: Least noise of a meter's flow change, as a share of the leak flow [-]: a meter whose
+#: flow the DMA's consumption alone sets (its only inlet) carries no noise of its own
+#: after the baseline, and no information on where either.
+FLOW_NOISE_FLOOR = 0.01
 #: Hours of the running mean that pressures and leak flow are regressed on when a leak's
 #: signature is measured (:func:`leak_signature`): a whole day [h].
 SIGNATURE_SMOOTH_H = 24
@@ -65,6 +74,45 @@ _EN_PRESSURE, _EN_EMITTER, _EN_FLOW = 11, 3, 8
 
 class LeakLocationError(ValueError):
     """A location request the network cannot answer; the message names the element."""
+
+
+@dataclass(frozen=True)
+class FlowSignature:
+    """The boundary meters' part of a leak's signature.
+
+    Where a DMA draws its water through several metered links, a leak's flow splits among
+    them by where it is: near one inlet it draws mostly through that one. The split is
+    read against the model's flow sensitivities (the ``Q`` sensors of
+    :func:`leak_sensitivity`), with the model's own error allowed for.
+
+    Attributes
+    ----------
+    change_l_s : Series
+        Per meter id: the meter's flow change for the leak, in the link's direction [L/s].
+    regressed : Series
+        Per meter id: the flow per L/s of the DMA's consumption that the flows' baseline
+        takes out (the leak adds to that consumption) [L/s per L/s].
+    noise_cov : DataFrame
+        meter × meter: covariance of the change's noise on leak-free days [(L/s)²].
+    links : Series
+        Per meter id: the metered link (for the sized re-ranking's EPANET runs).
+    model_error : float
+        Relative error of the model's flow sensitivities [-] (:data:`FLOW_MODEL_ERROR`).
+    """
+
+    change_l_s: pd.Series
+    regressed: pd.Series
+    noise_cov: pd.DataFrame
+    links: pd.Series
+    model_error: float = FLOW_MODEL_ERROR
+
+    def meters(self, sensors) -> list[str]:
+        """The meters with a finite change and noise that ``sensors`` (sensor names of a
+        sensitivity dataset) hold."""
+        have = set(str(x) for x in sensors)
+        cov = self.noise_cov
+        return [m for m in self.change_l_s.index if np.isfinite(self.change_l_s[m])
+                and f"Q {m}" in have and m in cov.index and np.isfinite(cov.loc[m, m])]
 
 
 def snapshot_inp_texts(wn: wntr.network.WaterNetworkModel,
@@ -508,8 +556,10 @@ def rank_locations(
     regressed_m: pd.Series | None = None,
     noise_cov: pd.DataFrame | None = None,
     search_radius_m: float = 0.0,
+    flow: FlowSignature | None = None,
 ) -> pd.DataFrame:
-    """Rank leak positions by how well a leak there explains the loggers' pressure change.
+    """Rank leak positions by how well a leak there explains the loggers' pressure change
+    and, with ``flow``, the boundary meters' flow change.
 
     Each candidate position has a sensitivity vector s (m per L/s at every logger): a
     junction's column of ``sens``, or, on a pipe between two candidate junctions, the
@@ -553,6 +603,12 @@ def rank_locations(
         When positive, rank by the posterior probability that the leak lies within this
         distance of the position (:func:`probability_within`), not by the misfit: best
         first is where a crew sweeping that radius is most likely to find the leak [m].
+    flow : FlowSignature, optional
+        The boundary meters' change: appended to the loggers' (whitened by its noise
+        covariance plus the model's error, ``model_error`` times the leak flow times each
+        meter's root-mean-square sensitivity over the positions, and at least
+        :data:`FLOW_NOISE_FLOOR` of the leak flow), each position's flow sensitivities
+        less the baseline's share (``regressed``). No common mode is taken out of flows.
 
     Returns
     -------
@@ -589,6 +645,11 @@ def rank_locations(
     S = sens["sensitivity"].sel(junction=cand, sensor=[f"P {n}" for n in loggers]).to_numpy()
     if regressed_m is not None:
         S = S - regressed_m.reindex(loggers).fillna(0.0).to_numpy()[None, :]
+    meters = flow.meters(sens.sensor.values) if flow is not None else []
+    if meters:
+        S_f = sens["sensitivity"].sel(junction=cand, sensor=[f"Q {m}" for m in meters])
+        S = np.hstack([S, S_f.to_numpy() - flow.regressed.reindex(meters).fillna(
+            0.0).to_numpy()[None, :]])
     xy = node_xy.loc[cand, ["x_m", "y_m"]].to_numpy(dtype=float)
     elem, kind, at = list(cand), ["junction"] * len(cand), [0.0] * len(cand)
     vecs, pts = [S], [xy]
@@ -605,6 +666,7 @@ def rank_locations(
                 kind += ["pipe"] * len(inner)
                 at += [float(a)] * len(inner)
     S_all, P_all = np.vstack(vecs), np.vstack(pts)
+    S_all, S_flow = S_all[:, :len(loggers)], S_all[:, len(loggers):]
     if common_mode and len(loggers) > 2:
         # what every logger sees alike (the head lost in the mains feeding them all) tells
         # nothing of where: compare the loggers' departures from their median
@@ -618,6 +680,9 @@ def rank_locations(
         cov = noise_cov.loc[loggers, loggers].to_numpy(dtype=float)
         cov = cov if np.isfinite(cov).all() else None
     d, Sw = whiten(dpv, S_all, sigma_m[loggers].to_numpy(dtype=float), cov)
+    if meters:
+        d_f, Sw_f = whiten_flows(flow, meters, S_flow, leak_l_s)
+        d, Sw = np.r_[d, d_f], np.hstack([Sw, Sw_f])
     q0 = max(float(leak_l_s), 0.0)
     sq = max(leak_rel_sd * q0, 0.1)
     q = np.clip((Sw @ d + q0 / sq**2) / ((Sw * Sw).sum(axis=1) + 1 / sq**2), 0.0, None)
@@ -632,7 +697,7 @@ def rank_locations(
     # freely): what the posterior over the positions is weighed by
     chi2 = misfit if metric == "misfit" else float(d @ d) * (
         1.0 - np.clip(1.0 - misfit, 0.0, None) ** 2)
-    prob = position_posterior(chi2, len(loggers))
+    prob = position_posterior(chi2, len(loggers) + len(meters))
     within = probability_within(P_all, prob, search_radius_m) if search_radius_m > 0 else prob
     order = np.argsort(-within if search_radius_m > 0 else misfit, kind="stable")[:top]
     best = P_all[order[0]]
@@ -749,6 +814,21 @@ def whiten(change: np.ndarray, sens: np.ndarray, sigma: np.ndarray,
     return change * w, sens * w
 
 
+def whiten_flows(flow: FlowSignature, meters: list[str], sens_flow: np.ndarray,
+                 leak_l_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The meters' change and the positions' flow sensitivities (position × meter, less the
+    baseline's share) in units of their error: the change's noise on leak-free days
+    (``flow.noise_cov``) plus the model's, ``flow.model_error`` times the leak flow
+    ``leak_l_s`` [L/s] times each meter's root-mean-square sensitivity over the positions,
+    and at least :data:`FLOW_NOISE_FLOOR` of the leak flow (:func:`whiten`)."""
+    q = max(float(leak_l_s), 0.1)
+    model_sd = flow.model_error * q * np.sqrt((sens_flow ** 2).mean(axis=0))
+    cov = flow.noise_cov.loc[meters, meters].to_numpy(dtype=float) + np.diag(
+        model_sd ** 2 + (FLOW_NOISE_FLOOR * q) ** 2)
+    return whiten(flow.change_l_s[meters].to_numpy(dtype=float), sens_flow, np.ones(
+        len(meters)), cov)
+
+
 def logger_noise_m(residual_m: pd.DataFrame, mask: np.ndarray) -> pd.Series:
     """Each logger's noise as location sees it: the robust standard deviation (1.4826 times
     the median absolute deviation) of its departures from the median over the loggers, on
@@ -765,12 +845,14 @@ def logger_noise_m(residual_m: pd.DataFrame, mask: np.ndarray) -> pd.Series:
     return 1.4826 * (cm - cm.median()).abs().median()
 
 
-def noise_covariance(residual_m: pd.DataFrame, rows_per_sample: float = 1.0) -> pd.DataFrame:
+def noise_covariance(residual_m: pd.DataFrame, rows_per_sample: float = 1.0,
+                     common_mode: bool = True) -> pd.DataFrame:
     """Covariance of the loggers' leak-free residuals with the correlations shrunk toward
     none, by the amount the data support (Schäfer and Strimmer 2005, target D) [m²].
 
-    Each row's median over the loggers is taken out first (the common mode location
-    leaves aside, :func:`rank_locations`); rows with a gap are left out.
+    With ``common_mode`` each row's median over the loggers is taken out first (the common
+    mode location leaves aside, :func:`rank_locations`); without it (boundary flows, in
+    their units) the series are taken as they are. Rows with a gap are left out.
 
     Parameters
     ----------
@@ -784,7 +866,8 @@ def noise_covariance(residual_m: pd.DataFrame, rows_per_sample: float = 1.0) -> 
     Returns
     -------
     DataFrame
-        logger × logger; NaN when fewer than 3 whole rows or loggers.
+        logger × logger; NaN when fewer than 3 whole rows, or, with ``common_mode``,
+        fewer than 3 loggers.
 
     References
     ----------
@@ -796,9 +879,10 @@ def noise_covariance(residual_m: pd.DataFrame, rows_per_sample: float = 1.0) -> 
     x = residual_m.to_numpy(dtype=float)
     x = x[np.isfinite(x).all(axis=1)]
     n, p = x.shape
-    if n < 3 or p < 3:
+    if n < 3 or p < (3 if common_mode else 1):
         return pd.DataFrame(np.nan, index=cols, columns=cols)
-    x = x - np.median(x, axis=1, keepdims=True)
+    if common_mode:
+        x = x - np.median(x, axis=1, keepdims=True)
     x = x - x.mean(axis=0)
     sd = np.sqrt((x * x).sum(axis=0) / (n - 1))
     sd = np.maximum(sd, 1e-6)
@@ -818,7 +902,8 @@ def noise_covariance(residual_m: pd.DataFrame, rows_per_sample: float = 1.0) -> 
 
 
 def signature_noise_covariance(residual_m: pd.DataFrame, mask: np.ndarray,
-                               smooth_h: int = SIGNATURE_SMOOTH_H) -> pd.DataFrame:
+                               smooth_h: int = SIGNATURE_SMOOTH_H,
+                               common_mode: bool = True) -> pd.DataFrame:
     """The noise covariance of a signature's loggers (:func:`leak_signature`), learned on
     leak-free hours [m²].
 
@@ -831,11 +916,13 @@ def signature_noise_covariance(residual_m: pd.DataFrame, mask: np.ndarray,
         hour × logger: corrected pressure residuals [m].
     mask : ndarray of bool
         The leak-free hours (the baseline's).
+    common_mode : bool
+        As :func:`noise_covariance` (False for boundary flows).
     """
     x = residual_m
     if smooth_h > 1:
         x = x.rolling(smooth_h, center=True, min_periods=smooth_h).mean()
-    return noise_covariance(x[np.asarray(mask, dtype=bool)], max(smooth_h, 1))
+    return noise_covariance(x[np.asarray(mask, dtype=bool)], max(smooth_h, 1), common_mode)
 
 
 def refine_with_size(
@@ -854,7 +941,8 @@ def refine_with_size(
     standard small leak's.
 
     The junctions of ``ranked`` (and the two ends of its pipes) get their pressure change
-    per L/s for a leak of the best position's fitted flow; they and the pipes between them
+    (and, with a ``flow`` option, their meters' flow change) per L/s for a leak of the best
+    position's fitted flow; they and the pipes between them
     are then ranked by :func:`rank_locations` (same prior ``leak_l_s`` [L/s], same
     options).
 
@@ -872,11 +960,16 @@ def refine_with_size(
     q = float(ranked.leak_l_s.iloc[0]) if len(ranked) else float(leak_l_s)
     if q <= 0:
         q = float(leak_l_s)
-    dp, _, flow = sensitivity_batch(inp_texts, juncs, loggers, [], leak_l_s=max(q, 1e-3))
+    fs = rank_options.get("flow")
+    meters = [m for m in fs.change_l_s.index if np.isfinite(fs.change_l_s[m])] if (
+        fs is not None) else []
+    links = [str(fs.links[m]) for m in meters]
+    dp, dq, leak = sensitivity_batch(inp_texts, juncs, loggers, links, leak_l_s=max(q, 1e-3))
     sized = xr.Dataset(
-        {"sensitivity": (("junction", "sensor"), dp),
-         "standard_leak_l_s": ("junction", flow)},
+        {"sensitivity": (("junction", "sensor"), np.hstack([dp, dq])),
+         "standard_leak_l_s": ("junction", leak)},
         coords={"junction": np.asarray(juncs, dtype=str),
-                "sensor": np.asarray([f"P {n}" for n in loggers], dtype=str)})
+                "sensor": np.asarray([f"P {n}" for n in loggers]
+                                     + [f"Q {m}" for m in meters], dtype=str)})
     return rank_locations(dp_m, sigma_m, leak_l_s, sized, juncs, node_xy, pipes, top,
                           **rank_options)

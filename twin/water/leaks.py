@@ -13,7 +13,9 @@
    noise, two-sided CUSUM per DMA that restarts after each alarm, and a second, more
    sensitive one whose new leaks the DMA's loggers must confirm (:func:`confirmed_rises`);
 5. :mod:`~twin.water.leak_location`: candidates in the alarming DMA ranked by the loggers'
-   pressure change against sensitivities computed once per network, refined on pipes.
+   pressure change and the split of the leak's flow among the DMA's boundary meters
+   (:func:`flow_signature`) against sensitivities computed once per network, refined on
+   pipes.
 
 :func:`find_leaks` reads the period from the measurement store and calls it.
 
@@ -335,6 +337,13 @@ class LeakSettings:
     size_refine : int
         Best positions ranked again with the pressure change of a leak of the fitted size
         (not the small standard leak's) [-]; 0 turns it off.
+    boundary_flows : bool
+        Locate on the alarming DMA's boundary meters as well as its loggers: how the leak's
+        flow splits among the links the DMA draws through
+        (:class:`twin.water.leak_location.FlowSignature`).
+    flow_model_error : float
+        Relative error allowed the model's flow sensitivities [-]
+        (:data:`twin.water.leak_location.FLOW_MODEL_ERROR`).
     segment_h : float
         Hours simulated from one set of measured tank levels and pump statuses [h].
     pressure_at_measured_levels : bool
@@ -379,6 +388,8 @@ class LeakSettings:
     rank_metric: str = RANK_METRIC
     area_loggers: bool = True
     baseline_share: bool = True
+    boundary_flows: bool = True
+    flow_model_error: float = loc.FLOW_MODEL_ERROR
     segment_h: float = exp.SEGMENT_H
     pressure_at_measured_levels: bool = True
     pattern_origin: pd.Timestamp | None = None
@@ -787,6 +798,8 @@ def detect_and_locate(
     xp = rs.regressors(q_meas_h.fillna(q_h), pressure=True)
     base_p = rs.fit_baseline(r_p, xp, mask, robust=True)
     e_p = rs.corrected(r_p, xp, base_p)
+    flows = flow_inputs(rs.hourly(obs.flow_l_s).reindex(t), q_meas_h.fillna(q_h), net.meters,
+                        mask)
     # 4. detection: every DMA at once at the detection step, what they share taken out
     min_leak = s.min_leak_m3h * M3H_L_S
     step = max(pd.Timedelta(minutes=s.detect_step_min),
@@ -825,7 +838,7 @@ def detect_and_locate(
         net, s, sens, use_p, loc.logger_noise_m(use_p, mask), loc.pipe_table(wn),
         loc.snapshot_inp_texts(wn) if n_rises and s.size_refine else [],
         float(np.median(loc.nearest_logger_m(net.node_xy, wn.junction_name_list, loggers)))
-        if loggers else 0.0, base_p, q_meas_h, q_h, mask, base_end, robust)
+        if loggers else 0.0, base_p, q_meas_h, q_h, mask, base_end, robust, flows)
     alarms, candidates, covs = locate_rises(changes, e_c, crossings, step, where, tick)
     if second is not None and sens is not None:
         changes_2, e_c_2, _, _, crossings_2 = second
@@ -859,9 +872,11 @@ def detect_and_locate(
     res = xr.Dataset(
         {"consumption_l_s": (("time", "dma"), e_c.to_numpy(), {"units": "L/s"}),
          "pressure_m": (("time", "logger"), e_p.to_numpy(), {"units": "m"}),
+         "flow_l_s": (("time", "meter"), flows.residual_l_s.to_numpy(), {"units": "L/s"}),
          "operations_match": ("time", ops_h.to_numpy().astype(int), {"units": "1"})},
         coords={"time": t.tz_localize(None), "dma": np.asarray(zones, dtype=str),
-                "logger": np.asarray(e_p.columns, dtype=str)})
+                "logger": np.asarray(e_p.columns, dtype=str),
+                "meter": np.asarray(flows.residual_l_s.columns, dtype=str)})
     return LeakReport(alarms, changes, candidates, calibration, res,
                       pd.DataFrame(flags, columns=["sensor", "problem", "detail"]), notes)
 
@@ -907,6 +922,8 @@ class LocationInputs:
     baseline_end_utc : Timestamp
     robust : bool
         Whether the baselines were learned robustly on the whole period.
+    flows : FlowInputs
+        The boundary meters' flow residuals (:func:`flow_inputs`).
     """
 
     net: LeakNetwork
@@ -923,6 +940,7 @@ class LocationInputs:
     mask: np.ndarray
     baseline_end_utc: pd.Timestamp
     robust: bool
+    flows: FlowInputs
 
 
 def locate_rises(changes: pd.DataFrame, e_c: pd.DataFrame, crossings: pd.DataFrame,
@@ -966,6 +984,7 @@ def locate_rises(changes: pd.DataFrame, e_c: pd.DataFrame, crossings: pd.DataFra
     # 5b. each episode located once, on its whole course
     where_of: dict[int, tuple] = {}
     covs: dict[tuple, pd.DataFrame | None] = {}
+    flow_covs: dict[tuple, pd.DataFrame] = {}
     for i, a in ups.iterrows():
         change, first = starts[i], firsts[i]
         if head[i] != i:
@@ -993,6 +1012,10 @@ def locate_rises(changes: pd.DataFrame, e_c: pd.DataFrame, crossings: pd.DataFra
         regressed = regressed_share(w.base_p, w.q_meas_l_s, w.q_expected_l_s, a.series,
                                     change, stop, max(q_prior, 0.0)) if (
             s.baseline_share) else None
+        flow = flow_signature(w.flows, a.series, e_c[a.series], change,
+                              max(change - wh, first), stop, max(q_prior, 0.1 * min_leak),
+                              s.signature_course, s.flow_model_error, flow_covs) if (
+            s.boundary_flows) else None
         # the noise of the signature's day means over these loggers, as the leak-free
         # days had it: patterns they share (a pump the model runs otherwise) are noise
         key = tuple(sig_p.columns)
@@ -1003,7 +1026,8 @@ def locate_rises(changes: pd.DataFrame, e_c: pd.DataFrame, crossings: pd.DataFra
         try:
             ranked, fit, share = signature_positions(
                 dp, w.sigma_m, max(q_prior, 0.0), w.sens, w.net, a.series, area, w.spacing_m,
-                w.pipes, w.inp_texts, s, regressed_m=regressed, noise_cov=covs[key])
+                w.pipes, w.inp_texts, s, regressed_m=regressed, noise_cov=covs[key],
+                flow=flow)
             if share < s.narrow_min_posterior:
                 flag_txt.append(f"located over the whole DMA: the loggers left {share:.1%} "
                                 "of the posterior near the logger that fell most")
@@ -1273,15 +1297,18 @@ def rise_episodes(ups: pd.DataFrame, events: pd.DataFrame, e_c: pd.DataFrame,
 
 
 def regressed_share(base: rs.Baseline, q_meas_l_s: pd.DataFrame, q_expected_l_s: pd.DataFrame,
-                    dma: str, change_utc, stop_utc, leak_l_s: float) -> pd.Series:
+                    dma: str, change_utc, stop_utc, leak_l_s: float,
+                    pressure: bool = True) -> pd.Series:
     """What the pressure baseline takes out of a leak's drop, per L/s of leak
     (:func:`twin.water.leak_location.baseline_share`), at the DMAs' measured flows over
-    the leak's hours [m per L/s].
+    the leak's hours [m per L/s]; with ``pressure`` False, what the boundary flows' baseline
+    takes out of the meters' change [L/s per L/s].
 
     Parameters
     ----------
     base : Baseline
-        The pressure residuals' baseline (its ``coef``: logger × regressor).
+        The residuals' baseline (its ``coef``: logger or meter × regressor,
+        :func:`twin.water.leak_residuals.regressors` with ``pressure``).
     q_meas_l_s, q_expected_l_s : DataFrame
         hour × DMA: measured and expected consumption [L/s]; a DMA whose meters missed
         all the leak's hours takes its expected mean over the whole period.
@@ -1298,8 +1325,83 @@ def regressed_share(base: rs.Baseline, q_meas_l_s: pd.DataFrame, q_expected_l_s:
     q_without = q_with.copy()
     q_without[dma] = max(q_with[dma] - leak_l_s, 0.0)
     return loc.baseline_share(
-        base.coef, rs.regressors(q_with.to_frame().T, pressure=True).iloc[0],
-        rs.regressors(q_without.to_frame().T, pressure=True).iloc[0], leak_l_s)
+        base.coef, rs.regressors(q_with.to_frame().T, pressure=pressure).iloc[0],
+        rs.regressors(q_without.to_frame().T, pressure=pressure).iloc[0], leak_l_s)
+
+
+@dataclass(frozen=True)
+class FlowInputs:
+    """What locating on the boundary meters reads (:func:`flow_signature`).
+
+    Attributes
+    ----------
+    meters : DataFrame
+        Boundary meters: ``meter_id``, ``link``, ``from_zone``, ``to_zone``.
+    residual_l_s : DataFrame
+        hour × meter: the flows less what the DMAs' measured consumption sets [L/s].
+    base : Baseline
+        Their baseline (:func:`twin.water.leak_residuals.regressors` without pressure).
+    consumption_l_s : DataFrame
+        hour × DMA: the measured consumption it regresses on [L/s].
+    mask : ndarray of bool
+        The leak-free hours it was learned on.
+    """
+
+    meters: pd.DataFrame
+    residual_l_s: pd.DataFrame
+    base: rs.Baseline
+    consumption_l_s: pd.DataFrame
+    mask: np.ndarray
+
+
+def flow_inputs(flow_l_s: pd.DataFrame, consumption_l_s: pd.DataFrame, meters: pd.DataFrame,
+                mask: np.ndarray) -> FlowInputs:
+    """The boundary meters' flows less what the DMAs' measured consumption sets: what is
+    left moves with where a leak draws its water from.
+
+    Parameters
+    ----------
+    flow_l_s : DataFrame
+        hour × meter: measured boundary flows [L/s].
+    consumption_l_s : DataFrame
+        hour × DMA: measured consumption [L/s] (the expected where a meter missed).
+    meters : DataFrame
+        Boundary meters.
+    mask : ndarray of bool
+        The leak-free hours the baseline (a constant and each DMA's consumption) is
+        learned on, robustly.
+    """
+    x = rs.regressors(consumption_l_s, pressure=False)
+    base = rs.fit_baseline(flow_l_s, x, mask, robust=True)
+    return FlowInputs(meters, rs.corrected(flow_l_s, x, base), base, consumption_l_s, mask)
+
+
+def flow_signature(f: FlowInputs, dma: str, consumption_l_s: pd.Series, change_utc, lo_utc,
+                   hi_utc, leak_l_s: float, course: str, model_error: float, covs: dict
+                   ) -> loc.FlowSignature | None:
+    """The boundary meters' part of a DMA's leak signature
+    (:class:`twin.water.leak_location.FlowSignature`): each of the DMA's meters' flow
+    residual regressed on the leak's course as the loggers' are (:func:`measured_signature`
+    with ``course`` and the DMA's ``consumption_l_s`` residual, over [``lo_utc``,
+    ``hi_utc``], for a leak of ``leak_l_s`` [L/s] from ``change_utc``), with what the
+    flows' baseline takes out of the leak, the change's noise on the leak-free days (cached
+    in ``covs`` by the meters) and the model's relative error ``model_error`` [-]; None
+    when the DMA has no meter with a residual."""
+    m = f.meters
+    mine = [x for x in m.meter_id[(m.from_zone == dma) | (m.to_zone == dma)].astype(str)
+            if x in f.residual_l_s.columns]
+    if not mine:
+        return None
+    e_f = f.residual_l_s[mine]
+    key = tuple(mine)
+    if key not in covs:
+        covs[key] = loc.signature_noise_covariance(e_f, f.mask, common_mode=False)
+    change = measured_signature(e_f, consumption_l_s, change_utc, lo_utc, hi_utc, leak_l_s,
+                                course)
+    return loc.FlowSignature(
+        change, regressed_share(f.base, f.consumption_l_s, f.consumption_l_s, dma, change_utc,
+                                hi_utc, leak_l_s, pressure=False),
+        covs[key], m.set_index(m.meter_id.astype(str)).link.astype(str), model_error)
 
 
 def timing_flags(change_utc, first_utc, baseline_end_utc, robust: bool) -> list[str]:
