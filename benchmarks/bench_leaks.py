@@ -278,7 +278,9 @@ Without the narrowing to the logger that fell most as well: seeds 6-11 189 (44, 
 0.77 (187 (44, 77, 66) at 0.83 without the meters), but seeds 0-5 197 (50, 80, 67) at 0.79:
 the narrowing stays. Seeds 12-17 with the meters: above 10 m3/h 146/180 = 81 % (met; 142 =
 79 % without), 3-10 m3/h 46/108 = 43 % (MISSED); seeds 6-17 together 289/360 = 80 % and
-85/216 = 39 %.
+85/216 = 39 %; seeds 6-11 alone 143/180 = 79 % (MISSED; 144 = 80 % without). This script
+at ccdecfb gives the scripts' figures to the digit (``--network GOY.inp --seeds 12``: 8/8 at
+0.29; ``--network CTOWN --seeds 12``: 6/8 (1, 3, 2) at 0.58, location alone 6/8).
 
 The AMR customers' departures from the model as regressors, tried at b7f2553 and not kept:
 each meter's hourly use over the hour's metered ratio times its model use, less one, scaled
