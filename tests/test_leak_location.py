@@ -528,3 +528,28 @@ def test_flow_signature_is_the_meters_share_of_the_leak_less_what_demand_explain
     assert fs.change_l_s["FA"] + 2.0 * fs.regressed["FA"] == pytest.approx(1.4, abs=0.05)
     assert fs.change_l_s["FB"] + 2.0 * fs.regressed["FB"] == pytest.approx(0.6, abs=0.05)
     assert fs.links["FB"] == "PB" and np.isfinite(fs.noise_cov.to_numpy()).all()
+
+
+def test_a_meter_without_leak_free_data_is_left_out_and_the_others_still_read():
+    """A second meter silent over the leak-free days has no baseline or noise to be read
+    by: it is listed as unlearned and left out, and the first meter's change is still
+    measured (0.7 of a 2 L/s leak, less the share its baseline takes out)."""
+    from twin.water.leaks import flow_inputs, flow_signature
+
+    t = pd.date_range("2026-01-05", periods=24 * 21, freq="h", tz="UTC")
+    rng = np.random.default_rng(12)
+    demand = 10 + 6 * np.sin(2 * np.pi * np.arange(len(t)) / 24) + rng.normal(0, 0.5, len(t))
+    leak = np.where(t >= t[0] + pd.Timedelta(days=14), 2.0, 0.0)
+    mask = np.asarray(t < t[0] + pd.Timedelta(days=10))
+    flow = pd.DataFrame({"FA": 0.3 * demand + 0.7 * leak + rng.normal(0, 0.02, len(t)),
+                         "FB": np.where(mask, np.nan, 0.7 * demand + 0.3 * leak)}, index=t)
+    meters = pd.DataFrame({"meter_id": ["FA", "FB"], "link": ["PA", "PB"],
+                           "from_zone": ["source", "source"], "to_zone": ["DMA-1", "DMA-1"]})
+    f = flow_inputs(flow, pd.DataFrame({"DMA-1": demand + leak}, index=t), meters, mask)
+    assert f.unlearned() == ["FB"]
+    start = t[0] + pd.Timedelta(days=14)
+    fs = flow_signature(f, "DMA-1", pd.Series(leak, index=t), start,
+                        start - pd.Timedelta(days=3), start + pd.Timedelta(days=3), 2.0, "step",
+                        0.2, {})
+    assert list(fs.change_l_s.index) == ["FA"] and np.isfinite(fs.noise_cov.to_numpy()).all()
+    assert fs.change_l_s["FA"] + 2.0 * fs.regressed["FA"] == pytest.approx(1.4, abs=0.05)

@@ -800,6 +800,9 @@ def detect_and_locate(
     e_p = rs.corrected(r_p, xp, base_p)
     flows = flow_inputs(rs.hourly(obs.flow_l_s).reindex(t), q_meas_h.fillna(q_h), net.meters,
                         mask)
+    for m in flows.unlearned() if s.boundary_flows else []:
+        flags.append(qa.flag(m, "no baseline", f"boundary flow has under "
+                             f"{MIN_FLOW_BASELINE_H} leak-free hours; left out of location"))
     # 4. detection: every DMA at once at the detection step, what they share taken out
     min_leak = s.min_leak_m3h * M3H_L_S
     step = max(pd.Timedelta(minutes=s.detect_step_min),
@@ -1329,6 +1332,11 @@ def regressed_share(base: rs.Baseline, q_meas_l_s: pd.DataFrame, q_expected_l_s:
         rs.regressors(q_without.to_frame().T, pressure=pressure).iloc[0], leak_l_s)
 
 
+#: Leak-free hours of a boundary meter's flow that location needs to read it: two days of
+#: day means [h].
+MIN_FLOW_BASELINE_H = 48
+
+
 @dataclass(frozen=True)
 class FlowInputs:
     """What locating on the boundary meters reads (:func:`flow_signature`).
@@ -1352,6 +1360,13 @@ class FlowInputs:
     base: rs.Baseline
     consumption_l_s: pd.DataFrame
     mask: np.ndarray
+
+    def unlearned(self, min_hours: int = MIN_FLOW_BASELINE_H) -> list[str]:
+        """Meters with fewer than ``min_hours`` leak-free hours of residual: no baseline or
+        noise to read them by, so location leaves them out."""
+        have = self.residual_l_s[self.mask].notna().sum()
+        return [str(m) for m in self.residual_l_s.columns if have[m] < min_hours]
+
 
 
 def flow_inputs(flow_l_s: pd.DataFrame, consumption_l_s: pd.DataFrame, meters: pd.DataFrame,
@@ -1386,10 +1401,12 @@ def flow_signature(f: FlowInputs, dma: str, consumption_l_s: pd.Series, change_u
     ``hi_utc``], for a leak of ``leak_l_s`` [L/s] from ``change_utc``), with what the
     flows' baseline takes out of the leak, the change's noise on the leak-free days (cached
     in ``covs`` by the meters) and the model's relative error ``model_error`` [-]; None
-    when the DMA has no meter with a residual."""
+    when the DMA has no meter with a residual and a baseline (:meth:`FlowInputs.unlearned`
+    are left out)."""
     m = f.meters
+    left_out = set(f.unlearned())
     mine = [x for x in m.meter_id[(m.from_zone == dma) | (m.to_zone == dma)].astype(str)
-            if x in f.residual_l_s.columns]
+            if x in f.residual_l_s.columns and x not in left_out]
     if not mine:
         return None
     e_f = f.residual_l_s[mine]
