@@ -251,36 +251,36 @@ The boundary meters in location, kept after 6d65783
 ``--boundary-flows``). Where a DMA draws through several metered links, a leak's flow splits
 among them by where it is: on KL seed 6's DMA-1 (six meters) the share one of them (FM-06)
 carries runs from -0.17 to +0.41 of the leak over the DMA's junctions (10th to 90th
-percentile), against 0.09 L/s of noise in its 24-h means once the DMAs' measured
-consumption is regressed out on the leak-free days; the model's shares were within 0.003 to
-0.06 of the real network's for three of that case's leaks. Each meter's hourly flow, less a
-baseline on the DMAs' measured consumption, is regressed on the leak's course as the
-loggers' pressures are and joins their whitened signature, the model's error counted as
-noise (0.2 of the leak flow times the meter's root-mean-square sensitivity over the
-positions). Taken as exact, the model's shares placed fewer leaks than the pressures alone
-(the real network's noise-free signatures, seeds 6-8, a simpler ranker: 125/144 against
-140); 0.1 to 0.5 place the same within 2. Location alone from the true start
-(:func:`located_alone`'s windows, the twin's ranker), found (3-10 m3/h): seeds 0-5 208/288
-(65) to 217 (70); seeds 6-11 196 (56) to 207 (62); seeds 12-17 207 (62) to 213 (60). The twin end to end
-(``detect_and_locate`` on this script's cases, scored as here), found (3-10, 10-50, >50
-m3/h) and false alarms per DMA-month, without the meters then with them: seeds 0-5 208/288
-(58, 83, 67) 0.75 and 209 (58, 85, 66) 0.74; seeds 6-11 184 (40, 78, 66) 0.84 and 182 (39,
-77, 66) 0.82; seeds 12-17 (cases built for this, never run before) 189 (47, 78, 64) 0.97 and
-192 (46, 82, 64) 0.94; the 18 seeds 581/864 and 583, median location error 88 and 80 m. Of
-the 15 leaks of seeds 6-11 the meters placed at the true start and the pressures alone did
-not, the twin had placed 9 from its own windows already; of the other 6, four had their
-alarm's change 16-71 h after their start, one no alarm of its own, and CTOWN seed 10's 7.6
-m3/h leak went from 567 to 1,604 m. Kept: measured alone, location places more on every seed set
-(the small leaks on two of the three); end to end it moves nothing beyond a few leaks either
-way, because what stands between the
-twin and location alone is when its alarms say the leaks began and which leak an alarm is.
-Without the narrowing to the logger that fell most as well: seeds 6-11 189 (44, 77, 68) at
-0.77 (187 (44, 77, 66) at 0.83 without the meters), but seeds 0-5 197 (50, 80, 67) at 0.79:
-the narrowing stays. Seeds 12-17 with the meters: above 10 m3/h 146/180 = 81 % (met; 142 =
-79 % without), 3-10 m3/h 46/108 = 43 % (MISSED); seeds 6-17 together 289/360 = 80 % and
-85/216 = 39 %; seeds 6-11 alone 143/180 = 79 % (MISSED; 144 = 80 % without). This script
-at ccdecfb gives the scripts' figures to the digit (``--network GOY.inp --seeds 12``: 8/8 at
-0.29; ``--network CTOWN --seeds 12``: 6/8 (1, 3, 2) at 0.58, location alone 6/8).
+percentile), against 0.09 L/s of noise in its 24-h means once the DMAs' measured consumption
+is regressed out on the leak-free days; the model's shares were within 0.003 to 0.06 of the
+real network's for three of that case's leaks. Each meter's hourly flow, less a baseline on
+the DMAs' measured consumption, is regressed on the leak's course as the loggers' pressures
+are and joins their whitened signature, the model's error counted as noise (0.2 of the leak
+flow times the meter's root-mean-square sensitivity over the positions). Taken as exact, the
+model's shares placed fewer leaks than the pressures alone (the real network's noise-free
+signatures, seeds 6-8, a simpler ranker: 125/144 against 140); 0.1 to 0.5 place the same
+within 2. Location alone from the true start (:func:`located_alone`'s windows, the twin's
+ranker), found (3-10 m3/h): seeds 0-5 208/288 (65) to 217 (70); seeds 6-11 196 (56) to 207
+(62); seeds 12-17 207 (62) to 213 (60). The twin end to end (``detect_and_locate`` on this
+script's cases, scored as here), found (3-10, 10-50, >50 m3/h) and false alarms per
+DMA-month, without the meters then with them: seeds 0-5 208/288 (58, 83, 67) 0.75 and 209
+(58, 85, 66) 0.74; seeds 6-11 184 (40, 78, 66) 0.84 and 182 (39, 77, 66) 0.82; seeds 12-17
+(cases built for this, never run before) 189 (47, 78, 64) 0.97 and 192 (46, 82, 64) 0.94;
+the 18 seeds 581/864 and 583, median location error 88 and 80 m. Of the 15 leaks of seeds
+6-11 the meters placed at the true start and the pressures alone did not, the twin had
+placed 9 from its own windows already; of the other 6, four had their alarm's change 16-71 h
+after their start, one no alarm of its own, and CTOWN seed 10's 7.6 m3/h leak went from 567
+to 1,604 m. Kept: measured alone, location places more on every seed set (the small leaks on
+two of the three); end to end it moves nothing beyond a few leaks either way, because what
+stands between the twin and location alone is when its alarms say the leaks began and which
+leak an alarm is. Without the narrowing to the logger that fell most as well: seeds 6-11 189
+(44, 77, 68) at 0.77 (187 (44, 77, 66) at 0.83 without the meters), but seeds 0-5 197 (50,
+80, 67) at 0.79: the narrowing stays. Seeds 12-17 with the meters: above 10 m3/h 146/180 =
+81 % (met; 142 = 79 % without), 3-10 m3/h 46/108 = 43 % (MISSED); seeds 6-17 together
+289/360 = 80 % and 85/216 = 39 %; seeds 6-11 alone 143/180 = 79 % (MISSED; 144 = 80 %
+without). This script at ccdecfb gives the scripts' figures to the digit (``--network
+GOY.inp --seeds 12``: 8/8 at 0.29; ``--network CTOWN --seeds 12``: 6/8 (1, 3, 2) at 0.58,
+location alone 6/8).
 
 The AMR customers' departures from the model as regressors, tried at b7f2553 and not kept:
 each meter's hourly use over the hour's metered ratio times its model use, less one, scaled
