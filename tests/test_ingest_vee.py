@@ -229,3 +229,17 @@ def test_sum_check_pairs_interval_reads_with_the_meters_register_reads(tmp_path)
     assert hit["time_utc"].tolist() == list(pd.date_range("2016-07-14 08:00", periods=4,
                                                           freq="15min", tz="UTC"))
     assert (hit["quality_flag"] == "valid").all()  # a warning: the values are kept
+
+
+def test_unit_doubt_needs_an_interval_and_finite_readings():
+    """Without history, a median demand above 1 MW raises the Wh-as-kWh doubt only when the
+    interval is measured: 251 kWh every 15 min is 1,004 kW (251 / 0.25 h); one reading alone
+    has no interval, and ``inf`` readings are not demand."""
+    t = pd.Timestamp("2016-07-04 04:00", tz="UTC")
+    two = pd.DataFrame({"series_id": "m1", "time_utc": [t, t + STEP], "value": [251.0, 251.0]})
+    factor, why = vee.unit_scale(two)
+    assert factor == 1.0 and "1,004 kW" in why
+    assert vee.unit_scale(two.iloc[:1]) == (1.0, "")
+    small = two.assign(value=[1.0, 1.0])  # 4 kW, with four inf rows beside them
+    infs = pd.DataFrame({"series_id": "m1", "time_utc": [t] * 4, "value": np.inf})
+    assert vee.unit_scale(pd.concat([infs, small], ignore_index=True)) == (1.0, "")

@@ -517,7 +517,8 @@ def unit_scale(readings: pd.DataFrame, history: pd.DataFrame | None = None
     file's meters: the median ratio of the file's per-meter medians to their history medians
     lies in :data:`WH_RATIO_RANGE`; the same meters' own values prove the unit wrong and the
     factor is ``1e-3``. Without: a median over meters of their median demand above
-    :data:`IMPOSSIBLE_MEDIAN_KW` is only a guess (a grid supply point's MWh export has it
+    :data:`IMPOSSIBLE_MEDIAN_KW` (the interval measured between a series' readings; none
+    judged without two) is only a guess (a grid supply point's MWh export has it
     too), so the factor is ``1.0`` and ``why`` states the doubt for the caller to act on:
     the customer meters it presumes are the caller's to establish (a city's register).
 
@@ -529,7 +530,7 @@ def unit_scale(readings: pd.DataFrame, history: pd.DataFrame | None = None
         The evidence or the doubt, in words ("" when there is neither).
     """
     d = readings.iloc[:500_000]  # plenty of meters to judge a file by
-    d = d.loc[d["value"].notna() & (d["value"] > 0), ["series_id", "time_utc", "value"]]
+    d = d.loc[np.isfinite(d["value"]) & (d["value"] > 0), ["series_id", "time_utc", "value"]]
     if d.empty:
         return 1.0, ""
     codes, names = pd.factorize(d["series_id"])
@@ -548,7 +549,9 @@ def unit_scale(readings: pd.DataFrame, history: pd.DataFrame | None = None
     t = schema.time_ns(d["time_utc"])
     step = np.diff(t)[np.diff(codes) == 0]
     step = step[step > 0]
-    hours = float(np.median(step)) / 3.6e12 if len(step) else 0.25
+    if not len(step):  # no series with two times: no interval to turn energy into demand
+        return 1.0, ""
+    hours = float(np.median(step)) / 3.6e12
     demand_kw = float(med.median()) / hours
     if demand_kw > IMPOSSIBLE_MEDIAN_KW:
         return 1.0, (f"median series demand {demand_kw:,.0f} kW is more than a customer meter "
