@@ -117,6 +117,18 @@ def test_scoring_by_hand():
     assert s["found"] == 1 and s["found_3-10_m3h"] == (1, 1) and s["found_50-inf_m3h"] == (0, 1)
     assert s["false_alarms"] == 2 and s["false_alarms_per_dma_month"] == pytest.approx(1.0)
     assert s["median_delay_h"] == pytest.approx(2.0)
+    assert s["repeats"] == 0 and not m.repeat.any()
+    # later: 100 m from C (L2 found), 50 m from C again (a repeat: a false alarm here, not
+    # in BattLeDIM's count), 500 m off P1 (near no leak: false either way), 100 m off P1 (L1
+    # found at 2 h: a repeat)
+    later = pd.DataFrame({"alarm_utc": [t + pd.Timedelta(hours=h) for h in (5, 6, 7, 8)],
+                          "x_m": [5100.0, 5050.0, 50.0, 60.0], "y_m": [0.0, 0.0, 500.0, 100.0]})
+    m = sc.match_alarms(pd.concat([alarms, later], ignore_index=True), truth, seg)
+    assert m.true_positive.tolist() == [False, True, False, True, False, False, False]
+    assert m.repeat.tolist() == [False, False, False, False, True, False, True]
+    s = sc.score(m, truth, months=1.0, n_dmas=2)
+    assert s["false_alarms"] == 5 and s["repeats"] == 2
+    assert s["false_alarms_battledim_per_dma_month"] == pytest.approx(1.5)  # (5 - 2) / 2
 
 
 def test_truth_file_errors_name_row_and_column(tmp_path):

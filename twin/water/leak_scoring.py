@@ -2,7 +2,10 @@
 
 An alarm is a true positive when it is raised inside a leak's time window (start ≤ alarm ≤
 end) and its located position lies within ``radius_m`` (300 m) of the leak; each leak counts
-once; every other alarm of a new leak is a false alarm. The delay is alarm time minus leak
+once; every other alarm of a new leak is a false alarm. BattLeDIM's own scoring did not
+count as false an alarm that only repeats a leak already found (within reach of an open leak
+an earlier alarm took, and of no other): such a *repeat* is counted apart and the rate
+without the repeats is given beside the stricter one. The delay is alarm time minus leak
 start [h]; the location error is the distance from the located position to the leaking pipe
 (the segment between its end nodes) or junction [m].
 
@@ -158,13 +161,20 @@ def match_alarms(alarms: pd.DataFrame, truth: pd.DataFrame, segments: np.ndarray
     -------
     DataFrame
         The alarms with ``leak_id`` (the open leak matched, empty if none), ``delay_h``,
-        ``location_error_m`` and ``true_positive`` (matched within ``radius_m``).
+        ``location_error_m``, ``true_positive`` (matched within ``radius_m``) and ``repeat``
+        (not matched, but within ``radius_m`` of an open leak an earlier alarm took: a
+        repeated detection, which BattLeDIM did not count as a false one).
     """
     out = alarms.sort_values("alarm_utc").reset_index(drop=True).copy()
     out["leak_id"], out["delay_h"], out["location_error_m"] = "", np.nan, np.nan
-    out["true_positive"] = False
+    out["true_positive"] = out["repeat"] = False
     taken: set[str] = set()
     for i, a in out.iterrows():
+        within = [k for k, r in enumerate(truth.itertuples()) if r.start <= a.alarm_utc <= r.end
+                  and np.isfinite(a.x_m)
+                  and distance_to_segment(a.x_m, a.y_m, segments[k]) <= radius_m]
+        out.loc[i, "repeat"] = bool(within) and all(truth.leak_id.iloc[k] in taken
+                                                    for k in within)
         open_ = [k for k, r in enumerate(truth.itertuples())
                  if r.start <= a.alarm_utc <= r.end and r.leak_id not in taken]
         if not open_:
@@ -189,7 +199,9 @@ def score(matched: pd.DataFrame, truth: pd.DataFrame, months: float, n_dmas: int
     """BattLeDIM-style summary of :func:`match_alarms` (units in the keys).
 
     ``leaks``, ``found`` (true positives), per size class ``found_<lo>-<hi>_m3h`` as
-    ``(found, total)``, ``false_alarms``, ``false_alarms_per_dma_month``,
+    ``(found, total)``, ``false_alarms``, ``false_alarms_per_dma_month``, ``repeats``
+    (false alarms that repeat a found leak), ``false_alarms_battledim_per_dma_month``
+    (without them, as BattLeDIM counted),
     ``median_delay_h`` (true positives), ``median_delay_abrupt_h`` (with ``kinds``: leak id →
     ``abrupt``/``incipient``), ``median_location_error_m`` (nearest open leak of each alarm
     in its window, hit or not).
@@ -202,6 +214,9 @@ def score(matched: pd.DataFrame, truth: pd.DataFrame, months: float, n_dmas: int
     fa = int((~matched.true_positive.astype(bool)).sum())
     out["false_alarms"] = fa
     out["false_alarms_per_dma_month"] = fa / max(n_dmas * months, 1e-9)
+    rep = int(matched["repeat"].astype(bool).sum()) if "repeat" in matched else 0
+    out["repeats"] = rep
+    out["false_alarms_battledim_per_dma_month"] = (fa - rep) / max(n_dmas * months, 1e-9)
     out["median_delay_h"] = float(tp.delay_h.median()) if len(tp) else float("nan")
     if kinds is not None and len(tp):
         ab = tp[tp.leak_id.map(kinds) == "abrupt"]
