@@ -235,3 +235,37 @@ def test_step_seen_mirrored_is_raised_in_its_own_dma_in_time():
         o = old[old.alarm_utc >= r.index[at]].iloc[0]
         mirrored += (o.series, o.direction) == ("B", "down")
     assert mirrored >= 2
+
+
+def test_split_change_by_hand():
+    """Forty steps at 0 and thirty at 5 (σ of a step's mean 1): split at step 40, where the
+    means differ by 5 over √(1/40 + 1/30) = 0.242, z = 20.7 (at 35: 4.29 over 0.239, 17.9).
+    A series alternating ±1 holds no change, nor one whose step is under ``min_step``. With
+    ``first`` = 50, the step at 40 is known: 20 more steps at 5 then 10 at 9 split at 60,
+    the level before it from step 40 on. A ramp is no step."""
+    seg = np.r_[np.zeros(40), np.full(30, 5.0)]
+    assert det.split_change(seg, 1.0, min_step=1.0) == (40, 0.0, 5.0)
+    assert det.split_change(np.tile([1.0, -1.0], 35), 1.0, min_step=1.0) is None
+    assert det.split_change(seg, 1.0, min_step=6.0) is None
+    assert det.split_change(seg, 1.0, min_step=1.0, first=50) is None  # nothing after 50
+    two = np.r_[np.zeros(40), np.full(20, 5.0), np.full(10, 9.0)]
+    assert det.split_change(two, 1.0, min_step=1.0, first=50) == (60, 5.0, 9.0)
+    # a ramp from 0 to 10 over 70 steps splits at z = 21 in its middle, but a line
+    # explains it wholly: no change (a growing leak)
+    assert det.split_change(np.linspace(0.0, 10.0, 70), 1.0, min_step=1.0) is None
+
+
+def test_a_leak_that_begins_while_the_level_is_set_is_raised():
+    """A 1.5 L/s rise (raised within about an hour at 0.3 L/s of noise), then a 6 L/s leak
+    7 h after it, inside the 12 h the level is set over after the alarm: two rises, each
+    its own step and change, not one of 7.5 L/s."""
+    t, x = _one_dma(5)
+    first, second = 4 * 24 * 20, 4 * 24 * 20 + 4 * 7
+    x[first:] += 1.5
+    x[second:] += 6.0
+    ch = _changes(t, x)
+    ups = ch[(ch.direction == "up") & (ch.change_utc >= t[first] - pd.Timedelta(hours=2))]
+    assert len(ups) == 2, ch
+    assert ups.step.tolist() == pytest.approx([1.5, 6.0], abs=0.4)
+    assert abs(ups.change_utc.iloc[1] - t[second]) <= pd.Timedelta(hours=1)
+    assert ups.alarm_utc.iloc[1] <= ups.alarm_utc.iloc[0] + pd.Timedelta(hours=12, minutes=15)
