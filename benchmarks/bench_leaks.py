@@ -293,7 +293,7 @@ The detector's budget at 0.5 false alarms a DMA-month (0.33 designed), tried the
 seeds 0-5 207/288 (57, 84, 66) at 0.89, seeds 6-11 186 (39, 81, 66) at 0.92, seeds 12-17 196
 (47, 84, 65) at 1.08, above the floor as this script counts.
 
-A leak that begins while a DMA's level is set after an alarm, raised since 013cd0a
+A leak that begins while a DMA's level is set after an alarm, raised since 496416a
 (:func:`twin.water.leak_detection.split_change` in ``joint_cusum``). For the 12 h after an
 alarm the detector watches nothing and takes the median as the DMA's new level; a leak that
 began in those hours went into that level and was never raised. On seeds 0-17 at 5444b07, 29
@@ -313,8 +313,8 @@ to 210 (59, 85, 66) at 0.73; seeds 6-11 182 (39, 77, 66) at 0.82 to 182 (39, 77,
 two lost; 40 changes raised so in the 108 cases, 5 of them placed within 300 m of their
 leak (CTOWN seed 16's 33.8 m3/h burst, 1.5 h after an alarm, was raised but placed 1,281 m
 away; another alarm found it later). Without the common mode's steps
-left out: 589/864 at 0.83, 26 leaks moved (16 gained); with a split kept only when larger
-than the alarm's own step: 590. Seeds 6-11 still miss both floors (above 10 m3/h 143/180 =
+left out: 589/864 at 0.83, 24 leaks moved (15 gained, 9 lost); that and a split kept only
+when larger than the alarm's own step: 590. Seeds 6-11 still miss both floors (above 10 m3/h 143/180 =
 79 %, 3-10 m3/h 39/108 = 36 %); seeds 12-17 above 10 m3/h 149/180 = 83 %, 3-10 m3/h 49/108 =
 45 % (MISSED).
 
