@@ -985,6 +985,8 @@ def joint_cusum(r: pd.DataFrame, s: JointSettings, scale: np.ndarray | None = No
                 sp[o] = sm[o] = 0.0
                 zp[o] = zm[o] = t
 
+    gains = s.gain
+
     def split_rebase(j: int, t: int) -> None:
         # a change among the steps that set the level, an hour or more after the alarm
         # (the steps from its own change on are split: its own step, still climbing when
@@ -999,7 +1001,7 @@ def joint_cusum(r: pd.DataFrame, s: JointSettings, scale: np.ndarray | None = No
             o = s.series.index(o_ev["series"])
             if o != j and w[j, o] != 0.0:
                 ok &= (at < o_ev["change"]) | (at > o_ev["rebased"])
-        gain = max(1.0 - float(np.sum(s.phi[j])), 0.1)
+        gain = max(float(gains[j]), 0.1)
         sd = float(np.mean(spread[at[ok], j])) / gain if ok.any() else 0.0
         smallest = 2.0 * float(s.k[j]) * float(s.sigma_u[j]) / gain  # the allowance's leak
         found = split_change(seg[ok], sd, smallest,

@@ -170,17 +170,17 @@ def match_alarms(alarms: pd.DataFrame, truth: pd.DataFrame, segments: np.ndarray
     out["true_positive"] = out["repeat"] = False
     taken: set[str] = set()
     for i, a in out.iterrows():
-        within = [k for k, r in enumerate(truth.itertuples()) if r.start <= a.alarm_utc <= r.end
-                  and np.isfinite(a.x_m)
-                  and distance_to_segment(a.x_m, a.y_m, segments[k]) <= radius_m]
+        # every leak open at the alarm, with its distance from the alarm's position
+        dist = {k: distance_to_segment(a.x_m, a.y_m, segments[k]) if np.isfinite(a.x_m)
+                else np.inf for k, r in enumerate(truth.itertuples())
+                if r.start <= a.alarm_utc <= r.end}
+        within = [k for k, d in dist.items() if d <= radius_m]
         out.loc[i, "repeat"] = bool(within) and all(truth.leak_id.iloc[k] in taken
                                                     for k in within)
-        open_ = [k for k, r in enumerate(truth.itertuples())
-                 if r.start <= a.alarm_utc <= r.end and r.leak_id not in taken]
+        open_ = [k for k in dist if truth.leak_id.iloc[k] not in taken]
         if not open_:
             continue
-        d = [distance_to_segment(a.x_m, a.y_m, segments[k]) if np.isfinite(a.x_m) else np.inf
-             for k in open_]
+        d = [dist[k] for k in open_]
         k = open_[int(np.argmin(d))]
         err = float(np.min(d))
         if err > radius_m and not np.isfinite(err):
