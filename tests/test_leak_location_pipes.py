@@ -13,11 +13,15 @@ import wntr
 
 from twin.water import leak_location as loc
 from twin.water.leaks import (
+    FLAT_EDGE_H,
+    FLAT_Z,
     GROWTH_STEP_RATIO,
     REPAIR_SHARE,
     SHAPE_KNOWN_H,
     _growth,
     location_loggers,
+    slope_spread,
+    stayed_flat,
 )
 
 #: Grid of the test network: junctions ``J<r><c>`` 220 m apart.
@@ -198,6 +202,64 @@ def test_a_steady_leak_does_not_grow_a_rise_placed_at_it_days_later_is_a_new_lea
     grown = _growth(pd.DataFrame(still), NO_CHANGES, 300.0)
     assert grown.kind.tolist() == ["new", "growth", "growth"]
     assert grown.growth_of.tolist() == [-1, 0, 0]
+
+
+def _hourly(start, values):
+    return pd.Series(values, index=pd.date_range(start, periods=len(values), freq="h",
+                                                 tz="UTC"))
+
+
+def test_stayed_flat_by_hand():
+    """Five leak-free days alternating +0.1, -0.1 L/s: every 10-h line's slope is
+    ±Σ(h-4.5)(-1)^h·0.1/Σ(h-4.5)² = ±0.5/82.5 = ±0.00606 L/s per h, so its spread is 0.00606.
+    Then 14 h between two changes: after the 2-h edges, 10 h at a level of 4 L/s alternating
+    the same way from +0.1, slope -0.00606: (slope + 2·spread)·14 h = 0.0848 L/s, under half
+    a 4 L/s rise (flat) and over half a 0.15 L/s one. A residual climbing 4 L/s over the
+    hours is not flat, nor are 3 hours, nor hours where the leak-free slopes spread widely,
+    nor any without leak-free hours to measure the spread on."""
+    start = pd.Timestamp("2019-02-01 00:00", tz="UTC")
+    wiggle = [0.1 * (-1) ** h for h in range(136)]
+    x = _hourly(start, [w + (4.0 if h >= 120 else 0.0) for h, w in enumerate(wiggle)])
+    mask = np.arange(136) < 120
+    since = start + pd.Timedelta(hours=120)
+    later = since + pd.Timedelta(hours=14)
+    assert FLAT_EDGE_H == 2 and FLAT_Z == 2.0
+    # 111 windows, 56 of one sign: a spread of c·sqrt(1 - 1/111²)
+    assert slope_spread(x, mask, 10) == pytest.approx(0.5 / 82.5 * np.sqrt(1 - 111.0**-2))
+    assert (-0.5 / 82.5 + 2 * 0.5 / 82.5) * 14 == pytest.approx(0.0848, abs=1e-4)
+    assert stayed_flat(x, mask, since, later, 4.0)
+    assert not stayed_flat(x, mask, since, later, 0.15)
+    ramp = x.copy()
+    ramp.iloc[120:] += 4.0 * np.arange(16) / 14
+    assert not stayed_flat(ramp, mask, since, later, 4.0)
+    assert not stayed_flat(x, mask, since, since + pd.Timedelta(hours=7), 4.0)  # 3 h left
+    noisy = x.copy()
+    noisy.iloc[:120] = [3.0 * (-1) ** (h // 5) for h in range(120)]
+    assert slope_spread(noisy, mask, 10) > 0.3
+    assert not stayed_flat(noisy, mask, since, later, 4.0)
+    assert not stayed_flat(x, np.zeros(136, dtype=bool), since, later, 4.0)
+
+
+def test_a_burst_beside_a_steady_leak_within_a_day_is_a_leak_of_its_own():
+    """A 17 L/s burst at x = 0, then 13 h later a 13 L/s one placed 50 m from it (BWSN seed
+    16's two bursts of 61 and 47 m³/h, 165 m apart): before its shape is told the second is
+    taken as the first's growth; with the DMA's residual, flat between them, it is new. Where
+    the residual climbed between them, it is still growth."""
+    first = _alarm(0, "2019-03-12 20:00", 0.0, step=17.0)
+    second = _alarm(1, "2019-03-13 09:00", 50.0, step=13.0)
+    alarms = pd.DataFrame([first, second])
+    assert second["change_utc"] - first["change_utc"] < pd.Timedelta(hours=SHAPE_KNOWN_H)
+    assert _growth(alarms, NO_CHANGES, 300.0).kind.tolist() == ["new", "growth"]
+    hours = pd.date_range("2019-03-10", periods=96, freq="h", tz="UTC")
+    on = (hours >= first["change_utc"]).astype(float)
+    flat = pd.DataFrame({"DMA-1": 17.0 * on + 0.5 * (-1) ** np.arange(96)}, index=hours)
+    mask = np.asarray(hours < first["change_utc"])
+    kinds = _growth(alarms, NO_CHANGES, 300.0, residual=flat, mask=mask).kind.tolist()
+    assert kinds == ["new", "new"]
+    since_h = ((hours - first["change_utc"]) / pd.Timedelta(hours=1)).to_numpy()
+    climbing = flat + pd.DataFrame({"DMA-1": np.clip(since_h, 0, None) * 13.0 / 13}, index=hours)
+    kinds = _growth(alarms, NO_CHANGES, 300.0, residual=climbing, mask=mask).kind.tolist()
+    assert kinds == ["new", "growth"]
 
 
 def test_a_rise_several_times_a_leaks_largest_rise_is_a_leak_of_its_own():
