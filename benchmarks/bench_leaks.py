@@ -331,8 +331,8 @@ at 0.75; seeds 6-11 182 (39, 77, 66) at 0.85 to 183 (40, 77, 66) at 0.87; seeds 
 (49, 85, 64) at 0.96 to 200 (49, 86, 65) at 0.99. No leak lost; of the 17 more false
 alarms, 15 repeat a leak already found (BattLeDIM's rates as before: 0.55, 0.67, 0.77). With
 the slope's spread from the span's own scatter (a few hours, the day's cycle not in it):
-599 found (seeds 6-11 above 10 m3/h 145/180), at 0.79, 0.88 and 1.01 a DMA-month, 43 of the
-52 more false alarms repeats: a slowly growing leak's climb over a short span was read as
+599 found (seeds 6-11 above 10 m3/h 145/180), at 0.79, 0.88 and 1.01 a DMA-month, 34 of the
+36 more false alarms repeats: a slowly growing leak's climb over a short span was read as
 flat. Not kept: the noise is the leak-free hours', as the detector's is.
 
 How far location alone goes, measured at e2e960b (seeds 6-17, 72 cases, 576 leaks; scripts

@@ -1722,7 +1722,7 @@ def _growth(alarms: pd.DataFrame, changes: pd.DataFrame, radius_m: float,
     from it, now placed 29 m from it; GOY seeds 5, 11 and 16's 51, 8 and 130 m³/h leaks);
     17 more false alarms, 15 of them repeats of a leak already found. The slope's spread
     taken from those few hours' own scatter instead judged an incipient leak's slow climb
-    flat too often: 599 found, 52 more false alarms (43 repeats).
+    flat too often: 599 found, 36 more false alarms (34 repeats).
     """
     kind, of = [], []
     latest: dict[int, pd.Series] = {}  # each new leak's latest alarm: its own or a growth's
