@@ -335,6 +335,11 @@ the slope's spread from the span's own scatter (a few hours, the day's cycle not
 36 more false alarms repeats: a slowly growing leak's climb over a short span was read as
 flat. Not kept: the noise is the leak-free hours', as the detector's is.
 
+Location windows cut only at the alarming DMA's own changes, not at any DMA's, tried after
+d8feb19 (another DMA's leak moves a DMA's loggers mostly alike, and their median is taken
+out) and not kept, as nothing moved overall: seeds 0-5 211 to 209/288 (59, 83, 67) at 0.77, seeds 6-11 183 to 185 (39, 80, 66)
+at 0.86, seeds 12-17 200 to 200 (50, 85, 65) at 0.99; 594 of 864 either way.
+
 How far location alone goes, measured at e2e960b (seeds 6-17, 72 cases, 576 leaks; scripts
 outside the repo). The twin's ranker was given each leak's true start and the hours up to the
 previous and the next start or end of any leak: this places 122 of 216 leaks of 3-10 m3/h
