@@ -226,7 +226,9 @@ def test_stayed_flat_by_hand():
     assert FLAT_EDGE_H == 2 and FLAT_Z == 2.0
     # 111 windows, 56 of one sign: a spread of c·sqrt(1 - 1/111²)
     assert slope_spread(x, mask, 10) == pytest.approx(0.5 / 82.5 * np.sqrt(1 - 111.0**-2))
-    assert (-0.5 / 82.5 + 2 * 0.5 / 82.5) * 14 == pytest.approx(0.0848, abs=1e-4)
+    # the verdict turns at twice the hand-computed 0.0848 L/s
+    assert stayed_flat(x, mask, since, later, 2 * 0.0848 + 1e-3)
+    assert not stayed_flat(x, mask, since, later, 2 * 0.0848 - 1e-3)
     assert stayed_flat(x, mask, since, later, 4.0)
     assert not stayed_flat(x, mask, since, later, 0.15)
     ramp = x.copy()

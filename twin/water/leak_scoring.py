@@ -183,7 +183,7 @@ def match_alarms(alarms: pd.DataFrame, truth: pd.DataFrame, segments: np.ndarray
         d = [dist[k] for k in open_]
         k = open_[int(np.argmin(d))]
         err = float(np.min(d))
-        if err > radius_m and not np.isfinite(err):
+        if not np.isfinite(err):
             continue
         leak = truth.iloc[k]
         if err <= radius_m:

@@ -1756,9 +1756,11 @@ def _growth(alarms: pd.DataFrame, changes: pd.DataFrame, radius_m: float,
                 continue
             last = latest[int(p.alarm)]
             near = bool(np.isfinite(d) and d <= radius_m)
-            flat = near and not member and residual is not None and mask is not None and (
-                stayed_flat(residual[a.dma], mask, last.change_utc, a.change_utc,
-                            float(a.step_l_s)))
+            # only asked where it decides: near, not of the episode, not known to be rising
+            flat = (near and not member and not bool(last.rising) and residual is not None
+                    and mask is not None and stayed_flat(residual[a.dma], mask,
+                                                         last.change_utc, a.change_utc,
+                                                         float(a.step_l_s)))
             if member or ((near and may_grow(last, a.change_utc, flat=flat))
                           if np.isfinite(d) else (p.rising and young)):
                 k, o = "growth", int(p.alarm)
@@ -1881,6 +1883,13 @@ def may_grow(latest, change_utc, window_h: int = SHAPE_KNOWN_H, flat: bool = Fal
         not flat and change_utc - latest.change_utc <= pd.Timedelta(hours=window_h))
 
 
+def _slope_weights(n: int) -> np.ndarray:
+    """Weights whose dot product with ``n`` evenly spaced values is their least-squares
+    slope per step."""
+    k = np.arange(n, dtype=float) - (n - 1) / 2
+    return k / (k @ k)
+
+
 def slope_spread(x: pd.Series, mask: np.ndarray, n_h: int) -> float:
     """Spread of the least-squares slope of ``n_h`` consecutive hours of a residual where it
     holds no leak [units per h]: the standard deviation over every window of the leak-free
@@ -1890,9 +1899,7 @@ def slope_spread(x: pd.Series, mask: np.ndarray, n_h: int) -> float:
     ok = np.asarray(mask, dtype=bool) & np.isfinite(y)
     if n_h < 3 or len(y) < n_h:
         return float("nan")
-    k = np.arange(n_h, dtype=float) - (n_h - 1) / 2
-    k /= k @ k
-    slopes = np.convolve(np.where(ok, y, 0.0), k[::-1], mode="valid")
+    slopes = np.convolve(np.where(ok, y, 0.0), _slope_weights(n_h)[::-1], mode="valid")
     whole = np.convolve(ok.astype(float), np.ones(n_h), mode="valid") > n_h - 0.5
     return float(np.std(slopes[whole])) if whole.sum() >= 10 else float("nan")
 
@@ -1934,8 +1941,7 @@ def stayed_flat(x: pd.Series, mask: np.ndarray, since_utc, change_utc, step: flo
     spread = slope_spread(x, mask, len(seg))
     if not np.isfinite(spread):
         return False
-    h = np.arange(len(seg), dtype=float)
-    slope = float(np.polyfit(h, seg.to_numpy(dtype=float), 1)[0])
+    slope = float(_slope_weights(len(seg)) @ seg.to_numpy(dtype=float))
     return (slope + z * spread) * ((change_utc - since_utc) / HOUR) < 0.5 * step
 
 
