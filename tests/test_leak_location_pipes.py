@@ -19,6 +19,7 @@ from twin.water.leaks import (
     REPAIR_SHARE,
     SHAPE_KNOWN_H,
     _growth,
+    clear_window,
     location_loggers,
     slope_spread,
     stayed_flat,
@@ -240,6 +241,33 @@ def test_stayed_flat_by_hand():
     assert slope_spread(noisy, mask, 10) > 0.3
     assert not stayed_flat(noisy, mask, since, later, 4.0)
     assert not stayed_flat(x, np.zeros(136, dtype=bool), since, later, 4.0)
+
+
+def test_a_signature_is_measured_clear_of_other_changes():
+    """A logger falls 0.05 m with a 1 L/s leak at t0, 0.5 m with another leak 60 h before
+    and 1.0 m with a burst 30 h after. The window the twin would use (from the end of the
+    earlier leak's rebase, 4 h after it, to the hour before the burst) holds both in its day
+    means; cleared by half a day and an hour on each side it runs from t0 - 47 h to
+    t0 + 17 h, and the signature is the leak's 0.05 m per L/s exactly. A change of the
+    episode's own is no other change, and at least 6 h are kept either side of t0."""
+    hours = pd.date_range("2019-03-01", periods=8 * 24, freq="h", tz="UTC")
+    h = pd.Timedelta(hours=1)
+    t0 = hours[96]
+    before, burst = t0 - 60 * h, t0 + 30 * h
+    p = pd.DataFrame({"P1": -0.5 * (hours >= before) - 0.05 * (hours >= t0)
+                      - 1.0 * (hours >= burst)}, index=hours)
+    course = loc.step_course(hours, t0, 1.0)
+    lo, hi = before + 4 * h, burst - h
+    assert clear_window([before, t0, burst], t0, lo, hi, [t0]) == (t0 - 47 * h, t0 + 17 * h)
+    clear = loc.leak_signature(p, course, t0 - 47 * h, t0 + 17 * h)
+    assert clear["P1"] == pytest.approx(-0.05, abs=1e-9)
+    # the whole window's day means take in both other leaks: off by over twice the signature
+    assert abs(loc.leak_signature(p, course, lo, hi)["P1"] + 0.05) > 0.1
+    # the burst as the episode's own growth: the window's end stays
+    assert clear_window([before, t0, burst], t0, lo, hi, [t0, burst])[1] == hi
+    # a change 10 h after t0 would leave no hour after it: 6 h are kept
+    assert clear_window([t0, t0 + 10 * h], t0, lo, hi, [t0])[1] == t0 + 6 * h
+    assert clear_window([t0 - 3 * h, t0], t0, lo, hi, [t0])[0] == t0 - 6 * h
 
 
 def test_a_burst_beside_a_steady_leak_within_a_day_is_a_leak_of_its_own():

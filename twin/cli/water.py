@@ -66,6 +66,10 @@ def leaks(
         help="The leak flow each logger's pressure is regressed on to locate it: 'step' (a "
              "step of the DMA's consumption change at the leak's start) or 'flow' (the "
              "DMA's consumption residual hour by hour).")] = "step",
+    clear_step_ratio: Annotated[float, typer.Option(
+        min=0, help="Measure a leak's signature on hours half a day clear of any other "
+                    "change at least this many times its own step (0: of every change; "
+                    "inf: of none).")] = 2.0,
     tanks_measured: Annotated[bool, typer.Option(
         "--tanks-measured/--tanks-simulated",
         help="Expect the loggers' pressures with every tank SCADA measures held at its "
@@ -162,6 +166,7 @@ def leaks(
                             area_loggers=area_loggers, noise_covariance=noise_covariance,
                             boundary_flows=boundary_flows, flow_model_error=flow_model_error,
                             signature_course=signature_course,
+                            clear_step_ratio=clear_step_ratio,
                             pressure_at_measured_levels=tanks_measured,
                             burst_test=burst_test,
                             confirm_false_alarms_per_month=confirm_false_alarms_per_month,
