@@ -1597,6 +1597,22 @@ def clear_window(change_times, change_utc, lo_utc, hi_utc, own_changes_utc,
     keeping at least ``min_h`` hours on either side of ``change_utc`` where the window had
     them.
 
+    Parameters
+    ----------
+    change_times : iterable of Timestamp
+        The changes to keep clear of (the twin's: any series' change at least
+        :data:`CLEAR_STEP_RATIO` times the leak's step).
+    change_utc : Timestamp
+        The leak's start.
+    lo_utc, hi_utc : Timestamp
+        The window's first and last hour before the clearing.
+    own_changes_utc : list of Timestamp
+        The changes of the leak's own episode (its growth), which its course holds.
+    smooth_h : int
+        Hours of the signature's centred running mean [h].
+    min_h : int
+        Hours kept on either side of ``change_utc`` whatever the clearing [h].
+
     Returns
     -------
     (Timestamp, Timestamp)
