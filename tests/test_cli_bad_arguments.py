@@ -121,6 +121,8 @@ ROWS = [
      "--rebase-h"),
     ("leaks-window-0", ["water", "leaks", *S0, "--store", "{store}", "--locate-window-h", "0"],
      "--locate-window-h"),
+    ("leaks-clear-nan", ["water", "leaks", *S0, "--store", "{store}", "--clear-step-ratio",
+                         "nan"], "--clear-step-ratio"),
     ("leaks-truth-bad", ["water", "leaks", *S0, "--store", "{store}", "--truth", "{badcsv}"],
      "{badcsv}"),
     ("leaks-days-huge", ["water", "leaks", *S0, "--days", "10000", "--store", "{store}"],
