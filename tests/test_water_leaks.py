@@ -4,8 +4,6 @@ generator's truth; sensitivities against EPANET; the CLI."""
 from __future__ import annotations
 
 import copy
-import dataclasses
-import inspect
 import json
 
 import numpy as np
@@ -13,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from twin.cli import app, water
+from twin.cli import app
 from twin.ingest.store import MeasurementStore
 from twin.parallel import dask_client
 from twin.water import leak_location as loc
@@ -162,13 +160,3 @@ def test_cli_runs_and_scores_against_a_truth_file(sample_raw, sample_store, tmp_
     assert "Calibration on the baseline" in r.output and "Leak alarms" in r.output
     assert "read store chunks" in r.output  # the read's bar, counted in chunks
     assert "found_3-10_m3h" in r.output and "false_alarms_per_dma_month" in r.output
-
-
-def test_the_cli_defaults_are_the_settings_defaults():
-    """``twin water leaks`` writes its options' defaults out (the CLI imports the engine
-    only when it runs): each must be :class:`LeakSettings`' own."""
-    fields = {f.name: f.default for f in dataclasses.fields(LeakSettings)}
-    shared = {n: p.default for n, p in inspect.signature(water.leaks).parameters.items()
-              if n in fields}
-    assert {"search_radius_m", "narrow_min_posterior", "size_refine"} <= set(shared)
-    assert shared == {n: fields[n] for n in shared}
