@@ -1579,9 +1579,32 @@ def locate_until(changes: pd.DataFrame, change_utc, own_changes_utc, last_change
     """Where the hours that locate a rise end: ``window`` after the last change of its
     episode (the rise and its growth), at the next change of any series that is not the
     episode's own, or at ``end_utc``, whichever comes first."""
-    own = set(own_changes_utc)
-    later = [c for c in changes.change_utc if c > change_utc + HOUR and c not in own]
+    later = [c for c in other_changes(changes.change_utc, change_utc, own_changes_utc)
+             if c > change_utc]
     return min([last_change_utc + window, end_utc, *later])
+
+
+def other_changes(change_times, change_utc, own_changes_utc) -> list[pd.Timestamp]:
+    """The changes that are not a rise's own: not of its episode (``own_changes_utc``, its
+    growth) and not within an hour of its start ``change_utc`` (the same event, seen in
+    another series a step earlier or later).
+
+    Parameters
+    ----------
+    change_times : iterable of Timestamp
+        Changes of any series.
+    change_utc : Timestamp
+        The rise's start.
+    own_changes_utc : iterable of Timestamp
+        The changes of its episode.
+
+    Returns
+    -------
+    list of Timestamp
+        Those of ``change_times`` that are another event's, in their order.
+    """
+    own = set(own_changes_utc)
+    return [c for c in change_times if c not in own and abs(c - change_utc) > HOUR]
 
 
 def clear_window(change_times, change_utc, lo_utc, hi_utc, own_changes_utc,
@@ -1592,10 +1615,10 @@ def clear_window(change_times, change_utc, lo_utc, hi_utc, own_changes_utc,
     A signature regresses the loggers' centred ``smooth_h``-hour means
     (:func:`twin.water.leak_location.leak_signature`); the mean at an hour within half a day
     of another change holds part of it, which the leak's own course does not model. The
-    window [``lo_utc``, ``hi_utc``] is narrowed so that no hour's mean reaches a time of
-    ``change_times`` other than ``change_utc`` and the episode's own (``own_changes_utc``),
-    keeping at least ``min_h`` hours on either side of ``change_utc`` where the window had
-    them.
+    window [``lo_utc``, ``hi_utc``] is narrowed so that no hour's mean reaches another
+    event's change of ``change_times`` (:func:`other_changes`: not the episode's own, not
+    within an hour of ``change_utc``), keeping at least ``min_h`` hours on either side of
+    ``change_utc`` where the window had them.
 
     Parameters
     ----------
@@ -1619,8 +1642,7 @@ def clear_window(change_times, change_utc, lo_utc, hi_utc, own_changes_utc,
         The narrowed window's first and last hour.
     """
     half = pd.Timedelta(hours=smooth_h // 2) + HOUR
-    own = set(own_changes_utc) | {change_utc}
-    other = [c for c in change_times if c not in own]
+    other = other_changes(change_times, change_utc, own_changes_utc)
     lo = max([lo_utc] + [c + half for c in other if c < change_utc])
     hi = min([hi_utc] + [c - half for c in other if c > change_utc])
     keep = pd.Timedelta(hours=min_h)
