@@ -20,6 +20,7 @@ from twin.water.leaks import (
     SHAPE_KNOWN_H,
     _growth,
     clear_window,
+    other_changes,
     location_loggers,
     slope_spread,
     stayed_flat,
@@ -249,7 +250,8 @@ def test_a_signature_is_measured_clear_of_other_changes():
     earlier leak's rebase, 4 h after it, to the hour before the burst) holds both in its day
     means; cleared by half a day and an hour on each side it runs from t0 - 47 h to
     t0 + 17 h, and the signature is the leak's 0.05 m per L/s exactly. A change of the
-    episode's own is no other change, and at least 6 h are kept either side of t0."""
+    episode's own is no other change, nor is one within an hour of t0 (the same event in
+    another series), and at least 6 h are kept either side of t0."""
     hours = pd.date_range("2019-03-01", periods=8 * 24, freq="h", tz="UTC")
     h = pd.Timedelta(hours=1)
     t0 = hours[96]
@@ -268,6 +270,9 @@ def test_a_signature_is_measured_clear_of_other_changes():
     # a change 10 h after t0 would leave no hour after it: 6 h are kept
     assert clear_window([t0, t0 + 10 * h], t0, lo, hi, [t0])[1] == t0 + 6 * h
     assert clear_window([t0 - 3 * h, t0], t0, lo, hi, [t0])[0] == t0 - 6 * h
+    # another series' change within the hour is the same event seen there: nothing cleared
+    assert clear_window([t0 - h, t0, t0 + h], t0, lo, hi, [t0]) == (lo, hi)
+    assert other_changes([before, t0 - h, t0, t0 + h, burst], t0, [t0]) == [before, burst]
 
 
 def test_a_burst_beside_a_steady_leak_within_a_day_is_a_leak_of_its_own():
