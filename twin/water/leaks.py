@@ -284,7 +284,7 @@ SIGNATURE_COURSES = ("step", "flow")
 #: 198, of none (before) 211 / 183 / 200. Shorter windows cost what the clearing gains when
 #: the other change is small. A change within an hour of the start is the same event seen in
 #: another series (:func:`other_changes`, as :func:`locate_until` reads it), not cleared: 218
-#: / 187 / 198 (10 of 1,906 located alarms have one).
+#: / 187 / 198 (one leak gained, none lost).
 CLEAR_STEP_RATIO = 2.0
 
 
