@@ -20,8 +20,8 @@ from twin.water.leaks import (
     SHAPE_KNOWN_H,
     _growth,
     clear_window,
-    other_changes,
     location_loggers,
+    other_changes,
     slope_spread,
     stayed_flat,
 )
