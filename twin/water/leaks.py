@@ -1579,8 +1579,9 @@ def continues(x: pd.Series, changes: pd.DataFrame, before, before_change_utc, af
 def locate_until(changes: pd.DataFrame, change_utc, own_changes_utc, last_change_utc,
                  window: pd.Timedelta, end_utc) -> pd.Timestamp:
     """Where the hours that locate a rise end: ``window`` after the last change of its
-    episode (the rise and its growth), at the next change of any series that is not the
-    episode's own, or at ``end_utc``, whichever comes first."""
+    episode (the rise and its growth), at the next change of any series that is another
+    event's (:func:`other_changes`: not the episode's own, not within the hour after its
+    start), or at ``end_utc``, whichever comes first."""
     later = [c for c in other_changes(changes.change_utc, change_utc, own_changes_utc)
              if c > change_utc]
     return min([last_change_utc + window, end_utc, *later])
