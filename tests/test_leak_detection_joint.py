@@ -237,6 +237,28 @@ def test_step_seen_mirrored_is_raised_in_its_own_dma_in_time():
     assert mirrored >= 2
 
 
+def test_another_dmas_alarm_keeps_a_small_leaks_sum_from_before_its_change():
+    """No noise, by hand (k = 0.25, h = 8, no whitening, B's common mode 0.1 of A's
+    residual). B steps up 0.5 at step 100: its sum grows 0.25 a step, 2.0 by step 107. A
+    falls 10 at step 108 (a repair) and alarms at 110; B saw +1 of it from 108 to 110, and
+    once more at 111 (A's level is set from 111 on). A's alarm takes B's upward sum back to
+    its 2.0 of step 107: 3.25 after 111, over 8 at step 131, its change dated at step 100.
+    Restarted from zero at 110, it would alarm at 139 with its change dated at 111."""
+    n = 300
+    t = pd.date_range("2020-01-06", periods=n, freq="15min", tz="UTC")
+    r = pd.DataFrame(0.0, index=t, columns=["A", "B"])
+    r.iloc[100:, 1] += 0.5
+    r.iloc[108:, 0] -= 10.0
+    s = det.JointSettings(series=["A", "B"], common=np.array([[0.0, 0.0], [0.1, 0.0]]),
+                          offset=np.zeros(2), phi=[np.zeros(0), np.zeros(0)],
+                          sigma_u=np.ones(2), sigma_e=np.ones(2), sigma_raw=np.ones(2),
+                          rho=np.zeros(2), k=np.full(2, 0.25), h=np.full(2, 8.0),
+                          clip=np.full(2, 4.0), rebase=8, target_arl=1e4)
+    ev, _ = det.joint_cusum(r, s, attribute=False)
+    assert ev[["series", "alarm", "change", "direction"]].values.tolist() == [
+        ["A", 110, 108, -1], ["B", 131, 100, 1]]
+
+
 def test_split_change_by_hand():
     """Forty steps at 0 and thirty at 5 (σ of a step's mean 1): split at step 40, where the
     means differ by 5 over √(1/40 + 1/30) = 0.242, z = 20.7 (at 35: 4.29 over 0.239, 17.9).
