@@ -976,11 +976,11 @@ def joint_cusum(r: pd.DataFrame, s: JointSettings, scale: np.ndarray | None = No
         for o in range(n_s):
             if o == j or w[o, j] == 0.0:
                 continue
-            # o saw −w_oj times j's change until now: its sum that way restarts, and
-            # its alarms that way since j's change began were that
+            # o saw −w_oj times j's change until now: its sum that way goes back to where
+            # it stood before j's change began (what o summed of its own is kept, j's
+            # mirror dropped; to zero when o alarmed or set its level since), and its
+            # alarms that way since j's change began were that
             way = -1 if (up == (w[o, j] > 0)) else 1
-            # back to where that sum stood before j's change began, when o has been
-            # watched since: what o summed of its own before is kept, j's mirror dropped
             back = change - 1 if (since[o] <= change - 1 and hold[o] < change - 1) else -1
             if way < 0:
                 sm[o], zm[o] = (sums[back, 1, o], dates[back, 1, o]) if back >= 0 else (0.0, t)
