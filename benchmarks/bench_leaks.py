@@ -2021,10 +2021,20 @@ def why_missed(alarms: pd.DataFrame, truth: pd.DataFrame, leak_id: str, node_xy:
             f"nearest position {err[k]:.0f} m (alarm {int(near.alarm)}, {near.kind})")
 
 
+def scored(case, alarms: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """``alarms`` matched to ``case``'s leaks and scored BattLeDIM's way
+    (:func:`twin.water.leak_scoring.match_alarms`, :func:`twin.water.leak_scoring.score`)."""
+    truth = case.truth
+    seg = sc.leak_segments(truth.assign(junction=""), case.node_xy, loc.pipe_table(case.wn))
+    matched = sc.match_alarms(alarms, truth, seg)
+    return matched, sc.score(matched, truth, case.spec.days / sc.MONTH_DAYS,
+                             len(rs.zones_of(case.meters)),
+                             truth.set_index("leak_id")["kind"])
+
+
 def run_case(case, client, settings: LeakSettings) -> dict:
     """The twin, the MNF step and LILA on one case (:func:`twin.synthetic.leak_benchmark.
     make_case`), each scored BattLeDIM's way."""
-    spec = case.spec
     net = LeakNetwork(case.wn, case.dmas, case.meters, case.customers, case.node_xy, "UTC")
     t = time.perf_counter()
     sens = loc.leak_sensitivity(case.wn, case.loggers, case.meters, case.dmas, client=client,
@@ -2033,15 +2043,8 @@ def run_case(case, client, settings: LeakSettings) -> dict:
     t = time.perf_counter()
     report = detect_and_locate(net, case.obs, settings, sens=sens)
     twin_s = time.perf_counter() - t
-    pipes = loc.pipe_table(case.wn)
     truth = case.truth
-    seg = sc.leak_segments(truth.assign(junction=""), case.node_xy, pipes)
-    months = spec.days / sc.MONTH_DAYS
-    n_dmas = len(rs.zones_of(case.meters))
-    kinds = truth.set_index("leak_id")["kind"]
-    new = report.alarms[report.alarms.kind.isin(NEW_KINDS)]
-    m_twin = sc.match_alarms(new, truth, seg)
-    s_twin = sc.score(m_twin, truth, months, n_dmas, kinds)
+    m_twin, s_twin = scored(case, report.alarms[report.alarms.kind.isin(NEW_KINDS)])
     # the baseline: minimum night flow steps, located at the DMA's medoid junction
     cons = rs.hourly(rs.measured_consumption_l_s(case.obs.flow_l_s, case.obs.tank_level_m,
                                                  case.wn, case.meters, case.dmas))
@@ -2051,13 +2054,11 @@ def run_case(case, client, settings: LeakSettings) -> dict:
     med = medoids(case.node_xy, case.dmas, case.wn.junction_name_list)
     mnf = mnf.assign(x_m=[case.node_xy.loc[med[d], "x_m"] for d in mnf.dma],
                      y_m=[case.node_xy.loc[med[d], "y_m"] for d in mnf.dma])
-    m_mnf = sc.match_alarms(mnf, truth, seg)
-    s_mnf = sc.score(m_mnf, truth, months, n_dmas, kinds)
+    m_mnf, s_mnf = scored(case, mnf)
     t = time.perf_counter()
     lila = lila_alarms(case, settings)
     lila_s = time.perf_counter() - t
-    m_lila = sc.match_alarms(lila, truth, seg)
-    s_lila = sc.score(m_lila, truth, months, n_dmas, kinds)
+    m_lila, s_lila = scored(case, lila)
     area = {"twin": detected_in_dma(report.alarms, truth),
             "lila": detected_in_dma(lila, truth), "mnf": detected_in_dma(mnf, truth)}
     return {"case": case, "report": report, "twin": s_twin, "mnf": s_mnf, "lila": s_lila,
@@ -2188,8 +2189,12 @@ def year_run(client, settings: LeakSettings, whole: bool) -> None:
     rss = peak_rss_gb()
     load1 = os.getloadavg()
     total = t_sens + t_twin
+    _, score = scored(case, rep.alarms[rep.alarms.kind.isin(NEW_KINDS)])
     print(f"\nyear: {len(case.obs.times)} SCADA steps of 5 min, {case.wn.num_junctions} "
-          f"junctions, {len(case.loggers)} loggers, {len(rep.alarms)} alarms\n"
+          f"junctions, {len(case.loggers)} loggers, {len(rep.alarms)} alarms: found "
+          f"{score['found']}/{score['leaks']}, false alarms "
+          f"{score['false_alarms_per_dma_month']:.2f} per DMA-month (BattLeDIM's count "
+          f"{score['false_alarms_battledim_per_dma_month']:.2f})\n"
           f"  twin: sensitivity {t_sens:.1f} s (LocalCluster) + detection and location "
           f"{t_twin:.1f} s = {total:.1f} s against the floor {YEAR_FLOOR_S:.0f} s "
           f"({'under' if total < YEAR_FLOOR_S else 'OVER'}); peak RSS of this process "
