@@ -899,9 +899,9 @@ def joint_cusum(r: pd.DataFrame, s: JointSettings, scale: np.ndarray | None = No
     cases (six networks, seeds 0-17, found of 288 per six seeds) 218 / 187 / 198 became
     217 / 190 / 200 (12 leaks gained, 8 lost), false alarms per DMA-month 0.73 / 0.85 /
     0.98 became 0.76 / 0.81 / 0.95; on its year of KL (``--year-only``: seed 99, 20
-    leaks) 13 found either way, false alarms 0.53 became 0.67 per DMA-month (five more rises of the sensitive
-    detector that the loggers confirmed, 29 September to 15 October, none near an open
-    leak).
+    leaks) 13 found either way, false alarms 0.53 became 0.67 per DMA-month (five more
+    rises of the sensitive detector that the loggers confirmed, 29 September to 15
+    October, none near an open leak).
 
     A DMA's level is not watched while it is set after an alarm: at the end of those
     steps, a change among them an hour or more after the alarm (:func:`split_change`: a
