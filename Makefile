@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 PORT ?= 5006
+TEST_WORKERS ?= 2
 export OMP_NUM_THREADS ?= 1
 export OPENBLAS_NUM_THREADS ?= 1
 export MKL_NUM_THREADS ?= 1
@@ -31,10 +32,11 @@ run: install
 	$(BIN)/twin users local
 	$(BIN)/twin serve --port $(PORT)
 
-## make test: install with test extras and Chromium, lint, run the whole suite
+## make test: install with test extras and Chromium, lint, run the whole suite on
+## TEST_WORKERS processes (a test file stays on one; TEST_WORKERS=0 runs it in this one)
 test: install-test chromium
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 chromium:
 	@if command -v chromium >/dev/null 2>&1; then :; \

@@ -8,11 +8,17 @@ Both are built once per test session (about 10 s together).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from twin.city import load_city
+
+# The CLI tests give the console's width per call (CliRunner's env COLUMNS). Rich fixes a
+# console's width for good when COLUMNS is set as it is made, at import; pytest-xdist's
+# workers start with COLUMNS=80, so it is unset before any test module imports the CLI.
+os.environ.pop("COLUMNS", None)
 
 #: The window of the shared small build: what the tests of losses, leaks and forecasts use.
 SAMPLE_BUILD = {"start": "2016-07-04", "days": 21, "customers": 400}
