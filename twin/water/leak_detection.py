@@ -90,11 +90,10 @@ import pandas as pd
 CUSUM_K = 0.5
 #: Bounds of the allowance when it is set from the smallest leak [-]. Where the smallest
 #: leak is under half a long-run deviation, the allowance stays at the lower bound. A
-#: lower bound of 0.15, whose larger threshold waits for such leaks longer, found fewer
-#: on ``benchmarks/bench_leaks.py`` (six networks, seeds 0-5 / 6-11 / 12-17): 204 / 194
-#: / 197 of 288 against 217 / 190 / 200, those of 3-10 m³/h 55 / 44 / 47 of 108 against
-#: 62 / 43 / 48; the leaks of 3-10 m³/h no alarm was matched to went from 64 to 74 of
-#: 324.
+#: lower bound of 0.15 (a larger threshold, waiting longer for such leaks) found 595 of
+#: the 864 leaks of ``benchmarks/bench_leaks.py`` (six networks, seeds 0-17) against 607
+#: (seeds 0-5 / 6-11 / 12-17: 204 / 194 / 197 against 217 / 190 / 200), 146 of the 324
+#: of 3-10 m³/h against 153; those no alarm was matched to went from 64 to 74.
 K_RANGE = (0.25, 1.0)
 #: Default mean time between false alarms of one DMA's detector [h] (three months).
 TARGET_ARL_H = 24 * 91
