@@ -990,10 +990,9 @@ def joint_cusum(r: pd.DataFrame, s: JointSettings, scale: np.ndarray | None = No
             # alarms that way since j's change began were that
             way = -1 if (up == (w[o, j] > 0)) else 1
             back = change - 1 if (since[o] <= change - 1 and hold[o] < change - 1) else -1
-            if way < 0:
-                sm[o], zm[o] = (sums[back, 1, o], dates[back, 1, o]) if back >= 0 else (0.0, t)
-            else:
-                sp[o], zp[o] = (sums[back, 0, o], dates[back, 0, o]) if back >= 0 else (0.0, t)
+            i, sum_way, zero_way = (1, sm, zm) if way < 0 else (0, sp, zp)
+            sum_way[o], zero_way[o] = ((sums[back, i, o], dates[back, i, o]) if back >= 0
+                                       else (0.0, t))
             k = last[o]
             if k >= 0 and events[k]["direction"] == way and events[k]["alarm"] >= change \
                     and events[k]["explained_by"] < 0:
